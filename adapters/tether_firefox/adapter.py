@@ -1,0 +1,183 @@
+"""Firefox's adapter: hints (firefox -marionette, <profile>/MarionetteActivePort) and the greeting probe.
+
+The probe reads Marionette's greeting and nothing else: it never opens a session, which
+would take the single session slot. Firefox closes a new connection at once, with no
+greeting, while another client holds the session: that is reported as busy.
+"""
+
+from __future__ import annotations
+
+import configparser
+import os
+from pathlib import Path
+
+from tether.adapter import BUSY, NOT_ME, UNKNOWN, UNREACHABLE, VERIFIED, Adapter, Hint, ProbeResult
+from tether.endpoint import Listener
+from tether.errors import ProtocolError, TetherError, Timeout, Unreachable
+
+DEFAULT_PORT = 2828
+PORT_FILE = "MarionetteActivePort"
+FIREFOX_NAMES = ("firefox", "firefox-esr", "firefox-bin", "firefox.exe", "firefox-esr-bin")
+
+
+def is_firefox(name: str | None, cmdline: list[str]) -> bool:
+    exe = os.path.basename(cmdline[0]) if cmdline else ""
+    return (name or "").lower() in FIREFOX_NAMES or exe.lower() in FIREFOX_NAMES
+
+
+def has_marionette(cmdline: list[str]) -> bool:
+    return any(a in ("-marionette", "--marionette") for a in cmdline)
+
+
+def profile_dir(cmdline: list[str]) -> Path | None:
+    """The profile a Firefox process runs with (``-profile DIR`` / ``--profile DIR``)."""
+    for i, arg in enumerate(cmdline):
+        if arg in ("-profile", "--profile") and i + 1 < len(cmdline):
+            return Path(cmdline[i + 1])
+        if arg.startswith("--profile="):
+            return Path(arg.split("=", 1)[1])
+    return None
+
+
+def active_port(profile: Path) -> int | None:
+    """The port in ``<profile>/MarionetteActivePort`` (can be stale after a crash: verify by probing)."""
+    try:
+        text = (profile / PORT_FILE).read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() and 0 < int(text) < 65536 else None
+
+
+def _firefox_processes():
+    """(pid, name, cmdline) of running Firefox main processes started with Marionette."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover
+        return
+    for proc in psutil.process_iter(["pid", "name", "cmdline"]):
+        try:
+            name, cmd = proc.info.get("name"), proc.info.get("cmdline") or []
+        except Exception:
+            continue
+        if is_firefox(name, cmd) and (has_marionette(cmd) or profile_dir(cmd)) and "-contentproc" not in cmd:
+            yield proc.info["pid"], name, cmd
+
+
+def check_greeting(value) -> ProbeResult:
+    if not isinstance(value, dict):
+        return ProbeResult(NOT_ME, detail="the first frame is not a greeting object")
+    if value.get("applicationType") != "gecko":
+        return ProbeResult(NOT_ME, detail=f"greets as applicationType={value.get('applicationType')!r}, not Marionette")
+    if value.get("marionetteProtocol") != 3:
+        return ProbeResult(
+            NOT_ME, detail=f"Marionette protocol {value.get('marionetteProtocol')!r} is not supported (need 3)"
+        )
+    return ProbeResult(VERIFIED, detail="Marionette greeting (protocol 3)")
+
+
+def probe_marionette(host: str, port: int, timeout: float) -> ProbeResult:
+    from tether.transport.framed import FramedConnection
+    from tether.transport.tcp import Deadline
+
+    try:
+        conn = FramedConnection.open(host, port, timeout, what="Firefox Marionette", max_frame=4096)
+    except Timeout:
+        return ProbeResult(UNKNOWN, detail="connect timed out")
+    except Unreachable as exc:
+        return ProbeResult(UNREACHABLE, detail=exc.message)
+    with conn:
+        try:
+            greeting = conn.read_frame(Deadline(timeout))
+        except Timeout:
+            return ProbeResult(BUSY, detail="accepted but sent no greeting: another client may hold the session")
+        except ProtocolError as exc:
+            return ProbeResult(NOT_ME, detail=f"not Marionette framing ({exc.message})")
+        except TetherError as exc:
+            return ProbeResult(BUSY, detail=f"closed without a greeting ({exc.message}): another client holds the session")
+        if greeting is None:
+            return ProbeResult(BUSY, detail="closed without a greeting: another client holds the Marionette session")
+        return check_greeting(greeting)
+
+
+def firefox_version(cmdline: list[str]) -> str | None:
+    """Firefox's version from ``application.ini`` beside its binary (no process spawned)."""
+    if not cmdline:
+        return None
+    exe = Path(cmdline[0])
+    try:
+        exe = exe.resolve()
+    except OSError:
+        pass
+    for ini in (exe.parent / "application.ini", exe.parent / "browser" / "application.ini"):
+        parser = configparser.ConfigParser()
+        try:
+            if parser.read(ini, encoding="utf-8") and parser.has_option("App", "Version"):
+                return parser.get("App", "Version")
+        except configparser.Error:
+            continue
+    return None
+
+
+class FirefoxAdapter(Adapter):
+    name = "firefox"
+    title = "Firefox Marionette"
+    default_ports = (DEFAULT_PORT,)
+    description = "Drive Firefox through Marionette (and WebDriver BiDi for logs)."
+
+    def hints(self, listener: Listener) -> Hint | None:
+        hint = Hint(f"Marionette's default port {DEFAULT_PORT}", "port") if listener.port == DEFAULT_PORT else None
+        if listener.source == "file":
+            hint = Hint(listener.note or PORT_FILE, "file").stronger(hint)
+        if is_firefox(listener.process, listener.cmdline):
+            if has_marionette(listener.cmdline):
+                hint = Hint("firefox started with --marionette", "process").stronger(hint)
+            profile = profile_dir(listener.cmdline)
+            if profile and active_port(profile) == listener.port:
+                hint = Hint(f"{profile}/{PORT_FILE}", "file").stronger(hint)
+        return hint
+
+    def extra_listeners(self, listeners):
+        """Ports named in the MarionetteActivePort file of each running Firefox's profile."""
+        for pid, name, cmd in _firefox_processes():
+            profile = profile_dir(cmd)
+            port = active_port(profile) if profile else None
+            if port is None:
+                continue
+            yield Listener(
+                host="127.0.0.1",
+                port=port,
+                bind="127.0.0.1",
+                pid=pid,
+                process=name,
+                cmdline=cmd,
+                source="file",
+                note=f"{profile}/{PORT_FILE}",
+            )
+
+    def probe(self, host: str, port: int, timeout: float) -> ProbeResult:
+        return probe_marionette(host, port, timeout)
+
+    def banner(self, data: bytes) -> ProbeResult | None:
+        import json
+        import re
+
+        m = re.match(rb"^(\d{1,4}):(\{.*\})", data or b"", re.S)
+        if not m or int(m.group(1)) != len(m.group(2)):
+            return None
+        try:
+            return check_greeting(json.loads(m.group(2)))
+        except ValueError:
+            return None
+
+    def version_hint(self, listener: Listener) -> str | None:
+        return firefox_version(listener.cmdline)
+
+    def connect(self, endpoint, **options):
+        from .client import Firefox
+
+        return Firefox.from_endpoint(endpoint, **options)
+
+    def cli(self):
+        from .cli import app
+
+        return app

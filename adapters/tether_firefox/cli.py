@@ -1,0 +1,10 @@
+"""`tether firefox …`: commands for Firefox Marionette. Thin: parse, call the client, render."""
+
+from __future__ import annotations
+
+import typer
+
+from tether.cli.common import status_command
+
+app = typer.Typer(no_args_is_help=True, help="Drive Firefox Marionette.")
+app.command("status")(status_command("firefox"))

@@ -1,0 +1,52 @@
+"""tether: find the apps listening on this machine's ports, prove which app each is, and drive it.
+
+>>> import tether
+>>> for ep in tether.scan():                                    # doctest: +SKIP
+...     print(ep.app, ep.port, ep.pid, ep.confidence)
+>>> igv = tether.connect("igv")                                 # doctest: +SKIP
+>>> igv.goto("chr1:100,000-200,000")                             # doctest: +SKIP
+
+Importing tether is cheap: requests, selenium and websocket-client are imported only by
+the adapter code that needs them.
+"""
+
+from __future__ import annotations
+
+from .api import connect, find, scan, verify
+from .endpoint import Endpoint, Listener
+from .errors import (
+    AmbiguousTarget,
+    AuthError,
+    Busy,
+    CommandError,
+    NotFound,
+    ProtocolError,
+    TetherError,
+    Timeout,
+    Unreachable,
+    UsageError,
+    WrongApp,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "scan",
+    "find",
+    "verify",
+    "connect",
+    "Endpoint",
+    "Listener",
+    "TetherError",
+    "CommandError",
+    "UsageError",
+    "AmbiguousTarget",
+    "NotFound",
+    "Unreachable",
+    "Busy",
+    "Timeout",
+    "ProtocolError",
+    "AuthError",
+    "WrongApp",
+    "__version__",
+]

@@ -1,0 +1,128 @@
+"""The root typer app: ``scan``, ``doctor``, ``--version``, and each adapter's sub-app."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from . import render
+from .common import JsonOpt, TimeoutOpt
+
+SCAN_COLUMNS = [
+    ("app_title", "APP"),
+    ("version", "VERSION"),
+    ("port", "PORT"),
+    ("bind", "BIND"),
+    ("pid", "PID"),
+    ("process", "PROCESS"),
+    ("confidence", "CONFIDENCE"),
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        render.line(f"tether {__version__}")
+        raise typer.Exit(0)
+
+
+def scan(
+    json_: JsonOpt = False,
+    all_: Annotated[bool, typer.Option("--all", help="Also list listeners no adapter claims.")] = False,
+    no_probe: Annotated[bool, typer.Option("--no-probe", help="Passive: report hints only, send nothing.")] = False,
+    deep: Annotated[bool, typer.Option("--deep", help="Also read a banner (sending nothing) from every other listener.")] = False,
+    app: Annotated[Optional[list[str]], typer.Option("--app", "-a", help="Only these adapters (repeatable).")] = None,
+    timeout: TimeoutOpt = 1.0,
+) -> None:
+    """List the apps listening on this machine's ports, each proved by its own protocol."""
+    from ..api import scan as do_scan
+
+    with render.progress("scanning", enabled=not json_):
+        eps = do_scan(app or None, probe=not no_probe, include_unknown=all_, deep=deep, timeout=timeout)
+    if json_:
+        render.print_json(eps)
+        return
+    rows = []
+    for e in eps:
+        row = e.to_dict()
+        row["app_title"] = e.title or "?"
+        row["bind"] = f"{e.bind} ({row['scope']})" if e.bind else "-"
+        rows.append(row)
+    render.table(rows, SCAN_COLUMNS, empty="no known app is listening (try --all)")
+
+
+def doctor(json_: JsonOpt = False, timeout: TimeoutOpt = 1.0) -> None:
+    """Check adapters, socket-listing permissions, and which apps are found."""
+    from .. import registry
+    from ..api import scan as do_scan
+    from ..discovery import list_listeners
+
+    disc = list_listeners()
+    eps = do_scan(discovery=disc, timeout=timeout)
+    adapters = []
+    for a in registry.adapters():
+        problems = a.check()
+        found = [e for e in eps if e.app == a.name]
+        unavailable = isinstance(a, registry.UnavailableAdapter)
+        adapters.append(
+            {
+                "adapter": a.name,
+                "state": "unavailable" if unavailable else ("ok" if not problems else "degraded"),
+                "problems": problems,
+                "default_ports": list(a.default_ports),
+                "found": [f"{e.address} {e.confidence}" + (f" (pid {e.pid})" if e.pid else "") for e in found],
+            }
+        )
+    report = {
+        "discovery": {"method": disc.method, "permission": disc.permission, "listeners": len(disc.listeners), "notes": disc.notes},
+        "adapters": adapters,
+    }
+    if json_:
+        render.print_json(report)
+        return
+    d = report["discovery"]
+    render.line(f"discovery: {d['method']}, permission {d['permission']}, {d['listeners']} listening socket(s)")
+    for n in d["notes"]:
+        render.line(f"  note: {n}")
+    render.table(
+        [{**a, "found": a["found"] or "not found", "problems": a["problems"] or "-"} for a in adapters],
+        [("adapter", "ADAPTER"), ("state", "STATE"), ("default_ports", "DEFAULT PORTS"), ("found", "FOUND"), ("problems", "PROBLEMS")],
+    )
+
+
+def build_app() -> typer.Typer:
+    """The root app with every adapter's sub-app mounted (adapters' CLIs import lazily)."""
+    from .. import registry
+
+    app = typer.Typer(
+        name="tether",
+        help="Find the apps listening on this machine's ports and drive them through their own protocols.\n\n"
+        "Exit codes: 0 done, 1 the app refused the command, 2 bad input (nothing sent), 3 not found, "
+        "4 unreachable/busy/timed out, 5 auth or permission failure, 6 another app answers on that port.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+
+    @app.callback()
+    def _root(
+        version: Annotated[
+            bool, typer.Option("--version", callback=_version, is_eager=True, help="Print tether's version and exit.")
+        ] = False,
+    ) -> None:
+        """tether: detect, verify, drive."""
+
+    app.command("scan")(scan)
+    app.command("doctor")(doctor)
+    for adapter in registry.adapters():
+        try:
+            sub = adapter.cli()
+        except Exception as exc:  # a broken adapter CLI must not take the others down
+            sub = None
+            render.note(f"warning: the {adapter.name} adapter's commands failed to load: {exc}")
+        if sub is not None:
+            app.add_typer(sub, name=adapter.name, help=adapter.description or f"Drive {adapter.title}.")
+    return app

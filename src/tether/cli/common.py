@@ -1,0 +1,57 @@
+"""Options and helpers shared by every adapter's commands (``--host --port --timeout --json``).
+
+An adapter command looks like::
+
+    @app.command()
+    def goto(locus: str, host: HostOpt = None, port: PortOpt = None,
+             timeout: TimeoutOpt = 10.0, json_: JsonOpt = False):
+        client = connect_client("igv", host, port, timeout)
+        render.emit(client.goto(locus), as_json=json_)
+
+Errors are not caught here: they propagate to ``tether.cli.main``, the one place that
+maps them to exit codes and prints them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Optional
+
+import typer
+
+HostOpt = Annotated[
+    Optional[str],
+    typer.Option("--host", help="Host of the app (default: this machine). A remote host only when named here."),
+]
+PortOpt = Annotated[Optional[int], typer.Option("--port", "-p", help="Port of the app (skips the scan, never the probe).")]
+TimeoutOpt = Annotated[float, typer.Option("--timeout", "-t", help="Deadline in seconds for the command.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def find_endpoint(app: str, host: str | None, port: int | None, timeout: float = 2.0):
+    from ..api import find
+
+    return find(app, host, port, timeout=min(timeout, 5.0))
+
+
+def connect_client(app: str, host: str | None, port: int | None, timeout: float = 2.0, **options: Any):
+    from .. import registry
+
+    endpoint = find_endpoint(app, host, port, timeout)
+    return registry.get(app).connect(endpoint, **options)
+
+
+def status_command(app: str):
+    """A ready-made ``status`` command: what was found where, or exit 3 naming the ports looked at."""
+
+    def status(host: HostOpt = None, port: PortOpt = None, timeout: TimeoutOpt = 2.0, json_: JsonOpt = False) -> None:
+        from . import render
+
+        ep = find_endpoint(app, host, port, timeout)
+        render.emit(
+            ep,
+            as_json=json_,
+            columns=["app", "version", "host", "port", "pid", "process", "confidence"],
+        )
+
+    status.__doc__ = f"Show the {app} instance tether finds (version, port, pid), or exit 3."
+    return status

@@ -1,0 +1,157 @@
+"""All CLI output goes through here: JSON for scripts, rich tables and lines for people.
+
+Adapters' commands call :func:`emit` (data) and :func:`note` (human-only remarks on stderr);
+errors are printed by :func:`error`, called from the one place that maps errors to exit codes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Sequence
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def to_jsonable(value: Any) -> Any:
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False, default=str) + "\n")
+    sys.stdout.flush()
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def table(rows: Sequence[dict], columns: Sequence[str | tuple[str, str]], *, title: str | None = None, empty: str = "(none)") -> None:
+    """A rich table of ``rows`` (dicts); ``columns`` are keys or (key, heading) pairs."""
+    from rich.table import Table
+
+    cols = [(c, c.upper()) if isinstance(c, str) else c for c in columns]
+    if not rows:
+        _console().print(f"{title + ': ' if title else ''}{empty}")
+        return
+    t = Table(title=title, title_justify="left", show_edge=False, pad_edge=False, header_style="bold")
+    for _, heading in cols:
+        t.add_column(heading, overflow="fold")
+    for row in rows:
+        t.add_row(*(_cell(row.get(key)) for key, _ in cols))
+    _console().print(t)
+
+
+def emit(
+    data: Any,
+    *,
+    as_json: bool,
+    columns: Sequence[str | tuple[str, str]] | None = None,
+    title: str | None = None,
+    text: str | None = None,
+    empty: str = "(none)",
+) -> None:
+    """Print ``data``: JSON with ``as_json``; else a table (``columns``), ``text``, or key/value lines."""
+    if as_json:
+        print_json(data)
+        return
+    if text is not None:
+        line(text)
+        return
+    plain = to_jsonable(data)
+    if columns is not None:
+        rows = plain if isinstance(plain, list) else [plain]
+        table(rows, columns, title=title, empty=empty)
+    elif isinstance(plain, dict):
+        table([{"key": k, "value": v} for k, v in plain.items()], [("key", "KEY"), ("value", "VALUE")], title=title)
+    elif isinstance(plain, list):
+        for item in plain:
+            line(_cell(item))
+    else:
+        line(_cell(plain))
+
+
+def line(text: str) -> None:
+    sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
+    sys.stdout.flush()
+
+
+def note(text: str) -> None:
+    """A remark for people, on stderr (never mixed into data on stdout)."""
+    _console(stderr=True).print(text, markup=False)
+
+
+def error(exc: Exception, *, as_json: bool) -> None:
+    """Print a tether error: a JSON object on stdout with ``--json``, else a short message on stderr."""
+    data = exc.to_dict() if hasattr(exc, "to_dict") else {"error": type(exc).__name__, "message": str(exc)}
+    if as_json:
+        print_json(data)
+        return
+    con = _console(stderr=True)
+    con.print(f"[bold red]error[/]: {data.get('message') or type(exc).__name__}", soft_wrap=True)
+    if data.get("app_message") and data["app_message"] not in (data.get("message") or ""):
+        con.print(f"  the app said: {data['app_message']}", markup=False)
+    if data.get("hint"):
+        con.print(f"  hint: {data['hint']}", markup=False)
+
+
+@contextmanager
+def progress(description: str, *, total: float | None = None, enabled: bool = True) -> Iterator[Any]:
+    """A progress bar (or spinner when ``total`` is None) on stderr; yields an object with
+    ``advance(n=1)``, ``update(completed=…, description=…)``. Disabled when stderr is not a
+    terminal or ``enabled`` is false (e.g. ``--json``), so scripts see clean output.
+    """
+    if not enabled or not sys.stderr.isatty():
+        yield _NullProgress()
+        return
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    cols = [SpinnerColumn(), TextColumn("{task.description}")]
+    if total is not None:
+        cols += [BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f}")]
+    cols.append(TimeElapsedColumn())
+    with Progress(*cols, console=_console(stderr=True), transient=True) as prog:
+        task = prog.add_task(description, total=total)
+        yield _Bar(prog, task)
+
+
+class _NullProgress:
+    def advance(self, n: float = 1) -> None:
+        pass
+
+    def update(self, **kw: Any) -> None:
+        pass
+
+
+class _Bar:
+    def __init__(self, prog, task) -> None:
+        self._prog, self._task = prog, task
+
+    def advance(self, n: float = 1) -> None:
+        self._prog.advance(self._task, n)
+
+    def update(self, **kw: Any) -> None:
+        self._prog.update(self._task, **kw)
+
+
+def rows_of(items: Iterable[Any]) -> list[dict]:
+    return [to_jsonable(i) for i in items]

@@ -1,0 +1,174 @@
+"""Listening TCP sockets and the processes that own them, via psutil.
+
+Linux and Windows: one system-wide ``psutil.net_connections("tcp")`` (psutil's per-process
+call re-parses the whole socket table for every pid on Linux). macOS: the system-wide call
+needs root, so iterate over the current user's processes and ask each one
+(psutil's own "which process listens on port N" recipe). Sockets owned by other users come
+back without a pid; they are still listed, with a note saying why.
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from dataclasses import dataclass, field
+
+from .endpoint import Listener, connect_host
+
+#: Permission state of the last listing: ``full`` (every socket attributed),
+#: ``partial`` (some sockets without an owner: other users' processes), ``denied`` (no listing).
+FULL, PARTIAL, DENIED = "full", "partial", "denied"
+
+
+@dataclass
+class Discovery:
+    listeners: list[Listener]
+    permission: str = FULL
+    method: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+def _psutil():
+    import psutil
+
+    return psutil
+
+
+def _process_info(psutil, pid: int, cache: dict) -> tuple[str | None, list[str], str | None]:
+    if pid in cache:
+        return cache[pid]
+    name, cmdline, user = None, [], None
+    try:
+        proc = psutil.Process(pid)
+        with proc.oneshot():
+            try:
+                name = proc.name()
+            except psutil.Error:
+                pass
+            try:
+                cmdline = proc.cmdline()
+            except psutil.Error:
+                pass
+            try:
+                user = proc.username()
+            except (psutil.Error, KeyError):
+                pass
+    except psutil.Error:
+        pass
+    cache[pid] = (name, cmdline, user)
+    return cache[pid]
+
+
+def _listener(psutil, conn, pid: int | None, cache: dict) -> Listener | None:
+    if conn.status != psutil.CONN_LISTEN or not conn.laddr:
+        return None
+    bind, port = conn.laddr[0], conn.laddr[1]
+    import socket as _s
+
+    family = "ipv6" if conn.family == _s.AF_INET6 else "ipv4"
+    name, cmdline, user = _process_info(psutil, pid, cache) if pid else (None, [], None)
+    note = None if pid else "owner unknown (another user's process, or no permission)"
+    return Listener(
+        host=connect_host(bind),
+        port=port,
+        bind=bind,
+        family=family,
+        pid=pid,
+        process=name,
+        cmdline=list(cmdline),
+        username=user,
+        note=note,
+    )
+
+
+def dedupe(listeners: list[Listener]) -> list[Listener]:
+    """One row per (pid, port): a dual-stack app shows up on IPv4 and IPv6, a wildcard bind wins.
+
+    Without a pid, rows are kept per (bind, port): two unknown owners on the same port
+    (SO_REUSEPORT) are rare, and a row per address says more than a merged one.
+    """
+    order = {"0.0.0.0": 0, "::": 1}
+    best: dict[tuple, Listener] = {}
+    for item in listeners:
+        key = (item.pid, item.port) if item.pid is not None else (None, item.port, item.bind)
+        have = best.get(key)
+        if have is None:
+            best[key] = item
+            continue
+        # Prefer the wildcard bind, then IPv4 (the address clients will use).
+        rank = (order.get(item.bind, 2), item.family != "ipv4")
+        have_rank = (order.get(have.bind, 2), have.family != "ipv4")
+        if rank < have_rank:
+            best[key] = item
+    # A pid-less duplicate of an attributed (port) is the same socket seen twice: drop it.
+    attributed = {(l.port, l.bind) for l in best.values() if l.pid is not None}
+    return sorted(
+        (l for l in best.values() if l.pid is not None or (l.port, l.bind) not in attributed),
+        key=lambda l: (l.port, l.pid or 0),
+    )
+
+
+def _system_wide(psutil) -> Discovery:
+    conns = psutil.net_connections(kind="tcp")
+    cache: dict = {}
+    found = [l for c in conns if (l := _listener(psutil, c, c.pid, cache))]
+    unowned = sum(1 for l in found if l.pid is None)
+    notes = []
+    if unowned:
+        notes.append(f"{unowned} listening socket(s) belong to processes we may not inspect (pid unknown)")
+    return Discovery(dedupe(found), PARTIAL if unowned else FULL, "psutil.net_connections", notes)
+
+
+def _per_process(psutil) -> Discovery:
+    """macOS: ask the current user's processes one by one (the system-wide call needs root)."""
+    try:
+        me = getpass.getuser()
+    except Exception:  # no passwd entry
+        me = None
+    found: list[Listener] = []
+    skipped = 0
+    cache: dict = {}
+    for proc in psutil.process_iter(["pid", "name", "username"]):
+        try:
+            if me and proc.info.get("username") not in (me, None):
+                skipped += 1
+                continue
+            conns = proc.net_connections(kind="tcp")
+        except psutil.Error:  # AccessDenied races (#1901), zombies, OSError 102 (#1512)
+            skipped += 1
+            continue
+        except OSError:
+            skipped += 1
+            continue
+        for conn in conns:
+            if (l := _listener(psutil, conn, proc.info["pid"], cache)) is not None:
+                found.append(l)
+    notes = []
+    if skipped:
+        notes.append(f"{skipped} process(es) of other users or without permission were not inspected")
+    return Discovery(dedupe(found), PARTIAL if skipped else FULL, "per-process (current user)", notes)
+
+
+def list_listeners(platform: str | None = None) -> Discovery:
+    """Every listening TCP socket we can see, IPv4 and IPv6, deduplicated, with owning processes."""
+    platform = platform or sys.platform
+    try:
+        psutil = _psutil()
+    except ImportError:  # pragma: no cover - psutil is a dependency
+        return Discovery([], DENIED, "none", ["psutil is not installed: only default ports are tried"])
+    try:
+        if platform == "darwin":
+            return _per_process(psutil)
+        return _system_wide(psutil)
+    except psutil.AccessDenied:
+        # e.g. macOS system-wide without root, or a hardened /proc (psutil #1155)
+        if platform != "darwin":
+            try:
+                disc = _per_process(psutil)
+                disc.notes.insert(0, "the system-wide socket table was denied; listed per process")
+                return disc
+            except psutil.Error:
+                pass
+        return Discovery([], DENIED, "none", ["listing sockets was denied: only default and hinted ports are tried"])
+    except (OSError, psutil.Error) as exc:
+        return Discovery([], DENIED, "none", [f"listing sockets failed ({exc}): only default and hinted ports are tried"])

@@ -1,0 +1,171 @@
+"""Identification: ask each adapter "is this you?", in parallel, with short deadlines.
+
+The model is nmap's version detection, with its rule that an active probe may have side
+effects: an adapter's active probe runs **only** on listeners that adapter hints at
+(its default port, its process, a file it wrote). ``deep`` adds nmap's NULL probe — connect,
+send nothing, read what the peer says unasked — on every other listener.
+"""
+
+from __future__ import annotations
+
+import socket
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from .adapter import BUSY, NOT_ME, UNKNOWN, UNREACHABLE, VERIFIED, Adapter, Hint, ProbeResult
+from .endpoint import Endpoint, Listener
+
+DEFAULT_TIMEOUT = 1.0  # seconds per probe; loopback apps answer in milliseconds
+BANNER_BYTES = 128
+
+
+@dataclass
+class Candidate:
+    listener: Listener
+    hints: list[tuple[Adapter, Hint]]
+
+
+def gather(listeners: list[Listener], adapters: tuple[Adapter, ...]) -> list[Candidate]:
+    """Listed sockets, plus adapters' default ports and file-named ports, each with its hints."""
+    by_port: dict[tuple[str, int], list[Listener]] = {}
+    pool = list(listeners)
+    for adapter in adapters:
+        try:
+            pool.extend(adapter.extra_listeners(listeners))
+        except Exception:  # a hint source must never break a scan
+            pass
+    merged: list[Listener] = []
+    for item in pool:
+        same = [l for l in merged if l.port == item.port and (l.pid == item.pid or item.pid is None or l.pid is None)]
+        if same:
+            have = same[0]
+            if have.pid is None and item.pid is not None:
+                have.pid, have.process, have.cmdline = item.pid, item.process, item.cmdline
+            if item.source == "file" and have.source != "file":
+                have.note = (have.note + "; " if have.note else "") + (item.note or "named in a file the app wrote")
+            continue
+        merged.append(item)
+    listed_ports = {l.port for l in merged}
+    for adapter in adapters:
+        for port in adapter.default_ports:
+            if port not in listed_ports:
+                merged.append(Listener(host="127.0.0.1", port=port, source="default-port"))
+                listed_ports.add(port)
+    for item in merged:
+        by_port.setdefault((item.host, item.port), []).append(item)
+
+    out = []
+    for item in merged:
+        hints = []
+        for adapter in adapters:
+            try:
+                hint = adapter.hints(item)
+            except Exception:
+                hint = None
+            if hint is not None:
+                hints.append((adapter, hint))
+        hints.sort(key=lambda ah: -Hint._ORDER.get(ah[1].strength, 0))
+        out.append(Candidate(item, hints))
+    return out
+
+
+def safe_probe(adapter: Adapter, host: str, port: int, timeout: float) -> ProbeResult:
+    try:
+        return adapter.probe(host, port, timeout)
+    except Exception as exc:  # the contract says probes never raise; a bug must not break a scan
+        return ProbeResult(UNKNOWN, detail=f"probe failed: {type(exc).__name__}: {exc}")
+
+
+def read_banner(host: str, port: int, timeout: float) -> bytes | None:
+    """nmap's NULL probe: connect, send nothing, return what arrives (b"" on close), None if nothing could."""
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except OSError:
+        return None
+    try:
+        sock.settimeout(timeout)
+        try:
+            return sock.recv(BANNER_BYTES)
+        except OSError:
+            return None
+    finally:
+        sock.close()
+
+
+def _endpoint(listener: Listener, adapter: Adapter | None, result: ProbeResult | None, confidence: str, why: str) -> Endpoint:
+    detail = "; ".join(p for p in (why, result.detail if result else "", listener.note or "") if p)
+    version = result.version if result else None
+    if version is None and adapter is not None and confidence in (VERIFIED, BUSY):
+        try:
+            version = adapter.version_hint(listener)
+        except Exception:
+            version = None
+    return Endpoint(
+        app=adapter.name if adapter else None,
+        title=adapter.title if adapter else None,
+        version=version,
+        host=listener.host,
+        port=listener.port,
+        bind=listener.bind,
+        pid=listener.pid,
+        process=listener.process,
+        confidence=confidence,
+        detail=detail,
+        cmdline=listener.cmdline,
+        extra=dict(result.extra) if result else {},
+    )
+
+
+def _identify_one(cand: Candidate, timeout: float, probe: bool, deep: bool, adapters: tuple[Adapter, ...]) -> Endpoint | None:
+    listener = cand.listener
+    if not cand.hints:
+        if deep and listener.source == "listing":
+            data = read_banner(listener.host, listener.port, min(timeout, 0.5))
+            for adapter in adapters:
+                res = adapter.banner(data) if data else None
+                if res is not None and res.verdict == VERIFIED:
+                    return _endpoint(listener, adapter, res, VERIFIED, "banner matched (deep scan)")
+        return _endpoint(listener, None, None, "unknown", "") if listener.source == "listing" else None
+
+    reasons = lambda h: f"hint: {h.reason}"  # noqa: E731
+    if not probe:
+        adapter, hint = cand.hints[0]
+        if listener.source == "default-port":
+            return None  # a default port that was not even listed, and we may not look: nothing to say
+        return _endpoint(listener, adapter, None, "hinted", reasons(hint) + " (not probed)")
+
+    fallback: Endpoint | None = None
+    for adapter, hint in cand.hints:
+        res = safe_probe(adapter, listener.host, listener.port, timeout)
+        if res.verdict == VERIFIED:
+            return _endpoint(listener, adapter, res, VERIFIED, reasons(hint))
+        if res.verdict == BUSY:
+            return _endpoint(listener, adapter, res, BUSY, reasons(hint))
+        if res.verdict == UNREACHABLE:
+            if listener.source in ("default-port", "file") and not listener.pid:
+                return None  # nothing there (a stale file, a free default port)
+            fallback = fallback or _endpoint(listener, adapter, res, "hinted", reasons(hint))
+        elif res.verdict == UNKNOWN:
+            fallback = fallback or _endpoint(listener, adapter, res, "hinted", reasons(hint))
+        elif res.verdict == NOT_ME and fallback is None and listener.source == "listing":
+            fallback = _endpoint(listener, None, res, "unknown", f"not {adapter.title}")
+    if fallback is None and listener.source == "listing":
+        return _endpoint(listener, None, None, "unknown", "")
+    return fallback
+
+
+def identify(
+    candidates: list[Candidate],
+    adapters: tuple[Adapter, ...],
+    *,
+    timeout: float = DEFAULT_TIMEOUT,
+    probe: bool = True,
+    deep: bool = False,
+    workers: int = 16,
+) -> list[Endpoint]:
+    """Probe hinted candidates in parallel; return an endpoint per candidate worth reporting."""
+    if not candidates:
+        return []
+    with ThreadPoolExecutor(max_workers=min(workers, len(candidates))) as pool:
+        results = list(pool.map(lambda c: _identify_one(c, timeout, probe, deep, adapters), candidates))
+    return [r for r in results if r is not None]
