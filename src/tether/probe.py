@@ -93,7 +93,11 @@ def read_banner(host: str, port: int, timeout: float) -> bytes | None:
 
 
 def _endpoint(listener: Listener, adapter: Adapter | None, result: ProbeResult | None, confidence: str, why: str) -> Endpoint:
-    detail = "; ".join(p for p in (why, result.detail if result else "", listener.note or "") if p)
+    parts: list[str] = []
+    for p in (why, result.detail if result else "", listener.note or ""):
+        if p and not any(p in have for have in parts):
+            parts.append(p)
+    detail = "; ".join(parts)
     version = result.version if result else None
     if version is None and adapter is not None and confidence in (VERIFIED, BUSY):
         try:

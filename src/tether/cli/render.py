@@ -13,9 +13,14 @@ from typing import Any, Iterable, Iterator, Sequence
 
 
 def _console(stderr: bool = False):
+    import shutil
+
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    stream = sys.stderr if stderr else sys.stdout
+    # Piped output is read by people too (logs, CI): don't squeeze tables into 80 columns.
+    width = None if stream.isatty() else max(shutil.get_terminal_size((160, 24)).columns, 160)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
 def to_jsonable(value: Any) -> Any:

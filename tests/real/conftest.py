@@ -1,0 +1,76 @@
+"""Session fixtures for the real apps: one IGV, one Firefox, one queue server per test session.
+
+Each is started on free ports, waited for by probing, and stopped by pid in the fixture's
+finalizer (and, failing that, at interpreter exit). Under ``CI=true`` or
+``TETHER_REQUIRE_REAL=1`` an app that is missing or fails to start is a test **failure**;
+elsewhere it is a skip that says what to install.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from . import apps
+
+pytestmark = pytest.mark.real
+
+
+def require_real() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes") or os.environ.get("TETHER_REQUIRE_REAL") == "1"
+
+
+def _unavailable(app: str, exc: Exception):
+    msg = f"{app} is not available for the real-app tests: {exc}"
+    if require_real():
+        pytest.fail(msg, pytrace=False)
+    pytest.skip(msg)
+
+
+def _start(name, factory, record):
+    started = time.monotonic()
+    try:
+        app = factory()
+    except (apps.AppMissing, apps.AppFailed) as exc:
+        _unavailable(name, exc)
+    record[name] = round(time.monotonic() - started, 2)
+    return app
+
+
+STARTUP_TIMES: dict[str, float] = {}
+
+
+@pytest.fixture(scope="session")
+def igv_app(tmp_path_factory):
+    app = _start("IGV", lambda: apps.start_igv(tmp_path_factory.mktemp("igv")), STARTUP_TIMES)
+    try:
+        yield app
+    finally:
+        app.stop()
+
+
+@pytest.fixture(scope="session")
+def firefox_app(tmp_path_factory):
+    app = _start("Firefox", lambda: apps.start_firefox(tmp_path_factory.mktemp("firefox")), STARTUP_TIMES)
+    try:
+        yield app
+    finally:
+        app.stop()
+
+
+@pytest.fixture(scope="session")
+def qserver_app(tmp_path_factory):
+    app = _start("queue server", lambda: apps.start_qserver(tmp_path_factory.mktemp("qserver")), STARTUP_TIMES)
+    try:
+        yield app
+    finally:
+        app.stop()
+
+
+def pytest_terminal_summary(terminalreporter):
+    if STARTUP_TIMES:
+        terminalreporter.write_line(
+            "real apps started in: " + ", ".join(f"{k} {v:.2f} s" for k, v in STARTUP_TIMES.items())
+        )
