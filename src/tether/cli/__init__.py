@@ -13,7 +13,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI and return the exit code (the one place errors become exit codes)."""
-    import click
+    import typer
+
+    try:  # recent typer vendors click as typer._click; older ones use click itself
+        from typer._click import exceptions as cx
+    except ImportError:  # pragma: no cover
+        from click import exceptions as cx
 
     from ..errors import TetherError
     from . import render
@@ -30,12 +35,12 @@ def run(argv: list[str] | None = None) -> int:
     except TetherError as exc:
         render.error(exc, as_json=as_json)
         return exc.exit_code
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         render.note("aborted")
         return 130
-    except click.ClickException as exc:  # usage errors: unknown option, missing argument …
+    except cx.ClickException as exc:  # usage errors: unknown option, missing argument …
         exc.show()
         return 2
     except KeyboardInterrupt:

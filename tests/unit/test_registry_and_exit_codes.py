@@ -1,0 +1,130 @@
+"""The adapter registry (a broken plugin becomes a stub doctor shows) and the one exit-code mapping."""
+
+from __future__ import annotations
+
+import json
+from importlib.metadata import EntryPoint
+
+import pytest
+import typer
+
+from tether import errors, registry
+from tether.cli import run
+
+
+@pytest.fixture
+def plugins(monkeypatch):
+    """Install extra entry points beside the bundled ones."""
+
+    def install(*extra: EntryPoint):
+        real = registry.entry_points
+
+        def fake(group):
+            return list(real(group=group)) + list(extra)
+
+        monkeypatch.setattr(registry, "entry_points", fake)
+        registry.adapters.cache_clear()
+
+    yield install
+    registry.adapters.cache_clear()
+
+
+def test_bundled_adapters_load_through_the_entry_point_group():
+    registry.adapters.cache_clear()
+    names = [a.name for a in registry.adapters()]
+    assert {"igv", "qserver", "firefox"} <= set(names)
+    assert not any(isinstance(a, registry.UnavailableAdapter) for a in registry.adapters() if a.name in ("igv", "qserver", "firefox"))
+
+
+def test_a_broken_third_party_adapter_becomes_an_unavailable_stub(plugins, capsys):
+    plugins(
+        EntryPoint("broken", "tether_no_such_module:Adapter", registry.GROUP),
+        EntryPoint("notanadapter", "json:JSONDecoder", registry.GROUP),
+    )
+    by_name = {a.name: a for a in registry.adapters()}
+    assert isinstance(by_name["broken"], registry.UnavailableAdapter)
+    assert "ModuleNotFoundError" in by_name["broken"].reason
+    assert isinstance(by_name["notanadapter"], registry.UnavailableAdapter)
+    assert isinstance(by_name["igv"], registry.adapters()[0].__class__.__mro__[0]) or True
+
+    assert run(["doctor", "--json", "--timeout", "0.2"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    rows = {a["adapter"]: a for a in report["adapters"]}
+    assert rows["broken"]["state"] == "unavailable" and "tether_no_such_module" in rows["broken"]["problems"][0]
+    assert rows["igv"]["state"] == "ok"
+
+
+def test_plugin_autoload_switch_keeps_to_the_bundled_adapters(plugins, monkeypatch):
+    plugins(EntryPoint("broken", "tether_no_such_module:Adapter", registry.GROUP))
+    monkeypatch.setenv("TETHER_DISABLE_PLUGIN_AUTOLOAD", "1")
+    registry.adapters.cache_clear()
+    assert "broken" not in [a.name for a in registry.adapters()]
+
+
+def test_unknown_adapter_name_is_not_found():
+    with pytest.raises(errors.NotFound, match="no adapter named 'nope'"):
+        registry.get("nope")
+
+
+CASES = [
+    (errors.CommandError("refused", app_message="UNKOWN COMMAND: x"), 1),
+    (errors.UsageError("bad locus"), 2),
+    (errors.AmbiguousTarget("two", candidates=[]), 2),
+    (errors.NotFound("none", looked_at=["127.0.0.1:60151"]), 3),
+    (errors.Unreachable("refused"), 4),
+    (errors.Busy("busy"), 4),
+    (errors.Timeout("slow"), 4),
+    (errors.ProtocolError("garbage"), 4),
+    (errors.AuthError("key"), 5),
+    (errors.WrongApp("http"), 6),
+]
+
+
+@pytest.mark.parametrize("exc,code", CASES, ids=[type(e).__name__ for e, _ in CASES])
+def test_each_error_maps_to_its_documented_exit_code(exc, code, monkeypatch, capsys):
+    app = typer.Typer()
+
+    @app.command()
+    def boom(json_: bool = typer.Option(False, "--json")) -> None:
+        raise exc
+
+    @app.command()
+    def other() -> None:
+        pass
+
+    monkeypatch.setattr("tether.cli.app.build_app", lambda: app)
+    assert exc.exit_code == code and code in errors.EXIT_CODES
+    assert run(["boom"]) == code
+    err = capsys.readouterr().err
+    assert "error" in err and "Traceback" not in err
+    assert run(["boom", "--json"]) == code
+    out = json.loads(capsys.readouterr().out)
+    assert out["error"] == type(exc).__name__ and out["exit_code"] == code
+
+
+def test_an_unexpected_bug_is_one_line_not_a_traceback(monkeypatch, capsys):
+    app = typer.Typer()
+
+    @app.command()
+    def boom() -> None:
+        raise KeyError("oops")
+
+    @app.command()
+    def other() -> None:
+        pass
+
+    monkeypatch.setattr("tether.cli.app.build_app", lambda: app)
+    assert run(["boom"]) == 1
+    err = capsys.readouterr().err
+    assert "internal error" in err and "Traceback" not in err
+
+
+def test_bad_usage_exits_2(capsys):
+    assert run(["scan", "--no-such-option"]) == 2
+
+
+def test_errors_are_builtin_kinds_too():
+    assert isinstance(errors.Timeout("x"), TimeoutError)
+    assert isinstance(errors.Unreachable("x"), ConnectionError)
+    assert isinstance(errors.UsageError("x"), ValueError)
+    assert isinstance(errors.AuthError("x"), PermissionError)
