@@ -1,3 +1,5 @@
+# LEAD'S NOTE TO THE HELPER WORKING ON THIS ADAPTER: before anything else, read /work/HELPERS_READ_FIRST.md
+# (file ownership, commit rules, fixtures, deadline 05:35 UTC). Delete this two-line note when you edit this file.
 """IGV's adapter: hints (java running IGV's main class, prefs.properties), and the ``echo`` probe.
 
 Never probe IGV with HTTP: every ``GET`` on its port raises IGV's window
@@ -120,6 +122,8 @@ def probe_igv(host: str, port: int, timeout: float) -> ProbeResult:
             conn.send_line("echo", deadline)
             reply = conn.readline(deadline)
         except Timeout:
+            if conn.pending:  # IGV never speaks unasked, nor without a newline
+                return ProbeResult(NOT_ME, detail=f"sent {conn.pending[:40]!r} and no line")
             return ProbeResult(
                 BUSY,
                 detail="connected but silent: another client holds IGV's port, or IGV is busy with a command",
@@ -155,7 +159,7 @@ class IGVAdapter(Adapter):
             hint = Hint("java process running IGV", "process").stronger(hint)
             if configured_port(listener.cmdline) == listener.port:
                 hint = Hint("the port IGV was configured with (prefs.properties / --port)", "file").stronger(hint)
-        elif listener.pid is None and listener.port == self._home_prefs_port():
+        elif listener.port == self._home_prefs_port():
             hint = Hint("PORT_NUMBER in ~/igv/prefs.properties", "file").stronger(hint)
         return hint
 

@@ -24,6 +24,11 @@ class LineConnection:
         return cls(connect(host, port, timeout, what=what), **kw)
 
     @property
+    def pending(self) -> bytes:
+        """Bytes received but not yet returned as a line (e.g. a peer that spoke without a newline)."""
+        return bytes(self._buf)
+
+    @property
     def closed(self) -> bool:
         return self.sock is None
 
