@@ -83,10 +83,16 @@ def verify(app: str, host: str | None, port: int, *, timeout: float = 2.0) -> En
     where = f"{host}:{port}"
     if res.verdict == VERIFIED:
         owner = _owner(port) if is_loopback(host) else None
+        version = res.version
+        if version is None and owner is not None:
+            try:
+                version = adapter.version_hint(owner)
+            except Exception:
+                version = None
         return Endpoint(
             app=adapter.name,
             title=adapter.title,
-            version=res.version,
+            version=version,
             host=host,
             port=port,
             bind=owner.bind if owner else "",
