@@ -92,7 +92,7 @@ def test_each_error_maps_to_its_documented_exit_code(exc, code, monkeypatch, cap
     def other() -> None:
         pass
 
-    monkeypatch.setattr("tether.cli.app.build_app", lambda: app)
+    monkeypatch.setattr("tether.cli.app.build_app", lambda *args: app)
     assert exc.exit_code == code and code in errors.EXIT_CODES
     assert run(["boom"]) == code
     err = capsys.readouterr().err
@@ -113,7 +113,7 @@ def test_an_unexpected_bug_is_one_line_not_a_traceback(monkeypatch, capsys):
     def other() -> None:
         pass
 
-    monkeypatch.setattr("tether.cli.app.build_app", lambda: app)
+    monkeypatch.setattr("tether.cli.app.build_app", lambda *args: app)
     assert run(["boom"]) == 1
     err = capsys.readouterr().err
     assert "internal error" in err and "Traceback" not in err

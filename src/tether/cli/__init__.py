@@ -28,7 +28,7 @@ def run(argv: list[str] | None = None) -> int:
     as_json = "--json" in args
     import typer.main
 
-    command = typer.main.get_command(build_app())
+    command = typer.main.get_command(build_app(args))
     try:
         result = command.main(args=args, prog_name="tether", standalone_mode=False)
         return result if isinstance(result, int) else 0

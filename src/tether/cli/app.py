@@ -92,9 +92,16 @@ def doctor(json_: JsonOpt = False, timeout: TimeoutOpt = 1.0) -> None:
     )
 
 
-def build_app() -> typer.Typer:
-    """The root app with every adapter's sub-app mounted (adapters' CLIs import lazily)."""
+def build_app(args: list[str] | None = None) -> typer.Typer:
+    """The root app with the adapters' sub-apps.
+
+    Only the adapter named on the command line has its commands imported; the others are
+    mounted as empty groups carrying their one-line help, so ``tether --help`` and
+    ``tether scan`` do not pay for importing every adapter's CLI.
+    """
     from .. import registry
+
+    wanted = next((a for a in (args or []) if not a.startswith("-")), None) if args is not None else "*"
 
     app = typer.Typer(
         name="tether",
@@ -118,11 +125,15 @@ def build_app() -> typer.Typer:
     app.command("scan")(scan)
     app.command("doctor")(doctor)
     for adapter in registry.adapters():
+        help_text = adapter.description or f"Drive {adapter.title}."
+        if wanted not in ("*", adapter.name):
+            app.add_typer(typer.Typer(), name=adapter.name, help=help_text)
+            continue
         try:
             sub = adapter.cli()
         except Exception as exc:  # a broken adapter CLI must not take the others down
             sub = None
             render.note(f"warning: the {adapter.name} adapter's commands failed to load: {exc}")
         if sub is not None:
-            app.add_typer(sub, name=adapter.name, help=adapter.description or f"Drive {adapter.title}.")
+            app.add_typer(sub, name=adapter.name, help=help_text)
     return app
