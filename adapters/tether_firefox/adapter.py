@@ -55,10 +55,7 @@ def _firefox_processes():
     except ImportError:  # pragma: no cover
         return
     for proc in psutil.process_iter(["pid", "name", "cmdline"]):
-        try:
-            name, cmd = proc.info.get("name"), proc.info.get("cmdline") or []
-        except Exception:
-            continue
+        name, cmd = proc.info.get("name"), proc.info.get("cmdline") or []
         if is_firefox(name, cmd) and (has_marionette(cmd) or profile_dir(cmd)) and "-contentproc" not in cmd:
             yield proc.info["pid"], name, cmd
 
@@ -161,7 +158,7 @@ class FirefoxAdapter(Adapter):
         import json
         import re
 
-        m = re.match(rb"^(\d{1,4}):(\{.*\})", data or b"", re.S)
+        m = re.match(rb"^(\d{1,4}):(\{.*\})", data or b"", re.DOTALL)
         if not m or int(m.group(1)) != len(m.group(2)):
             return None
         try:

@@ -1,0 +1,248 @@
+"""WebDriver BiDi over websocket-client: console messages and uncaught JavaScript errors as they happen.
+
+Firefox runs BiDi only with its Remote Agent (``--remote-debugging-port``; ``tether firefox
+launch --bidi``), whose port it writes to ``<profile>/WebDriverBiDiServer.json``. The WebSocket
+handshake must carry no ``Origin`` header (Firefox answers 400), hence ``suppress_origin``.
+Firefox serves one session at a time, shared with Marionette: while another client holds
+it, :class:`~tether.errors.Busy` is raised.
+
+>>> with BiDi.open(port) as bidi:                                  # doctest: +SKIP
+...     bidi.subscribe(["log.entryAdded"])
+...     for entry in bidi.log_entries():
+...         print(entry["level"], entry["text"])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections import deque
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tether.errors import Busy, CommandError, NotFound, ProtocolError, TetherError, Timeout, Unreachable
+
+from .adapter import _firefox_processes, active_port, profile_dir
+
+if TYPE_CHECKING:  # pragma: no cover
+    from typing_extensions import Self
+
+BIDI_FILE = "WebDriverBiDiServer.json"
+
+
+def websocket_errors() -> type[Exception]:
+    """websocket-client's base exception (imported lazily: ``tether --help`` must stay fast)."""
+    import websocket
+
+    return websocket.WebSocketException
+
+
+class BiDiError(CommandError):
+    """Firefox answered a BiDi command with an error (``code`` is the W3C error code)."""
+
+    def __init__(self, message: str, *, code: str, app_message: str = "") -> None:
+        super().__init__(message, app_message=app_message, code=code)
+        self.code = code
+
+
+def bidi_port_of(profile: str | Path) -> int | None:
+    """The BiDi port Firefox wrote to ``<profile>/WebDriverBiDiServer.json``."""
+    try:
+        data = json.loads((Path(profile) / BIDI_FILE).read_text())
+        return int(data["ws_port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def find_bidi_port(marionette_port: int | None = None) -> int:
+    """The BiDi port of the Firefox whose Marionette listens on ``marionette_port`` (or of the
+    only Firefox running the Remote Agent): tether's launch record first, then running
+    Firefoxes' profiles."""
+    from .launch import load_records
+
+    for rec in load_records():
+        if rec.bidi_port and (marionette_port is None or rec.port == marionette_port):
+            return rec.bidi_port
+    found: list[tuple[int, int | None]] = []
+    looked = []
+    for _pid, _name, cmd in _firefox_processes():
+        profile = profile_dir(cmd)
+        if profile is None:
+            continue
+        looked.append(str(profile / BIDI_FILE))
+        port = bidi_port_of(profile)
+        if port is not None:
+            found.append((port, active_port(profile)))
+    if marionette_port is not None:
+        found = [f for f in found if f[1] == marionette_port]
+    if len(found) == 1:
+        return found[0][0]
+    if len(found) > 1:
+        from tether.errors import AmbiguousTarget
+
+        raise AmbiguousTarget(f"{len(found)} Firefoxes run WebDriver BiDi", hint="name one with --bidi-port")
+    raise NotFound(
+        "no Firefox with WebDriver BiDi (the Remote Agent) was found",
+        looked_at=looked,
+        hint="launch one with `tether firefox launch --bidi`, or start Firefox with --remote-debugging-port",
+    )
+
+
+class BiDi:
+    """One WebDriver BiDi session over a WebSocket: commands, and the events they subscribe to."""
+
+    def __init__(self, ws: Any, url: str, *, timeout: float = 10.0) -> None:
+        self.ws = ws
+        self.url = url
+        self.timeout = timeout
+        self._next_id = 0
+        self._events: deque[dict] = deque()
+        self.session_id: str | None = None
+
+    @classmethod
+    def open(cls, port: int, host: str = "127.0.0.1", *, timeout: float = 10.0, new_session: bool = True) -> BiDi:
+        """Connect to ``ws://host:port/session`` and (by default) start a session."""
+        import websocket
+
+        url = f"ws://{host}:{port}/session"
+        try:
+            ws = websocket.create_connection(url, timeout=timeout, suppress_origin=True)
+        except websocket.WebSocketBadStatusException as exc:
+            raise ProtocolError(f"Firefox refused the BiDi handshake at {url}: {exc}") from exc
+        except (websocket.WebSocketTimeoutException, TimeoutError) as exc:
+            raise Timeout(f"the BiDi handshake with {url} timed out after {timeout:g} s") from exc
+        except (websocket.WebSocketException, OSError) as exc:
+            raise Unreachable(f"cannot open WebDriver BiDi at {url}: {exc}", port=port) from exc
+        bidi = cls(ws, url, timeout=timeout)
+        if new_session:
+            try:
+                bidi.session_id = bidi.command("session.new", {"capabilities": {}})["sessionId"]
+            except BiDiError as exc:
+                bidi.close(end_session=False)
+                if exc.code == "session not created":
+                    raise Busy(
+                        f"Firefox's WebDriver session is taken: {exc.app_message}",
+                        hint="Firefox has one WebDriver session for Marionette and BiDi together: "
+                        "close the other client (another `logs --follow`, a Selenium or tether session) and retry",
+                    ) from exc
+                raise
+            except BaseException:
+                bidi.close(end_session=False)
+                raise
+        return bidi
+
+    def _recv(self, deadline: float) -> dict:
+        import websocket
+
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise Timeout("no BiDi message within the deadline")
+        self.ws.settimeout(remaining)
+        try:
+            raw = self.ws.recv()
+        except (websocket.WebSocketTimeoutException, TimeoutError) as exc:
+            raise Timeout("no BiDi message within the deadline") from exc
+        except (websocket.WebSocketConnectionClosedException, OSError) as exc:
+            raise Unreachable("Firefox closed the BiDi connection (did it exit?)") from exc
+        if not raw:
+            raise Unreachable("Firefox closed the BiDi connection (did it exit?)")
+        try:
+            msg = json.loads(raw)
+        except ValueError as exc:
+            raise ProtocolError(f"a BiDi message is not JSON: {str(raw)[:80]!r}") from exc
+        if not isinstance(msg, dict):
+            raise ProtocolError(f"a BiDi message is not an object: {str(raw)[:80]!r}")
+        return msg
+
+    def command(self, method: str, params: dict | None = None, *, timeout: float | None = None) -> Any:
+        """Run one BiDi command; events that arrive meanwhile are kept for :meth:`events`."""
+        import websocket
+
+        self._next_id += 1
+        msg_id = self._next_id
+        try:
+            self.ws.send(json.dumps({"id": msg_id, "method": method, "params": params or {}}))
+        except (websocket.WebSocketException, OSError) as exc:
+            raise Unreachable(f"sending {method} over BiDi failed: {exc}") from exc
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while True:
+            try:
+                msg = self._recv(deadline)
+            except Timeout as exc:
+                raise Timeout(f"Firefox did not answer {method} within {timeout or self.timeout:g} s") from exc
+            if msg.get("type") == "event":
+                self._events.append(msg)
+                continue
+            if msg.get("id") != msg_id:
+                continue
+            if msg.get("type") == "error":
+                code = str(msg.get("error") or "unknown error")
+                text = str(msg.get("message") or "")
+                raise BiDiError(f"{method}: {code}: {text}", code=code, app_message=text)
+            return msg.get("result")
+
+    def subscribe(self, events: list[str], contexts: list[str] | None = None) -> Any:
+        params: dict[str, Any] = {"events": events}
+        if contexts:
+            params["contexts"] = contexts
+        return self.command("session.subscribe", params)
+
+    def events(self, *, timeout: float | None = None) -> Iterator[dict]:
+        """Events as they come (``{"method": …, "params": …}``); stops after ``timeout`` s of
+        silence when given, runs until the connection closes otherwise."""
+        while True:
+            while self._events:
+                yield self._events.popleft()
+            deadline = time.monotonic() + (timeout if timeout is not None else 3600.0)
+            try:
+                msg = self._recv(deadline)
+            except Timeout:
+                if timeout is not None:
+                    return
+                continue
+            if msg.get("type") == "event":
+                yield msg
+
+    def log_entries(self, *, timeout: float | None = None) -> Iterator[dict[str, Any]]:
+        """``log.entryAdded`` events, flattened by :func:`log_entry`."""
+        for event in self.events(timeout=timeout):
+            if event.get("method") == "log.entryAdded":
+                yield log_entry(event.get("params") or {})
+
+    def close(self, *, end_session: bool = True) -> None:
+        """End the session (Firefox keeps running) and close the WebSocket."""
+        try:
+            if end_session and self.session_id is not None:
+                with contextlib.suppress(TetherError):  # closing the socket ends the session too
+                    self.command("session.end", timeout=min(self.timeout, 5.0))
+        finally:
+            self.session_id = None
+            with contextlib.suppress(OSError, websocket_errors()):
+                self.ws.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def log_entry(params: dict[str, Any]) -> dict[str, Any]:
+    """A flat record of a ``log.entryAdded`` event: time, level, type (console/javascript), text, url."""
+    frames = ((params.get("stackTrace") or {}).get("callFrames")) or []
+    where = frames[0] if frames else {}
+    return {
+        "timestamp": params.get("timestamp"),
+        "level": params.get("level"),
+        "type": params.get("type"),
+        "method": params.get("method"),
+        "text": params.get("text"),
+        "url": where.get("url"),
+        "line": where.get("lineNumber"),
+        "context": (params.get("source") or {}).get("context"),
+    }
+
+
+__all__ = ["BiDi", "BiDiError", "bidi_port_of", "find_bidi_port", "log_entry"]

@@ -1,0 +1,383 @@
+"""Launch Firefox with Marionette (and optionally WebDriver BiDi), remember it, and quit it again.
+
+``launch()`` starts Firefox in the background with a fresh temporary profile
+(``marionette.port`` 0: the OS picks a free port), waits until a session can be opened, and
+records what it started (pid, port, profile, temporary-profile flag, BiDi port) in a state
+file under the user's runtime (or cache) directory. ``quit()`` stops only a Firefox found in
+that record — gracefully with ``Marionette:Quit``, then by signal after a deadline — and
+removes the temporary profile. A Firefox tether did not launch is stopped only with ``force``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tether.errors import NotFound, TetherError, Timeout, Unreachable, UsageError
+
+from .adapter import PORT_FILE, active_port
+
+BIDI_FILE = "WebDriverBiDiServer.json"
+STATE_FILE = "firefox-launched.json"
+BINARY_NAMES = ("firefox", "firefox-esr")
+WELL_KNOWN = (
+    "/usr/lib/firefox/firefox",
+    "/usr/lib/firefox-esr/firefox-esr",
+    "/opt/firefox/firefox",
+    "/Applications/Firefox.app/Contents/MacOS/firefox",
+    r"C:\Program Files\Mozilla Firefox\firefox.exe",
+)
+#: Prefs of a quiet automation profile (no first-run pages, updates, telemetry or default-browser nag).
+PREFS: dict[str, Any] = {
+    "marionette.port": 0,
+    "browser.startup.page": 0,  # about:blank: from the default start page Firefox refuses data: URLs
+    "browser.shell.checkDefaultBrowser": False,
+    "browser.aboutwelcome.enabled": False,
+    "browser.startup.homepage_override.mstone": "ignore",
+    "datareporting.policy.dataSubmissionEnabled": False,
+    "datareporting.healthreport.uploadEnabled": False,
+    "toolkit.telemetry.reportingpolicy.firstRun": False,
+    "app.update.disabledForTesting": True,
+    "app.normandy.enabled": False,
+    "browser.safebrowsing.update.enabled": False,
+    "network.captive-portal-service.enabled": False,
+    "network.connectivity-service.enabled": False,
+    "extensions.update.enabled": False,
+}
+
+
+@dataclass
+class Launched:
+    """A Firefox tether launched: what ``quit`` needs to find and stop it."""
+
+    pid: int
+    host: str
+    port: int
+    profile: str
+    temp_profile: bool
+    binary: str
+    headless: bool
+    bidi_port: int | None = None
+    started: float = 0.0
+    create_time: float | None = None  # the process's, to tell it from a later process with the same pid
+    log: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def bidi_url(self) -> str | None:
+        return f"ws://{self.host}:{self.bidi_port}/session" if self.bidi_port else None
+
+
+# ----------------------------------------------------------------------------- state file
+def state_dir() -> Path:
+    """``$TETHER_STATE_DIR``, else ``$XDG_RUNTIME_DIR/tether``, else the user's cache dir."""
+    if os.environ.get("TETHER_STATE_DIR"):
+        return Path(os.environ["TETHER_STATE_DIR"])
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        return Path(os.environ["XDG_RUNTIME_DIR"]) / "tether"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("tether"))
+
+
+def _state_path() -> Path:
+    return state_dir() / STATE_FILE
+
+
+def _create_time(pid: int) -> float | None:
+    import psutil
+
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.Error:
+        return None
+
+
+def is_running(rec: Launched) -> bool:
+    """Whether the recorded process is still the Firefox we launched (not a reused pid)."""
+    now = _create_time(rec.pid)
+    if now is None:
+        return False
+    return rec.create_time is None or abs(now - rec.create_time) < 1.0
+
+
+def load_records(*, prune: bool = True) -> list[Launched]:
+    """The Firefoxes tether launched and that still run (dead ones are dropped from the file)."""
+    try:
+        raw = json.loads(_state_path().read_text())
+    except (OSError, ValueError):
+        return []
+    records = []
+    for item in raw if isinstance(raw, list) else []:
+        try:
+            records.append(Launched(**item))
+        except TypeError:
+            continue
+    if prune:
+        alive = [r for r in records if is_running(r)]
+        if len(alive) != len(records):
+            for dead in records:
+                if dead not in alive and dead.temp_profile:
+                    shutil.rmtree(dead.profile, ignore_errors=True)
+            _save(alive)
+        records = alive
+    return records
+
+
+def _save(records: list[Launched]) -> None:
+    path = _state_path()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps([r.to_dict() for r in records], indent=2))
+    tmp.replace(path)
+
+
+def find_record(port: int | None = None, pid: int | None = None) -> Launched | None:
+    """The launch record for ``port``/``pid``, or the only one when neither is given."""
+    records = load_records()
+    if port is not None or pid is not None:
+        for r in records:
+            if (port is None or r.port == port) and (pid is None or r.pid == pid):
+                return r
+        return None
+    if len(records) > 1:
+        listing = ", ".join(f"port {r.port} (pid {r.pid})" for r in records)
+        raise UsageError(f"tether launched {len(records)} Firefoxes: {listing}", hint="name one with --port")
+    return records[0] if records else None
+
+
+# ----------------------------------------------------------------------------- launching
+def find_binary(binary: str | None = None) -> str:
+    """``binary`` if given, else firefox / firefox-esr on PATH, else a well-known location."""
+    if binary:
+        found = shutil.which(binary) or (binary if Path(binary).is_file() else None)
+        if not found:
+            raise NotFound(f"no Firefox binary at {binary}", looked_at=[binary])
+        return found
+    for name in BINARY_NAMES:
+        if found := shutil.which(name):
+            return found
+    for path in WELL_KNOWN:
+        if Path(path).is_file():
+            return path
+    raise NotFound(
+        "Firefox was not found (firefox or firefox-esr on PATH)",
+        looked_at=[*BINARY_NAMES, *WELL_KNOWN],
+        hint="install Firefox (Debian: apt install firefox-esr) or pass --binary",
+    )
+
+
+def write_prefs(profile: Path, prefs: dict[str, Any]) -> None:
+    """Set ``prefs`` in ``<profile>/user.js``, keeping the file's other lines."""
+    path = profile / "user.js"
+    try:
+        lines = path.read_text().splitlines()
+    except OSError:
+        lines = []
+    keep = [ln for ln in lines if not any(f'user_pref("{k}"' in ln for k in prefs)]
+    keep += [f"user_pref({json.dumps(k)}, {json.dumps(v)});" for k, v in prefs.items()]
+    path.write_text("\n".join(keep) + "\n")
+
+
+def _bidi_port(profile: Path) -> int | None:
+    try:
+        data = json.loads((profile / BIDI_FILE).read_text())
+        return int(data["ws_port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _session_ready(port: int, timeout: float) -> bool:
+    """Whether a session can be opened now (opened and deleted at once)."""
+    from .marionette import Marionette
+
+    try:
+        with Marionette.open("127.0.0.1", port, timeout=timeout, connect_timeout=min(timeout, 2.0), busy_wait=0) as m:
+            m.call("WebDriver:NewSession", {})
+            m.call("WebDriver:DeleteSession")
+        return True
+    except TetherError:
+        return False
+
+
+def launch(
+    *,
+    headless: bool = False,
+    port: int = 0,
+    profile: str | Path | None = None,
+    bidi: bool = False,
+    binary: str | None = None,
+    system_access: bool = False,
+    args: tuple[str, ...] = (),
+    timeout: float = 60.0,
+) -> Launched:
+    """Start Firefox with Marionette in the background and wait until it accepts a session.
+
+    ``port`` 0 lets the OS pick (read back from ``MarionetteActivePort``); ``profile`` uses
+    that directory instead of a fresh temporary one; ``bidi`` also starts the Remote Agent
+    (WebDriver BiDi) on a free port.
+    """
+    exe = find_binary(binary)
+    if not 0 <= port < 65536:
+        raise UsageError(f"port {port} is out of range (0-65535)")
+    temp = profile is None
+    prof = Path(tempfile.mkdtemp(prefix="tether-firefox-")) if temp else Path(profile).expanduser().resolve()
+    if not temp and not prof.is_dir():
+        raise UsageError(f"the profile directory {prof} does not exist")
+    write_prefs(prof, {**PREFS, "marionette.port": port} if temp else {"marionette.port": port})
+    for stale in (PORT_FILE, BIDI_FILE):  # left behind by a crash or a SIGTERM
+        (prof / stale).unlink(missing_ok=True)
+    argv = [exe, "--marionette", "--no-remote", "--profile", str(prof)]
+    if headless:
+        argv.append("--headless")
+    if bidi:
+        argv += ["--remote-debugging-port", "0"]
+    if system_access:
+        argv.append("--remote-allow-system-access")
+    argv += list(args)
+    log = state_dir() / f"firefox-{os.getpid()}-{int(time.time() * 1000)}.log"
+    log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, "MOZ_CRASHREPORTER_DISABLE": "1"},
+        )  # fmt: skip
+    try:
+        real_port = _wait_ready(proc, prof, bidi, timeout, log)
+    except BaseException:
+        _kill(proc.pid, grace=3.0, popen=proc)
+        if temp:
+            shutil.rmtree(prof, ignore_errors=True)
+        raise
+    rec = Launched(
+        pid=proc.pid, host="127.0.0.1", port=real_port, profile=str(prof), temp_profile=temp, binary=exe,
+        headless=headless, bidi_port=_bidi_port(prof) if bidi else None, started=time.time(),
+        create_time=_create_time(proc.pid), log=str(log),
+    )  # fmt: skip
+    _save([*load_records(), rec])
+    return rec
+
+
+def _log_tail(log: Path, lines: int = 15) -> str:
+    try:
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _wait_ready(proc: subprocess.Popen, prof: Path, bidi: bool, timeout: float, log: Path) -> int:
+    """Wait for the port file, a session, and the BiDi file, while watching that Firefox lives."""
+    end = time.monotonic() + timeout
+    port: int | None = None
+    while True:
+        if proc.poll() is not None:
+            raise Unreachable(f"Firefox exited (code {proc.returncode}) during startup:\n{_log_tail(log)}")
+        if port is None:
+            port = active_port(prof)
+        if port is not None and (not bidi or _bidi_port(prof)) and _session_ready(port, max(end - time.monotonic(), 0.5)):
+            return port
+        if time.monotonic() > end:
+            raise Timeout(
+                f"Firefox did not become ready within {timeout:g} s "
+                f"({'no ' + PORT_FILE if port is None else 'no session accepted on port ' + str(port)})",
+                hint=f"its output: {log}",
+            )
+        time.sleep(0.1)
+
+
+# ----------------------------------------------------------------------------- quitting
+def _kill(pid: int, *, grace: float, popen: subprocess.Popen | None = None) -> None:
+    """SIGTERM the process group (Firefox's children too), then SIGKILL after ``grace`` seconds."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pid, sig)
+        except (ProcessLookupError, PermissionError):
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                return
+        if _wait_gone(pid, wait, popen):
+            return
+
+
+def _wait_gone(pid: int, seconds: float, popen: subprocess.Popen | None = None) -> bool:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if popen is not None:
+            if popen.poll() is not None:
+                return True
+        else:
+            import psutil
+
+            try:
+                if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                    return True
+            except psutil.Error:
+                return True
+        time.sleep(0.05)
+    return False
+
+
+def quit_firefox(*, port: int | None = None, host: str | None = None, force: bool = False,
+                 timeout: float = 30.0) -> dict[str, Any]:  # fmt: skip
+    """Stop the Firefox tether launched (the one on ``port``, or the only one).
+
+    Graceful first (``Marionette:Quit``), then SIGTERM/SIGKILL after ``timeout``; the temporary
+    profile is removed. A Firefox not in tether's launch record is refused unless ``force``.
+    """
+    rec = find_record(port=port)
+    if rec is None:
+        if not force:
+            raise UsageError(
+                "tether did not launch " + (f"the Firefox on port {port}" if port else "any running Firefox"),
+                hint="tether quits only the Firefox it launched; add --force to quit another one",
+            )
+        return _quit_foreign(host, port, timeout)
+    how = "marionette"
+    try:
+        from .client import Firefox
+
+        ff = Firefox(rec.host, rec.port, timeout=min(timeout, 10.0), busy_wait=1.0)
+        ff.quit(timeout=min(timeout, 10.0))
+    except TetherError:
+        how = "signal"
+    if not _wait_gone(rec.pid, timeout if how == "marionette" else 0.0):
+        how = "signal"
+        _kill(rec.pid, grace=min(timeout, 10.0))
+    else:
+        _reap(rec.pid)
+    if rec.temp_profile:
+        shutil.rmtree(rec.profile, ignore_errors=True)
+    _save([r for r in load_records(prune=False) if r.pid != rec.pid])
+    return {"pid": rec.pid, "port": rec.port, "stopped": how, "profile_removed": rec.temp_profile}
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _quit_foreign(host: str | None, port: int | None, timeout: float) -> dict[str, Any]:
+    from .client import Firefox
+
+    ff = Firefox.attach(host, port, timeout=min(timeout, 10.0))
+    ff.open()
+    pid = ff.pid
+    ff.quit(timeout=min(timeout, 10.0))
+    gone = _wait_gone(pid, timeout) if pid else False
+    return {"pid": pid, "port": ff.port, "stopped": "marionette" if gone else "asked", "profile_removed": False}
+
+
+__all__ = ["Launched", "find_binary", "find_record", "launch", "load_records", "quit_firefox", "state_dir"]
