@@ -1,5 +1,3 @@
-# LEAD'S NOTE TO THE HELPER WORKING ON THIS ADAPTER: before anything else, read /work/HELPERS_READ_FIRST.md
-# (file ownership, commit rules, fixtures, deadline 05:35 UTC). Delete this two-line note when you edit this file.
 """IGV's adapter: hints (java running IGV's main class, prefs.properties), and the ``echo`` probe.
 
 Never probe IGV with HTTP: every ``GET`` on its port raises IGV's window
@@ -15,7 +13,7 @@ from pathlib import Path
 
 from tether.adapter import BUSY, NOT_ME, UNKNOWN, UNREACHABLE, VERIFIED, Adapter, Hint, ProbeResult
 from tether.endpoint import Listener
-from tether.errors import Timeout, TetherError, Unreachable
+from tether.errors import TetherError, Timeout, Unreachable
 
 DEFAULT_PORT = 60151
 MAIN_CLASSES = ("org.igv.ui.Main", "org.broad.igv.ui.Main")
@@ -27,7 +25,9 @@ def is_igv_process(listener: Listener) -> bool:
     if not cmd:
         return False
     joined = " ".join(cmd)
-    return any(m in cmd or m in joined for m in MAIN_CLASSES) or bool(re.search(r"(^|/)igv[^/ ]*\.jar", joined))
+    return any(m in cmd or m in joined for m in MAIN_CLASSES) or bool(
+        re.search(r"(^|/)igv[^/ ]*\.jar", joined)
+    )
 
 
 def igv_directory(cmdline: list[str]) -> Path:
@@ -82,8 +82,11 @@ def _dpkg_version(package: str = "igv") -> str | None:
     except OSError:
         return None
     for stanza in text.split("\n\n"):
-        if re.search(rf"^Package: {re.escape(package)}$", stanza, re.M) and "Status: install ok installed" in stanza:
-            m = re.search(r"^Version: (?:\d+:)?([^\s+~-]+)", stanza, re.M)
+        if (
+            re.search(rf"^Package: {re.escape(package)}$", stanza, re.MULTILINE)
+            and "Status: install ok installed" in stanza
+        ):
+            m = re.search(r"^Version: (?:\d+:)?([^\s+~-]+)", stanza, re.MULTILINE)
             return m.group(1) if m else None
     return None
 
@@ -95,7 +98,7 @@ def version_from_install(cmdline: list[str]) -> str | None:
         try:
             with zipfile.ZipFile(jar) as zf:
                 props = zf.read("resources/about.properties").decode("utf-8", "replace")
-            m = re.search(r"^version=(.*)$", props, re.M)
+            m = re.search(r"^version=(.*)$", props, re.MULTILINE)
             if m and m.group(1).strip() not in _UNKNOWN_VERSIONS:
                 return m.group(1).strip()
         except (OSError, KeyError, zipfile.BadZipFile):
@@ -158,7 +161,9 @@ class IGVAdapter(Adapter):
         if is_igv_process(listener):
             hint = Hint("java process running IGV", "process").stronger(hint)
             if configured_port(listener.cmdline) == listener.port:
-                hint = Hint("the port IGV was configured with (prefs.properties / --port)", "file").stronger(hint)
+                hint = Hint("the port IGV was configured with (prefs.properties / --port)", "file").stronger(
+                    hint
+                )
         elif listener.port == self._home_prefs_port():
             hint = Hint("PORT_NUMBER in ~/igv/prefs.properties", "file").stronger(hint)
         return hint
@@ -170,8 +175,10 @@ class IGVAdapter(Adapter):
 
     def extra_listeners(self, listeners):
         port = self._home_prefs_port()
-        if port and port != DEFAULT_PORT and all(l.port != port for l in listeners):
-            yield Listener(host="127.0.0.1", port=port, source="file", note="PORT_NUMBER in ~/igv/prefs.properties")
+        if port and port != DEFAULT_PORT and all(item.port != port for item in listeners):
+            yield Listener(
+                host="127.0.0.1", port=port, source="file", note="PORT_NUMBER in ~/igv/prefs.properties"
+            )
 
     def probe(self, host: str, port: int, timeout: float) -> ProbeResult:
         return probe_igv(host, port, timeout)

@@ -1,4 +1,11 @@
-"""A newline-terminated text protocol over TCP (IGV's batch port), every read under a deadline."""
+"""A newline-terminated text protocol over TCP (IGV's batch port), every read under a deadline.
+
+``quickack=True`` re-arms Linux's ``TCP_QUICKACK`` before every read, so the client ACKs each
+reply at once instead of delaying the ACK ~40 ms. That matters when the server does not set
+``TCP_NODELAY`` and writes two small replies in a row (IGV answering a command and then a
+pipelined ``echo``): Nagle holds the second reply until the first is ACKed. Where the OS has
+no ``TCP_QUICKACK`` the option does nothing (:attr:`LineConnection.quickack_active` says so).
+"""
 
 from __future__ import annotations
 
@@ -7,20 +14,30 @@ import socket
 from ..errors import ProtocolError, Unreachable
 from .tcp import Deadline, close_quietly, connect, recv_some, send_all
 
+_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 MAX_LINE = 1 << 20  # 1 MiB: longer "lines" are a protocol error, never an unbounded buffer
 
 
 class LineConnection:
     """One TCP connection speaking lines. ``readline`` returns a line without its terminator."""
 
-    def __init__(self, sock: socket.socket, *, encoding: str = "utf-8", max_line: int = MAX_LINE) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        encoding: str = "utf-8",
+        max_line: int = MAX_LINE,
+        quickack: bool = False,
+    ) -> None:
         self.sock: socket.socket | None = sock
         self.encoding = encoding
         self.max_line = max_line
         self._buf = bytearray()
+        #: whether TCP_QUICKACK is re-armed before each read (asked for, and the OS has it)
+        self.quickack_active = quickack and _QUICKACK is not None
 
     @classmethod
-    def open(cls, host: str, port: int, timeout: float, *, what: str = "the app", **kw) -> "LineConnection":
+    def open(cls, host: str, port: int, timeout: float, *, what: str = "the app", **kw) -> LineConnection:
         return cls(connect(host, port, timeout, what=what), **kw)
 
     @property
@@ -54,6 +71,8 @@ class LineConnection:
                 return raw.rstrip(b"\r").decode(self.encoding, errors="replace")
             if len(self._buf) > self.max_line:
                 raise ProtocolError(f"a reply line exceeded {self.max_line} bytes without a newline")
+            if self.quickack_active:
+                self._arm_quickack()
             chunk = recv_some(self.sock, deadline)
             if not chunk:
                 if self._buf:
@@ -63,11 +82,23 @@ class LineConnection:
                 return None
             self._buf += chunk
 
+    def has_line(self) -> bool:
+        """Whether a whole line is already buffered (a read would not touch the socket)."""
+        return b"\n" in self._buf
+
+    def _arm_quickack(self) -> None:
+        # Linux clears TCP_QUICKACK on its own (it is not sticky), so it is set before every read;
+        # setting it also sends an ACK that is pending right now.
+        try:
+            self.sock.setsockopt(socket.IPPROTO_TCP, _QUICKACK, 1)  # type: ignore[union-attr, arg-type]
+        except OSError:
+            self.quickack_active = False
+
     def close(self) -> None:
         close_quietly(self.sock)
         self.sock = None
 
-    def __enter__(self) -> "LineConnection":
+    def __enter__(self) -> LineConnection:
         return self
 
     def __exit__(self, *exc) -> None:

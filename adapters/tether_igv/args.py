@@ -1,0 +1,104 @@
+"""Argument safety for IGV batch commands: what may be sent, and how it must be written.
+
+IGV reads one command per line and splits it on spaces; double or single quotes group words,
+and there is no escape character. So: a line break or NUL in an argument would start a new
+command (``goto "chr1\\nexit"`` would quit IGV) and is refused before anything is sent; a
+value with spaces is quoted; a value containing a quote *and* a space cannot be written at all.
+Every refusal is a :class:`~tether.errors.UsageError` (exit 2).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tether.errors import UsageError
+
+_FORBIDDEN = {"\n": "a line break", "\r": "a carriage return", "\0": "a NUL byte"}
+# A line starting with these switches IGV's listener to HTTP for the connection.
+_HTTP_WORDS = ("GET", "HEAD", "OPTIONS")
+
+
+def check_text(value: str, what: str = "argument") -> str:
+    """Refuse a value containing a line break, carriage return or NUL (command injection)."""
+    for char, name in _FORBIDDEN.items():
+        if char in value:
+            raise UsageError(
+                f"refused: the {what} {value!r} contains {name}, which would let it run another IGV command",
+                hint="nothing was sent",
+            )
+    return value
+
+
+def check_command(line: str) -> str:
+    """A raw batch command: one line, not empty, not an HTTP request line."""
+    check_text(line, "command")
+    stripped = line.strip()
+    if not stripped:
+        raise UsageError("refused: the command is empty")
+    if stripped.startswith(_HTTP_WORDS):
+        raise UsageError(
+            f"refused: {stripped.split()[0]!r} at the start of a line switches IGV's port to HTTP",
+            hint="use 'tether igv url' for HTTP links",
+        )
+    return stripped
+
+
+def quote(value: str, what: str = "argument") -> str:
+    """``value`` as one IGV token: quoted when it has spaces (or is a URL, so IGV does not decode it)."""
+    check_text(value, what)
+    if not value:
+        raise UsageError(f"refused: the {what} is empty")
+    needs = any(c.isspace() for c in value) or "://" in value
+    if not needs:
+        return value
+    if '"' not in value:
+        return f'"{value}"'
+    if "'" not in value:
+        return f"'{value}'"
+    raise UsageError(f"refused: the {what} {value!r} has spaces and both kinds of quotes; IGV cannot read it")
+
+
+def word(value: str, what: str = "argument") -> str:
+    """A value that must be a single bare word (an option, a number, a key)."""
+    check_text(value, what)
+    if not value or any(c.isspace() for c in value) or any(q in value for q in "\"'"):
+        raise UsageError(f"refused: the {what} {value!r} must be one word without quotes")
+    return value
+
+
+def is_url(value: str) -> bool:
+    head = value.split("://", 1)[0]
+    return "://" in value and head.isalnum()
+
+
+def path_or_url(value: str | Path, what: str = "path", *, must_exist: bool = True) -> str:
+    """A URL unchanged, or a local path made absolute (IGV resolves relative paths against its own cwd)."""
+    text = str(value)
+    check_text(text, what)
+    if is_url(text):
+        return text
+    path = Path(text).expanduser()
+    if must_exist and not path.exists():
+        raise UsageError(f"{what} {text} does not exist", hint="nothing was sent")
+    return str(path.resolve())
+
+
+SNAPSHOT_SUFFIXES = (".png", ".svg")
+
+
+def snapshot_target(path: str | Path) -> tuple[str, str]:
+    """``(directory, file name)`` for a snapshot: absolute directory, ``.png``/``.svg`` only.
+
+    IGV writes ``new File(snapshotDirectory, name)``, so an absolute name would be appended
+    to the directory: the directory is always set first and a bare name sent.
+    """
+    text = str(path)
+    check_text(text, "snapshot path")
+    p = Path(text).expanduser()
+    if p.suffix.lower() not in SNAPSHOT_SUFFIXES:
+        raise UsageError(
+            f"refused: snapshot {text!r} must end in .png or .svg (IGV writes only those)",
+            hint="nothing was sent",
+        )
+    p = p.resolve()
+    return str(p.parent), p.name

@@ -1,0 +1,615 @@
+"""``IGVClient``: IGV's batch commands as methods, each checked before sending and framed on the wire.
+
+Connections are short-lived by default: each call connects, runs, and disconnects, so tether
+never holds IGV's single-client port while idle. ``with igv.session():`` keeps one connection
+for a burst of commands.
+
+>>> igv = IGVClient(port=60151)                                  # doctest: +SKIP
+>>> igv.goto("chr1:10,000-20,000")
+>>> with igv.session():
+...     for region in regions:
+...         igv.goto(region)
+...         igv.snapshot(f"shots/{region.replace(':', '_')}.png")
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from tether.errors import CommandError, TetherError, UsageError
+
+from . import args as A
+from .adapter import _UNKNOWN_VERSIONS, DEFAULT_PORT, igv_directory, read_prefs, version_from_install
+from .locus import GenomeIndex, validate_loci
+from .protocol import GRACE, IGVConnection, Reply
+
+#: Deadlines in seconds per kind of command; every one can be overridden (``timeouts=``, ``timeout=``).
+DEFAULT_TIMEOUTS: dict[str, float] = {
+    "connect": 3.0,  # TCP connect
+    "ready": 5.0,  # IGV starts reading our connection (else: busy with another client)
+    "echo": 5.0,  # echo, version, currentGenomePath
+    "goto": 30.0,  # goto, region, collapse … (IGV repaints before it answers)
+    "snapshot": 120.0,
+    "load": 600.0,  # load and genome may fetch remote data
+    "genome": 600.0,
+    "exit": 10.0,
+}
+
+INDEX_TTL = 2.0  # seconds a genome index is trusted before it is looked up again
+
+COLOR_OPTIONS = frozenset(
+    [
+        "insert_size",
+        "read_strand",
+        "first_of_pair_strand",
+        "pair_orientation",
+        "read_order",
+        "sample",
+        "read_group",
+        "library",
+        "movie",
+        "zmw",
+        "bisulfite",
+        "nomeseq",
+        "tag",
+        "none",
+        "unexpected_pair",
+        "mapped_size",
+        "link_strand",
+        "yc_tag",
+        "base_modification",
+        "base_modification_5mc",
+        "base_modification_c",
+    ]
+)
+SORT_OPTIONS = frozenset(
+    [
+        "base",
+        "start",
+        "position",
+        "strand",
+        "quality",
+        "sample",
+        "readgroup",
+        "read_group",
+        "insertsize",
+        "insert_size",
+        "firstofpairstrand",
+        "matechr",
+        "readorder",
+        "readname",
+        "alignedreadlength",
+        "nucleotide",
+        "first_of_pair_strand",
+        "mate_chr",
+        "tag",
+        "supplementary",
+        "none",
+        "haplotype",
+        "read_order",
+        "read_name",
+        "aligned_read_length",
+    ]
+)
+GROUP_OPTIONS = frozenset(
+    [
+        "strand",
+        "sample",
+        "library",
+        "readgroup",
+        "read_group",
+        "first_of_pair_strand",
+        "tag",
+        "pair_orientation",
+        "mate_chromosome",
+        "none",
+        "supplementary",
+        "base_at_pos",
+        "movie",
+        "zmw",
+        "haplotype",
+        "read_order",
+        "linked",
+        "phase",
+        "reference_concordance",
+        "mapping_quality",
+    ]
+)
+
+
+def _choice(value: str, allowed: frozenset[str], what: str) -> str:
+    A.word(value, what)
+    if value.lower() not in allowed:
+        raise UsageError(
+            f"refused: {value!r} is not a {what} IGV knows "
+            "(it would fail silently or fall back to a default)",
+            hint="one of: " + ", ".join(sorted(allowed)),
+        )
+    return value
+
+
+def _is_local(host: str) -> bool:
+    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+
+
+class IGVClient:
+    """A client of IGV's batch port.
+
+    ``timeout`` overrides every deadline; ``timeouts`` overrides some (keys of
+    :data:`DEFAULT_TIMEOUTS`). ``genome`` is the genome loci are checked against when IGV
+    cannot say which one it has loaded (IGV 2.16 has no ``currentGenomePath``).
+    ``check_loci=False`` turns the genome check off (the syntax check stays).
+    ``confirm``/``grace``/``quickack``/``lazy``: the framing, see :mod:`tether_igv.protocol`.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = DEFAULT_PORT,
+        *,
+        timeout: float | None = None,
+        timeouts: dict[str, float] | None = None,
+        genome: str | None = None,
+        cmdline: list[str] | None = None,
+        pid: int | None = None,
+        version: str | None = None,
+        check_loci: bool = True,
+        confirm: str = "on-doubt",
+        grace: float = GRACE,
+        quickack: bool = True,
+        lazy: bool = True,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.pid = pid
+        self.cmdline = list(cmdline or [])
+        self.check_loci = check_loci
+        self.confirm = confirm
+        self.grace = grace
+        self.quickack = quickack
+        self.lazy = lazy
+        self.timeouts = dict(DEFAULT_TIMEOUTS)
+        if timeout is not None:
+            self.timeouts = {k: timeout for k in self.timeouts}
+        self.timeouts.update(timeouts or {})
+        self._version = version
+        self._genome = genome
+        self._genome_source = "given" if genome else None
+        self._has_current_genome_path: bool | None = None
+        self._index_cache: tuple[float, GenomeIndex | None] | None = None
+        self._conn: IGVConnection | None = None
+
+    @classmethod
+    def from_endpoint(cls, endpoint: Any, **options: Any) -> IGVClient:
+        """A client for an endpoint from ``tether.find``/``scan`` (what ``tether.connect("igv")`` gives)."""
+        options.setdefault("cmdline", list(getattr(endpoint, "cmdline", []) or []))
+        options.setdefault("pid", getattr(endpoint, "pid", None))
+        options.setdefault("version", getattr(endpoint, "version", None))
+        return cls(endpoint.host, endpoint.port, **options)
+
+    def __repr__(self) -> str:
+        return f"IGVClient({self.host!r}, {self.port})"
+
+    # -- connections -----------------------------------------------------------------------
+    def _open(self, lazy: bool) -> IGVConnection:
+        return IGVConnection.open(
+            self.host,
+            self.port,
+            connect_timeout=self.timeouts["connect"],
+            ready_timeout=self.timeouts["ready"],
+            quickack=self.quickack,
+            confirm=self.confirm,
+            lazy=lazy,
+            grace=self.grace,
+        )
+
+    @contextmanager
+    def session(self) -> Iterator[IGVClient]:
+        """Keep one connection open for a burst of commands; closed (and IGV's port freed) on exit."""
+        if self._conn is not None:
+            yield self  # nested: reuse the outer session
+            return
+        self._conn = self._open(lazy=self.lazy)
+        try:
+            yield self
+        finally:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                conn.close()
+
+    def __enter__(self) -> IGVClient:
+        self._session_cm = self.session()
+        return self._session_cm.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._session_cm.__exit__(*exc)
+
+    def close(self) -> None:
+        """Close the session connection, if one is open."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- the wire ----------------------------------------------------------------------------
+    def execute(
+        self, command: str, *, timeout: float | None = None, kind: str = "goto", query: bool = False
+    ) -> Reply:
+        """Send one batch command line (checked for injection) and return IGV's reply.
+
+        Raises :class:`~tether.errors.CommandError` when IGV answers anything but ``OK``
+        (or, for queries, an unknown-command answer).
+        """
+        line = A.check_command(command)
+        deadline = timeout if timeout is not None else self.timeouts.get(kind, self.timeouts["goto"])
+        if self._conn is not None:
+            conn = self._conn
+            try:
+                return conn.execute(line, deadline, query=query)
+            except TetherError:
+                if conn.closed:
+                    self._conn = None  # never reuse a connection that timed out or broke
+                raise
+        conn = self._open(lazy=False)
+        try:
+            return conn.execute(line, deadline, query=query)
+        finally:
+            conn.close()
+
+    def send(self, command: str, *, timeout: float | None = None) -> Reply:
+        """Any batch command, as typed (still refused if it holds a line break or NUL).
+
+        ``exit`` is handled as :meth:`exit` (it never answers). Query commands return their answer.
+        """
+        line = A.check_command(command)
+        verb = line.split()[0].lower()
+        if verb == "exit":
+            self.exit(timeout=timeout)
+            return Reply(line, "OK")
+        query = verb in ("echo", "version", "currentgenomepath", "toolsyaml")
+        kind = {"load": "load", "loadfile": "load", "genome": "genome", "snapshot": "snapshot"}.get(
+            verb, "goto"
+        )
+        return self.execute(line, timeout=timeout, kind=kind, query=query)
+
+    # -- queries ----------------------------------------------------------------------------
+    def echo(self, text: str | None = None, *, timeout: float | None = None) -> str:
+        """IGV's ``echo``: returns ``text`` (or ``"echo"``). The cheapest proof IGV is serving us."""
+        command = "echo" if text is None else f"echo {A.word(text, 'echo text')}"
+        return self.execute(command, timeout=timeout, kind="echo", query=True).text
+
+    def version(self, *, timeout: float | None = None) -> str | None:
+        """IGV's version, or ``None`` when it cannot be told (Debian's 2.16 answers ``user``)."""
+        try:
+            answer = self.execute("version", timeout=timeout, kind="echo", query=True).text.strip()
+        except CommandError:
+            answer = ""
+        if answer and answer.lower() not in _UNKNOWN_VERSIONS:
+            return answer
+        if self._version:
+            return self._version
+        return version_from_install(self.cmdline) if self.cmdline else None
+
+    def current_genome(self, *, timeout: float | None = None) -> dict[str, Any]:
+        """The genome IGV has loaded, and where tether learned it.
+
+        Sources, best first: ``currentGenomePath`` (IGV ≥ 2.17), the genome this client loaded
+        or was given, the record of an IGV tether launched, ``DEFAULT_GENOME_KEY`` in the
+        ``prefs.properties`` of the IGV directory the process runs with.
+        """
+        genome, source = self._resolve_genome(timeout)
+        index = GenomeIndex.load(genome)
+        return {
+            "genome": genome,
+            "source": source,
+            "index": index.source if index else None,
+            "chromosomes": dict(index.lengths) if index else None,
+        }
+
+    def _resolve_genome(self, timeout: float | None = None) -> tuple[str | None, str | None]:
+        if self._has_current_genome_path is not False:
+            try:
+                path = self.execute(
+                    "currentGenomePath", timeout=timeout, kind="echo", query=True
+                ).text.strip()
+                self._has_current_genome_path = True
+                if path:
+                    return path, "currentGenomePath"
+            except CommandError:
+                self._has_current_genome_path = False  # IGV 2.16: UNKOWN COMMAND
+        if self._genome:
+            return self._genome, self._genome_source
+        if _is_local(self.host):
+            from .launch import load_record
+
+            rec = load_record(self.port)
+            if rec and rec.genome and (self.pid is None or rec.pid == self.pid):
+                return rec.genome, "launched by tether"
+            if self.cmdline or rec:
+                directory = igv_directory(self.cmdline) if self.cmdline else Path(rec.igv_dir)  # type: ignore[union-attr]
+                key = read_prefs(directory).get("DEFAULT_GENOME_KEY")
+                if key:
+                    return key, f"{directory / 'prefs.properties'}"
+        return None, None
+
+    def genome_index(self) -> GenomeIndex | None:
+        """The loaded genome's chromosome index, when a local ``.fai`` can be read.
+
+        Cached for a couple of seconds, so a burst of gotos does not re-read it each time.
+        """
+        now = time.monotonic()
+        if self._index_cache is None or now - self._index_cache[0] > INDEX_TTL:
+            genome, _ = self._resolve_genome()
+            self._index_cache = (now, GenomeIndex.load(genome))
+        return self._index_cache[1]
+
+    # -- navigation -------------------------------------------------------------------------
+    def goto(self, *loci: str, timeout: float | None = None) -> Reply:
+        """Go to one locus, or several (split view). ``chr:start-end``, ``chr:pos``, or a gene name.
+
+        Checked before sending: syntax always; chromosome and coordinates against the loaded
+        genome's index when it is readable (IGV itself answers ``OK`` to an unknown chromosome).
+        """
+        flat = [part for locus in loci for part in str(locus).split()] if loci else []
+        for locus in loci:
+            A.check_text(str(locus), "locus")
+        index = self.genome_index() if self.check_loci and flat else None
+        validate_loci(flat, index)
+        return self.execute("goto " + " ".join(flat), timeout=timeout, kind="goto")
+
+    def region(self, locus: str, description: str | None = None, *, timeout: float | None = None) -> Reply:
+        """Mark a region of interest (``chr:start-end``)."""
+        A.check_text(locus, "locus")
+        (parsed,) = validate_loci([locus], self.genome_index() if self.check_loci else None)
+        if not parsed.is_range:
+            raise UsageError(f"a region needs chr:start-end, not {locus!r}")
+        command = f"region {parsed.chrom} {parsed.start} {parsed.end}"
+        if description:
+            command += " " + A.quote(description, "description")
+        return self.execute(command, timeout=timeout)
+
+    # -- data -------------------------------------------------------------------------------
+    def load(
+        self,
+        *paths: str | Path,
+        index: str | Path | None = None,
+        name: str | None = None,
+        format: str | None = None,
+        timeout: float | None = None,
+    ) -> Reply:
+        """Load files or URLs (local paths are made absolute; URLs are quoted so IGV does not decode them)."""
+        if not paths:
+            raise UsageError("give a file or URL to load")
+        items = []
+        for p in paths:
+            text = A.path_or_url(p, "file")
+            if "," in text and not A.is_url(text):
+                raise UsageError(f"refused: {text!r} contains a comma, which IGV reads as a list separator")
+            items.append(text)
+        if len(items) > 1 and any(" " in i for i in items):
+            raise UsageError("refused: several files where one has a space; load them one by one")
+        command = "load " + A.quote(",".join(items), "file")
+        if index is not None:
+            command += " index=" + A.quote(A.path_or_url(index, "index"), "index")
+        if name is not None:
+            command += " name=" + A.quote(name, "track name")
+        if format is not None:
+            command += " format=" + A.word(format.lstrip("."), "format")
+        return self.execute(command, timeout=timeout, kind="load")
+
+    def genome(self, genome: str | Path, *, timeout: float | None = None) -> Reply:
+        """Load a genome: an id (``hg38``) or a FASTA/JSON path. Later loci are checked against it."""
+        text = str(genome)
+        value = (
+            A.path_or_url(text, "genome")
+            if (A.is_url(text) or Path(text).expanduser().exists())
+            else A.word(text, "genome id")
+        )
+        reply = self.execute("genome " + A.quote(value, "genome"), timeout=timeout, kind="genome")
+        self._genome, self._genome_source = value, "loaded by this client"
+        self._index_cache = None
+        return reply
+
+    def new(self, *, timeout: float | None = None) -> Reply:
+        """Unload every track (a new session)."""
+        return self.execute("new", timeout=timeout)
+
+    def snapshot(self, path: str | Path, *, timeout: float | None = None) -> Path:
+        """Save a snapshot (``.png`` or ``.svg``) of the current view at ``path``; returns the absolute path.
+
+        The directory is set every time (IGV keeps it across clients) and a bare name is sent.
+        """
+        directory, name = A.snapshot_target(path)
+        target = Path(directory) / name
+        before = target.stat().st_mtime_ns if target.exists() else None
+        with self.session():
+            self.execute("snapshotDirectory " + A.quote(directory, "directory"), timeout=timeout)
+            self.execute("snapshot " + A.quote(name, "file name"), timeout=timeout, kind="snapshot")
+        if _is_local(self.host):
+            after = target.stat().st_mtime_ns if target.exists() else None
+            if after is None or after == before:
+                raise CommandError(f"IGV answered OK but did not write {target}", app_message="OK")
+        return target
+
+    # -- track display ------------------------------------------------------------------------
+    def _track_command(self, verb: str, track: str | None, timeout: float | None) -> Reply:
+        command = verb if track is None else f"{verb} {A.quote(track, 'track name')}"
+        return self.execute(command, timeout=timeout)
+
+    def collapse(self, track: str | None = None, *, timeout: float | None = None) -> Reply:
+        """Collapse a track (all tracks when ``track`` is None)."""
+        return self._track_command("collapse", track, timeout)
+
+    def expand(self, track: str | None = None, *, timeout: float | None = None) -> Reply:
+        """Expand a track (all tracks when ``track`` is None)."""
+        return self._track_command("expand", track, timeout)
+
+    def squish(self, track: str | None = None, *, timeout: float | None = None) -> Reply:
+        """Squish a track (all tracks when ``track`` is None)."""
+        return self._track_command("squish", track, timeout)
+
+    def sort(
+        self, option: str, locus: str | None = None, *, reverse: bool = False, timeout: float | None = None
+    ) -> Reply:
+        """Sort alignments (``base``, ``strand``, ``quality``, …) at ``locus`` or the centre."""
+        command = "sort " + _choice(option, SORT_OPTIONS, "sort option")
+        if locus:
+            validate_loci([locus], self.genome_index() if self.check_loci else None)
+            command += " " + locus
+        if reverse:
+            command += " reverse"
+        return self.execute(command, timeout=timeout)
+
+    def group(self, option: str, value: str | None = None, *, timeout: float | None = None) -> Reply:
+        """Group alignments (``strand``, ``sample``, ``tag TAG``, ``base_at_pos chr:pos`` …)."""
+        command = "group " + _choice(option, GROUP_OPTIONS, "group option")
+        if value:
+            command += " " + A.word(value, "group value")
+        return self.execute(command, timeout=timeout)
+
+    def color_by(self, option: str, tag: str | None = None, *, timeout: float | None = None) -> Reply:
+        """Colour alignments (``read_strand``, ``tag HP`` …). A bad option is refused (IGV hangs on it)."""
+        command = "colorBy " + _choice(option, COLOR_OPTIONS, "colour option")
+        if tag:
+            command += " " + A.word(tag, "tag")
+        return self.execute(command, timeout=timeout)
+
+    def view_as_pairs(
+        self, enable: bool = True, track: str | None = None, *, timeout: float | None = None
+    ) -> Reply:
+        """Show paired reads as pairs (or not)."""
+        command = f"viewaspairs {'true' if enable else 'false'}"
+        if track:
+            command += " " + A.quote(track, "track name")
+        return self.execute(command, timeout=timeout)
+
+    # -- settings ---------------------------------------------------------------------------
+    def preference(self, key: str, value: str, *, timeout: float | None = None) -> Reply:
+        """Override a preference for this IGV session (keys as in IGV's ``preferences.tab``)."""
+        return self.execute(
+            f"preference {A.word(key, 'preference key')} {A.quote(value, 'value')}", timeout=timeout
+        )
+
+    def max_panel_height(self, height: int, *, timeout: float | None = None) -> Reply:
+        """Maximum height of a track panel in snapshots (``-1``: the visible area)."""
+        if not isinstance(height, int) or height < -1 or height == 0:
+            raise UsageError(f"max panel height must be a positive number of pixels or -1, not {height!r}")
+        return self.execute(f"maxPanelHeight {height}", timeout=timeout)
+
+    def set_sleep_interval(self, ms: int, *, timeout: float | None = None) -> Reply:
+        """Milliseconds IGV sleeps after *every* later command, for all clients (0 to stop)."""
+        if not isinstance(ms, int) or ms < 0:
+            raise UsageError(f"the sleep interval must be a whole number of milliseconds >= 0, not {ms!r}")
+        return self.execute(f"setSleepInterval {ms}", timeout=timeout)
+
+    def exit(self, *, timeout: float | None = None) -> None:
+        """Quit IGV. ``exit`` never answers: success is IGV closing the connection."""
+        deadline = timeout if timeout is not None else self.timeouts["exit"]
+        conn = self._conn or self._open(lazy=False)
+        self._conn = None
+        conn.send_exit(deadline)
+
+    # -- scripts ----------------------------------------------------------------------------
+    def batch(
+        self,
+        lines: Iterable[str],
+        *,
+        keep_going: bool = False,
+        on_line: Callable[[int, str, Reply | TetherError | None], None] | None = None,
+        timeout: float | None = None,
+    ) -> BatchResult:
+        """Run an IGV batch script line by line over one connection.
+
+        Blank lines and comments (``#``, ``//``) are skipped. Stops at the first failing line
+        (a :class:`BatchError` naming its line number) unless ``keep_going``. ``on_line`` is
+        called after each line with its number, text and outcome (``None`` when skipped).
+        """
+        result = BatchResult()
+        numbered = list(enumerate(lines, start=1))
+        for number, raw in numbered:
+            A.check_text(raw.rstrip("\r\n"), f"line {number}")
+        with self.session():
+            for number, raw in numbered:
+                text = raw.strip()
+                if not text or text.startswith(("#", "//")):
+                    result.skipped += 1
+                    if on_line:
+                        on_line(number, text, None)
+                    continue
+                started = time.monotonic()
+                try:
+                    reply = self.send(text, timeout=timeout)
+                except CommandError as exc:
+                    result.failures.append(BatchFailure(number, text, exc.app_message or exc.message))
+                    if on_line:
+                        on_line(number, text, exc)
+                    if not keep_going:
+                        raise BatchError(result, number, text, exc) from exc
+                    continue
+                except TetherError as exc:
+                    result.failures.append(BatchFailure(number, text, exc.message))
+                    raise BatchError(result, number, text, exc) from exc
+                result.done += 1
+                result.seconds += time.monotonic() - started
+                if on_line:
+                    on_line(number, text, reply)
+                if text.split()[0].lower() == "exit":
+                    break
+        if result.failures:
+            first = result.failures[0]
+            raise BatchError(result, first.line, first.command, None)
+        return result
+
+
+class BatchFailure:
+    def __init__(self, line: int, command: str, message: str) -> None:
+        self.line, self.command, self.message = line, command, message
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "command": self.command, "message": self.message}
+
+
+class BatchResult:
+    """What a batch run did: commands done, lines skipped, failures (line numbers and IGV's text)."""
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.skipped = 0
+        self.seconds = 0.0
+        self.failures: list[BatchFailure] = []
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "done": self.done,
+            "skipped": self.skipped,
+            "failed": len(self.failures),
+            "failures": [f.to_dict() for f in self.failures],
+            "seconds": round(self.seconds, 3),
+        }
+
+
+class BatchError(CommandError):
+    """A batch script failed; ``line`` is the 1-based line number of the (first) failing command."""
+
+    def __init__(self, result: BatchResult, line: int, command: str, cause: TetherError | None) -> None:
+        count = len(result.failures)
+        what = f"line {line} failed: {command!r}"
+        if cause is not None:
+            message = f"batch stopped at {what}: {cause.message}"
+        else:
+            message = f"batch finished with {count} failed line(s); first: {what}"
+        super().__init__(
+            message,
+            app_message=getattr(cause, "app_message", None)
+            or (result.failures[0].message if result.failures else None),
+            hint=cause.hint if cause is not None else None,
+            line=line,
+            result=result.to_dict(),
+        )
+        if cause is not None and not isinstance(cause, CommandError):
+            self.exit_code = cause.exit_code  # the connection broke: report it as such (exit 4)
+        self.line = line
+        self.result = result

@@ -1,0 +1,402 @@
+"""Start IGV so that it opens no dialog offline, on a free port, under Xvfb when there is no display.
+
+What gets launched is recorded in a state file (``<runtime or cache dir>/tether/igv/<port>.json``)
+so that later commands know the genome it was started with and ``tether igv stop``/``exit``
+know which processes to end. Everything is started by pid and stopped by pid.
+
+>>> inst = launch(genome="/data/tiny.fa")                      # doctest: +SKIP
+>>> inst.port, inst.pid
+>>> inst.stop()
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tether.errors import NotFound, TetherError, Timeout, Unreachable, UsageError
+
+from .adapter import MAIN_CLASSES
+
+DEFAULT_JAR_PLACES = ("/usr/share/java/igv.jar", "/usr/share/igv/igv.jar", "/opt/igv/lib/igv.jar")
+READY_TIMEOUT = 60.0
+
+
+def state_dir() -> Path:
+    """Where launch records live: ``$TETHER_IGV_STATE_DIR``, else the user's runtime dir, else cache dir."""
+    override = os.environ.get("TETHER_IGV_STATE_DIR")
+    if override:
+        return Path(override)
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        return Path(runtime) / "tether" / "igv"
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("tether")) / "igv"
+
+
+@dataclass
+class Launched:
+    """An IGV that tether started: its Java pid, port, private IGV directory, genome, and Xvfb."""
+
+    pid: int
+    port: int
+    igv_dir: str
+    genome: str | None
+    host: str = "127.0.0.1"
+    display: str | None = None
+    xvfb_pid: int | None = None
+    log: str | None = None
+    started: float = field(default_factory=time.time)
+    owns_dir: bool = True
+
+    @property
+    def state_file(self) -> Path:
+        return state_dir() / f"{self.port}.json"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def save(self) -> None:
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
+        tmp.replace(self.state_file)
+
+    def alive(self) -> bool:
+        return _alive(self.pid)
+
+    def stop(self, timeout: float = 10.0) -> bool:
+        """End IGV (SIGTERM, then SIGKILL), then the Xvfb we started, and forget the record.
+
+        Returns whether IGV was still running.
+        """
+        was_running = _terminate(self.pid, timeout)
+        if self.xvfb_pid:
+            _terminate(self.xvfb_pid, 5.0)
+        self.forget()
+        return was_running
+
+    def forget(self) -> None:
+        try:
+            self.state_file.unlink()
+        except OSError:
+            pass
+        if self.owns_dir:
+            shutil.rmtree(self.igv_dir, ignore_errors=True)
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        import psutil
+
+        proc = psutil.Process(pid)
+        return proc.status() != psutil.STATUS_ZOMBIE
+    except Exception:
+        return False
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except (ChildProcessError, OSError):
+        pass
+
+
+def _terminate(pid: int, timeout: float) -> bool:
+    """SIGTERM ``pid``, wait up to ``timeout``, then SIGKILL. Returns whether it was running."""
+    if not _alive(pid):
+        _reap(pid)
+        return False
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            break
+        end = time.monotonic() + wait
+        while time.monotonic() < end:
+            _reap(pid)
+            if not _alive(pid):
+                return True
+            time.sleep(0.05)
+    _reap(pid)
+    return True
+
+
+def load_record(port: int) -> Launched | None:
+    """The record of the IGV tether launched on ``port``, if that process is still running."""
+    path = state_dir() / f"{port}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        rec = Launched(**{k: v for k, v in data.items() if k in Launched.__dataclass_fields__})
+    except (OSError, ValueError, TypeError):
+        return None
+    if not rec.alive():
+        try:
+            path.unlink()  # stale: the process is gone
+        except OSError:
+            pass
+        return None
+    return rec
+
+
+def records() -> list[Launched]:
+    """Every live IGV tether launched (stale records are removed)."""
+    out = []
+    directory = state_dir()
+    for path in sorted(directory.glob("*.json")) if directory.is_dir() else ():
+        if path.stem.isdigit():
+            rec = load_record(int(path.stem))
+            if rec:
+                out.append(rec)
+    return out
+
+
+def find_jar() -> str:
+    """IGV's jar: ``$IGV_JAR``, else the usual install places, else the one named by the ``igv`` script."""
+    env = os.environ.get("IGV_JAR")
+    if env:
+        if not Path(env).is_file():
+            raise NotFound(f"IGV_JAR names {env}, which does not exist", looked_at=[env])
+        return env
+    for place in DEFAULT_JAR_PLACES:
+        if Path(place).is_file():
+            return place
+    script = shutil.which("igv")
+    if script:
+        try:
+            import re
+
+            m = re.search(r"(\S+igv[^\s/]*\.jar)", Path(script).read_text(errors="replace"))
+            if m and Path(m.group(1)).is_file():
+                return m.group(1)
+        except OSError:
+            pass
+    raise NotFound(
+        "IGV is not installed where tether looks",
+        looked_at=[*DEFAULT_JAR_PLACES, "$IGV_JAR", "the igv script on PATH"],
+        hint="install IGV (Debian: apt-get install igv) or set IGV_JAR to its jar",
+    )
+
+
+def _main_class(jar: str) -> str:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(jar) as zf:
+            names = set(zf.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return MAIN_CLASSES[1]
+    for cls in MAIN_CLASSES:
+        if cls.replace(".", "/") + ".class" in names:
+            return cls
+    return MAIN_CLASSES[1]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def resolve_genome(genome: str | None) -> str:
+    """A genome argument as IGV should get it: an absolute path for files, else the id unchanged."""
+    if not genome:
+        from .adapter import read_prefs
+
+        genome = read_prefs(Path.home() / "igv").get("DEFAULT_GENOME_KEY") or "hg38"
+    if any(c in genome for c in "\r\n\0"):
+        raise UsageError("the genome argument contains a line break or NUL")
+    if "://" in genome:
+        return genome
+    path = Path(genome).expanduser()
+    if path.exists():
+        return str(path.resolve())
+    if os.sep in genome or genome.endswith((".fa", ".fasta", ".json", ".genome", ".gbk", ".2bit")):
+        raise UsageError(f"genome file {genome} does not exist")
+    return genome  # an id such as hg38, which IGV looks up in its genome list
+
+
+def write_prefs(igv_dir: Path, port: int, genome: str) -> None:
+    """Preferences for an offline start with no dialog (see realapps.md §1)."""
+    genomes_list = igv_dir / "genomes.tsv"
+    genomes_list.write_text("", encoding="utf-8")  # a local list: IGV skips the genome-server fetch
+    lines = {
+        "IGV.genome.sequence.dir": str(genomes_list),
+        "SHOW_GENOME_SERVER_WARNING": "FALSE",
+        "DEFAULT_GENOME_KEY": genome,
+        "PORT_ENABLED": "TRUE",
+        "PORT_NUMBER": str(port),
+    }
+    # java.util.Properties escapes ':' and '\'; IGV reads this file with it.
+    text = "".join(
+        f"{k}={v.replace(chr(92), chr(92) * 2).replace(':', chr(92) + ':')}\n" for k, v in lines.items()
+    )
+    (igv_dir / "prefs.properties").write_text(text, encoding="utf-8")
+
+
+def start_xvfb() -> tuple[int, str]:
+    """Start our own Xvfb on a display it picks itself (``-displayfd``). Returns (pid, ":N")."""
+    xvfb = shutil.which("Xvfb")
+    if not xvfb:
+        raise NotFound(
+            "there is no display and Xvfb is not installed",
+            looked_at=["$DISPLAY", "Xvfb on PATH"],
+            hint="install Xvfb (Debian: apt-get install xvfb) or run with a display",
+        )
+    read_fd, write_fd = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            [xvfb, "-displayfd", str(write_fd), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+            pass_fds=(write_fd,),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    finally:
+        os.close(write_fd)
+    import select
+
+    data = b""
+    end = time.monotonic() + 10.0
+    with os.fdopen(read_fd, "rb", buffering=0) as pipe:
+        while not data.endswith(b"\n") and time.monotonic() < end:
+            ready, _, _ = select.select([pipe], [], [], max(0.0, end - time.monotonic()))
+            if not ready:
+                break
+            chunk = pipe.read(16)
+            if not chunk:
+                break
+            data += chunk
+    if not data.strip().isdigit():
+        _terminate(proc.pid, 2.0)
+        raise Unreachable("Xvfb did not start (it reported no display number within 10 s)")
+    return proc.pid, f":{int(data.strip())}"
+
+
+def launch(
+    genome: str | None = None,
+    *,
+    port: int | None = None,
+    headless: bool = False,
+    igv_dir: str | os.PathLike | None = None,
+    java: str | None = None,
+    jar: str | None = None,
+    memory: str | None = None,
+    timeout: float = READY_TIMEOUT,
+) -> Launched:
+    """Start IGV on a free port with its own preference directory and wait until a ``goto`` answers ``OK``.
+
+    ``headless`` forces a private Xvfb; without a ``DISPLAY`` one is started anyway.
+    On any failure everything started is stopped again before the error is raised.
+    """
+    java = java or shutil.which("java")
+    if not java:
+        raise NotFound(
+            "java is not on PATH", looked_at=["PATH"], hint="install a Java runtime (IGV needs one)"
+        )
+    jar = jar or find_jar()
+    genome = resolve_genome(genome)
+    port = port or free_port()
+    owns_dir = igv_dir is None
+    directory = Path(igv_dir) if igv_dir else Path(tempfile.mkdtemp(prefix="igv-", dir=_ensure(state_dir())))
+    directory.mkdir(parents=True, exist_ok=True)
+    write_prefs(directory, port, genome)
+
+    env = dict(os.environ)
+    xvfb_pid = None
+    display = env.get("DISPLAY")
+    if headless or not display:
+        xvfb_pid, display = start_xvfb()
+        env["DISPLAY"] = display
+    log_path = directory / "launch.log"
+    cmd = [java, "-Djava.net.preferIPv4Stack=true", "-Dapple.laf.useScreenMenuBar=true"]
+    if memory:
+        cmd.append(f"-Xmx{memory}")
+    cmd += ["-cp", jar, _main_class(jar), "--igvDirectory", str(directory), "-p", str(port), "-g", genome]
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True
+        )
+    rec = Launched(
+        pid=proc.pid,
+        port=port,
+        igv_dir=str(directory),
+        genome=genome,
+        display=display,
+        xvfb_pid=xvfb_pid,
+        log=str(log_path),
+        owns_dir=owns_dir,
+    )
+    rec.save()
+    try:
+        wait_ready(rec, timeout)
+    except BaseException:
+        rec.stop(timeout=5.0)
+        raise
+    return rec
+
+
+def _ensure(path: Path) -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _log_tail(rec: Launched, lines: int = 5) -> str:
+    try:
+        text = Path(rec.log or "").read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])
+
+
+def wait_ready(rec: Launched, timeout: float = READY_TIMEOUT) -> None:
+    """Wait until IGV answers ``echo`` and then a ``goto`` with ``OK`` (its genome is loaded).
+
+    The port opens before the start-up genome is loaded (igvteam/igv#1094), so ``echo`` alone
+    is not enough.
+    """
+    from .client import IGVClient
+    from .locus import GenomeIndex
+
+    end = time.monotonic() + timeout
+    index = GenomeIndex.load(rec.genome)
+    target = index.first_locus() if index else "All"
+    client = IGVClient(rec.host, rec.port, genome=rec.genome, timeouts={"echo": 1.0})
+    last: Exception | None = None
+    while time.monotonic() < end:
+        if not rec.alive():
+            raise Unreachable(
+                f"IGV exited during start-up: {_log_tail(rec) or 'no log output'}", hint=f"see {rec.log}"
+            )
+        try:
+            client.echo()
+        except TetherError as exc:
+            last = exc
+            time.sleep(0.2)
+            continue
+        try:
+            client.execute(f"goto {target}", timeout=max(1.0, end - time.monotonic()))
+            return
+        except Timeout as exc:
+            last = exc
+        except TetherError as exc:
+            last = exc
+            time.sleep(0.2)
+    raise Timeout(
+        f"IGV did not become ready on port {rec.port} within {timeout:g} s ({last})",
+        hint="a genome id needs the network; pass --genome a local indexed FASTA (with its .fai) "
+        f"— IGV's log: {rec.log}",
+    )
