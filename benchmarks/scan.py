@@ -39,7 +39,11 @@ def main() -> int:
         from tests.real import apps
 
         work = Path(tempfile.mkdtemp(prefix="tether-bench-"))
-        started_apps = [apps.start_igv(work / "igv"), apps.start_firefox(work / "ff"), apps.start_qserver(work / "qs")]
+        started_apps = [
+            apps.start_igv(work / "igv"),
+            apps.start_firefox(work / "ff"),
+            apps.start_qserver(work / "qs"),
+        ]
     try:
         import tether
 

@@ -18,8 +18,9 @@ websocket) are imported inside the methods that need them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .endpoint import Endpoint, Listener
 
@@ -45,9 +46,9 @@ class Hint:
     reason: str
     strength: str = "port"
 
-    _ORDER = {"port": 0, "process": 1, "file": 2}
+    _ORDER: ClassVar[dict[str, int]] = {"port": 0, "process": 1, "file": 2}
 
-    def stronger(self, other: "Hint | None") -> "Hint":
+    def stronger(self, other: Hint | None) -> Hint:
         if other is None:
             return self
         mine, theirs = self._ORDER.get(self.strength, 0), self._ORDER.get(other.strength, 0)
@@ -108,7 +109,7 @@ class Adapter:
         """Return the adapter's client for a verified endpoint."""
         raise NotImplementedError
 
-    def cli(self) -> "typer.Typer | None":
+    def cli(self) -> typer.Typer | None:
         """The adapter's typer sub-app, mounted as ``tether <name>``."""
         return None
 

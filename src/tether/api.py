@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from . import registry
 from .adapter import BUSY, NOT_ME, UNREACHABLE, VERIFIED
@@ -122,7 +123,11 @@ def verify(app: str, host: str | None, port: int, *, timeout: float = 2.0) -> En
             looked_at=[where],
             hint=f"start {adapter.title}, or name the right port with --port",
         )
-    raise Unreachable(f"{adapter.title} at {where} did not answer the probe: {res.detail or 'no reply'}", host=host, port=port)
+    raise Unreachable(
+        f"{adapter.title} at {where} did not answer the probe: {res.detail or 'no reply'}",
+        host=host,
+        port=port,
+    )
 
 
 def find(app: str, host: str | None = None, port: int | None = None, *, timeout: float = 2.0) -> Endpoint:
@@ -143,7 +148,7 @@ def find(app: str, host: str | None = None, port: int | None = None, *, timeout:
             except NotFound as exc:
                 errors.append(exc)
         raise NotFound(
-            f"{adapter.title} not found on {host} (default ports {', '.join(map(str, adapter.default_ports))})",
+            f"{adapter.title} not found on {host} (default ports {', '.join(map(str, adapter.default_ports))})",  # noqa: E501
             looked_at=[f"{host}:{p}" for p in adapter.default_ports],
             hint="name the port with --port",
         )
@@ -161,7 +166,9 @@ def find(app: str, host: str | None = None, port: int | None = None, *, timeout:
     busy = [e for e in eps if e.confidence == "busy"]
     if busy:
         e = busy[0]
-        raise Busy(f"{adapter.title} at {e.address} is busy: {e.detail}", hint="close the other client and try again")
+        raise Busy(
+            f"{adapter.title} at {e.address} is busy: {e.detail}", hint="close the other client and try again"
+        )
     looked = sorted({f"127.0.0.1:{p}" for p in adapter.default_ports} | {e.address for e in eps})
     hinted = [e for e in eps if e.confidence == "hinted"]
     extra = f"; hinted but not answering: {', '.join(e.address for e in hinted)}" if hinted else ""
@@ -172,7 +179,9 @@ def find(app: str, host: str | None = None, port: int | None = None, *, timeout:
     )
 
 
-def connect(app: str, host: str | None = None, port: int | None = None, *, timeout: float = 2.0, **options: Any) -> Any:
+def connect(
+    app: str, host: str | None = None, port: int | None = None, *, timeout: float = 2.0, **options: Any
+) -> Any:
     """Find ``app`` (or verify the given address) and return the adapter's client.
 
     >>> igv = tether.connect("igv")                             # doctest: +SKIP
@@ -182,4 +191,4 @@ def connect(app: str, host: str | None = None, port: int | None = None, *, timeo
     return registry.get(app).connect(endpoint, **options)
 
 
-__all__ = ["scan", "find", "verify", "connect", "is_loopback", "Timeout"]
+__all__ = ["Timeout", "connect", "find", "is_loopback", "scan", "verify"]

@@ -101,18 +101,18 @@ def dedupe(listeners: list[Listener]) -> list[Listener]:
         if rank < have_rank:
             best[key] = item
     # A pid-less duplicate of an attributed (port) is the same socket seen twice: drop it.
-    attributed = {(l.port, l.bind) for l in best.values() if l.pid is not None}
+    attributed = {(li.port, li.bind) for li in best.values() if li.pid is not None}
     return sorted(
-        (l for l in best.values() if l.pid is not None or (l.port, l.bind) not in attributed),
-        key=lambda l: (l.port, l.pid or 0),
+        (li for li in best.values() if li.pid is not None or (li.port, li.bind) not in attributed),
+        key=lambda li: (li.port, li.pid or 0),
     )
 
 
 def _system_wide(psutil) -> Discovery:
     conns = psutil.net_connections(kind="tcp")
     cache: dict = {}
-    found = [l for c in conns if (l := _listener(psutil, c, c.pid, cache))]
-    unowned = sum(1 for l in found if l.pid is None)
+    found = [li for c in conns if (li := _listener(psutil, c, c.pid, cache))]
+    unowned = sum(1 for li in found if li.pid is None)
     notes = []
     if unowned:
         notes.append(f"{unowned} listening socket(s) belong to processes we may not inspect (pid unknown)")
@@ -141,8 +141,8 @@ def _per_process(psutil) -> Discovery:
             skipped += 1
             continue
         for conn in conns:
-            if (l := _listener(psutil, conn, proc.info["pid"], cache)) is not None:
-                found.append(l)
+            if (li := _listener(psutil, conn, proc.info["pid"], cache)) is not None:
+                found.append(li)
     notes = []
     if skipped:
         notes.append(f"{skipped} process(es) of other users or without permission were not inspected")
@@ -169,6 +169,10 @@ def list_listeners(platform: str | None = None) -> Discovery:
                 return disc
             except psutil.Error:
                 pass
-        return Discovery([], DENIED, "none", ["listing sockets was denied: only default and hinted ports are tried"])
+        return Discovery(
+            [], DENIED, "none", ["listing sockets was denied: only default and hinted ports are tried"]
+        )
     except (OSError, psutil.Error) as exc:
-        return Discovery([], DENIED, "none", [f"listing sockets failed ({exc}): only default and hinted ports are tried"])
+        return Discovery(
+            [], DENIED, "none", [f"listing sockets failed ({exc}): only default and hinted ports are tried"]
+        )

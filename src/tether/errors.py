@@ -26,21 +26,22 @@ to do next (``hint``). They never contain secrets.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = [
-    "TetherError",
-    "CommandError",
-    "UsageError",
-    "AmbiguousTarget",
-    "NotFound",
-    "Unreachable",
-    "Busy",
-    "Timeout",
-    "ProtocolError",
-    "AuthError",
-    "WrongApp",
     "EXIT_CODES",
+    "AmbiguousTarget",
+    "AuthError",
+    "Busy",
+    "CommandError",
+    "NotFound",
+    "ProtocolError",
+    "TetherError",
+    "Timeout",
+    "Unreachable",
+    "UsageError",
+    "WrongApp",
 ]
 
 

@@ -36,16 +36,22 @@ def gather(listeners: list[Listener], adapters: tuple[Adapter, ...]) -> list[Can
             pass
     merged: list[Listener] = []
     for item in pool:
-        same = [l for l in merged if l.port == item.port and (l.pid == item.pid or item.pid is None or l.pid is None)]
+        same = [
+            li
+            for li in merged
+            if li.port == item.port and (li.pid == item.pid or item.pid is None or li.pid is None)
+        ]
         if same:
             have = same[0]
             if have.pid is None and item.pid is not None:
                 have.pid, have.process, have.cmdline = item.pid, item.process, item.cmdline
             if item.source == "file" and have.source != "file":
-                have.note = (have.note + "; " if have.note else "") + (item.note or "named in a file the app wrote")
+                have.note = (have.note + "; " if have.note else "") + (
+                    item.note or "named in a file the app wrote"
+                )
             continue
         merged.append(item)
-    listed_ports = {l.port for l in merged}
+    listed_ports = {li.port for li in merged}
     for adapter in adapters:
         for port in adapter.default_ports:
             if port not in listed_ports:
@@ -92,7 +98,9 @@ def read_banner(host: str, port: int, timeout: float) -> bytes | None:
         sock.close()
 
 
-def _endpoint(listener: Listener, adapter: Adapter | None, result: ProbeResult | None, confidence: str, why: str) -> Endpoint:
+def _endpoint(
+    listener: Listener, adapter: Adapter | None, result: ProbeResult | None, confidence: str, why: str
+) -> Endpoint:
     parts: list[str] = []
     for p in (why, result.detail if result else "", listener.note or ""):
         if p and not any(p in have for have in parts):
@@ -120,7 +128,9 @@ def _endpoint(listener: Listener, adapter: Adapter | None, result: ProbeResult |
     )
 
 
-def _identify_one(cand: Candidate, timeout: float, probe: bool, deep: bool, adapters: tuple[Adapter, ...]) -> Endpoint | None:
+def _identify_one(
+    cand: Candidate, timeout: float, probe: bool, deep: bool, adapters: tuple[Adapter, ...]
+) -> Endpoint | None:
     listener = cand.listener
     if not cand.hints:
         if deep and listener.source == "listing":

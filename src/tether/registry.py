@@ -11,7 +11,7 @@ import os
 from functools import lru_cache
 from importlib.metadata import EntryPoint, entry_points
 
-from .adapter import Adapter, ProbeResult, UNKNOWN
+from .adapter import UNKNOWN, Adapter, ProbeResult
 from .errors import NotFound
 
 GROUP = "tether.adapters"
@@ -53,7 +53,9 @@ def _load(ep: EntryPoint) -> Adapter:
             return UnavailableAdapter(ep.name, f"{ep.value} is not a tether Adapter", ep.value)
         return adapter
     except Exception as exc:  # a broken plugin must never break tether
-        return UnavailableAdapter(ep.name, f"failed to load {ep.value}: {type(exc).__name__}: {exc}", ep.value)
+        return UnavailableAdapter(
+            ep.name, f"failed to load {ep.value}: {type(exc).__name__}: {exc}", ep.value
+        )
 
 
 @lru_cache(maxsize=1)

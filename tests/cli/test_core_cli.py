@@ -12,7 +12,9 @@ HEAVY = ("requests", "selenium", "websocket", "urllib3")
 
 
 def _imported_modules(code: str) -> set[str]:
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, check=True
+    )
     mods = set()
     for line in proc.stderr.splitlines():
         if line.startswith("import time:") and "|" in line:
@@ -50,7 +52,18 @@ def test_scan_json_is_an_array_with_the_documented_keys(capsys):
     data = json.loads(capsys.readouterr().out)
     assert isinstance(data, list)
     for entry in data:
-        assert {"app", "title", "version", "host", "port", "bind", "pid", "process", "confidence", "detail"} <= set(entry)
+        assert {
+            "app",
+            "title",
+            "version",
+            "host",
+            "port",
+            "bind",
+            "pid",
+            "process",
+            "confidence",
+            "detail",
+        } <= set(entry)
         assert entry["confidence"] in ("verified", "busy", "hinted", "unknown")
 
 

@@ -27,7 +27,7 @@ IGV_JAR = "/usr/share/java/igv.jar"
 IGV_MAIN = "org.broad.igv.ui.Main"
 TINY_GENOME = {"chr1": 50_000, "chr2": 20_000}
 
-_started: list["Proc"] = []
+_started: list[Proc] = []
 
 
 class AppMissing(RuntimeError):
@@ -105,20 +105,21 @@ class Proc:
             _started.remove(self)
 
 
-def spawn(name: str, argv: list[str], log: Path, *, env: dict | None = None, cwd: Path | None = None, **kw) -> Proc:
+def spawn(
+    name: str, argv: list[str], log: Path, *, env: dict | None = None, cwd: Path | None = None, **kw
+) -> Proc:
     log.parent.mkdir(parents=True, exist_ok=True)
-    out = open(log, "ab")
-    popen = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-        start_new_session=True,
-        **kw,
-    )
-    out.close()
+    with open(log, "ab") as out:
+        popen = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            start_new_session=True,
+            **kw,
+        )
     proc = Proc(name, popen, log)
     _started.append(proc)
     return proc
@@ -136,7 +137,9 @@ def wait_for(what: str, check, timeout: float, proc: Proc | None = None, interva
     last_exc: Exception | None = None
     while time.monotonic() < end:
         if proc is not None and not proc.alive():
-            raise AppFailed(f"{proc.name} exited (code {proc.popen.returncode}) before {what}:\n{log_tail(proc.log)}")
+            raise AppFailed(
+                f"{proc.name} exited (code {proc.popen.returncode}) before {what}:\n{log_tail(proc.log)}"
+            )
         try:
             value = check()
             if value:
@@ -257,7 +260,9 @@ def write_igv_prefs(igv_dir: Path, genome: Path, port: int) -> None:
     )
 
 
-def start_igv(workdir: Path, *, port: int | None = None, display: Display | None = None, timeout: float = 60) -> IGVApp:
+def start_igv(
+    workdir: Path, *, port: int | None = None, display: Display | None = None, timeout: float = 60
+) -> IGVApp:
     """IGV (Debian's package) on a free port under its own Xvfb, ready when ``goto`` answers ``OK``."""
     java = need_binary("java", "default-jre")
     if not Path(IGV_JAR).exists():
@@ -277,13 +282,30 @@ def start_igv(workdir: Path, *, port: int | None = None, display: Display | None
             env={"DISPLAY": display.name},
             cwd=workdir,
         )
-        wait_for("IGV to answer echo", lambda: line_query(port, "echo") == "echo", timeout, proc, interval=0.25)
-        wait_for("IGV to load its genome (goto OK)", lambda: line_query(port, "goto chr1:1-100", 10) == "OK", timeout, proc)
+        wait_for(
+            "IGV to answer echo", lambda: line_query(port, "echo") == "echo", timeout, proc, interval=0.25
+        )
+        wait_for(
+            "IGV to load its genome (goto OK)",
+            lambda: line_query(port, "goto chr1:1-100", 10) == "OK",
+            timeout,
+            proc,
+        )
     except BaseException:
         if own_display:
             display.stop()
         raise
-    return IGVApp("127.0.0.1", port, proc.pid, igv_dir, genome, workdir, display if own_display else None, proc, proc.log)
+    return IGVApp(
+        "127.0.0.1",
+        port,
+        proc.pid,
+        igv_dir,
+        genome,
+        workdir,
+        display if own_display else None,
+        proc,
+        proc.log,
+    )
 
 
 # --------------------------------------------------------------------------- Firefox
@@ -315,7 +337,9 @@ def marionette_greeting(port: int, timeout: float = 2.0) -> dict | None:
     """The Marionette greeting on a fresh connection, or None when closed without one."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
         data = b""
-        while b":" not in data or len(data) < int(data.split(b":", 1)[0] or 0) + len(data.split(b":", 1)[0]) + 1:
+        while (
+            b":" not in data or len(data) < int(data.split(b":", 1)[0] or 0) + len(data.split(b":", 1)[0]) + 1
+        ):
             chunk = s.recv(4096)
             if not chunk:
                 return None
@@ -368,8 +392,15 @@ class FirefoxApp:
         self.proc.stop(grace=10)
 
 
-def start_firefox(workdir: Path, *, port: int = 0, args: tuple[str, ...] = (), prefs: dict | None = None, timeout: float = 60) -> FirefoxApp:
-    """Headless Firefox with Marionette, the way geckodriver starts it (``marionette.port`` 0 unless ``port``).
+def start_firefox(
+    workdir: Path,
+    *,
+    port: int = 0,
+    args: tuple[str, ...] = (),
+    prefs: dict | None = None,
+    timeout: float = 60,
+) -> FirefoxApp:
+    """Headless Firefox with Marionette as geckodriver starts it (``marionette.port`` 0 unless ``port``).
 
     Ready when a session can be opened (the port opens ~0.35 s in, sessions are accepted ~2 s in);
     the probe session is deleted again, so the browser is free for the tests.
@@ -378,7 +409,9 @@ def start_firefox(workdir: Path, *, port: int = 0, args: tuple[str, ...] = (), p
     profile = workdir / "profile"
     profile.mkdir(parents=True, exist_ok=True)
     all_prefs = {**FIREFOX_PREFS, "marionette.port": port, **(prefs or {})}
-    (profile / "user.js").write_text("".join(f"user_pref({json.dumps(k)}, {json.dumps(v)});\n" for k, v in all_prefs.items()))
+    (profile / "user.js").write_text(
+        "".join(f"user_pref({json.dumps(k)}, {json.dumps(v)});\n" for k, v in all_prefs.items())
+    )
     proc = spawn(
         "Firefox",
         [binary, "--headless", "--marionette", "--no-remote", "--profile", str(profile), *args],
@@ -395,11 +428,19 @@ def start_firefox(workdir: Path, *, port: int = 0, args: tuple[str, ...] = (), p
         real_port = wait_for("MarionetteActivePort", active_port, timeout, proc)
 
         def session_ok():
-            replies = marionette_roundtrip(real_port, [("WebDriver:NewSession", {}), ("WebDriver:DeleteSession", {})])
+            replies = marionette_roundtrip(
+                real_port, [("WebDriver:NewSession", {}), ("WebDriver:DeleteSession", {})]
+            )
             return replies[0][2] is None
 
         wait_for("a Marionette session", session_ok, timeout, proc, interval=0.25)
-        wait_for("the greeting after the probe session", lambda: marionette_greeting(real_port) is not None, 15, proc, 0.1)
+        wait_for(
+            "the greeting after the probe session",
+            lambda: marionette_greeting(real_port) is not None,
+            15,
+            proc,
+            0.1,
+        )
     except BaseException:
         proc.stop()
         raise
@@ -445,8 +486,16 @@ class QServerApp:
         self.manager.stop(grace=10)
 
     def start_manager(self, timeout: float = 60) -> None:
-        self.manager = spawn("RE Manager", self.manager_argv, self.workdir / "re-manager.log", cwd=self.workdir)
-        wait_for("RE Manager behind the HTTP server", lambda: self.status().get("manager_state"), timeout, self.manager, 0.25)
+        self.manager = spawn(
+            "RE Manager", self.manager_argv, self.workdir / "re-manager.log", cwd=self.workdir
+        )
+        wait_for(
+            "RE Manager behind the HTTP server",
+            lambda: self.status().get("manager_state"),
+            timeout,
+            self.manager,
+            0.25,
+        )
 
     def alive(self) -> bool:
         return self.http.alive() and self.manager.alive() and self.redis.alive()
@@ -465,7 +514,19 @@ def start_qserver(workdir: Path, *, timeout: float = 90) -> QServerApp:
     api_key = "tether" + secrets.token_hex(8)  # must be alphanumeric
     redis = spawn(
         "redis",
-        [redis_bin, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        [
+            redis_bin,
+            "--port",
+            str(redis_port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
         workdir / "redis.log",
     )
     procs = [redis]

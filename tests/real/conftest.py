@@ -19,7 +19,10 @@ pytestmark = pytest.mark.real
 
 
 def require_real() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes") or os.environ.get("TETHER_REQUIRE_REAL") == "1"
+    return (
+        os.environ.get("CI", "").lower() in ("1", "true", "yes")
+        or os.environ.get("TETHER_REQUIRE_REAL") == "1"
+    )
 
 
 def _unavailable(app: str, exc: Exception):
@@ -62,7 +65,9 @@ def firefox_app(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def qserver_app(tmp_path_factory):
-    app = _start("queue server", lambda: apps.start_qserver(tmp_path_factory.mktemp("qserver")), STARTUP_TIMES)
+    app = _start(
+        "queue server", lambda: apps.start_qserver(tmp_path_factory.mktemp("qserver")), STARTUP_TIMES
+    )
     try:
         yield app
     finally:

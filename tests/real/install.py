@@ -53,7 +53,9 @@ def apt_install(packages: list[str]) -> None:
     if not packages:
         return
     if not shutil.which("apt-get"):
-        sys.exit(f"[install] missing {', '.join(packages)} and this is not a Debian/Ubuntu machine: install them yourself")
+        sys.exit(
+            f"[install] missing {', '.join(packages)} and this is not Debian/Ubuntu: install them yourself"
+        )
     prefix: list[str] = []
     if os.geteuid() != 0:
         if not shutil.which("sudo"):
@@ -84,7 +86,9 @@ def main() -> int:
     started = time.monotonic()
     say("pip install -e '.[test]' (tether, its dependencies, the Bluesky servers for the tests)")
     run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", f"{ROOT}[test]"])
-    say(f"Python packages ready in {time.monotonic() - started:.0f} s; the tether command is {VENV / 'bin' / 'tether'}")
+    say(
+        f"Python packages ready in {time.monotonic() - started:.0f} s; tether is {VENV / 'bin' / 'tether'}"
+    )
     return 0
 
 

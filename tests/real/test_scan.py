@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 from importlib.metadata import version as dist_version
-from pathlib import Path
 
 import pytest
 
@@ -53,7 +52,9 @@ def test_scan_lists_the_three_apps_verified_with_pid_port_and_version(igv_app, f
     assert by_app[("qserver", qserver_app.port)]["version"] == dist_version("bluesky-httpserver")
     ff_version = subprocess.run([firefox_app.binary, "--version"], capture_output=True, text=True).stdout
     assert by_app[("firefox", firefox_app.port)]["version"] in ff_version
-    assert by_app[("igv", igv_app.port)]["version"].startswith("2.")  # Debian's IGV says "user": tether looks it up
+    assert by_app[("igv", igv_app.port)]["version"].startswith(
+        "2."
+    )  # Debian's IGV says "user": tether looks it up
 
 
 def test_firefox_on_an_os_chosen_port_is_found_on_that_port(firefox_app):
@@ -86,7 +87,9 @@ def test_firefox_held_by_another_client_is_busy_and_the_holder_is_undisturbed(fi
     try:
         _frame(holder)  # greeting
         assert _send(holder, 1, "WebDriver:NewSession", {})[2] is None
-        assert _send(holder, 2, "WebDriver:Navigate", {"url": "data:text/html,<title>held</title>"})[2] is None
+        assert (
+            _send(holder, 2, "WebDriver:Navigate", {"url": "data:text/html,<title>held</title>"})[2] is None
+        )
 
         eps = [e for e in tether.scan(["firefox"]) if e.port == firefox_app.port]
         assert eps and eps[0].confidence == "busy", eps
@@ -97,7 +100,9 @@ def test_firefox_held_by_another_client_is_busy_and_the_holder_is_undisturbed(fi
         assert _send(holder, 4, "WebDriver:DeleteSession", {})[2] is None
     finally:
         holder.close()
-    apps.wait_for("the greeting after the holder left", lambda: apps.marionette_greeting(firefox_app.port), 15)
+    apps.wait_for(
+        "the greeting after the holder left", lambda: apps.marionette_greeting(firefox_app.port), 15
+    )
 
 
 def _port_is_free(port: int) -> bool:

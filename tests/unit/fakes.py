@@ -53,7 +53,7 @@ class FakeServer:
         self.sock.close()
         self._thread.join(2)
 
-    def __enter__(self) -> "FakeServer":
+    def __enter__(self) -> FakeServer:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -70,7 +70,7 @@ class _Recorder:
         self.conn.settimeout(timeout)
         try:
             data = self.conn.recv(n)
-        except socket.timeout:
+        except TimeoutError:
             return b""
         self.server.received[self.idx] += data
         return data

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 from collections import namedtuple
 from types import SimpleNamespace
+from typing import ClassVar
 
 import psutil
 import pytest
@@ -21,7 +22,7 @@ def conn(ip, port, pid, family=socket.AF_INET, status=psutil.CONN_LISTEN):
 
 
 class FakeProcess:
-    table = {
+    table: ClassVar[dict] = {
         100: ("java", ["java", "-cp", "igv.jar", "org.broad.igv.ui.Main"], "me"),
         200: ("firefox-esr", ["firefox-esr", "--marionette"], "me"),
         300: ("python3", ["python3", "start-bluesky-httpserver"], "me"),
@@ -81,7 +82,7 @@ def test_system_wide_listing_keeps_listeners_and_maps_ipv6_wildcard(fake_psutil)
     ]
     disc = discovery.list_listeners("linux")
     assert disc.permission == discovery.FULL
-    by_port = {l.port: l for l in disc.listeners}
+    by_port = {li.port: li for li in disc.listeners}
     assert set(by_port) == {60151, 40000}
     igv = by_port[60151]
     assert (igv.host, igv.bind, igv.family, igv.pid, igv.process) == ("127.0.0.1", "::", "ipv6", 100, "java")
@@ -96,27 +97,28 @@ def test_dual_stack_rows_dedupe_to_one_per_pid_and_port(fake_psutil):
         conn("::", 60151, 100, socket.AF_INET6),
     ]
     listeners = discovery.list_listeners("linux").listeners
-    assert [(l.port, l.bind) for l in listeners] == [(60151, "0.0.0.0"), (60610, "127.0.0.1")]
+    assert [(li.port, li.bind) for li in listeners] == [(60151, "0.0.0.0"), (60610, "127.0.0.1")]
 
 
 def test_sockets_of_other_users_are_listed_without_pid(fake_psutil):
     fake_psutil.net_connections = lambda kind: [conn("0.0.0.0", 6379, None), conn("127.0.0.1", 40000, 200)]
     disc = discovery.list_listeners("linux")
     assert disc.permission == discovery.PARTIAL
-    unowned = [l for l in disc.listeners if l.port == 6379][0]
+    unowned = next(li for li in disc.listeners if li.port == 6379)
     assert unowned.pid is None and "owner unknown" in unowned.note
     assert any("pid unknown" in n for n in disc.notes)
 
 
 def test_denied_system_wide_listing_falls_back_to_per_process(fake_psutil, monkeypatch):
     monkeypatch.setattr(discovery.getpass, "getuser", lambda: "me")
+
     def denied(kind):
         raise psutil.AccessDenied()
 
     fake_psutil.net_connections = denied
     fake_psutil.process_iter = lambda attrs: [_proc_with(200, [conn("127.0.0.1", 40000, None)])]
     disc = discovery.list_listeners("linux")
-    assert [l.port for l in disc.listeners] == [40000]
+    assert [li.port for li in disc.listeners] == [40000]
     assert "denied" in disc.notes[0]
 
 
@@ -157,7 +159,7 @@ def test_macos_lists_per_process_for_the_current_user(fake_psutil, monkeypatch):
     ]
     disc = discovery.list_listeners("darwin")
     assert disc.method.startswith("per-process")
-    assert [(l.port, l.pid, l.process) for l in disc.listeners] == [(60151, 100, "java")]
+    assert [(li.port, li.pid, li.process) for li in disc.listeners] == [(60151, 100, "java")]
     assert disc.permission == discovery.PARTIAL
     assert "2 process(es)" in disc.notes[0]
 
@@ -168,5 +170,5 @@ def test_real_listing_sees_a_socket_we_open():
         s.listen()
         port = s.getsockname()[1]
         listeners = discovery.list_listeners().listeners
-    mine = [l for l in listeners if l.port == port]
+    mine = [li for li in listeners if li.port == port]
     assert mine and mine[0].pid is not None and mine[0].host == "127.0.0.1"

@@ -33,8 +33,8 @@ class Recording(Adapter):
         self.raise_exc = raise_exc
         self.default_ports = ()
 
-    def hints(self, l):
-        return Hint("test", "process") if l.port in self.hinted_ports else None
+    def hints(self, li):
+        return Hint("test", "process") if li.port in self.hinted_ports else None
 
     def probe(self, host, port, timeout):
         self.probed.append(port)
@@ -82,7 +82,7 @@ def test_an_unlisted_default_port_with_nothing_behind_it_is_not_reported():
 
     adapter = WithDefault()
     adapter.default_ports = (1,)
-    adapter.hints = lambda l: Hint("default", "port") if l.port == 1 else None
+    adapter.hints = lambda li: Hint("default", "port") if li.port == 1 else None
     assert identify(gather([], (adapter,)), (adapter,)) == []
     assert adapter.probed == [1]  # tried even though the listing did not show it
 
@@ -149,7 +149,10 @@ def test_openapi_probe_tells_another_http_api_apart():
     def other_api(conn, server):
         conn.recv()
         body = json.dumps({"openapi": "3.1.0", "info": {"title": "Some Other API", "version": "1"}}).encode()
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(body)
+            + body
+        )
 
     with FakeServer(other_api) as srv:
         res = probe_openapi("127.0.0.1", srv.port, 1.0)

@@ -33,7 +33,11 @@ def test_bundled_adapters_load_through_the_entry_point_group():
     registry.adapters.cache_clear()
     names = [a.name for a in registry.adapters()]
     assert {"igv", "qserver", "firefox"} <= set(names)
-    assert not any(isinstance(a, registry.UnavailableAdapter) for a in registry.adapters() if a.name in ("igv", "qserver", "firefox"))
+    assert not any(
+        isinstance(a, registry.UnavailableAdapter)
+        for a in registry.adapters()
+        if a.name in ("igv", "qserver", "firefox")
+    )
 
 
 def test_a_broken_third_party_adapter_becomes_an_unavailable_stub(plugins, capsys):
@@ -50,7 +54,9 @@ def test_a_broken_third_party_adapter_becomes_an_unavailable_stub(plugins, capsy
     assert run(["doctor", "--json", "--timeout", "0.2"]) == 0
     report = json.loads(capsys.readouterr().out)
     rows = {a["adapter"]: a for a in report["adapters"]}
-    assert rows["broken"]["state"] == "unavailable" and "tether_no_such_module" in rows["broken"]["problems"][0]
+    assert (
+        rows["broken"]["state"] == "unavailable" and "tether_no_such_module" in rows["broken"]["problems"][0]
+    )
     assert rows["igv"]["state"] == "ok"
 
 

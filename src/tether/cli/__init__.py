@@ -54,7 +54,9 @@ def run(argv: list[str] | None = None) -> int:
         if os.environ.get("TETHER_DEBUG"):
             raise
         render.error(
-            TetherError(f"internal error: {type(exc).__name__}: {exc}", hint="rerun with TETHER_DEBUG=1 and report it"),
+            TetherError(
+                f"internal error: {type(exc).__name__}: {exc}", hint="rerun with TETHER_DEBUG=1 and report it"
+            ),
             as_json=as_json,
         )
         return 1

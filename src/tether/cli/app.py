@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -31,9 +31,15 @@ def _version(value: bool) -> None:
 def scan(
     json_: JsonOpt = False,
     all_: Annotated[bool, typer.Option("--all", help="Also list listeners no adapter claims.")] = False,
-    no_probe: Annotated[bool, typer.Option("--no-probe", help="Passive: report hints only, send nothing.")] = False,
-    deep: Annotated[bool, typer.Option("--deep", help="Also read a banner (sending nothing) from every other listener.")] = False,
-    app: Annotated[Optional[list[str]], typer.Option("--app", "-a", help="Only these adapters (repeatable).")] = None,
+    no_probe: Annotated[
+        bool, typer.Option("--no-probe", help="Passive: report hints only, send nothing.")
+    ] = False,
+    deep: Annotated[
+        bool, typer.Option("--deep", help="Also read a banner (sending nothing) from every other listener.")
+    ] = False,
+    app: Annotated[
+        list[str] | None, typer.Option("--app", "-a", help="Only these adapters (repeatable).")
+    ] = None,
     timeout: TimeoutOpt = 1.0,
 ) -> None:
     """List the apps listening on this machine's ports, each proved by its own protocol."""
@@ -72,23 +78,38 @@ def doctor(json_: JsonOpt = False, timeout: TimeoutOpt = 1.0) -> None:
                 "state": "unavailable" if unavailable else ("ok" if not problems else "degraded"),
                 "problems": problems,
                 "default_ports": list(a.default_ports),
-                "found": [f"{e.address} {e.confidence}" + (f" (pid {e.pid})" if e.pid else "") for e in found],
+                "found": [
+                    f"{e.address} {e.confidence}" + (f" (pid {e.pid})" if e.pid else "") for e in found
+                ],
             }
         )
     report = {
-        "discovery": {"method": disc.method, "permission": disc.permission, "listeners": len(disc.listeners), "notes": disc.notes},
+        "discovery": {
+            "method": disc.method,
+            "permission": disc.permission,
+            "listeners": len(disc.listeners),
+            "notes": disc.notes,
+        },
         "adapters": adapters,
     }
     if json_:
         render.print_json(report)
         return
     d = report["discovery"]
-    render.line(f"discovery: {d['method']}, permission {d['permission']}, {d['listeners']} listening socket(s)")
+    render.line(
+        f"discovery: {d['method']}, permission {d['permission']}, {d['listeners']} listening socket(s)"
+    )
     for n in d["notes"]:
         render.line(f"  note: {n}")
     render.table(
         [{**a, "found": a["found"] or "not found", "problems": a["problems"] or "-"} for a in adapters],
-        [("adapter", "ADAPTER"), ("state", "STATE"), ("default_ports", "DEFAULT PORTS"), ("found", "FOUND"), ("problems", "PROBLEMS")],
+        [
+            ("adapter", "ADAPTER"),
+            ("state", "STATE"),
+            ("default_ports", "DEFAULT PORTS"),
+            ("found", "FOUND"),
+            ("problems", "PROBLEMS"),
+        ],
     )
 
 
@@ -117,7 +138,10 @@ def build_app(args: list[str] | None = None) -> typer.Typer:
     @app.callback()
     def _root(
         version: Annotated[
-            bool, typer.Option("--version", callback=_version, is_eager=True, help="Print tether's version and exit.")
+            bool,
+            typer.Option(
+                "--version", callback=_version, is_eager=True, help="Print tether's version and exit."
+            ),
         ] = False,
     ) -> None:
         """tether: detect, verify, drive."""

@@ -14,15 +14,19 @@ maps them to exit codes and prints them.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
 HostOpt = Annotated[
-    Optional[str],
-    typer.Option("--host", help="Host of the app (default: this machine). A remote host only when named here."),
+    str | None,
+    typer.Option(
+        "--host", help="Host of the app (default: this machine). A remote host only when named here."
+    ),
 ]
-PortOpt = Annotated[Optional[int], typer.Option("--port", "-p", help="Port of the app (skips the scan, never the probe).")]
+PortOpt = Annotated[
+    int | None, typer.Option("--port", "-p", help="Port of the app (skips the scan, never the probe).")
+]
 TimeoutOpt = Annotated[float, typer.Option("--timeout", "-t", help="Deadline in seconds for the command.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
@@ -43,7 +47,9 @@ def connect_client(app: str, host: str | None, port: int | None, timeout: float 
 def status_command(app: str):
     """A ready-made ``status`` command: what was found where, or exit 3 naming the ports looked at."""
 
-    def status(host: HostOpt = None, port: PortOpt = None, timeout: TimeoutOpt = 2.0, json_: JsonOpt = False) -> None:
+    def status(
+        host: HostOpt = None, port: PortOpt = None, timeout: TimeoutOpt = 2.0, json_: JsonOpt = False
+    ) -> None:
         from . import render
 
         ep = find_endpoint(app, host, port, timeout)

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any
 
 
 def _console(stderr: bool = False):
@@ -50,7 +51,13 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def table(rows: Sequence[dict], columns: Sequence[str | tuple[str, str]], *, title: str | None = None, empty: str = "(none)") -> None:
+def table(
+    rows: Sequence[dict],
+    columns: Sequence[str | tuple[str, str]],
+    *,
+    title: str | None = None,
+    empty: str = "(none)",
+) -> None:
     """A rich table of ``rows`` (dicts); ``columns`` are keys or (key, heading) pairs."""
     from rich.table import Table
 
@@ -87,7 +94,11 @@ def emit(
         rows = plain if isinstance(plain, list) else [plain]
         table(rows, columns, title=title, empty=empty)
     elif isinstance(plain, dict):
-        table([{"key": k, "value": v} for k, v in plain.items()], [("key", "KEY"), ("value", "VALUE")], title=title)
+        table(
+            [{"key": k, "value": v} for k, v in plain.items()],
+            [("key", "KEY"), ("value", "VALUE")],
+            title=title,
+        )
     elif isinstance(plain, list):
         for item in plain:
             line(_cell(item))

@@ -38,10 +38,14 @@ def connect(host: str, port: int, timeout: float, *, what: str = "the app") -> s
             port=port,
             reason="refused",
         ) from exc
-    except (socket.timeout, TimeoutError) as exc:
-        raise Timeout(f"connecting to {what} at {host}:{port} timed out after {timeout:g} s", host=host, port=port) from exc
+    except TimeoutError as exc:
+        raise Timeout(
+            f"connecting to {what} at {host}:{port} timed out after {timeout:g} s", host=host, port=port
+        ) from exc
     except OSError as exc:
-        raise Unreachable(f"cannot connect to {what} at {host}:{port}: {exc.strerror or exc}", host=host, port=port) from exc
+        raise Unreachable(
+            f"cannot connect to {what} at {host}:{port}: {exc.strerror or exc}", host=host, port=port
+        ) from exc
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return sock
 
@@ -57,7 +61,7 @@ def recv_some(sock: socket.socket, deadline: Deadline, size: int = 65536) -> byt
     sock.settimeout(remaining)
     try:
         return sock.recv(size)
-    except (socket.timeout, TimeoutError) as exc:
+    except TimeoutError as exc:
         raise Timeout(f"no answer within {deadline.seconds:g} s") from exc
     except OSError as exc:
         if exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED):
@@ -69,7 +73,7 @@ def send_all(sock: socket.socket, data: bytes, deadline: Deadline) -> None:
     sock.settimeout(deadline.remaining(0.001))
     try:
         sock.sendall(data)
-    except (socket.timeout, TimeoutError) as exc:
+    except TimeoutError as exc:
         raise Timeout(f"sending to the app did not finish within {deadline.seconds:g} s") from exc
     except OSError as exc:
         raise Unreachable(f"the connection to the app broke while sending: {exc.strerror or exc}") from exc
@@ -84,4 +88,4 @@ def close_quietly(sock: socket.socket | None) -> None:
         pass
 
 
-__all__ = ["Deadline", "connect", "recv_some", "send_all", "close_quietly", "Busy", "Timeout", "Unreachable"]
+__all__ = ["Busy", "Deadline", "Timeout", "Unreachable", "close_quietly", "connect", "recv_some", "send_all"]
