@@ -96,15 +96,28 @@ def probe_marionette(host: str, port: int, timeout: float) -> ProbeResult:
         return check_greeting(greeting)
 
 
-def firefox_version(cmdline: list[str]) -> str | None:
-    """Firefox's version from ``application.ini`` beside its binary (no process spawned)."""
-    if not cmdline:
-        return None
-    exe = Path(cmdline[0])
-    try:
-        exe = exe.resolve()
-    except OSError:
-        pass
+def firefox_version(cmdline: list[str], pid: int | None = None) -> str | None:
+    """Firefox's version from ``application.ini`` beside its binary (no process spawned).
+
+    The binary is the process's executable where we may read it, else ``cmdline[0]``
+    looked up on PATH when it is a bare name (``firefox-esr …`` after a wrapper's exec).
+    """
+    exe: Path | None = None
+    if pid:
+        try:
+            exe = Path(os.readlink(f"/proc/{pid}/exe"))
+        except OSError:
+            exe = None
+    if exe is None:
+        if not cmdline:
+            return None
+        import shutil
+
+        exe = Path(cmdline[0] if os.sep in cmdline[0] else (shutil.which(cmdline[0]) or cmdline[0]))
+        try:
+            exe = exe.resolve()
+        except OSError:
+            pass
     for ini in (exe.parent / "application.ini", exe.parent / "browser" / "application.ini"):
         parser = configparser.ConfigParser()
         try:
@@ -167,7 +180,7 @@ class FirefoxAdapter(Adapter):
             return None
 
     def version_hint(self, listener: Listener) -> str | None:
-        return firefox_version(listener.cmdline)
+        return firefox_version(listener.cmdline, listener.pid)
 
     def connect(self, endpoint, **options):
         from .client import Firefox

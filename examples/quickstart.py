@@ -1,0 +1,80 @@
+"""tether in one minute: start a headless Firefox and IGV, find them with `tether scan`, drive each once, stop them.
+
+    python3 tests/real/install.py && .venv/bin/python examples/quickstart.py
+
+Every step is a `tether` command, printed before it runs, so this is also a transcript of the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+TETHER = str(Path(sys.executable).parent / "tether")
+
+
+def tether(*args: str, capture: bool = False) -> subprocess.CompletedProcess:
+    print(f"\n$ tether {' '.join(args)}", flush=True)
+    proc = subprocess.run([TETHER, *args], text=True, capture_output=capture)
+    if capture and proc.stdout:
+        print(proc.stdout.rstrip())
+    if proc.returncode != 0:
+        if capture and proc.stderr:
+            print(proc.stderr.rstrip(), file=sys.stderr)
+        raise SystemExit(f"`tether {' '.join(args)}` exited {proc.returncode}")
+    return proc
+
+
+def tiny_genome(directory: Path) -> Path:
+    """A small indexed FASTA, so that IGV needs no network for its genome."""
+    rng = random.Random(1)
+    fasta = directory / "demo.fa"
+    lines, index, offset = [], [], 0
+    for name, length in (("chr1", 30_000), ("chr2", 12_000)):
+        header = f">{name}\n"
+        offset += len(header)
+        seq = "".join(rng.choice("ACGT") for _ in range(length))
+        body = "".join(seq[i : i + 60] + "\n" for i in range(0, length, 60))
+        lines.append(header + body)
+        index.append(f"{name}\t{length}\t{offset}\t60\t61\n")
+        offset += len(body)
+    fasta.write_text("".join(lines))
+    Path(f"{fasta}.fai").write_text("".join(index))
+    return fasta
+
+
+def main() -> int:
+    work = Path(tempfile.mkdtemp(prefix="tether-quickstart-"))
+    started: list[tuple[str, ...]] = []
+    try:
+        ff = json.loads(tether("firefox", "launch", "--headless", "--json", capture=True).stdout)
+        started.append(("firefox", "quit", "--port", str(ff["port"])))
+        igv = json.loads(tether("igv", "launch", "--headless", "--genome", str(tiny_genome(work)), "--json", capture=True).stdout)
+        started.append(("igv", "exit", "--port", str(igv["port"])))
+
+        tether("scan")  # the point of it all: what is listening here, proved by each app's own protocol
+
+        page = work / "hello.html"
+        page.write_text("<title>Hello from tether</title><h1>hi</h1>")
+        # With one instance of each app, tether finds it alone; --port picks ours in case others run here too.
+        ff_port, igv_port = ("--port", str(ff["port"])), ("--port", str(igv["port"]))
+        tether("firefox", "navigate", page.as_uri(), *ff_port)
+        tether("firefox", "title", *ff_port)
+        tether("igv", "goto", "chr1:1,000-2,000", *igv_port)
+        tether("igv", "snapshot", str(work / "chr1.png"), *igv_port)
+        print(f"\nIGV wrote {work / 'chr1.png'}")
+    finally:
+        for args in reversed(started):
+            try:
+                tether(*args)
+            except SystemExit as exc:
+                print(exc, file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
