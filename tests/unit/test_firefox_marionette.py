@@ -1,0 +1,325 @@
+"""Marionette protocol faults a real Firefox cannot be made to produce, against in-process fake servers."""
+
+from __future__ import annotations
+
+import base64
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tether.errors import Busy, ProtocolError, Timeout, Unreachable, WrongApp
+from tether_firefox.client import Firefox
+from tether_firefox.marionette import (
+    JavascriptError,
+    Marionette,
+    NoSuchElement,
+    PageLoadTimeout,
+    UnknownCommand,
+    UnsupportedOperation,
+    map_error,
+)
+
+GREETING = {"applicationType": "gecko", "marionetteProtocol": 3}
+
+
+def frame(value) -> bytes:
+    body = json.dumps(value).encode()
+    return str(len(body)).encode() + b":" + body
+
+
+class FakeServer:
+    """A TCP server in a thread; ``handler(conn)`` scripts each accepted connection."""
+
+    def __init__(self, handler: Callable[[socket.socket], None]) -> None:
+        self.handler = handler
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.port = self.sock.getsockname()[1]
+        self.accepted = 0
+        self.received: list = []
+        self._stop = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            threading.Thread(target=self._run, args=(conn,), daemon=True).start()
+
+    def _run(self, conn: socket.socket) -> None:
+        try:
+            self.handler(conn)
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self._stop = True
+        self.sock.close()
+
+
+@pytest.fixture
+def serve():
+    servers: list[FakeServer] = []
+
+    def start(handler):
+        server = FakeServer(handler)
+        servers.append(server)
+        return server
+
+    yield start
+    for s in servers:
+        s.close()
+
+
+def read_command(conn: socket.socket) -> list | None:
+    """One ``len:json`` command from the client (None on EOF)."""
+    buf = b""
+    while b":" not in buf:
+        chunk = conn.recv(1)
+        if not chunk:
+            return None
+        buf += chunk
+    length = int(buf[:-1])
+    body = b""
+    while len(body) < length:
+        chunk = conn.recv(length - len(body))
+        if not chunk:
+            return None
+        body += chunk
+    return json.loads(body)
+
+
+def marionette_handler(replies: dict[str, Callable[[list], object]], received: list | None = None):
+    """A well-behaved Marionette: greets, then answers each command by name."""
+
+    def handler(conn: socket.socket) -> None:
+        conn.sendall(frame(GREETING))
+        while (cmd := read_command(conn)) is not None:
+            if received is not None:
+                received.append(cmd)
+            _, msg_id, name, params = cmd
+            make = replies.get(name)
+            if make is None:
+                conn.sendall(frame([1, msg_id, {"error": "unknown command", "message": name, "stacktrace": ""}, None]))
+                continue
+            out = make(params)
+            if isinstance(out, dict) and "error" in out and set(out) >= {"error", "message"}:
+                conn.sendall(frame([1, msg_id, out, None]))
+            else:
+                conn.sendall(frame([1, msg_id, None, out]))
+
+    return handler
+
+
+SESSION = {"WebDriver:NewSession": lambda p: {"sessionId": "s1", "capabilities": {"browserName": "firefox"}},
+           "WebDriver:DeleteSession": lambda p: {"value": None}}  # fmt: skip
+
+
+def test_busy_when_firefox_closes_without_a_greeting(serve):
+    server = serve(lambda conn: None)  # accept, then close: what Firefox does while a session is active
+    started = time.monotonic()
+    with pytest.raises(Busy) as info:
+        Marionette.open("127.0.0.1", server.port, busy_wait=0.6)
+    assert info.value.exit_code == 4
+    assert "busy" in str(info.value)
+    assert time.monotonic() - started < 3
+    assert server.accepted >= 2  # retried: right after a session ends Firefox refuses for a moment
+
+
+def test_a_refusal_that_clears_is_retried_transparently(serve):
+    calls = {"n": 0}
+
+    def handler(conn):
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            return  # refused twice, then served
+        marionette_handler(SESSION)(conn)
+
+    server = serve(handler)
+    with Marionette.open("127.0.0.1", server.port, busy_wait=3.0) as m:
+        assert m.call("WebDriver:NewSession", {})["sessionId"] == "s1"
+    assert calls["n"] == 3
+
+
+def test_devtools_greeting_is_not_marionette(serve):
+    def handler(conn):
+        conn.sendall(frame({"from": "root", "applicationType": "browser", "traits": {}}))
+        time.sleep(0.5)
+
+    server = serve(handler)
+    with pytest.raises(WrongApp) as info:
+        Marionette.open("127.0.0.1", server.port)
+    assert info.value.exit_code == 6
+
+
+def test_garbage_frame_header_is_a_protocol_error(serve):
+    def handler(conn):
+        conn.sendall(frame(GREETING))
+        read_command(conn)
+        conn.sendall(b"HTTP/1.1 200 OK\r\n\r\n")
+        time.sleep(1)
+
+    server = serve(handler)
+    with Marionette.open("127.0.0.1", server.port) as m:
+        with pytest.raises(ProtocolError, match="malformed frame header"):
+            m.call("WebDriver:GetTitle", timeout=5)
+
+
+def test_endless_length_header_fails_fast_with_bounded_memory(serve):
+    sent = {"bytes": 0}
+
+    def handler(conn):
+        conn.sendall(frame(GREETING))
+        read_command(conn)
+        try:
+            while sent["bytes"] < 50_000_000:  # digits forever, never a colon
+                conn.sendall(b"9" * 65536)
+                sent["bytes"] += 65536
+        except OSError:
+            pass
+
+    server = serve(handler)
+    with Marionette.open("127.0.0.1", server.port) as m:
+        started = time.monotonic()
+        with pytest.raises(ProtocolError, match="header"):
+            m.call("WebDriver:GetTitle", timeout=5)
+        assert time.monotonic() - started < 2
+        assert len(m.conn._buf) <= 2 * 1024 * 1024  # the client never buffered more than a read or two
+
+
+def test_frame_length_beyond_the_limit_is_refused_before_reading_it(serve):
+    def handler(conn):
+        conn.sendall(frame(GREETING))
+        read_command(conn)
+        conn.sendall(b"1099511627776:[1,1,null,")  # claims 1 TiB
+        time.sleep(1)
+
+    server = serve(handler)
+    with Marionette.open("127.0.0.1", server.port) as m:
+        with pytest.raises(ProtocolError, match="exceeds the limit"):
+            m.call("WebDriver:GetTitle", timeout=5)
+
+
+def test_no_reply_to_bad_json_is_caught_by_the_deadline(serve):
+    def handler(conn):  # like Firefox: a frame it cannot parse gets no reply at all
+        conn.sendall(frame(GREETING))
+        read_command(conn)
+        time.sleep(3)
+
+    server = serve(handler)
+    with Marionette.open("127.0.0.1", server.port) as m:
+        started = time.monotonic()
+        with pytest.raises(Timeout, match="did not answer WebDriver:GetTitle"):
+            m.call("WebDriver:GetTitle", timeout=0.4)
+        assert 0.3 < time.monotonic() - started < 1.5
+
+
+def test_a_late_reply_to_a_timed_out_command_is_dropped(serve):
+    def handler(conn):
+        conn.sendall(frame(GREETING))
+        first = read_command(conn)
+        time.sleep(0.5)  # too late for the client's deadline
+        conn.sendall(frame([1, first[1], None, {"value": "stale"}]))
+        second = read_command(conn)
+        conn.sendall(frame([1, second[1], None, {"value": "fresh"}]))
+
+    server = serve(handler)
+    with Marionette.open("127.0.0.1", server.port) as m:
+        with pytest.raises(Timeout):
+            m.request("WebDriver:GetTitle", timeout=0.2)
+        assert m.request("WebDriver:GetTitle", timeout=2) == "fresh"
+
+
+def test_replies_are_matched_by_id_when_out_of_order(serve):
+    def handler(conn):
+        conn.sendall(frame(GREETING))
+        a, b = read_command(conn), read_command(conn)
+        conn.sendall(frame([1, b[1], None, {"value": "second"}]) + frame([1, a[1], None, {"value": "first"}]))
+        time.sleep(0.5)
+
+    server = serve(handler)
+    with Marionette.open("127.0.0.1", server.port) as m:
+        first = m.send("WebDriver:GetTitle")
+        m.send("WebDriver:GetCurrentURL")
+        from tether.transport.tcp import Deadline
+
+        assert m.receive(first, "WebDriver:GetTitle", Deadline(2))["value"] == "first"
+
+
+def test_connection_closed_mid_command_is_unreachable(serve):
+    def handler(conn):
+        conn.sendall(frame(GREETING))
+        read_command(conn)
+        conn.sendall(b"40:[1,1,null,")  # then Firefox dies
+
+    server = serve(handler)
+    with Marionette.open("127.0.0.1", server.port) as m:
+        with pytest.raises(Unreachable) as info:
+            m.call("WebDriver:Navigate", {"url": "about:blank"}, timeout=5)
+        assert info.value.exit_code == 4
+
+
+@pytest.mark.parametrize(
+    ("code", "cls", "exit_code"),
+    [
+        ("no such element", NoSuchElement, 1),
+        ("javascript error", JavascriptError, 1),
+        ("unknown command", UnknownCommand, 1),
+        ("unsupported operation", UnsupportedOperation, 1),
+        ("timeout", PageLoadTimeout, 4),
+    ],
+)
+def test_w3c_error_codes_map_to_typed_errors_with_firefox_message(code, cls, exit_code):
+    err = map_error("WebDriver:X", {"error": code, "message": "Firefox says so", "stacktrace": "at x"})
+    assert type(err) is cls
+    assert err.code == code and err.app_message == "Firefox says so" and err.stacktrace == "at x"
+    assert err.exit_code == exit_code
+    assert "Firefox says so" in str(err)
+
+
+def test_utf8_lengths_are_bytes_not_characters(serve):
+    received: list = []
+    server = serve(marionette_handler({**SESSION, "WebDriver:Navigate": lambda p: {"value": p["url"]}}, received))
+    with Firefox("127.0.0.1", server.port, timeout=5) as ff:
+        assert ff.request("WebDriver:Navigate", {"url": "https://例え.テスト/ü"}) == "https://例え.テスト/ü"
+    assert received[1][3] == {"url": "https://例え.テスト/ü"}
+
+
+def test_client_deletes_the_session_and_sends_full_false_for_a_viewport_screenshot(serve):
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
+    received: list = []
+    server = serve(marionette_handler({**SESSION, "WebDriver:TakeScreenshot": lambda p: {"value": png}}, received))
+    with Firefox("127.0.0.1", server.port, timeout=5) as ff:
+        assert ff.screenshot().startswith(b"\x89PNG")
+    names = [c[2] for c in received]
+    assert names == ["WebDriver:NewSession", "WebDriver:TakeScreenshot", "WebDriver:DeleteSession"]
+    assert received[1][3]["full"] is False
+
+
+def test_session_taken_at_new_session_is_busy(serve):
+    full = {"WebDriver:NewSession": lambda p: {"error": "session not created",
+                                               "message": "Maximum number of active sessions"}}  # fmt: skip
+    server = serve(marionette_handler(full))
+    with pytest.raises(Busy):
+        Firefox("127.0.0.1", server.port, timeout=5).open()
+
+
+def test_session_timeouts_go_into_new_session_flat_capabilities(serve):
+    received: list = []
+    server = serve(marionette_handler(SESSION, received))
+    with Firefox("127.0.0.1", server.port, timeout=5, page_load_timeout=12, script_timeout=3):
+        pass
+    caps = received[0][3]
+    assert "capabilities" not in caps  # Marionette wants flat capabilities; a W3C wrapper is silently ignored
+    assert caps["timeouts"] == {"pageLoad": 12000, "script": 3000}
