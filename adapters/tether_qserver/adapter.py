@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
 
 from tether.adapter import NOT_ME, UNKNOWN, UNREACHABLE, VERIFIED, Adapter, Hint, ProbeResult
 from tether.endpoint import Listener
@@ -25,16 +24,22 @@ def is_httpserver_process(cmdline: list[str]) -> bool:
     return any(m in joined for m in _PROCESS_MARKS)
 
 
-def probe_openapi(host: str, port: int, timeout: float, *, prefix: str = "", scheme: str = "http") -> ProbeResult:
+def probe_openapi(
+    host: str, port: int, timeout: float, *, prefix: str = "", scheme: str = "http"
+) -> ProbeResult:
     cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
     conn = cls(host, port, timeout=timeout)
     try:
-        conn.request("GET", f"{prefix.rstrip('/')}/openapi.json", headers={"Accept": "application/json", "Connection": "close"})
+        conn.request(
+            "GET",
+            f"{prefix.rstrip('/')}/openapi.json",
+            headers={"Accept": "application/json", "Connection": "close"},
+        )
         resp = conn.getresponse()
         body = resp.read(MAX_SCHEMA)
     except ConnectionRefusedError as exc:
         return ProbeResult(UNREACHABLE, detail=f"connection refused ({exc})")
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         return ProbeResult(UNKNOWN, detail="no HTTP answer within the deadline")
     except (http.client.HTTPException, ValueError) as exc:
         return ProbeResult(NOT_ME, detail=f"not an HTTP server ({type(exc).__name__})")
@@ -50,7 +55,9 @@ def probe_openapi(host: str, port: int, timeout: float, *, prefix: str = "", sch
         return ProbeResult(NOT_ME, detail="/openapi.json is not JSON")
     if info.get("title") != TITLE:
         return ProbeResult(NOT_ME, detail=f"an HTTP API titled {info.get('title')!r}, not {TITLE!r}")
-    return ProbeResult(VERIFIED, version=str(info.get("version") or "") or None, detail="OpenAPI title matches")
+    return ProbeResult(
+        VERIFIED, version=str(info.get("version") or "") or None, detail="OpenAPI title matches"
+    )
 
 
 class QServerAdapter(Adapter):
@@ -60,7 +67,11 @@ class QServerAdapter(Adapter):
     description = "Submit, run and track Bluesky Queue Server plans over its HTTP server."
 
     def hints(self, listener: Listener) -> Hint | None:
-        hint = Hint(f"the HTTP server's default port {DEFAULT_PORT}", "port") if listener.port == DEFAULT_PORT else None
+        hint = (
+            Hint(f"the HTTP server's default port {DEFAULT_PORT}", "port")
+            if listener.port == DEFAULT_PORT
+            else None
+        )
         if is_httpserver_process(listener.cmdline):
             hint = Hint("process runs bluesky_httpserver", "process").stronger(hint)
         return hint

@@ -1,0 +1,628 @@
+"""``QueueServer``: the Bluesky HTTP Server's API, one method per endpoint, plus submit-and-track.
+
+>>> qs = tether.connect("qserver", api_key=key)                      # doctest: +SKIP
+>>> qs.ensure_environment()                                          # doctest: +SKIP
+>>> result = qs.run({"name": "count", "args": [["det1", "det2"]], "kwargs": {"num": 3}})  # doctest: +SKIP
+>>> result.exit_status, result.run_uids                              # doctest: +SKIP
+('completed', ['21be7faf-…'])
+
+Wire facts this client relies on (``shared/reference/qserver.md``): every endpoint takes a
+JSON body, GETs included; a refusal is HTTP 200 with ``success: false`` and ``msg``;
+``GET /api/status`` is served from a 0.4 s cache unless the body is ``{"reload": true}``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tether.errors import AuthError, CommandError, Timeout, Unreachable, UsageError
+
+from .plan import normalize_item, validate_item
+
+DEFAULT_TIMEOUT = 10.0
+ENV_API_KEY = "QSERVER_HTTP_SERVER_API_KEY"
+ENV_API_KEY_FILE = "QSERVER_HTTP_SERVER_API_KEYFILE"
+ENV_URI = "QSERVER_HTTP_SERVER_URI"
+FINAL_OK = ("completed", "stopped")
+
+
+# -- credentials --------------------------------------------------------------------------------
+def config_path() -> Path:
+    """Where tether's config file lives (``[qserver] api_key_file = "..."`` or ``api_key = "..."``)."""
+    from tether import config
+
+    return config.config_path()
+
+
+def _config_key() -> tuple[str | None, str]:
+    from tether import config
+
+    key_file = config.get("qserver", "api_key_file")
+    if key_file:
+        path = Path(str(key_file)).expanduser()
+        return _read_key_file(
+            path, f"api_key_file in {config_path()}"
+        ), f"the file {path} (api_key_file in {config_path()})"
+    key = config.get("qserver", "api_key")
+    if key:
+        return str(key).strip(), f"api_key in the config ({config_path()} or $TETHER_QSERVER_API_KEY)"
+    return None, "nowhere"
+
+
+def _read_key_file(path: str | os.PathLike[str], source: str) -> str:
+    try:
+        key = Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise UsageError(f"cannot read the API key file {path} ({source}): {exc.strerror or exc}") from exc
+    if not key:
+        raise UsageError(f"the API key file {path} ({source}) is empty")
+    return key
+
+
+def resolve_api_key(
+    api_key: str | None = None,
+    api_key_file: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[str | None, str]:
+    """The API key and a description of where it came from (never the key itself).
+
+    Order: ``api_key_file``, ``api_key``, ``$QSERVER_HTTP_SERVER_API_KEY``,
+    ``$QSERVER_HTTP_SERVER_API_KEYFILE``, then the config (``[qserver] api_key_file`` or
+    ``api_key`` in :func:`tether.config.config_path`, or ``$TETHER_QSERVER_API_KEY``).
+    """
+    env = os.environ if env is None else env
+    if api_key_file:
+        return _read_key_file(api_key_file, "--api-key-file"), f"the file {api_key_file} (--api-key-file)"
+    if api_key:
+        return api_key.strip(), "--api-key"
+    if env.get(ENV_API_KEY):
+        return env[ENV_API_KEY].strip(), f"${ENV_API_KEY}"
+    if env.get(ENV_API_KEY_FILE):
+        return _read_key_file(
+            env[ENV_API_KEY_FILE], f"${ENV_API_KEY_FILE}"
+        ), f"the file named by ${ENV_API_KEY_FILE}"
+    return _config_key()
+
+
+def auth_hint(source: str) -> str:
+    where = (
+        f"--api-key-file FILE, ${ENV_API_KEY}, or api_key_file/api_key under [qserver] in {config_path()}"
+        " (--api-key works too but shows in the process list)"
+    )
+    if source == "nowhere":
+        return f"no API key was given: pass {where}"
+    return f"the API key was read from {source}; check it, or give another with {where}"
+
+
+def item_add_body(
+    item: Mapping[str, Any],
+    *,
+    pos: str | int | None = None,
+    before_uid: str | None = None,
+    after_uid: str | None = None,
+    tag: bool = True,
+) -> dict[str, Any]:
+    """The exact body of ``POST /api/queue/item/add``; ``tag`` adds ``meta.client_request_id``."""
+    item = normalize_item(item)
+    if tag:
+        meta = dict(item.get("meta") or {})
+        meta.setdefault("client_request_id", f"tether-{uuid.uuid4()}")
+        item["meta"] = meta
+    body: dict[str, Any] = {"item": item}
+    for key, value in (("pos", pos), ("before_uid", before_uid), ("after_uid", after_uid)):
+        if value is not None:
+            body[key] = value
+    return body
+
+
+# -- results ------------------------------------------------------------------------------------
+@dataclass
+class RunResult:
+    """How a queue item ended: ``exit_status`` completed | stopped | failed | aborted | halted | unknown."""
+
+    item_uid: str
+    name: str
+    exit_status: str
+    run_uids: list[str] = field(default_factory=list)
+    scan_ids: list[int] = field(default_factory=list)
+    msg: str = ""
+    traceback: str = ""
+    time_start: float | None = None
+    time_stop: float | None = None
+    client_request_id: str | None = None
+    #: after a failure the server pushes the item back to the queue front under a new uid
+    requeued_uid: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_status in FINAL_OK
+
+    @property
+    def duration(self) -> float | None:
+        if self.time_start is None or self.time_stop is None:
+            return None
+        return self.time_stop - self.time_start
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok, "duration": self.duration}
+
+    @classmethod
+    def from_history(cls, item: Mapping[str, Any]) -> RunResult:
+        res = item.get("result") or {}
+        return cls(
+            item_uid=item.get("item_uid", ""),
+            name=item.get("name", ""),
+            exit_status=res.get("exit_status") or "unknown",
+            run_uids=list(res.get("run_uids") or []),
+            scan_ids=list(res.get("scan_ids") or []),
+            msg=res.get("msg") or "",
+            traceback=res.get("traceback") or "",
+            time_start=res.get("time_start"),
+            time_stop=res.get("time_stop"),
+            client_request_id=(item.get("meta") or {}).get("client_request_id"),
+        )
+
+
+class ItemFailed(CommandError):
+    """A plan ended failed, aborted or halted. ``result`` is its :class:`RunResult`."""
+
+    def __init__(self, result: RunResult) -> None:
+        msg = f"{result.name} ({result.item_uid}) ended {result.exit_status}"
+        super().__init__(msg, app_message=result.msg or None, result=result.to_dict())
+        self.result = result
+
+
+# -- the client ---------------------------------------------------------------------------------
+class QueueServer:
+    """A client of the Bluesky HTTP Server (``base_url`` may carry a path prefix).
+
+    ``api_key``: sent as ``Authorization: ApiKey <key>``, never logged (see
+    :func:`resolve_api_key`); ``timeout``: deadline per HTTP call; ``verify``/``cert``: TLS.
+    Use :meth:`from_endpoint` (what ``tether.connect("qserver")`` calls) or :meth:`from_url`.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        key_source: str = "the api_key argument",
+        timeout: float = DEFAULT_TIMEOUT,
+        verify: bool | str = True,
+        cert: str | tuple[str, str] | None = None,
+        retries: int = 2,
+    ) -> None:
+        from tether.transport.http import HttpSession
+
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self._api_key = api_key or None
+        self.key_source = key_source if api_key else "nowhere"
+        headers = {"Authorization": f"ApiKey {api_key}"} if api_key else {}
+        self.http = HttpSession(
+            self.base_url,
+            headers=headers,
+            timeout=timeout,
+            verify=verify,
+            cert=cert,
+            retries=retries,
+            secrets=[api_key] if api_key else [],
+            auth_hint=auth_hint(self.key_source),
+            what="the Bluesky HTTP Server",
+        )
+        self._verify = verify
+        self._lists: dict[str, tuple[str | None, Any]] = {}
+
+    @classmethod
+    def from_endpoint(cls, endpoint: Any, **options: Any) -> QueueServer:
+        """A client for a verified endpoint. Options: ``base_url`` (keeps a scheme/path prefix),
+        ``api_key``, ``api_key_file`` (else the environment and config file), ``timeout``,
+        ``verify``, ``cert``, ``retries``."""
+        base_url = options.pop("base_url", None)
+        if not base_url:
+            host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
+            base_url = f"http://{host}:{endpoint.port}"
+        return cls.from_url(base_url, **options)
+
+    @classmethod
+    def from_url(
+        cls, base_url: str, *, api_key: str | None = None, api_key_file: str | None = None, **options: Any
+    ) -> QueueServer:
+        """A client for ``base_url``; the API key is resolved as :func:`resolve_api_key` says."""
+        key, source = resolve_api_key(api_key, api_key_file)
+        return cls(base_url, api_key=key, key_source=source, **options)
+
+    # -- plumbing ---------------------------------------------------------------------------------
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        *,
+        timeout: float | None = None,
+        retries: int | None = None,
+    ) -> dict:
+        """Call ``/api<path>`` and return the reply; ``success: false`` raises :class:`CommandError`."""
+        reply = self.http.call(method, f"/api{path}", dict(body or {}), timeout=timeout, retries=retries)
+        if isinstance(reply, dict) and reply.get("success") is False:
+            msg = reply.get("msg") or "the request was refused"
+            raise CommandError(f"the queue server refused {path.lstrip('/')}: {msg}", app_message=msg)
+        return reply
+
+    def _get(self, path: str, body: Mapping[str, Any] | None = None, **kw: Any) -> dict:
+        return self.request("GET", path, body, **kw)
+
+    def _post(self, path: str, body: Mapping[str, Any] | None = None, **kw: Any) -> dict:
+        return self.request("POST", path, body, **kw)
+
+    @staticmethod
+    def _opt(**kw: Any) -> dict[str, Any]:
+        return {k: v for k, v in kw.items() if v is not None}
+
+    @property
+    def api_key(self) -> str | None:
+        """The key in use (for the stream module's WebSocket header). Never print it."""
+        return self._api_key
+
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"ApiKey {self._api_key}"} if self._api_key else {}
+
+    # -- status and environment -------------------------------------------------------------------
+    def status(
+        self, *, reload: bool = False, timeout: float | None = None, retries: int | None = None
+    ) -> dict:
+        """RE Manager's status dict. ``reload=True`` skips the server's 0.4 s cache."""
+        return self._get("/status", {"reload": True} if reload else {}, timeout=timeout, retries=retries)
+
+    def environment_open(self) -> dict:
+        """Start opening the worker environment (returns at once; see :meth:`ensure_environment`)."""
+        return self._post("/environment/open")
+
+    def environment_close(self) -> dict:
+        return self._post("/environment/close")
+
+    def environment_destroy(self) -> dict:
+        return self._post("/environment/destroy")
+
+    def wait_for(self, predicate: Callable[[dict], bool], timeout: float, *, interval: float = 0.1) -> dict:
+        """Poll status (uncached) until ``predicate(status)``; :class:`Timeout` otherwise."""
+        end = time.monotonic() + timeout
+        while True:
+            st = self.status(reload=True)
+            if predicate(st):
+                return st
+            if time.monotonic() >= end:
+                raise Timeout(
+                    f"the queue server did not reach the expected state within {timeout:g} s"
+                    f" (manager_state {st.get('manager_state')})"
+                )
+            time.sleep(interval)
+
+    def ensure_environment(self, timeout: float = 60.0) -> dict:
+        """Open the environment unless it exists, wait, and check ``worker_environment_exists``.
+
+        A failed open returns the manager to idle without an environment: that raises
+        :class:`CommandError` whose ``console_tail`` detail holds the last console lines.
+        """
+        st = self.status(reload=True)
+        if st.get("worker_environment_exists") and st.get("manager_state") != "closing_environment":
+            return st
+        if st.get("manager_state") == "idle":
+            self.environment_open()
+        st = self.wait_for(lambda s: s.get("manager_state") in ("idle", "executing_queue", "paused"), timeout)
+        if not st.get("worker_environment_exists"):
+            tail = self.console_text(40)
+            raise CommandError(
+                "the environment did not open (worker_environment_exists is false)",
+                app_message=tail.strip()[-2000:] or None,
+                hint="the console tail above says why; fix the startup code or install what it needs",
+                console_tail=tail,
+            )
+        return st
+
+    def close_environment(self, timeout: float = 60.0) -> dict:
+        """Close the environment (if open) and wait for it to be gone."""
+        st = self.status(reload=True)
+        if st.get("worker_environment_exists"):
+            self.environment_close()
+        return self.wait_for(
+            lambda s: not s.get("worker_environment_exists") and s.get("manager_state") == "idle", timeout
+        )
+
+    # -- queue --------------------------------------------------------------------------------------
+    def queue_get(self) -> dict:
+        """``{"items": [...], "running_item": {...}, "plan_queue_uid": ...}``."""
+        return self._get("/queue/get")
+
+    def item_add(
+        self,
+        item: Mapping[str, Any],
+        *,
+        pos: str | int | None = None,
+        before_uid: str | None = None,
+        after_uid: str | None = None,
+    ) -> dict:
+        """Add one item (``pos`` "front"/"back"/index, or ``before_uid``/``after_uid``); returns the
+        server's item, with its new ``item_uid``."""
+        body = item_add_body(item, pos=pos, before_uid=before_uid, after_uid=after_uid, tag=False)
+        return self._post("/queue/item/add", body)["item"]
+
+    def item_add_batch(
+        self,
+        items: Iterable[Mapping[str, Any]],
+        *,
+        pos: str | int | None = None,
+        before_uid: str | None = None,
+        after_uid: str | None = None,
+    ) -> list[dict]:
+        """Add several items, all or nothing."""
+        body = self._opt(
+            items=[normalize_item(i) for i in items], pos=pos, before_uid=before_uid, after_uid=after_uid
+        )
+        reply = self.http.call("POST", "/api/queue/item/add/batch", body)
+        if not reply.get("success", True):
+            errors = [r.get("msg") for r in reply.get("results", []) if not r.get("success")]
+            msg = reply.get("msg") or "; ".join(e for e in errors if e) or "the batch was refused"
+            raise CommandError(f"the queue server refused the batch: {msg}", app_message=msg)
+        return reply["items"]
+
+    def item_update(self, item: Mapping[str, Any], *, replace: bool | None = None) -> dict:
+        if "item_uid" not in item:
+            raise UsageError("item_update needs the item's item_uid")
+        body = self._opt(item={**normalize_item(item), "item_uid": item["item_uid"]}, replace=replace)
+        return self._post("/queue/item/update", body)["item"]
+
+    def item_get(self, *, uid: str | None = None, pos: str | int | None = None) -> dict:
+        return self._get("/queue/item/get", self._opt(uid=uid, pos=pos))["item"]
+
+    def item_remove(self, *, uid: str | None = None, pos: str | int | None = None) -> dict:
+        """Remove one item (by ``uid`` or ``pos``; default the back of the queue)."""
+        return self._post("/queue/item/remove", self._opt(uid=uid, pos=pos))["item"]
+
+    def item_move(
+        self,
+        *,
+        uid: str | None = None,
+        pos: str | int | None = None,
+        pos_dest: str | int | None = None,
+        before_uid: str | None = None,
+        after_uid: str | None = None,
+    ) -> dict:
+        if (uid is None) == (pos is None):
+            raise UsageError("move needs exactly one of uid or pos")
+        if sum(x is not None for x in (pos_dest, before_uid, after_uid)) != 1:
+            raise UsageError("move needs exactly one destination: pos_dest, before_uid or after_uid")
+        body = self._opt(uid=uid, pos=pos, pos_dest=pos_dest, before_uid=before_uid, after_uid=after_uid)
+        return self._post("/queue/item/move", body)["item"]
+
+    def queue_clear(self) -> dict:
+        return self._post("/queue/clear")
+
+    def queue_start(self) -> dict:
+        """Start the queue. A "busy" refusal while the queue is already executing counts as success."""
+        try:
+            return self._post("/queue/start")
+        except CommandError as exc:
+            if "busy" in (exc.app_message or "").lower():
+                st = self.status(reload=True)
+                if st.get("manager_state") in ("executing_queue", "starting_queue"):
+                    return {"success": True, "msg": "the queue is already running"}
+            raise
+
+    def queue_stop(self) -> dict:
+        """Ask the queue to stop after the running item."""
+        return self._post("/queue/stop")
+
+    def queue_stop_cancel(self) -> dict:
+        return self._post("/queue/stop/cancel")
+
+    def queue_autostart(self, enable: bool) -> dict:
+        return self._post("/queue/autostart", {"enable": bool(enable)})
+
+    # -- RunEngine ----------------------------------------------------------------------------------
+    def re_pause(self, option: str = "deferred") -> dict:
+        """Pause the running plan: ``deferred`` (at the next checkpoint) or ``immediate``."""
+        if option not in ("deferred", "immediate"):
+            raise UsageError("pause option must be deferred or immediate")
+        return self._post("/re/pause", {"option": option})
+
+    def re_resume(self) -> dict:
+        return self._post("/re/resume")
+
+    def re_stop(self) -> dict:
+        return self._post("/re/stop")
+
+    def re_abort(self) -> dict:
+        return self._post("/re/abort")
+
+    def re_halt(self) -> dict:
+        return self._post("/re/halt")
+
+    # -- history ------------------------------------------------------------------------------------
+    def history_get(self) -> dict:
+        """``{"items": [...], "plan_history_uid": ...}``; each item has ``result``."""
+        return self._get("/history/get")
+
+    def history_clear(self, *, size: int | None = None, item_uid: str | None = None) -> dict:
+        return self._post("/history/clear", self._opt(size=size, item_uid=item_uid))
+
+    def find_in_history(
+        self, item_uid: str, *, history_uid: str | None = None, wait: float = 1.0
+    ) -> RunResult | None:
+        """The result of ``item_uid`` if it is in history.
+
+        ``history_uid``: the ``plan_history_uid`` a status just reported. The server answers
+        ``history/get`` from a cache keyed by its own (up to 0.4 s old) status; while the
+        reply's uid is not that one, the status is reloaded and history asked again, for up
+        to ``wait`` seconds.
+        """
+        end = time.monotonic() + wait
+        while True:
+            reply = self.history_get()
+            for item in reversed(reply.get("items", [])):
+                if item.get("item_uid") == item_uid:
+                    return RunResult.from_history(item)
+            if history_uid is None or reply.get("plan_history_uid") == history_uid or time.monotonic() >= end:
+                return None
+            self.status(reload=True)
+
+    # -- plans and devices (cached by the status *_uid fields) ---------------------------------------
+    def _cached(self, kind: str, path: str, key: str, body: dict, status: Mapping[str, Any] | None) -> Any:
+        uid = (status or self.status()).get(f"{key}_uid")
+        hit = self._lists.get(kind)
+        if hit is not None and uid is not None and hit[0] == uid:
+            return hit[1]
+        reply = self._get(path, body)
+        self._lists[kind] = (reply.get(f"{key}_uid", uid), reply.get(key) or {})
+        return self._lists[kind][1]
+
+    def plans_allowed(self, *, reduced: bool = False, status: Mapping[str, Any] | None = None) -> dict:
+        """Plans the user may run, by name (``reduced`` drops annotations, keeps types and defaults)."""
+        return self._cached(
+            f"plans_allowed:{reduced}",
+            "/plans/allowed",
+            "plans_allowed",
+            {"reduced": reduced} if reduced else {},
+            status,
+        )
+
+    def devices_allowed(self, *, status: Mapping[str, Any] | None = None) -> dict:
+        return self._cached("devices_allowed", "/devices/allowed", "devices_allowed", {}, status)
+
+    def plans_existing(self, *, reduced: bool = False) -> dict:
+        return self._get("/plans/existing", {"reduced": reduced} if reduced else {})["plans_existing"]
+
+    def devices_existing(self) -> dict:
+        return self._get("/devices/existing")["devices_existing"]
+
+    def validate(self, item: Mapping[str, Any], *, status: Mapping[str, Any] | None = None) -> dict:
+        """The normalized item, or :class:`UsageError` naming what is wrong (nothing is sent)."""
+        item = normalize_item(item)
+        st = status or self.status()
+        validate_item(item, self.plans_allowed(status=st), self.devices_allowed(status=st))
+        return item
+
+    # -- locks --------------------------------------------------------------------------------------
+    def lock(
+        self, lock_key: str, *, environment: bool = False, queue: bool = False, note: str | None = None
+    ) -> dict:
+        if not (environment or queue):
+            raise UsageError("lock the environment, the queue, or both")
+        return self._post(
+            "/lock", self._opt(lock_key=lock_key, environment=environment, queue=queue, note=note)
+        )
+
+    def unlock(self, lock_key: str) -> dict:
+        return self._post("/unlock", {"lock_key": lock_key})
+
+    def lock_info(self, lock_key: str | None = None) -> dict:
+        return self._get("/lock/info", self._opt(lock_key=lock_key))["lock_info"]
+
+    # -- console ------------------------------------------------------------------------------------
+    def console_text(self, nlines: int = 200) -> str:
+        """The last ``nlines`` (at most 2000) of RE Manager's console."""
+        return self._get("/console_output", {"nlines": max(1, min(int(nlines), 2000))}).get("text", "")
+
+    def console_output_update(self, last_msg_uid: str = "ALL") -> dict:
+        """New console messages since ``last_msg_uid`` (``"ALL"``: the whole buffer)."""
+        return self._get("/console_output_update", {"last_msg_uid": last_msg_uid})
+
+    # -- submit and track ---------------------------------------------------------------------------
+    def submit(
+        self,
+        item: Mapping[str, Any],
+        *,
+        validate: bool = True,
+        pos: str | int | None = None,
+        before_uid: str | None = None,
+        after_uid: str | None = None,
+    ) -> dict:
+        """Validate, tag with ``meta.client_request_id``, and add; returns the server's item."""
+        if validate:
+            item = self.validate(item)
+        return self._post(
+            "/queue/item/add", item_add_body(item, pos=pos, before_uid=before_uid, after_uid=after_uid)
+        )["item"]
+
+    def wait_for_item(
+        self,
+        item_uid: str,
+        *,
+        timeout: float = 600.0,
+        on_status: Callable[[dict], None] | None = None,
+        transport: str = "auto",
+        lost_after: float = 10.0,
+    ) -> RunResult:
+        """Follow ``item_uid`` from the queue to history and return its :class:`RunResult`.
+
+        Uses ``/api/status/ws`` (falling back to polling), rereading history when
+        ``plan_history_uid`` changes. Raises :class:`Timeout` after ``timeout`` s and
+        :class:`Unreachable` when RE Manager stops answering for ``lost_after`` s.
+        """
+        from .stream import track_item
+
+        return track_item(
+            self, item_uid, timeout=timeout, on_status=on_status, transport=transport, lost_after=lost_after
+        )
+
+    def run(
+        self,
+        item: Mapping[str, Any],
+        *,
+        open_env: bool = False,
+        timeout: float = 600.0,
+        validate: bool = True,
+        on_status: Callable[[dict], None] | None = None,
+        transport: str = "auto",
+        raise_on_failure: bool = False,
+    ) -> RunResult:
+        """Add ``item``, open the environment if asked, start the queue (if not running) and
+        wait for the item's result. ``raise_on_failure`` raises :class:`ItemFailed` for
+        failed/aborted/halted."""
+        if open_env:
+            self.ensure_environment(timeout=min(timeout, 120.0))
+        added = self.submit(item, validate=validate)
+        uid = added["item_uid"]
+        st = self.status(reload=True)
+        if st.get("manager_state") == "idle":
+            self.queue_start()
+        result = self.wait_for_item(uid, timeout=timeout, on_status=on_status, transport=transport)
+        result.client_request_id = (added.get("meta") or {}).get("client_request_id")
+        if not result.ok:
+            result.requeued_uid = self._requeued_uid(result.client_request_id, uid)
+            if raise_on_failure:
+                raise ItemFailed(result)
+        return result
+
+    def _requeued_uid(self, request_id: str | None, old_uid: str) -> str | None:
+        if not request_id:
+            return None
+        try:
+            items = self.queue_get().get("items", [])
+        except (CommandError, Unreachable, AuthError):
+            return None
+        for it in items:
+            if (it.get("meta") or {}).get("client_request_id") == request_id and it.get(
+                "item_uid"
+            ) != old_uid:
+                return it["item_uid"]
+        return None
+
+    # -- lifetime -----------------------------------------------------------------------------------
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> QueueServer:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"QueueServer({self.base_url!r}, api key from {self.key_source})"

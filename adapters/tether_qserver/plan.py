@@ -1,0 +1,287 @@
+"""Plan items people can type, and their validation against the server's allowed lists.
+
+Accepted forms (:func:`parse_item`):
+
+- **shorthand**: ``count det1,det2 num=3`` -- the plan name, then positional arguments,
+  then ``key=value`` keyword arguments;
+- **JSON or Python literal of a whole item**:
+  ``'{"name": "count", "args": [["det1"]], "kwargs": {"num": 3}}'``
+  (``True``/``None`` work as well as ``true``/``null``);
+- **a file**: ``@plans.json``, ``@plans.yaml`` (one item or a list of items), ``@-`` for stdin.
+
+Each shorthand value is read as JSON first (``3``, ``2.5``, ``true``, ``"text"``,
+``["det1","det2"]``), then as a Python literal (``True``, ``None``, ``('a', 1)``).
+A bare word containing a comma is a **list**: ``det1,det2`` is ``["det1", "det2"]`` and
+``det1,`` is ``["det1"]``; any other bare word is a string (``det1`` is ``"det1"``). So
+``count '["det1","det2"]' num=3`` and ``count det1,det2 num=3`` send the same item. To pass
+a string that contains a comma, quote it as JSON: ``'"a,b"'``.
+
+:func:`validate_item` checks the name, parameter names, required parameters and device
+names against ``plans/allowed`` and ``devices/allowed`` before anything is sent.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import json
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from tether.errors import UsageError
+
+_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
+_ITEM_KEYS = {"name", "args", "kwargs", "item_type", "meta", "item_uid", "user", "user_group"}
+# Annotation markers the queue server uses for device-typed parameters.
+_DEVICE_MARKS = ("__READABLE__", "__MOVABLE__", "__FLYABLE__", "__DEVICE__")
+# kinds (inspect.Parameter)
+_POSITIONAL = (0, 1)
+_VAR_POSITIONAL, _KEYWORD_ONLY, _VAR_KEYWORD = 2, 3, 4
+
+
+def parse_value(text: str) -> Any:
+    """One shorthand value: JSON, else a Python literal, else ``a,b`` → list, else the string."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        pass
+    if "," in text and not text.lstrip().startswith(("[", "{", "(", '"', "'")):
+        return [parse_value(p.strip()) for p in text.split(",") if p.strip()]
+    if text[:1] in "[{(\"'":
+        raise UsageError(f"cannot read {text!r}: it is neither JSON nor a Python literal")
+    return text
+
+
+def normalize_item(obj: Any, *, where: str = "the item") -> dict[str, Any]:
+    """A plan item dict (``item_type`` defaults to ``plan``) with its fields checked."""
+    if not isinstance(obj, Mapping):
+        raise UsageError(f"{where} must be an object with at least a 'name', not {type(obj).__name__}")
+    unknown = set(obj) - _ITEM_KEYS
+    if unknown:
+        raise UsageError(f"{where} has unknown field(s) {sorted(unknown)}; allowed: {sorted(_ITEM_KEYS)}")
+    name = obj.get("name")
+    if not isinstance(name, str) or not name:
+        raise UsageError(f"{where} needs a 'name' (the plan's name)")
+    item: dict[str, Any] = {"item_type": obj.get("item_type", "plan"), "name": name}
+    if item["item_type"] not in ("plan", "instruction", "function"):
+        raise UsageError(
+            f"{where}: item_type must be plan, instruction or function, not {item['item_type']!r}"
+        )
+    args = obj.get("args", [])
+    kwargs = obj.get("kwargs", {})
+    if isinstance(args, tuple):
+        args = list(args)
+    if not isinstance(args, list):
+        raise UsageError(f"{where}: 'args' must be a list")
+    if not isinstance(kwargs, Mapping) or not all(isinstance(k, str) for k in kwargs):
+        raise UsageError(f"{where}: 'kwargs' must be an object with string keys")
+    if args:
+        item["args"] = _jsonable(args, where)
+    if kwargs:
+        item["kwargs"] = _jsonable(dict(kwargs), where)
+    for key in ("meta", "item_uid"):
+        if key in obj:
+            item[key] = _jsonable(obj[key], where)
+    return item
+
+
+def _jsonable(value: Any, where: str) -> Any:
+    if isinstance(value, tuple):
+        value = list(value)
+    if isinstance(value, list):
+        return [_jsonable(v, where) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v, where) for k, v in value.items()}
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise UsageError(f"{where}: {value!r} ({type(value).__name__}) cannot be sent as JSON")
+
+
+def parse_shorthand(tokens: list[str]) -> dict[str, Any]:
+    """``["count", "det1,det2", "num=3"]`` → ``{"item_type": "plan", "name": "count",
+    "args": [["det1", "det2"]], "kwargs": {"num": 3}}``."""
+    if not tokens:
+        raise UsageError("no plan given: name a plan, e.g. count det1,det2 num=3")
+    name, rest = tokens[0], tokens[1:]
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise UsageError(f"{name!r} is not a plan name (expected an identifier such as count)")
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    for tok in rest:
+        match = _KEY.match(tok)
+        if match:
+            key, value = match.groups()
+            if key in kwargs:
+                raise UsageError(f"keyword argument {key!r} given twice")
+            kwargs[key] = parse_value(value)
+        else:
+            if kwargs:
+                raise UsageError(f"positional argument {tok!r} after keyword arguments")
+            args.append(parse_value(tok))
+    return normalize_item({"name": name, "args": args, "kwargs": kwargs})
+
+
+def _load_file(ref: str, stdin_text: str | None = None) -> Any:
+    path = ref[1:]
+    if path == "-":
+        text = stdin_text if stdin_text is not None else sys.stdin.read()
+        suffix = ""
+    else:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read plan file {path}: {exc.strerror or exc}") from exc
+        suffix = Path(path).suffix.lower()
+    if suffix in (".yaml", ".yml") or (not suffix and not text.lstrip().startswith(("{", "["))):
+        try:
+            import yaml
+        except ImportError as exc:  # pragma: no cover - pyyaml is a test dependency
+            raise UsageError("reading YAML needs PyYAML: pip install 'tether[yaml]'") from exc
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise UsageError(f"{path} is not valid YAML: {exc}") from exc
+    return _parse_literal(text, where=path)
+
+
+def _parse_literal(text: str, *, where: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        pass
+    try:
+        return ast.literal_eval(text.strip())
+    except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
+        raise UsageError(f"{where} is neither JSON nor a Python literal: {exc}") from exc
+
+
+def parse_items(tokens: list[str], *, stdin_text: str | None = None) -> list[dict[str, Any]]:
+    """Every item the tokens describe: one for shorthand/literal, one or more for ``@file``."""
+    if not tokens:
+        raise UsageError("no plan given: name a plan (count det1,det2 num=3), a JSON item, or @file")
+    first = tokens[0]
+    if first.startswith("@"):
+        if len(tokens) > 1:
+            raise UsageError("@file takes no further arguments")
+        data = _load_file(first, stdin_text)
+        items = data if isinstance(data, list) else [data]
+        if not items:
+            raise UsageError(f"{first[1:]} holds no items")
+        return [normalize_item(obj, where=f"item {i + 1} of {first[1:]}") for i, obj in enumerate(items)]
+    if first.lstrip().startswith("{"):
+        if len(tokens) > 1:
+            raise UsageError("a JSON/literal item takes no further arguments")
+        return [normalize_item(_parse_literal(first, where="the item"))]
+    return [parse_shorthand(tokens)]
+
+
+def parse_item(tokens: list[str], *, stdin_text: str | None = None) -> dict[str, Any]:
+    """Exactly one item (see :func:`parse_items`)."""
+    items = parse_items(tokens, stdin_text=stdin_text)
+    if len(items) != 1:
+        raise UsageError(f"expected one plan, got {len(items)} (use add for several)")
+    return items[0]
+
+
+# -- validation -------------------------------------------------------------------------------
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=3)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
+def _device_param(param: Mapping[str, Any]) -> tuple[bool, bool]:
+    """(takes devices, devices only) from a parameter's annotation."""
+    ann = str((param.get("annotation") or {}).get("type", ""))
+    has = any(m in ann for m in _DEVICE_MARKS)
+    return has, has and "Any" not in ann and "str" not in ann
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def _has_default(param: Mapping[str, Any]) -> bool:
+    return "default" in param or param.get("is_optional") is True
+
+
+def validate_item(item: Mapping[str, Any], plans: Mapping[str, Any], devices: Iterable[str]) -> None:
+    """Raise :class:`UsageError` if ``item`` names an unknown plan, an unknown or missing
+    parameter, or an unknown device. ``plans`` is ``plans_allowed`` (full form, with
+    annotations), ``devices`` the names in ``devices_allowed``."""
+    if item.get("item_type", "plan") != "plan":
+        return
+    name = item["name"]
+    if not plans:
+        raise UsageError(
+            "the server allows no plans yet",
+            hint="open the environment first (tether qserver env open --wait); it loads the plan list",
+        )
+    if name not in plans:
+        raise UsageError(
+            f"unknown plan {name!r}{_suggest(name, plans)}",
+            hint="allowed plans: " + ", ".join(sorted(plans)),
+        )
+    params = list(plans[name].get("parameters", []))
+    kind = {p["name"]: int((p.get("kind") or {}).get("value", 1)) for p in params}
+    positional = [p for p in params if kind[p["name"]] in _POSITIONAL]
+    var_pos = next((p for p in params if kind[p["name"]] == _VAR_POSITIONAL), None)
+    var_kw = any(kind[p["name"]] == _VAR_KEYWORD for p in params)
+    by_name = {p["name"]: p for p in params}
+    args, kwargs = list(item.get("args", [])), dict(item.get("kwargs", {}))
+    bound: dict[str, Any] = {}
+    for i, value in enumerate(args):
+        if i < len(positional):
+            bound[positional[i]["name"]] = value
+        elif var_pos is not None:
+            bound.setdefault(var_pos["name"], []).append(value)
+        else:
+            raise UsageError(
+                f"{name} takes at most {len(positional)} positional argument(s), got {len(args)}"
+            )
+    named = [p["name"] for p in params if kind[p["name"]] in (1, _KEYWORD_ONLY)]
+    for key, value in kwargs.items():
+        if key not in named:
+            if var_kw:
+                continue
+            raise UsageError(
+                f"{name} has no parameter {key!r}{_suggest(key, named)}",
+                hint=f"{name} takes: {', '.join(named) or '(no keyword arguments)'}",
+            )
+        if key in bound:
+            raise UsageError(f"{name}: {key!r} given both by position and by name")
+        bound[key] = value
+    missing = [
+        p["name"]
+        for p in params
+        if kind[p["name"]] not in (_VAR_POSITIONAL, _VAR_KEYWORD)
+        and p["name"] not in bound
+        and not _has_default(p)
+    ]
+    if missing:
+        raise UsageError(
+            f"{name} needs {', '.join(missing)}", hint=f"{name} takes: {', '.join(p['name'] for p in params)}"
+        )
+    device_names = set(devices)
+    for key, value in bound.items():
+        _, only = _device_param(by_name[key])
+        if not only:
+            # "device or anything" (mv's args): any value may be legitimate, so leave it to the server
+            continue
+        for word in _strings(value):
+            root = word.split(".", 1)[0]
+            if root not in device_names:
+                raise UsageError(
+                    f"{name}: unknown device {word!r} for {key!r}{_suggest(root, device_names)}",
+                    hint="allowed devices: " + ", ".join(sorted(device_names)),
+                )
