@@ -64,10 +64,13 @@ def check_greeting(value) -> ProbeResult:
     if not isinstance(value, dict):
         return ProbeResult(NOT_ME, detail="the first frame is not a greeting object")
     if value.get("applicationType") != "gecko":
-        return ProbeResult(NOT_ME, detail=f"greets as applicationType={value.get('applicationType')!r}, not Marionette")
+        return ProbeResult(
+            NOT_ME, detail=f"greets as applicationType={value.get('applicationType')!r}, not Marionette"
+        )
     if value.get("marionetteProtocol") != 3:
         return ProbeResult(
-            NOT_ME, detail=f"Marionette protocol {value.get('marionetteProtocol')!r} is not supported (need 3)"
+            NOT_ME,
+            detail=f"Marionette protocol {value.get('marionetteProtocol')!r} is not supported (need 3)",
         )
     return ProbeResult(VERIFIED, detail="Marionette greeting (protocol 3)")
 
@@ -86,13 +89,19 @@ def probe_marionette(host: str, port: int, timeout: float) -> ProbeResult:
         try:
             greeting = conn.read_frame(Deadline(timeout))
         except Timeout:
-            return ProbeResult(BUSY, detail="accepted but sent no greeting: another client may hold the session")
+            return ProbeResult(
+                BUSY, detail="accepted but sent no greeting: another client may hold the session"
+            )
         except ProtocolError as exc:
             return ProbeResult(NOT_ME, detail=f"not Marionette framing ({exc.message})")
         except TetherError as exc:
-            return ProbeResult(BUSY, detail=f"closed without a greeting ({exc.message}): another client holds the session")
+            return ProbeResult(
+                BUSY, detail=f"closed without a greeting ({exc.message}): another client holds the session"
+            )
         if greeting is None:
-            return ProbeResult(BUSY, detail="closed without a greeting: another client holds the Marionette session")
+            return ProbeResult(
+                BUSY, detail="closed without a greeting: another client holds the Marionette session"
+            )
         return check_greeting(greeting)
 
 
@@ -135,7 +144,11 @@ class FirefoxAdapter(Adapter):
     description = "Drive Firefox through Marionette (and WebDriver BiDi for logs)."
 
     def hints(self, listener: Listener) -> Hint | None:
-        hint = Hint(f"Marionette's default port {DEFAULT_PORT}", "port") if listener.port == DEFAULT_PORT else None
+        hint = (
+            Hint(f"Marionette's default port {DEFAULT_PORT}", "port")
+            if listener.port == DEFAULT_PORT
+            else None
+        )
         if listener.source == "file":
             hint = Hint(listener.note or PORT_FILE, "file").stronger(hint)
         if is_firefox(listener.process, listener.cmdline):

@@ -102,7 +102,9 @@ class BiDi:
         self.session_id: str | None = None
 
     @classmethod
-    def open(cls, port: int, host: str = "127.0.0.1", *, timeout: float = 10.0, new_session: bool = True) -> BiDi:
+    def open(
+        cls, port: int, host: str = "127.0.0.1", *, timeout: float = 10.0, new_session: bool = True
+    ) -> BiDi:
         """Connect to ``ws://host:port/session`` and (by default) start a session."""
         import websocket
 
@@ -125,7 +127,8 @@ class BiDi:
                     raise Busy(
                         f"Firefox's WebDriver session is taken: {exc.app_message}",
                         hint="Firefox has one WebDriver session for Marionette and BiDi together: "
-                        "close the other client (another `logs --follow`, a Selenium or tether session) and retry",
+                        "close the other client (another `logs --follow`, a Selenium or tether session) "
+                        "and retry",
                     ) from exc
                 raise
             except BaseException:
@@ -171,7 +174,9 @@ class BiDi:
             try:
                 msg = self._recv(deadline)
             except Timeout as exc:
-                raise Timeout(f"Firefox did not answer {method} within {timeout or self.timeout:g} s") from exc
+                raise Timeout(
+                    f"Firefox did not answer {method} within {timeout or self.timeout:g} s"
+                ) from exc
             if msg.get("type") == "event":
                 self._events.append(msg)
                 continue

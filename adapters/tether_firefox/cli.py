@@ -32,7 +32,9 @@ app.add_typer(windows_app, name="windows")
 XPathOpt = Annotated[bool, typer.Option("--xpath", help="SELECTOR is an XPath expression (default: CSS).")]
 ChromeOpt = Annotated[
     bool,
-    typer.Option("--chrome", help="Run in the chrome context (Firefox must run with -remote-allow-system-access)."),
+    typer.Option(
+        "--chrome", help="Run in the chrome context (Firefox must run with -remote-allow-system-access)."
+    ),
 ]
 
 
@@ -41,7 +43,9 @@ def session(host: str | None, port: int | None, timeout: float, *, chrome: bool 
     """A session on the Firefox found (or named by --port), deleted when the command ends."""
     from .client import Firefox
 
-    ff = Firefox.attach(host, port, timeout=timeout, page_load_timeout=timeout, script_timeout=timeout, chrome=chrome)
+    ff = Firefox.attach(
+        host, port, timeout=timeout, page_load_timeout=timeout, script_timeout=timeout, chrome=chrome
+    )
     with ff:
         yield ff
 
@@ -64,18 +68,32 @@ def _json_arg(text: str | None, what: str) -> Any:
 def launch(
     headless: Annotated[bool, typer.Option("--headless", help="No window.")] = False,
     port: Annotated[int, typer.Option("--port", "-p", help="Marionette port (0: let the OS pick).")] = 0,
-    profile: Annotated[Path | None, typer.Option("--profile", help="Use this profile (default: a fresh temporary one).")] = None,
+    profile: Annotated[
+        Path | None, typer.Option("--profile", help="Use this profile (default: a fresh temporary one).")
+    ] = None,
     bidi: Annotated[bool, typer.Option("--bidi", help="Also run WebDriver BiDi (for `logs`).")] = False,
-    binary: Annotated[str | None, typer.Option("--binary", help="The Firefox binary (default: firefox/firefox-esr on PATH).")] = None,
-    system_access: Annotated[bool, typer.Option("--system-access", help="Allow the chrome context (-remote-allow-system-access).")] = False,
+    binary: Annotated[
+        str | None,
+        typer.Option("--binary", help="The Firefox binary (default: firefox/firefox-esr on PATH)."),
+    ] = None,
+    system_access: Annotated[
+        bool, typer.Option("--system-access", help="Allow the chrome context (-remote-allow-system-access).")
+    ] = False,
     timeout: TimeoutOpt = 60.0,
     json_: JsonOpt = False,
 ) -> None:
     """Start Firefox with Marionette in the background; print its endpoint."""
     from .launch import launch as do_launch
 
-    rec = do_launch(headless=headless, port=port, profile=profile, bidi=bidi, binary=binary,
-                    system_access=system_access, timeout=timeout)  # fmt: skip
+    rec = do_launch(
+        headless=headless,
+        port=port,
+        profile=profile,
+        bidi=bidi,
+        binary=binary,
+        system_access=system_access,
+        timeout=timeout,
+    )
     text = f"Firefox (pid {rec.pid}) listens for Marionette on {rec.host}:{rec.port}"
     if rec.bidi_port:
         text += f"; WebDriver BiDi on {rec.bidi_url}"
@@ -86,7 +104,9 @@ def launch(
 def quit_(
     host: HostOpt = None,
     port: PortOpt = None,
-    force: Annotated[bool, typer.Option("--force", help="Also quit a Firefox tether did not launch.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Also quit a Firefox tether did not launch.")
+    ] = False,
     timeout: TimeoutOpt = 30.0,
     json_: JsonOpt = False,
 ) -> None:
@@ -94,12 +114,18 @@ def quit_(
     from .launch import quit_firefox
 
     done = quit_firefox(host=host, port=port, force=force, timeout=timeout)
-    render.emit(done, as_json=json_, text=f"stopped Firefox (pid {done['pid']}, port {done['port']}) via {done['stopped']}")
+    render.emit(
+        done,
+        as_json=json_,
+        text=f"stopped Firefox (pid {done['pid']}, port {done['port']}) via {done['stopped']}",
+    )
 
 
 # ----------------------------------------------------------------------------- navigation
 @app.command()
-def navigate(url: str, host: HostOpt = None, port: PortOpt = None, timeout: TimeoutOpt = 30.0, json_: JsonOpt = False) -> None:
+def navigate(
+    url: str, host: HostOpt = None, port: PortOpt = None, timeout: TimeoutOpt = 30.0, json_: JsonOpt = False
+) -> None:
     """Load URL and wait for the page."""
     with session(host, port, timeout) as ff:
         ff.navigate(url)
@@ -107,12 +133,18 @@ def navigate(url: str, host: HostOpt = None, port: PortOpt = None, timeout: Time
 
 
 def _history(step: str):
-    def command(host: HostOpt = None, port: PortOpt = None, timeout: TimeoutOpt = 30.0, json_: JsonOpt = False) -> None:
+    def command(
+        host: HostOpt = None, port: PortOpt = None, timeout: TimeoutOpt = 30.0, json_: JsonOpt = False
+    ) -> None:
         with session(host, port, timeout) as ff:
             getattr(ff, step)()
             render.emit({"url": ff.url, "title": ff.title}, as_json=json_, text=ff.url)
 
-    command.__doc__ = {"back": "Go back in history.", "forward": "Go forward in history.", "refresh": "Reload the page."}[step]
+    command.__doc__ = {
+        "back": "Go back in history.",
+        "forward": "Go forward in history.",
+        "refresh": "Reload the page.",
+    }[step]
     return command
 
 
@@ -121,7 +153,9 @@ for _step in ("back", "forward", "refresh"):
 
 
 def _page_value(attr: str, doc: str):
-    def command(host: HostOpt = None, port: PortOpt = None, timeout: TimeoutOpt = 30.0, json_: JsonOpt = False) -> None:
+    def command(
+        host: HostOpt = None, port: PortOpt = None, timeout: TimeoutOpt = 30.0, json_: JsonOpt = False
+    ) -> None:
         with session(host, port, timeout) as ff:
             value = getattr(ff, attr)
         render.emit({attr: value}, as_json=json_, text=value)
@@ -142,7 +176,9 @@ def find(
     xpath: XPathOpt = False,
     text: Annotated[bool, typer.Option("--text", help="Print each element's text.")] = False,
     attr: Annotated[str | None, typer.Option("--attr", help="Print this attribute of each element.")] = None,
-    all_: Annotated[bool, typer.Option("--all", help="Every match (default: the first; exit 1 if none).")] = False,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Every match (default: the first; exit 1 if none).")
+    ] = False,
     host: HostOpt = None,
     port: PortOpt = None,
     timeout: TimeoutOpt = 30.0,
@@ -167,8 +203,14 @@ def find(
 
 
 @app.command()
-def click(selector: str, xpath: XPathOpt = False, host: HostOpt = None, port: PortOpt = None,
-          timeout: TimeoutOpt = 30.0, json_: JsonOpt = False) -> None:  # fmt: skip
+def click(
+    selector: str,
+    xpath: XPathOpt = False,
+    host: HostOpt = None,
+    port: PortOpt = None,
+    timeout: TimeoutOpt = 30.0,
+    json_: JsonOpt = False,
+) -> None:
     """Click the element matching SELECTOR."""
     with session(host, port, timeout) as ff:
         ff.click(selector, _by(xpath))
@@ -196,9 +238,15 @@ def type_(
 # ----------------------------------------------------------------------------- scripts and waits
 @app.command("eval")
 def eval_(
-    script: Annotated[str, typer.Argument(help="A function body (use `return`); @FILE reads a file, - reads stdin.")],
-    args: Annotated[str | None, typer.Option("--args", help="Arguments as a JSON array (arguments[0] …).")] = None,
-    async_: Annotated[bool, typer.Option("--async", help="Asynchronous: call arguments[arguments.length-1](result).")] = False,
+    script: Annotated[
+        str, typer.Argument(help="A function body (use `return`); @FILE reads a file, - reads stdin.")
+    ],
+    args: Annotated[
+        str | None, typer.Option("--args", help="Arguments as a JSON array (arguments[0] …).")
+    ] = None,
+    async_: Annotated[
+        bool, typer.Option("--async", help="Asynchronous: call arguments[arguments.length-1](result).")
+    ] = False,
     chrome: ChromeOpt = False,
     host: HostOpt = None,
     port: PortOpt = None,
@@ -224,7 +272,9 @@ def eval_(
 
 @app.command()
 def wait(
-    selector: Annotated[str | None, typer.Argument(help="Wait until an element matches this selector.")] = None,
+    selector: Annotated[
+        str | None, typer.Argument(help="Wait until an element matches this selector.")
+    ] = None,
     title: Annotated[str | None, typer.Option("--title", help="Wait until the title contains this.")] = None,
     url: Annotated[str | None, typer.Option("--url", help="Wait until the URL contains this.")] = None,
     xpath: XPathOpt = False,
@@ -237,7 +287,9 @@ def wait(
     with session(host, port, timeout) as ff:
         found = ff.wait_for(selector, by=_by(xpath), title=title, url=url, timeout=timeout)
         data = {"selector": selector, "text": found.text} if selector else {"title": ff.title, "url": ff.url}
-    render.emit(data, as_json=json_, text=f"found {selector}" if selector else data["title" if title else "url"])
+    render.emit(
+        data, as_json=json_, text=f"found {selector}" if selector else data["title" if title else "url"]
+    )
 
 
 # ----------------------------------------------------------------------------- artifacts
@@ -245,7 +297,9 @@ def wait(
 def screenshot(
     file: Path,
     full: Annotated[bool, typer.Option("--full", help="The whole document, not just the viewport.")] = False,
-    element: Annotated[str | None, typer.Option("--element", help="Only the element matching this CSS selector.")] = None,
+    element: Annotated[
+        str | None, typer.Option("--element", help="Only the element matching this CSS selector.")
+    ] = None,
     host: HostOpt = None,
     port: PortOpt = None,
     timeout: TimeoutOpt = 30.0,
@@ -256,7 +310,9 @@ def screenshot(
         raise UsageError("--full and --element exclude each other")
     with session(host, port, timeout) as ff:
         data = ff.screenshot(file, full=full, element=element)
-    render.emit({"file": str(file), "bytes": len(data)}, as_json=json_, text=f"wrote {file} ({len(data)} bytes)")
+    render.emit(
+        {"file": str(file), "bytes": len(data)}, as_json=json_, text=f"wrote {file} ({len(data)} bytes)"
+    )
 
 
 @app.command()
@@ -272,7 +328,9 @@ def pdf(
     """Print the page to a PDF file (WebDriver:Print)."""
     with session(host, port, timeout) as ff:
         data = ff.pdf(file, orientation="landscape" if landscape else "portrait", background=background)
-    render.emit({"file": str(file), "bytes": len(data)}, as_json=json_, text=f"wrote {file} ({len(data)} bytes)")
+    render.emit(
+        {"file": str(file), "bytes": len(data)}, as_json=json_, text=f"wrote {file} ({len(data)} bytes)"
+    )
 
 
 # ----------------------------------------------------------------------------- cookies
@@ -280,7 +338,9 @@ COOKIE_COLUMNS = ["name", "value", "domain", "path", "secure", "httpOnly", "expi
 
 
 @cookies_app.command("list")
-def cookies_list(host: HostOpt = None, port: PortOpt = None, timeout: TimeoutOpt = 30.0, json_: JsonOpt = False) -> None:
+def cookies_list(
+    host: HostOpt = None, port: PortOpt = None, timeout: TimeoutOpt = 30.0, json_: JsonOpt = False
+) -> None:
     """The cookies of the current page."""
     with session(host, port, timeout) as ff:
         render.emit(ff.cookies(), as_json=json_, columns=COOKIE_COLUMNS, empty="no cookies")
@@ -306,7 +366,9 @@ def cookies_set(
 
 @cookies_app.command("delete")
 def cookies_delete(
-    name: Annotated[str | None, typer.Argument(help="The cookie (default: every cookie of the page).")] = None,
+    name: Annotated[
+        str | None, typer.Argument(help="The cookie (default: every cookie of the page).")
+    ] = None,
     host: HostOpt = None,
     port: PortOpt = None,
     timeout: TimeoutOpt = 30.0,
@@ -319,13 +381,30 @@ def cookies_delete(
 
 
 # ----------------------------------------------------------------------------- windows
+# Firefox gives each session its own window handles, so a handle printed by one command means
+# nothing to the next: commands name windows by INDEX (their stable order in the handle list).
+IndexArg = Annotated[int, typer.Argument(help="The window's INDEX, as `windows list` shows it.")]
+
+
+def _handle_at(ff: Firefox, index: int) -> str:
+    handles = ff.windows()
+    if not 0 <= index < len(handles):
+        raise UsageError(f"no window {index}: {len(handles)} window(s) open (indexes 0-{len(handles) - 1})")
+    return handles[index]
+
+
 @windows_app.command("list")
-def windows_list(host: HostOpt = None, port: PortOpt = None, timeout: TimeoutOpt = 30.0, json_: JsonOpt = False) -> None:
-    """Every window (tab): handle, title, URL, and which one is current."""
+def windows_list(
+    host: HostOpt = None, port: PortOpt = None, timeout: TimeoutOpt = 30.0, json_: JsonOpt = False
+) -> None:
+    """Every window (tab): index, title, URL, and which one is current."""
     with session(host, port, timeout) as ff:
         current = ff.window
-        rows = [{"handle": h, "title": t, "url": u, "current": h == current} for h, t, u in ff.iter_windows()]
-    render.emit(rows, as_json=json_, columns=["handle", "current", "title", "url"])
+        rows = [
+            {"index": i, "current": h == current, "title": t, "url": u}
+            for i, (h, t, u) in enumerate(ff.iter_windows())
+        ]
+    render.emit(rows, as_json=json_, columns=["index", "current", "title", "url"])
 
 
 @windows_app.command("new")
@@ -337,52 +416,64 @@ def windows_new(
     timeout: TimeoutOpt = 30.0,
     json_: JsonOpt = False,
 ) -> None:
-    """Open a tab (or --window), switch to it, and print its handle."""
+    """Open a tab (or --window), switch to it, and print its index."""
     with session(host, port, timeout) as ff:
         handle = ff.new_window("window" if window else "tab")
         if url:
             ff.navigate(url)
-    render.emit({"handle": handle}, as_json=json_, text=handle)
+        index = ff.windows().index(handle)
+    render.emit({"index": index}, as_json=json_, text=str(index))
 
 
 @windows_app.command("switch")
-def windows_switch(handle: str, host: HostOpt = None, port: PortOpt = None, timeout: TimeoutOpt = 30.0,
-                   json_: JsonOpt = False) -> None:  # fmt: skip
-    """Switch to (and focus) the window with HANDLE."""
-    with session(host, port, timeout) as ff:
-        ff.switch_to_window(handle)
-        data = {"handle": handle, "title": ff.title, "url": ff.url}
-    render.emit(data, as_json=json_, text=f"switched to {handle}")
-
-
-@windows_app.command("close")
-def windows_close(
-    handle: Annotated[str | None, typer.Argument(help="The window to close (default: the current one).")] = None,
+def windows_switch(
+    index: IndexArg,
     host: HostOpt = None,
     port: PortOpt = None,
     timeout: TimeoutOpt = 30.0,
     json_: JsonOpt = False,
 ) -> None:
-    """Close a window (tab); print the handles still open."""
+    """Switch to (and focus) window INDEX; later commands act on it."""
     with session(host, port, timeout) as ff:
-        if handle:
-            ff.switch_to_window(handle)
+        ff.switch_to_window(_handle_at(ff, index))
+        data = {"index": index, "title": ff.title, "url": ff.url}
+    render.emit(data, as_json=json_, text=f"switched to window {index}: {data['title']}")
+
+
+@windows_app.command("close")
+def windows_close(
+    index: Annotated[
+        int | None, typer.Argument(help="The window to close (default: the current one).")
+    ] = None,
+    host: HostOpt = None,
+    port: PortOpt = None,
+    timeout: TimeoutOpt = 30.0,
+    json_: JsonOpt = False,
+) -> None:
+    """Close a window (tab); print how many are left."""
+    with session(host, port, timeout) as ff:
+        if index is not None:
+            ff.switch_to_window(_handle_at(ff, index))
         left = ff.close_window()
         if left:
             ff.switch_to_window(left[0])
-    render.emit(left, as_json=json_)
+    render.emit({"open": len(left)}, as_json=json_, text=f"{len(left)} window(s) left")
 
 
 # ----------------------------------------------------------------------------- session facts and raw calls
 @app.command()
-def timeouts(host: HostOpt = None, port: PortOpt = None, timeout: TimeoutOpt = 30.0, json_: JsonOpt = False) -> None:
+def timeouts(
+    host: HostOpt = None, port: PortOpt = None, timeout: TimeoutOpt = 30.0, json_: JsonOpt = False
+) -> None:
     """The session's timeouts (ms) as Firefox reports them for a tether session."""
     with session(host, port, timeout) as ff:
         render.emit(ff.timeouts(), as_json=json_)
 
 
 @app.command()
-def capabilities(host: HostOpt = None, port: PortOpt = None, timeout: TimeoutOpt = 30.0, json_: JsonOpt = False) -> None:
+def capabilities(
+    host: HostOpt = None, port: PortOpt = None, timeout: TimeoutOpt = 30.0, json_: JsonOpt = False
+) -> None:
     """What Firefox reports at NewSession: version, profile, pid, headless …"""
     with session(host, port, timeout) as ff:
         render.emit(ff.capabilities, as_json=json_)
@@ -413,8 +504,12 @@ def call(
 @app.command()
 def logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until interrupted.")] = False,
-    seconds: Annotated[float, typer.Option("--for", help="Without --follow: stop after this many seconds without a message.")] = 3.0,
-    bidi_port: Annotated[int | None, typer.Option("--bidi-port", help="WebDriver BiDi port (default: found).")] = None,
+    seconds: Annotated[
+        float, typer.Option("--for", help="Without --follow: stop after this many seconds without a message.")
+    ] = 3.0,
+    bidi_port: Annotated[
+        int | None, typer.Option("--bidi-port", help="WebDriver BiDi port (default: found).")
+    ] = None,
     port: PortOpt = None,
     timeout: TimeoutOpt = 10.0,
     json_: JsonOpt = False,
@@ -424,7 +519,9 @@ def logs(
 
     with BiDi.open(bidi_port or find_bidi_port(port), timeout=timeout) as bidi:
         bidi.subscribe(["log.entryAdded"])
-        render.note("listening for console messages and JavaScript errors" + (" (Ctrl-C stops)" if follow else ""))
+        render.note(
+            "listening for console messages and JavaScript errors" + (" (Ctrl-C stops)" if follow else "")
+        )
         for entry in bidi.log_entries(timeout=None if follow else seconds):
             if json_:  # one JSON object a line, as they come
                 render.line(json.dumps(entry, ensure_ascii=False))

@@ -42,18 +42,34 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self
 
 CSS, XPATH, LINK_TEXT, PARTIAL_LINK_TEXT, TAG_NAME, ID, NAME = (
-    "css selector", "xpath", "link text", "partial link text", "tag name", "id", "name",
-)  # fmt: skip
+    "css selector",
+    "xpath",
+    "link text",
+    "partial link text",
+    "tag name",
+    "id",
+    "name",
+)
 MARGIN = 5.0  # seconds the client waits beyond Firefox's own page-load/script timeouts
 #: commands that may wait for a page load (Firefox's pageLoad timeout bounds them)
 NAVIGATING = frozenset(
-    {"WebDriver:Navigate", "WebDriver:Back", "WebDriver:Forward", "WebDriver:Refresh", "WebDriver:ElementClick"}
+    {
+        "WebDriver:Navigate",
+        "WebDriver:Back",
+        "WebDriver:Forward",
+        "WebDriver:Refresh",
+        "WebDriver:ElementClick",
+    }
 )
 SCRIPTS = frozenset({"WebDriver:ExecuteScript", "WebDriver:ExecuteAsyncScript"})
 FINDING = frozenset(
-    {"WebDriver:FindElement", "WebDriver:FindElements", "WebDriver:FindElementFromElement",
-     "WebDriver:FindElementsFromElement"}
-)  # fmt: skip
+    {
+        "WebDriver:FindElement",
+        "WebDriver:FindElements",
+        "WebDriver:FindElementFromElement",
+        "WebDriver:FindElementsFromElement",
+    }
+)
 
 
 @dataclass
@@ -101,8 +117,11 @@ class Element:
         self._req("WebDriver:ElementClear")
 
     def find(self, selector: str, by: str = CSS) -> Element:
-        return self.ff._element(self.ff.request("WebDriver:FindElementFromElement",
-                                                {"id": self.id, "using": by, "value": selector}))  # fmt: skip
+        return self.ff._element(
+            self.ff.request(
+                "WebDriver:FindElementFromElement", {"id": self.id, "using": by, "value": selector}
+            )
+        )
 
     def screenshot(self) -> bytes:
         return self.ff.screenshot(element=self)
@@ -166,8 +185,15 @@ class Firefox:
         return cls(endpoint.host, endpoint.port, endpoint=endpoint, **options)
 
     @classmethod
-    def attach(cls, host: str | None = None, port: int | None = None, *, timeout: float = 30.0,
-               busy_wait: float = 3.0, **options: Any) -> Firefox:  # fmt: skip
+    def attach(
+        cls,
+        host: str | None = None,
+        port: int | None = None,
+        *,
+        timeout: float = 30.0,
+        busy_wait: float = 3.0,
+        **options: Any,
+    ) -> Firefox:
         """Find the running Firefox (or verify ``host``/``port``) and return a client for it.
 
         Right after a session ends Firefox may refuse a new connection for a moment: that is
@@ -195,15 +221,22 @@ class Firefox:
         """Connect and open the session (done for you by ``with`` and by the first command)."""
         if self._m is not None:
             return self
-        m = Marionette.open(self.host, self.port, timeout=self.timeout, connect_timeout=self.connect_timeout,
-                            busy_wait=self.busy_wait)  # fmt: skip
+        m = Marionette.open(
+            self.host,
+            self.port,
+            timeout=self.timeout,
+            connect_timeout=self.connect_timeout,
+            busy_wait=self.busy_wait,
+        )
         try:
             # NewSession waits for Firefox's startup and first window: give it the full deadline.
             reply = m.call("WebDriver:NewSession", self._caps_request, timeout=max(self.timeout, 30.0))
         except SessionNotCreated as exc:
             m.close()
             if "maximum" in (exc.app_message or "").lower():
-                raise busy_error(self.host, self.port, likely_holder(self.port, _owner_pid(self.port))) from exc
+                raise busy_error(
+                    self.host, self.port, likely_holder(self.port, _owner_pid(self.port))
+                ) from exc
             raise
         except BaseException:
             m.close()
@@ -310,7 +343,9 @@ class Firefox:
 
     def find_all(self, selector: str, by: str = CSS) -> list[Element]:
         """Every element matching ``selector`` (possibly none)."""
-        return [self._element(v) for v in self.request("WebDriver:FindElements", {"using": by, "value": selector})]
+        return [
+            self._element(v) for v in self.request("WebDriver:FindElements", {"using": by, "value": selector})
+        ]
 
     def click(self, selector: str, by: str = CSS) -> None:
         self.find(selector, by).click()
@@ -323,8 +358,9 @@ class Firefox:
         el.type(text)
 
     # -- scripts ---------------------------------------------------------------------------
-    def execute(self, script: str, args: Sequence[Any] = (), *, async_: bool = False,
-                sandbox: str | None = None) -> Any:  # fmt: skip
+    def execute(
+        self, script: str, args: Sequence[Any] = (), *, async_: bool = False, sandbox: str | None = None
+    ) -> Any:
         """Run ``script`` as a function body in the page and return what it returns.
 
         ``args`` are available as ``arguments[0…]``; with ``async_`` the script must call
@@ -349,8 +385,14 @@ class Firefox:
         return value
 
     # -- waits -----------------------------------------------------------------------------
-    def wait_until(self, condition: Callable[[], Any], *, timeout: float = 10.0, interval: float = 0.1,
-                   what: str = "the condition") -> Any:  # fmt: skip
+    def wait_until(
+        self,
+        condition: Callable[[], Any],
+        *,
+        timeout: float = 10.0,
+        interval: float = 0.1,
+        what: str = "the condition",
+    ) -> Any:
         """Poll ``condition()`` until it returns something truthy; raise a timeout (exit 4) otherwise."""
         end = time.monotonic() + timeout
         while True:
@@ -361,26 +403,47 @@ class Firefox:
                 raise PageLoadTimeout(f"waited {timeout:g} s for {what}", code="timeout")
             time.sleep(interval)
 
-    def wait_for(self, selector: str | None = None, *, by: str = CSS, title: str | None = None,
-                 url: str | None = None, timeout: float = 10.0, interval: float = 0.1) -> Any:  # fmt: skip
+    def wait_for(
+        self,
+        selector: str | None = None,
+        *,
+        by: str = CSS,
+        title: str | None = None,
+        url: str | None = None,
+        timeout: float = 10.0,
+        interval: float = 0.1,
+    ) -> Any:
         """Wait for an element (returned), a title or a URL (substring match), within ``timeout`` s."""
         if sum(x is not None for x in (selector, title, url)) != 1:
             raise UsageError("wait for exactly one of: a selector, a title, a URL")
         if selector is not None:
+
             def present() -> Element | None:
                 found = self.find_all(selector, by)
                 return found[0] if found else None
-            return self.wait_until(present, timeout=timeout, interval=interval, what=f"an element matching {selector!r}")
+
+            return self.wait_until(
+                present, timeout=timeout, interval=interval, what=f"an element matching {selector!r}"
+            )
         if title is not None:
-            return self.wait_until(lambda: title in self.title and self.title, timeout=timeout, interval=interval,
-                                   what=f"a title containing {title!r}")  # fmt: skip
+            return self.wait_until(
+                lambda: title in self.title and self.title,
+                timeout=timeout,
+                interval=interval,
+                what=f"a title containing {title!r}",
+            )
         assert url is not None
-        return self.wait_until(lambda: url in self.url and self.url, timeout=timeout, interval=interval,
-                               what=f"a URL containing {url!r}")  # fmt: skip
+        return self.wait_until(
+            lambda: url in self.url and self.url,
+            timeout=timeout,
+            interval=interval,
+            what=f"a URL containing {url!r}",
+        )
 
     # -- artifacts -------------------------------------------------------------------------
-    def screenshot(self, path: str | Path | None = None, *, full: bool = False,
-                   element: Element | str | None = None) -> bytes:  # fmt: skip
+    def screenshot(
+        self, path: str | Path | None = None, *, full: bool = False, element: Element | str | None = None
+    ) -> bytes:
         """A PNG of the viewport (default), the whole document (``full``) or one element.
 
         Written to ``path`` when given; the PNG bytes are returned either way.
@@ -447,8 +510,9 @@ class Firefox:
         """The session's timeouts in milliseconds (``implicit``, ``pageLoad``, ``script``)."""
         return self.request("WebDriver:GetTimeouts")
 
-    def set_timeouts(self, *, page_load: float | None = None, script: float | None = None,
-                     implicit: float | None = None) -> dict[str, int]:  # fmt: skip
+    def set_timeouts(
+        self, *, page_load: float | None = None, script: float | None = None, implicit: float | None = None
+    ) -> dict[str, int]:
         """Change the session's timeouts (seconds); returns them all, in milliseconds."""
         wanted = {"pageLoad": page_load, "script": script, "implicit": implicit}
         params = {k: int(v * 1000) for k, v in wanted.items() if v is not None}

@@ -202,7 +202,9 @@ def _session_ready(port: int, timeout: float) -> bool:
     from .marionette import Marionette
 
     try:
-        with Marionette.open("127.0.0.1", port, timeout=timeout, connect_timeout=min(timeout, 2.0), busy_wait=0) as m:
+        with Marionette.open(
+            "127.0.0.1", port, timeout=timeout, connect_timeout=min(timeout, 2.0), busy_wait=0
+        ) as m:
             m.call("WebDriver:NewSession", {})
             m.call("WebDriver:DeleteSession")
         return True
@@ -249,9 +251,13 @@ def launch(
     log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
             env={**os.environ, "MOZ_CRASHREPORTER_DISABLE": "1"},
-        )  # fmt: skip
+        )
     try:
         real_port = _wait_ready(proc, prof, bidi, timeout, log)
     except BaseException:
@@ -260,10 +266,18 @@ def launch(
             shutil.rmtree(prof, ignore_errors=True)
         raise
     rec = Launched(
-        pid=proc.pid, host="127.0.0.1", port=real_port, profile=str(prof), temp_profile=temp, binary=exe,
-        headless=headless, bidi_port=_bidi_port(prof) if bidi else None, started=time.time(),
-        create_time=_create_time(proc.pid), log=str(log),
-    )  # fmt: skip
+        pid=proc.pid,
+        host="127.0.0.1",
+        port=real_port,
+        profile=str(prof),
+        temp_profile=temp,
+        binary=exe,
+        headless=headless,
+        bidi_port=_bidi_port(prof) if bidi else None,
+        started=time.time(),
+        create_time=_create_time(proc.pid),
+        log=str(log),
+    )
     _save([*load_records(), rec])
     return rec
 
@@ -284,7 +298,11 @@ def _wait_ready(proc: subprocess.Popen, prof: Path, bidi: bool, timeout: float, 
             raise Unreachable(f"Firefox exited (code {proc.returncode}) during startup:\n{_log_tail(log)}")
         if port is None:
             port = active_port(prof)
-        if port is not None and (not bidi or _bidi_port(prof)) and _session_ready(port, max(end - time.monotonic(), 0.5)):
+        if (
+            port is not None
+            and (not bidi or _bidi_port(prof))
+            and _session_ready(port, max(end - time.monotonic(), 0.5))
+        ):
             return port
         if time.monotonic() > end:
             raise Timeout(
@@ -328,8 +346,9 @@ def _wait_gone(pid: int, seconds: float, popen: subprocess.Popen | None = None) 
     return False
 
 
-def quit_firefox(*, port: int | None = None, host: str | None = None, force: bool = False,
-                 timeout: float = 30.0) -> dict[str, Any]:  # fmt: skip
+def quit_firefox(
+    *, port: int | None = None, host: str | None = None, force: bool = False, timeout: float = 30.0
+) -> dict[str, Any]:
     """Stop the Firefox tether launched (the one on ``port``, or the only one).
 
     Graceful first (``Marionette:Quit``), then SIGTERM/SIGKILL after ``timeout``; the temporary
@@ -377,7 +396,12 @@ def _quit_foreign(host: str | None, port: int | None, timeout: float) -> dict[st
     pid = ff.pid
     ff.quit(timeout=min(timeout, 10.0))
     gone = _wait_gone(pid, timeout) if pid else False
-    return {"pid": pid, "port": ff.port, "stopped": "marionette" if gone else "asked", "profile_removed": False}
+    return {
+        "pid": pid,
+        "port": ff.port,
+        "stopped": "marionette" if gone else "asked",
+        "profile_removed": False,
+    }
 
 
 __all__ = ["Launched", "find_binary", "find_record", "launch", "load_records", "quit_firefox", "state_dir"]

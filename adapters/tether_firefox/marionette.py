@@ -62,8 +62,16 @@ class MarionetteError(CommandError):
 
     code = "unknown error"
 
-    def __init__(self, message: str, *, code: str | None = None, app_message: str | None = None,
-                 stacktrace: str = "", data: Any = None, hint: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        app_message: str | None = None,
+        stacktrace: str = "",
+        data: Any = None,
+        hint: str | None = None,
+    ) -> None:
         super().__init__(message, app_message=app_message, hint=hint, code=code or self.code)
         if code:
             self.code = code
@@ -156,12 +164,27 @@ class NoSuchCookie(MarionetteError):
 ERRORS: dict[str, type[MarionetteError]] = {
     cls.code: cls
     for cls in (
-        NoSuchElement, NoSuchWindow, NoSuchFrame, NoSuchAlert, StaleElementReference, ElementNotInteractable,
-        ElementClickIntercepted, InvalidArgument, InvalidSelector, InvalidSessionId, JavascriptError,
-        ScriptTimeout, PageLoadTimeout, UnknownCommand, SessionNotCreated, UnsupportedOperation,
-        UnexpectedAlertOpen, InsecureCertificate, NoSuchCookie,
+        NoSuchElement,
+        NoSuchWindow,
+        NoSuchFrame,
+        NoSuchAlert,
+        StaleElementReference,
+        ElementNotInteractable,
+        ElementClickIntercepted,
+        InvalidArgument,
+        InvalidSelector,
+        InvalidSessionId,
+        JavascriptError,
+        ScriptTimeout,
+        PageLoadTimeout,
+        UnknownCommand,
+        SessionNotCreated,
+        UnsupportedOperation,
+        UnexpectedAlertOpen,
+        InsecureCertificate,
+        NoSuchCookie,
     )
-}  # fmt: skip
+}
 
 SYSTEM_ACCESS_HINT = (
     "the chrome context needs Firefox started with -remote-allow-system-access (Firefox 138 and later); "
@@ -180,8 +203,14 @@ def map_error(name: str, error: Any) -> MarionetteError:
     if code == "unsupported operation" and ("chrome" in message.lower() or "system" in message.lower()):
         hint = SYSTEM_ACCESS_HINT
     text = f"{name}: {code}" + (f": {message}" if message else "")
-    return cls(text, code=code, app_message=message, stacktrace=str(error.get("stacktrace") or ""),
-               data=error.get("data"), hint=hint)  # fmt: skip
+    return cls(
+        text,
+        code=code,
+        app_message=message,
+        stacktrace=str(error.get("stacktrace") or ""),
+        data=error.get("data"),
+        hint=hint,
+    )
 
 
 # ----------------------------------------------------------------------------- busy holder
@@ -204,7 +233,12 @@ def likely_holder(port: int, firefox_pid: int | None = None) -> str | None:
     except (psutil.Error, OSError):
         return None
     for c in conns:
-        if c.status == psutil.CONN_ESTABLISHED and c.raddr and c.raddr[1] == port and c.raddr[0].startswith("127."):
+        if (
+            c.status == psutil.CONN_ESTABLISHED
+            and c.raddr
+            and c.raddr[1] == port
+            and c.raddr[0].startswith("127.")
+        ):
             if c.pid is None:
                 return "a process of another user"
             try:
@@ -251,8 +285,15 @@ class Marionette:
         self._next_id = 0
 
     @classmethod
-    def open(cls, host: str, port: int, *, timeout: float = 30.0, connect_timeout: float = 5.0,
-             busy_wait: float = 3.0) -> Marionette:  # fmt: skip
+    def open(
+        cls,
+        host: str,
+        port: int,
+        *,
+        timeout: float = 30.0,
+        connect_timeout: float = 5.0,
+        busy_wait: float = 3.0,
+    ) -> Marionette:
         """Connect and validate the greeting (see :func:`open_connection`)."""
         conn = open_connection(host, port, connect_timeout=connect_timeout, busy_wait=busy_wait)
         return cls(conn, host, port, timeout=timeout)
@@ -284,7 +325,9 @@ class Marionette:
                     host=self.host,
                     port=self.port,
                 )
-            if not (isinstance(frame, list) and len(frame) == 4 and frame[0] == 1 and isinstance(frame[1], int)):
+            if not (
+                isinstance(frame, list) and len(frame) == 4 and frame[0] == 1 and isinstance(frame[1], int)
+            ):
                 raise ProtocolError(f"unexpected Marionette frame {json.dumps(frame)[:120]}")
             if frame[1] != msg_id:
                 continue  # a late reply to a command we gave up on
@@ -330,7 +373,9 @@ def read_greeting(conn: FramedConnection, deadline: Deadline) -> dict | None:
     return greeting
 
 
-def open_connection(host: str, port: int, *, connect_timeout: float = 5.0, busy_wait: float = 3.0) -> FramedConnection:
+def open_connection(
+    host: str, port: int, *, connect_timeout: float = 5.0, busy_wait: float = 3.0
+) -> FramedConnection:
     """A connection past a valid greeting.
 
     When Firefox closes the connection without a greeting, another client holds the
@@ -401,4 +446,4 @@ __all__ = [
     "map_error",
     "open_connection",
     "read_greeting",
-]  # fmt: skip
+]

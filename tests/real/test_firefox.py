@@ -1,4 +1,4 @@
-"""tether's Firefox adapter against real headless Firefox ESR: the Python API, attach, busy, Selenium, kills."""
+"""The Firefox adapter against real headless Firefox ESR: Python API, attach, busy, Selenium, kills."""
 
 from __future__ import annotations
 
@@ -56,7 +56,10 @@ def test_python_api_drives_a_local_page(firefox_app, site, tmp_path):
         ff.click("#go")
         assert ff.find("#out").text == "Hi Ada"
         assert ff.execute("return arguments[0] * 2 + document.querySelectorAll('li').length", [20]) == 43
-        assert ff.execute("setTimeout(() => arguments[1](arguments[0] + '!'), 50)", ["later"], async_=True) == "later!"
+        assert (
+            ff.execute("setTimeout(() => arguments[1](arguments[0] + '!'), 50)", ["later"], async_=True)
+            == "later!"
+        )
         assert ff.execute("return document.getElementById('out')").text == "Hi Ada"
 
         viewport = ff.screenshot(tmp_path / "view.png")
@@ -64,7 +67,7 @@ def test_python_api_drives_a_local_page(firefox_app, site, tmp_path):
         element = ff.screenshot(element="#greeting")
         assert (tmp_path / "view.png").read_bytes() == viewport
         vw, vh = png_size(viewport)
-        fw, fh = png_size(full)
+        _, fh = png_size(full)
         ew, eh = png_size(element)
         assert fh > vh >= 300  # the page is 3000 px tall: full covers it, the viewport does not
         assert ew < vw and eh < vh
@@ -112,8 +115,7 @@ def test_chrome_context_needs_system_access(firefox_app):
     from tether_firefox.marionette import UnsupportedOperation
 
     with pytest.raises(UnsupportedOperation) as info:
-        with tether.connect("firefox", port=firefox_app.port, chrome=True):
-            pass
+        tether.connect("firefox", port=firefox_app.port, chrome=True).open()
     assert "-remote-allow-system-access" in str(info.value)
     with tether.connect("firefox", port=firefox_app.port) as ff:  # the refused session was deleted
         assert isinstance(ff.title, str)
@@ -161,8 +163,12 @@ def test_busy_while_another_client_holds_the_session(firefox_app, site):
         assert time.monotonic() - started < 1.5  # the holder is visible: no pointless retrying
         assert "python" in str(info.value).lower() or "pid" in str(info.value)
 
-        cli = subprocess.run([*TETHER, "firefox", "title", "--port", str(firefox_app.port)],
-                             capture_output=True, text=True, timeout=30)  # fmt: skip
+        cli = subprocess.run(
+            [*TETHER, "firefox", "title", "--port", str(firefox_app.port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert cli.returncode == 4, cli.stderr
         assert "busy" in cli.stderr
         assert holder.title == "Second page"  # the holder keeps working
@@ -192,14 +198,23 @@ def test_selenium_driver_drives_the_same_firefox(firefox_app, site):
 def test_firefox_killed_mid_command_exits_4_without_hanging(tmp_path, site):
     app = apps.start_firefox(tmp_path / "victim")
     try:
-        cmd = [*TETHER, "firefox", "eval", "--async", "setTimeout(arguments[0], 60000)",
-               "--port", str(app.port), "--timeout", "90"]  # fmt: skip
+        cmd = [
+            *TETHER,
+            "firefox",
+            "eval",
+            "--async",
+            "setTimeout(arguments[0], 60000)",
+            "--port",
+            str(app.port),
+            "--timeout",
+            "90",
+        ]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(2.0)  # the command is waiting on Firefox now
         assert proc.poll() is None
         os.killpg(app.pid, signal.SIGKILL)
         started = time.monotonic()
-        out, err = proc.communicate(timeout=20)
+        _, err = proc.communicate(timeout=20)
         assert proc.returncode == 4, err
         assert time.monotonic() - started < 5
         assert "closed the connection" in err or "reset" in err

@@ -12,7 +12,12 @@ from pathlib import Path
 PAGES = {
     "index.html": """<!doctype html><html><head><title>Tether test page</title></head><body>
 <h1 id="greeting">Hello tether</h1>
-<input id="name" value=""><button id="go" onclick="document.getElementById('out').textContent = 'Hi ' + document.getElementById('name').value">Go</button>
+<input id="name" value=""><button id="go" onclick="greet()">Go</button>
+<script>
+function greet() {
+  document.getElementById('out').textContent = 'Hi ' + document.getElementById('name').value;
+}
+</script>
 <p id="out"></p>
 <ul><li class="item">one</li><li class="item">two</li><li class="item">three</li></ul>
 <a id="next" href="second.html">second page</a>
@@ -20,8 +25,11 @@ PAGES = {
 </body></html>""",
     "second.html": "<!doctype html><title>Second page</title><p id='two'>two</p>",
     "late.html": """<!doctype html><title>Late</title><script>
-setTimeout(() => { const p = document.createElement('p'); p.id = 'late'; p.textContent = 'arrived'; document.body.appendChild(p);
-document.title = 'Late arrived'; }, 800);</script><body></body>""",
+setTimeout(() => {
+  const p = document.createElement('p');
+  p.id = 'late'; p.textContent = 'arrived'; document.body.appendChild(p);
+  document.title = 'Late arrived';
+}, 800);</script><body></body>""",
     "logs.html": """<!doctype html><title>Logs</title><script>
 let n = 0;
 setInterval(() => { n += 1; console.log("tick " + n); }, 250);

@@ -111,7 +111,9 @@ def marionette_handler(replies: dict[str, Callable[[list], object]], received: l
             _, msg_id, name, params = cmd
             make = replies.get(name)
             if make is None:
-                conn.sendall(frame([1, msg_id, {"error": "unknown command", "message": name, "stacktrace": ""}, None]))
+                conn.sendall(
+                    frame([1, msg_id, {"error": "unknown command", "message": name, "stacktrace": ""}, None])
+                )
                 continue
             out = make(params)
             if isinstance(out, dict) and "error" in out and set(out) >= {"error", "message"}:
@@ -122,8 +124,10 @@ def marionette_handler(replies: dict[str, Callable[[list], object]], received: l
     return handler
 
 
-SESSION = {"WebDriver:NewSession": lambda p: {"sessionId": "s1", "capabilities": {"browserName": "firefox"}},
-           "WebDriver:DeleteSession": lambda p: {"value": None}}  # fmt: skip
+SESSION = {
+    "WebDriver:NewSession": lambda p: {"sessionId": "s1", "capabilities": {"browserName": "firefox"}},
+    "WebDriver:DeleteSession": lambda p: {"value": None},
+}
 
 
 def test_busy_when_firefox_closes_without_a_greeting(serve):
@@ -171,9 +175,11 @@ def test_garbage_frame_header_is_a_protocol_error(serve):
         time.sleep(1)
 
     server = serve(handler)
-    with Marionette.open("127.0.0.1", server.port) as m:
-        with pytest.raises(ProtocolError, match="malformed frame header"):
-            m.call("WebDriver:GetTitle", timeout=5)
+    with (
+        Marionette.open("127.0.0.1", server.port) as m,
+        pytest.raises(ProtocolError, match="malformed frame header"),
+    ):
+        m.call("WebDriver:GetTitle", timeout=5)
 
 
 def test_endless_length_header_fails_fast_with_bounded_memory(serve):
@@ -206,9 +212,11 @@ def test_frame_length_beyond_the_limit_is_refused_before_reading_it(serve):
         time.sleep(1)
 
     server = serve(handler)
-    with Marionette.open("127.0.0.1", server.port) as m:
-        with pytest.raises(ProtocolError, match="exceeds the limit"):
-            m.call("WebDriver:GetTitle", timeout=5)
+    with (
+        Marionette.open("127.0.0.1", server.port) as m,
+        pytest.raises(ProtocolError, match="exceeds the limit"),
+    ):
+        m.call("WebDriver:GetTitle", timeout=5)
 
 
 def test_no_reply_to_bad_json_is_caught_by_the_deadline(serve):
@@ -290,7 +298,9 @@ def test_w3c_error_codes_map_to_typed_errors_with_firefox_message(code, cls, exi
 
 def test_utf8_lengths_are_bytes_not_characters(serve):
     received: list = []
-    server = serve(marionette_handler({**SESSION, "WebDriver:Navigate": lambda p: {"value": p["url"]}}, received))
+    server = serve(
+        marionette_handler({**SESSION, "WebDriver:Navigate": lambda p: {"value": p["url"]}}, received)
+    )
     with Firefox("127.0.0.1", server.port, timeout=5) as ff:
         assert ff.request("WebDriver:Navigate", {"url": "https://例え.テスト/ü"}) == "https://例え.テスト/ü"
     assert received[1][3] == {"url": "https://例え.テスト/ü"}
@@ -299,7 +309,9 @@ def test_utf8_lengths_are_bytes_not_characters(serve):
 def test_client_deletes_the_session_and_sends_full_false_for_a_viewport_screenshot(serve):
     png = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
     received: list = []
-    server = serve(marionette_handler({**SESSION, "WebDriver:TakeScreenshot": lambda p: {"value": png}}, received))
+    server = serve(
+        marionette_handler({**SESSION, "WebDriver:TakeScreenshot": lambda p: {"value": png}}, received)
+    )
     with Firefox("127.0.0.1", server.port, timeout=5) as ff:
         assert ff.screenshot().startswith(b"\x89PNG")
     names = [c[2] for c in received]
@@ -308,8 +320,12 @@ def test_client_deletes_the_session_and_sends_full_false_for_a_viewport_screensh
 
 
 def test_session_taken_at_new_session_is_busy(serve):
-    full = {"WebDriver:NewSession": lambda p: {"error": "session not created",
-                                               "message": "Maximum number of active sessions"}}  # fmt: skip
+    full = {
+        "WebDriver:NewSession": lambda p: {
+            "error": "session not created",
+            "message": "Maximum number of active sessions",
+        }
+    }
     server = serve(marionette_handler(full))
     with pytest.raises(Busy):
         Firefox("127.0.0.1", server.port, timeout=5).open()
