@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tether.errors import Busy, CommandError, NotFound, ProtocolError, TetherError, Timeout, Unreachable
+from tether.transport.tcp import Deadline
+from tether.transport.ws import Closed, WsConnection
 
 from .adapter import _firefox_processes, active_port, profile_dir
 
@@ -30,13 +31,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self
 
 BIDI_FILE = "WebDriverBiDiServer.json"
-
-
-def websocket_errors() -> type[Exception]:
-    """websocket-client's base exception (imported lazily: ``tether --help`` must stay fast)."""
-    import websocket
-
-    return websocket.WebSocketException
 
 
 class BiDiError(CommandError):
@@ -93,9 +87,9 @@ def find_bidi_port(marionette_port: int | None = None) -> int:
 class BiDi:
     """One WebDriver BiDi session over a WebSocket: commands, and the events they subscribe to."""
 
-    def __init__(self, ws: Any, url: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, ws: WsConnection, *, timeout: float = 10.0) -> None:
         self.ws = ws
-        self.url = url
+        self.url = ws.url
         self.timeout = timeout
         self._next_id = 0
         self._events: deque[dict] = deque()
@@ -106,18 +100,10 @@ class BiDi:
         cls, port: int, host: str = "127.0.0.1", *, timeout: float = 10.0, new_session: bool = True
     ) -> BiDi:
         """Connect to ``ws://host:port/session`` and (by default) start a session."""
-        import websocket
-
         url = f"ws://{host}:{port}/session"
-        try:
-            ws = websocket.create_connection(url, timeout=timeout, suppress_origin=True)
-        except websocket.WebSocketBadStatusException as exc:
-            raise ProtocolError(f"Firefox refused the BiDi handshake at {url}: {exc}") from exc
-        except (websocket.WebSocketTimeoutException, TimeoutError) as exc:
-            raise Timeout(f"the BiDi handshake with {url} timed out after {timeout:g} s") from exc
-        except (websocket.WebSocketException, OSError) as exc:
-            raise Unreachable(f"cannot open WebDriver BiDi at {url}: {exc}", port=port) from exc
-        bidi = cls(ws, url, timeout=timeout)
+        # Firefox answers 400 to a handshake that carries an Origin header.
+        ws = WsConnection.open(url, timeout=timeout, suppress_origin=True, what="Firefox WebDriver BiDi")
+        bidi = cls(ws, timeout=timeout)
         if new_session:
             try:
                 bidi.session_id = bidi.command("session.new", {"capabilities": {}})["sessionId"]
@@ -136,47 +122,26 @@ class BiDi:
                 raise
         return bidi
 
-    def _recv(self, deadline: float) -> dict:
-        import websocket
-
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise Timeout("no BiDi message within the deadline")
-        self.ws.settimeout(remaining)
+    def _recv(self, deadline: Deadline) -> dict:
         try:
-            raw = self.ws.recv()
-        except (websocket.WebSocketTimeoutException, TimeoutError) as exc:
-            raise Timeout("no BiDi message within the deadline") from exc
-        except (websocket.WebSocketConnectionClosedException, OSError) as exc:
+            msg = self.ws.recv_json(deadline)
+        except Closed as exc:
             raise Unreachable("Firefox closed the BiDi connection (did it exit?)") from exc
-        if not raw:
-            raise Unreachable("Firefox closed the BiDi connection (did it exit?)")
-        try:
-            msg = json.loads(raw)
-        except ValueError as exc:
-            raise ProtocolError(f"a BiDi message is not JSON: {str(raw)[:80]!r}") from exc
         if not isinstance(msg, dict):
-            raise ProtocolError(f"a BiDi message is not an object: {str(raw)[:80]!r}")
+            raise ProtocolError(f"a BiDi message is not an object: {str(msg)[:80]!r}")
         return msg
 
     def command(self, method: str, params: dict | None = None, *, timeout: float | None = None) -> Any:
         """Run one BiDi command; events that arrive meanwhile are kept for :meth:`events`."""
-        import websocket
-
         self._next_id += 1
         msg_id = self._next_id
-        try:
-            self.ws.send(json.dumps({"id": msg_id, "method": method, "params": params or {}}))
-        except (websocket.WebSocketException, OSError) as exc:
-            raise Unreachable(f"sending {method} over BiDi failed: {exc}") from exc
-        deadline = time.monotonic() + (timeout or self.timeout)
+        deadline = Deadline(timeout or self.timeout)
+        self.ws.send_json({"id": msg_id, "method": method, "params": params or {}}, timeout=deadline.seconds)
         while True:
             try:
                 msg = self._recv(deadline)
             except Timeout as exc:
-                raise Timeout(
-                    f"Firefox did not answer {method} within {timeout or self.timeout:g} s"
-                ) from exc
+                raise Timeout(f"Firefox did not answer {method} within {deadline.seconds:g} s") from exc
             if msg.get("type") == "event":
                 self._events.append(msg)
                 continue
@@ -200,9 +165,8 @@ class BiDi:
         while True:
             while self._events:
                 yield self._events.popleft()
-            deadline = time.monotonic() + (timeout if timeout is not None else 3600.0)
             try:
-                msg = self._recv(deadline)
+                msg = self._recv(Deadline(timeout if timeout is not None else 3600.0))
             except Timeout:
                 if timeout is not None:
                     return
@@ -224,8 +188,7 @@ class BiDi:
                     self.command("session.end", timeout=min(self.timeout, 5.0))
         finally:
             self.session_id = None
-            with contextlib.suppress(OSError, websocket_errors()):
-                self.ws.close()
+            self.ws.close()
 
     def __enter__(self) -> Self:
         return self

@@ -24,8 +24,8 @@ from typing import Any
 from tether.errors import NotFound, TetherError, Timeout, Unreachable, UsageError
 
 from .adapter import PORT_FILE, active_port
+from .bidi import BIDI_FILE, bidi_port_of
 
-BIDI_FILE = "WebDriverBiDiServer.json"
 STATE_FILE = "firefox-launched.json"
 BINARY_NAMES = ("firefox", "firefox-esr")
 WELL_KNOWN = (
@@ -189,14 +189,6 @@ def write_prefs(profile: Path, prefs: dict[str, Any]) -> None:
     path.write_text("\n".join(keep) + "\n")
 
 
-def _bidi_port(profile: Path) -> int | None:
-    try:
-        data = json.loads((profile / BIDI_FILE).read_text())
-        return int(data["ws_port"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
 def _session_ready(port: int, timeout: float) -> bool:
     """Whether a session can be opened now (opened and deleted at once)."""
     from .marionette import Marionette
@@ -273,7 +265,7 @@ def launch(
         temp_profile=temp,
         binary=exe,
         headless=headless,
-        bidi_port=_bidi_port(prof) if bidi else None,
+        bidi_port=bidi_port_of(prof) if bidi else None,
         started=time.time(),
         create_time=_create_time(proc.pid),
         log=str(log),
@@ -300,7 +292,7 @@ def _wait_ready(proc: subprocess.Popen, prof: Path, bidi: bool, timeout: float, 
             port = active_port(prof)
         if (
             port is not None
-            and (not bidi or _bidi_port(prof))
+            and (not bidi or bidi_port_of(prof))
             and _session_ready(port, max(end - time.monotonic(), 0.5))
         ):
             return port
