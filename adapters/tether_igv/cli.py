@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from tether.cli import render
-from tether.cli.common import HostOpt, JsonOpt, PortOpt, TimeoutOpt, connect_client, status_command
+from tether.cli.common import HostOpt, JsonOpt, PortOpt, TimeoutOpt, find_endpoint, status_command
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import IGVClient
@@ -22,8 +22,10 @@ TrackArg = Annotated[str | None, typer.Argument(help="Track name (default: all t
 
 def _igv(host: str | None, port: int | None, timeout: float | None) -> IGVClient:
     """The verified IGV (scan, or probe of --host/--port); ``--timeout`` overrides every deadline."""
-    options = {"timeout": timeout} if timeout is not None else {}
-    return connect_client("igv", host, port, timeout if timeout is not None else 2.0, **options)
+    from .client import IGVClient
+
+    endpoint = find_endpoint("igv", host, port, timeout if timeout is not None else 2.0)
+    return IGVClient.from_endpoint(endpoint, timeout=timeout)
 
 
 def _done(reply: Reply, json_: bool) -> None:
@@ -309,7 +311,8 @@ def exit_(
     rec = load_record(igv.port)
     igv.exit()
     if rec is not None:
-        rec.stop()  # IGV is exiting: this waits for it and ends our Xvfb
+        rec.wait(timeout or 10.0)  # let IGV finish exiting before anything is signalled
+        rec.stop()  # ends the Xvfb we started for it and forgets the record
     render.emit(
         {"exited": True, "port": igv.port, "pid": igv.pid},
         as_json=json_,
@@ -355,9 +358,9 @@ def stop(
     from .launch import load_record, records
 
     if port is not None:
-        recs = [r for r in [load_record(port)] if r]
+        recs = [r for r in [load_record(port, live_only=False)] if r]
     else:
-        recs = records()
+        recs = records(live_only=False)
         if len(recs) > 1:
             raise UsageError(
                 f"tether launched {len(recs)} IGVs; name one with --port",
@@ -368,9 +371,11 @@ def stop(
             "no running IGV launched by tether" + (f" on port {port}" if port else ""), looked_at=[]
         )
     rec = recs[0]
-    rec.stop()
+    was_running = rec.stop()
     render.emit(
-        {"stopped": True, "port": rec.port, "pid": rec.pid}, as_json=json_, text=f"stopped IGV pid {rec.pid}"
+        {"port": rec.port, "pid": rec.pid, "was_running": was_running, "xvfb_pid": rec.xvfb_pid},
+        as_json=json_,
+        text=f"stopped IGV pid {rec.pid}" if was_running else f"IGV pid {rec.pid} was gone; cleaned up",
     )
 
 

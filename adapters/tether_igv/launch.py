@@ -73,15 +73,25 @@ class Launched:
         tmp.replace(self.state_file)
 
     def alive(self) -> bool:
-        return _alive(self.pid)
+        return _alive(self.pid, "java")
+
+    def wait(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds for IGV to exit on its own; returns whether it did."""
+        end = time.monotonic() + timeout
+        while self.alive():
+            if time.monotonic() >= end:
+                return False
+            time.sleep(0.05)
+        return True
 
     def stop(self, timeout: float = 10.0) -> bool:
         """End IGV (SIGTERM, then SIGKILL), then the Xvfb we started, and forget the record.
 
-        Returns whether IGV was still running.
+        Returns whether IGV was still running. A pid is signalled only while it still names
+        the process we started (java, Xvfb), never a stranger that reused the number.
         """
-        was_running = _terminate(self.pid, timeout)
-        if self.xvfb_pid:
+        was_running = self.alive() and _terminate(self.pid, timeout)
+        if self.xvfb_pid and _alive(self.xvfb_pid, "Xvfb"):
             _terminate(self.xvfb_pid, 5.0)
         self.forget()
         return was_running
@@ -95,15 +105,19 @@ class Launched:
             shutil.rmtree(self.igv_dir, ignore_errors=True)
 
 
-def _alive(pid: int | None) -> bool:
+def _alive(pid: int | None, name: str | None = None) -> bool:
+    """Whether ``pid`` runs (not a zombie) and, with ``name``, is that program."""
     if not pid:
         return False
-    try:
-        import psutil
+    import psutil
 
+    try:
         proc = psutil.Process(pid)
-        return proc.status() != psutil.STATUS_ZOMBIE
-    except Exception:
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            _reap(pid)
+            return False
+        return name is None or name.lower() in proc.name().lower()
+    except (psutil.Error, OSError):
         return False
 
 
@@ -134,30 +148,31 @@ def _terminate(pid: int, timeout: float) -> bool:
     return True
 
 
-def load_record(port: int) -> Launched | None:
-    """The record of the IGV tether launched on ``port``, if that process is still running."""
+def load_record(port: int, *, live_only: bool = True) -> Launched | None:
+    """The record of the IGV tether launched on ``port``.
+
+    A record whose IGV is gone is stale: with ``live_only`` it is cleaned up (its Xvfb
+    ended, its directory and file removed) and ``None`` returned.
+    """
     path = state_dir() / f"{port}.json"
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         rec = Launched(**{k: v for k, v in data.items() if k in Launched.__dataclass_fields__})
     except (OSError, ValueError, TypeError):
         return None
-    if not rec.alive():
-        try:
-            path.unlink()  # stale: the process is gone
-        except OSError:
-            pass
+    if live_only and not rec.alive():
+        rec.stop()
         return None
     return rec
 
 
-def records() -> list[Launched]:
-    """Every live IGV tether launched (stale records are removed)."""
+def records(*, live_only: bool = True) -> list[Launched]:
+    """Every IGV tether launched (by default only live ones; stale records are cleaned up)."""
     out = []
     directory = state_dir()
     for path in sorted(directory.glob("*.json")) if directory.is_dir() else ():
         if path.stem.isdigit():
-            rec = load_record(int(path.stem))
+            rec = load_record(int(path.stem), live_only=live_only)
             if rec:
                 out.append(rec)
     return out

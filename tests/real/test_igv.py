@@ -1,0 +1,424 @@
+"""The IGV adapter against the real IGV (Debian's igv 2.16 under Xvfb).
+
+IGV serves one client at a time: every test closes what it opens. Where a test claims that
+"nothing was sent", it reads IGV's own log, which records every command line it receives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import tether
+from tether.cli import run
+from tether.errors import CommandError
+from tether_igv.client import IGVClient
+
+pytestmark = pytest.mark.real
+
+ROOT = Path(__file__).resolve().parents[2]
+TETHER = [sys.executable, "-m", "tether"]
+EXAMPLE = ROOT / "examples" / "igv_loci_to_snapshots.py"
+
+
+# -- helpers ---------------------------------------------------------------------------------
+def cli(capsys, *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = run(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def tether_proc(*argv: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*TETHER, *argv], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
+
+
+def igv_log(app) -> str:
+    return "\n".join(p.read_text(errors="replace") for p in sorted(Path(app.igv_dir).glob("igv*.log")))
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    assert data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def igv_answers(port: int) -> bool:
+    return IGVClient(port=port, timeouts={"ready": 5.0}).echo("alive") == "alive"
+
+
+class StallingHTTPServer:
+    """An HTTP server that accepts IGV's request and answers nothing until released,
+    so that an IGV ``load`` of its URL stays in progress for as long as a test needs."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.requested = threading.Event()
+        self.release = threading.Event()
+        self._conns: list[socket.socket] = []
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/slow.bed"
+
+    def _serve(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self.release.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self._conns.append(conn)
+            self.requested.set()
+
+    def close(self) -> None:
+        self.release.set()
+        self._thread.join(2)
+        for conn in self._conns:
+            conn.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def stalling_http():
+    server = StallingHTTPServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def bed(tmp_path: Path) -> Path:
+    directory = tmp_path / "data dir"
+    directory.mkdir()
+    path = directory / "my regions.bed"
+    path.write_text("chr1\t100\t900\tfeatA\nchr1\t2000\t2600\tfeatB\nchr2\t500\t1500\tfeatC\n")
+    return path
+
+
+# -- navigation and argument safety ----------------------------------------------------------
+def test_goto_answers_ok_through_the_cli(igv_app, capsys):
+    code, out, _ = cli(capsys, "igv", "goto", "chr1:1,000-2,000", "--port", str(igv_app.port), "--json")
+    assert code == 0
+    assert json.loads(out)["reply"] == "OK"
+    assert "goto chr1:1,000-2,000" in igv_log(igv_app)
+
+
+def test_goto_several_loci_opens_a_split_view(igv_app):
+    assert IGVClient(port=igv_app.port).goto("chr1:100-500", "chr2:100-500").ok
+
+
+def test_goto_refuses_an_unknown_chromosome_before_sending(igv_app, capsys):
+    code, _, err = cli(capsys, "igv", "goto", "chrZZ:1-100", "--port", str(igv_app.port))
+    assert code == 2
+    assert "not in the loaded genome" in err
+    assert "chrZZ" not in igv_log(igv_app)
+
+
+def test_goto_refuses_coordinates_beyond_the_chromosome(igv_app, capsys):
+    code, _, err = cli(capsys, "igv", "goto", "chr2:19,000-25,000", "--port", str(igv_app.port))
+    assert code == 2 and "beyond the end of chr2" in err
+
+
+def test_goto_refuses_newline_injection_and_igv_keeps_running(igv_app, capsys):
+    before = igv_log(igv_app).count("] exit")
+    code, _, err = cli(capsys, "igv", "goto", "chr1:1-100\nexit", "--port", str(igv_app.port))
+    assert code == 2 and "line break" in err
+    code, _, _ = cli(capsys, "igv", "send", "echo x\nexit", "--port", str(igv_app.port))
+    assert code == 2
+    assert igv_app.alive()
+    assert igv_answers(igv_app.port)
+    assert igv_log(igv_app).count("] exit") == before
+
+
+def test_current_genome_comes_from_the_igv_directory_of_the_process(igv_app, capsys):
+    code, out, _ = cli(capsys, "igv", "current-genome", "--port", str(igv_app.port), "--json")
+    info = json.loads(out)
+    assert code == 0
+    assert info["genome"] == str(igv_app.genome)
+    assert info["source"].endswith("prefs.properties")
+    assert info["chromosomes"] == {"chr1": 50000, "chr2": 20000}
+
+
+def test_version_falls_back_to_the_package_when_igv_says_user(igv_app, capsys):
+    code, out, _ = cli(capsys, "igv", "version", "--port", str(igv_app.port), "--json")
+    assert code == 0
+    assert json.loads(out)["version"].startswith("2.16")
+
+
+def test_tether_connect_returns_a_working_client(igv_app):
+    igv = tether.connect("igv", port=igv_app.port)
+    assert isinstance(igv, IGVClient)
+    with igv.session():
+        assert igv.echo("hello") == "hello"
+        assert igv.goto("chr2:1,000-1,500").ok
+
+
+# -- data, snapshots, scripts ------------------------------------------------------------------
+def test_load_bed_from_a_path_with_spaces_then_snapshot_png_and_svg(igv_app, bed, tmp_path, capsys):
+    port = str(igv_app.port)
+    code, _, err = cli(capsys, "igv", "load", str(bed), "--name", "my regions", "--port", port)
+    assert code == 0, err
+    assert f'load "{bed}"' in igv_log(igv_app)
+    assert "does not exist" not in igv_log(igv_app).split(f'load "{bed}"', 1)[1][:400]
+    assert cli(capsys, "igv", "goto", "chr1:1-3,000", "--port", port)[0] == 0
+    shot = tmp_path / "shots dir" / "view one.png"
+    code, out, err = cli(capsys, "igv", "snapshot", str(shot), "--port", port, "--json")
+    assert code == 0, err
+    assert json.loads(out)["file"] == str(shot)
+    width, height = png_size(shot)
+    assert width > 300 and height > 100
+    assert shot.stat().st_size > 5000
+    svg = tmp_path / "view.svg"
+    assert cli(capsys, "igv", "snapshot", str(svg), "--port", port)[0] == 0
+    assert "<svg" in svg.read_text()[:2000]
+    assert cli(capsys, "igv", "new", "--port", port)[0] == 0
+
+
+def test_snapshot_refuses_a_format_igv_cannot_write(igv_app, tmp_path, capsys):
+    code, _, err = cli(capsys, "igv", "snapshot", str(tmp_path / "x.jpg"), "--port", str(igv_app.port))
+    assert code == 2 and ".png or .svg" in err
+    assert not (tmp_path / "x.jpg").exists()
+
+
+def test_track_and_display_commands_answer_ok(igv_app, bed):
+    igv = IGVClient(port=igv_app.port)
+    with igv.session():
+        igv.load(bed, format="bed")
+        for reply in (
+            igv.goto("featB"),
+            igv.expand(),
+            igv.squish("my regions.bed"),
+            igv.collapse(),
+            igv.region("chr1:100-200", "a region"),
+            igv.max_panel_height(400),
+            igv.preference("SAM.SHOW_SOFT_CLIPPED", "true"),
+            igv.set_sleep_interval(0),
+            igv.view_as_pairs(True),
+            igv.sort("base"),
+            igv.group("strand"),
+            igv.color_by("read_strand"),
+            igv.new(),
+        ):
+            assert reply.ok, reply
+
+
+def test_genome_command_reloads_a_fasta(igv_app, capsys):
+    code, _, err = cli(capsys, "igv", "genome", str(igv_app.genome), "--port", str(igv_app.port))
+    assert code == 0, err
+    assert cli(capsys, "igv", "goto", "chr1:10-500", "--port", str(igv_app.port))[0] == 0
+
+
+def test_batch_stops_at_the_bad_line_and_names_it(igv_app, tmp_path, capsys):
+    script = tmp_path / "review.txt"
+    script.write_text("# a review script\nnew\n\ngoto chr1:1-2000\nfrobnicate now\ngoto chr2:777-1777\n")
+    code, out, _ = cli(capsys, "igv", "batch", str(script), "--port", str(igv_app.port), "--json")
+    assert code == 1
+    report = json.loads(out)
+    assert report["line"] == 5
+    assert "line 5" in report["message"] and "UNKOWN COMMAND" in report["app_message"]
+    log = igv_log(igv_app)
+    assert "goto chr1:1-2000" in log and "goto chr2:777-1777" not in log
+    assert igv_answers(igv_app.port)
+
+
+def test_batch_keep_going_runs_every_line_and_lists_the_failures(igv_app, tmp_path, capsys):
+    script = tmp_path / "all.txt"
+    script.write_text("goto chr1:1-900\nfrobnicate\n// comment\ngoto chr2:888-1888\nload /no/such.bed\n")
+    port = str(igv_app.port)
+    code, out, _ = cli(capsys, "igv", "batch", str(script), "--keep-going", "--port", port, "--json")
+    assert code == 1
+    result = json.loads(out)["result"]
+    assert [f["line"] for f in result["failures"]] == [2, 5]
+    assert result["done"] == 2 and result["skipped"] == 1
+    assert "goto chr2:888-1888" in igv_log(igv_app)
+
+
+# -- failures are typed, bounded, and leave IGV usable -------------------------------------------
+def test_invalid_command_is_a_typed_error_and_igv_still_answers(igv_app):
+    igv = IGVClient(port=igv_app.port, timeouts={"goto": 5.0})
+    started = time.monotonic()
+    with pytest.raises(CommandError) as info:
+        igv.send("frobnicate")
+    assert time.monotonic() - started < 5.0
+    assert info.value.app_message == "UNKOWN COMMAND: frobnicate"
+    assert igv_answers(igv_app.port)
+
+
+def test_failing_commands_are_typed_errors_within_the_deadline(igv_app, capsys):
+    port = str(igv_app.port)
+    started = time.monotonic()
+    code, out, _ = cli(capsys, "igv", "send", "colorBy FOO", "--port", port, "--timeout", "5", "--json")
+    assert code == 1
+    assert json.loads(out).get("reason") == "silent", out  # IGV 2.16 writes nothing for a command that throws
+    code, out, _ = cli(capsys, "igv", "send", "load /no/such/file.bam", "--port", port, "--json")
+    assert code == 1
+    assert json.loads(out)["app_message"] == "Error: /no/such/file.bam does not exist."
+    assert time.monotonic() - started < 10
+    assert igv_answers(igv_app.port)
+
+
+def test_a_bad_colour_option_is_refused_before_it_can_hang_igv(igv_app, capsys):
+    code, _, err = cli(capsys, "igv", "color-by", "FOO", "--port", str(igv_app.port))
+    assert code == 2 and "read_strand" in err
+
+
+def test_busy_port_reports_exit_4_within_the_deadline(igv_app):
+    holder = socket.create_connection(("127.0.0.1", igv_app.port), timeout=5)
+    try:
+        holder.sendall(b"echo held\n")
+        assert holder.recv(100) == b"held\n"  # IGV now serves this connection, and only it
+        started = time.monotonic()
+        proc = tether_proc("igv", "goto", "chr1:1-500", "--port", str(igv_app.port), "--timeout", "2")
+        elapsed = time.monotonic() - started
+    finally:
+        holder.close()
+    assert proc.returncode == 4, proc.stderr
+    assert "busy" in proc.stderr and "Traceback" not in proc.stderr
+    assert elapsed < 8
+    assert igv_answers(igv_app.port)
+
+
+def test_timeout_mid_command_exits_4_and_igv_recovers(igv_app, stalling_http, capsys):
+    started = time.monotonic()
+    load = f"load {stalling_http.url}"
+    code, out, _ = cli(capsys, "igv", "send", load, "--port", str(igv_app.port), "--timeout", "2", "--json")
+    assert code == 4
+    assert "mid-command" in json.loads(out)["message"]
+    assert stalling_http.requested.is_set()
+    assert time.monotonic() - started < 8
+    stalling_http.close()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if igv_answers(igv_app.port):
+                break
+        except tether.TetherError:
+            time.sleep(0.5)
+    assert igv_answers(igv_app.port)
+
+
+# -- the review loop example -------------------------------------------------------------------
+def test_example_writes_one_snapshot_per_bed_region(igv_app, bed, tmp_path):
+    out = tmp_path / "snaps"
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLE), str(bed), str(out), "--port", str(igv_app.port)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["featA.png", "featB.png", "featC.png"]
+    for p in out.iterdir():
+        assert png_size(p)[0] > 300 and p.stat().st_size > 3000
+    assert "chr2:501-1500" in proc.stdout
+
+
+# -- launch, exit, stop, and IGV dying mid-command -------------------------------------------------
+@pytest.fixture
+def state_dir(tmp_path, monkeypatch):
+    directory = tmp_path / "state"
+    monkeypatch.setenv("TETHER_IGV_STATE_DIR", str(directory))
+    return directory
+
+
+def _pid_gone(pid: int, within: float = 10.0) -> bool:
+    end = time.monotonic() + within
+    while time.monotonic() < end:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.1)
+    return False
+
+
+def _kill(pid: int | None) -> None:
+    if pid:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def test_launch_headless_then_exit_stops_igv_and_its_xvfb(igv_app, state_dir):
+    genome = str(igv_app.genome)
+    env = {"TETHER_IGV_STATE_DIR": str(state_dir)}
+    proc = tether_proc("igv", "launch", "--headless", "--genome", genome, "--json", env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    rec = json.loads(proc.stdout)
+    try:
+        assert rec["genome"] == genome and rec["xvfb_pid"] and rec["port"] != igv_app.port
+        assert (state_dir / f"{rec['port']}.json").exists()
+        prefs = (Path(rec["igv_dir"]) / "prefs.properties").read_text()
+        assert "SHOW_GENOME_SERVER_WARNING=FALSE" in prefs
+        igv = IGVClient(port=rec["port"])
+        assert igv.current_genome()["source"] == "launched by tether"
+        assert igv.goto("chr2:1-1000").ok
+        status = tether_proc("igv", "status", "--port", str(rec["port"]), "--json", env=env)
+        assert json.loads(status.stdout)["pid"] == rec["pid"]
+        done = tether_proc("igv", "exit", "--port", str(rec["port"]), env=env)
+        assert done.returncode == 0, done.stderr
+        assert _pid_gone(rec["pid"]) and _pid_gone(rec["xvfb_pid"])
+        assert not (state_dir / f"{rec['port']}.json").exists()
+        assert not Path(rec["igv_dir"]).exists()
+    finally:
+        _kill(rec["pid"])
+        _kill(rec["xvfb_pid"])
+
+
+def test_igv_killed_mid_command_exits_4_with_a_message_and_stop_cleans_up(igv_app, state_dir, stalling_http):
+    from tether_igv.launch import launch
+
+    env = {"TETHER_IGV_STATE_DIR": str(state_dir)}
+    rec = launch(str(igv_app.genome), headless=True)
+    try:
+        proc = subprocess.Popen(
+            [*TETHER, "igv", "send", f"load {stalling_http.url}", "--port", str(rec.port), "--timeout", "60"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **env},
+        )
+        try:
+            assert stalling_http.requested.wait(30), "IGV never started the load"
+            os.kill(rec.pid, signal.SIGKILL)
+            started = time.monotonic()
+            _, err = proc.communicate(timeout=20)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert time.monotonic() - started < 10
+        assert proc.returncode == 4, err
+        assert "IGV exited or its listener died" in err
+        assert "Traceback" not in err
+        stopped = tether_proc("igv", "stop", "--port", str(rec.port), "--json", env=env)
+        assert stopped.returncode == 0, stopped.stderr
+        assert json.loads(stopped.stdout)["was_running"] is False
+        assert _pid_gone(rec.xvfb_pid or 0)  # the Xvfb tether started for the dead IGV is ended too
+        assert not (state_dir / f"{rec.port}.json").exists()
+    finally:
+        rec.stop()
