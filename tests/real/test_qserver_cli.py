@@ -1,0 +1,238 @@
+"""`tether qserver …` against the real queue server: exit codes, output, and secrets kept out of it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tether.cli import run
+
+from .test_qserver import COUNT, client, ensure_env, history_item, queue_uid, remove_quietly
+
+pytestmark = pytest.mark.real
+
+KEY_VARS = (
+    "QSERVER_HTTP_SERVER_API_KEY",
+    "QSERVER_HTTP_SERVER_API_KEYFILE",
+    "TETHER_QSERVER_API_KEY",
+    "TETHER_QSERVER_API_KEY_FILE",
+    "QSERVER_HTTP_SERVER_URI",
+    "TETHER_QSERVER_URL",
+)
+TETHER = str(Path(sys.executable).with_name("tether"))
+
+
+@pytest.fixture
+def no_key(monkeypatch, tmp_path):
+    """No API key anywhere: not in the environment, not in a config file."""
+    for var in KEY_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("TETHER_CONFIG", str(tmp_path / "absent.toml"))
+
+
+@pytest.fixture
+def key_env(no_key, monkeypatch, qserver_app):
+    monkeypatch.setenv("QSERVER_HTTP_SERVER_API_KEY", qserver_app.api_key)
+    ensure_env(qserver_app)
+    return qserver_app
+
+
+def tq(app, *args: str) -> list[str]:
+    return ["qserver", *args, "--port", str(app.port)]
+
+
+def test_run_completes_and_history_shows_it(key_env, capsys):
+    assert run(tq(key_env, "run", "count", "det1,det2", "num=3", "--json")) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["exit_status"] == "completed" and result["run_uids"]
+    assert run(tq(key_env, "history", "--json", "--last", "5")) == 0
+    items = json.loads(capsys.readouterr().out)
+    mine = [i for i in items if i["item_uid"] == result["item_uid"]]
+    assert mine and mine[0]["result"]["exit_status"] == "completed"
+    assert mine[0]["args"] == [["det1", "det2"]] and mine[0]["kwargs"] == {"num": 3}
+
+
+def test_env_open_wait_reports_an_open_environment(key_env, capsys):
+    assert run(tq(key_env, "env", "open", "--wait", "--json")) == 0
+    assert json.loads(capsys.readouterr().out)["worker_environment_exists"] is True
+
+
+def test_failed_plan_exits_1_with_the_servers_message(key_env, capsys):
+    code = run(tq(key_env, "run", "mv", "motor", '"abc"'))
+    err = capsys.readouterr().err
+    queued = key_env.request("GET", "/queue/get")["items"]
+    try:
+        assert code == 1
+        assert "failed" in err and "Plan failed" in err
+        assert "put the plan back" in err
+    finally:
+        remove_quietly(key_env, queued[0]["item_uid"] if queued else None)
+
+
+@pytest.mark.parametrize(
+    ("plan", "words"),
+    [
+        (["cuont", "det1,"], ["unknown plan", "count"]),
+        (["count", "det1,", "nmu=3"], ["no parameter", "num"]),
+        (["count", "det1,det9"], ["unknown device", "det9"]),
+        (["count", "[det1"], ["neither JSON nor a Python literal"]),
+        (["{'name': 'count', 'args': [['det1']]"], ["neither JSON nor a Python literal"]),
+    ],
+)
+def test_bad_plans_exit_2_and_leave_the_queue_unchanged(key_env, capsys, plan, words):
+    before = queue_uid(key_env)
+    assert run(tq(key_env, "add", *plan)) == 2
+    err = capsys.readouterr().err
+    for word in words:
+        assert word in err
+    assert queue_uid(key_env) == before
+
+
+def test_dry_run_prints_the_body_and_sends_nothing(key_env, capsys):
+    before = queue_uid(key_env)
+    assert run(tq(key_env, "add", "count", '["det1","det2"]', "num=3", "--dry-run")) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["item"]["args"] == [["det1", "det2"]] and body["item"]["kwargs"] == {"num": 3}
+    assert body["item"]["meta"]["client_request_id"].startswith("tether-")
+    assert queue_uid(key_env) == before
+
+
+def test_add_queue_remove_round_trip(key_env, capsys):
+    assert run(tq(key_env, "add", "count", "det1,", "num=2", "--json")) == 0
+    uid = json.loads(capsys.readouterr().out)[0]["item_uid"]
+    try:
+        assert run(tq(key_env, "queue", "--json")) == 0
+        assert uid in [i["item_uid"] for i in json.loads(capsys.readouterr().out)["items"]]
+        assert run(tq(key_env, "queue")) == 0
+        assert uid in capsys.readouterr().out
+        assert run(tq(key_env, "remove", uid)) == 0
+        assert uid not in [i["item_uid"] for i in key_env.request("GET", "/queue/get")["items"]]
+    finally:
+        remove_quietly(key_env, uid)
+
+
+def test_plans_and_devices_list_what_the_server_allows(key_env, capsys):
+    assert run(tq(key_env, "plans", "count")) == 0
+    out = capsys.readouterr().out
+    assert "detectors" in out and "num" in out
+    assert run(tq(key_env, "devices", "--json")) == 0
+    assert {"det1", "det2", "motor"} <= set(json.loads(capsys.readouterr().out))
+
+
+def test_wrong_key_exits_5_and_never_prints_the_key(no_key, qserver_app, capfd, tmp_path):
+    bad = "notthekey987654"
+    key_file = tmp_path / "key"
+    key_file.write_text(bad + "\n")
+    assert run(tq(qserver_app, "queue", "--api-key-file", str(key_file), "-v")) == 5
+    out = capfd.readouterr()
+    assert bad not in out.out + out.err
+    assert "Invalid API key" in out.err and str(key_file) in out.err
+    assert "GET" in out.err and "***" in out.err  # -v logged the request, with the key masked
+    assert run(tq(qserver_app, "status", "--api-key", bad, "--json", "-v")) == 5
+    out = capfd.readouterr()
+    assert bad not in out.out + out.err
+
+
+def test_no_key_exits_5_with_a_hint_naming_the_key_sources(no_key, qserver_app, capsys):
+    assert run(tq(qserver_app, "queue")) == 5
+    err = capsys.readouterr().err
+    assert "no API key" in err and "--api-key-file" in err and "QSERVER_HTTP_SERVER_API_KEY" in err
+
+
+def test_key_from_the_config_file(no_key, qserver_app, monkeypatch, tmp_path, capsys):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[qserver]\napi_key = "{qserver_app.api_key}"\n')
+    monkeypatch.setenv("TETHER_CONFIG", str(cfg))
+    assert run(tq(qserver_app, "queue", "--json")) == 0
+    assert "items" in json.loads(capsys.readouterr().out)
+
+
+def test_url_option_with_the_servers_address(key_env, capsys):
+    assert run(["qserver", "queue", "--json", "--url", key_env.url]) == 0
+    assert "items" in json.loads(capsys.readouterr().out)
+
+
+def _spawn(args: list[str], env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [TETHER, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+    )
+
+
+def _env(app) -> dict:
+    env = {k: v for k, v in os.environ.items() if k not in KEY_VARS}
+    env["QSERVER_HTTP_SERVER_API_KEY"] = app.api_key
+    env["TETHER_CONFIG"] = "/nonexistent/tether.toml"
+    return env
+
+
+@pytest.mark.parametrize("transport", ["ws", "poll"])
+def test_console_follow_prints_the_plans_output(key_env, transport):
+    proc = _spawn(tq(key_env, "console", "--follow", "--for", "8", "--transport", transport), _env(key_env))
+    try:
+        time.sleep(2.0)  # let the follower connect (tether's start + the probe)
+        with client(key_env) as qs:
+            result = qs.run(COUNT, timeout=60)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert result.run_uids[0] in out and "count" in out
+
+
+def test_run_wait_gives_a_clear_error_when_re_manager_stops(key_env):
+    long_count = ["count", "det1,", "num=400", "delay=0.05"]
+    proc = _spawn(tq(key_env, "run", *long_count, "--timeout", "60"), _env(key_env))
+    try:
+        with client(key_env) as qs:
+            qs.wait_for(lambda s: s["re_state"] == "running", 30)
+        stopped_at = time.monotonic()
+        key_env.stop_manager()
+        out, err = proc.communicate(timeout=60)
+        elapsed = time.monotonic() - stopped_at
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(10)
+        key_env.start_manager()
+    assert proc.returncode == 4, err
+    assert "RE Manager stopped answering" in err
+    assert "Traceback" not in err + out
+    assert elapsed < 40
+    ensure_env(key_env)
+    with client(key_env) as qs:
+        for item in qs.queue_get()["items"]:
+            if item.get("kwargs", {}).get("num") == 400:
+                remove_quietly(key_env, item["item_uid"])
+
+
+def test_example_submits_plans_from_yaml_and_csv(key_env, tmp_path):
+    example = Path(__file__).resolve().parents[2] / "examples" / "qserver_submit_plans.py"
+    yaml_file = tmp_path / "plans.yaml"
+    yaml_file.write_text(
+        "- {name: count, args: [[det1]], kwargs: {num: 2}}\n- {name: count, args: [[det1, det2]], kwargs: {num: 1}}\n"
+    )
+    csv_file = tmp_path / "plans.csv"
+    csv_file.write_text('name,args,kwargs\ncount,"[[""det2""]]","{""num"": 2}"\n')
+    for plans in (yaml_file, csv_file):
+        proc = subprocess.run(
+            [sys.executable, str(example), str(plans), "--url", key_env.url],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=_env(key_env),
+        )
+        assert proc.returncode == 0, proc.stderr
+        lines = [json.loads(line) for line in proc.stdout.splitlines()]
+        assert len(lines) == (2 if plans == yaml_file else 1)
+        for line in lines:
+            assert line["exit_status"] == "completed"
+            assert history_item(key_env, line["item_uid"])["result"]["exit_status"] == "completed"
