@@ -105,9 +105,8 @@ def test_invalid_plans_are_refused_before_sending_and_the_queue_is_unchanged(qs,
 
 
 def test_wrong_api_key_is_an_auth_error_that_never_shows_the_key(qserver_app):
-    with client(qserver_app, api_key="wrongkey12345") as bad:
-        with pytest.raises(AuthError) as err:
-            bad.status()
+    with client(qserver_app, api_key="wrongkey12345") as bad, pytest.raises(AuthError) as err:
+        bad.status()
     assert "wrongkey12345" not in str(err.value) and "wrongkey12345" not in repr(err.value.to_dict())
     assert "Invalid API key" in str(err.value)
 

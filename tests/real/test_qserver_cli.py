@@ -218,7 +218,8 @@ def test_example_submits_plans_from_yaml_and_csv(key_env, tmp_path):
     example = Path(__file__).resolve().parents[2] / "examples" / "qserver_submit_plans.py"
     yaml_file = tmp_path / "plans.yaml"
     yaml_file.write_text(
-        "- {name: count, args: [[det1]], kwargs: {num: 2}}\n- {name: count, args: [[det1, det2]], kwargs: {num: 1}}\n"
+        "- {name: count, args: [[det1]], kwargs: {num: 2}}\n"
+        "- {name: count, args: [[det1, det2]], kwargs: {num: 1}}\n"
     )
     csv_file = tmp_path / "plans.csv"
     csv_file.write_text('name,args,kwargs\ncount,"[[""det2""]]","{""num"": 2}"\n')
