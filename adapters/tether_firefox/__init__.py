@@ -4,7 +4,7 @@
 >>> with Firefox.attach() as ff:                                     # doctest: +SKIP
 ...     ff.navigate("http://127.0.0.1:8000/"); print(ff.title)
 
-``launch``/``quit_firefox`` start and stop a Firefox for automation, ``BiDi`` streams console
+``launch_firefox``/``quit_firefox`` start and stop a Firefox for automation, ``BiDi`` streams console
 messages, ``selenium_driver`` hands the same Firefox to Selenium. Heavy libraries
 (selenium, websocket-client) load only when those are used.
 """
@@ -15,15 +15,24 @@ from typing import Any
 
 from .adapter import FirefoxAdapter
 
-__all__ = ["BiDi", "Element", "Firefox", "FirefoxAdapter", "launch", "quit_firefox", "selenium_driver"]
+__all__ = [
+    "BiDi",
+    "Element",
+    "Firefox",
+    "FirefoxAdapter",
+    "launch_firefox",
+    "quit_firefox",
+    "selenium_driver",
+]
 
+# name -> (module, attribute). ``launch_firefox`` is not called ``launch``: that is the submodule's name.
 _LAZY = {
-    "Firefox": "client",
-    "Element": "client",
-    "launch": "launch",
-    "quit_firefox": "launch",
-    "BiDi": "bidi",
-    "selenium_driver": "selenium",
+    "Firefox": ("client", "Firefox"),
+    "Element": ("client", "Element"),
+    "launch_firefox": ("launch", "launch"),
+    "quit_firefox": ("launch", "quit_firefox"),
+    "BiDi": ("bidi", "BiDi"),
+    "selenium_driver": ("selenium", "selenium_driver"),
 }
 
 
@@ -31,5 +40,6 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         from importlib import import_module
 
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        module, attr = _LAZY[name]
+        return getattr(import_module(f".{module}", __name__), attr)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
