@@ -80,12 +80,14 @@ def run(port: int, n: int, rounds: int, diag_n: int) -> dict:
     per_round = max(1, n // rounds)
     targets = loci(per_round)
     times: dict[str, list[float]] = {name: [] for name in [*MODES, *DIAGNOSTIC]}
-    raw_client(port, targets[:20])  # warm up IGV's repaint path and the JIT
-    tether_session(port, targets[:20])
-    for _ in range(rounds):
-        for name, fn in MODES.items():
+    warm = loci(100)
+    raw_client(port, warm)  # warm up IGV's repaint path and its JIT
+    tether_session(port, warm)
+    names = list(MODES)
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:  # rotate: no mode always goes first
             t0 = time.perf_counter()
-            fn(port, targets)
+            MODES[name](port, targets)
             times[name].append((time.perf_counter() - t0) / per_round)
     diag_targets = targets[: max(1, diag_n // rounds)]
     for _ in range(rounds):
@@ -117,9 +119,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--port", type=int, help="an IGV already running (default: launch one)")
     ap.add_argument("-n", type=int, default=500, help="gotos per mode (default 500)")
-    ap.add_argument("--rounds", type=int, default=10, help="interleaved rounds (default 10)")
+    ap.add_argument("--rounds", type=int, default=20, help="interleaved rounds (default 20)")
     ap.add_argument(
-        "--diag", type=int, default=50, help="gotos per diagnostic mode (slow by design; default 50)"
+        "--diag", type=int, default=100, help="gotos per diagnostic mode (slow by design; default 100)"
     )
     ap.add_argument("--json", action="store_true")
     opts = ap.parse_args()

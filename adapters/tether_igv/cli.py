@@ -21,11 +21,12 @@ TrackArg = Annotated[str | None, typer.Argument(help="Track name (default: all t
 
 
 def _igv(host: str | None, port: int | None, timeout: float | None) -> IGVClient:
-    """The verified IGV (scan, or probe of --host/--port); ``--timeout`` overrides every deadline."""
+    """The verified IGV (scan, or probe of --host/--port), looked up only once the arguments passed
+    their checks; ``--timeout`` overrides every deadline."""
     from .client import IGVClient
 
-    endpoint = find_endpoint("igv", host, port, timeout if timeout is not None else 2.0)
-    return IGVClient.from_endpoint(endpoint, timeout=timeout)
+    probe = timeout if timeout is not None else 2.0
+    return IGVClient.deferred(lambda: find_endpoint("igv", host, port, probe), timeout=timeout)
 
 
 def _done(reply: Reply, json_: bool) -> None:
@@ -103,9 +104,6 @@ def snapshot(
     json_: JsonOpt = False,
 ) -> None:
     """Save a snapshot of the current view."""
-    from .args import snapshot_target
-
-    snapshot_target(file)  # refuse a bad suffix before looking for IGV
     path = _igv(host, port, timeout).snapshot(file)
     render.emit(
         {"file": str(path), "bytes": path.stat().st_size if path.exists() else None},
@@ -266,9 +264,6 @@ def send(
     json_: JsonOpt = False,
 ) -> None:
     """Send a raw batch command (line breaks and NUL are refused)."""
-    from .args import check_command
-
-    check_command(command)  # refuse before looking for IGV: nothing is sent
     _done(_igv(host, port, timeout).send(command), json_)
 
 

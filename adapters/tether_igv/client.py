@@ -24,7 +24,7 @@ from tether.errors import CommandError, TetherError, UsageError
 
 from . import args as A
 from .adapter import _UNKNOWN_VERSIONS, DEFAULT_PORT, igv_directory, read_prefs, version_from_install
-from .locus import GenomeIndex, validate_loci
+from .locus import GenomeIndex, Locus, validate_loci
 from .protocol import GRACE, IGVConnection, Reply
 
 #: Deadlines in seconds per kind of command; every one can be overridden (``timeouts=``, ``timeout=``).
@@ -163,8 +163,9 @@ class IGVClient:
         quickack: bool = True,
         lazy: bool = True,
     ) -> None:
-        self.host = host
-        self.port = port
+        self._finder: Callable[[], Any] | None = None
+        self._host = host
+        self._port = port
         self.pid = pid
         self.cmdline = list(cmdline or [])
         self.check_loci = check_loci
@@ -191,8 +192,38 @@ class IGVClient:
         options.setdefault("version", getattr(endpoint, "version", None))
         return cls(endpoint.host, endpoint.port, **options)
 
+    @classmethod
+    def deferred(cls, find: Callable[[], Any], **options: Any) -> IGVClient:
+        """A client that finds IGV (``find()`` returns a verified endpoint) only when it first
+        needs it, so a bad argument is refused (exit 2) before any scan or connection."""
+        client = cls(**options)
+        client._finder = find
+        return client
+
+    def _ensure_endpoint(self) -> None:
+        if self._finder is None:
+            return
+        finder, self._finder = self._finder, None
+        endpoint = finder()
+        self._host, self._port = endpoint.host, endpoint.port
+        self.cmdline = self.cmdline or list(getattr(endpoint, "cmdline", []) or [])
+        self.pid = self.pid or getattr(endpoint, "pid", None)
+        self._version = self._version or getattr(endpoint, "version", None)
+
+    @property
+    def host(self) -> str:
+        self._ensure_endpoint()
+        return self._host
+
+    @property
+    def port(self) -> int:
+        self._ensure_endpoint()
+        return self._port
+
     def __repr__(self) -> str:
-        return f"IGVClient({self.host!r}, {self.port})"
+        if self._finder is not None:
+            return "IGVClient(<not looked up yet>)"
+        return f"IGVClient({self._host!r}, {self._port})"
 
     # -- connections -----------------------------------------------------------------------
     def _open(self, lazy: bool) -> IGVConnection:
@@ -353,17 +384,24 @@ class IGVClient:
         Checked before sending: syntax always; chromosome and coordinates against the loaded
         genome's index when it is readable (IGV itself answers ``OK`` to an unknown chromosome).
         """
-        flat = [part for locus in loci for part in str(locus).split()] if loci else []
         for locus in loci:
             A.check_text(str(locus), "locus")
-        index = self.genome_index() if self.check_loci and flat else None
-        validate_loci(flat, index)
+        flat = [part for locus in loci for part in str(locus).split()]
+        self._check_loci(flat)
         return self.execute("goto " + " ".join(flat), timeout=timeout, kind="goto")
+
+    def _check_loci(self, loci: list[str]) -> list[Locus]:
+        parsed = validate_loci(loci)  # syntax first: refused before IGV is even looked up
+        index = self.genome_index() if self.check_loci else None
+        if index is not None:
+            for locus in parsed:
+                index.check(locus)
+        return parsed
 
     def region(self, locus: str, description: str | None = None, *, timeout: float | None = None) -> Reply:
         """Mark a region of interest (``chr:start-end``)."""
         A.check_text(locus, "locus")
-        (parsed,) = validate_loci([locus], self.genome_index() if self.check_loci else None)
+        (parsed,) = self._check_loci([locus])
         if not parsed.is_range:
             raise UsageError(f"a region needs chr:start-end, not {locus!r}")
         command = f"region {parsed.chrom} {parsed.start} {parsed.end}"
@@ -457,7 +495,8 @@ class IGVClient:
         """Sort alignments (``base``, ``strand``, ``quality``, …) at ``locus`` or the centre."""
         command = "sort " + _choice(option, SORT_OPTIONS, "sort option")
         if locus:
-            validate_loci([locus], self.genome_index() if self.check_loci else None)
+            A.check_text(locus, "locus")
+            self._check_loci([locus])
             command += " " + locus
         if reverse:
             command += " reverse"

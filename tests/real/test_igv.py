@@ -40,8 +40,14 @@ def cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 
 def tether_proc(*argv: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    """The real ``tether`` command; ``env`` values of ``None`` remove a variable."""
+    full = {**os.environ, **(env or {})}
     return subprocess.run(
-        [*TETHER, *argv], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+        [*TETHER, *argv],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={k: v for k, v in full.items() if v is not None},
     )
 
 
@@ -363,10 +369,11 @@ def _kill(pid: int | None) -> None:
             pass
 
 
-def test_launch_headless_then_exit_stops_igv_and_its_xvfb(igv_app, state_dir):
+def test_launch_without_a_display_uses_xvfb_then_exit_stops_igv_and_xvfb(igv_app, state_dir):
     genome = str(igv_app.genome)
     env = {"TETHER_IGV_STATE_DIR": str(state_dir)}
-    proc = tether_proc("igv", "launch", "--headless", "--genome", genome, "--json", env=env, timeout=120)
+    launch_env = {**env, "DISPLAY": None}
+    proc = tether_proc("igv", "launch", "--genome", genome, "--json", env=launch_env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     rec = json.loads(proc.stdout)
     try:
