@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -236,3 +237,18 @@ def test_example_smoke_test_passes_against_the_running_firefox(firefox_app):
     )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "4 passed" in run.stdout
+
+
+def test_benchmark_runs_all_three_clients_on_one_firefox(firefox_app):
+    bench = Path(__file__).resolve().parents[2] / "benchmarks" / "firefox.py"
+    run = subprocess.run(
+        [sys.executable, str(bench), "--port", str(firefox_app.port), "-n", "20", "--rounds", "2", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert set(result["ms_per_call"]) == {"bare", "tether", "selenium"}
+    assert all(ms > 0 for ms in result["ms_per_call"].values())
+    assert result["selenium_vs_bare"] > 1  # HTTP to geckodriver, then Marionette: never faster than bare

@@ -2,79 +2,128 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
 from typing import Any
 
-from ..errors import ProtocolError, Unreachable
-from .tcp import Deadline, close_quietly, connect, recv_some, send_all
+from ..errors import ProtocolError, Timeout, Unreachable
+from .tcp import Deadline, close_quietly, connect
 
 MAX_HEADER = 20  # digits plus the colon: "999999999999999999:" — far beyond any real length
 MAX_FRAME = 256 * 1024 * 1024  # 256 MiB (a full-page screenshot of a long page is tens of MiB)
+READ_SIZE = 65536
+BIG_READ = 1 << 20
+#: The socket's timeout is re-armed only when it is this far (seconds) from the time left:
+#: every ``settimeout`` costs a system call, and a command's deadline rarely moves.
+SLACK = 0.05
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class FramedConnection:
+    """One TCP connection carrying ``<length>:<json>`` frames; every read and write has a deadline."""
+
     def __init__(self, sock: socket.socket, *, max_frame: int = MAX_FRAME) -> None:
         self.sock: socket.socket | None = sock
         self.max_frame = max_frame
         self._buf = bytearray()
+        self._armed: float | None = None  # the socket's current timeout, as last set
+
+    def _arm(self, deadline: Deadline) -> socket.socket:
+        """The socket, with its timeout within ``SLACK`` of the time left before ``deadline``."""
+        sock = self.sock
+        if sock is None:
+            raise Unreachable("the connection is closed")
+        left = deadline.remaining()
+        if left <= 0:
+            raise Timeout(f"no answer within {deadline.seconds:g} s")
+        if self._armed is None or abs(self._armed - left) > SLACK:
+            sock.settimeout(left)
+            self._armed = left
+        return sock
 
     @classmethod
-    def open(cls, host: str, port: int, timeout: float, *, what: str = "the app", **kw) -> "FramedConnection":
+    def open(cls, host: str, port: int, timeout: float, *, what: str = "the app", **kw) -> FramedConnection:
         return cls(connect(host, port, timeout, what=what), **kw)
 
-    def _fill(self, deadline: Deadline) -> bool:
-        assert self.sock is not None
-        chunk = recv_some(self.sock, deadline, 1 << 20)
+    def _fill(self, deadline: Deadline, size: int = READ_SIZE) -> bool:
+        """Read what has arrived (up to ``size`` bytes) into the buffer; False when the peer closed."""
+        sock = self._arm(deadline)
+        try:
+            chunk = sock.recv(size)
+        except TimeoutError as exc:
+            raise Timeout(f"no answer within {deadline.seconds:g} s") from exc
+        except OSError as exc:
+            if exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED):
+                raise Unreachable("the connection was reset by the app", reason="reset") from exc
+            raise Unreachable(f"reading from the app failed: {exc.strerror or exc}") from exc
         if not chunk:
             return False
         self._buf += chunk
         return True
 
     def read_frame(self, deadline: Deadline) -> Any | None:
-        """The next frame's JSON value, or ``None`` if the peer closed before sending any byte of one."""
+        """The next frame's JSON value, or ``None`` if the peer closed before sending any byte of one.
+
+        Raises :class:`ProtocolError` for a header that is not ``<digits>:`` within
+        ``MAX_HEADER`` bytes or a length beyond ``max_frame`` (checked before the body is read,
+        so memory stays bounded), :class:`Timeout` at the deadline.
+        """
         if self.sock is None:
             raise Unreachable("the connection is closed")
+        buf = self._buf
         while True:
-            colon = self._buf.find(b":", 0, MAX_HEADER + 1)
-            header = bytes(self._buf[: colon if colon >= 0 else MAX_HEADER + 1])
-            if header and not header.isdigit():
-                raise ProtocolError(f"malformed frame header {header[:MAX_HEADER]!r} (expected <length>:<json>)")
-            if colon >= 0:
-                if colon == 0:
-                    raise ProtocolError("malformed frame header (empty length)")
+            colon = buf.find(b":", 0, MAX_HEADER + 1)
+            if colon > 0:
+                if not buf[:colon].isdigit():
+                    raise ProtocolError(
+                        f"malformed frame header {bytes(buf[:colon])!r} (expected <length>:<json>)"
+                    )
                 break
-            if len(self._buf) > MAX_HEADER:
+            if colon == 0:
+                raise ProtocolError("malformed frame header (empty length)")
+            if buf and not buf[: MAX_HEADER + 1].isdigit():
+                raise ProtocolError(
+                    f"malformed frame header {bytes(buf[:MAX_HEADER])!r} (expected <length>:<json>)"
+                )
+            if len(buf) > MAX_HEADER:
                 raise ProtocolError(f"frame header longer than {MAX_HEADER} bytes")
             if not self._fill(deadline):
-                if self._buf:
+                if buf:
                     raise ProtocolError("the connection closed in the middle of a frame header")
                 return None
-        length = int(header)
+        length = int(buf[:colon])
         if length > self.max_frame:
             raise ProtocolError(f"frame length {length} exceeds the limit of {self.max_frame} bytes")
-        del self._buf[: colon + 1]
-        while len(self._buf) < length:
-            if not self._fill(deadline):
+        end = colon + 1 + length
+        while len(buf) < end:
+            # Small reads for small frames (a 1 MiB recv buffer per reply costs more than the
+            # reply); large ones for the rest of a big frame (screenshots, page sources).
+            if not self._fill(deadline, min(max(end - len(buf), READ_SIZE), BIG_READ)):
                 raise Unreachable("the connection closed in the middle of a frame")
-        body = bytes(self._buf[:length])
-        del self._buf[:length]
+        body = buf[colon + 1 : end]
+        del buf[:end]
         try:
-            return json.loads(body.decode("utf-8"))
+            return json.loads(body)
         except (UnicodeDecodeError, ValueError) as exc:
             raise ProtocolError(f"a frame is not valid UTF-8 JSON: {exc}") from exc
 
     def write_frame(self, value: Any, deadline: Deadline) -> None:
-        if self.sock is None:
-            raise Unreachable("the connection is closed")
-        body = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        send_all(self.sock, str(len(body)).encode() + b":" + body, deadline)
+        """Send ``value`` as one frame (its length counted in UTF-8 bytes)."""
+        body = _encode(value).encode("utf-8")
+        sock = self._arm(deadline)
+        try:
+            sock.sendall(b"%d:%b" % (len(body), body))
+        except TimeoutError as exc:
+            raise Timeout(f"sending to the app did not finish within {deadline.seconds:g} s") from exc
+        except OSError as exc:
+            raise Unreachable(f"the connection broke while sending: {exc.strerror or exc}") from exc
 
     def close(self) -> None:
         close_quietly(self.sock)
         self.sock = None
 
-    def __enter__(self) -> "FramedConnection":
+    def __enter__(self) -> FramedConnection:
         return self
 
     def __exit__(self, *exc) -> None:
