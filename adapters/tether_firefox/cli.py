@@ -284,6 +284,8 @@ def wait(
     json_: JsonOpt = False,
 ) -> None:
     """Wait (up to --timeout) for an element, a title or a URL; exit 4 if it does not come."""
+    if sum(x is not None for x in (selector, title, url)) != 1:
+        raise UsageError("wait for exactly one of: a SELECTOR, --title, --url")
     with session(host, port, timeout) as ff:
         found = ff.wait_for(selector, by=_by(xpath), title=title, url=url, timeout=timeout)
         data = {"selector": selector, "text": found.text} if selector else {"title": ff.title, "url": ff.url}

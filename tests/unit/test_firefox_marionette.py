@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
-import threading
 import time
 from collections.abc import Callable
 
 import pytest
 
+from tests.unit.fakes import FakeServer
 from tether.errors import Busy, ProtocolError, Timeout, Unreachable, WrongApp
 from tether_firefox.client import Firefox
 from tether_firefox.marionette import (
@@ -31,49 +30,12 @@ def frame(value) -> bytes:
     return str(len(body)).encode() + b":" + body
 
 
-class FakeServer:
-    """A TCP server in a thread; ``handler(conn)`` scripts each accepted connection."""
-
-    def __init__(self, handler: Callable[[socket.socket], None]) -> None:
-        self.handler = handler
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.accepted = 0
-        self.received: list = []
-        self._stop = False
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def _serve(self) -> None:
-        while not self._stop:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            threading.Thread(target=self._run, args=(conn,), daemon=True).start()
-
-    def _run(self, conn: socket.socket) -> None:
-        try:
-            self.handler(conn)
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    def close(self) -> None:
-        self._stop = True
-        self.sock.close()
-
-
 @pytest.fixture
 def serve():
     servers: list[FakeServer] = []
 
     def start(handler):
-        server = FakeServer(handler)
+        server = FakeServer(lambda conn, _server: handler(conn))
         servers.append(server)
         return server
 
@@ -82,7 +44,7 @@ def serve():
         s.close()
 
 
-def read_command(conn: socket.socket) -> list | None:
+def read_command(conn) -> list | None:
     """One ``len:json`` command from the client (None on EOF)."""
     buf = b""
     while b":" not in buf:
@@ -103,7 +65,7 @@ def read_command(conn: socket.socket) -> list | None:
 def marionette_handler(replies: dict[str, Callable[[list], object]], received: list | None = None):
     """A well-behaved Marionette: greets, then answers each command by name."""
 
-    def handler(conn: socket.socket) -> None:
+    def handler(conn) -> None:
         conn.sendall(frame(GREETING))
         while (cmd := read_command(conn)) is not None:
             if received is not None:
@@ -138,7 +100,7 @@ def test_busy_when_firefox_closes_without_a_greeting(serve):
     assert info.value.exit_code == 4
     assert "busy" in str(info.value)
     assert time.monotonic() - started < 3
-    assert server.accepted >= 2  # retried: right after a session ends Firefox refuses for a moment
+    assert server.connections >= 2  # retried: right after a session ends Firefox refuses for a moment
 
 
 def test_a_refusal_that_clears_is_retried_transparently(serve):
