@@ -218,6 +218,7 @@ class QueueServer:
         )
         self._verify = verify
         self._lists: dict[str, tuple[str | None, Any]] = {}
+        self._status_for_lists: tuple[float, dict] | None = None
 
     @classmethod
     def from_endpoint(cls, endpoint: Any, **options: Any) -> QueueServer:
@@ -336,9 +337,10 @@ class QueueServer:
         )
 
     # -- queue --------------------------------------------------------------------------------------
-    def queue_get(self) -> dict:
-        """``{"items": [...], "running_item": {...}, "plan_queue_uid": ...}``."""
-        return self._get("/queue/get")
+    def queue_get(self, *, reload: bool = False) -> dict:
+        """``{"items": [...], "running_item": {...}, "plan_queue_uid": ...}`` (``reload``: skip the
+        server's status-keyed cache)."""
+        return self._get("/queue/get", {"reload": True} if reload else {})
 
     def item_add(
         self,
@@ -445,9 +447,13 @@ class QueueServer:
         return self._post("/re/halt")
 
     # -- history ------------------------------------------------------------------------------------
-    def history_get(self) -> dict:
-        """``{"items": [...], "plan_history_uid": ...}``; each item has ``result``."""
-        return self._get("/history/get")
+    def history_get(self, *, reload: bool = False) -> dict:
+        """``{"items": [...], "plan_history_uid": ...}``; each item has ``result``.
+
+        The server answers from a cache keyed by its own status, which may be 0.4 s old;
+        ``reload=True`` makes it refresh that first.
+        """
+        return self._get("/history/get", {"reload": True} if reload else {})
 
     def history_clear(self, *, size: int | None = None, item_uid: str | None = None) -> dict:
         return self._post("/history/clear", self._opt(size=size, item_uid=item_uid))
@@ -455,22 +461,20 @@ class QueueServer:
     def find_in_history(
         self, item_uid: str, *, history_uid: str | None = None, wait: float = 1.0
     ) -> RunResult | None:
-        """The result of ``item_uid`` if it is in history.
+        """The result of ``item_uid`` if it is in history (read fresh, not from the server's cache).
 
-        ``history_uid``: the ``plan_history_uid`` a status just reported. The server answers
-        ``history/get`` from a cache keyed by its own (up to 0.4 s old) status; while the
-        reply's uid is not that one, the status is reloaded and history asked again, for up
-        to ``wait`` seconds.
+        ``history_uid``: the ``plan_history_uid`` a status just reported; while the reply's
+        uid is not that one, history is asked again, for up to ``wait`` seconds.
         """
         end = time.monotonic() + wait
         while True:
-            reply = self.history_get()
+            reply = self.history_get(reload=True)
             for item in reversed(reply.get("items", [])):
                 if item.get("item_uid") == item_uid:
                     return RunResult.from_history(item)
             if history_uid is None or reply.get("plan_history_uid") == history_uid or time.monotonic() >= end:
                 return None
-            self.status(reload=True)
+            time.sleep(0.02)
 
     # -- plans and devices (cached by the status *_uid fields) ---------------------------------------
     def _cached(self, kind: str, path: str, key: str, body: dict, status: Mapping[str, Any] | None) -> Any:
@@ -501,10 +505,20 @@ class QueueServer:
     def devices_existing(self) -> dict:
         return self._get("/devices/existing")["devices_existing"]
 
+    #: How long a status read for validation is reused: the allowed lists change only when the
+    #: environment opens or permissions reload, and the server validates again anyway.
+    LIST_STATUS_TTL = 2.0
+
+    def _recent_status(self) -> dict:
+        now = time.monotonic()
+        if self._status_for_lists is None or now - self._status_for_lists[0] > self.LIST_STATUS_TTL:
+            self._status_for_lists = (now, self.status())
+        return self._status_for_lists[1]
+
     def validate(self, item: Mapping[str, Any], *, status: Mapping[str, Any] | None = None) -> dict:
         """The normalized item, or :class:`UsageError` naming what is wrong (nothing is sent)."""
         item = normalize_item(item)
-        st = status or self.status()
+        st = status or self._recent_status()
         validate_item(item, self.plans_allowed(status=st), self.devices_allowed(status=st))
         return item
 
@@ -604,7 +618,7 @@ class QueueServer:
         if not request_id:
             return None
         try:
-            items = self.queue_get().get("items", [])
+            items = self.queue_get(reload=True).get("items", [])
         except (CommandError, Unreachable, AuthError):
             return None
         for it in items:

@@ -37,6 +37,13 @@ _KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
 _ITEM_KEYS = {"name", "args", "kwargs", "item_type", "meta", "item_uid", "user", "user_group"}
 # Annotation markers the queue server uses for device-typed parameters.
 _DEVICE_MARKS = ("__READABLE__", "__MOVABLE__", "__FLYABLE__", "__DEVICE__")
+_SEQUENCES = (
+    "collections.abc.Sequence",
+    "typing.Sequence",
+    "collections.abc.Iterable",
+    "typing.List",
+    "list[",
+)
 # kinds (inspect.Parameter)
 _POSITIONAL = (0, 1)
 _VAR_POSITIONAL, _KEYWORD_ONLY, _VAR_KEYWORD = 2, 3, 4
@@ -49,9 +56,11 @@ def parse_value(text: str) -> Any:
     except ValueError:
         pass
     try:
-        return ast.literal_eval(text)
+        value = ast.literal_eval(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         pass
+    else:
+        return list(value) if isinstance(value, tuple) else value  # 1,2.5 is a list, like det1,det2
     if "," in text and not text.lstrip().startswith(("[", "{", "(", '"', "'")):
         return [parse_value(p.strip()) for p in text.split(",") if p.strip()]
     if text[:1] in "[{(\"'":
@@ -278,6 +287,12 @@ def validate_item(item: Mapping[str, Any], plans: Mapping[str, Any], devices: It
         if not only:
             # "device or anything" (mv's args): any value may be legitimate, so leave it to the server
             continue
+        ann = str((by_name[key].get("annotation") or {}).get("type", ""))
+        if isinstance(value, str) and ann.startswith(_SEQUENCES):
+            raise UsageError(
+                f"{name}: {key!r} takes a list of devices, not the single name {value!r}",
+                hint=f"write {value}, (a trailing comma makes a one-item list) or '[\"{value}\"]'",
+            )
         for word in _strings(value):
             root = word.split(".", 1)[0]
             if root not in device_names:

@@ -206,7 +206,7 @@ def _check_still_pending(qs: QueueServer, item_uid: str) -> RunResult | None:
     result = qs.find_in_history(item_uid, history_uid=st.get("plan_history_uid"))
     if result is not None:
         return result
-    items = qs.queue_get().get("items", [])
+    items = qs.queue_get(reload=True).get("items", [])
     where = next((i for i, it in enumerate(items) if it.get("item_uid") == item_uid), None)
     if where is None:
         raise CommandError(f"item {item_uid} is neither queued, running nor in history (was it removed?)")

@@ -1,0 +1,166 @@
+"""tether's queue server client beside bluesky-queueserver-api's ``REManagerAPI`` (HTTP), same run.
+
+    .venv/bin/python benchmarks/qserver.py [--rounds 5] [--adds 100] [--url URL --api-key-file F]
+
+1. **Adds**: ``--adds`` item adds through tether (validated against the allowed lists, tagged
+   with a client request id) and through ``REManagerAPI.item_add``; rounds interleaved, the
+   queue cleared between. Goal: tether ≤ 1.0× REManagerAPI.
+2. **Completion seen**: a one-point ``count`` is added and the queue started; the figure is
+   the time from the plan's end (the manager's ``time_stop``) to the client seeing it
+   completed: the first status on tether's stream (``/api/status/ws``) that shows the item
+   gone from running and history changed, vs ``REManagerAPI.wait_for_idle`` returning.
+   Goal: tether ≤ 0.05× REManagerAPI. Also printed: when tether's ``wait_for_item`` has the
+   item's result (exit status, run uids) in hand, which takes one more request (history);
+   ``wait_for_idle`` gives no result at all.
+
+Without ``--url`` a throwaway redis + RE Manager + HTTP server is started (tests/real/apps.py)
+and stopped afterwards. Medians are printed, and ratios as medians of per-round pairs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PLAN = {"name": "count", "args": [["det1"]], "kwargs": {"num": 1}}
+
+
+def adds_tether(qs, n: int) -> float:
+    started = time.perf_counter()
+    for _ in range(n):
+        qs.submit(PLAN)
+    return time.perf_counter() - started
+
+
+def adds_rm(rm, n: int) -> float:
+    from bluesky_queueserver_api import BPlan
+
+    started = time.perf_counter()
+    for _ in range(n):
+        rm.item_add(BPlan("count", ["det1"], num=1))
+    return time.perf_counter() - started
+
+
+def completion_tether(qs) -> tuple[float, float]:
+    """(plan end → the status stream shows it done, plan end → its result is in hand)."""
+    history_before = qs.status(reload=True)["plan_history_uid"]
+    uid = qs.submit(PLAN)["item_uid"]
+    seen: list[float] = []
+
+    def on_status(st: dict) -> None:
+        if not seen and st.get("plan_history_uid") != history_before and st.get("running_item_uid") != uid:
+            seen.append(time.time())
+
+    qs.queue_start()
+    result = qs.wait_for_item(uid, timeout=60, on_status=on_status)
+    in_hand = time.time()
+    assert result.exit_status == "completed", result
+    return seen[0] - result.time_stop, in_hand - result.time_stop
+
+
+def completion_rm(rm) -> float:
+    from bluesky_queueserver_api import BPlan
+
+    uid = rm.item_add(BPlan("count", ["det1"], num=1))["item"]["item_uid"]
+    rm.queue_start()
+    rm.wait_for_idle(timeout=60)
+    seen = time.time()
+    item = next(i for i in rm.history_get()["items"] if i["item_uid"] == uid)
+    assert item["result"]["exit_status"] == "completed", item
+    return seen - item["result"]["time_stop"]
+
+
+def ratio(pairs: list[tuple[float, float]]) -> float:
+    return statistics.median(a / b for a, b in pairs)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--adds", type=int, default=100)
+    parser.add_argument("--url")
+    parser.add_argument("--api-key-file")
+    args = parser.parse_args()
+
+    from bluesky_queueserver_api.http import REManagerAPI
+
+    from tether_qserver.client import QueueServer, resolve_api_key
+
+    app = None
+    if args.url:
+        url = args.url
+        key, _ = resolve_api_key(api_key_file=args.api_key_file)
+    else:
+        from tests.real import apps
+
+        app = apps.start_qserver(Path(tempfile.mkdtemp(prefix="tether-bench-qs-")))
+        url, key = app.url, app.api_key
+    try:
+        qs = QueueServer(url, api_key=key)
+        rm = REManagerAPI(http_server_uri=url, http_auth_provider=None)
+        rm.set_authorization_key(api_key=key)
+        qs.ensure_environment(timeout=60)
+        qs.queue_clear()
+        add_pairs, done_pairs, result_pairs = [], [], []
+        for rnd in range(args.rounds):
+            order = [("tether", qs), ("rm", rm)] if rnd % 2 == 0 else [("rm", rm), ("tether", qs)]
+            t = {}
+            for who, client in order:
+                t[who] = adds_tether(client, args.adds) if who == "tether" else adds_rm(client, args.adds)
+                qs.queue_clear()
+            add_pairs.append((t["tether"], t["rm"]))
+            for who, client in order:
+                if who == "tether":
+                    t["tether"], t["result"] = completion_tether(client)
+                else:
+                    t["rm"] = completion_rm(client)
+            done_pairs.append((t["tether"], t["rm"]))
+            result_pairs.append((t["result"], t["rm"]))
+            print(
+                f"round {rnd + 1}: {args.adds} adds tether {t_ms(add_pairs[-1][0])} / REManagerAPI "
+                f"{t_ms(add_pairs[-1][1])}; completion seen after tether {t_ms(done_pairs[-1][0])} "
+                f"(result in hand {t_ms(result_pairs[-1][0])}) / "
+                f"REManagerAPI {t_ms(done_pairs[-1][1])}",
+                flush=True,
+            )
+        qs.close()
+        rm.close()
+    finally:
+        if app is not None:
+            app.stop()
+
+    med = statistics.median
+    add_ratio, done_ratio, result_ratio = ratio(add_pairs), ratio(done_pairs), ratio(result_pairs)
+    print()
+    print("| figure | tether | REManagerAPI | ratio (median of pairs) | goal |")
+    print("|---|---|---|---|---|")
+    print(
+        f"| {args.adds} item adds | {t_ms(med(a for a, _ in add_pairs))} | "
+        f"{t_ms(med(b for _, b in add_pairs))} "
+        f"| {add_ratio:.2f}x | <= 1.0x {'met' if add_ratio <= 1.0 else 'NOT met'} |"
+    )
+    print(
+        f"| plan end -> completion seen | {t_ms(med(a for a, _ in done_pairs))} | "
+        f"{t_ms(med(b for _, b in done_pairs))} | {done_ratio:.3f}x | <= 0.05x "
+        f"{'met' if done_ratio <= 0.05 else 'NOT met'} |"
+    )
+    print(
+        f"| plan end -> result in hand (stream + history read) | {t_ms(med(a for a, _ in result_pairs))} | "
+        f"{t_ms(med(b for _, b in result_pairs))} (idle only) | {result_ratio:.3f}x | - |"
+    )
+    return 0
+
+
+def t_ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

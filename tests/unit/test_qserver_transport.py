@@ -1,0 +1,289 @@
+"""The HTTP and WebSocket transports and the queue server client against in-process fake servers:
+the faults the real server cannot be made to produce on demand (5xx, 408, garbage, silence,
+refused WebSocket handshakes), retries for reads only, and secrets kept out of errors and logs."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from tether.errors import AuthError, CommandError, ProtocolError, Timeout, Unreachable
+from tether.transport.http import HttpError, HttpSession, join_url, safe_headers
+from tether_qserver.client import QueueServer
+from tether_qserver.stream import StatusFeed, follow_console
+
+SECRET = "s3cretkey42"
+
+
+class FakeHTTP:
+    """A threaded HTTP server: ``routes[(method, path)] = fn(body) -> (status, payload)``.
+
+    Every request is recorded as ``(method, path, headers, body)``; unknown routes answer 404.
+    """
+
+    def __init__(self) -> None:
+        self.routes: dict = {}
+        self.requests: list = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                fake.requests.append((self.command, self.path, dict(self.headers), raw))
+                route = fake.routes.get((self.command, self.path))
+                status, payload = route(raw) if route else (404, {"detail": "Not Found"})
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _handle
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def count(self, method: str, path: str) -> int:
+        return sum(1 for m, p, _, _ in self.requests if (m, p) == (method, path))
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def fake():
+    server = FakeHTTP()
+    yield server
+    server.close()
+
+
+def session(fake, **kw) -> HttpSession:
+    kw.setdefault("backoff", 0.01)
+    return HttpSession(fake.url, headers={"Authorization": f"ApiKey {SECRET}"}, secrets=[SECRET], **kw)
+
+
+def test_every_call_sends_a_json_body_even_a_get(fake):
+    fake.routes[("GET", "/api/status")] = lambda body: (200, {"echo": json.loads(body)})
+    with session(fake) as s:
+        assert s.get("/api/status") == {"echo": {}}
+        assert s.get("/api/status", {"reload": True}) == {"echo": {"reload": True}}
+    method, _, headers, _ = fake.requests[0]
+    assert method == "GET" and headers["Content-Type"] == "application/json"
+
+
+def test_base_url_keeps_its_path_prefix(fake):
+    fake.routes[("GET", "/beamline/api/status")] = lambda body: (200, {"ok": 1})
+    assert join_url("https://h/prefix/", "/api/x") == "https://h/prefix/api/x"
+    with HttpSession(fake.url + "/beamline/") as s:
+        assert s.get("/api/status") == {"ok": 1}
+
+
+def test_reads_are_retried_on_503_and_408_but_writes_never(fake):
+    answers = iter([(503, {"detail": "busy"}), (408, {"detail": "Request timeout"}), (200, {"ok": True})])
+    fake.routes[("GET", "/api/queue/get")] = lambda body: next(answers)
+    fake.routes[("POST", "/api/queue/item/add")] = lambda body: (503, {"detail": "busy"})
+    with session(fake, retries=2) as s:
+        assert s.get("/api/queue/get") == {"ok": True}
+        with pytest.raises(Unreachable):
+            s.post("/api/queue/item/add", {"item": {}})
+    assert fake.count("GET", "/api/queue/get") == 3
+    assert fake.count("POST", "/api/queue/item/add") == 1
+
+
+def test_408_after_the_last_retry_is_a_timeout(fake):
+    fake.routes[("GET", "/api/status")] = lambda body: (
+        408,
+        {"detail": "Request timeout: ZMQ communication error"},
+    )
+    with session(fake, retries=1) as s, pytest.raises(Timeout) as err:
+        s.get("/api/status")
+    assert "ZMQ" in str(err.value) and err.value.exit_code == 4
+
+
+def test_auth_failure_carries_the_hint_and_never_the_key(fake, caplog):
+    fake.routes[("GET", "/api/status")] = lambda body: (401, {"detail": f"Invalid API key {SECRET}"})
+    caplog.set_level(logging.DEBUG, logger="tether.transport.http")
+    hint = "the key came from $QSERVER_HTTP_SERVER_API_KEY"
+    with session(fake, auth_hint=hint) as s, pytest.raises(AuthError) as err:
+        s.get("/api/status")
+    assert err.value.exit_code == 5 and "QSERVER_HTTP_SERVER_API_KEY" in str(err.value)
+    assert SECRET not in str(err.value) and SECRET not in json.dumps(err.value.to_dict())
+    assert "GET" in caplog.text and SECRET not in caplog.text
+    assert safe_headers({"Authorization": f"ApiKey {SECRET}"}) == {"Authorization": "ApiKey ***"}
+
+
+def test_4xx_detail_becomes_the_apps_message(fake):
+    fake.routes[("POST", "/api/queue/item/move")] = lambda body: (400, {"detail": "unexpected keyword 'x'"})
+    with session(fake) as s, pytest.raises(HttpError) as err:
+        s.post("/api/queue/item/move", {"x": 1})
+    assert err.value.status == 400 and err.value.app_message == "unexpected keyword 'x'"
+    assert isinstance(err.value, CommandError)
+
+
+def test_a_body_that_is_not_json_is_a_protocol_error(fake):
+    fake.routes[("GET", "/api/status")] = lambda body: (200, b"<html>proxy login</html>")
+    with session(fake) as s, pytest.raises(ProtocolError):
+        s.get("/api/status")
+
+
+def test_a_silent_server_times_out_by_the_deadline(fake):
+    fake.routes[("GET", "/api/status")] = lambda body: (time.sleep(1.5), (200, {}))[1]
+    started = time.monotonic()
+    with session(fake, retries=0) as s, pytest.raises(Timeout):
+        s.get("/api/status", timeout=0.3)
+    assert time.monotonic() - started < 1.2
+
+
+def test_nothing_listening_is_unreachable():
+    with HttpSession("http://127.0.0.1:9", retries=0) as s, pytest.raises(Unreachable) as err:
+        s.get("/api/status")
+    assert not isinstance(err.value, Timeout)
+
+
+# -- the client's semantics ------------------------------------------------------------------
+STATUS = {"msg": "RE Manager v0.0.25", "manager_state": "executing_queue", "plan_history_uid": "h1"}
+
+
+def test_success_false_is_a_command_error_with_the_servers_msg(fake):
+    fake.routes[("POST", "/api/queue/item/remove")] = lambda body: (
+        200,
+        {"success": False, "msg": "Item not found"},
+    )
+    with QueueServer(fake.url, api_key=SECRET) as qs, pytest.raises(CommandError) as err:
+        qs.item_remove(uid="nope")
+    assert err.value.app_message == "Item not found"
+
+
+def test_queue_start_while_the_queue_runs_counts_as_started(fake):
+    fake.routes[("POST", "/api/queue/start")] = lambda body: (
+        200,
+        {"success": False, "msg": "RE Manager is busy."},
+    )
+    fake.routes[("GET", "/api/status")] = lambda body: (200, STATUS)
+    with QueueServer(fake.url, api_key=SECRET) as qs:
+        assert qs.queue_start()["success"] is True
+        fake.routes[("GET", "/api/status")] = lambda body: (200, {**STATUS, "manager_state": "idle"})
+        with pytest.raises(CommandError):
+            qs.queue_start()
+
+
+def test_without_websockets_status_and_console_fall_back_to_polling(fake):
+    fake.routes[("GET", "/api/status")] = lambda body: (200, STATUS)
+    updates = iter(
+        [
+            {"success": True, "last_msg_uid": "u1", "console_output_msgs": [{"time": 1, "msg": "old\n"}]},
+            {
+                "success": True,
+                "last_msg_uid": "u2",
+                "console_output_msgs": [{"time": 2, "msg": "new line\n"}],
+            },
+        ]
+    )
+    fake.routes[("GET", "/api/console_output_update")] = lambda body: (
+        200,
+        next(updates, {"success": True, "last_msg_uid": "u2", "console_output_msgs": []}),
+    )
+    with QueueServer(fake.url, api_key=SECRET) as qs:
+        with StatusFeed(qs, "auto") as feed:
+            assert feed.next(2)["plan_history_uid"] == "h1"
+            assert feed.mode == "poll"
+        got = list(follow_console(qs, transport="auto", duration=0.5, interval=0.05))
+    assert got == ["new line\n"]  # only what came after following began
+    assert fake.count("GET", "/api/status/ws") == 1 and fake.count("GET", "/api/console_output/ws") == 1
+    bodies = [json.loads(b) for m, p, _, b in fake.requests if p == "/api/console_output_update"]
+    assert bodies[0] == {"last_msg_uid": "ALL"} and bodies[1] == {"last_msg_uid": "u1"}
+
+
+# -- WebSockets ---------------------------------------------------------------------------------
+ws_server = pytest.importorskip("websockets.sync.server")
+
+
+@pytest.fixture
+def wsfake():
+    """A WebSocket server: ``/silent`` sends nothing, ``/close`` closes with 4001, else echoes
+    JSON; ``/forbidden`` refuses the handshake with 403, ``/missing`` with 404."""
+    seen: list = []
+
+    def process_request(conn, request):
+        seen.append(dict(request.headers.raw_items()))
+        if request.path == "/forbidden":
+            return conn.respond(403, "Forbidden\n")
+        if request.path == "/missing":
+            return conn.respond(404, "Not Found\n")
+        return None
+
+    def handler(conn):
+        path = conn.request.path
+        if path == "/close":
+            conn.close(4001, "go away")
+            return
+        if path == "/silent":
+            time.sleep(1)
+            return
+        for message in conn:
+            conn.send(json.dumps({"echo": json.loads(message)}))
+
+    server = ws_server.serve(
+        handler, "127.0.0.1", 0, process_request=process_request, compression=None, close_timeout=0.5
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.url = f"ws://127.0.0.1:{server.socket.getsockname()[1]}"
+    server.seen = seen
+    yield server
+    server.shutdown()
+
+
+def test_ws_json_round_trip_with_headers_and_no_origin(wsfake):
+    from tether.transport.ws import WsConnection
+
+    with WsConnection.open(wsfake.url + "/echo", headers={"X-Test": "1"}, suppress_origin=True) as ws:
+        ws.send_json({"id": 1, "method": "session.status"})
+        assert ws.recv_json(2) == {"echo": {"id": 1, "method": "session.status"}}
+    assert wsfake.seen[0]["X-Test"] == "1" and "Origin" not in wsfake.seen[0]
+    with WsConnection.open(wsfake.url + "/echo") as ws:
+        pass
+    assert "Origin" in wsfake.seen[1]
+
+
+def test_ws_receive_times_out_by_its_deadline_and_a_close_is_reported(wsfake):
+    from tether.transport.ws import Closed, WsConnection
+
+    with WsConnection.open(wsfake.url + "/silent") as ws:
+        started = time.monotonic()
+        with pytest.raises(Timeout):
+            ws.recv(0.3)
+        assert time.monotonic() - started < 1.0
+    with WsConnection.open(wsfake.url + "/close") as ws, pytest.raises(Closed) as err:
+        ws.recv(2)
+    assert err.value.code == 4001 and "go away" in str(err.value)
+
+
+def test_ws_refused_handshakes_map_to_auth_and_handshake_errors(wsfake):
+    from tether.transport.ws import HandshakeRefused, WsConnection
+
+    with pytest.raises(AuthError):
+        WsConnection.open(
+            wsfake.url + "/forbidden", headers={"Authorization": f"ApiKey {SECRET}"}, secrets=[SECRET]
+        )
+    with pytest.raises(HandshakeRefused) as err:
+        WsConnection.open(wsfake.url + "/missing")
+    assert err.value.status == 404
+    with pytest.raises(Unreachable):
+        WsConnection.open("ws://127.0.0.1:9/x", timeout=1)
