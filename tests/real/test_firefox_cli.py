@@ -209,6 +209,14 @@ def test_quit_refuses_a_firefox_tether_did_not_launch(firefox_app, state_dir):
     assert firefox_app.alive()
 
 
+def test_launch_refuses_a_profile_a_running_firefox_uses(firefox_app, state_dir):
+    refused = tether(
+        "launch", "--headless", "--profile", str(firefox_app.profile), state=state_dir, check=False
+    )
+    assert refused.returncode == 2 and f"pid {firefox_app.pid}" in refused.stderr
+    assert (firefox_app.profile / "MarionetteActivePort").read_text().strip() == str(firefox_app.port)
+
+
 def test_quit_stops_what_launch_started(launched, state_dir):
     done = json.loads(tether("quit", "--port", str(launched["port"]), "--json", state=state_dir).stdout)
     assert done["stopped"] == "marionette" and done["profile_removed"] is True
