@@ -341,6 +341,12 @@ def run(
     dry_run: DryRunOpt = False,
     no_validate: NoValidateOpt = False,
     transport: TransportOpt = "auto",
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait/--no-wait", help="Wait for the plan's result (default), or return once started."
+        ),
+    ] = True,
 ) -> None:
     """Add a plan, start the queue, wait for the plan to finish and report how it ended.
 
@@ -352,6 +358,14 @@ def run(
     item = parse_item(plan)
     if dry_run:
         render.print_json(item_add_body(item))
+        return
+    if not wait:
+        with conn.client() as qs:
+            if open_env:
+                qs.ensure_environment(timeout=conn.timeout)
+            added = qs.submit(item, validate=not no_validate)
+            qs.queue_start()
+        render.emit(added, as_json=conn.json, text=f"started {added['name']} ({added['item_uid']})")
         return
     with conn.client() as qs, render.progress(f"{item['name']}: submitting", enabled=not conn.json) as bar:
 

@@ -557,12 +557,34 @@ class QueueServer:
         before_uid: str | None = None,
         after_uid: str | None = None,
     ) -> dict:
-        """Validate, tag with ``meta.client_request_id``, and add; returns the server's item."""
+        """Validate, tag with ``meta.client_request_id``, and add; returns the server's item.
+
+        Adds are never resent blindly: when the reply is lost (timeout, broken connection),
+        the queue is searched for the tag, and the item found there is returned.
+        """
         if validate:
             item = self.validate(item)
-        return self._post(
-            "/queue/item/add", item_add_body(item, pos=pos, before_uid=before_uid, after_uid=after_uid)
-        )["item"]
+        body = item_add_body(item, pos=pos, before_uid=before_uid, after_uid=after_uid)
+        try:
+            return self._post("/queue/item/add", body)["item"]
+        except (Timeout, Unreachable) as exc:
+            if isinstance(exc, AuthError):
+                raise
+            landed = self._find_tagged(body["item"]["meta"]["client_request_id"])
+            if landed is not None:
+                return landed
+            raise type(exc)(
+                f"{exc.message}; the item is not in the queue, so it was not added",
+                hint="check that the queue server runs, then add it again",
+            ) from exc
+
+    def _find_tagged(self, request_id: str) -> dict | None:
+        try:
+            reply = self.queue_get(reload=True)
+        except (Timeout, Unreachable):
+            return None
+        items = [*reply.get("items", []), reply.get("running_item") or {}]
+        return next((i for i in items if (i.get("meta") or {}).get("client_request_id") == request_id), None)
 
     def wait_for_item(
         self,

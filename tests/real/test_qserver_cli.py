@@ -237,3 +237,10 @@ def test_example_submits_plans_from_yaml_and_csv(key_env, tmp_path):
         for line in lines:
             assert line["exit_status"] == "completed"
             assert history_item(key_env, line["item_uid"])["result"]["exit_status"] == "completed"
+
+
+def test_run_no_wait_returns_the_started_item(key_env, capsys):
+    assert run(tq(key_env, "run", "count", "det1,", "num=2", "--no-wait", "--json")) == 0
+    uid = json.loads(capsys.readouterr().out)["item_uid"]
+    with client(key_env) as qs:
+        assert qs.wait_for_item(uid, timeout=60).exit_status == "completed"

@@ -287,3 +287,39 @@ def test_ws_refused_handshakes_map_to_auth_and_handshake_errors(wsfake):
     assert err.value.status == 404
     with pytest.raises(Unreachable):
         WsConnection.open("ws://127.0.0.1:9/x", timeout=1)
+
+
+def test_a_lost_add_reply_is_resolved_by_the_request_tag_not_by_resending(fake):
+    queued: list = []
+
+    def slow_add(body):
+        queued.append({**json.loads(body)["item"], "item_uid": "u-1"})
+        time.sleep(0.6)  # the reply arrives after the client's deadline
+        return 200, {"success": True, "item": queued[-1]}
+
+    fake.routes[("GET", "/api/status")] = lambda body: (200, STATUS)
+    fake.routes[("POST", "/api/queue/item/add")] = slow_add
+    fake.routes[("GET", "/api/queue/get")] = lambda body: (200, {"success": True, "items": queued})
+    with QueueServer(fake.url, api_key=SECRET, timeout=0.3) as qs:
+        item = qs.submit({"name": "count", "args": [["det1"]]}, validate=False)
+        assert item["item_uid"] == "u-1"
+        queued.clear()
+        fake.routes[("GET", "/api/queue/get")] = lambda body: (200, {"success": True, "items": []})
+        with pytest.raises(Timeout) as err:
+            qs.submit({"name": "count", "args": [["det1"]]}, validate=False)
+    assert "not added" in str(err.value)
+    assert fake.count("POST", "/api/queue/item/add") == 2  # once per submit: never resent
+
+
+def test_an_environment_that_fails_to_open_shows_the_console_tail(fake):
+    states = iter([{**STATUS, "manager_state": "idle", "worker_environment_exists": False}])
+    idle = {**STATUS, "manager_state": "idle", "worker_environment_exists": False}
+    fake.routes[("GET", "/api/status")] = lambda body: (200, next(states, idle))
+    fake.routes[("POST", "/api/environment/open")] = lambda body: (200, {"success": True, "msg": ""})
+    tail = "ModuleNotFoundError: No module named 'matplotlib'\n"
+    fake.routes[("GET", "/api/console_output")] = lambda body: (200, {"success": True, "text": tail})
+    with QueueServer(fake.url, api_key=SECRET) as qs, pytest.raises(CommandError) as err:
+        qs.ensure_environment(timeout=2)
+    assert "worker_environment_exists is false" in str(err.value)
+    assert "matplotlib" in err.value.app_message
+    assert fake.count("POST", "/api/environment/open") == 1
