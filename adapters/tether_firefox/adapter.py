@@ -8,6 +8,7 @@ greeting, while another client holds the session: that is reported as busy.
 from __future__ import annotations
 
 import configparser
+import json
 import os
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from tether.errors import ProtocolError, TetherError, Timeout, Unreachable
 
 DEFAULT_PORT = 2828
 PORT_FILE = "MarionetteActivePort"
+BIDI_FILE = "WebDriverBiDiServer.json"
 FIREFOX_NAMES = ("firefox", "firefox-esr", "firefox-bin", "firefox.exe", "firefox-esr-bin")
 
 
@@ -46,6 +48,42 @@ def active_port(profile: Path) -> int | None:
     except OSError:
         return None
     return int(text) if text.isdigit() and 0 < int(text) < 65536 else None
+
+
+def bidi_port_of(profile: str | Path) -> int | None:
+    """The WebDriver BiDi port Firefox wrote to ``<profile>/WebDriverBiDiServer.json``."""
+    try:
+        data = json.loads((Path(profile) / BIDI_FILE).read_text())
+        return int(data["ws_port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def bidi_client(port: int) -> str | None:
+    """A client connected to the WebDriver BiDi port of the Firefox whose Marionette is on ``port``.
+
+    Firefox has one WebDriver session for BiDi and Marionette, and while a BiDi client holds
+    it, Marionette still greets new connections — and ends that session when such a connection
+    closes, even one that only read the greeting. So before touching Marionette, look for one.
+    """
+    import psutil
+
+    try:
+        conns = psutil.net_connections("tcp")
+        owner = next((c.pid for c in conns if c.status == psutil.CONN_LISTEN and c.laddr[1] == port), None)
+        profile = profile_dir(psutil.Process(owner).cmdline()) if owner else None
+    except (psutil.Error, OSError):
+        return None
+    bidi = bidi_port_of(profile) if profile else None
+    if bidi is None:
+        return None
+    for c in conns:
+        if c.status == psutil.CONN_ESTABLISHED and c.raddr and c.raddr[1] == bidi and c.pid != owner:
+            try:
+                return f"{psutil.Process(c.pid).name()} (pid {c.pid}) over WebDriver BiDi" if c.pid else None
+            except psutil.Error:
+                return f"pid {c.pid} over WebDriver BiDi"
+    return None
 
 
 def _firefox_processes():
@@ -79,6 +117,11 @@ def probe_marionette(host: str, port: int, timeout: float) -> ProbeResult:
     from tether.transport.framed import FramedConnection
     from tether.transport.tcp import Deadline
 
+    holder = bidi_client(port)
+    if holder is not None:  # connecting now would end that client's session
+        return ProbeResult(
+            BUSY, detail=f"{holder} holds the WebDriver session; not probed, so as not to end it"
+        )
     try:
         conn = FramedConnection.open(host, port, timeout, what="Firefox Marionette", max_frame=4096)
     except Timeout:

@@ -15,22 +15,18 @@ it, :class:`~tether.errors.Busy` is raised.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections import deque
 from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tether.errors import Busy, CommandError, NotFound, ProtocolError, TetherError, Timeout, Unreachable
 from tether.transport.tcp import Deadline
 from tether.transport.ws import Closed, WsConnection
 
-from .adapter import _firefox_processes, active_port, profile_dir
+from .adapter import BIDI_FILE, _firefox_processes, active_port, bidi_port_of, profile_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self
-
-BIDI_FILE = "WebDriverBiDiServer.json"
 
 
 class BiDiError(CommandError):
@@ -39,15 +35,6 @@ class BiDiError(CommandError):
     def __init__(self, message: str, *, code: str, app_message: str = "") -> None:
         super().__init__(message, app_message=app_message, code=code)
         self.code = code
-
-
-def bidi_port_of(profile: str | Path) -> int | None:
-    """The BiDi port Firefox wrote to ``<profile>/WebDriverBiDiServer.json``."""
-    try:
-        data = json.loads((Path(profile) / BIDI_FILE).read_text())
-        return int(data["ws_port"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def find_bidi_port(marionette_port: int | None = None) -> int:

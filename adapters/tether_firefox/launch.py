@@ -23,8 +23,7 @@ from typing import Any
 
 from tether.errors import NotFound, TetherError, Timeout, Unreachable, UsageError
 
-from .adapter import PORT_FILE, _firefox_processes, active_port, profile_dir
-from .bidi import BIDI_FILE, bidi_port_of
+from .adapter import BIDI_FILE, PORT_FILE, _firefox_processes, active_port, bidi_port_of, profile_dir
 
 STATE_FILE = "firefox-launched.json"
 BINARY_NAMES = ("firefox", "firefox-esr")

@@ -25,7 +25,7 @@ from tether.errors import Busy, CommandError, ProtocolError, Timeout, Unreachabl
 from tether.transport.framed import FramedConnection
 from tether.transport.tcp import Deadline
 
-from .adapter import check_greeting
+from .adapter import bidi_client, bidi_port_of, check_greeting, profile_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self
@@ -216,36 +216,39 @@ def map_error(name: str, error: Any) -> MarionetteError:
 # ----------------------------------------------------------------------------- busy holder
 def likely_holder(port: int, firefox_pid: int | None = None) -> str | None:
     """Who probably holds the session on ``port``: a geckodriver among Firefox's parents, else
-    the process with an established connection to the port. ``None`` when nobody is seen."""
-    try:
-        import psutil
-    except ImportError:  # pragma: no cover
-        return None
+    a process with an established connection to the port — or to the same Firefox's WebDriver
+    BiDi port, since BiDi and Marionette share the one session. ``None`` when nobody is seen."""
+    import psutil
+
+    watched = {port: ""}
     if firefox_pid:
         try:
-            for parent in psutil.Process(firefox_pid).parents():
+            proc = psutil.Process(firefox_pid)
+            for parent in proc.parents():
                 if "geckodriver" in parent.name().lower():
                     return f"geckodriver (pid {parent.pid})"
+            profile = profile_dir(proc.cmdline())
         except psutil.Error:
-            pass
+            profile = None
+        bidi = bidi_port_of(profile) if profile is not None else None
+        if bidi is not None:
+            watched[bidi] = " over WebDriver BiDi"
     try:
         conns = psutil.net_connections("tcp")
     except (psutil.Error, OSError):
         return None
     for c in conns:
-        if (
-            c.status == psutil.CONN_ESTABLISHED
-            and c.raddr
-            and c.raddr[1] == port
-            and c.raddr[0].startswith("127.")
-        ):
-            if c.pid is None:
-                return "a process of another user"
-            try:
-                proc = psutil.Process(c.pid)
-                return f"{proc.name()} (pid {c.pid})"
-            except psutil.Error:
-                return f"pid {c.pid}"
+        if c.status != psutil.CONN_ESTABLISHED or not c.raddr or c.raddr[1] not in watched:
+            continue
+        if not c.raddr[0].startswith("127."):
+            continue
+        via = watched[c.raddr[1]]
+        if c.pid is None:
+            return "a process of another user" + via
+        try:
+            return f"{psutil.Process(c.pid).name()} (pid {c.pid}){via}"
+        except psutil.Error:
+            return f"pid {c.pid}{via}"
     return None
 
 
@@ -261,17 +264,21 @@ def _owner_pid(port: int) -> int | None:
     return None
 
 
-def busy_error(host: str, port: int, holder: str | None) -> Busy:
+def busy_error(host: str, port: int, holder: str | None, why: str = "") -> Busy:
+    """The :class:`Busy` error for a Firefox whose one WebDriver session another client holds."""
     who = f" ({holder})" if holder else ""
     return Busy(
-        f"Firefox at {host}:{port} is busy: another client{who} holds its Marionette session "
-        "(Firefox closed the connection without a greeting)",
-        hint="Firefox serves one session at a time: close the other client (a Selenium/geckodriver session, "
-        "another tether command) and try again",
+        f"Firefox at {host}:{port} is busy: another client{who} holds its WebDriver session"
+        + (f" ({why})" if why else ""),
+        hint="Firefox serves one session at a time (Marionette and BiDi together): close the other client "
+        "(a Selenium/geckodriver session, `tether firefox logs`, another tether command) and try again",
         host=host,
         port=port,
         holder=holder,
     )
+
+
+GREETLESS = "Firefox closed the connection without a greeting"
 
 
 # ----------------------------------------------------------------------------- connection
@@ -384,9 +391,11 @@ def open_connection(
     parent), raise :class:`Busy` at once; otherwise retry with a backoff for ``busy_wait``
     seconds before raising it.
     """
+    holder = bidi_client(port)
+    if holder is not None:  # connecting at all would end that client's session
+        raise busy_error(host, port, holder, "not connecting, so as not to end it")
     give_up = time.monotonic() + busy_wait
     pause = 0.05
-    holder: str | None = None
     checked = False
     while True:
         conn = FramedConnection.open(host, port, connect_timeout, what="Firefox Marionette")
@@ -410,9 +419,9 @@ def open_connection(
             holder = likely_holder(port, _owner_pid(port))
             checked = True
             if holder is not None:
-                raise busy_error(host, port, holder)
+                raise busy_error(host, port, holder, GREETLESS)
         if time.monotonic() + pause > give_up:
-            raise busy_error(host, port, likely_holder(port, _owner_pid(port)))
+            raise busy_error(host, port, likely_holder(port, _owner_pid(port)), GREETLESS)
         time.sleep(pause)
         pause = min(pause * 2, 0.4)
 

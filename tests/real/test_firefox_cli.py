@@ -195,12 +195,25 @@ def test_logs_follow_prints_console_messages_and_uncaught_errors(launched, site,
     tether("navigate", f"{site}/second.html", "--port", str(launched["port"]), state=state_dir)
 
 
-def test_second_logs_session_is_reported_busy(launched, state_dir):
+def test_a_bidi_session_is_reported_busy_and_left_alive(launched, state_dir):
     from tether_firefox.bidi import BiDi
 
-    with BiDi.open(launched["bidi_port"]):
-        taken = tether("logs", "--for", "1", "--port", str(launched["port"]), state=state_dir, check=False)
-    assert taken.returncode == 4 and "session is taken" in taken.stderr
+    port = ["--port", str(launched["port"])]
+    with BiDi.open(launched["bidi_port"]) as holder:
+        taken = tether("logs", "--for", "1", *port, state=state_dir, check=False)
+        assert taken.returncode == 4 and "session is taken" in taken.stderr
+        # Marionette would greet, and its connection closing would end the BiDi session: tether
+        # must not even connect (nor may its scan probe).
+        title = tether("title", *port, state=state_dir, check=False)
+        assert title.returncode == 4 and "WebDriver BiDi" in title.stderr
+        scan = json.loads(
+            subprocess.run(
+                [sys.executable, "-m", "tether", "scan", "--json"], capture_output=True, text=True, timeout=60
+            ).stdout
+        )
+        assert [e["confidence"] for e in scan if e["port"] == launched["port"]] == ["busy"]
+        assert holder.command("session.status")["ready"] is False  # the holder's session is still there
+    assert tether("title", *port, state=state_dir).returncode == 0
 
 
 def test_quit_refuses_a_firefox_tether_did_not_launch(firefox_app, state_dir):
