@@ -438,18 +438,23 @@ def move(
     render.emit(item, as_json=conn.json, text=f"moved {item.get('name')} ({item.get('item_uid')})")
 
 
-@command("clear")
-def clear(conn: Conn) -> None:
-    """Remove every item from the queue (the running one is not touched)."""
-    with conn.client() as qs:
-        _ok(conn, qs.queue_clear(), "queue cleared")
+def _simple(name: str, method: str, text: str, doc: str) -> None:
+    """A command that calls one argument-free client method and reports ``text``."""
+
+    def cmd(conn: Conn) -> None:
+        with conn.client() as qs:
+            _ok(conn, getattr(qs, method)(), text)
+
+    cmd.__doc__ = doc
+    cmd.__name__ = name
+    command(name)(cmd)
 
 
-@command("start")
-def start(conn: Conn) -> None:
-    """Start the queue (already running counts as success)."""
-    with conn.client() as qs:
-        _ok(conn, qs.queue_start(), "queue started")
+_simple("clear", "queue_clear", "queue cleared", "Remove every item from the queue (the running one stays).")
+_simple("start", "queue_start", "queue started", "Start the queue (already running counts as success).")
+_simple("resume", "re_resume", "resumed", "Resume the paused plan.")
+_simple("abort", "re_abort", "aborted", "Abort the paused plan (it ends 'aborted').")
+_simple("halt", "re_halt", "halted", "Halt the paused plan (no cleanup; it ends 'halted').")
 
 
 @command("stop")
@@ -487,27 +492,6 @@ def pause(
     """Pause the running plan (deferred: at its next checkpoint)."""
     with conn.client() as qs:
         _ok(conn, qs.re_pause("immediate" if immediate else "deferred"), "pause requested")
-
-
-@command("resume")
-def resume(conn: Conn) -> None:
-    """Resume the paused plan."""
-    with conn.client() as qs:
-        _ok(conn, qs.re_resume(), "resumed")
-
-
-@command("abort")
-def abort(conn: Conn) -> None:
-    """Abort the paused plan (it ends 'aborted')."""
-    with conn.client() as qs:
-        _ok(conn, qs.re_abort(), "aborted")
-
-
-@command("halt")
-def halt(conn: Conn) -> None:
-    """Halt the paused plan (no cleanup; it ends 'halted')."""
-    with conn.client() as qs:
-        _ok(conn, qs.re_halt(), "halted")
 
 
 @command("history")

@@ -198,3 +198,13 @@ def test_console_follow_shows_the_plans_output(qs, qserver_app, transport):
     text = "".join(seen)
     assert result.run_uids[0] in text  # "Run was closed: '<uid>'"
     assert "count" in text
+
+
+def test_tether_connect_verifies_the_server_and_returns_a_queue_server(qserver_app):
+    import tether
+
+    with tether.connect("qserver", port=qserver_app.port, api_key=qserver_app.api_key) as qs:
+        assert isinstance(qs, QueueServer)
+        assert qs.base_url == qserver_app.url
+        assert qs.status()["msg"].startswith("RE Manager")
+        assert "count" in qs.plans_allowed(reduced=True)

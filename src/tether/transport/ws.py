@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from ..errors import AuthError, ProtocolError, Timeout, Unreachable
@@ -107,18 +108,24 @@ class WsConnection:
         return cls(ws, url, secrets)
 
     # -- sending -----------------------------------------------------------------------------
-    def send_text(self, text: str, timeout: float = 5.0) -> None:
+    @contextmanager
+    def _mapped(self, doing: str, seconds: float) -> Iterator[None]:
+        """Translate websocket-client's exceptions raised while ``doing`` into tether errors."""
         import websocket
 
-        self._ws.settimeout(timeout)
         try:
-            self._ws.send(text)
+            yield
         except (TimeoutError, websocket.WebSocketTimeoutException) as exc:
-            raise Timeout(f"sending on {self.url} did not finish within {timeout:g} s") from exc
+            raise Timeout(f"{doing} {self.url}: nothing within {seconds:.3g} s") from exc
         except websocket.WebSocketConnectionClosedException as exc:
-            raise Closed(f"the WebSocket {self.url} is closed") from exc
+            raise Closed(f"{doing} {self.url}: the WebSocket is closed") from exc
         except (websocket.WebSocketException, OSError) as exc:
-            raise Unreachable(f"sending on {self.url} failed: {exc}") from exc
+            raise Unreachable(f"{doing} {self.url} failed: {exc}") from exc
+
+    def send_text(self, text: str, timeout: float = 5.0) -> None:
+        self._ws.settimeout(timeout)
+        with self._mapped("sending on", timeout):
+            self._ws.send(text)
 
     def send_json(self, obj: Any, timeout: float = 5.0) -> None:
         self.send_text(json.dumps(obj), timeout)
@@ -136,14 +143,8 @@ class WsConnection:
         if seconds <= 0:
             raise Timeout(f"no message on {self.url} in time")
         self._ws.settimeout(seconds)
-        try:
+        with self._mapped("receiving on", seconds):
             opcode, data = self._ws.recv_data(control_frame=False)
-        except (TimeoutError, websocket.WebSocketTimeoutException) as exc:
-            raise Timeout(f"no message on {self.url} within {seconds:.3g} s") from exc
-        except websocket.WebSocketConnectionClosedException as exc:
-            raise Closed(f"the server closed the WebSocket {self.url}") from exc
-        except (websocket.WebSocketException, OSError) as exc:
-            raise Unreachable(f"reading from {self.url} failed: {exc}") from exc
         if opcode == websocket.ABNF.OPCODE_CLOSE:
             code = int.from_bytes(data[:2], "big") if len(data) >= 2 else None
             reason = data[2:].decode("utf-8", errors="replace")
