@@ -7,6 +7,7 @@ requests and websocket-client are imported only when a command runs.
 
 import functools
 import inspect
+import json
 import logging
 import os
 from collections.abc import Callable
@@ -202,11 +203,33 @@ def _ok(conn: Conn, reply: Any, text: str) -> None:
     render.emit(reply, as_json=conn.json, text=text)
 
 
+TransportOpt = Annotated[str, typer.Option("--transport", help="auto (WebSocket, else polling), ws or poll.")]
+ForOpt = Annotated[float | None, typer.Option("--for", help="With --follow: stop after this many seconds.")]
+
+
 # -- status and environment ----------------------------------------------------------------------------
+FOLLOWED = ("manager_state", "re_state", "worker_environment_exists", "items_in_queue", "items_in_history",
+            "running_item_uid")  # fmt: skip
+
+
 @command("status", timeout=2.0)
-def status(conn: Conn) -> None:
-    """Where the HTTP server is (version, port, pid) and RE Manager's state (needs the API key)."""
+def status(
+    conn: Conn,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Print a line whenever the state changes.")
+    ] = False,
+    for_: ForOpt = None,
+    transport: TransportOpt = "auto",
+) -> None:
+    """Where the HTTP server is (version, port, pid) and RE Manager's state (needs the API key).
+
+    --follow streams RE Manager's state over /api/status/ws (polling when it is not offered).
+    """
     from .client import resolve_api_key
+
+    if follow:
+        _follow_status(conn, for_, transport)
+        return
 
     endpoint = find_endpoint("qserver", conn.host, conn.port, conn.timeout) if not conn.url else None
     key, _ = resolve_api_key(conn.api_key, conn.api_key_file)
@@ -228,6 +251,32 @@ def status(conn: Conn) -> None:
         render.note("no API key given: RE Manager's state is not shown (see --api-key-file)")
     else:
         render.emit(manager, as_json=False)
+
+
+def _follow_status(conn: Conn, duration: float | None, transport: str) -> None:
+    import time
+
+    from .stream import StatusFeed
+
+    end = None if duration is None else time.monotonic() + duration
+    last = None
+    with conn.client() as qs, StatusFeed(qs, transport) as feed:
+        while end is None or time.monotonic() < end:
+            wait = 5.0 if end is None else max(0.05, min(5.0, end - time.monotonic()))
+            st = feed.next(wait)
+            now = {k: st.get(k) for k in FOLLOWED}
+            if now == last:
+                continue
+            last = now
+            if conn.json:  # one JSON object per line
+                render.line(json.dumps({"time": time.time(), **now}))
+            else:
+                render.line(
+                    f"{time.strftime('%H:%M:%S')} manager {now['manager_state']} · RE {now['re_state']} · "
+                    f"env {'open' if now['worker_environment_exists'] else 'closed'} · "
+                    f"queue {now['items_in_queue']} · history {now['items_in_history']} · "
+                    f"running {now['running_item_uid'] or '-'}"
+                )
 
 
 def _env(conn: Conn, action: str, wait: bool) -> None:
@@ -326,9 +375,6 @@ def _pos(pos: str | None) -> Any:
         return int(pos)
     except ValueError:
         raise UsageError(f"--pos must be front, back or an integer, not {pos!r}") from None
-
-
-TransportOpt = Annotated[str, typer.Option("--transport", help="auto (WebSocket, else polling), ws or poll.")]
 
 
 @command("run", timeout=600.0)
@@ -580,9 +626,7 @@ def devices(conn: Conn) -> None:
 def console(
     conn: Conn,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new output.")] = False,
-    for_: Annotated[
-        float | None, typer.Option("--for", help="With --follow: stop after this many seconds.")
-    ] = None,
+    for_: ForOpt = None,
     lines: Annotated[int, typer.Option("--lines", "-n", help="Lines of past output to show.")] = 50,
     transport: TransportOpt = "auto",
 ) -> None:
@@ -595,8 +639,8 @@ def console(
             render.emit({"text": text}, as_json=conn.json, text=text)
             return
         for msg in follow_console(qs, transport=transport, duration=for_):
-            if conn.json:
-                render.print_json({"msg": msg})
+            if conn.json:  # one JSON object per line
+                render.line(json.dumps({"msg": msg}))
             else:
                 render.line(msg.rstrip("\n"))
 

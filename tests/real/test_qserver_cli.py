@@ -244,3 +244,20 @@ def test_run_no_wait_returns_the_started_item(key_env, capsys):
     uid = json.loads(capsys.readouterr().out)["item_uid"]
     with client(key_env) as qs:
         assert qs.wait_for_item(uid, timeout=60).exit_status == "completed"
+
+
+def test_status_follow_streams_each_change_while_a_plan_runs(key_env):
+    proc = _spawn(tq(key_env, "status", "--follow", "--for", "8", "--json"), _env(key_env))
+    try:
+        time.sleep(2.0)
+        with client(key_env) as qs:
+            result = qs.run(COUNT, timeout=60)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    states = [json.loads(line) for line in out.splitlines()]
+    assert any(s["running_item_uid"] == result.item_uid for s in states)
+    assert states[-1]["manager_state"] == "idle" and states[-1]["running_item_uid"] is None
