@@ -291,13 +291,15 @@ class Firefox:
         """Any Marionette command, by name; returns Firefox's raw result (the escape hatch)."""
         m = self._m or self.open()._m
         assert m is not None
-        return m.call(name, _to_wire(params or {}), timeout=timeout or self._deadline_for(name))
+        return m.call(name, _to_wire(params) if params else None, timeout=timeout or self._deadline_for(name))
 
     def request(self, name: str, params: dict | None = None, *, timeout: float | None = None) -> Any:
         """Like :meth:`call`, but unwraps ``{"value": …}``."""
         m = self._m or self.open()._m
         assert m is not None
-        return m.request(name, _to_wire(params or {}), timeout=timeout or self._deadline_for(name))
+        return m.request(
+            name, _to_wire(params) if params else None, timeout=timeout or self._deadline_for(name)
+        )
 
     # -- navigation ------------------------------------------------------------------------
     def navigate(self, url: str) -> None:
