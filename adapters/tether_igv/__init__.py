@@ -1,5 +1,30 @@
-"""tether's IGV adapter: drive IGV's batch-command port (default 60151)."""
+"""tether's IGV adapter: drive IGV's batch-command port (default 60151).
+
+>>> import tether
+>>> igv = tether.connect("igv")                   # scan, verify with 'echo', IGVClient
+>>> igv.goto("chr1:100,000-200,000")
+>>> with igv.session():                            # one connection for a burst
+...     igv.load("reads.bam", index="reads.bam.bai")
+...     igv.snapshot("shots/region.png")
+
+Modules, top-down: ``adapter`` (hints, probe), ``protocol`` (nonce framing), ``args`` and
+``locus`` (what may be sent), ``client`` (``IGVClient``), ``launch`` (start IGV offline under
+Xvfb), ``links`` ('View in IGV' URLs), ``cli`` (``tether igv …``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 from .adapter import IGVAdapter
 
-__all__ = ["IGVAdapter"]
+__all__ = ["IGVAdapter", "IGVClient"]
+
+
+def __getattr__(name: str) -> Any:
+    # The client loads on first use, so registering the adapter stays cheap.
+    if name == "IGVClient":
+        from .client import IGVClient
+
+        return IGVClient
+    raise AttributeError(name)
