@@ -564,13 +564,18 @@ def history(
     render.table(rows, HISTORY_COLUMNS, empty="the history is empty")
 
 
+ExistingOpt = Annotated[bool, typer.Option("--existing", help="All that exist, not only what you may use.")]
+
+
 @command("plans")
 def plans(
-    conn: Conn, name: Annotated[str | None, typer.Argument(help="Describe this plan's parameters.")] = None
+    conn: Conn,
+    name: Annotated[str | None, typer.Argument(help="Describe this plan's parameters.")] = None,
+    existing: ExistingOpt = False,
 ) -> None:
-    """List the allowed plans, or describe one plan's parameters."""
+    """List the allowed plans (or --existing: all the environment defines), or describe one."""
     with conn.client() as qs:
-        allowed = qs.plans_allowed(reduced=True)
+        allowed = qs.plans_existing(reduced=True) if existing else qs.plans_allowed(reduced=True)
     if name is None:
         rows = [
             {"name": n, "description": (p.get("description") or "").split("\n")[0]}
@@ -607,10 +612,10 @@ def plans(
 
 
 @command("devices")
-def devices(conn: Conn) -> None:
-    """List the allowed devices."""
+def devices(conn: Conn, existing: ExistingOpt = False) -> None:
+    """List the allowed devices (or --existing: all the environment defines)."""
     with conn.client() as qs:
-        allowed = qs.devices_allowed()
+        allowed = qs.devices_existing() if existing else qs.devices_allowed()
     rows = [
         {"name": n, "class": d.get("classname"), "module": d.get("module")}
         for n, d in sorted(allowed.items())

@@ -311,12 +311,14 @@ class QueueServer:
         A failed open returns the manager to idle without an environment: that raises
         :class:`CommandError` whose ``console_tail`` detail holds the last console lines.
         """
+        settled = ("idle", "executing_queue", "paused")
         st = self.status(reload=True)
-        if st.get("worker_environment_exists") and st.get("manager_state") != "closing_environment":
+        if st.get("manager_state") not in settled:  # opening, closing or starting: let it finish
+            st = self.wait_for(lambda s: s.get("manager_state") in settled, timeout)
+        if st.get("worker_environment_exists"):
             return st
-        if st.get("manager_state") == "idle":
-            self.environment_open()
-        st = self.wait_for(lambda s: s.get("manager_state") in ("idle", "executing_queue", "paused"), timeout)
+        self.environment_open()
+        st = self.wait_for(lambda s: s.get("manager_state") in settled, timeout)
         if not st.get("worker_environment_exists"):
             tail = self.console_text(40)
             raise CommandError(

@@ -124,6 +124,10 @@ def test_plans_and_devices_list_what_the_server_allows(key_env, capsys):
     assert "detectors" in out and "num" in out
     assert run(tq(key_env, "devices", "--json")) == 0
     assert {"det1", "det2", "motor"} <= set(json.loads(capsys.readouterr().out))
+    assert run(tq(key_env, "plans", "--existing", "--json")) == 0
+    assert "count" in json.loads(capsys.readouterr().out)
+    assert run(tq(key_env, "devices", "--existing", "--json")) == 0
+    assert "det1" in json.loads(capsys.readouterr().out)
 
 
 def test_wrong_key_exits_5_and_never_prints_the_key(no_key, qserver_app, capfd, tmp_path):
