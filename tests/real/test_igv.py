@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import struct
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import zlib
 from pathlib import Path
 
 import pytest
@@ -62,8 +64,112 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
+def coloured_pixels(path: Path) -> int:
+    """Pixels whose channels differ by more than 40 (not white, grey or black) in an 8-bit RGB(A) PNG."""
+    data = path.read_bytes()
+    width, height = png_size(path)
+    channels = {2: 3, 6: 4}[data[25]]
+    raw, pos = b"", 8
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        if kind == b"IDAT":
+            raw += data[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+    pixels = zlib.decompress(raw)
+    stride, prev, count = width * channels, bytearray(width * channels), 0
+    for y in range(height):
+        kind, row = pixels[y * (stride + 1)], bytearray(pixels[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
+        for i in range(stride):
+            left = row[i - channels] if i >= channels else 0
+            up, corner = prev[i], prev[i - channels] if i >= channels else 0
+            if kind == 1:
+                row[i] = (row[i] + left) & 255
+            elif kind == 2:
+                row[i] = (row[i] + up) & 255
+            elif kind == 3:
+                row[i] = (row[i] + (left + up) // 2) & 255
+            elif kind == 4:
+                p = left + up - corner
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
+                row[i] = (row[i] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)) & 255
+        for x in range(0, stride, channels):
+            r, g, b = row[x : x + 3]
+            count += max(r, g, b) - min(r, g, b) > 40
+        prev = row
+    return count
+
+
 def igv_answers(port: int) -> bool:
     return IGVClient(port=port, timeouts={"ready": 5.0}).echo("alive") == "alive"
+
+
+# -- a tiny BAM and BAI, written by hand (no samtools or pysam on the test machines) ------------
+def _bgzf_block(data: bytes) -> bytes:
+    comp = zlib.compressobj(6, zlib.DEFLATED, -15)
+    body = comp.compress(data) + comp.flush()
+    header = (
+        struct.pack("<4BI2BH", 31, 139, 8, 4, 0, 0, 255, 6) + b"BC" + struct.pack("<HH", 2, len(body) + 25)
+    )
+    return header + body + struct.pack("<II", zlib.crc32(data) & 0xFFFFFFFF, len(data))
+
+
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+
+
+def _reg2bin(beg: int, end: int) -> int:
+    end -= 1
+    for shift, offset in ((14, 4681), (17, 585), (20, 73), (23, 9), (26, 1)):
+        if beg >> shift == end >> shift:
+            return offset + (beg >> shift)
+    return 0
+
+
+def write_bam(path: Path, index: Path, refs: dict[str, int], reads: list[tuple[str, int, str, int]]) -> None:
+    """A coordinate-sorted BAM of unpaired ``(name, pos0, seq, flag)`` reads on the first reference,
+    in one BGZF block, and its BAI (all reads must sit in one 16 kb window)."""
+    text = "@HD\tVN:1.6\tSO:coordinate\n" + "".join(f"@SQ\tSN:{n}\tLN:{size}\n" for n, size in refs.items())
+    head = b"BAM\x01" + struct.pack("<i", len(text)) + text.encode() + struct.pack("<i", len(refs))
+    for name, length in refs.items():
+        head += struct.pack("<i", len(name) + 1) + name.encode() + b"\x00" + struct.pack("<i", length)
+    codes = {c: i for i, c in enumerate("=ACMGRSVTWYHKDBN")}
+    records = b""
+    bins = set()
+    for name, pos, seq, flag in sorted(reads, key=lambda r: r[1]):
+        qname = name.encode() + b"\x00"
+        packed = bytes(
+            (codes[seq[i]] << 4) | (codes[seq[i + 1]] if i + 1 < len(seq) else 0)
+            for i in range(0, len(seq), 2)
+        )
+        bin_ = _reg2bin(pos, pos + len(seq))
+        bins.add(bin_)
+        body = struct.pack("<iiBBHHHiiii", 0, pos, len(qname), 60, bin_, 1, flag, len(seq), -1, -1, 0)
+        body += qname + struct.pack("<I", len(seq) << 4) + packed + bytes([30] * len(seq))
+        records += struct.pack("<i", len(body)) + body
+    assert len(bins) == 1 and len(records) < 60000
+    block0, block1 = _bgzf_block(head), _bgzf_block(records)
+    path.write_bytes(block0 + block1 + BGZF_EOF)
+    start, end = len(block0) << 16, (len(block0) + len(block1)) << 16
+    bai = b"BAI\x01" + struct.pack("<i", len(refs))
+    bai += struct.pack("<i", 1) + struct.pack("<Ii", bins.pop(), 1) + struct.pack("<QQ", start, end)
+    bai += struct.pack("<i", 1) + struct.pack("<Q", start)
+    bai += struct.pack("<ii", 0, 0) * (len(refs) - 1)
+    index.write_bytes(bai)
+
+
+def reads_from(genome: Path, count: int = 300) -> list[tuple[str, int, str, int]]:
+    """Reads copied from chr1 of the tiny genome at 1,000-1,950, forward and reverse, many with
+    a T at position 1,501 (a SNV to sort on)."""
+    text = genome.read_text()
+    chr1 = text.split(">chr2")[0].split("\n", 1)[1].replace("\n", "")
+    rng = random.Random(5)
+    reads = []
+    for i in range(count):
+        pos = rng.randint(1000, 1900)
+        seq = list(chr1[pos : pos + 50])
+        if rng.random() < 0.4 and 0 <= 1500 - pos < 50:
+            seq[1500 - pos] = "T"
+        reads.append((f"r{i}", pos, "".join(seq), rng.choice([0, 16])))
+    return reads
 
 
 class StallingHTTPServer:
@@ -196,6 +302,32 @@ def test_load_bed_from_a_path_with_spaces_then_snapshot_png_and_svg(igv_app, bed
     assert cli(capsys, "igv", "snapshot", str(svg), "--port", port)[0] == 0
     assert "<svg" in svg.read_text()[:2000]
     assert cli(capsys, "igv", "new", "--port", port)[0] == 0
+
+
+def test_load_bam_with_its_index_and_alignment_commands(igv_app, tmp_path):
+    bam, bai = tmp_path / "reads.bam", tmp_path / "reads.index.bai"  # not <bam>.bai: --index is needed
+    write_bam(bam, bai, {"chr1": 50000, "chr2": 20000}, reads_from(igv_app.genome))
+    igv = IGVClient(port=igv_app.port)
+    with igv.session():
+        igv.new()
+        igv.goto("chr1:1,400-1,600")
+        before = igv.snapshot(tmp_path / "before.png")
+        assert igv.load(bam, index=bai).ok
+        for reply in (
+            igv.goto("chr1:1,400-1,600"),
+            igv.sort("base", "chr1:1501"),
+            igv.group("strand"),
+            igv.color_by("read_strand"),
+            igv.view_as_pairs(False),
+            igv.squish("reads.bam"),
+            igv.expand("reads.bam"),
+        ):
+            assert reply.ok
+        after = igv.snapshot(tmp_path / "after.png")
+        igv.new()
+    # The reads are drawn: tens of thousands more coloured (pink/blue) pixels than before.
+    assert coloured_pixels(after) > coloured_pixels(before) + 20_000
+    assert f"load {bam} index={bai}" in igv_log(igv_app)
 
 
 def test_snapshot_refuses_a_format_igv_cannot_write(igv_app, tmp_path, capsys):
