@@ -23,11 +23,13 @@ FIREFOX_NAMES = ("firefox", "firefox-esr", "firefox-bin", "firefox.exe", "firefo
 
 
 def is_firefox(name: str | None, cmdline: list[str]) -> bool:
+    """Whether a process (its name or its executable) is Firefox."""
     exe = os.path.basename(cmdline[0]) if cmdline else ""
     return (name or "").lower() in FIREFOX_NAMES or exe.lower() in FIREFOX_NAMES
 
 
 def has_marionette(cmdline: list[str]) -> bool:
+    """Whether Firefox was started with ``-marionette``."""
     return any(a in ("-marionette", "--marionette") for a in cmdline)
 
 
@@ -86,7 +88,7 @@ def bidi_client(port: int) -> str | None:
     return None
 
 
-def _firefox_processes():
+def firefox_processes():
     """(pid, name, cmdline) of running Firefox main processes started with Marionette."""
     try:
         import psutil
@@ -99,6 +101,7 @@ def _firefox_processes():
 
 
 def check_greeting(value) -> ProbeResult:
+    """Verified only for Marionette's greeting: ``applicationType`` gecko, ``marionetteProtocol`` 3."""
     if not isinstance(value, dict):
         return ProbeResult(NOT_ME, detail="the first frame is not a greeting object")
     if value.get("applicationType") != "gecko":
@@ -114,6 +117,7 @@ def check_greeting(value) -> ProbeResult:
 
 
 def probe_marionette(host: str, port: int, timeout: float) -> ProbeResult:
+    """Read the greeting, never open a session; busy when a client holds the session."""
     from tether.transport.framed import FramedConnection
     from tether.transport.tcp import Deadline
 
@@ -181,6 +185,8 @@ def firefox_version(cmdline: list[str], pid: int | None = None) -> str | None:
 
 
 class FirefoxAdapter(Adapter):
+    """Firefox through Marionette: found by port, process and MarionetteActivePort; proved by its greeting."""
+
     name = "firefox"
     title = "Firefox Marionette"
     default_ports = (DEFAULT_PORT,)
@@ -206,7 +212,7 @@ class FirefoxAdapter(Adapter):
 
     def extra_listeners(self, listeners):
         """Ports named in the MarionetteActivePort file of each running Firefox's profile."""
-        for pid, name, cmd in _firefox_processes():
+        for pid, name, cmd in firefox_processes():
             profile = profile_dir(cmd)
             port = active_port(profile) if profile else None
             if port is None:

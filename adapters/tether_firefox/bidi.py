@@ -23,7 +23,7 @@ from tether.errors import Busy, CommandError, NotFound, ProtocolError, TetherErr
 from tether.transport.tcp import Deadline
 from tether.transport.ws import Closed, WsConnection
 
-from .adapter import BIDI_FILE, _firefox_processes, active_port, bidi_port_of, profile_dir
+from .adapter import BIDI_FILE, active_port, bidi_port_of, firefox_processes, profile_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self
@@ -48,7 +48,7 @@ def find_bidi_port(marionette_port: int | None = None) -> int:
             return rec.bidi_port
     found: list[tuple[int, int | None]] = []
     looked = []
-    for _pid, _name, cmd in _firefox_processes():
+    for _pid, _name, cmd in firefox_processes():
         profile = profile_dir(cmd)
         if profile is None:
             continue
@@ -141,6 +141,7 @@ class BiDi:
             return msg.get("result")
 
     def subscribe(self, events: list[str], contexts: list[str] | None = None) -> Any:
+        """Subscribe to ``events`` (e.g. ``["log.entryAdded"]``), in every tab or only ``contexts``."""
         params: dict[str, Any] = {"events": events}
         if contexts:
             params["contexts"] = contexts

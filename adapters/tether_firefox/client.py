@@ -33,9 +33,9 @@ from .marionette import (
     PageLoadTimeout,
     SessionNotCreated,
     UnsupportedOperation,
-    _owner_pid,
     busy_error,
     likely_holder,
+    listener_pid,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -80,6 +80,7 @@ class Element:
     id: str
 
     def to_dict(self) -> dict[str, str]:
+        """The element as WebDriver sends it (a reference, for script arguments)."""
         return {ELEMENT_KEY: self.id}
 
     def _req(self, command: str, **params: Any) -> Any:
@@ -92,10 +93,12 @@ class Element:
 
     @property
     def tag(self) -> str:
+        """The element's tag name (``h1``, ``input`` …)."""
         return self._req("WebDriver:GetElementTagName")
 
     @property
     def rect(self) -> dict[str, float]:
+        """The element's position and size (``x``, ``y``, ``width``, ``height``) in CSS pixels."""
         return self._req("WebDriver:GetElementRect")
 
     def attr(self, name: str) -> str | None:
@@ -107,6 +110,7 @@ class Element:
         return self._req("WebDriver:GetElementProperty", name=name)
 
     def click(self) -> None:
+        """Click the element (scrolled into view first, as a user would)."""
         self._req("WebDriver:ElementClick")
 
     def type(self, text: str) -> None:
@@ -114,9 +118,11 @@ class Element:
         self._req("WebDriver:ElementSendKeys", text=text)
 
     def clear(self) -> None:
+        """Empty an input or textarea."""
         self._req("WebDriver:ElementClear")
 
     def find(self, selector: str, by: str = CSS) -> Element:
+        """The first element below this one matching ``selector``."""
         return self.ff._element(
             self.ff.request(
                 "WebDriver:FindElementFromElement", {"id": self.id, "using": by, "value": selector}
@@ -124,6 +130,7 @@ class Element:
         )
 
     def screenshot(self) -> bytes:
+        """A PNG of just this element."""
         return self.ff.screenshot(element=self)
 
 
@@ -208,7 +215,7 @@ class Firefox:
                 return cls.from_endpoint(ep, timeout=timeout, busy_wait=busy_wait, **options)
             except Busy as exc:
                 busy_port = exc.detail.get("port") or port or _port_in(exc.message)
-                holder = likely_holder(busy_port, _owner_pid(busy_port)) if busy_port else None
+                holder = likely_holder(busy_port, listener_pid(busy_port)) if busy_port else None
                 if holder is not None or time.monotonic() + pause > give_up:
                     if busy_port:
                         raise busy_error(host or "127.0.0.1", busy_port, holder) from exc
@@ -235,7 +242,7 @@ class Firefox:
             m.close()
             if "maximum" in (exc.app_message or "").lower():
                 raise busy_error(
-                    self.host, self.port, likely_holder(self.port, _owner_pid(self.port))
+                    self.host, self.port, likely_holder(self.port, listener_pid(self.port))
                 ) from exc
             raise
         except BaseException:
@@ -307,12 +314,15 @@ class Firefox:
         self.request("WebDriver:Navigate", {"url": url})
 
     def back(self) -> None:
+        """Go back one page in the window's history."""
         self.request("WebDriver:Back")
 
     def forward(self) -> None:
+        """Go forward one page in the window's history."""
         self.request("WebDriver:Forward")
 
     def refresh(self) -> None:
+        """Reload the current page."""
         self.request("WebDriver:Refresh")
 
     @property
@@ -337,6 +347,7 @@ class Firefox:
         raise MarionetteError(f"expected an element reference, got {value!r}")
 
     def find(self, selector: str, by: str = CSS) -> Element:
+        """The first element below this one matching ``selector``."""
         """The first element matching ``selector`` (CSS by default; ``by=XPATH`` …).
 
         Raises :class:`~tether_firefox.marionette.NoSuchElement` (exit 1) when none matches.
@@ -350,6 +361,7 @@ class Firefox:
         ]
 
     def click(self, selector: str, by: str = CSS) -> None:
+        """Click the element matching ``selector``."""
         self.find(selector, by).click()
 
     def type(self, selector: str, text: str, by: str = CSS, *, clear: bool = False) -> None:
@@ -501,6 +513,7 @@ class Firefox:
         return handle
 
     def switch_to_window(self, handle: str, *, focus: bool = True) -> None:
+        """Make window ``handle`` the current one (and, with ``focus``, the selected tab)."""
         self.request("WebDriver:SwitchToWindow", {"handle": handle, "focus": focus})
 
     def close_window(self) -> list[str]:

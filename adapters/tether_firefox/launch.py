@@ -23,7 +23,7 @@ from typing import Any
 
 from tether.errors import NotFound, TetherError, Timeout, Unreachable, UsageError
 
-from .adapter import BIDI_FILE, PORT_FILE, _firefox_processes, active_port, bidi_port_of, profile_dir
+from .adapter import BIDI_FILE, PORT_FILE, active_port, bidi_port_of, firefox_processes, profile_dir
 
 STATE_FILE = "firefox-launched.json"
 BINARY_NAMES = ("firefox", "firefox-esr")
@@ -70,10 +70,12 @@ class Launched:
     log: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as JSON-able data (the state file's and ``launch --json``'s shape)."""
         return asdict(self)
 
     @property
     def bidi_url(self) -> str | None:
+        """The WebDriver BiDi endpoint for a new session, when launched with BiDi."""
         return f"ws://{self.host}:{self.bidi_port}/session" if self.bidi_port else None
 
 
@@ -178,7 +180,7 @@ def find_binary(binary: str | None = None) -> str:
 
 def _profile_user(profile: Path) -> int | None:
     """The pid of a running Firefox that uses ``profile`` (it must not be touched then)."""
-    for pid, _name, cmd in _firefox_processes():
+    for pid, _name, cmd in firefox_processes():
         used = profile_dir(cmd)
         if used is not None and used.expanduser().resolve() == profile:
             return pid

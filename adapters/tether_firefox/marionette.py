@@ -80,46 +80,68 @@ class MarionetteError(CommandError):
 
 
 class NoSuchElement(MarionetteError):
+    """Firefox's ``no such element`` error."""
+
     code = "no such element"
 
 
 class NoSuchWindow(MarionetteError):
+    """Firefox's ``no such window`` error."""
+
     code = "no such window"
 
 
 class NoSuchFrame(MarionetteError):
+    """Firefox's ``no such frame`` error."""
+
     code = "no such frame"
 
 
 class NoSuchAlert(MarionetteError):
+    """Firefox's ``no such alert`` error."""
+
     code = "no such alert"
 
 
 class StaleElementReference(MarionetteError):
+    """Firefox's ``stale element reference`` error."""
+
     code = "stale element reference"
 
 
 class ElementNotInteractable(MarionetteError):
+    """Firefox's ``element not interactable`` error."""
+
     code = "element not interactable"
 
 
 class ElementClickIntercepted(MarionetteError):
+    """Firefox's ``element click intercepted`` error."""
+
     code = "element click intercepted"
 
 
 class InvalidArgument(MarionetteError):
+    """Firefox's ``invalid argument`` error."""
+
     code = "invalid argument"
 
 
 class InvalidSelector(MarionetteError):
+    """Firefox's ``invalid selector`` error."""
+
     code = "invalid selector"
 
 
 class InvalidSessionId(MarionetteError):
+    """Firefox's ``invalid session id`` error."""
+
     code = "invalid session id"
 
 
 class JavascriptError(MarionetteError):
+    """Firefox's ``javascript error`` error."""
+
     code = "javascript error"
 
 
@@ -138,26 +160,38 @@ class PageLoadTimeout(MarionetteError, Timeout):
 
 
 class UnknownCommand(MarionetteError):
+    """Firefox's ``unknown command`` error."""
+
     code = "unknown command"
 
 
 class SessionNotCreated(MarionetteError):
+    """Firefox's ``session not created`` error."""
+
     code = "session not created"
 
 
 class UnsupportedOperation(MarionetteError):
+    """Firefox's ``unsupported operation`` error."""
+
     code = "unsupported operation"
 
 
 class UnexpectedAlertOpen(MarionetteError):
+    """Firefox's ``unexpected alert open`` error."""
+
     code = "unexpected alert open"
 
 
 class InsecureCertificate(MarionetteError):
+    """Firefox's ``insecure certificate`` error."""
+
     code = "insecure certificate"
 
 
 class NoSuchCookie(MarionetteError):
+    """Firefox's ``no such cookie`` error."""
+
     code = "no such cookie"
 
 
@@ -252,7 +286,8 @@ def likely_holder(port: int, firefox_pid: int | None = None) -> str | None:
     return None
 
 
-def _owner_pid(port: int) -> int | None:
+def listener_pid(port: int) -> int | None:
+    """The pid of the process listening on ``port`` on this machine, when it can be seen."""
     import psutil
 
     try:
@@ -307,6 +342,7 @@ class Marionette:
 
     @property
     def closed(self) -> bool:
+        """Whether the connection is closed."""
         return self.conn.sock is None
 
     def send(self, name: str, params: dict | None = None) -> int:
@@ -360,6 +396,7 @@ class Marionette:
         return result["value"]
 
     def close(self) -> None:
+        """Close the connection (Firefox ends a session this connection held)."""
         self.conn.close()
 
     def __enter__(self) -> Self:
@@ -416,12 +453,12 @@ def open_connection(
             return conn
         conn.close()
         if not checked:
-            holder = likely_holder(port, _owner_pid(port))
+            holder = likely_holder(port, listener_pid(port))
             checked = True
             if holder is not None:
                 raise busy_error(host, port, holder, GREETLESS)
         if time.monotonic() + pause > give_up:
-            raise busy_error(host, port, likely_holder(port, _owner_pid(port)), GREETLESS)
+            raise busy_error(host, port, likely_holder(port, listener_pid(port)), GREETLESS)
         time.sleep(pause)
         pause = min(pause * 2, 0.4)
 
