@@ -123,7 +123,13 @@ def main() -> int:
     ap.add_argument(
         "--diag", type=int, default=100, help="gotos per diagnostic mode (slow by design; default 100)"
     )
-    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--json", action="store_true", help="print the results as JSON")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=Path(__file__).parent / "results" / "igv_goto.json",
+        help="where the results are also written (default: benchmarks/results/igv_goto.json)",
+    )
     opts = ap.parse_args()
 
     launched = None
@@ -141,6 +147,9 @@ def main() -> int:
     finally:
         if launched is not None:
             launched.stop()
+    result["when"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    opts.out.parent.mkdir(parents=True, exist_ok=True)
+    opts.out.write_text(json.dumps(result, indent=2) + "\n")
     if opts.json:
         print(json.dumps(result, indent=2))
         return 0
