@@ -634,12 +634,12 @@ class BatchError(CommandError):
     """A batch script failed; ``line`` is the 1-based line number of the (first) failing command."""
 
     def __init__(self, result: BatchResult, line: int, command: str, cause: TetherError | None) -> None:
-        count = len(result.failures)
-        what = f"line {line} failed: {command!r}"
         if cause is not None:
-            message = f"batch stopped at {what}: {cause.message}"
+            message = f"batch stopped at line {line} ({command!r}): {cause.message}"
         else:
-            message = f"batch finished with {count} failed line(s); first: {what}"
+            listing = "; ".join(f"line {f.line} ({f.command!r}): {f.message}" for f in result.failures[:10])
+            more = f"; and {len(result.failures) - 10} more" if len(result.failures) > 10 else ""
+            message = f"batch done, {len(result.failures)} line(s) failed: {listing}{more}"
         super().__init__(
             message,
             app_message=getattr(cause, "app_message", None)
