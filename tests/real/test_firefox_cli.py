@@ -44,8 +44,8 @@ def site(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def launched(state_dir):
-    """A Firefox started by `tether firefox launch --headless --bidi`; quit (or killed) afterwards."""
-    proc = tether("launch", "--headless", "--bidi", "--json", state=state_dir, timeout=90)
+    """A Firefox from `tether firefox launch --headless --bidi --system-access`; quit (or killed) after."""
+    proc = tether("launch", "--headless", "--bidi", "--system-access", "--json", state=state_dir, timeout=90)
     info = json.loads(proc.stdout)
     try:
         yield info
@@ -128,6 +128,18 @@ def test_windows_opened_in_one_command_are_there_in_the_next(launched, site, sta
     assert missing.returncode == 2
 
 
+def test_chrome_context_only_behind_the_flag_and_only_with_system_access(launched, firefox_app, state_dir):
+    version = "return Services.appinfo.version"
+    ok = tether("eval", version, "--chrome", "--port", str(launched["port"]), state=state_dir)
+    assert json.loads(ok.stdout).startswith("153")
+    plain = tether("eval", "return typeof Services", "--port", str(launched["port"]), state=state_dir)
+    assert json.loads(plain.stdout) == "undefined"  # content context unless --chrome
+    refused = tether(
+        "eval", version, "--chrome", "--port", str(firefox_app.port), state=state_dir, check=False
+    )
+    assert refused.returncode == 1 and "-remote-allow-system-access" in refused.stderr
+
+
 def test_cli_refusals_map_to_exit_codes(launched, site, state_dir):
     p = ["--port", str(launched["port"])]
     tether("navigate", f"{site}/second.html", *p, state=state_dir)
@@ -135,8 +147,6 @@ def test_cli_refusals_map_to_exit_codes(launched, site, state_dir):
     assert missing.returncode == 1 and "no such element" in missing.stderr
     late = tether("wait", "#never", "--timeout", "1", *p, state=state_dir, check=False)
     assert late.returncode == 4
-    chrome = tether("eval", "return 1", "--chrome", *p, state=state_dir, check=False)
-    assert chrome.returncode == 1 and "-remote-allow-system-access" in chrome.stderr
     bad = tether("call", "WebDriver:GetTitle", "{not json", *p, state=state_dir, check=False)
     assert bad.returncode == 2
 
