@@ -68,8 +68,15 @@ class Conn:
     ca_bundle: str | None
     verbose: bool
 
-    def client(self, *, call_timeout: float | None = None):
-        """A verified, authenticated client (the probe runs before any command is sent)."""
+    def url_in_use(self) -> str | None:
+        """The server URL to use: --url, $QSERVER_HTTP_SERVER_URI or the config, unless --host/--port."""
+        if self.port is not None or self.host is not None:
+            return None
+        return self.url or os.environ.get("QSERVER_HTTP_SERVER_URI") or _config_url()
+
+    def client(self, *, call_timeout: float | None = None, endpoint: Any = None):
+        """A verified, authenticated client (the probe runs before any command is sent;
+        ``endpoint``: one already verified)."""
         from .client import QueueServer
 
         options: dict[str, Any] = {
@@ -78,14 +85,13 @@ class Conn:
             "timeout": call_timeout if call_timeout is not None else min(self.timeout, 30.0),
             "verify": False if self.insecure else (self.ca_bundle or True),
         }
-        url = self.url or os.environ.get("QSERVER_HTTP_SERVER_URI") or _config_url()
-        if url and self.port is None and self.host is None:
+        url = self.url_in_use()
+        if url:
             endpoint = _verify_url(url, min(self.timeout, 5.0))
             qs = QueueServer.from_endpoint(endpoint, base_url=url, **options)
         else:
-            qs = QueueServer.from_endpoint(
-                find_endpoint("qserver", self.host, self.port, self.timeout), **options
-            )
+            endpoint = endpoint or find_endpoint("qserver", self.host, self.port, self.timeout)
+            qs = QueueServer.from_endpoint(endpoint, **options)
         if self.verbose:
             _log_to_stderr(qs)
         return qs
@@ -231,15 +237,16 @@ def status(
         _follow_status(conn, for_, transport)
         return
 
-    endpoint = find_endpoint("qserver", conn.host, conn.port, conn.timeout) if not conn.url else None
+    url = conn.url_in_use()
+    endpoint = None if url else find_endpoint("qserver", conn.host, conn.port, conn.timeout)
     key, _ = resolve_api_key(conn.api_key, conn.api_key_file)
     manager = None
     if key:
-        with conn.client(call_timeout=max(conn.timeout, 5.0)) as qs:
+        with conn.client(call_timeout=max(conn.timeout, 5.0), endpoint=endpoint) as qs:
             st = qs.status(reload=True)
             manager = {k: st.get(k) for k in STATUS_KEYS}
     if conn.json:
-        render.print_json({**(endpoint.to_dict() if endpoint else {"url": conn.url}), "manager": manager})
+        render.print_json({**(endpoint.to_dict() if endpoint else {"url": url}), "manager": manager})
         return
     if endpoint:
         render.emit(

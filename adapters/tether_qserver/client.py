@@ -91,6 +91,7 @@ def resolve_api_key(
 
 
 def auth_hint(source: str) -> str:
+    """What an authentication failure should tell the user: where the key came from, or where to put one."""
     where = (
         f"--api-key-file FILE, ${ENV_API_KEY}, or api_key_file/api_key under [qserver] in {config_path()}"
         " (--api-key works too but shows in the process list)"
@@ -150,6 +151,7 @@ class RunResult:
         return self.time_stop - self.time_start
 
     def to_dict(self) -> dict[str, Any]:
+        """The result as JSON-able data, with ``ok`` and ``duration``."""
         return {**asdict(self), "ok": self.ok, "duration": self.duration}
 
     @classmethod
@@ -272,6 +274,7 @@ class QueueServer:
         return self._api_key
 
     def auth_headers(self) -> dict[str, str]:
+        """The ``Authorization`` header for other connections (WebSockets); never print it."""
         return {"Authorization": f"ApiKey {self._api_key}"} if self._api_key else {}
 
     # -- status and environment -------------------------------------------------------------------
@@ -286,9 +289,11 @@ class QueueServer:
         return self._post("/environment/open")
 
     def environment_close(self) -> dict:
+        """Start closing the worker environment (see :meth:`close_environment` to wait)."""
         return self._post("/environment/close")
 
     def environment_destroy(self) -> dict:
+        """Kill the worker environment (for a worker that no longer answers)."""
         return self._post("/environment/destroy")
 
     def wait_for(self, predicate: Callable[[dict], bool], timeout: float, *, interval: float = 0.1) -> dict:
@@ -377,12 +382,14 @@ class QueueServer:
         return reply["items"]
 
     def item_update(self, item: Mapping[str, Any], *, replace: bool | None = None) -> dict:
+        """Change a queued item (``item`` carries its ``item_uid``); ``replace`` gives it a new uid."""
         if "item_uid" not in item:
             raise UsageError("item_update needs the item's item_uid")
         body = self._opt(item={**normalize_item(item), "item_uid": item["item_uid"]}, replace=replace)
         return self._post("/queue/item/update", body)["item"]
 
     def item_get(self, *, uid: str | None = None, pos: str | int | None = None) -> dict:
+        """One queued item, by ``uid`` or ``pos``."""
         return self._get("/queue/item/get", self._opt(uid=uid, pos=pos))["item"]
 
     def item_remove(self, *, uid: str | None = None, pos: str | int | None = None) -> dict:
@@ -398,6 +405,7 @@ class QueueServer:
         before_uid: str | None = None,
         after_uid: str | None = None,
     ) -> dict:
+        """Move one item (by ``uid`` or ``pos``) to ``pos_dest``, or before/after another uid."""
         if (uid is None) == (pos is None):
             raise UsageError("move needs exactly one of uid or pos")
         if sum(x is not None for x in (pos_dest, before_uid, after_uid)) != 1:
@@ -406,6 +414,7 @@ class QueueServer:
         return self._post("/queue/item/move", body)["item"]
 
     def queue_clear(self) -> dict:
+        """Remove every queued item (the running one is not touched)."""
         return self._post("/queue/clear")
 
     def queue_start(self) -> dict:
@@ -424,9 +433,11 @@ class QueueServer:
         return self._post("/queue/stop")
 
     def queue_stop_cancel(self) -> dict:
+        """Cancel a pending :meth:`queue_stop`."""
         return self._post("/queue/stop/cancel")
 
     def queue_autostart(self, enable: bool) -> dict:
+        """Start the queue by itself whenever it has items and the environment is open."""
         return self._post("/queue/autostart", {"enable": bool(enable)})
 
     # -- RunEngine ----------------------------------------------------------------------------------
@@ -437,15 +448,19 @@ class QueueServer:
         return self._post("/re/pause", {"option": option})
 
     def re_resume(self) -> dict:
+        """Resume the paused plan."""
         return self._post("/re/resume")
 
     def re_stop(self) -> dict:
+        """End the paused plan as ``stopped`` (counts as success)."""
         return self._post("/re/stop")
 
     def re_abort(self) -> dict:
+        """End the paused plan as ``aborted``."""
         return self._post("/re/abort")
 
     def re_halt(self) -> dict:
+        """End the paused plan as ``halted``, without cleanup."""
         return self._post("/re/halt")
 
     # -- history ------------------------------------------------------------------------------------
@@ -458,6 +473,7 @@ class QueueServer:
         return self._get("/history/get", {"reload": True} if reload else {})
 
     def history_clear(self, *, size: int | None = None, item_uid: str | None = None) -> dict:
+        """Clear the history (or keep the last ``size`` items, or drop up to ``item_uid``)."""
         return self._post("/history/clear", self._opt(size=size, item_uid=item_uid))
 
     def find_in_history(
@@ -499,12 +515,15 @@ class QueueServer:
         )
 
     def devices_allowed(self, *, status: Mapping[str, Any] | None = None) -> dict:
+        """Devices the user may use, by name (cached until ``devices_allowed_uid`` changes)."""
         return self._cached("devices_allowed", "/devices/allowed", "devices_allowed", {}, status)
 
     def plans_existing(self, *, reduced: bool = False) -> dict:
+        """Every plan the environment defines, by name."""
         return self._get("/plans/existing", {"reduced": reduced} if reduced else {})["plans_existing"]
 
     def devices_existing(self) -> dict:
+        """Every device the environment defines, by name."""
         return self._get("/devices/existing")["devices_existing"]
 
     #: How long a status read for validation is reused: the allowed lists change only when the
@@ -528,6 +547,7 @@ class QueueServer:
     def lock(
         self, lock_key: str, *, environment: bool = False, queue: bool = False, note: str | None = None
     ) -> dict:
+        """Lock the environment and/or the queue: others then need ``lock_key`` to change them."""
         if not (environment or queue):
             raise UsageError("lock the environment, the queue, or both")
         return self._post(
@@ -535,9 +555,11 @@ class QueueServer:
         )
 
     def unlock(self, lock_key: str) -> dict:
+        """Remove the lock set with ``lock_key`` (or the emergency key)."""
         return self._post("/unlock", {"lock_key": lock_key})
 
     def lock_info(self, lock_key: str | None = None) -> dict:
+        """The lock state (``environment``, ``queue``, ``note``, ``user``…); checks ``lock_key`` if given."""
         return self._get("/lock/info", self._opt(lock_key=lock_key))["lock_info"]
 
     # -- console ------------------------------------------------------------------------------------
@@ -654,6 +676,7 @@ class QueueServer:
 
     # -- lifetime -----------------------------------------------------------------------------------
     def close(self) -> None:
+        """Close the HTTP session."""
         self.http.close()
 
     def __enter__(self) -> QueueServer:

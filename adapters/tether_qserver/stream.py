@@ -124,6 +124,7 @@ class StatusFeed:
             self._ws = None
 
     def close(self) -> None:
+        """Close the WebSocket, if one is open."""
         self._drop()
 
     def __enter__(self) -> StatusFeed:

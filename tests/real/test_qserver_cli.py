@@ -68,12 +68,16 @@ def test_failed_plan_exits_1_with_the_servers_message(key_env, capsys):
     code = run(tq(key_env, "run", "mv", "motor", '"abc"'))
     err = capsys.readouterr().err
     queued = key_env.request("GET", "/queue/get")["items"]
+    requeued = [i["item_uid"] for i in queued if i["name"] == "mv" and i.get("args") == ["motor", "abc"]]
     try:
         assert code == 1
         assert "failed" in err and "Plan failed" in err
-        assert "put the plan back" in err
+        assert requeued and f"put the plan back at the queue's front as {requeued[0]}" in " ".join(
+            err.split()
+        )
     finally:
-        remove_quietly(key_env, queued[0]["item_uid"] if queued else None)
+        for uid in requeued:
+            remove_quietly(key_env, uid)
 
 
 @pytest.mark.parametrize(
@@ -265,3 +269,19 @@ def test_status_follow_streams_each_change_while_a_plan_runs(key_env):
     states = [json.loads(line) for line in out.splitlines()]
     assert any(s["running_item_uid"] == result.item_uid for s in states)
     assert states[-1]["manager_state"] == "idle" and states[-1]["running_item_uid"] is None
+
+
+def test_status_shows_the_endpoint_and_the_managers_state(key_env, capsys):
+    assert run(tq(key_env, "status", "--json")) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (
+        report["port"] == key_env.port and report["pid"] == key_env.pid and report["confidence"] == "verified"
+    )
+    assert report["manager"]["worker_environment_exists"] is True
+    assert report["manager"]["msg"].startswith("RE Manager")
+
+
+def test_status_without_a_key_still_shows_the_endpoint(no_key, qserver_app, capsys):
+    assert run(tq(qserver_app, "status")) == 0
+    captured = capsys.readouterr()
+    assert str(qserver_app.port) in captured.out and "no API key" in captured.err

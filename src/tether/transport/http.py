@@ -119,6 +119,7 @@ class HttpSession:
 
     # -- secrets -------------------------------------------------------------------------
     def add_secret(self, secret: str) -> None:
+        """Mask ``secret`` in every later log line and error."""
         if secret:
             self._secrets.append(secret)
 
@@ -127,6 +128,7 @@ class HttpSession:
         return redact_text(text, self._secrets)
 
     def url(self, path: str) -> str:
+        """The full URL of ``path`` under the base URL."""
         return join_url(self.base_url, path)
 
     # -- calls ---------------------------------------------------------------------------
@@ -173,9 +175,11 @@ class HttpSession:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def get(self, path: str, body: Mapping[str, Any] | None = None, **kw: Any) -> Any:
+        """``call("GET", …)``: a read, retried on failures."""
         return self.call("GET", path, body, **kw)
 
     def post(self, path: str, body: Mapping[str, Any] | None = None, **kw: Any) -> Any:
+        """``call("POST", …)``: a write, never retried."""
         return self.call("POST", path, body, **kw)
 
     def _send(self, method: str, path: str, payload: bytes, timeout: float):
@@ -247,6 +251,7 @@ class HttpSession:
 
     # -- lifetime --------------------------------------------------------------------------
     def close(self) -> None:
+        """Close the session's connections."""
         self._session.close()
 
     def __enter__(self) -> HttpSession:
@@ -275,6 +280,7 @@ class RedactingFilter(logging.Filter):
         self._secrets = secrets
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Mask the secrets in ``record``; never drops it."""
         secrets = list(self._secrets() if callable(self._secrets) else self._secrets)
         if secrets:
             record.msg = redact_text(record.getMessage(), secrets)

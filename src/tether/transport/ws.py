@@ -123,11 +123,13 @@ class WsConnection:
             raise Unreachable(f"{doing} {self.url} failed: {exc}") from exc
 
     def send_text(self, text: str, timeout: float = 5.0) -> None:
+        """Send one text message within ``timeout`` seconds."""
         self._ws.settimeout(timeout)
         with self._mapped("sending on", timeout):
             self._ws.send(text)
 
     def send_json(self, obj: Any, timeout: float = 5.0) -> None:
+        """Send ``obj`` as one JSON text message."""
         self.send_text(json.dumps(obj), timeout)
 
     # -- receiving ---------------------------------------------------------------------------
@@ -177,6 +179,7 @@ class WsConnection:
         return self._ws is None or not self._ws.connected
 
     def close(self) -> None:
+        """Close the WebSocket (quietly when it is already broken)."""
         if self._ws is None:
             return
         try:
