@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from tether.errors import Busy, CommandError, ProtocolError, TetherError, Timeout, Unreachable
+from tether.errors import Busy, CommandError, ProtocolError, TetherError, Timeout, Unreachable, UsageError
 from tether.transport.line import LineConnection
 from tether.transport.tcp import Deadline
 
@@ -94,7 +94,7 @@ class IGVConnection:
         grace: float = GRACE,
     ) -> None:
         if confirm not in ("on-doubt", "always"):
-            raise ValueError("confirm must be 'on-doubt' or 'always'")
+            raise UsageError(f"confirm must be 'on-doubt' or 'always', not {confirm!r}")
         self.line = line
         self.host = host
         self.port = port
