@@ -66,6 +66,7 @@ class Conn:
     api_key: str | None
     insecure: bool
     ca_bundle: str | None
+    lock_key: str | None
     verbose: bool
 
     def url_in_use(self) -> str | None:
@@ -84,6 +85,7 @@ class Conn:
             "api_key_file": self.api_key_file,
             "timeout": call_timeout if call_timeout is not None else min(self.timeout, 30.0),
             "verify": False if self.insecure else (self.ca_bundle or True),
+            "lock_key": self.lock_key or os.environ.get("QSERVER_LOCK_KEY"),
         }
         url = self.url_in_use()
         if url:
@@ -150,6 +152,7 @@ def _log_to_stderr(qs) -> None:
 URL_HELP = (
     "Server URL; may carry https and a path prefix (default $QSERVER_HTTP_SERVER_URI or [qserver] url)."
 )
+LOCK_HELP = "Send this lock key with writes to a locked queue/environment (default $QSERVER_LOCK_KEY)."
 KEY_HELP = "The API key (visible in the process list: prefer --api-key-file or $QSERVER_HTTP_SERVER_API_KEY)."
 _COMMON = [
     ("host", HostOpt, None),
@@ -168,6 +171,7 @@ _COMMON = [
         Annotated[str | None, typer.Option("--ca-bundle", help="Verify TLS with this CA bundle.")],
         None,
     ),
+    ("lock_key", Annotated[str | None, typer.Option("--lock-key", help=LOCK_HELP)], None),
     (
         "verbose",
         Annotated[bool, typer.Option("--verbose", "-v", help="Log requests to stderr (secrets redacted).")],

@@ -30,6 +30,29 @@ ENV_API_KEY = "QSERVER_HTTP_SERVER_API_KEY"
 ENV_API_KEY_FILE = "QSERVER_HTTP_SERVER_API_KEYFILE"
 ENV_URI = "QSERVER_HTTP_SERVER_URI"
 FINAL_OK = ("completed", "stopped")
+#: Endpoints that take ``lock_key`` (the environment's and the queue's writes).
+LOCKABLE = frozenset(
+    {
+        "/environment/open",
+        "/environment/close",
+        "/environment/destroy",
+        "/queue/item/add",
+        "/queue/item/add/batch",
+        "/queue/item/update",
+        "/queue/item/remove",
+        "/queue/item/remove/batch",
+        "/queue/item/move",
+        "/queue/item/move/batch",
+        "/queue/clear",
+        "/queue/start",
+        "/queue/stop",
+        "/queue/stop/cancel",
+        "/re/resume",
+        "/re/stop",
+        "/re/abort",
+        "/re/halt",
+    }
+)
 
 
 # -- credentials --------------------------------------------------------------------------------
@@ -185,7 +208,8 @@ class QueueServer:
     """A client of the Bluesky HTTP Server (``base_url`` may carry a path prefix).
 
     ``api_key``: sent as ``Authorization: ApiKey <key>``, never logged (see
-    :func:`resolve_api_key`); ``timeout``: deadline per HTTP call; ``verify``/``cert``: TLS.
+    :func:`resolve_api_key`); ``timeout``: deadline per HTTP call; ``verify``/``cert``: TLS;
+    ``lock_key``: the key of a lock set with :meth:`lock`, sent with the writes it guards.
     Use :meth:`from_endpoint` (what ``tether.connect("qserver")`` calls) or :meth:`from_url`.
     """
 
@@ -199,6 +223,7 @@ class QueueServer:
         verify: bool | str = True,
         cert: str | tuple[str, str] | None = None,
         retries: int = 2,
+        lock_key: str | None = None,
     ) -> None:
         from tether.transport.http import HttpSession
 
@@ -219,6 +244,8 @@ class QueueServer:
             what="the Bluesky HTTP Server",
         )
         self._verify = verify
+        #: sent with writes to the environment and the queue when they are locked
+        self.lock_key = lock_key
         self._lists: dict[str, tuple[str | None, Any]] = {}
         self._status_for_lists: tuple[float, dict] | None = None
 
@@ -251,8 +278,19 @@ class QueueServer:
         timeout: float | None = None,
         retries: int | None = None,
     ) -> dict:
-        """Call ``/api<path>`` and return the reply; ``success: false`` raises :class:`CommandError`."""
-        reply = self.http.call(method, f"/api{path}", dict(body or {}), timeout=timeout, retries=retries)
+        """Call ``/api<path>`` and return the reply; ``success: false`` raises :class:`CommandError`.
+
+        With :attr:`lock_key` set, writes to locked parts carry it.
+        """
+        body = dict(body or {})
+        if self.lock_key and path in LOCKABLE:
+            body.setdefault("lock_key", self.lock_key)
+        try:
+            reply = self.http.call(method, f"/api{path}", body, timeout=timeout, retries=retries)
+        except Timeout as exc:
+            if exc.detail.get("status") == 408 and not exc.hint:
+                exc.hint = "the HTTP server answers but RE Manager does not: is start-re-manager running?"
+            raise
         if isinstance(reply, dict) and reply.get("success") is False:
             msg = reply.get("msg") or "the request was refused"
             raise CommandError(f"the queue server refused {path.lstrip('/')}: {msg}", app_message=msg)

@@ -285,3 +285,24 @@ def test_status_without_a_key_still_shows_the_endpoint(no_key, qserver_app, caps
     assert run(tq(qserver_app, "status")) == 0
     captured = capsys.readouterr()
     assert str(qserver_app.port) in captured.out and "no API key" in captured.err
+
+
+def test_a_locked_queue_takes_writes_only_with_the_lock_key(key_env, capsys):
+    assert run(tq(key_env, "lock", "--key", "tetherclikey", "--queue", "--note", "cli test")) == 0
+    capsys.readouterr()
+    uid = None
+    try:
+        before = queue_uid(key_env)
+        assert run(tq(key_env, "add", "count", "det1,")) == 1
+        assert "locked" in capsys.readouterr().err.lower()
+        assert queue_uid(key_env) == before
+        assert run(tq(key_env, "add", "count", "det1,", "--lock-key", "tetherclikey", "--json")) == 0
+        uid = json.loads(capsys.readouterr().out)[0]["item_uid"]
+        assert run(tq(key_env, "remove", uid, "--lock-key", "tetherclikey")) == 0
+        uid = None
+    finally:
+        assert run(tq(key_env, "unlock", "--key", "tetherclikey")) == 0
+        remove_quietly(key_env, uid)
+    capsys.readouterr()
+    assert run(tq(key_env, "lock", "--info", "--json")) == 0
+    assert json.loads(capsys.readouterr().out)["queue"] is False

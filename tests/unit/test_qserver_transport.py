@@ -323,3 +323,12 @@ def test_an_environment_that_fails_to_open_shows_the_console_tail(fake):
     assert "worker_environment_exists is false" in str(err.value)
     assert "matplotlib" in err.value.app_message
     assert fake.count("POST", "/api/environment/open") == 1
+
+
+def test_a_manager_that_does_not_answer_is_a_timeout_naming_re_manager(fake):
+    timeout_reply = {"detail": "Request timeout: ZMQ communication error: timeout occurred"}
+    fake.routes[("GET", "/api/status")] = lambda body: (408, timeout_reply)
+    with QueueServer(fake.url, api_key=SECRET, retries=1) as qs, pytest.raises(Timeout) as err:
+        qs.status()
+    assert "start-re-manager" in (err.value.hint or "") and err.value.exit_code == 4
+    assert fake.count("GET", "/api/status") == 2
