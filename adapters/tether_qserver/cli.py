@@ -137,13 +137,38 @@ def _verify_url(url: str, timeout: float):
     raise Unreachable(f"{url} did not answer the probe: {res.detail}")
 
 
+class _StderrLog(logging.Handler):
+    """``-v`` output: each record on the current ``sys.stderr``, secrets masked."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        import sys
+
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except (OSError, ValueError):  # stderr closed (a pipe gone): nothing to report to
+            pass
+
+
+def _stop_logging() -> None:
+    for name in _LOGGERS:
+        logger = logging.getLogger(name)
+        for old in [h for h in logger.handlers if isinstance(h, _StderrLog)]:
+            logger.removeHandler(old)
+        logger.setLevel(logging.NOTSET)
+
+
+_LOGGERS = ("tether.transport", "tether.qserver")
+
+
 def _log_to_stderr(qs) -> None:
+    """Turn on ``-v`` logging for this client until the command ends."""
     from tether.transport.http import RedactingFilter
 
-    handler = logging.StreamHandler()
+    handler = _StderrLog()
     handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
     handler.addFilter(RedactingFilter(lambda: [qs.api_key] if qs.api_key else []))
-    for name in ("tether.transport", "tether.qserver"):
+    _stop_logging()
+    for name in _LOGGERS:
         logger = logging.getLogger(name)
         logger.setLevel(logging.DEBUG)
         logger.addHandler(handler)
@@ -199,7 +224,11 @@ def command(name: str, *, parent: typer.Typer = app, timeout: float = 10.0) -> C
         @functools.wraps(fn)
         def wrapper(**kw: Any) -> Any:
             conn = Conn(**{k: kw.pop(k) for k in [n for n, _, _ in _COMMON] + ["timeout"]})
-            return fn(conn, **kw)
+            try:
+                return fn(conn, **kw)
+            finally:
+                if conn.verbose:
+                    _stop_logging()
 
         wrapper.__signature__ = sig.replace(parameters=own + extra)  # type: ignore[attr-defined]
         wrapper.__annotations__ = {p.name: p.annotation for p in own + extra}

@@ -146,6 +146,8 @@ def test_wrong_key_exits_5_and_never_prints_the_key(no_key, qserver_app, capfd, 
     assert run(tq(qserver_app, "status", "--api-key", bad, "--json", "-v")) == 5
     out = capfd.readouterr()
     assert bad not in out.out + out.err
+    assert run(tq(qserver_app, "queue", "--api-key", bad)) == 5  # -v ended with its command
+    assert "tether.transport.http" not in capfd.readouterr().err
 
 
 def test_no_key_exits_5_with_a_hint_naming_the_key_sources(no_key, qserver_app, capsys):
