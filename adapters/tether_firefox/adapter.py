@@ -269,6 +269,14 @@ class FirefoxAdapter(Adapter):
 
         return Firefox.from_endpoint(endpoint, **options)
 
+    def attach(self, host, port, *, timeout: float = 2.0, **options):
+        """``tether.connect("firefox")``: find or verify, with a short retry while the session slot
+        frees up and the holder named when another client keeps it (see :meth:`Firefox.attach`).
+        ``timeout`` bounds discovery; the client's command deadline is ``options["timeout"]``."""
+        from .client import Firefox
+
+        return Firefox.attach(host, port, **options)
+
     def cli(self):
         from .cli import app
 

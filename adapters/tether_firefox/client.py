@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -214,7 +213,7 @@ class Firefox:
                 ep = find("firefox", host, port, timeout=min(timeout, 5.0))
                 return cls.from_endpoint(ep, timeout=timeout, busy_wait=busy_wait, **options)
             except Busy as exc:
-                busy_port = exc.detail.get("port") or port or _port_in(exc.message)
+                busy_port = exc.detail.get("port") or port
                 holder = likely_holder(busy_port, listener_pid(busy_port)) if busy_port else None
                 if holder is not None or time.monotonic() + pause > give_up:
                     if busy_port:
@@ -570,11 +569,6 @@ class Firefox:
                 yield handle, self.title, self.url
         finally:
             self.switch_to_window(current, focus=False)
-
-
-def _port_in(message: str) -> int | None:
-    m = re.search(r":(\d{1,5}) is busy", message)
-    return int(m.group(1)) if m else None
 
 
 def attach(host: str | None = None, port: int | None = None, **options: Any) -> Firefox:

@@ -109,6 +109,16 @@ class Adapter:
         """Return the adapter's client for a verified endpoint."""
         raise NotImplementedError
 
+    def attach(self, host: str | None, port: int | None, *, timeout: float = 2.0, **options: Any) -> Any:
+        """Find the app (or verify ``host``/``port``) and return its client: ``tether.connect``'s work.
+
+        ``timeout`` bounds the scan and the probe. Override it where the app needs more than
+        that, e.g. a short retry while a single-client slot frees up after another client left.
+        """
+        from .api import find
+
+        return self.connect(find(self.name, host, port, timeout=timeout), **options)
+
     def cli(self) -> typer.Typer | None:
         """The adapter's typer sub-app, mounted as ``tether <name>``."""
         return None

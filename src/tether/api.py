@@ -167,7 +167,10 @@ def find(app: str, host: str | None = None, port: int | None = None, *, timeout:
     if busy:
         e = busy[0]
         raise Busy(
-            f"{adapter.title} at {e.address} is busy: {e.detail}", hint="close the other client and try again"
+            f"{adapter.title} at {e.address} is busy: {e.detail}",
+            hint="close the other client and try again",
+            host=e.host,
+            port=e.port,
         )
     looked = sorted({f"127.0.0.1:{p}" for p in adapter.default_ports} | {e.address for e in eps})
     hinted = [e for e in eps if e.confidence == "hinted"]
@@ -187,8 +190,7 @@ def connect(
     >>> igv = tether.connect("igv")                             # doctest: +SKIP
     >>> igv.goto("chr1:100,000-200,000")                         # doctest: +SKIP
     """
-    endpoint = find(app, host, port, timeout=timeout)
-    return registry.get(app).connect(endpoint, **options)
+    return registry.get(app).attach(host, port, timeout=timeout, **options)
 
 
 __all__ = ["Timeout", "connect", "find", "is_loopback", "scan", "verify"]

@@ -14,7 +14,7 @@ from importlib.metadata import version as dist_version
 import pytest
 
 import tether
-from tether.errors import WrongApp
+from tether.errors import Busy, WrongApp
 
 from ..unit.fakes import FakeServer, http_400
 from . import apps
@@ -95,6 +95,9 @@ def test_firefox_held_by_another_client_is_busy_and_the_holder_is_undisturbed(fi
         assert eps and eps[0].confidence == "busy", eps
         status = tether_cli("firefox", "status", "--port", str(firefox_app.port))
         assert status.returncode == 4 and "busy" in status.stderr
+        with pytest.raises(Busy) as info:  # the Python API says the same, naming the port
+            tether.connect("firefox", port=firefox_app.port)
+        assert info.value.detail["port"] == firefox_app.port
 
         assert _send(holder, 3, "WebDriver:GetTitle", {}) == [1, 3, None, {"value": "held"}]
         assert _send(holder, 4, "WebDriver:DeleteSession", {})[2] is None

@@ -26,12 +26,14 @@ class FakeServer:
         self._thread.start()
 
     def _serve(self) -> None:
-        self.sock.settimeout(0.1)
         while not self._stop.is_set():
-            try:
+            try:  # close() may already have run: a closed socket ends the loop, quietly
+                self.sock.settimeout(0.1)
                 conn, _ = self.sock.accept()
-            except OSError:
+            except TimeoutError:
                 continue
+            except OSError:
+                break
             self.connections += 1
             idx = len(self.received)
             self.received.append(b"")

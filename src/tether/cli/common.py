@@ -5,7 +5,7 @@ An adapter command looks like::
     @app.command()
     def goto(locus: str, host: HostOpt = None, port: PortOpt = None,
              timeout: TimeoutOpt = 10.0, json_: JsonOpt = False):
-        client = connect_client("igv", host, port, timeout)
+        client = connect_client("igv", host, port, timeout=timeout)
         render.emit(client.goto(locus), as_json=json_)
 
 Errors are not caught here: they propagate to ``tether.cli.main``, the one place that
@@ -37,11 +37,17 @@ def find_endpoint(app: str, host: str | None, port: int | None, timeout: float =
     return find(app, host, port, timeout=min(timeout, 5.0))
 
 
-def connect_client(app: str, host: str | None, port: int | None, timeout: float = 2.0, **options: Any):
+def connect_client(
+    app: str, host: str | None, port: int | None, *, probe_timeout: float = 2.0, **options: Any
+):
+    """The adapter's client for ``app`` (found, or verified at ``host``/``port``).
+
+    ``probe_timeout`` bounds discovery; ``options`` (a client's own ``timeout`` among them)
+    go to the client.
+    """
     from .. import registry
 
-    endpoint = find_endpoint(app, host, port, timeout)
-    return registry.get(app).connect(endpoint, **options)
+    return registry.get(app).attach(host, port, timeout=min(probe_timeout, 5.0), **options)
 
 
 def status_command(app: str):
