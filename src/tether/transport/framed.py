@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import errno
 import json
 import socket
 from typing import Any
 
 from ..errors import ProtocolError, Timeout, Unreachable
-from .tcp import Deadline, close_quietly, connect
+from .tcp import Deadline, close_quietly, connect, recv_error, send_error
 
 MAX_HEADER = 20  # digits plus the colon: "999999999999999999:" — far beyond any real length
 MAX_FRAME = 256 * 1024 * 1024  # 256 MiB (a full-page screenshot of a long page is tens of MiB)
@@ -51,12 +50,8 @@ class FramedConnection:
         sock = self._arm(deadline)
         try:
             chunk = sock.recv(size)
-        except TimeoutError as exc:
-            raise Timeout(f"no answer within {deadline.seconds:g} s") from exc
-        except OSError as exc:
-            if exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED):
-                raise Unreachable("the connection was reset by the app", reason="reset") from exc
-            raise Unreachable(f"reading from the app failed: {exc.strerror or exc}") from exc
+        except OSError as exc:  # TimeoutError included
+            raise recv_error(exc, deadline) from exc
         if not chunk:
             return False
         self._buf += chunk
@@ -114,10 +109,8 @@ class FramedConnection:
         sock = self._arm(deadline)
         try:
             sock.sendall(b"%d:%b" % (len(body), body))
-        except TimeoutError as exc:
-            raise Timeout(f"sending to the app did not finish within {deadline.seconds:g} s") from exc
         except OSError as exc:
-            raise Unreachable(f"the connection broke while sending: {exc.strerror or exc}") from exc
+            raise send_error(exc, deadline) from exc
 
     def close(self) -> None:
         close_quietly(self.sock)

@@ -6,7 +6,7 @@ import errno
 import socket
 import time
 
-from ..errors import Busy, Timeout, Unreachable
+from ..errors import Busy, TetherError, Timeout, Unreachable
 
 
 class Deadline:
@@ -50,6 +50,22 @@ def connect(host: str, port: int, timeout: float, *, what: str = "the app") -> s
     return sock
 
 
+def recv_error(exc: OSError, deadline: Deadline) -> TetherError:
+    """The tether error for a failed ``recv`` (timeouts, resets, anything else)."""
+    if isinstance(exc, TimeoutError):
+        return Timeout(f"no answer within {deadline.seconds:g} s")
+    if exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED):
+        return Unreachable("the connection was reset by the app", reason="reset")
+    return Unreachable(f"reading from the app failed: {exc.strerror or exc}")
+
+
+def send_error(exc: OSError, deadline: Deadline) -> TetherError:
+    """The tether error for a failed ``sendall``."""
+    if isinstance(exc, TimeoutError):
+        return Timeout(f"sending to the app did not finish within {deadline.seconds:g} s")
+    return Unreachable(f"the connection to the app broke while sending: {exc.strerror or exc}")
+
+
 def recv_some(sock: socket.socket, deadline: Deadline, size: int = 65536) -> bytes:
     """One ``recv`` that returns by the deadline: ``b""`` means the peer closed.
 
@@ -61,22 +77,16 @@ def recv_some(sock: socket.socket, deadline: Deadline, size: int = 65536) -> byt
     sock.settimeout(remaining)
     try:
         return sock.recv(size)
-    except TimeoutError as exc:
-        raise Timeout(f"no answer within {deadline.seconds:g} s") from exc
-    except OSError as exc:
-        if exc.errno in (errno.ECONNRESET, errno.EPIPE, errno.ECONNABORTED):
-            raise Unreachable("the connection was reset by the app", reason="reset") from exc
-        raise Unreachable(f"reading from the app failed: {exc.strerror or exc}") from exc
+    except OSError as exc:  # TimeoutError included
+        raise recv_error(exc, deadline) from exc
 
 
 def send_all(sock: socket.socket, data: bytes, deadline: Deadline) -> None:
     sock.settimeout(deadline.remaining(0.001))
     try:
         sock.sendall(data)
-    except TimeoutError as exc:
-        raise Timeout(f"sending to the app did not finish within {deadline.seconds:g} s") from exc
     except OSError as exc:
-        raise Unreachable(f"the connection to the app broke while sending: {exc.strerror or exc}") from exc
+        raise send_error(exc, deadline) from exc
 
 
 def close_quietly(sock: socket.socket | None) -> None:
@@ -88,4 +98,15 @@ def close_quietly(sock: socket.socket | None) -> None:
         pass
 
 
-__all__ = ["Busy", "Deadline", "Timeout", "Unreachable", "close_quietly", "connect", "recv_some", "send_all"]
+__all__ = [
+    "Busy",
+    "Deadline",
+    "Timeout",
+    "Unreachable",
+    "close_quietly",
+    "connect",
+    "recv_error",
+    "recv_some",
+    "send_all",
+    "send_error",
+]
