@@ -469,11 +469,18 @@ def run(
             on_status=show,
             transport=transport,
         )
-    if result.ok or not conn.json:
-        render.emit(result, as_json=conn.json)
+    if conn.json:
+        if result.ok:
+            render.print_json(result)
+    else:
+        shown = ("name", "item_uid", "exit_status", "run_uids", "scan_ids", "msg", "requeued_uid")
+        summary = {k: v for k, v in result.to_dict().items() if k in shown and v not in (None, "", [])}
+        if result.duration is not None:
+            summary["duration"] = f"{result.duration:.2f} s"
+        render.emit(summary, as_json=False)
     if not result.ok:
         if result.traceback and not conn.json:
-            render.note(result.traceback.rstrip()[-1500:])
+            render.note("traceback (last lines):\n" + "\n".join(result.traceback.rstrip().splitlines()[-8:]))
         if result.requeued_uid and not conn.json:
             render.note(f"the server put the plan back at the queue's front as {result.requeued_uid}")
         raise ItemFailed(result)
