@@ -332,3 +332,21 @@ def test_a_manager_that_does_not_answer_is_a_timeout_naming_re_manager(fake):
         qs.status()
     assert "start-re-manager" in (err.value.hint or "") and err.value.exit_code == 4
     assert fake.count("GET", "/api/status") == 2
+
+
+def test_cli_talks_to_a_server_behind_a_path_prefix_after_verifying_it(fake, capsys, monkeypatch):
+    from tether.cli import run
+
+    monkeypatch.setenv("QSERVER_HTTP_SERVER_API_KEY", SECRET)
+    openapi = {"info": {"title": "Bluesky HTTP Server", "version": "0.0.14"}}
+    fake.routes[("GET", "/beamline/openapi.json")] = lambda body: (200, openapi)
+    queue = {"success": True, "items": [], "running_item": {}, "plan_queue_uid": "q1"}
+    fake.routes[("GET", "/beamline/api/queue/get")] = lambda body: (200, queue)
+    assert run(["qserver", "queue", "--json", "--url", fake.url + "/beamline"]) == 0
+    assert json.loads(capsys.readouterr().out)["plan_queue_uid"] == "q1"
+    headers = next(h for m, p, h, _ in fake.requests if p == "/beamline/api/queue/get")
+    assert headers["Authorization"] == f"ApiKey {SECRET}"
+    # a server that is not the Bluesky HTTP Server is never sent a command
+    fake.routes[("GET", "/other/openapi.json")] = lambda body: (200, {"info": {"title": "Something else"}})
+    assert run(["qserver", "queue", "--url", fake.url + "/other"]) == 6
+    assert not [p for _, p, _, _ in fake.requests if p.startswith("/other/api")]
