@@ -244,20 +244,31 @@ def follow_console(
                 raise
             log.debug("console WebSocket refused: polling instead")
         else:
-            with ws:
-                yield from _console_ws(ws, deadline)
+            yield from _console_ws(qs, ws, deadline)
             return
     yield from _console_poll(qs, deadline, interval)
 
 
-def _console_ws(ws: WsConnection, deadline: Deadline | None) -> Iterator[str]:
-    while deadline is None or not deadline.expired:
-        try:
-            msg = ws.recv_json(1.0 if deadline is None else max(0.01, min(1.0, deadline.remaining())))
-        except Timeout:
-            continue
-        if isinstance(msg, dict) and isinstance(msg.get("msg"), str):
-            yield msg["msg"]
+def _console_ws(qs: QueueServer, ws: WsConnection, deadline: Deadline | None) -> Iterator[str]:
+    """Messages from the console socket; a socket the server closes is opened again."""
+    from tether.transport.ws import Closed
+
+    try:
+        while deadline is None or not deadline.expired:
+            try:
+                msg = ws.recv_json(1.0 if deadline is None else max(0.01, min(1.0, deadline.remaining())))
+            except Timeout:
+                continue
+            except Closed:
+                log.debug("console WebSocket closed by the server: reconnecting")
+                ws.close()
+                time.sleep(0.5)
+                ws = open_socket(qs, CONSOLE_WS, timeout=min(5.0, qs.timeout))
+                continue
+            if isinstance(msg, dict) and isinstance(msg.get("msg"), str):
+                yield msg["msg"]
+    finally:
+        ws.close()
 
 
 def _console_poll(qs: QueueServer, deadline: Deadline | None, interval: float) -> Iterator[str]:

@@ -350,3 +350,29 @@ def test_cli_talks_to_a_server_behind_a_path_prefix_after_verifying_it(fake, cap
     fake.routes[("GET", "/other/openapi.json")] = lambda body: (200, {"info": {"title": "Something else"}})
     assert run(["qserver", "queue", "--url", fake.url + "/other"]) == 6
     assert not [p for _, p, _, _ in fake.requests if p.startswith("/other/api")]
+
+
+def test_console_follow_reconnects_when_the_server_closes_the_socket():
+    connections: list = []
+
+    def handler(conn):
+        connections.append(conn)
+        if len(connections) == 1:
+            conn.close(1001, "going away")
+            return
+        conn.send(json.dumps({"time": 1.0, "msg": "after the reconnect\n"}))
+        time.sleep(1)
+
+    server = ws_server.serve(handler, "127.0.0.1", 0, compression=None, close_timeout=0.5)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.socket.getsockname()[1]
+        with QueueServer(f"http://127.0.0.1:{port}", api_key=SECRET) as qs:
+            got = []
+            for msg in follow_console(qs, transport="ws", duration=3):
+                got.append(msg)
+                break
+    finally:
+        server.shutdown()
+    assert got == ["after the reconnect\n"] and len(connections) == 2
+    assert connections[0].request.headers["Authorization"] == f"ApiKey {SECRET}"
