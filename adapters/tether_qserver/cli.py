@@ -440,7 +440,9 @@ def run(
     """
     from .client import ItemFailed, item_add_body
     from .plan import parse_item
+    from .stream import check_transport
 
+    check_transport(transport)
     item = parse_item(plan)
     if dry_run:
         render.print_json(item_add_body(item))

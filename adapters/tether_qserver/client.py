@@ -683,6 +683,9 @@ class QueueServer:
         """Add ``item``, open the environment if asked, start the queue (if not running) and
         wait for the item's result. ``raise_on_failure`` raises :class:`ItemFailed` for
         failed/aborted/halted."""
+        from .stream import check_transport
+
+        check_transport(transport)  # before anything is sent
         if open_env:
             self.ensure_environment(timeout=min(timeout, 120.0))
         added = self.submit(item, validate=validate)

@@ -33,7 +33,8 @@ POLL_INTERVAL = 0.1
 CONSOLE_POLL_INTERVAL = 0.5
 
 
-def _check_transport(transport: str) -> None:
+def check_transport(transport: str) -> None:
+    """Refuse an unknown ``transport`` name (:class:`UsageError`)."""
     if transport not in TRANSPORTS:
         raise UsageError(f"transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}")
 
@@ -65,7 +66,7 @@ class StatusFeed:
     def __init__(
         self, qs: QueueServer, transport: str = "auto", *, poll_interval: float = POLL_INTERVAL
     ) -> None:
-        _check_transport(transport)
+        check_transport(transport)
         self.qs = qs
         self.transport = transport
         self.poll_interval = poll_interval
@@ -151,6 +152,9 @@ def track_item(
     lost_after: float = 10.0,
 ) -> RunResult:
     """Follow ``item_uid`` until it is in history (see :meth:`QueueServer.wait_for_item`)."""
+    from tether.transport.ws import HandshakeRefused
+
+    check_transport(transport)
     deadline = Deadline(timeout)
     history_uid: str | None = None
     last_ok = time.monotonic()
@@ -186,7 +190,7 @@ def track_item(
             try:
                 st = feed.next(deadline.remaining(0.05))
             except (Timeout, Unreachable) as exc:
-                if isinstance(exc, AuthError):
+                if isinstance(exc, (AuthError, HandshakeRefused)):  # transport="ws" and none offered
                     raise
                 st = None
                 if time.monotonic() - last_ok > lost_after:
@@ -234,7 +238,7 @@ def follow_console(
     """
     from tether.transport.ws import HandshakeRefused
 
-    _check_transport(transport)
+    check_transport(transport)
     deadline = Deadline(duration) if duration is not None else None
     if transport != "poll":
         try:

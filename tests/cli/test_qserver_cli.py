@@ -69,6 +69,11 @@ def test_malformed_plans_exit_2_before_any_connection(plan, capsys):
     assert "error" in capsys.readouterr().err
 
 
+def test_unknown_transport_exits_2_before_any_connection(capsys):
+    assert run(["qserver", "run", "count", "det1,", "--transport", "carrier-pigeon", "--port", "9"]) == 2
+    assert "transport must be one of" in capsys.readouterr().err
+
+
 def test_bad_position_exits_2(capsys):
     assert run(["qserver", "add", "count", "det1,", "--pos", "middle", "--dry-run"]) == 2
     assert "--pos must be front, back or an integer" in capsys.readouterr().err
