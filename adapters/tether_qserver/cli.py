@@ -681,18 +681,24 @@ def console(
     conn: Conn,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new output.")] = False,
     for_: ForOpt = None,
-    lines: Annotated[int, typer.Option("--lines", "-n", help="Lines of past output to show.")] = 50,
+    lines: Annotated[
+        int, typer.Option("--lines", "-n", help="Lines of past output to show first (0: none).")
+    ] = 10,
     transport: TransportOpt = "auto",
 ) -> None:
-    """RE Manager's console output; --follow streams it (WebSocket, else polling)."""
-    from .stream import follow_console
+    """RE Manager's console output; --follow then streams it (WebSocket, else polling)."""
+    from .stream import check_transport, follow_console
 
+    check_transport(transport)
     with conn.client() as qs:
-        if not follow:
-            text = qs.console_text(lines)
-            render.emit({"text": text}, as_json=conn.json, text=text)
+        stream = follow_console(qs, transport=transport, duration=for_) if follow else iter(())
+        past = qs.console_text(lines).rstrip("\n") if lines > 0 else ""
+        if not follow and conn.json:
+            render.print_json({"text": past})
             return
-        for msg in follow_console(qs, transport=transport, duration=for_):
+        if past:
+            render.line(json.dumps({"msg": past}) if conn.json else past)
+        for msg in stream:
             if conn.json:  # one JSON object per line
                 render.line(json.dumps({"msg": msg}))
             else:

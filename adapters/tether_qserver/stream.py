@@ -235,6 +235,8 @@ def follow_console(
     """Console text as RE Manager prints it, from now on, for ``duration`` s (None: forever).
 
     Over ``/api/console_output/ws`` when offered, else by polling ``console_output_update``.
+    The socket is opened (or the poll's starting point taken) before this returns, so
+    nothing printed after the call is missed.
     """
     from tether.transport.ws import HandshakeRefused
 
@@ -248,9 +250,9 @@ def follow_console(
                 raise
             log.debug("console WebSocket refused: polling instead")
         else:
-            yield from _console_ws(qs, ws, deadline)
-            return
-    yield from _console_poll(qs, deadline, interval)
+            return _console_ws(qs, ws, deadline)
+    last = qs.console_output_update("ALL").get("last_msg_uid", "ALL")
+    return _console_poll(qs, deadline, interval, last)
 
 
 def _console_ws(qs: QueueServer, ws: WsConnection, deadline: Deadline | None) -> Iterator[str]:
@@ -275,8 +277,7 @@ def _console_ws(qs: QueueServer, ws: WsConnection, deadline: Deadline | None) ->
         ws.close()
 
 
-def _console_poll(qs: QueueServer, deadline: Deadline | None, interval: float) -> Iterator[str]:
-    last = qs.console_output_update("ALL").get("last_msg_uid", "ALL")
+def _console_poll(qs: QueueServer, deadline: Deadline | None, interval: float, last: str) -> Iterator[str]:
     while deadline is None or not deadline.expired:
         time.sleep(interval if deadline is None else max(0.0, min(interval, deadline.remaining())))
         reply = qs.console_output_update(last)

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -182,20 +183,51 @@ def _env(app) -> dict:
     return env
 
 
+class Follower:
+    """A ``tether qserver … --follow`` process whose stdout lines are collected as they come."""
+
+    def __init__(self, args: list[str], env: dict) -> None:
+        self.proc = _spawn(args, env)
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    def wait_for(self, predicate, timeout: float = 30.0) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if predicate("".join(self.lines)):
+                return True
+            if self.proc.poll() is not None and not self._reader.is_alive():
+                break
+            time.sleep(0.05)
+        return predicate("".join(self.lines))
+
+    def finish(self) -> tuple[int, str]:
+        try:
+            self.proc.wait(timeout=60)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(5)
+        return self.proc.returncode, self.proc.stderr.read()
+
+
 @pytest.mark.parametrize("transport", ["ws", "poll"])
 def test_console_follow_prints_the_plans_output(key_env, transport):
-    proc = _spawn(tq(key_env, "console", "--follow", "--for", "8", "--transport", transport), _env(key_env))
-    try:
-        time.sleep(2.0)  # let the follower connect (tether's start + the probe)
-        with client(key_env) as qs:
-            result = qs.run(COUNT, timeout=60)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err
-    assert result.run_uids[0] in out and "count" in out
+    args = tq(key_env, "console", "--follow", "--lines", "1", "--for", "12", "--transport", transport)
+    follower = Follower(args, _env(key_env))
+    assert follower.wait_for(bool), "the follower printed the console's last line once connected"
+    with client(key_env) as qs:
+        result = qs.run(COUNT, timeout=60)
+    assert follower.wait_for(lambda text: result.run_uids[0] in text)
+    code, err = follower.finish()
+    assert code == 0, err
+    assert "count" in "".join(follower.lines)
 
 
 def test_run_wait_gives_a_clear_error_when_re_manager_stops(key_env):
@@ -257,18 +289,13 @@ def test_run_no_wait_returns_the_started_item(key_env, capsys):
 
 
 def test_status_follow_streams_each_change_while_a_plan_runs(key_env):
-    proc = _spawn(tq(key_env, "status", "--follow", "--for", "8", "--json"), _env(key_env))
-    try:
-        time.sleep(2.0)
-        with client(key_env) as qs:
-            result = qs.run(COUNT, timeout=60)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, err
-    states = [json.loads(line) for line in out.splitlines()]
+    follower = Follower(tq(key_env, "status", "--follow", "--for", "10", "--json"), _env(key_env))
+    assert follower.wait_for(bool), "the follower printed the current state once connected"
+    with client(key_env) as qs:
+        result = qs.run(COUNT, timeout=60)
+    code, err = follower.finish()
+    assert code == 0, err
+    states = [json.loads(line) for line in follower.lines]
     assert any(s["running_item_uid"] == result.item_uid for s in states)
     assert states[-1]["manager_state"] == "idle" and states[-1]["running_item_uid"] is None
 
