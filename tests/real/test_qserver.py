@@ -7,7 +7,6 @@ checks its own items by uid, so the tests do not depend on each other's order.
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 
@@ -191,8 +190,7 @@ def test_console_follow_shows_the_plans_output(qs, qserver_app, transport):
 
     thread = threading.Thread(target=follow, daemon=True)
     thread.start()
-    started.wait(5)
-    time.sleep(1.0)  # the follower has connected (or taken its first poll) by now
+    assert started.wait(10)  # follow_console returns once its socket is open (or its poll has begun)
     result = qs.run(COUNT, timeout=60)
     thread.join(15)
     text = "".join(seen)
