@@ -244,7 +244,7 @@ class QueueServer:
             what="the Bluesky HTTP Server",
         )
         self._verify = verify
-        #: sent with writes to the environment and the queue when they are locked
+        self._lock_key: str | None = None
         self.lock_key = lock_key
         self._lists: dict[str, tuple[str | None, Any]] = {}
         self._status_for_lists: tuple[float, dict] | None = None
@@ -305,6 +305,17 @@ class QueueServer:
     @staticmethod
     def _opt(**kw: Any) -> dict[str, Any]:
         return {k: v for k, v in kw.items() if v is not None}
+
+    @property
+    def lock_key(self) -> str | None:
+        """The lock key sent with writes to a locked queue/environment (masked in ``-v`` output)."""
+        return self._lock_key
+
+    @lock_key.setter
+    def lock_key(self, key: str | None) -> None:
+        self._lock_key = key or None
+        if key:
+            self.http.add_secret(key)
 
     @property
     def api_key(self) -> str | None:
@@ -588,16 +599,20 @@ class QueueServer:
         """Lock the environment and/or the queue: others then need ``lock_key`` to change them."""
         if not (environment or queue):
             raise UsageError("lock the environment, the queue, or both")
+        self.http.add_secret(lock_key)
         return self._post(
             "/lock", self._opt(lock_key=lock_key, environment=environment, queue=queue, note=note)
         )
 
     def unlock(self, lock_key: str) -> dict:
         """Remove the lock set with ``lock_key`` (or the emergency key)."""
+        self.http.add_secret(lock_key)
         return self._post("/unlock", {"lock_key": lock_key})
 
     def lock_info(self, lock_key: str | None = None) -> dict:
         """The lock state (``environment``, ``queue``, ``note``, ``user``…); checks ``lock_key`` if given."""
+        if lock_key:
+            self.http.add_secret(lock_key)
         return self._get("/lock/info", self._opt(lock_key=lock_key))["lock_info"]
 
     # -- console ------------------------------------------------------------------------------------

@@ -325,8 +325,10 @@ def test_a_locked_queue_takes_writes_only_with_the_lock_key(key_env, capsys):
         assert run(tq(key_env, "add", "count", "det1,")) == 1
         assert "locked" in capsys.readouterr().err.lower()
         assert queue_uid(key_env) == before
-        assert run(tq(key_env, "add", "count", "det1,", "--lock-key", "tetherclikey", "--json")) == 0
-        uid = json.loads(capsys.readouterr().out)[0]["item_uid"]
+        assert run(tq(key_env, "add", "count", "det1,", "--lock-key", "tetherclikey", "--json", "-v")) == 0
+        captured = capsys.readouterr()
+        uid = json.loads(captured.out)[0]["item_uid"]
+        assert "lock_key" in captured.err and "tetherclikey" not in captured.err  # -v masks it
         assert run(tq(key_env, "remove", uid, "--lock-key", "tetherclikey")) == 0
         uid = None
     finally:
