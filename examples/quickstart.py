@@ -1,4 +1,4 @@
-"""tether in one minute: start a headless Firefox and IGV, find them with `tether scan`, drive each once, stop them.
+"""tether in one minute: start a headless Firefox and IGV, find them, drive each once, stop them.
 
     python3 tests/real/install.py && .venv/bin/python examples/quickstart.py
 
@@ -53,7 +53,10 @@ def main() -> int:
     try:
         ff = json.loads(tether("firefox", "launch", "--headless", "--json", capture=True).stdout)
         started.append(("firefox", "quit", "--port", str(ff["port"])))
-        igv = json.loads(tether("igv", "launch", "--headless", "--genome", str(tiny_genome(work)), "--json", capture=True).stdout)
+        genome = str(tiny_genome(work))
+        igv = json.loads(
+            tether("igv", "launch", "--headless", "--genome", genome, "--json", capture=True).stdout
+        )
         started.append(("igv", "exit", "--port", str(igv["port"])))
 
         tether("scan")  # the point of it all: what is listening here, proved by each app's own protocol

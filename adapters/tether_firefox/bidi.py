@@ -23,7 +23,7 @@ from tether.errors import Busy, CommandError, NotFound, ProtocolError, TetherErr
 from tether.transport.tcp import Deadline
 from tether.transport.ws import Closed, WsConnection
 
-from .adapter import BIDI_FILE, active_port, bidi_port_of, firefox_processes, profile_dir
+from .probe import BIDI_FILE, active_port, bidi_port_of, firefox_processes, profile_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self

@@ -526,7 +526,7 @@ def logs(
         )
         for entry in bidi.log_entries(timeout=None if follow else seconds):
             if json_:  # one JSON object a line, as they come
-                render.line(json.dumps(entry, ensure_ascii=False))
+                render.json_line(entry)
             else:
                 where = f" ({entry['url']}:{entry['line']})" if entry.get("url") else ""
                 render.line(f"[{entry['level']}] {entry['type']}: {entry['text']}{where}")

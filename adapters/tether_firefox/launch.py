@@ -23,7 +23,7 @@ from typing import Any
 
 from tether.errors import NotFound, TetherError, Timeout, Unreachable, UsageError
 
-from .adapter import BIDI_FILE, PORT_FILE, active_port, bidi_port_of, firefox_processes, profile_dir
+from .probe import BIDI_FILE, PORT_FILE, active_port, bidi_port_of, firefox_processes, profile_dir
 
 STATE_FILE = "firefox-launched.json"
 BINARY_NAMES = ("firefox", "firefox-esr")

@@ -25,7 +25,7 @@ from tether.errors import Busy, CommandError, ProtocolError, Timeout, Unreachabl
 from tether.transport.framed import FramedConnection
 from tether.transport.tcp import Deadline
 
-from .adapter import bidi_client, bidi_port_of, check_greeting, profile_dir
+from .probe import bidi_client, bidi_port_of, check_greeting, profile_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self

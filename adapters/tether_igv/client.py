@@ -23,8 +23,8 @@ from typing import Any
 from tether.errors import CommandError, TetherError, UsageError
 
 from . import args as A
-from .adapter import _UNKNOWN_VERSIONS, DEFAULT_PORT, igv_directory, read_prefs, version_from_install
 from .locus import GenomeIndex, Locus, validate_loci
+from .probe import _UNKNOWN_VERSIONS, DEFAULT_PORT, igv_directory, read_prefs, version_from_install
 from .protocol import GRACE, IGVConnection, Reply
 
 #: Deadlines in seconds per kind of command; every one can be overridden (``timeouts=``, ``timeout=``).

@@ -25,7 +25,7 @@ from typing import Any
 
 from tether.errors import NotFound, TetherError, Timeout, Unreachable, UsageError
 
-from .adapter import MAIN_CLASSES
+from .probe import MAIN_CLASSES
 
 DEFAULT_JAR_PLACES = ("/usr/share/java/igv.jar", "/usr/share/igv/igv.jar", "/opt/igv/lib/igv.jar")
 READY_TIMEOUT = 60.0
@@ -228,7 +228,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 def resolve_genome(genome: str | None) -> str:
     """A genome argument as IGV should get it: an absolute path for files, else the id unchanged."""
     if not genome:
-        from .adapter import read_prefs
+        from .probe import read_prefs
 
         genome = read_prefs(Path.home() / "igv").get("DEFAULT_GENOME_KEY") or "hg38"
     if any(c in genome for c in "\r\n\0"):

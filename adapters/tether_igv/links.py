@@ -15,8 +15,8 @@ from urllib.parse import quote
 from tether.errors import UsageError
 
 from . import args as A
-from .adapter import DEFAULT_PORT
 from .locus import validate_loci
+from .probe import DEFAULT_PORT
 
 
 def _base(port: int | None) -> str:

@@ -7,7 +7,6 @@ requests and websocket-client are imported only when a command runs.
 
 import functools
 import inspect
-import json
 import logging
 import os
 from collections.abc import Callable
@@ -114,7 +113,7 @@ def _verify_url(url: str, timeout: float):
     from tether.endpoint import Endpoint
     from tether.errors import NotFound, Unreachable, WrongApp
 
-    from .adapter import TITLE, probe_openapi
+    from .probe import TITLE, probe_openapi
 
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -309,7 +308,7 @@ def _follow_status(conn: Conn, duration: float | None, transport: str) -> None:
                 continue
             last = now
             if conn.json:  # one JSON object per line
-                render.line(json.dumps({"time": time.time(), **now}))
+                render.json_line({"time": time.time(), **now})
             else:
                 render.line(
                     f"{time.strftime('%H:%M:%S')} manager {now['manager_state']} · RE {now['re_state']} · "
@@ -697,10 +696,13 @@ def console(
             render.print_json({"text": past})
             return
         if past:
-            render.line(json.dumps({"msg": past}) if conn.json else past)
+            if conn.json:
+                render.json_line({"msg": past})
+            else:
+                render.line(past)
         for msg in stream:
             if conn.json:  # one JSON object per line
-                render.line(json.dumps({"msg": msg}))
+                render.json_line({"msg": msg})
             else:
                 render.line(msg.rstrip("\n"))
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from tether.endpoint import Listener
-from tether_firefox.adapter import PORT_FILE, FirefoxAdapter
+from tether_firefox.adapter import FirefoxAdapter
+from tether_firefox.probe import PORT_FILE
 
 
 def firefox_listener(port: int, profile) -> Listener:

@@ -9,10 +9,10 @@ import pytest
 
 from tether.errors import UsageError
 from tether_igv import args as A
-from tether_igv.adapter import read_prefs
 from tether_igv.launch import resolve_genome, write_prefs
 from tether_igv.links import goto_url, load_url
 from tether_igv.locus import GenomeIndex, parse_locus, validate_loci
+from tether_igv.probe import read_prefs
 
 
 @pytest.fixture

@@ -11,9 +11,10 @@ import pytest
 from tether.adapter import BUSY, NOT_ME, UNREACHABLE, VERIFIED, Adapter, Hint, ProbeResult
 from tether.endpoint import Listener
 from tether.probe import gather, identify
-from tether_firefox.adapter import FirefoxAdapter, probe_marionette
-from tether_igv.adapter import probe_igv
-from tether_qserver.adapter import probe_openapi
+from tether_firefox.adapter import FirefoxAdapter
+from tether_firefox.probe import probe_marionette
+from tether_igv.probe import probe_igv
+from tether_qserver.probe import probe_openapi
 
 from .fakes import FakeServer, close_at_once, http_400, silent
 

@@ -11,6 +11,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import websockets.sync.server as ws_server
 
 from tether.errors import AuthError, CommandError, ProtocolError, Timeout, Unreachable
 from tether.transport.http import HttpError, HttpSession, join_url, safe_headers
@@ -211,7 +212,6 @@ def test_without_websockets_status_and_console_fall_back_to_polling(fake):
 
 
 # -- WebSockets ---------------------------------------------------------------------------------
-ws_server = pytest.importorskip("websockets.sync.server")
 
 
 @pytest.fixture

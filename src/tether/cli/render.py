@@ -41,6 +41,11 @@ def print_json(value: Any) -> None:
     sys.stdout.flush()
 
 
+def json_line(value: Any) -> None:
+    """One compact JSON object per line (JSON Lines): what ``--follow --json`` streams print."""
+    line(json.dumps(to_jsonable(value), ensure_ascii=False, default=str))
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return "-"

@@ -1,0 +1,183 @@
+"""Firefox's adapter: hints (firefox -marionette, <profile>/MarionetteActivePort) and the greeting probe.
+
+The probe reads Marionette's greeting and nothing else: it never opens a session, which
+would take the single session slot. Firefox closes a new connection at once, with no
+greeting, while another client holds the session: that is reported as busy.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+from pathlib import Path
+
+from tether.adapter import BUSY, NOT_ME, UNKNOWN, UNREACHABLE, VERIFIED, ProbeResult
+from tether.errors import ProtocolError, TetherError, Timeout, Unreachable
+
+DEFAULT_PORT = 2828
+PORT_FILE = "MarionetteActivePort"
+BIDI_FILE = "WebDriverBiDiServer.json"
+FIREFOX_NAMES = ("firefox", "firefox-esr", "firefox-bin", "firefox.exe", "firefox-esr-bin")
+
+
+def is_firefox(name: str | None, cmdline: list[str]) -> bool:
+    """Whether a process (its name or its executable) is Firefox."""
+    exe = os.path.basename(cmdline[0]) if cmdline else ""
+    return (name or "").lower() in FIREFOX_NAMES or exe.lower() in FIREFOX_NAMES
+
+
+def has_marionette(cmdline: list[str]) -> bool:
+    """Whether Firefox was started with ``-marionette``."""
+    return any(a in ("-marionette", "--marionette") for a in cmdline)
+
+
+def profile_dir(cmdline: list[str]) -> Path | None:
+    """The profile a Firefox process runs with (``-profile DIR`` / ``--profile DIR``)."""
+    for i, arg in enumerate(cmdline):
+        if arg in ("-profile", "--profile") and i + 1 < len(cmdline):
+            return Path(cmdline[i + 1])
+        if arg.startswith("--profile="):
+            return Path(arg.split("=", 1)[1])
+    return None
+
+
+def active_port(profile: Path) -> int | None:
+    """The port in ``<profile>/MarionetteActivePort`` (can be stale after a crash: verify by probing)."""
+    try:
+        text = (profile / PORT_FILE).read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() and 0 < int(text) < 65536 else None
+
+
+def bidi_port_of(profile: str | Path) -> int | None:
+    """The WebDriver BiDi port Firefox wrote to ``<profile>/WebDriverBiDiServer.json``."""
+    try:
+        data = json.loads((Path(profile) / BIDI_FILE).read_text())
+        return int(data["ws_port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def bidi_client(port: int) -> str | None:
+    """A client connected to the WebDriver BiDi port of the Firefox whose Marionette is on ``port``.
+
+    Firefox has one WebDriver session for BiDi and Marionette, and while a BiDi client holds
+    it, Marionette still greets new connections — and ends that session when such a connection
+    closes, even one that only read the greeting. So before touching Marionette, look for one.
+    """
+    import psutil
+
+    try:
+        conns = psutil.net_connections("tcp")
+        owner = next((c.pid for c in conns if c.status == psutil.CONN_LISTEN and c.laddr[1] == port), None)
+        profile = profile_dir(psutil.Process(owner).cmdline()) if owner else None
+    except (psutil.Error, OSError):
+        return None
+    bidi = bidi_port_of(profile) if profile else None
+    if bidi is None:
+        return None
+    for c in conns:
+        if c.status == psutil.CONN_ESTABLISHED and c.raddr and c.raddr[1] == bidi and c.pid != owner:
+            try:
+                return f"{psutil.Process(c.pid).name()} (pid {c.pid}) over WebDriver BiDi" if c.pid else None
+            except psutil.Error:
+                return f"pid {c.pid} over WebDriver BiDi"
+    return None
+
+
+def firefox_processes():
+    """(pid, name, cmdline) of running Firefox main processes started with Marionette."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover
+        return
+    for proc in psutil.process_iter(["pid", "name", "cmdline"]):
+        name, cmd = proc.info.get("name"), proc.info.get("cmdline") or []
+        if is_firefox(name, cmd) and (has_marionette(cmd) or profile_dir(cmd)) and "-contentproc" not in cmd:
+            yield proc.info["pid"], name, cmd
+
+
+def check_greeting(value) -> ProbeResult:
+    """Verified only for Marionette's greeting: ``applicationType`` gecko, ``marionetteProtocol`` 3."""
+    if not isinstance(value, dict):
+        return ProbeResult(NOT_ME, detail="the first frame is not a greeting object")
+    if value.get("applicationType") != "gecko":
+        return ProbeResult(
+            NOT_ME, detail=f"greets as applicationType={value.get('applicationType')!r}, not Marionette"
+        )
+    if value.get("marionetteProtocol") != 3:
+        return ProbeResult(
+            NOT_ME,
+            detail=f"Marionette protocol {value.get('marionetteProtocol')!r} is not supported (need 3)",
+        )
+    return ProbeResult(VERIFIED, detail="Marionette greeting (protocol 3)")
+
+
+def probe_marionette(host: str, port: int, timeout: float) -> ProbeResult:
+    """Read the greeting, never open a session; busy when a client holds the session."""
+    from tether.transport.framed import FramedConnection
+    from tether.transport.tcp import Deadline
+
+    holder = bidi_client(port)
+    if holder is not None:  # connecting now would end that client's session
+        return ProbeResult(
+            BUSY, detail=f"{holder} holds the WebDriver session; not probed, so as not to end it"
+        )
+    try:
+        conn = FramedConnection.open(host, port, timeout, what="Firefox Marionette", max_frame=4096)
+    except Timeout:
+        return ProbeResult(UNKNOWN, detail="connect timed out")
+    except Unreachable as exc:
+        return ProbeResult(UNREACHABLE, detail=exc.message)
+    with conn:
+        try:
+            greeting = conn.read_frame(Deadline(timeout))
+        except Timeout:
+            return ProbeResult(
+                BUSY, detail="accepted but sent no greeting: another client may hold the session"
+            )
+        except ProtocolError as exc:
+            return ProbeResult(NOT_ME, detail=f"not Marionette framing ({exc.message})")
+        except TetherError as exc:
+            return ProbeResult(
+                BUSY, detail=f"closed without a greeting ({exc.message}): another client holds the session"
+            )
+        if greeting is None:
+            return ProbeResult(
+                BUSY, detail="closed without a greeting: another client holds the Marionette session"
+            )
+        return check_greeting(greeting)
+
+
+def firefox_version(cmdline: list[str], pid: int | None = None) -> str | None:
+    """Firefox's version from ``application.ini`` beside its binary (no process spawned).
+
+    The binary is the process's executable where we may read it, else ``cmdline[0]``
+    looked up on PATH when it is a bare name (``firefox-esr …`` after a wrapper's exec).
+    """
+    exe: Path | None = None
+    if pid:
+        try:
+            exe = Path(os.readlink(f"/proc/{pid}/exe"))
+        except OSError:
+            exe = None
+    if exe is None:
+        if not cmdline:
+            return None
+        import shutil
+
+        exe = Path(cmdline[0] if os.sep in cmdline[0] else (shutil.which(cmdline[0]) or cmdline[0]))
+        try:
+            exe = exe.resolve()
+        except OSError:
+            pass
+    for ini in (exe.parent / "application.ini", exe.parent / "browser" / "application.ini"):
+        parser = configparser.ConfigParser()
+        try:
+            if parser.read(ini, encoding="utf-8") and parser.has_option("App", "Version"):
+                return parser.get("App", "Version")
+        except configparser.Error:
+            continue
+    return None

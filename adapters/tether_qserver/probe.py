@@ -1,0 +1,59 @@
+"""The Bluesky HTTP Server's adapter: hints (uvicorn/bluesky_httpserver processes) and the OpenAPI probe.
+
+``GET /openapi.json`` needs no API key, changes nothing, and names the server
+(``info.title == "Bluesky HTTP Server"``) and its version. The probe uses the standard
+library's ``http.client`` so that a scan does not pay for importing requests.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+
+from tether.adapter import NOT_ME, UNKNOWN, UNREACHABLE, VERIFIED, ProbeResult
+
+DEFAULT_PORT = 60610
+TITLE = "Bluesky HTTP Server"
+_PROCESS_MARKS = ("bluesky_httpserver", "bluesky-httpserver", "start-bluesky-httpserver")
+MAX_SCHEMA = 8 * 1024 * 1024
+
+
+def is_httpserver_process(cmdline: list[str]) -> bool:
+    joined = " ".join(cmdline)
+    return any(m in joined for m in _PROCESS_MARKS)
+
+
+def probe_openapi(
+    host: str, port: int, timeout: float, *, prefix: str = "", scheme: str = "http"
+) -> ProbeResult:
+    cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
+    conn = cls(host, port, timeout=timeout)
+    try:
+        conn.request(
+            "GET",
+            f"{prefix.rstrip('/')}/openapi.json",
+            headers={"Accept": "application/json", "Connection": "close"},
+        )
+        resp = conn.getresponse()
+        body = resp.read(MAX_SCHEMA)
+    except ConnectionRefusedError as exc:
+        return ProbeResult(UNREACHABLE, detail=f"connection refused ({exc})")
+    except TimeoutError:
+        return ProbeResult(UNKNOWN, detail="no HTTP answer within the deadline")
+    except (http.client.HTTPException, ValueError) as exc:
+        return ProbeResult(NOT_ME, detail=f"not an HTTP server ({type(exc).__name__})")
+    except OSError as exc:
+        return ProbeResult(UNKNOWN, detail=f"HTTP probe failed: {exc}")
+    finally:
+        conn.close()
+    if resp.status != 200:
+        return ProbeResult(NOT_ME, detail=f"GET /openapi.json answered HTTP {resp.status}")
+    try:
+        info = json.loads(body).get("info", {})
+    except (ValueError, AttributeError):
+        return ProbeResult(NOT_ME, detail="/openapi.json is not JSON")
+    if info.get("title") != TITLE:
+        return ProbeResult(NOT_ME, detail=f"an HTTP API titled {info.get('title')!r}, not {TITLE!r}")
+    return ProbeResult(
+        VERIFIED, version=str(info.get("version") or "") or None, detail="OpenAPI title matches"
+    )
