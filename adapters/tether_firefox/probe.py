@@ -69,8 +69,10 @@ def bidi_client(port: int) -> str | None:
     """
     import psutil
 
+    from tether.discovery import tcp_connections
+
     try:
-        conns = psutil.net_connections("tcp")
+        conns = tcp_connections()  # the scan's own snapshot when called during a scan
         owner = next((c.pid for c in conns if c.status == psutil.CONN_LISTEN and c.laddr[1] == port), None)
         profile = profile_dir(psutil.Process(owner).cmdline()) if owner else None
     except (psutil.Error, OSError):

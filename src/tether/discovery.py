@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+import time
 from dataclasses import dataclass, field
 
 from .endpoint import Listener, connect_host
@@ -108,8 +109,29 @@ def dedupe(listeners: list[Listener]) -> list[Listener]:
     )
 
 
+_snapshot: tuple[float, list] | None = None
+
+
+def tcp_connections(max_age: float = 0.5) -> list:
+    """``psutil.net_connections("tcp")`` (every state), reused for ``max_age`` seconds.
+
+    The system-wide table costs ~10-20 ms of CPU; a scan lists it once, and probes that need
+    it again within the same scan (who else is connected to this app?) reuse that snapshot.
+    Raises what psutil raises (``AccessDenied`` where the system-wide call needs root).
+    """
+    global _snapshot
+    now = time.monotonic()
+    if _snapshot is not None and now - _snapshot[0] <= max_age:
+        return _snapshot[1]
+    conns = _psutil().net_connections(kind="tcp")
+    _snapshot = (time.monotonic(), conns)
+    return conns
+
+
 def _system_wide(psutil) -> Discovery:
+    global _snapshot
     conns = psutil.net_connections(kind="tcp")
+    _snapshot = (time.monotonic(), conns)
     cache: dict = {}
     found = [li for c in conns if (li := _listener(psutil, c, c.pid, cache))]
     unowned = sum(1 for li in found if li.pid is None)
