@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from tether.adapter import BUSY, NOT_ME, UNKNOWN, UNREACHABLE, VERIFIED, ProbeResult
+from tether.adapter import BUSY, NOT_ME, VERIFIED, ProbeResult, connect_failed
 from tether.errors import ProtocolError, TetherError, Timeout, Unreachable
 
 DEFAULT_PORT = 2828
@@ -129,10 +129,8 @@ def probe_marionette(host: str, port: int, timeout: float) -> ProbeResult:
         )
     try:
         conn = FramedConnection.open(host, port, timeout, what="Firefox Marionette", max_frame=4096)
-    except Timeout:
-        return ProbeResult(UNKNOWN, detail="connect timed out")
-    except Unreachable as exc:
-        return ProbeResult(UNREACHABLE, detail=exc.message)
+    except Unreachable as exc:  # refused or timed out (Timeout is an Unreachable)
+        return connect_failed(exc)
     with conn:
         try:
             greeting = conn.read_frame(Deadline(timeout))

@@ -11,7 +11,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from tether.adapter import BUSY, NOT_ME, UNKNOWN, UNREACHABLE, VERIFIED, ProbeResult
+from tether.adapter import BUSY, NOT_ME, UNKNOWN, VERIFIED, ProbeResult, connect_failed
 from tether.endpoint import Listener
 from tether.errors import TetherError, Timeout, Unreachable
 
@@ -116,10 +116,8 @@ def probe_igv(host: str, port: int, timeout: float) -> ProbeResult:
     deadline = Deadline(timeout)
     try:
         conn = LineConnection.open(host, port, timeout, what="IGV")
-    except Timeout:
-        return ProbeResult(UNKNOWN, detail="connect timed out")
-    except Unreachable as exc:
-        return ProbeResult(UNREACHABLE, detail=exc.message)
+    except Unreachable as exc:  # refused or timed out (Timeout is an Unreachable)
+        return connect_failed(exc)
     with conn:
         try:
             conn.send_line("echo", deadline)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .endpoint import Endpoint, Listener
+from .errors import Timeout, Unreachable
 
 if TYPE_CHECKING:  # pragma: no cover
     import typer
@@ -63,6 +64,17 @@ class ProbeResult:
     version: str | None = None
     detail: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def connect_failed(exc: Unreachable) -> ProbeResult:
+    """The verdict of a probe that could not even connect.
+
+    A refusal means nothing listens there (``unreachable``); a connect that timed out says
+    nothing about the app (a filtered or overloaded port), so it is ``unknown``, never absent.
+    """
+    if isinstance(exc, Timeout):
+        return ProbeResult(UNKNOWN, detail="connect timed out")
+    return ProbeResult(UNREACHABLE, detail=exc.message)
 
 
 class Adapter:

@@ -10,7 +10,7 @@ from . import registry
 from .adapter import BUSY, NOT_ME, UNREACHABLE, VERIFIED
 from .discovery import Discovery, list_listeners
 from .endpoint import Endpoint, Listener
-from .errors import AmbiguousTarget, Busy, NotFound, Timeout, Unreachable, UsageError, WrongApp
+from .errors import AmbiguousTarget, Busy, NotFound, Unreachable, UsageError, WrongApp
 from .probe import DEFAULT_TIMEOUT, gather, identify, safe_probe
 
 DEFAULT_HOST = "127.0.0.1"
@@ -141,14 +141,14 @@ def find(app: str, host: str | None = None, port: int | None = None, *, timeout:
     if port is not None:
         return verify(app, host, port, timeout=timeout)
     if host is not None and not is_loopback(host):
-        errors = []
         for p in adapter.default_ports:
             try:
                 return verify(app, host, p, timeout=timeout)
-            except NotFound as exc:
-                errors.append(exc)
+            except NotFound:
+                continue
+        ports = ", ".join(map(str, adapter.default_ports))
         raise NotFound(
-            f"{adapter.title} not found on {host} (default ports {', '.join(map(str, adapter.default_ports))})",  # noqa: E501
+            f"{adapter.title} not found on {host} (default ports {ports})",
             looked_at=[f"{host}:{p}" for p in adapter.default_ports],
             hint="name the port with --port",
         )
@@ -193,4 +193,4 @@ def connect(
     return registry.get(app).attach(host, port, timeout=timeout, **options)
 
 
-__all__ = ["Timeout", "connect", "find", "is_loopback", "scan", "verify"]
+__all__ = ["connect", "find", "is_loopback", "scan", "verify"]

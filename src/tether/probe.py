@@ -27,7 +27,6 @@ class Candidate:
 
 def gather(listeners: list[Listener], adapters: tuple[Adapter, ...]) -> list[Candidate]:
     """Listed sockets, plus adapters' default ports and file-named ports, each with its hints."""
-    by_port: dict[tuple[str, int], list[Listener]] = {}
     pool = list(listeners)
     for adapter in adapters:
         try:
@@ -57,9 +56,6 @@ def gather(listeners: list[Listener], adapters: tuple[Adapter, ...]) -> list[Can
             if port not in listed_ports:
                 merged.append(Listener(host="127.0.0.1", port=port, source="default-port"))
                 listed_ports.add(port)
-    for item in merged:
-        by_port.setdefault((item.host, item.port), []).append(item)
-
     out = []
     for item in merged:
         hints = []

@@ -86,9 +86,7 @@ def main() -> int:
     started = time.monotonic()
     say("pip install -e '.[test]' (tether, its dependencies, the Bluesky servers for the tests)")
     run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check", "-e", f"{ROOT}[test]"])
-    say(
-        f"Python packages ready in {time.monotonic() - started:.0f} s; tether is {VENV / 'bin' / 'tether'}"
-    )
+    say(f"Python packages ready in {time.monotonic() - started:.0f} s; tether is {VENV / 'bin' / 'tether'}")
     return 0
 
 

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tether.adapter import BUSY, NOT_ME, UNREACHABLE, VERIFIED, Adapter, Hint, ProbeResult
+from tether.adapter import UNKNOWN as UNKNOWN_VERDICT
 from tether.endpoint import Listener
 from tether.probe import gather, identify
 from tether_firefox.adapter import FirefoxAdapter
@@ -174,3 +175,12 @@ def test_probes_report_a_closed_port_as_unreachable(probe):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound, not listening: connections are refused
         assert probe("127.0.0.1", port, 1.0).verdict == UNREACHABLE
+
+
+def test_a_connect_timeout_is_unknown_not_absent():
+    from tether.adapter import connect_failed
+    from tether.errors import Timeout, Unreachable
+
+    assert connect_failed(Timeout("slow")).verdict == UNKNOWN_VERDICT
+    refused = connect_failed(Unreachable("nothing accepts connections"))
+    assert refused.verdict == UNREACHABLE and "nothing accepts" in refused.detail

@@ -49,7 +49,7 @@ def test_a_broken_third_party_adapter_becomes_an_unavailable_stub(plugins, capsy
     assert isinstance(by_name["broken"], registry.UnavailableAdapter)
     assert "ModuleNotFoundError" in by_name["broken"].reason
     assert isinstance(by_name["notanadapter"], registry.UnavailableAdapter)
-    assert isinstance(by_name["igv"], registry.adapters()[0].__class__.__mro__[0]) or True
+    assert type(by_name["igv"]).__name__ == "IGVAdapter"  # the bundled ones still load beside them
 
     assert run(["doctor", "--json", "--timeout", "0.2"]) == 0
     report = json.loads(capsys.readouterr().out)

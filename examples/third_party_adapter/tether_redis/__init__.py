@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tether.adapter import NOT_ME, UNKNOWN, UNREACHABLE, VERIFIED, Adapter, Hint, ProbeResult
+from tether.adapter import NOT_ME, UNKNOWN, VERIFIED, Adapter, Hint, ProbeResult, connect_failed
 from tether.cli import render
 from tether.cli.common import HostOpt, JsonOpt, PortOpt, TimeoutOpt, find_endpoint, status_command
 from tether.errors import CommandError, TetherError, Timeout, Unreachable
@@ -40,7 +40,7 @@ class RedisAdapter(Adapter):
         except Timeout:
             return ProbeResult(UNKNOWN, detail="no reply to PING")
         except Unreachable as exc:
-            return ProbeResult(UNREACHABLE, detail=exc.message)
+            return connect_failed(exc)
         except TetherError as exc:
             return ProbeResult(UNKNOWN, detail=exc.message)
         if reply == "+PONG":

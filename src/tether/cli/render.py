@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -172,7 +172,3 @@ class _Bar:
 
     def update(self, **kw: Any) -> None:
         self._prog.update(self._task, **kw)
-
-
-def rows_of(items: Iterable[Any]) -> list[dict]:
-    return [to_jsonable(i) for i in items]

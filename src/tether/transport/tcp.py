@@ -6,7 +6,7 @@ import errno
 import socket
 import time
 
-from ..errors import Busy, TetherError, Timeout, Unreachable
+from ..errors import TetherError, Timeout, Unreachable
 
 
 class Deadline:
@@ -99,7 +99,6 @@ def close_quietly(sock: socket.socket | None) -> None:
 
 
 __all__ = [
-    "Busy",
     "Deadline",
     "Timeout",
     "Unreachable",
