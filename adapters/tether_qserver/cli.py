@@ -88,7 +88,9 @@ class Conn:
         }
         url = self.url_in_use()
         if url:
-            endpoint = _verify_url(url, min(self.timeout, 5.0))
+            from .probe import verify_url
+
+            endpoint = verify_url(url, min(self.timeout, 5.0))
             qs = QueueServer.from_endpoint(endpoint, base_url=url, **options)
         else:
             endpoint = endpoint or find_endpoint("qserver", self.host, self.port, self.timeout)
@@ -103,37 +105,6 @@ def _config_url() -> str | None:
 
     value = config.get("qserver", "url")
     return str(value) if value else None
-
-
-def _verify_url(url: str, timeout: float):
-    """Probe ``/openapi.json`` under the URL's prefix: never talk to an unverified server."""
-    from urllib.parse import urlsplit
-
-    from tether.adapter import NOT_ME, UNREACHABLE, VERIFIED
-    from tether.endpoint import Endpoint
-    from tether.errors import NotFound, Unreachable, WrongApp
-
-    from .probe import TITLE, probe_openapi
-
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"--url must look like http://host:port or https://host/prefix, not {url!r}")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    res = probe_openapi(parts.hostname, port, timeout, prefix=parts.path, scheme=parts.scheme)
-    if res.verdict == VERIFIED:
-        return Endpoint(
-            app="qserver",
-            title=TITLE,
-            version=res.version,
-            host=parts.hostname,
-            port=port,
-            confidence="verified",
-        )
-    if res.verdict == NOT_ME:
-        raise WrongApp(f"{url} does not answer as the {TITLE}: {res.detail}")
-    if res.verdict == UNREACHABLE:
-        raise NotFound(f"nothing accepts connections at {url}", looked_at=[url])
-    raise Unreachable(f"{url} did not answer the probe: {res.detail}")
 
 
 class _StderrLog(logging.Handler):

@@ -57,3 +57,25 @@ def probe_openapi(
     return ProbeResult(
         VERIFIED, version=str(info.get("version") or "") or None, detail="OpenAPI title matches"
     )
+
+
+def verify_url(url: str, timeout: float):
+    """The verified endpoint behind ``url`` (which may carry a path prefix), or the typed error.
+
+    Probes ``<prefix>/openapi.json``: tether never sends a command to an unverified server.
+    """
+    from urllib.parse import urlsplit
+
+    from tether.api import raise_for_verdict
+    from tether.endpoint import Endpoint
+    from tether.errors import UsageError
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--url must look like http://host:port or https://host/prefix, not {url!r}")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    res = probe_openapi(parts.hostname, port, timeout, prefix=parts.path, scheme=parts.scheme)
+    raise_for_verdict(res, title=TITLE, where=url, host=parts.hostname, port=port)
+    return Endpoint(
+        app="qserver", title=TITLE, version=res.version, host=parts.hostname, port=port, confidence="verified"
+    )

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import registry
-from .adapter import BUSY, NOT_ME, UNREACHABLE, VERIFIED
+from .adapter import BUSY, NOT_ME, UNREACHABLE, VERIFIED, ProbeResult
 from .discovery import Discovery, list_listeners
 from .endpoint import Endpoint, Listener
 from .errors import AmbiguousTarget, Busy, NotFound, Unreachable, UsageError, WrongApp
@@ -70,6 +70,41 @@ def _owner(port: int) -> Listener | None:
     return None
 
 
+def raise_for_verdict(res: ProbeResult, *, title: str, where: str, host: str, port: int) -> None:
+    """Raise the typed error for a probe that did not verify ``title`` at ``where``; return if it did.
+
+    busy -> :class:`Busy`; another app -> :class:`WrongApp`; nothing listening -> :class:`NotFound`;
+    anything else -> :class:`Unreachable`. Adapters that verify addresses of their own (a URL
+    with a path prefix) use it too, so every adapter says the same thing the same way.
+    """
+    if res.verdict == VERIFIED:
+        return
+    if res.verdict == BUSY:
+        raise Busy(
+            f"{title} at {where} is busy: {res.detail or 'another client holds it'}",
+            hint="close the other client (or wait for it) and try again",
+            host=host,
+            port=port,
+        )
+    if res.verdict == NOT_ME:
+        raise WrongApp(
+            f"{where} does not answer as {title}" + (f": {res.detail}" if res.detail else ""),
+            host=host,
+            port=port,
+        )
+    if res.verdict == UNREACHABLE:
+        raise NotFound(
+            f"{title} not found: nothing accepts connections on {where}",
+            looked_at=[where],
+            hint=f"start {title}, or name its address (--port, --host)",
+        )
+    raise Unreachable(
+        f"{title} at {where} did not answer the probe: {res.detail or 'no reply'}",
+        host=host,
+        port=port,
+    )
+
+
 def verify(app: str, host: str | None, port: int, *, timeout: float = 2.0) -> Endpoint:
     """Probe one address for ``app`` and return its verified endpoint, or raise.
 
@@ -81,52 +116,27 @@ def verify(app: str, host: str | None, port: int, *, timeout: float = 2.0) -> En
     if not 0 < port < 65536:
         raise UsageError(f"port {port} is out of range (1-65535)")
     res = safe_probe(adapter, host, port, timeout)
-    where = f"{host}:{port}"
-    if res.verdict == VERIFIED:
-        owner = _owner(port) if is_loopback(host) else None
-        version = res.version
-        if version is None and owner is not None:
-            try:
-                version = adapter.version_hint(owner)
-            except Exception:
-                version = None
-        return Endpoint(
-            app=adapter.name,
-            title=adapter.title,
-            version=version,
-            host=host,
-            port=port,
-            bind=owner.bind if owner else "",
-            pid=owner.pid if owner else None,
-            process=owner.process if owner else None,
-            confidence="verified",
-            detail=res.detail,
-            cmdline=owner.cmdline if owner else [],
-            extra=dict(res.extra),
-        )
-    if res.verdict == BUSY:
-        raise Busy(
-            f"{adapter.title} at {where} is busy: {res.detail or 'another client holds it'}",
-            hint="close the other client (or wait for it) and try again",
-            host=host,
-            port=port,
-        )
-    if res.verdict == NOT_ME:
-        raise WrongApp(
-            f"{where} does not answer as {adapter.title}" + (f": {res.detail}" if res.detail else ""),
-            host=host,
-            port=port,
-        )
-    if res.verdict == UNREACHABLE:
-        raise NotFound(
-            f"{adapter.title} not found: nothing accepts connections on {where}",
-            looked_at=[where],
-            hint=f"start {adapter.title}, or name the right port with --port",
-        )
-    raise Unreachable(
-        f"{adapter.title} at {where} did not answer the probe: {res.detail or 'no reply'}",
+    raise_for_verdict(res, title=adapter.title, where=f"{host}:{port}", host=host, port=port)
+    owner = _owner(port) if is_loopback(host) else None
+    version = res.version
+    if version is None and owner is not None:
+        try:
+            version = adapter.version_hint(owner)
+        except Exception:
+            version = None
+    return Endpoint(
+        app=adapter.name,
+        title=adapter.title,
+        version=version,
         host=host,
         port=port,
+        bind=owner.bind if owner else "",
+        pid=owner.pid if owner else None,
+        process=owner.process if owner else None,
+        confidence="verified",
+        detail=res.detail,
+        cmdline=owner.cmdline if owner else [],
+        extra=dict(res.extra),
     )
 
 
@@ -193,4 +203,4 @@ def connect(
     return registry.get(app).attach(host, port, timeout=timeout, **options)
 
 
-__all__ = ["connect", "find", "is_loopback", "scan", "verify"]
+__all__ = ["connect", "find", "is_loopback", "raise_for_verdict", "scan", "verify"]
