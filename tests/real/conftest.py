@@ -32,46 +32,36 @@ def _unavailable(app: str, exc: Exception):
     pytest.skip(msg)
 
 
-def _start(name, factory, record):
+STARTUP_TIMES: dict[str, float] = {}
+
+
+def _session_app(name: str, start, workdir):
+    """Start one app for the whole session (its start time recorded), and stop it by pid after."""
     started = time.monotonic()
     try:
-        app = factory()
+        app = start(workdir)
     except (apps.AppMissing, apps.AppFailed) as exc:
         _unavailable(name, exc)
-    record[name] = round(time.monotonic() - started, 2)
-    return app
-
-
-STARTUP_TIMES: dict[str, float] = {}
+    STARTUP_TIMES[name] = round(time.monotonic() - started, 2)
+    try:
+        yield app
+    finally:
+        app.stop()
 
 
 @pytest.fixture(scope="session")
 def igv_app(tmp_path_factory):
-    app = _start("IGV", lambda: apps.start_igv(tmp_path_factory.mktemp("igv")), STARTUP_TIMES)
-    try:
-        yield app
-    finally:
-        app.stop()
+    yield from _session_app("IGV", apps.start_igv, tmp_path_factory.mktemp("igv"))
 
 
 @pytest.fixture(scope="session")
 def firefox_app(tmp_path_factory):
-    app = _start("Firefox", lambda: apps.start_firefox(tmp_path_factory.mktemp("firefox")), STARTUP_TIMES)
-    try:
-        yield app
-    finally:
-        app.stop()
+    yield from _session_app("Firefox", apps.start_firefox, tmp_path_factory.mktemp("firefox"))
 
 
 @pytest.fixture(scope="session")
 def qserver_app(tmp_path_factory):
-    app = _start(
-        "queue server", lambda: apps.start_qserver(tmp_path_factory.mktemp("qserver")), STARTUP_TIMES
-    )
-    try:
-        yield app
-    finally:
-        app.stop()
+    yield from _session_app("queue server", apps.start_qserver, tmp_path_factory.mktemp("qserver"))
 
 
 def pytest_terminal_summary(terminalreporter):
