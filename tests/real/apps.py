@@ -39,9 +39,26 @@ class AppFailed(RuntimeError):
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports: all are held bound until every one is chosen.
+
+    Binding and closing one socket at a time can hand back the same port twice (CI once gave the
+    HTTP server the RE Manager's 0MQ control port). Another process can still take a port in the
+    window before the app binds it; callers that start several listeners retry on that.
+    """
+    held = []
+    try:
+        for _ in range(count):
+            s = socket.socket()
+            held.append(s)
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in held]
+    finally:
+        for s in held:
+            s.close()
 
 
 def venv_bin(name: str) -> str:
@@ -505,12 +522,30 @@ class QServerApp:
             proc.stop(grace=10)
 
 
-def start_qserver(workdir: Path, *, timeout: float = 90) -> QServerApp:
-    """redis-server + RE Manager (simulated profile, console published) + the HTTP server with an API key."""
+def start_qserver(workdir: Path, *, timeout: float = 90, attempts: int = 3) -> QServerApp:
+    """redis-server + RE Manager (simulated profile, console published) + the HTTP server with an API key.
+
+    Four listeners on ports chosen up front: if one was taken in the meantime ("address already
+    in use" in a log), everything is stopped and started again on new ports, up to ``attempts``.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return _start_qserver_once(workdir / f"try{attempt}" if attempt > 1 else workdir, timeout)
+        except AppFailed as exc:
+            if attempt == attempts or not _port_collision(str(exc)):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _port_collision(log: str) -> bool:
+    return "address already in use" in log.lower() or "Errno 98" in log
+
+
+def _start_qserver_once(workdir: Path, timeout: float) -> QServerApp:
     redis_bin = need_binary("redis-server", "redis-server")
     manager_bin, http_bin = venv_bin("start-re-manager"), venv_bin("start-bluesky-httpserver")
     workdir.mkdir(parents=True, exist_ok=True)
-    redis_port, control, info, http_port = free_port(), free_port(), free_port(), free_port()
+    redis_port, control, info, http_port = free_ports(4)
     api_key = "tether" + secrets.token_hex(8)  # must be alphanumeric
     redis = spawn(
         "redis",
