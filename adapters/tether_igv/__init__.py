@@ -8,8 +8,9 @@
 ...     igv.snapshot("shots/region.png")
 
 Modules, top-down: ``adapter`` (hints, probe), ``protocol`` (nonce framing), ``args`` and
-``locus`` (what may be sent), ``client`` (``IGVClient``), ``launch`` (start IGV offline under
-Xvfb), ``links`` ('View in IGV' URLs), ``cli`` (``tether igv …``).
+``locus`` (what may be sent), ``client`` (``IGVClient``), ``script`` (a batch script's relative
+paths, resolved against its directory), ``launch`` (start IGV offline under Xvfb), ``links``
+('View in IGV' URLs), ``cli`` (``tether igv …``).
 """
 
 from __future__ import annotations

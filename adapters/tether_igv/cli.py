@@ -270,10 +270,20 @@ def send(
 @app.command()
 def batch(
     script: Annotated[
-        Path, typer.Argument(help="An IGV batch script (one command a line; # and // comments).")
+        Path,
+        typer.Argument(
+            help="An IGV batch script (one command a line; # and // comments), or - for stdin. "
+            "Relative paths in it are resolved against its directory (stdin: the current one)."
+        ),
     ],
     keep_going: Annotated[
         bool, typer.Option("--keep-going", help="Run every line; report all failures.")
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print the commands as they would be sent (paths resolved); send nothing."
+        ),
     ] = False,
     host: HostOpt = None,
     port: PortOpt = None,
@@ -281,15 +291,32 @@ def batch(
     json_: JsonOpt = False,
 ) -> None:
     """Run a batch script over the port, line by line, with a progress bar."""
+    import sys
+
     from tether.errors import UsageError
 
-    try:
-        lines = script.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise UsageError(f"cannot read {script}: {exc.strerror or exc}") from exc
+    if str(script) == "-":
+        name, base = "stdin", Path.cwd()
+        lines = sys.stdin.read().splitlines()
+    else:
+        name, base = script.name, script.absolute().parent  # IGV's BatchRunner: the script's parent
+        try:
+            lines = script.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise UsageError(f"cannot read {script}: {exc.strerror or exc}") from exc
+    if dry_run:
+        from .script import prepare
+
+        prepared = [line for line in prepare(lines, base) if not line.skipped]
+        render.emit(
+            {"base_dir": str(base), "lines": [line.to_dict() for line in prepared]},
+            as_json=json_,
+            text="\n".join(command for line in prepared for command in line.commands),
+        )
+        return
     igv = _igv(host, port, timeout)
-    with render.progress(f"running {script.name}", total=len(lines), enabled=not json_) as bar:
-        result = igv.batch(lines, keep_going=keep_going, on_line=lambda *_: bar.advance())
+    with render.progress(f"running {name}", total=len(lines), enabled=not json_) as bar:
+        result = igv.batch(lines, base_dir=base, keep_going=keep_going, on_line=lambda *_: bar.advance())
     render.emit(
         result, as_json=json_, text=f"{result.done} command(s) done, {result.skipped} line(s) skipped"
     )

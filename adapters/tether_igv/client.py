@@ -556,47 +556,55 @@ class IGVClient:
         self,
         lines: Iterable[str],
         *,
+        base_dir: str | Path | None = None,
         keep_going: bool = False,
         on_line: Callable[[int, str, Reply | TetherError | None], None] | None = None,
         timeout: float | None = None,
     ) -> BatchResult:
         """Run an IGV batch script line by line over one connection.
 
-        Blank lines and comments (``#``, ``//``) are skipped. Stops at the first failing line
-        (a :class:`BatchError` naming its line number) unless ``keep_going``. ``on_line`` is
-        called after each line with its number, text and outcome (``None`` when skipped).
+        Relative local paths (``load`` files and ``index=``/``coverage=``, ``genome``,
+        ``snapshotDirectory``, ``saveSession``, a ``snapshot`` before any ``snapshotDirectory``)
+        are made absolute against ``base_dir`` — pass the script's directory; the default is the
+        current working directory — see :mod:`tether_igv.script`. Every line is checked and
+        rewritten before anything is sent. Blank lines and comments (``#``, ``//``) are skipped.
+        Stops at the first failing line (a :class:`BatchError` naming its line number) unless
+        ``keep_going``. ``on_line`` is called after each line with its number, its text as
+        written and its outcome (``None`` when skipped).
         """
+        from .script import prepare
+
         result = BatchResult()
-        numbered = list(enumerate(lines, start=1))
-        for number, raw in numbered:
-            A.check_text(raw.rstrip("\r\n"), f"line {number}")
+        prepared = prepare(lines, base_dir)
         with self.session():
-            for number, raw in numbered:
-                text = raw.strip()
-                if not text or text.startswith(("#", "//")):
+            for line in prepared:
+                number, text = line.number, line.text
+                if line.skipped:
                     result.skipped += 1
                     if on_line:
                         on_line(number, text, None)
                     continue
                 started = time.monotonic()
-                try:
-                    reply = self.send(text, timeout=timeout)
-                except CommandError as exc:
-                    result.failures.append(BatchFailure(number, text, exc.app_message or exc.message))
+                for command in line.commands:  # one, or snapshotDirectory + snapshot
+                    try:
+                        reply = self.send(command, timeout=timeout)
+                    except CommandError as exc:
+                        result.failures.append(BatchFailure(number, command, exc.app_message or exc.message))
+                        if on_line:
+                            on_line(number, text, exc)
+                        if not keep_going:
+                            raise BatchError(result, number, command, exc) from exc
+                        break
+                    except TetherError as exc:
+                        result.failures.append(BatchFailure(number, command, exc.message))
+                        raise BatchError(result, number, command, exc) from exc
+                else:
+                    result.done += 1
+                    result.seconds += time.monotonic() - started
                     if on_line:
-                        on_line(number, text, exc)
-                    if not keep_going:
-                        raise BatchError(result, number, text, exc) from exc
-                    continue
-                except TetherError as exc:
-                    result.failures.append(BatchFailure(number, text, exc.message))
-                    raise BatchError(result, number, text, exc) from exc
-                result.done += 1
-                result.seconds += time.monotonic() - started
-                if on_line:
-                    on_line(number, text, reply)
-                if text.split()[0].lower() == "exit":
-                    break
+                        on_line(number, text, reply)
+                    if line.commands[-1].split()[0].lower() == "exit":
+                        break
         if result.failures:
             first = result.failures[0]
             raise BatchError(result, first.line, first.command, None)

@@ -561,3 +561,43 @@ def test_igv_killed_mid_command_exits_4_with_a_message_and_stop_cleans_up(igv_ap
         assert not (state_dir / f"{rec.port}.json").exists()
     finally:
         rec.stop()
+
+
+# -- batch scripts: relative paths -----------------------------------------------------------
+def test_batch_resolves_relative_paths_against_the_script_directory(igv_app, tmp_path):
+    """A review script next to its data works from any cwd: its relative paths are the script's,
+    not IGV's working directory (``igv_app.workdir``) nor the caller's."""
+    review = tmp_path / "review"
+    (review / "data").mkdir(parents=True)
+    (review / "data" / "my regions.bed").write_text("chr1\t100\t900\tfeatA\nchr1\t2000\t2600\tfeatB\n")
+    script = review / "review.txt"
+    script.write_text(
+        "# relative to this file\n"
+        "new\n"
+        'load "data/my regions.bed"\n'
+        'snapshotDirectory "review shots"\n'
+        "goto chr1:1-3,000\n"
+        "snapshot name.png\n"
+        "saveSession review.xml\n"
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    proc = subprocess.run(
+        [*TETHER, "igv", "batch", "../review/review.txt", "--port", str(igv_app.port), "--json"],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = json.loads(proc.stdout)
+    assert (report["done"], report["failed"], report["skipped"]) == (6, 0, 1)  # every command: OK
+    shot = review / "review shots" / "name.png"
+    width, height = png_size(shot)
+    assert width > 300 and height > 100
+    assert coloured_pixels(shot) > 2_000  # the BED features were drawn (an empty view: ~400)
+    for wrong in (elsewhere, igv_app.workdir):
+        assert not (wrong / "review shots").exists()
+        assert not (wrong / "review.xml").exists()
+    assert "my regions.bed" in (review / "review.xml").read_text()
+    assert f'load "{review}/data/my regions.bed"' in igv_log(igv_app)
