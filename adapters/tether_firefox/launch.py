@@ -23,7 +23,15 @@ from typing import Any
 
 from tether.errors import NotFound, TetherError, Timeout, Unreachable, UsageError
 
-from .probe import BIDI_FILE, PORT_FILE, active_port, bidi_port_of, firefox_processes, profile_dir
+from .probe import (
+    BIDI_FILE,
+    PORT_FILE,
+    active_port,
+    bidi_port_of,
+    firefox_processes,
+    is_firefox,
+    profile_dir,
+)
 
 STATE_FILE = "firefox-launched.json"
 BINARY_NAMES = ("firefox", "firefox-esr")
@@ -179,11 +187,32 @@ def find_binary(binary: str | None = None) -> str:
 
 
 def _profile_user(profile: Path) -> int | None:
-    """The pid of a running Firefox that uses ``profile`` (it must not be touched then)."""
+    """The pid of a running Firefox that uses ``profile`` (it must not be touched then).
+
+    Found by command line (``-profile DIR``), else by the profile's own lock: on Linux and
+    macOS Firefox keeps a ``lock`` symlink to ``IP:+PID`` there, which also names a Firefox
+    that opened the profile through profiles.ini or ``XRE_PROFILE_PATH`` (no ``-profile``).
+    The link outlives the process, so its pid counts only while it is a running Firefox.
+    """
     for pid, _name, cmd in firefox_processes():
         used = profile_dir(cmd)
         if used is not None and used.expanduser().resolve() == profile:
             return pid
+    try:
+        target = os.readlink(profile / "lock")
+    except OSError:
+        return None
+    holder = target.rpartition("+")[2]
+    if not holder.isdigit():
+        return None
+    import psutil
+
+    try:
+        proc = psutil.Process(int(holder))
+        if proc.status() != psutil.STATUS_ZOMBIE and is_firefox(proc.name(), proc.cmdline()):
+            return proc.pid
+    except psutil.Error:
+        return None
     return None
 
 
@@ -231,9 +260,9 @@ def launch(
     that directory instead of a fresh temporary one; ``bidi`` also starts the Remote Agent
     (WebDriver BiDi) on a free port.
     """
-    exe = find_binary(binary)
-    if not 0 <= port < 65536:
+    if not 0 <= port < 65536:  # before anything else: a bad port starts nothing and reads nothing
         raise UsageError(f"port {port} is out of range (0-65535)")
+    exe = find_binary(binary)
     temp = profile is None
     prof = Path(tempfile.mkdtemp(prefix="tether-firefox-")) if temp else Path(profile).expanduser().resolve()
     if not temp and not prof.is_dir():
