@@ -44,18 +44,32 @@ def check_command(line: str) -> str:
 
 
 def quote(value: str, what: str = "argument") -> str:
-    """``value`` as one IGV token: quoted when it has spaces (or is a URL, so IGV does not decode it)."""
+    """``value`` as one IGV token: quoted when it has spaces or a quote character (which would
+    open a quoted run in IGV's tokenizer and swallow the rest of the line), or is a URL (so IGV
+    does not decode it)."""
     check_text(value, what)
     if not value:
         raise UsageError(f"refused: the {what} is empty")
-    needs = any(c.isspace() for c in value) or "://" in value
-    if not needs:
+    return _wrap(value, what, any(c.isspace() or c in "\"'" for c in value) or "://" in value)
+
+
+def path_token(value: str, what: str = "path") -> str:
+    """A path as one item of an IGV file list: :func:`quote`, and quoted for a comma too
+    (IGV's list separator), so each item of ``load a,b`` can be quoted on its own."""
+    check_text(value, what)
+    if not value:
+        raise UsageError(f"refused: the {what} is empty")
+    return _wrap(value, what, any(c.isspace() or c in ",\"'" for c in value) or "://" in value)
+
+
+def _wrap(value: str, what: str, needed: bool) -> str:
+    if not needed:
         return value
     if '"' not in value:
         return f'"{value}"'
     if "'" not in value:
         return f"'{value}'"
-    raise UsageError(f"refused: the {what} {value!r} has spaces and both kinds of quotes; IGV cannot read it")
+    raise UsageError(f"refused: the {what} {value!r} has both kinds of quotes; IGV cannot read it")
 
 
 def word(value: str, what: str = "argument") -> str:

@@ -421,17 +421,12 @@ class IGVClient:
         """Load files or URLs (local paths are made absolute; URLs are quoted so IGV does not decode them)."""
         if not paths:
             raise UsageError("give a file or URL to load")
-        items = []
-        for p in paths:
-            text = A.path_or_url(p, "file")
-            if "," in text and not A.is_url(text):
-                raise UsageError(f"refused: {text!r} contains a comma, which IGV reads as a list separator")
-            items.append(text)
-        if len(items) > 1 and any(" " in i for i in items):
-            raise UsageError("refused: several files where one has a space; load them one by one")
-        command = "load " + A.quote(",".join(items), "file")
+        # Each item quoted on its own where it needs it: IGV splits the list on commas outside
+        # quotes, then strips each item's quotes (``"a b.bed",c.bed`` is two files).
+        items = [A.path_token(A.path_or_url(p, "file"), "file") for p in paths]
+        command = "load " + ",".join(items)
         if index is not None:
-            command += " index=" + A.quote(A.path_or_url(index, "index"), "index")
+            command += " index=" + A.path_token(A.path_or_url(index, "index"), "index")
         if name is not None:
             command += " name=" + A.quote(name, "track name")
         if format is not None:

@@ -83,19 +83,6 @@ def strip_quotes(value: str) -> str:
     return value
 
 
-def token(value: str, what: str = "path") -> str:
-    """A resolved path as one IGV token: quoted when it holds a space, a comma (IGV's list
-    separator) or a quote character (which would open a quoted run in IGV's tokenizer)."""
-    A.check_text(value, what)
-    if not any(c.isspace() or c in ",\"'" for c in value):
-        return value
-    if '"' not in value:
-        return f'"{value}"'
-    if "'" not in value:
-        return f"'{value}'"
-    raise UsageError(f"refused: the {what} {value!r} has both kinds of quotes; IGV cannot read it")
-
-
 class Resolver:
     """Rewrites the path arguments of one script's commands against ``base`` (see the module doc)."""
 
@@ -124,7 +111,7 @@ class Resolver:
     def _value(self, raw: str, what: str) -> str:
         """One token of a single path (``snapshotDirectory``, ``saveSession`` …), rewritten or as written."""
         resolved = self.local(strip_quotes(raw))
-        return raw if resolved is None else token(resolved, what)
+        return raw if resolved is None else A.path_token(resolved, what)
 
     def _file_list(self, raw: str, what: str) -> str:
         """A ``load`` file list or ``index=``/``coverage=`` value: each comma-separated item (IGV's
@@ -142,7 +129,7 @@ class Resolver:
             if resolved is None:
                 out.append(item)
             else:
-                out.append(token(resolved, what))
+                out.append(A.path_token(resolved, what))
                 changed = True
         return ",".join(out) if changed else raw
 
@@ -198,7 +185,7 @@ class Resolver:
     def _snapshot(self, args: list[str]) -> list[str]:
         """A snapshot before any ``snapshotDirectory``: set its directory, then send the bare name."""
         if len(args) < 2:
-            return [f"snapshotDirectory {token(str(self.base), 'snapshot directory')}", " ".join(args)]
+            return [f"snapshotDirectory {A.path_token(str(self.base), 'snapshot directory')}", " ".join(args)]
         value = strip_quotes(args[1])
         if A.is_url(value) or value.startswith("data:"):
             raise UsageError(f"refused: snapshot {value!r}: IGV writes snapshots to local files only")
@@ -207,8 +194,9 @@ class Resolver:
         directory, name = str(target.parent), target.name
         if not name:
             raise UsageError(f"refused: snapshot {value!r} names a directory, not a file")
-        rest = [token(name, "snapshot file name"), *args[2:]]
-        return [f"snapshotDirectory {token(directory, 'snapshot directory')}", "snapshot " + " ".join(rest)]
+        rest = [A.path_token(name, "snapshot file name"), *args[2:]]
+        directory_token = A.path_token(directory, "snapshot directory")
+        return [f"snapshotDirectory {directory_token}", "snapshot " + " ".join(rest)]
 
 
 def prepare(lines: Iterable[str], base_dir: str | Path | None = None) -> list[ScriptLine]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import socket
 import struct
@@ -302,6 +303,25 @@ def test_load_bed_from_a_path_with_spaces_then_snapshot_png_and_svg(igv_app, bed
     assert cli(capsys, "igv", "snapshot", str(svg), "--port", port)[0] == 0
     assert "<svg" in svg.read_text()[:2000]
     assert cli(capsys, "igv", "new", "--port", port)[0] == 0
+
+
+def test_load_several_files_whose_names_hold_a_space_a_comma_and_a_quote(igv_app, tmp_path):
+    # Each list item is quoted on its own; IGV splits on commas outside quotes, then unquotes.
+    odd = tmp_path / "odd dir" / "tumour, patient's.bed"
+    odd.parent.mkdir()
+    odd.write_text("chr1\t100\t900\todd\n")
+    plain = tmp_path / "plain.bed"
+    plain.write_text("chr2\t100\t900\tplain\n")
+    session = tmp_path / "session.xml"
+    igv = IGVClient(port=igv_app.port)
+    with igv.session():
+        igv.new()
+        assert igv.load(odd, plain).ok
+        assert igv.send(f"saveSession {session}").ok
+        igv.new()
+    # IGV writes the paths relative to the session file.
+    loaded = {(session.parent / p).resolve() for p in re.findall(r'path="([^"]+)"', session.read_text())}
+    assert {odd, plain} <= loaded, loaded
 
 
 def test_load_bam_with_its_index_and_alignment_commands(igv_app, tmp_path):

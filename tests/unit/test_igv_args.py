@@ -80,6 +80,17 @@ def test_quoting_groups_spaces_and_protects_urls():
         A.quote("both ' and \" with space")
 
 
+def test_a_lone_quote_character_is_quoted_too_or_igv_would_swallow_the_rest_of_the_line():
+    assert A.quote("/d/it's.bed") == '"/d/it\'s.bed"'
+    assert A.quote('/d/say"hi.bed') == "'/d/say\"hi.bed'"
+    assert A.quote("255,0,0") == "255,0,0"  # a comma is fine in a single value
+
+
+def test_path_tokens_quote_commas_so_each_item_of_a_file_list_stands_alone():
+    assert A.path_token("/d/a,b.bed") == '"/d/a,b.bed"'
+    assert A.path_token("/d/plain.bed") == "/d/plain.bed"
+
+
 def test_http_request_lines_are_refused_as_raw_commands():
     for line in ("GET /goto?locus=chr1", "HEAD /", "OPTIONS /"):
         with pytest.raises(UsageError, match="HTTP"):
