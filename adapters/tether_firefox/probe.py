@@ -89,6 +89,29 @@ def bidi_client(port: int) -> str | None:
     return None
 
 
+def listener_name(host: str, port: int) -> tuple[str, bool] | None:
+    """``("name (pid N)", is Firefox)`` for the local process listening on ``port``; ``None``
+    when that cannot be seen (a remote host, another user's process, no permission)."""
+    import psutil
+
+    from tether.api import is_loopback
+    from tether.discovery import tcp_connections
+
+    if not is_loopback(host):
+        return None
+    try:
+        pid = next(
+            (c.pid for c in tcp_connections() if c.status == psutil.CONN_LISTEN and c.laddr[1] == port), None
+        )
+        if pid is None:
+            return None
+        proc = psutil.Process(pid)
+        name, cmdline = proc.name(), proc.cmdline()
+    except (psutil.Error, OSError):
+        return None
+    return f"{name} (pid {pid})", is_firefox(name, cmdline)
+
+
 def firefox_processes():
     """(pid, name, cmdline) of running Firefox main processes started with Marionette."""
     try:
@@ -135,6 +158,11 @@ def probe_marionette(host: str, port: int, timeout: float) -> ProbeResult:
         try:
             greeting = conn.read_frame(Deadline(timeout))
         except Timeout:
+            owner = listener_name(host, port)
+            if owner is not None and not owner[1]:  # a silent web server is not a busy Firefox
+                return ProbeResult(
+                    NOT_ME, detail=f"{owner[0]} accepted but sent no Marionette greeting within {timeout:g} s"
+                )
             return ProbeResult(
                 BUSY, detail="accepted but sent no greeting: another client may hold the session"
             )

@@ -47,6 +47,7 @@ class WebTest:
     firefox_pid: int
     port: int  # Firefox's Marionette port, as Firefox wrote it to its profile
     profile: Path
+    webdriver_port: int  # geckodriver's own (HTTP) port, where Selenium talks to it
     started: list[psutil.Process] = field(default_factory=list)  # every process seen below geckodriver
     quit: bool = False
 
@@ -151,7 +152,7 @@ def web_test(tmp_path_factory):
                     "MarionetteActivePort", lambda: (profile / "MarionetteActivePort").read_text().strip(), 30
                 )
             )
-            run = WebTest(driver, service.process.pid, caps["moz:processID"], port, profile)
+            run = WebTest(driver, service.process.pid, caps["moz:processID"], port, profile, service.port)
             run.processes()
             yield run
         finally:
@@ -221,6 +222,20 @@ def test_cli_with_its_port_exits_4_naming_geckodriver(web_test):
     assert "busy" in proc.stderr
     assert names_geckodriver(proc.stderr, web_test.geckodriver_pid), proc.stderr
     assert took < BUSY_EXIT_BOUND, took
+
+
+def test_geckodriver_s_own_port_is_not_taken_for_a_busy_firefox(web_test):
+    """geckodriver's HTTP port accepts and waits for a request: silence from a process that is not
+    Firefox is another app (exit 6), not a Firefox whose session is taken (exit 4)."""
+    proc = subprocess.run(
+        [*TETHER, "firefox", "title", "--port", str(web_test.webdriver_port)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 6, proc.stderr
+    assert "does not answer as Firefox Marionette" in proc.stderr
+    assert names_geckodriver(proc.stderr, web_test.geckodriver_pid), proc.stderr
 
 
 def test_the_selenium_session_keeps_working_after_tether_looked(web_test, site):
