@@ -245,7 +245,10 @@ def eval_(
         str | None, typer.Option("--args", help="Arguments as a JSON array (arguments[0] …).")
     ] = None,
     async_: Annotated[
-        bool, typer.Option("--async", help="Asynchronous: call arguments[arguments.length-1](result).")
+        bool,
+        typer.Option(
+            "--async", help="Asynchronous: the last argument is a callback; call it with the result."
+        ),
     ] = False,
     chrome: ChromeOpt = False,
     host: HostOpt = None,

@@ -346,7 +346,6 @@ class Firefox:
         raise MarionetteError(f"expected an element reference, got {value!r}")
 
     def find(self, selector: str, by: str = CSS) -> Element:
-        """The first element below this one matching ``selector``."""
         """The first element matching ``selector`` (CSS by default; ``by=XPATH`` …).
 
         Raises :class:`~tether_firefox.marionette.NoSuchElement` (exit 1) when none matches.
