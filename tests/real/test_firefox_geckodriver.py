@@ -156,8 +156,9 @@ def web_test(tmp_path_factory):
             run.processes()
             yield run
         finally:
-            if group is None and service.process is not None:
-                group = service.process.pid
+            started = getattr(service, "process", None)  # set once geckodriver was started, never unset
+            if group is None and started is not None:
+                group = started.pid  # a failed start may leave Firefox behind in geckodriver's group
             if run is not None and not run.quit:
                 run.processes()
                 with contextlib.suppress(Exception):
@@ -241,7 +242,8 @@ def test_geckodriver_s_own_port_is_not_taken_for_a_busy_firefox(web_test):
 def test_the_selenium_session_keeps_working_after_tether_looked(web_test, site):
     session = web_test.driver.session_id
     tether.scan()  # probes Firefox's Marionette port again: it must not disturb the holder
-    assert _busy_cli("--port", str(web_test.port))[0].returncode == 4
+    busy, _ = _busy_cli("--port", str(web_test.port))
+    assert busy.returncode == 4, busy.stdout + busy.stderr
     web_test.driver.get(f"{site}/index.html")
     assert web_test.driver.title == "Tether test page"
     assert web_test.driver.find_element("css selector", "#greeting").text == "Hello tether"
