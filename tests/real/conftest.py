@@ -25,6 +25,15 @@ def require_real() -> bool:
     )
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """The geckodriver tests run first, before any other test starts a Firefox: one of them
+    checks that a command with no port finds the busy, geckodriver-held Firefox, which is only
+    what "no port" means while no free Firefox answers beside it."""
+    first = [i for i in items if i.nodeid.startswith("tests/real/test_firefox_geckodriver.py")]
+    if first:
+        items[:] = first + [i for i in items if i not in first]
+
+
 def _unavailable(app: str, exc: Exception):
     msg = f"{app} is not available for the real-app tests: {exc}"
     if require_real():
