@@ -117,7 +117,8 @@ def quit_(
     render.emit(
         done,
         as_json=json_,
-        text=f"stopped Firefox (pid {done['pid']}, port {done['port']}) via {done['stopped']}",
+        text=f"stopped Firefox (pid {done['pid']}, port {done['port']}) via {done['stopped']}"
+        + (f"; its output is kept in {done['log']}" if done.get("log") else ""),
     )
 
 

@@ -285,6 +285,7 @@ def launch(
     argv += list(args)
     log = state_dir() / f"firefox-{os.getpid()}-{int(time.time() * 1000)}.log"
     log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    prune_logs(log.parent, {r.log for r in load_records() if r.log})
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             argv,
@@ -413,8 +414,36 @@ def quit_firefox(
         _reap(rec.pid)
     if rec.temp_profile:
         shutil.rmtree(rec.profile, ignore_errors=True)
+    kept_log = rec.log if how == "signal" else None  # a Firefox that had to be killed: its output may say why
+    if rec.log and not kept_log:
+        Path(rec.log).unlink(missing_ok=True)
     _save([r for r in load_records(prune=False) if r.pid != rec.pid])
-    return {"pid": rec.pid, "port": rec.port, "stopped": how, "profile_removed": rec.temp_profile}
+    return {
+        "pid": rec.pid,
+        "port": rec.port,
+        "stopped": how,
+        "profile_removed": rec.temp_profile,
+        "log": kept_log,
+    }
+
+
+#: Launch logs older than this are removed at the next launch (unless their Firefox still runs).
+LOG_MAX_AGE = 7 * 24 * 3600
+
+
+def prune_logs(directory: Path, keep: set[str], max_age: float = LOG_MAX_AGE) -> list[Path]:
+    """Remove ``firefox-*.log`` files in ``directory`` older than ``max_age`` seconds, except
+    those in ``keep`` (the logs of Firefoxes still running); returns what was removed."""
+    removed = []
+    cutoff = time.time() - max_age
+    for log in directory.glob("firefox-*.log"):
+        try:
+            if str(log) not in keep and log.stat().st_mtime < cutoff:
+                log.unlink()
+                removed.append(log)
+        except OSError:
+            continue
+    return removed
 
 
 def _reap(pid: int) -> None:
@@ -437,7 +466,17 @@ def _quit_foreign(host: str | None, port: int | None, timeout: float) -> dict[st
         "port": ff.port,
         "stopped": "marionette" if gone else "asked",
         "profile_removed": False,
+        "log": None,
     }
 
 
-__all__ = ["Launched", "find_binary", "find_record", "launch", "load_records", "quit_firefox", "state_dir"]
+__all__ = [
+    "Launched",
+    "find_binary",
+    "find_record",
+    "launch",
+    "load_records",
+    "prune_logs",
+    "quit_firefox",
+    "state_dir",
+]

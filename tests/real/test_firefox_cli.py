@@ -243,6 +243,7 @@ def test_launch_refuses_a_profile_a_running_firefox_uses(firefox_app, state_dir)
 def test_quit_stops_what_launch_started(launched, state_dir):
     done = json.loads(tether("quit", "--port", str(launched["port"]), "--json", state=state_dir).stdout)
     assert done["stopped"] == "marionette" and done["profile_removed"] is True
+    assert done["log"] is None and not Path(launched["log"]).exists()  # a clean quit leaves no log behind
     assert (
         not psutil.pid_exists(launched["pid"])
         or psutil.Process(launched["pid"]).status() == psutil.STATUS_ZOMBIE

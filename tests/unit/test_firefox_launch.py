@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -100,3 +101,17 @@ def test_selenium_driver_checks_for_geckodriver_before_looking_for_firefox(monke
     monkeypatch.setattr(selenium_mod, "find_geckodriver", missing)
     with pytest.raises(NotFound, match="geckodriver"):  # not Unreachable: port 1 was never tried
         selenium_mod.selenium_driver(port=1)
+
+
+def test_old_launch_logs_are_pruned_but_not_a_running_firefoxs_or_other_files(tmp_path):
+    old, recent, running, other = (
+        tmp_path / n for n in ("firefox-1-1.log", "firefox-2-2.log", "firefox-3-3.log", "notes.log")
+    )
+    for path in (old, recent, running, other):
+        path.write_text("output")
+    week_ago = time.time() - launch_mod.LOG_MAX_AGE - 60
+    for path in (old, running, other):
+        os.utime(path, (week_ago, week_ago))
+    removed = launch_mod.prune_logs(tmp_path, keep={str(running)})
+    assert removed == [old]
+    assert not old.exists() and recent.exists() and running.exists() and other.exists()
