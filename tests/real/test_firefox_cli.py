@@ -23,7 +23,7 @@ def state_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("tether-state")
 
 
-def tether(*args: str, state: Path, timeout: float = 60, check: bool = True) -> subprocess.CompletedProcess:
+def tether(*args: str, state: Path, timeout: float = 90, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run(
         [sys.executable, "-m", "tether", "firefox", *args],
         capture_output=True,

@@ -12,8 +12,6 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import psutil
@@ -21,6 +19,7 @@ import pytest
 
 from . import apps
 from .conftest import _unavailable
+from .test_firefox_cli import tether  # the one `tether firefox …` runner of the real tests
 
 pytestmark = pytest.mark.real
 
@@ -33,19 +32,6 @@ def firefox_binary() -> str:
         return apps.firefox_binary()
     except apps.AppMissing as exc:
         _unavailable("Firefox", exc)
-
-
-def tether(*args: str, state: Path, timeout: float = 90, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        [sys.executable, "-m", "tether", "firefox", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "TETHER_STATE_DIR": str(state)},
-    )
-    if check:
-        assert proc.returncode == 0, f"tether firefox {' '.join(args)} -> {proc.returncode}\n{proc.stderr}"
-    return proc
 
 
 def firefoxes_using(profile: Path) -> list[psutil.Process]:
