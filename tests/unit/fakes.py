@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
+from collections.abc import Callable
 
 
 class FakeServer:
@@ -103,3 +105,42 @@ def http_400(conn, server) -> None:
     """A plain HTTP server's answer to a line that is not HTTP."""
     conn.recv()
     conn.sendall(b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\n\r\nbad request\n")
+
+
+def fake_igv(
+    replies: dict[str, bytes | None] | Callable[[str], bytes | None],
+    *,
+    stall_after: str | None = None,
+    hold: threading.Event | None = None,
+) -> FakeServer:
+    """A line server answering like IGV: ``echo X`` → ``X``; ``replies`` maps a command verb to its
+    raw answer (``None``: no answer; ``b"CLOSE"``: drop the connection), or is a function of the
+    whole line giving that answer; anything else → ``OK``.
+    ``hold``: an event the handler waits on before serving at all (another client holds IGV)."""
+
+    def handler(conn, server):
+        if hold is not None:
+            hold.wait(10)
+        buf = b""
+        while True:
+            data = conn.recv(4096, timeout=10)
+            if not data:
+                return
+            buf += data
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                text = line.decode()
+                verb = text.split(" ", 1)[0]
+                if verb == "echo":
+                    conn.sendall((text[5:] or "echo").encode() + b"\n")
+                    continue
+                if stall_after and verb == stall_after:
+                    time.sleep(10)
+                    return
+                answer = replies(text) if callable(replies) else replies.get(verb, b"OK\n")
+                if answer == b"CLOSE":
+                    return
+                if answer is not None:
+                    conn.sendall(answer)
+
+    return FakeServer(handler)

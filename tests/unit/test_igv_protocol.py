@@ -9,53 +9,10 @@ import time
 
 import pytest
 
-from tests.unit.fakes import FakeServer
+from tests.unit.fakes import FakeServer, fake_igv
 from tether.errors import Busy, CommandError, Timeout, Unreachable, UsageError
 from tether_igv.client import IGVClient
 from tether_igv.protocol import IGVConnection
-
-
-class _FakeServer(FakeServer):
-    def _serve(self) -> None:
-        try:
-            super()._serve()
-        except OSError:
-            pass  # closed before the accept thread first ran: FakeServer does not guard that race
-
-
-def fake_igv(
-    replies: dict[str, bytes | None], *, stall_after: str | None = None, hold: threading.Event | None = None
-):
-    """A line server answering like IGV: ``echo X`` → ``X``; ``replies`` maps a command verb to its
-    raw answer (``None``: no answer; ``b"CLOSE"``: drop the connection); anything else → ``OK``.
-    ``hold``: an event the handler waits on before serving at all (another client holds IGV)."""
-
-    def handler(conn, server):
-        if hold is not None:
-            hold.wait(10)
-        buf = b""
-        while True:
-            data = conn.recv(4096, timeout=10)
-            if not data:
-                return
-            buf += data
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                text = line.decode()
-                verb = text.split(" ", 1)[0]
-                if verb == "echo":
-                    conn.sendall((text[5:] or "echo").encode() + b"\n")
-                    continue
-                if stall_after and verb == stall_after:
-                    time.sleep(10)
-                    return
-                answer = replies.get(verb, b"OK\n")
-                if answer == b"CLOSE":
-                    return
-                if answer is not None:
-                    conn.sendall(answer)
-
-    return _FakeServer(handler)
 
 
 def client(server: FakeServer, **kw) -> IGVClient:

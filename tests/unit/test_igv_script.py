@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.fakes import FakeServer
+from tests.unit.fakes import FakeServer, fake_igv
 from tether.cli import run
 from tether.errors import UsageError
 from tether_igv.client import BatchError, IGVClient
@@ -182,27 +182,13 @@ def test_default_base_is_the_current_directory(tmp_path, monkeypatch):
 
 
 # -- the client and the CLI ------------------------------------------------------------------
-def _recording_igv():
-    """A fake IGV that answers OK to everything (and echo with its text)."""
-
-    def handler(conn, server):
-        buf = b""
-        while True:
-            data = conn.recv(4096, timeout=10)
-            if not data:
-                return
-            buf += data
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                text = line.decode()
-                if text.startswith("echo"):
-                    conn.sendall((text[5:] or "echo").encode() + b"\n")
-                elif text.startswith("load") and "missing" in text:
-                    conn.sendall(b"Error: missing does not exist.\n")
-                else:
-                    conn.sendall(b"OK\n")
-
-    return FakeServer(handler)
+def _recording_igv() -> FakeServer:
+    """A fake IGV that answers OK to everything but a ``load`` of something ``missing``."""
+    return fake_igv(
+        lambda text: (
+            b"Error: missing does not exist.\n" if text.startswith("load") and "missing" in text else b"OK\n"
+        )
+    )
 
 
 def _commands(server: FakeServer) -> list[str]:
