@@ -34,8 +34,8 @@ from .marionette import (
     UnsupportedOperation,
     busy_error,
     likely_holder,
-    listener_pid,
 )
+from .probe import listener_pid
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self

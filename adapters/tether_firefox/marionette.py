@@ -25,7 +25,7 @@ from tether.errors import Busy, CommandError, ProtocolError, Timeout, Unreachabl
 from tether.transport.framed import FramedConnection
 from tether.transport.tcp import Deadline
 
-from .probe import bidi_client, bidi_port_of, check_greeting, profile_dir
+from .probe import bidi_client, bidi_port_of, check_greeting, listener_pid, profile_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self
@@ -283,19 +283,6 @@ def likely_holder(port: int, firefox_pid: int | None = None) -> str | None:
             return f"{psutil.Process(c.pid).name()} (pid {c.pid}){via}"
         except psutil.Error:
             return f"pid {c.pid}{via}"
-    return None
-
-
-def listener_pid(port: int) -> int | None:
-    """The pid of the process listening on ``port`` on this machine, when it can be seen."""
-    import psutil
-
-    try:
-        for c in psutil.net_connections("tcp"):
-            if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr[1] == port:
-                return c.pid
-    except (psutil.Error, OSError):
-        return None
     return None
 
 

@@ -89,25 +89,35 @@ def bidi_client(port: int) -> str | None:
     return None
 
 
+def listener_pid(port: int) -> int | None:
+    """The pid of the process listening on ``port`` on this machine, when it can be seen
+    (from the scan's socket snapshot when one was just taken)."""
+    import psutil
+
+    from tether.discovery import tcp_connections
+
+    try:
+        conns = tcp_connections()
+    except (psutil.Error, OSError):
+        return None
+    return next(
+        (c.pid for c in conns if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr[1] == port), None
+    )
+
+
 def listener_name(host: str, port: int) -> tuple[str, bool] | None:
     """``("name (pid N)", is Firefox)`` for the local process listening on ``port``; ``None``
     when that cannot be seen (a remote host, another user's process, no permission)."""
     import psutil
 
     from tether.api import is_loopback
-    from tether.discovery import tcp_connections
 
-    if not is_loopback(host):
+    if not is_loopback(host) or (pid := listener_pid(port)) is None:
         return None
     try:
-        pid = next(
-            (c.pid for c in tcp_connections() if c.status == psutil.CONN_LISTEN and c.laddr[1] == port), None
-        )
-        if pid is None:
-            return None
         proc = psutil.Process(pid)
         name, cmdline = proc.name(), proc.cmdline()
-    except (psutil.Error, OSError):
+    except psutil.Error:
         return None
     return f"{name} (pid {pid})", is_firefox(name, cmdline)
 
