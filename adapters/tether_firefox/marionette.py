@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from tether.errors import Busy, CommandError, ProtocolError, Timeout, Unreachable, WrongApp
 from tether.transport.framed import FramedConnection
-from tether.transport.tcp import Deadline
+from tether.deadline import Deadline
 
 from .probe import bidi_client, bidi_port_of, check_greeting, listener_pid, profile_dir
 

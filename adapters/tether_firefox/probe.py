@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from tether.adapter import BUSY, NOT_ME, VERIFIED, ProbeResult, connect_failed
+from tether.adapter import ProbeResult, Verdict, connect_failed
 from tether.errors import ProtocolError, TetherError, Timeout, Unreachable
 
 DEFAULT_PORT = 2828
@@ -110,7 +110,7 @@ def listener_name(host: str, port: int) -> tuple[str, bool] | None:
     when that cannot be seen (a remote host, another user's process, no permission)."""
     import psutil
 
-    from tether.api import is_loopback
+    from tether.adapter import is_loopback
 
     if not is_loopback(host) or (pid := listener_pid(port)) is None:
         return None
@@ -137,28 +137,28 @@ def firefox_processes():
 def check_greeting(value) -> ProbeResult:
     """Verified only for Marionette's greeting: ``applicationType`` gecko, ``marionetteProtocol`` 3."""
     if not isinstance(value, dict):
-        return ProbeResult(NOT_ME, detail="the first frame is not a greeting object")
+        return ProbeResult(Verdict.NOT_ME, detail="the first frame is not a greeting object")
     if value.get("applicationType") != "gecko":
         return ProbeResult(
-            NOT_ME, detail=f"greets as applicationType={value.get('applicationType')!r}, not Marionette"
+            Verdict.NOT_ME, detail=f"greets as applicationType={value.get('applicationType')!r}, not Marionette"
         )
     if value.get("marionetteProtocol") != 3:
         return ProbeResult(
-            NOT_ME,
+            Verdict.NOT_ME,
             detail=f"Marionette protocol {value.get('marionetteProtocol')!r} is not supported (need 3)",
         )
-    return ProbeResult(VERIFIED, detail="Marionette greeting (protocol 3)")
+    return ProbeResult(Verdict.VERIFIED, detail="Marionette greeting (protocol 3)")
 
 
 def probe_marionette(host: str, port: int, timeout: float) -> ProbeResult:
     """Read the greeting, never open a session; busy when a client holds the session."""
     from tether.transport.framed import FramedConnection
-    from tether.transport.tcp import Deadline
+    from tether.deadline import Deadline
 
     holder = bidi_client(port)
     if holder is not None:  # connecting now would end that client's session
         return ProbeResult(
-            BUSY, detail=f"{holder} holds the WebDriver session; not probed, so as not to end it"
+            Verdict.BUSY, detail=f"{holder} holds the WebDriver session; not probed, so as not to end it"
         )
     try:
         conn = FramedConnection.open(host, port, timeout, what="Firefox Marionette", max_frame=4096)
@@ -171,20 +171,20 @@ def probe_marionette(host: str, port: int, timeout: float) -> ProbeResult:
             owner = listener_name(host, port)
             if owner is not None and not owner[1]:  # a silent web server is not a busy Firefox
                 return ProbeResult(
-                    NOT_ME, detail=f"{owner[0]} accepted but sent no Marionette greeting within {timeout:g} s"
+                    Verdict.NOT_ME, detail=f"{owner[0]} accepted but sent no Marionette greeting within {timeout:g} s"
                 )
             return ProbeResult(
-                BUSY, detail="accepted but sent no greeting: another client may hold the session"
+                Verdict.BUSY, detail="accepted but sent no greeting: another client may hold the session"
             )
         except ProtocolError as exc:
-            return ProbeResult(NOT_ME, detail=f"not Marionette framing ({exc.message})")
+            return ProbeResult(Verdict.NOT_ME, detail=f"not Marionette framing ({exc.message})")
         except TetherError as exc:
             return ProbeResult(
-                BUSY, detail=f"closed without a greeting ({exc.message}): another client holds the session"
+                Verdict.BUSY, detail=f"closed without a greeting ({exc.message}): another client holds the session"
             )
         if greeting is None:
             return ProbeResult(
-                BUSY, detail="closed without a greeting: another client holds the Marionette session"
+                Verdict.BUSY, detail="closed without a greeting: another client holds the Marionette session"
             )
         return check_greeting(greeting)
 

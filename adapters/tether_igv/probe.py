@@ -11,7 +11,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from tether.adapter import BUSY, NOT_ME, UNKNOWN, VERIFIED, ProbeResult, connect_failed
+from tether.adapter import ProbeResult, Verdict, connect_failed
 from tether.endpoint import Listener
 from tether.errors import TetherError, Timeout, Unreachable
 
@@ -111,7 +111,7 @@ def version_from_install(cmdline: list[str]) -> str | None:
 def probe_igv(host: str, port: int, timeout: float) -> ProbeResult:
     """``echo`` → ``echo`` proves IGV; ``version`` adds its version where IGV knows it."""
     from tether.transport.line import LineConnection
-    from tether.transport.tcp import Deadline
+    from tether.deadline import Deadline
 
     deadline = Deadline(timeout)
     try:
@@ -124,17 +124,17 @@ def probe_igv(host: str, port: int, timeout: float) -> ProbeResult:
             reply = conn.readline(deadline)
         except Timeout:
             if conn.pending:  # IGV never speaks unasked, nor without a newline
-                return ProbeResult(NOT_ME, detail=f"sent {conn.pending[:40]!r} and no line")
+                return ProbeResult(Verdict.NOT_ME, detail=f"sent {conn.pending[:40]!r} and no line")
             return ProbeResult(
-                BUSY,
+                Verdict.BUSY,
                 detail="connected but silent: another client holds IGV's port, or IGV is busy with a command",
             )
         except TetherError as exc:
-            return ProbeResult(UNKNOWN, detail=exc.message)
+            return ProbeResult(Verdict.UNKNOWN, detail=exc.message)
         if reply is None:
-            return ProbeResult(UNKNOWN, detail="the connection closed without a reply")
+            return ProbeResult(Verdict.UNKNOWN, detail="the connection closed without a reply")
         if reply != "echo":
-            return ProbeResult(NOT_ME, detail=f"answered {reply[:60]!r} to 'echo'")
+            return ProbeResult(Verdict.NOT_ME, detail=f"answered {reply[:60]!r} to 'echo'")
         version = None
         try:
             conn.send_line("version", Deadline(min(timeout, 0.5)))
@@ -143,4 +143,4 @@ def probe_igv(host: str, port: int, timeout: float) -> ProbeResult:
                 version = answer.strip() if answer.strip() not in _UNKNOWN_VERSIONS else None
         except TetherError:
             pass  # echo proved it; the version is a bonus
-        return ProbeResult(VERIFIED, version=version, detail="answered 'echo'")
+        return ProbeResult(Verdict.VERIFIED, version=version, detail="answered 'echo'")

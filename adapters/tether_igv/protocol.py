@@ -38,7 +38,7 @@ from typing import Any
 
 from tether.errors import Busy, CommandError, ProtocolError, TetherError, Timeout, Unreachable, UsageError
 from tether.transport.line import LineConnection
-from tether.transport.tcp import Deadline
+from tether.deadline import Deadline
 
 #: IGV's prefixes for "this command is unknown" (2.x spells it UNKOWN).
 UNKNOWN_PREFIXES = ("UNKNOWN COMMAND", "UNKOWN COMMAND")

@@ -28,7 +28,6 @@ from .plan import normalize_item, validate_item
 DEFAULT_TIMEOUT = 10.0
 ENV_API_KEY = "QSERVER_HTTP_SERVER_API_KEY"
 ENV_API_KEY_FILE = "QSERVER_HTTP_SERVER_API_KEYFILE"
-ENV_URI = "QSERVER_HTTP_SERVER_URI"
 FINAL_OK = ("completed", "stopped")
 #: Endpoints that take ``lock_key`` (the environment's and the queue's writes).
 LOCKABLE = frozenset(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 
-from tether.adapter import NOT_ME, UNKNOWN, UNREACHABLE, VERIFIED, ProbeResult
+from tether.adapter import ProbeResult, Verdict
 
 DEFAULT_PORT = 60610
 TITLE = "Bluesky HTTP Server"
@@ -37,25 +37,25 @@ def probe_openapi(
         resp = conn.getresponse()
         body = resp.read(MAX_SCHEMA)
     except ConnectionRefusedError as exc:
-        return ProbeResult(UNREACHABLE, detail=f"connection refused ({exc})")
+        return ProbeResult(Verdict.UNREACHABLE, detail=f"connection refused ({exc})")
     except TimeoutError:
-        return ProbeResult(UNKNOWN, detail="no HTTP answer within the deadline")
+        return ProbeResult(Verdict.UNKNOWN, detail="no HTTP answer within the deadline")
     except (http.client.HTTPException, ValueError) as exc:
-        return ProbeResult(NOT_ME, detail=f"not an HTTP server ({type(exc).__name__})")
+        return ProbeResult(Verdict.NOT_ME, detail=f"not an HTTP server ({type(exc).__name__})")
     except OSError as exc:
-        return ProbeResult(UNKNOWN, detail=f"HTTP probe failed: {exc}")
+        return ProbeResult(Verdict.UNKNOWN, detail=f"HTTP probe failed: {exc}")
     finally:
         conn.close()
     if resp.status != 200:
-        return ProbeResult(NOT_ME, detail=f"GET /openapi.json answered HTTP {resp.status}")
+        return ProbeResult(Verdict.NOT_ME, detail=f"GET /openapi.json answered HTTP {resp.status}")
     try:
         info = json.loads(body).get("info", {})
     except (ValueError, AttributeError):
-        return ProbeResult(NOT_ME, detail="/openapi.json is not JSON")
+        return ProbeResult(Verdict.NOT_ME, detail="/openapi.json is not JSON")
     if info.get("title") != TITLE:
-        return ProbeResult(NOT_ME, detail=f"an HTTP API titled {info.get('title')!r}, not {TITLE!r}")
+        return ProbeResult(Verdict.NOT_ME, detail=f"an HTTP API titled {info.get('title')!r}, not {TITLE!r}")
     return ProbeResult(
-        VERIFIED, version=str(info.get("version") or "") or None, detail="OpenAPI title matches"
+        Verdict.VERIFIED, version=str(info.get("version") or "") or None, detail="OpenAPI title matches"
     )
 
 
@@ -66,7 +66,7 @@ def verify_url(url: str, timeout: float):
     """
     from urllib.parse import urlsplit
 
-    from tether.api import raise_for_verdict
+    from tether.adapter import raise_for_verdict
     from tether.endpoint import Endpoint
     from tether.errors import UsageError
 

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from tether.errors import AuthError, CommandError, Timeout, Unreachable, UsageError
-from tether.transport.tcp import Deadline
+from tether.deadline import Deadline
 
 if TYPE_CHECKING:  # pragma: no cover
     from tether.transport.ws import WsConnection
@@ -76,7 +76,7 @@ class StatusFeed:
         self._last_poll = 0.0
 
     def _ensure_ws(self) -> WsConnection | None:
-        from tether.transport.ws import HandshakeRefused
+        from tether.errors import HandshakeRefused
 
         if self._ws is None and self.mode == "ws":
             try:
@@ -97,7 +97,7 @@ class StatusFeed:
 
     def next(self, timeout: float) -> dict:
         """The next status (:class:`Timeout`/:class:`Unreachable` when the server does not answer)."""
-        from tether.transport.ws import Closed
+        from tether.errors import Closed
 
         ws = self._ensure_ws()
         if ws is None:
@@ -135,13 +135,6 @@ class StatusFeed:
         self.close()
 
 
-def follow_status(qs: QueueServer, *, transport: str = "auto", timeout: float = 10.0) -> Iterator[dict]:
-    """Status dicts for as long as the caller iterates."""
-    with StatusFeed(qs, transport) as feed:
-        while True:
-            yield feed.next(timeout)
-
-
 def track_item(
     qs: QueueServer,
     item_uid: str,
@@ -152,7 +145,7 @@ def track_item(
     lost_after: float = 10.0,
 ) -> RunResult:
     """Follow ``item_uid`` until it is in history (see :meth:`QueueServer.wait_for_item`)."""
-    from tether.transport.ws import HandshakeRefused
+    from tether.errors import HandshakeRefused
 
     check_transport(transport)
     deadline = Deadline(timeout)
@@ -238,7 +231,7 @@ def follow_console(
     The socket is opened (or the poll's starting point taken) before this returns, so
     nothing printed after the call is missed.
     """
-    from tether.transport.ws import HandshakeRefused
+    from tether.errors import HandshakeRefused
 
     check_transport(transport)
     deadline = Deadline(duration) if duration is not None else None
@@ -257,7 +250,7 @@ def follow_console(
 
 def _console_ws(qs: QueueServer, ws: WsConnection, deadline: Deadline | None) -> Iterator[str]:
     """Messages from the console socket; a socket the server closes is opened again."""
-    from tether.transport.ws import Closed
+    from tether.errors import Closed
 
     try:
         while deadline is None or not deadline.expired:

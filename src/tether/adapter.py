@@ -1,16 +1,24 @@
-"""The Adapter contract: what an app adapter gives the core.
+"""THE adapter API: everything an adapter needs from the core, in one module.
 
 An adapter is a small class, registered in the entry-point group ``tether.adapters``::
 
     class IGVAdapter(Adapter):
         name, title, default_ports = "igv", "IGV", (60151,)
-        def hints(self, listener): ...          # cheap evidence, no socket traffic
-        def probe(self, host, port, timeout):   # safe, side-effect-free protocol check
+        def hints(self, listener): ...              # cheap evidence, no socket traffic
+        def probe(self, host, port, timeout):       # safe, side-effect-free protocol check
             ...
-        def connect(self, endpoint, **options): # the adapter's client
+        def connect(self, endpoint, **options):     # the adapter's client
             ...
-        def cli(self):                          # a typer.Typer mounted as ``tether igv``
+        def cli(self):                              # a typer.Typer mounted as ``tether igv``
             ...
+
+What this module gives an adapter: :class:`Adapter`, :class:`Hint`, :class:`ProbeResult`,
+:class:`Verdict`, :class:`Setting` (settings the core resolves from flags, environment and
+config file), :func:`connect_failed`, :func:`raise_for_verdict`, :func:`is_loopback`, and
+:class:`~tether.deadline.Deadline` / :class:`~tether.endpoint.Confidence` re-exported. The socket
+table (``listener_pid``) is :mod:`tether.discovery`'s; transports are in :mod:`tether.transport`;
+an adapter's ``cli.py`` declares its commands with :mod:`tether.cli.command`.
+:func:`tether.testing.check_adapter` is the executable form of this contract.
 
 Importing an adapter module must be cheap: heavy libraries (requests, selenium,
 websocket) are imported inside the methods that need them.
@@ -18,22 +26,55 @@ websocket) are imported inside the methods that need them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import ipaddress
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .endpoint import Endpoint, Listener
-from .errors import Timeout, Unreachable
+from .deadline import Deadline
+from .endpoint import Confidence, Endpoint, Listener
+from .errors import Busy, NotFound, Timeout, Unreachable, WrongApp
 
 if TYPE_CHECKING:  # pragma: no cover
     import typer
 
-# Probe verdicts.
-VERIFIED = "verified"  # the protocol answered as this app
-BUSY = "busy"  # the port accepted, then closed or stayed silent: another client holds it
-NOT_ME = "not-me"  # something answered, and it is not this app
-UNREACHABLE = "unreachable"  # nothing accepted the connection (refused, unroutable)
-UNKNOWN = "unknown"  # inconclusive (e.g. a timeout where the app cannot be told from others)
+
+class Verdict(str, Enum):
+    """What a probe concluded. A ``str`` Enum: ``Verdict.BUSY == "busy"``."""
+
+    VERIFIED = "verified"  # the protocol answered as this app
+    BUSY = "busy"  # the port accepted, then closed or stayed silent: another client holds it
+    NOT_ME = "not-me"  # something answered, and it is not this app
+    UNREACHABLE = "unreachable"  # nothing accepted the connection (refused, unroutable)
+    UNKNOWN = "unknown"  # inconclusive (e.g. a timeout where the app cannot be told from others)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A setting an adapter declares; the core resolves it the same way for ``tether.connect``
+    and the CLI: the flag (or keyword argument) first, then the environment variables named in
+    ``env`` (the app's own, e.g. ``QSERVER_HTTP_SERVER_URI``), then ``TETHER_<APP>_<NAME>``, then
+    ``[<app>] <name>`` in the config file, else ``default``.
+
+    ``secret`` settings are never printed or logged (``-v`` output masks them).
+    ``kind`` is ``str``, ``bool``, ``int``, ``float`` or ``path``: the CLI option's type.
+    """
+
+    name: str
+    help: str
+    env: tuple[str, ...] = ()
+    secret: bool = False
+    kind: str = "str"
+    default: Any = None
+    flag: str | None = None  # default: --<name with dashes>
+
+    @property
+    def option(self) -> str:
+        return self.flag or "--" + self.name.replace("_", "-")
 
 
 @dataclass
@@ -60,7 +101,7 @@ class Hint:
 
 @dataclass
 class ProbeResult:
-    verdict: str
+    verdict: Verdict
     version: str | None = None
     detail: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -73,8 +114,8 @@ def connect_failed(exc: Unreachable) -> ProbeResult:
     nothing about the app (a filtered or overloaded port), so it is ``unknown``, never absent.
     """
     if isinstance(exc, Timeout):
-        return ProbeResult(UNKNOWN, detail="connect timed out")
-    return ProbeResult(UNREACHABLE, detail=exc.message)
+        return ProbeResult(Verdict.UNKNOWN, detail="connect timed out")
+    return ProbeResult(Verdict.UNREACHABLE, detail=exc.message)
 
 
 class Adapter:
@@ -83,6 +124,8 @@ class Adapter:
     name: str = ""
     title: str = ""
     default_ports: tuple[int, ...] = ()
+    #: settings the core resolves for ``connect`` (flags > environment > config file)
+    settings: tuple[Setting, ...] = ()
     #: short human description for ``tether doctor``
     description: str = ""
 
@@ -102,7 +145,8 @@ class Adapter:
         return ()
 
     def probe(self, host: str, port: int, timeout: float) -> ProbeResult:  # pragma: no cover
-        """Safe, side-effect-free check of the live protocol within ``timeout`` seconds.
+        """Safe, side-effect-free check of the live protocol within ``timeout`` seconds (one
+        overall :class:`Deadline` for connect, send and every read).
 
         Must never raise: map every failure to a verdict.
         """
@@ -121,15 +165,23 @@ class Adapter:
         """Return the adapter's client for a verified endpoint."""
         raise NotImplementedError
 
-    def attach(self, host: str | None, port: int | None, *, timeout: float = 2.0, **options: Any) -> Any:
-        """Find the app (or verify ``host``/``port``) and return its client: ``tether.connect``'s work.
+    def locate(
+        self, host: str | None, port: int | None, settings: dict[str, Any], timeout: float
+    ) -> Endpoint | None:
+        """A verified endpoint from the adapter's own settings (a URL with a path prefix), or
+        ``None`` to let the core scan or probe ``host``/``port``. Default: ``None``.
+        Must verify what it returns (``raise_for_verdict``), as the core does."""
+        return None
 
-        ``timeout`` bounds the scan and the probe. Override it where the app needs more than
-        that, e.g. a short retry while a single-client slot frees up after another client left.
+    def attach(self, locate: Callable[[], Endpoint], **options: Any) -> Any:
+        """``tether.connect``'s last step: the client for the endpoint ``locate()`` verifies.
+
+        ``locate`` scans (or probes an explicit address) each time it is called and raises the
+        typed error when nothing verified answers; ``options`` are the resolved settings and
+        the caller's client options (``timeout`` is the command deadline). Override it where
+        the app needs more, e.g. a short retry while a single-client slot frees up.
         """
-        from .api import find
-
-        return self.connect(find(self.name, host, port, timeout=timeout), **options)
+        return self.connect(locate(), **options)
 
     def cli(self) -> typer.Typer | None:
         """The adapter's typer sub-app, mounted as ``tether <name>``."""
@@ -139,3 +191,62 @@ class Adapter:
     def check(self) -> list[str]:
         """Problems that keep the adapter from working fully (missing optional tools). Default: none."""
         return []
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def raise_for_verdict(res: ProbeResult, *, title: str, where: str, host: str, port: int) -> None:
+    """Raise the typed error for a probe that did not verify ``title`` at ``where``; return if it did.
+
+    busy -> :class:`Busy`; another app -> :class:`WrongApp`; nothing listening -> :class:`NotFound`;
+    anything else -> :class:`Unreachable`. Adapters that verify addresses of their own (a URL
+    with a path prefix) use it too, so every adapter says the same thing the same way.
+    """
+    if res.verdict == Verdict.VERIFIED:
+        return
+    if res.verdict == Verdict.BUSY:
+        raise Busy(
+            f"{title} at {where} is busy: {res.detail or 'another client holds it'}",
+            hint="close the other client (or wait for it) and try again",
+            host=host,
+            port=port,
+        )
+    if res.verdict == Verdict.NOT_ME:
+        raise WrongApp(
+            f"{where} does not answer as {title}" + (f": {res.detail}" if res.detail else ""),
+            host=host,
+            port=port,
+        )
+    if res.verdict == Verdict.UNREACHABLE:
+        raise NotFound(
+            f"{title} not found: nothing accepts connections on {where}",
+            looked_at=[where],
+            hint=f"start {title}, or name its address (--port, --host)",
+        )
+    raise Unreachable(
+        f"{title} at {where} did not answer the probe: {res.detail or 'no reply'}",
+        host=host,
+        port=port,
+    )
+
+
+__all__ = [
+    "Adapter",
+    "Confidence",
+    "Deadline",
+    "Hint",
+    "ProbeResult",
+    "Setting",
+    "Verdict",
+    "connect_failed",
+    "is_loopback",
+    "raise_for_verdict",
+]

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from typing import Any
 
-from . import registry
-from .adapter import BUSY, NOT_ME, UNREACHABLE, VERIFIED, ProbeResult
+from . import config, registry
+from .adapter import is_loopback, raise_for_verdict
 from .discovery import Discovery, list_listeners
-from .endpoint import Endpoint, Listener
-from .errors import AmbiguousTarget, Busy, NotFound, Unreachable, UsageError, WrongApp
-from .probe import DEFAULT_TIMEOUT, gather, identify, safe_probe
+from .endpoint import Confidence, Endpoint, Listener
+from .errors import AmbiguousTarget, Busy, NotFound, UsageError
+from .identify import DEFAULT_TIMEOUT, gather, identify, safe_probe
 
 DEFAULT_HOST = "127.0.0.1"
 
@@ -46,17 +45,7 @@ def scan(
     endpoints = identify(candidates, adapters, timeout=timeout, probe=probe, deep=deep)
     if not include_unknown:
         endpoints = [e for e in endpoints if e.app is not None]
-    order = {"verified": 0, "busy": 1, "hinted": 2, "unknown": 3}
-    return sorted(endpoints, key=lambda e: (order.get(e.confidence, 9), e.app or "~", e.port))
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return sorted(endpoints, key=lambda e: (Confidence(e.confidence).rank, e.app or "~", e.port))
 
 
 def _owner(port: int) -> Listener | None:
@@ -68,41 +57,6 @@ def _owner(port: int) -> Listener | None:
     except Exception:
         return None
     return None
-
-
-def raise_for_verdict(res: ProbeResult, *, title: str, where: str, host: str, port: int) -> None:
-    """Raise the typed error for a probe that did not verify ``title`` at ``where``; return if it did.
-
-    busy -> :class:`Busy`; another app -> :class:`WrongApp`; nothing listening -> :class:`NotFound`;
-    anything else -> :class:`Unreachable`. Adapters that verify addresses of their own (a URL
-    with a path prefix) use it too, so every adapter says the same thing the same way.
-    """
-    if res.verdict == VERIFIED:
-        return
-    if res.verdict == BUSY:
-        raise Busy(
-            f"{title} at {where} is busy: {res.detail or 'another client holds it'}",
-            hint="close the other client (or wait for it) and try again",
-            host=host,
-            port=port,
-        )
-    if res.verdict == NOT_ME:
-        raise WrongApp(
-            f"{where} does not answer as {title}" + (f": {res.detail}" if res.detail else ""),
-            host=host,
-            port=port,
-        )
-    if res.verdict == UNREACHABLE:
-        raise NotFound(
-            f"{title} not found: nothing accepts connections on {where}",
-            looked_at=[where],
-            hint=f"start {title}, or name its address (--port, --host)",
-        )
-    raise Unreachable(
-        f"{title} at {where} did not answer the probe: {res.detail or 'no reply'}",
-        host=host,
-        port=port,
-    )
 
 
 def verify(app: str, host: str | None, port: int, *, timeout: float = 2.0) -> Endpoint:
@@ -133,7 +87,7 @@ def verify(app: str, host: str | None, port: int, *, timeout: float = 2.0) -> En
         bind=owner.bind if owner else "",
         pid=owner.pid if owner else None,
         process=owner.process if owner else None,
-        confidence="verified",
+        confidence=Confidence.VERIFIED,
         detail=res.detail,
         cmdline=owner.cmdline if owner else [],
         extra=dict(res.extra),
@@ -163,7 +117,7 @@ def find(app: str, host: str | None = None, port: int | None = None, *, timeout:
             hint="name the port with --port",
         )
     eps = scan([app], timeout=min(timeout, DEFAULT_TIMEOUT))
-    verified = [e for e in eps if e.confidence == "verified"]
+    verified = [e for e in eps if e.confidence == Confidence.VERIFIED]
     if len(verified) == 1:
         return verified[0]
     if len(verified) > 1:
@@ -173,7 +127,7 @@ def find(app: str, host: str | None = None, port: int | None = None, *, timeout:
             candidates=verified,
             hint="pick one with --port",
         )
-    busy = [e for e in eps if e.confidence == "busy"]
+    busy = [e for e in eps if e.confidence == Confidence.BUSY]
     if busy:
         e = busy[0]
         raise Busy(
@@ -183,7 +137,7 @@ def find(app: str, host: str | None = None, port: int | None = None, *, timeout:
             port=e.port,
         )
     looked = sorted({f"127.0.0.1:{p}" for p in adapter.default_ports} | {e.address for e in eps})
-    hinted = [e for e in eps if e.confidence == "hinted"]
+    hinted = [e for e in eps if e.confidence == Confidence.HINTED]
     extra = f"; hinted but not answering: {', '.join(e.address for e in hinted)}" if hinted else ""
     raise NotFound(
         f"{adapter.title} not found: nothing answered as {adapter.title} on {', '.join(looked)}{extra}",
@@ -192,15 +146,48 @@ def find(app: str, host: str | None = None, port: int | None = None, *, timeout:
     )
 
 
+def locate(
+    app: str,
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    settings: dict[str, Any] | None = None,
+    probe_timeout: float = 2.0,
+) -> Endpoint:
+    """The verified endpoint of ``app``: from the adapter's own settings (a URL) when it has one
+    and no ``host``/``port`` is given, else :func:`find`. The step ``connect`` and the CLI share."""
+    adapter = registry.get(app)
+    if host is None and port is None:
+        endpoint = adapter.locate(host, port, settings or {}, probe_timeout)
+        if endpoint is not None:
+            return endpoint
+    return find(app, host, port, timeout=probe_timeout)
+
+
 def connect(
-    app: str, host: str | None = None, port: int | None = None, *, timeout: float = 2.0, **options: Any
+    app: str,
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    probe_timeout: float = 2.0,
+    **client_options: Any,
 ) -> Any:
     """Find ``app`` (or verify the given address) and return the adapter's client.
 
-    >>> igv = tether.connect("igv")                             # doctest: +SKIP
+    ``probe_timeout`` bounds discovery (the scan or the probe); ``client_options`` go to the
+    client — ``timeout`` is the command deadline, and the adapter's settings (an API key, a
+    URL …) are resolved as the CLI resolves them: given here, else the environment, else the
+    config file. The probe always runs first: no command goes to a port not verified.
+
+    >>> igv = tether.connect("igv", timeout=30)                 # doctest: +SKIP
     >>> igv.goto("chr1:100,000-200,000")                         # doctest: +SKIP
     """
-    return registry.get(app).attach(host, port, timeout=timeout, **options)
+    adapter = registry.get(app)
+    options = config.resolve(app, adapter.settings, {"host": host, "port": port, **client_options})
+    host, port = options.pop("host", None), options.pop("port", None)
+    return adapter.attach(
+        lambda: locate(app, host, port, settings=options, probe_timeout=probe_timeout), **options
+    )
 
 
-__all__ = ["connect", "find", "is_loopback", "raise_for_verdict", "scan", "verify"]
+__all__ = ["connect", "find", "locate", "scan", "verify"]

@@ -9,6 +9,12 @@ The file is ``$TETHER_CONFIG`` or ``<user config dir>/tether/config.toml``
 
 ``get("qserver", "url")`` reads ``TETHER_QSERVER_URL`` first, then the file.
 Secrets may live in the file; tether never prints them.
+
+:func:`resolve` is the one settings resolver (docker's ``from_env`` idea): each adapter declares
+its settings (:class:`tether.adapter.Setting`) and ``tether.connect`` and the CLI both resolve
+them here, in the same order: given (flag or keyword) > the app's own environment variables >
+``TETHER_<APP>_<NAME>`` > ``[<app>] <name>`` in the file > the setting's default.
+Every adapter also has ``host`` and ``port`` settings, resolved the same way.
 """
 
 from __future__ import annotations
@@ -65,3 +71,77 @@ def get(section: str, key: str, default: Any = None) -> Any:
         return value
     table = load().get(section, {})
     return table.get(key, default) if isinstance(table, dict) else default
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _convert(section: str, setting: Any, value: Any, source: str) -> Any:
+    kind = getattr(setting, "kind", "str")
+    try:
+        if kind == "bool" and isinstance(value, str):
+            low = value.strip().lower()
+            if low not in _TRUE | _FALSE:
+                raise ValueError(value)
+            return low in _TRUE
+        if kind == "bool":
+            return bool(value)
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        if kind == "path":
+            return str(Path(str(value)).expanduser())
+        return value if isinstance(value, str) else str(value)
+    except (TypeError, ValueError) as exc:
+        shown = "(hidden)" if getattr(setting, "secret", False) else repr(value)
+        raise UsageError(f"{section} setting {setting.name} from {source} is not a valid {kind}: {shown}") from exc
+
+
+class _Builtin:
+    """The settings every adapter has: where its app listens."""
+
+    def __init__(self, name: str, kind: str, help: str) -> None:
+        self.name, self.kind, self.help = name, kind, help
+        self.env: tuple[str, ...] = ()
+        self.secret = False
+        self.default = None
+
+
+BUILTIN = (
+    _Builtin("host", "str", "Host of the app (default: this machine)."),
+    _Builtin("port", "int", "Port of the app."),
+)
+
+
+def resolve(section: str, settings: Any, given: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Resolve ``settings`` (an adapter's declared settings, plus host and port) for app ``section``.
+
+    ``given`` holds what the caller passed (flags, keyword arguments); a ``None`` there means
+    "not given". Returns every setting with a value (``None`` ones omitted), plus any given key
+    that is not a declared setting (client options pass through untouched).
+
+    >>> resolve("qserver", adapter.settings, {"timeout": 5})      # doctest: +SKIP
+    {'url': 'http://127.0.0.1:60610', 'timeout': 5}
+    """
+    given = dict(given or {})
+    out: dict[str, Any] = {}
+    for setting in (*BUILTIN, *settings):
+        value = given.pop(setting.name, None)
+        source = "the command line"
+        if value is None:
+            for var in (*setting.env, env_name(section, setting.name)):
+                if os.environ.get(var) is not None:
+                    value, source = os.environ[var], f"${var}"
+                    break
+        if value is None:
+            table = load().get(section, {})
+            if isinstance(table, dict) and table.get(setting.name) is not None:
+                value, source = table[setting.name], f"[{section}] {setting.name} in {config_path()}"
+        if value is None:
+            value = setting.default
+        if value is not None:
+            out[setting.name] = _convert(section, setting, value, source)
+    out.update({k: v for k, v in given.items() if v is not None})
+    return out

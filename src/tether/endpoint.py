@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from typing import Any
 
-#: Confidence levels, weakest first. ``verified``: the protocol answered as the app;
-#: ``busy``: the app's port accepted and then closed or stayed silent (another client holds it);
-#: ``hinted``: evidence (port, process, files) but no protocol answer; ``unknown``: no adapter claims it.
-CONFIDENCES = ("unknown", "hinted", "busy", "verified")
+
+class Confidence(str, Enum):
+    """How sure tether is that an endpoint is the app it names, strongest first.
+
+    A ``str`` Enum: it compares equal to, and serialises as, its value (``"verified"`` …).
+    """
+
+    VERIFIED = "verified"  # the protocol answered as the app
+    BUSY = "busy"  # the app's port accepted, then closed or stayed silent: another client holds it
+    HINTED = "hinted"  # evidence (port, process, files) but no protocol answer
+    UNKNOWN = "unknown"  # no adapter claims it
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def rank(self) -> int:
+        """0 for the strongest (verified) … 3 for unknown: the order scans list endpoints in."""
+        return list(Confidence).index(self)
 
 LOOPBACK_V4 = "127.0.0.1"
 LOOPBACK_V6 = "::1"
@@ -54,10 +70,6 @@ class Listener:
     source: str = "listing"
     note: str | None = None  # e.g. why pid is unknown
 
-    @property
-    def key(self) -> tuple[int | None, int]:
-        return (self.pid, self.port)
-
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
@@ -74,14 +86,14 @@ class Endpoint:
     bind: str = ""
     pid: int | None = None
     process: str | None = None
-    confidence: str = "unknown"
+    confidence: Confidence = Confidence.UNKNOWN
     detail: str = ""
     cmdline: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def verified(self) -> bool:
-        return self.confidence == "verified"
+        return self.confidence == Confidence.VERIFIED
 
     @property
     def address(self) -> str:
@@ -100,7 +112,7 @@ class Endpoint:
             "scope": bind_scope(self.bind) if self.bind else None,
             "pid": self.pid,
             "process": self.process,
-            "confidence": self.confidence,
+            "confidence": str(self.confidence),
             "detail": self.detail,
             "cmdline": self.cmdline,
             **({"extra": self.extra} if self.extra else {}),

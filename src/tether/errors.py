@@ -7,7 +7,8 @@ exits with; the CLI maps errors to codes in one place (``tether.cli.app``) by re
 
     TetherError                      (exit 1 unless a subclass says otherwise)
     ├── CommandError           1     the app answered and refused the command; ``app_message``
-    │                                holds the app's own text
+    │   │                            holds the app's own text
+    │   └── HttpError          1     an HTTP error status other than auth (``status``)
     ├── UsageError             2     bad usage or input, refused before anything was sent
     │   │                            (also a ``ValueError``)
     │   └── AmbiguousTarget    2     several endpoints match; ``candidates`` lists them
@@ -15,7 +16,9 @@ exits with; the CLI maps errors to codes in one place (``tether.cli.app``) by re
     ├── Unreachable            4     refused, closed, busy or silent (also a ``ConnectionError``)
     │   ├── Busy               4     another client holds the app's single connection/session
     │   ├── Timeout            4     no answer within the deadline (also a ``TimeoutError``)
-    │   └── ProtocolError      4     the peer broke the protocol (garbage framing, bad JSON)
+    │   ├── ProtocolError      4     the peer broke the protocol (garbage framing, bad JSON)
+    │   ├── HandshakeRefused   4     a WebSocket upgrade answered with another status (``status``)
+    │   └── Closed             4     the peer closed the WebSocket (``code``, ``reason``)
     ├── AuthError              5     authentication or permission failure (also a
     │                                ``PermissionError``)
     └── WrongApp               6     another app answers on that port (fingerprint mismatch)
@@ -34,7 +37,10 @@ __all__ = [
     "AmbiguousTarget",
     "AuthError",
     "Busy",
+    "Closed",
     "CommandError",
+    "HandshakeRefused",
+    "HttpError",
     "NotFound",
     "ProtocolError",
     "TetherError",
@@ -84,6 +90,17 @@ class CommandError(TetherError):
         self.app_message = app_message
 
 
+class HttpError(CommandError):
+    """The server answered with an HTTP error status (4xx/5xx other than auth).
+
+    ``status`` is the HTTP status, ``app_message`` the server's ``detail`` (or body text).
+    """
+
+    def __init__(self, message: str, *, status: int, app_message: str | None = None, **kw: Any) -> None:
+        super().__init__(message, app_message=app_message, status=status, **kw)
+        self.status = status
+
+
 class UsageError(TetherError, ValueError):
     """Bad usage or input, refused before anything was sent to the app."""
 
@@ -125,6 +142,24 @@ class Timeout(Unreachable, TimeoutError):
 
 class ProtocolError(Unreachable):
     """The peer broke the protocol (malformed framing, oversize frame, bad JSON)."""
+
+
+class HandshakeRefused(Unreachable):
+    """The server answered the upgrade with an HTTP status other than 101 (``status``), e.g. a
+    404 where the endpoint does not exist. 401/403 raise :class:`AuthError` instead."""
+
+    def __init__(self, message: str, *, status: int | None, **kw: Any) -> None:
+        super().__init__(message, status=status, **kw)
+        self.status = status
+
+
+class Closed(Unreachable):
+    """The server closed the WebSocket (``code``/``reason`` as sent, when it sent them)."""
+
+    def __init__(self, message: str, *, code: int | None = None, reason: str = "", **kw: Any) -> None:
+        super().__init__(message, code=code, reason=reason, **kw)
+        self.code = code
+        self.reason = reason
 
 
 class AuthError(TetherError, PermissionError):

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import typer
-
-from tether.adapter import NOT_ME, UNKNOWN, VERIFIED, Adapter, Hint, ProbeResult, connect_failed
-from tether.cli import render
-from tether.cli.common import HostOpt, JsonOpt, PortOpt, TimeoutOpt, find_endpoint, status_command
+from tether.adapter import Adapter, Hint, ProbeResult, Setting, Verdict, connect_failed
+from tether.deadline import Deadline
 from tether.errors import CommandError, TetherError, Timeout, Unreachable
 from tether.transport.line import LineConnection
-from tether.transport.tcp import Deadline
 
 
 def ping(host: str, port: int, timeout: float) -> str:
@@ -23,9 +19,38 @@ def ping(host: str, port: int, timeout: float) -> str:
     return reply
 
 
+class RedisClient:
+    """The adapter's client: what ``tether.connect("redis")`` returns."""
+
+    def __init__(self, host: str, port: int, *, timeout: float | None = None, password: str | None = None):
+        self.host, self.port, self.timeout = host, port, timeout or 2.0
+        self._password = password
+
+    @property
+    def secrets(self) -> list[str]:
+        """What ``-v`` output must mask."""
+        return [self._password] if self._password else []
+
+    def ping(self) -> str:
+        """``PING`` (after ``AUTH`` when a password is set); the reply, or CommandError."""
+        with LineConnection.open(self.host, self.port, self.timeout, what="redis") as conn:
+            deadline = Deadline(self.timeout)
+            if self._password:
+                conn.send_line(f"AUTH {self._password}", deadline)
+                conn.readline(deadline)
+            conn.send_line("PING", deadline)
+            reply = conn.readline(deadline)
+        if reply is None:
+            raise Unreachable("redis closed the connection without a reply")
+        if not reply.startswith("+"):
+            raise CommandError("redis refused PING", app_message=reply)
+        return reply
+
+
 class RedisAdapter(Adapter):
     name, title, default_ports = "redis", "Redis", (6379,)
     description = "Example third-party adapter: find redis-server and PING it."
+    settings = (Setting("password", "The server's password (AUTH).", env=("REDISCLI_AUTH",), secret=True),)
 
     def hints(self, listener):
         if "redis-server" in (listener.process or "") or any(
@@ -38,31 +63,28 @@ class RedisAdapter(Adapter):
         try:
             reply = ping(host, port, timeout)
         except Timeout:
-            return ProbeResult(UNKNOWN, detail="no reply to PING")
+            return ProbeResult(Verdict.UNKNOWN, detail="no reply to PING")
         except Unreachable as exc:
             return connect_failed(exc)
         except TetherError as exc:
-            return ProbeResult(UNKNOWN, detail=exc.message)
+            return ProbeResult(Verdict.UNKNOWN, detail=exc.message)
         if reply == "+PONG":
-            return ProbeResult(VERIFIED, detail="answered PING")
-        return ProbeResult(NOT_ME, detail=f"answered {reply[:40]!r} to PING")
+            return ProbeResult(Verdict.VERIFIED, detail="answered PING")
+        return ProbeResult(Verdict.NOT_ME, detail=f"answered {reply[:40]!r} to PING")
 
     def connect(self, endpoint, **options):
-        return endpoint  # a real adapter returns its client here
+        return RedisClient(endpoint.host, endpoint.port, **options)
 
     def cli(self):
-        app = typer.Typer(no_args_is_help=True, help=self.description)
-        app.command("status")(status_command("redis"))
+        from tether.cli.command import Commands, Target
 
-        @app.command("ping")
-        def ping_cmd(
-            host: HostOpt = None, port: PortOpt = None, timeout: TimeoutOpt = 2.0, json_: JsonOpt = False
-        ):
+        cmd = Commands(self.name, help=self.description, settings=self.settings)
+
+        @cmd("ping", timeout=2.0)
+        def ping_cmd(target: Target) -> None:
             """PING the redis server tether finds."""
-            ep = find_endpoint("redis", host, port, timeout)
-            reply = ping(ep.host, ep.port, timeout)
-            if not reply.startswith("+"):
-                raise CommandError("redis refused PING", app_message=reply)
-            render.emit({"reply": reply, "port": ep.port}, as_json=json_, text=reply)
+            client = target.client()
+            reply = client.ping()
+            target.emit({"reply": reply, "port": client.port}, text=reply)
 
-        return app
+        return cmd.app

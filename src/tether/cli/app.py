@@ -7,7 +7,9 @@ from typing import Annotated
 import typer
 
 from . import render
-from .common import JsonOpt, TimeoutOpt
+from .command import JsonOpt
+
+TimeoutOpt = Annotated[float, typer.Option("--timeout", "-t", help="Deadline in seconds per probe.")]
 
 SCAN_COLUMNS = [
     ("app_title", "APP"),
@@ -72,9 +74,12 @@ def doctor(json_: JsonOpt = False, timeout: TimeoutOpt = 1.0) -> None:
         problems = a.check()
         found = [e for e in eps if e.app == a.name]
         unavailable = isinstance(a, registry.UnavailableAdapter)
+        origin = registry.distribution(a.name)
         adapters.append(
             {
                 "adapter": a.name,
+                "distribution": f"{origin['distribution'] or '?'} {origin['version'] or ''}".strip(),
+                "bundled": origin["bundled"],
                 "state": "unavailable" if unavailable else ("ok" if not problems else "degraded"),
                 "problems": problems,
                 "default_ports": list(a.default_ports),
@@ -105,6 +110,7 @@ def doctor(json_: JsonOpt = False, timeout: TimeoutOpt = 1.0) -> None:
         [{**a, "found": a["found"] or "not found", "problems": a["problems"] or "-"} for a in adapters],
         [
             ("adapter", "ADAPTER"),
+            ("distribution", "FROM"),
             ("state", "STATE"),
             ("default_ports", "DEFAULT PORTS"),
             ("found", "FOUND"),

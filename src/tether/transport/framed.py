@@ -7,7 +7,8 @@ import socket
 from typing import Any
 
 from ..errors import ProtocolError, Timeout, Unreachable
-from .tcp import Deadline, close_quietly, connect, recv_error, send_error
+from ..deadline import Deadline
+from .tcp import close_quietly, connect, recv_error, send_error
 
 MAX_HEADER = 20  # digits plus the colon: "999999999999999999:" — far beyond any real length
 MAX_FRAME = 256 * 1024 * 1024  # 256 MiB (a full-page screenshot of a long page is tens of MiB)

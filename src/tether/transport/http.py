@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..errors import AuthError, CommandError, ProtocolError, Timeout, Unreachable
+from ..errors import AuthError, CommandError, HttpError, ProtocolError, Timeout, Unreachable
 
 log = logging.getLogger("tether.transport.http")
 
@@ -28,17 +28,6 @@ log = logging.getLogger("tether.transport.http")
 RETRYABLE_STATUSES = frozenset({408, 500, 502, 503, 504})
 REDACTED = "***"
 _SENSITIVE_HEADERS = {"authorization", "cookie", "proxy-authorization", "x-api-key"}
-
-
-class HttpError(CommandError):
-    """The server answered with an HTTP error status (4xx/5xx other than auth).
-
-    ``status`` is the HTTP status, ``app_message`` the server's ``detail`` (or body text).
-    """
-
-    def __init__(self, message: str, *, status: int, app_message: str | None = None, **kw: Any) -> None:
-        super().__init__(message, app_message=app_message, status=status, **kw)
-        self.status = status
 
 
 def join_url(base: str, path: str) -> str:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import socket
 
 from ..errors import ProtocolError, Unreachable
-from .tcp import Deadline, close_quietly, connect, recv_some, send_all
+from ..deadline import Deadline
+from .tcp import close_quietly, connect, recv_some, send_all
 
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 MAX_LINE = 1 << 20  # 1 MiB: longer "lines" are a protocol error, never an unbounded buffer

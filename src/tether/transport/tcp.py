@@ -4,24 +4,8 @@ from __future__ import annotations
 
 import errno
 import socket
-import time
-
+from ..deadline import Deadline
 from ..errors import TetherError, Timeout, Unreachable
-
-
-class Deadline:
-    """An absolute point in time (monotonic clock); ``remaining()`` never goes below a floor."""
-
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self.at = time.monotonic() + seconds
-
-    def remaining(self, floor: float = 0.0) -> float:
-        return max(floor, self.at - time.monotonic())
-
-    @property
-    def expired(self) -> bool:
-        return time.monotonic() >= self.at
 
 
 def connect(host: str, port: int, timeout: float, *, what: str = "the app") -> socket.socket:
@@ -99,7 +83,6 @@ def close_quietly(sock: socket.socket | None) -> None:
 
 
 __all__ = [
-    "Deadline",
     "Timeout",
     "Unreachable",
     "close_quietly",

@@ -15,29 +15,11 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from ..errors import AuthError, ProtocolError, Timeout, Unreachable
+from ..errors import AuthError, Closed, HandshakeRefused, ProtocolError, Timeout, Unreachable
 from .http import redact_text
-from .tcp import Deadline
+from ..deadline import Deadline
 
 log = logging.getLogger("tether.transport.ws")
-
-
-class HandshakeRefused(Unreachable):
-    """The server answered the upgrade with an HTTP status other than 101 (``status``), e.g. a
-    404 where the endpoint does not exist. 401/403 raise :class:`AuthError` instead."""
-
-    def __init__(self, message: str, *, status: int | None, **kw: Any) -> None:
-        super().__init__(message, status=status, **kw)
-        self.status = status
-
-
-class Closed(Unreachable):
-    """The server closed the WebSocket (``code``/``reason`` as sent, when it sent them)."""
-
-    def __init__(self, message: str, *, code: int | None = None, reason: str = "", **kw: Any) -> None:
-        super().__init__(message, code=code, reason=reason, **kw)
-        self.code = code
-        self.reason = reason
 
 
 def ws_url(http_url: str) -> str:
@@ -195,9 +177,4 @@ class WsConnection:
         self.close()
 
 
-def open_ws(url: str, **kw: Any) -> WsConnection:
-    """Shorthand for :meth:`WsConnection.open`."""
-    return WsConnection.open(url, **kw)
-
-
-__all__ = ["Closed", "HandshakeRefused", "WsConnection", "open_ws", "ws_url"]
+__all__ = ["WsConnection", "ws_url"]

@@ -12,8 +12,8 @@ import socket
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from .adapter import BUSY, NOT_ME, UNKNOWN, UNREACHABLE, VERIFIED, Adapter, Hint, ProbeResult
-from .endpoint import Endpoint, Listener
+from .adapter import Adapter, Hint, ProbeResult, Verdict
+from .endpoint import Confidence, Endpoint, Listener
 
 DEFAULT_TIMEOUT = 1.0  # seconds per probe; loopback apps answer in milliseconds
 BANNER_BYTES = 128
@@ -75,7 +75,7 @@ def safe_probe(adapter: Adapter, host: str, port: int, timeout: float) -> ProbeR
     try:
         return adapter.probe(host, port, timeout)
     except Exception as exc:  # the contract says probes never raise; a bug must not break a scan
-        return ProbeResult(UNKNOWN, detail=f"probe failed: {type(exc).__name__}: {exc}")
+        return ProbeResult(Verdict.UNKNOWN, detail=f"probe failed: {type(exc).__name__}: {exc}")
 
 
 def read_banner(host: str, port: int, timeout: float) -> bytes | None:
@@ -95,7 +95,7 @@ def read_banner(host: str, port: int, timeout: float) -> bytes | None:
 
 
 def _endpoint(
-    listener: Listener, adapter: Adapter | None, result: ProbeResult | None, confidence: str, why: str
+    listener: Listener, adapter: Adapter | None, result: ProbeResult | None, confidence: Confidence, why: str
 ) -> Endpoint:
     parts: list[str] = []
     for p in (why, result.detail if result else "", listener.note or ""):
@@ -103,7 +103,7 @@ def _endpoint(
             parts.append(p)
     detail = "; ".join(parts)
     version = result.version if result else None
-    if version is None and adapter is not None and confidence in (VERIFIED, BUSY):
+    if version is None and adapter is not None and confidence in (Confidence.VERIFIED, Confidence.BUSY):
         try:
             version = adapter.version_hint(listener)
         except Exception:
@@ -133,34 +133,34 @@ def _identify_one(
             data = read_banner(listener.host, listener.port, min(timeout, 0.5))
             for adapter in adapters:
                 res = adapter.banner(data) if data else None
-                if res is not None and res.verdict == VERIFIED:
-                    return _endpoint(listener, adapter, res, VERIFIED, "banner matched (deep scan)")
-        return _endpoint(listener, None, None, "unknown", "") if listener.source == "listing" else None
+                if res is not None and res.verdict == Verdict.VERIFIED:
+                    return _endpoint(listener, adapter, res, Confidence.VERIFIED, "banner matched (deep scan)")
+        return _endpoint(listener, None, None, Confidence.UNKNOWN, "") if listener.source == "listing" else None
 
     reasons = lambda h: f"hint: {h.reason}"  # noqa: E731
     if not probe:
         adapter, hint = cand.hints[0]
         if listener.source == "default-port":
             return None  # a default port that was not even listed, and we may not look: nothing to say
-        return _endpoint(listener, adapter, None, "hinted", reasons(hint) + " (not probed)")
+        return _endpoint(listener, adapter, None, Confidence.HINTED, reasons(hint) + " (not probed)")
 
     fallback: Endpoint | None = None
     for adapter, hint in cand.hints:
         res = safe_probe(adapter, listener.host, listener.port, timeout)
-        if res.verdict == VERIFIED:
-            return _endpoint(listener, adapter, res, VERIFIED, reasons(hint))
-        if res.verdict == BUSY:
-            return _endpoint(listener, adapter, res, BUSY, reasons(hint))
-        if res.verdict == UNREACHABLE:
+        if res.verdict == Verdict.VERIFIED:
+            return _endpoint(listener, adapter, res, Confidence.VERIFIED, reasons(hint))
+        if res.verdict == Verdict.BUSY:
+            return _endpoint(listener, adapter, res, Confidence.BUSY, reasons(hint))
+        if res.verdict == Verdict.UNREACHABLE:
             if listener.source in ("default-port", "file") and not listener.pid:
                 return None  # nothing there (a stale file, a free default port)
-            fallback = fallback or _endpoint(listener, adapter, res, "hinted", reasons(hint))
-        elif res.verdict == UNKNOWN:
-            fallback = fallback or _endpoint(listener, adapter, res, "hinted", reasons(hint))
-        elif res.verdict == NOT_ME and fallback is None and listener.source == "listing":
-            fallback = _endpoint(listener, None, res, "unknown", f"not {adapter.title}")
+            fallback = fallback or _endpoint(listener, adapter, res, Confidence.HINTED, reasons(hint))
+        elif res.verdict == Verdict.UNKNOWN:
+            fallback = fallback or _endpoint(listener, adapter, res, Confidence.HINTED, reasons(hint))
+        elif res.verdict == Verdict.NOT_ME and fallback is None and listener.source == "listing":
+            fallback = _endpoint(listener, None, res, Confidence.UNKNOWN, f"not {adapter.title}")
     if fallback is None and listener.source == "listing":
-        return _endpoint(listener, None, None, "unknown", "")
+        return _endpoint(listener, None, None, Confidence.UNKNOWN, "")
     return fallback
 
 

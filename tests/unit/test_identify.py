@@ -8,14 +8,16 @@ import time
 
 import pytest
 
-from tether.adapter import BUSY, NOT_ME, UNREACHABLE, VERIFIED, Adapter, Hint, ProbeResult
-from tether.adapter import UNKNOWN as UNKNOWN_VERDICT
+from tether.adapter import Adapter, Hint, ProbeResult, Verdict
 from tether.endpoint import Listener
-from tether.probe import gather, identify
+from tether.identify import gather, identify
 from tether_firefox.adapter import FirefoxAdapter
 from tether_firefox.probe import probe_marionette
 from tether_igv.probe import probe_igv
 from tether_qserver.probe import probe_openapi
+
+BUSY, NOT_ME, UNREACHABLE, VERIFIED = Verdict.BUSY, Verdict.NOT_ME, Verdict.UNREACHABLE, Verdict.VERIFIED
+UNKNOWN_VERDICT = Verdict.UNKNOWN
 
 from .fakes import FakeServer, close_at_once, http_400, silent
 

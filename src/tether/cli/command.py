@@ -1,0 +1,335 @@
+"""The one CLI layer every adapter's commands go through.
+
+An adapter's ``cli.py`` only declares commands and calls its client::
+
+    from tether.cli.command import Commands, Target
+
+    cmd = Commands("igv", help="Drive IGV.")
+    app = cmd.app                                   # the typer.Typer mounted as ``tether igv``
+
+    @cmd("goto", timeout=None)
+    def goto(target: Target, loci: Annotated[list[str], typer.Argument(help="...")]) -> None:
+        \"\"\"Go to one or several loci.\"\"\"
+        reply = target.client().goto(*loci)
+        target.emit(reply, text=reply.text)
+
+:class:`Commands` adds the shared options to every command — ``--host --port --timeout --json -v``
+and one option per :class:`~tether.adapter.Setting` the adapter declares (``--url``,
+``--api-key`` …) — resolves them once (flags > environment > config file, as
+``tether.connect`` does) into a :class:`Target`, turns on ``-v`` logging with every secret
+masked, and hands the command the ``Target``. Errors are not caught in commands: :func:`run`
+is the one place that maps them to exit codes and prints them.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import typer
+
+from . import render
+
+#: every shared option; a command may take a subset (``shared=``)
+SHARED = ("host", "port", "timeout", "json", "verbose")
+
+HostOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--host", help="Host of the app (default: this machine). A remote host only when named here."
+    ),
+]
+PortOpt = Annotated[
+    int | None, typer.Option("--port", "-p", help="Port of the app (skips the scan, never the probe).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Log what is sent and received to stderr (secrets masked).")
+]
+
+
+def _timeout_opt(default: float | None) -> Any:
+    text = "Deadline in seconds for the command" + (
+        "." if default is not None else " (default: the command's own deadline)."
+    )
+    return Annotated[float | None, typer.Option("--timeout", "-t", help=text)]
+
+
+_KINDS: dict[str, Any] = {"str": str, "path": str, "int": int, "float": float, "bool": bool}
+
+
+def _setting_param(setting: Any) -> inspect.Parameter:
+    kind = _KINDS.get(setting.kind, str)
+    help_text = setting.help
+    if setting.env:
+        help_text += f" [env: ${', $'.join(setting.env)}]"
+    opt = typer.Option(setting.option, help=help_text, show_default=False)
+    return inspect.Parameter(
+        setting.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=Annotated[kind | None, opt]
+    )
+
+
+@dataclass
+class Target:
+    """What a command is pointed at, resolved once from the shared options and the adapter's
+    settings; ``endpoint()`` finds and verifies the app (once), ``client()`` connects to it."""
+
+    app: str
+    host: str | None = None
+    port: int | None = None
+    timeout: float | None = None  # the command deadline (None: the client's own per command)
+    json: bool = False
+    verbose: bool = False
+    settings: dict[str, Any] = field(default_factory=dict)  # resolved; secrets included, never printed
+    secret_names: tuple[str, ...] = ()
+    _endpoint: Any = None
+    _clients: list[Any] = field(default_factory=list)
+
+    @property
+    def probe_timeout(self) -> float:
+        """The deadline of the scan or probe that finds the app (bounded by the command's)."""
+        return min(self.timeout if self.timeout is not None else 2.0, 5.0)
+
+    def endpoint(self) -> Any:
+        """The verified endpoint (scan, or probe of ``--host``/``--port``); found once per command."""
+        if self._endpoint is None:
+            from ..api import locate
+
+            self._endpoint = locate(
+                self.app, self.host, self.port, settings=self.settings, probe_timeout=self.probe_timeout
+            )
+        return self._endpoint
+
+    def client(self, **options: Any) -> Any:
+        """The adapter's client for the verified app: the settings and the command deadline, plus
+        ``options``, reach it as ``tether.connect``'s ``client_options`` do."""
+        from .. import registry
+
+        opts = {**self.settings, **options}
+        if self.timeout is not None:
+            opts.setdefault("timeout", self.timeout)
+        client = registry.get(self.app).attach(self.endpoint, **opts)
+        self._clients.append(client)
+        return client
+
+    def secrets(self) -> list[str]:
+        """Every secret this command knows: secret settings, and those its clients hold."""
+        out = [str(self.settings[n]) for n in self.secret_names if self.settings.get(n)]
+        for client in self._clients:
+            out.extend(s for s in getattr(client, "secrets", ()) or () if s)
+        return out
+
+    # -- output --------------------------------------------------------------------------------
+    def emit(self, data: Any, **kw: Any) -> None:
+        """Print ``data`` as the command's result (JSON with ``--json``; see :func:`render.emit`)."""
+        render.emit(data, as_json=self.json, **kw)
+
+    def progress(self, description: str, **kw: Any) -> Any:
+        """A progress bar on a terminal, never with ``--json`` or when piped."""
+        return render.progress(description, enabled=not self.json, **kw)
+
+
+class _StderrLog(logging.Handler):
+    """``-v`` output: each record on the current ``sys.stderr``."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except (OSError, ValueError):  # stderr closed (a pipe gone): nothing to report to
+            pass
+
+
+@functools.lru_cache(maxsize=1)
+def _logger() -> logging.Logger:
+    return logging.getLogger("tether")
+
+
+def _verbose_on(target: Target) -> logging.Handler:
+    from ..transport.http import RedactingFilter
+
+    handler = _StderrLog()
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter(target.secrets))
+    logger = _logger()
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    return handler
+
+
+def _verbose_off(handler: logging.Handler) -> None:
+    logger = _logger()
+    logger.removeHandler(handler)
+    if not any(isinstance(h, _StderrLog) for h in logger.handlers):
+        logger.setLevel(logging.NOTSET)
+
+
+class Commands:
+    """An adapter's command set: ``app`` is its typer app; calling the object declares a command.
+
+    ``settings``: the adapter's declared settings (each becomes an option of every command);
+    ``status``: add the ready-made ``status`` command (what was found where, or exit 3).
+    """
+
+    def __init__(self, app: str, *, help: str, settings: Sequence[Any] = (), status: bool = True) -> None:
+        self.name = app
+        self.settings = tuple(settings)
+        self.app = typer.Typer(no_args_is_help=True, help=help)
+        self._groups: dict[str, typer.Typer] = {}
+        if status:
+            self("status", timeout=2.0)(_status)
+
+    def group(self, name: str, help: str) -> typer.Typer:
+        """A sub-group (``tether qserver env …``); declare its commands with ``group=name``."""
+        sub = typer.Typer(no_args_is_help=True, help=help)
+        self.app.add_typer(sub, name=name)
+        self._groups[name] = sub
+        return sub
+
+    def __call__(
+        self,
+        name: str | None = None,
+        *,
+        group: str | None = None,
+        timeout: float | None = 10.0,
+        shared: Iterable[str] = SHARED,
+        settings: bool = True,
+        **typer_kw: Any,
+    ) -> Callable[[Callable], Callable]:
+        """Declare ``fn(target: Target, ...)`` as a command; its other parameters are its own
+        arguments and options. ``timeout`` is the default of ``--timeout`` (``None``: the
+        client's own deadline per command); ``shared`` the shared options it takes;
+        ``settings=False`` leaves the adapter's settings out (a command that connects nowhere)."""
+        shared = tuple(shared)
+        unknown = set(shared) - set(SHARED)
+        if unknown:
+            raise ValueError(f"unknown shared options: {', '.join(sorted(unknown))}")
+
+        def deco(fn: Callable) -> Callable:
+            sig = inspect.signature(fn)
+            params = list(sig.parameters.values())
+            if not params or params[0].name != "target":
+                raise TypeError(f"{fn.__name__}: the first parameter of a command must be 'target'")
+            own = params[1:]
+            common = {
+                "host": (HostOpt, None),
+                "port": (PortOpt, None),
+                "timeout": (_timeout_opt(timeout), timeout),
+                "json": (JsonOpt, False),
+                "verbose": (VerboseOpt, False),
+            }
+            extra = [
+                inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=common[n][1], annotation=common[n][0])
+                for n in SHARED
+                if n in shared
+            ]
+            declared = self.settings if settings else ()
+            extra += [_setting_param(s) for s in declared]
+            taken = {p.name for p in own}
+            clash = taken & {p.name for p in extra}
+            if clash:
+                raise TypeError(f"{fn.__name__}: parameters {sorted(clash)} clash with the shared options")
+
+            @functools.wraps(fn)
+            def wrapper(**kw: Any) -> Any:
+                target = self._target(kw, declared, default_timeout=timeout)
+                handler = _verbose_on(target) if target.verbose else None
+                try:
+                    return fn(target, **kw)
+                finally:
+                    if handler is not None:
+                        _verbose_off(handler)
+
+            wrapper.__signature__ = sig.replace(parameters=own + extra)  # type: ignore[attr-defined]
+            wrapper.__annotations__ = {p.name: p.annotation for p in own + extra}
+            parent = self._groups[group] if group else self.app
+            parent.command(name, **typer_kw)(wrapper)
+            return fn
+
+        return deco
+
+    def _target(self, kw: dict[str, Any], declared: Sequence[Any], *, default_timeout: float | None) -> Target:
+        from .. import config
+
+        given = {n: kw.pop(n, None) for n in ("host", "port")}
+        for s in declared:
+            value = kw.pop(s.name, None)
+            given[s.name] = None if (s.kind == "bool" and not value) else value  # a flag only turns on
+        resolved = config.resolve(self.name, declared, given)
+        return Target(
+            app=self.name,
+            host=resolved.pop("host", None),
+            port=resolved.pop("port", None),
+            timeout=kw.pop("timeout", default_timeout),
+            json=bool(kw.pop("json", False)),
+            verbose=bool(kw.pop("verbose", False)),
+            settings=resolved,
+            secret_names=tuple(s.name for s in declared if s.secret),
+        )
+
+
+def _status(target: Target) -> None:
+    """Show the instance tether finds (version, port, pid), or exit 3."""
+    target.emit(
+        target.endpoint(), columns=["app", "version", "host", "port", "pid", "process", "confidence"]
+    )
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI and return the exit code: the one place errors become exit codes.
+
+    :class:`~tether.errors.TetherError` -> its ``exit_code`` (printed as one line and a hint, or
+    as JSON with ``--json``); usage errors 2; Ctrl-C 130; a bug 1, in one line
+    (``TETHER_DEBUG=1`` shows the traceback).
+    """
+    import typer.main
+
+    try:  # recent typer vendors click as typer._click; older ones use click itself
+        from typer._click import exceptions as cx
+    except ImportError:  # pragma: no cover
+        from click import exceptions as cx
+
+    from ..errors import TetherError
+    from .app import build_app
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in args
+    command = typer.main.get_command(build_app(args))
+    try:
+        result = command.main(args=args, prog_name="tether", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except TetherError as exc:
+        render.error(exc, as_json=as_json)
+        return exc.exit_code
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        render.note("aborted")
+        return 130
+    except cx.ClickException as exc:  # usage errors: unknown option, missing argument …
+        exc.show()
+        return 2
+    except KeyboardInterrupt:
+        render.note("interrupted")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # a bug: say so in one line; TETHER_DEBUG=1 shows the traceback
+        import os
+
+        if os.environ.get("TETHER_DEBUG"):
+            raise
+        render.error(
+            TetherError(
+                f"internal error: {type(exc).__name__}: {exc}", hint="rerun with TETHER_DEBUG=1 and report it"
+            ),
+            as_json=as_json,
+        )
+        return 1
+
+
+__all__ = ["SHARED", "Commands", "HostOpt", "JsonOpt", "PortOpt", "Target", "VerboseOpt", "run"]
