@@ -17,12 +17,9 @@ def plugins(monkeypatch):
     """Install extra entry points beside the bundled ones."""
 
     def install(*extra: EntryPoint):
-        real = registry.entry_points
-
-        def fake(group):
-            return list(real(group=group)) + list(extra)
-
-        monkeypatch.setattr(registry, "entry_points", fake)
+        registry._entry_points.cache_clear()
+        real = registry._entry_points()
+        monkeypatch.setattr(registry, "_entry_points", lambda: (*real, *extra))
         registry.adapters.cache_clear()
 
     yield install
@@ -65,6 +62,58 @@ def test_plugin_autoload_switch_keeps_to_the_bundled_adapters(plugins, monkeypat
     monkeypatch.setenv("TETHER_DISABLE_PLUGIN_AUTOLOAD", "1")
     registry.adapters.cache_clear()
     assert "broken" not in [a.name for a in registry.adapters()]
+
+
+class _Half(registry.Adapter):
+    name, title, default_ports = "half", "Half", (70000,)
+
+
+class _Misnamed(registry.Adapter):
+    name, title, default_ports = "other", "Misnamed", (1234,)
+
+    def probe(self, host, port, timeout):
+        raise AssertionError("never called")
+
+    def connect(self, endpoint, **options):
+        raise AssertionError("never called")
+
+
+def test_an_adapter_is_validated_against_the_contract_when_loaded(plugins):
+    plugins(
+        EntryPoint("half", f"{__name__}:_Half", registry.GROUP),
+        EntryPoint("misnamed", f"{__name__}:_Misnamed", registry.GROUP),
+    )
+    by_name = {a.name: a for a in registry.adapters()}
+    assert isinstance(by_name["half"], registry.UnavailableAdapter)
+    assert "default_ports" in by_name["half"].reason
+    assert isinstance(by_name["misnamed"], registry.UnavailableAdapter)
+    assert "'other' is not the entry point's name 'misnamed'" in by_name["misnamed"].reason
+
+
+def test_bundled_adapters_are_those_of_tethers_own_distribution(plugins):
+    plugins(EntryPoint("broken", "tether_no_such_module:Adapter", registry.GROUP))
+    assert registry.distribution("igv")["bundled"] is True
+    assert registry.distribution("igv")["distribution"] == "tether"
+    assert registry.distribution("broken")["bundled"] is False  # no distribution declares it
+
+
+def test_adapters_are_blocked_by_name(monkeypatch):
+    monkeypatch.setenv("TETHER_DISABLE_ADAPTERS", "qserver, firefox")
+    registry.adapters.cache_clear()
+    try:
+        assert [a.name for a in registry.adapters()] == ["igv"]
+        with pytest.raises(errors.NotFound, match="blocked by"):
+            registry.get("qserver")
+    finally:
+        monkeypatch.delenv("TETHER_DISABLE_ADAPTERS")
+        registry.adapters.cache_clear()
+
+
+def test_doctor_names_each_adapters_distribution(capsys):
+    registry.adapters.cache_clear()
+    assert run(["doctor", "--json", "--timeout", "0.2"]) == 0
+    rows = {a["adapter"]: a for a in json.loads(capsys.readouterr().out)["adapters"]}
+    assert rows["igv"]["distribution"] == "tether 0.1.0" and rows["igv"]["bundled"] is True
 
 
 def test_unknown_adapter_name_is_not_found():

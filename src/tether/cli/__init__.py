@@ -1,5 +1,5 @@
-"""The ``tether`` command. Parse, call the library, render; exit codes are mapped in one place
-(:func:`tether.cli.command.run`)."""
+"""The ``tether`` command. Parse, call the library, render; errors become exit codes in one
+place (:func:`tether.cli.command.exit_code`)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,22 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tether`` script: run the CLI and exit with the documented code."""
-    from .command import run
-
     sys.exit(run(argv))
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Run the CLI and return the exit code (see :func:`tether.cli.command.run`)."""
-    from .command import run as run_cli
+    """Run the CLI and return the exit code."""
+    import typer.main
 
-    return run_cli(argv)
+    from .app import build_app
+    from .command import exit_code
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = typer.main.get_command(build_app(args))
+    try:
+        result = command.main(args=args, prog_name="tether", standalone_mode=False)
+        return result if isinstance(result, int) else 0
+    except BaseException as exc:  # noqa: BLE001 - every outcome becomes a documented exit code
+        if isinstance(exc, SystemExit):
+            raise
+        return exit_code(exc, as_json="--json" in args)

@@ -17,7 +17,7 @@ An adapter's ``cli.py`` only declares commands and calls its client::
 and one option per :class:`~tether.adapter.Setting` the adapter declares (``--url``,
 ``--api-key`` …) — resolves them once (flags > environment > config file, as
 ``tether.connect`` does) into a :class:`Target`, turns on ``-v`` logging with every secret
-masked, and hands the command the ``Target``. Errors are not caught in commands: :func:`run`
+masked, and hands the command the ``Target``. Errors are not caught in commands: :func:`exit_code`
 is the one place that maps them to exit codes and prints them.
 """
 
@@ -279,14 +279,14 @@ def _status(target: Target) -> None:
     )
 
 
-def run(argv: list[str] | None = None) -> int:
-    """Run the CLI and return the exit code: the one place errors become exit codes.
+def exit_code(exc: BaseException, *, as_json: bool) -> int:
+    """The exit-code map, in one place: print ``exc`` for people (or as JSON) and return its code.
 
-    :class:`~tether.errors.TetherError` -> its ``exit_code`` (printed as one line and a hint, or
-    as JSON with ``--json``); usage errors 2; Ctrl-C 130; a bug 1, in one line
-    (``TETHER_DEBUG=1`` shows the traceback).
+    :class:`~tether.errors.TetherError` -> its ``exit_code`` (one line and a hint, or a JSON
+    object with ``--json``); usage errors 2; Ctrl-C 130; a closed pipe 0; a bug 1, in one line
+    (``TETHER_DEBUG=1`` re-raises it for the traceback).
     """
-    import typer.main
+    import typer
 
     try:  # recent typer vendors click as typer._click; older ones use click itself
         from typer._click import exceptions as cx
@@ -294,42 +294,31 @@ def run(argv: list[str] | None = None) -> int:
         from click import exceptions as cx
 
     from ..errors import TetherError
-    from .app import build_app
 
-    args = list(sys.argv[1:] if argv is None else argv)
-    as_json = "--json" in args
-    command = typer.main.get_command(build_app(args))
-    try:
-        result = command.main(args=args, prog_name="tether", standalone_mode=False)
-        return result if isinstance(result, int) else 0
-    except TetherError as exc:
+    if isinstance(exc, TetherError):
         render.error(exc, as_json=as_json)
         return exc.exit_code
-    except typer.Exit as exc:
+    if isinstance(exc, typer.Exit):
         return exc.exit_code
-    except typer.Abort:
-        render.note("aborted")
+    if isinstance(exc, (typer.Abort, KeyboardInterrupt)):
+        render.note("aborted" if isinstance(exc, typer.Abort) else "interrupted")
         return 130
-    except cx.ClickException as exc:  # usage errors: unknown option, missing argument …
+    if isinstance(exc, cx.ClickException):  # usage errors: unknown option, missing argument …
         exc.show()
         return 2
-    except KeyboardInterrupt:
-        render.note("interrupted")
-        return 130
-    except BrokenPipeError:
+    if isinstance(exc, BrokenPipeError):
         return 0
-    except Exception as exc:  # a bug: say so in one line; TETHER_DEBUG=1 shows the traceback
-        import os
+    import os
 
-        if os.environ.get("TETHER_DEBUG"):
-            raise
-        render.error(
-            TetherError(
-                f"internal error: {type(exc).__name__}: {exc}", hint="rerun with TETHER_DEBUG=1 and report it"
-            ),
-            as_json=as_json,
-        )
-        return 1
+    if os.environ.get("TETHER_DEBUG"):
+        raise exc
+    render.error(
+        TetherError(
+            f"internal error: {type(exc).__name__}: {exc}", hint="rerun with TETHER_DEBUG=1 and report it"
+        ),
+        as_json=as_json,
+    )
+    return 1
 
 
-__all__ = ["SHARED", "Commands", "HostOpt", "JsonOpt", "PortOpt", "Target", "VerboseOpt", "run"]
+__all__ = ["SHARED", "Commands", "HostOpt", "JsonOpt", "PortOpt", "Target", "VerboseOpt", "exit_code"]

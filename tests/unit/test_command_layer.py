@@ -1,0 +1,134 @@
+"""The one settings resolver and the one CLI layer (tether.config.resolve, tether.cli.command)."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from tether import config
+from tether.adapter import Setting
+from tether.cli.command import SHARED, Commands, Target
+from tether.errors import UsageError
+
+SETTINGS = (
+    Setting("url", "Server URL.", env=("APP_URI",)),
+    Setting("api_key", "The key.", env=("APP_KEY",), secret=True),
+    Setting("insecure", "No TLS checks.", kind="bool"),
+    Setting("retries", "Tries.", kind="int", default=2),
+)
+
+
+@pytest.fixture
+def conf(tmp_path, monkeypatch):
+    for var in ("APP_URI", "APP_KEY", "TETHER_DEMO_URL", "TETHER_DEMO_API_KEY", "TETHER_DEMO_PORT"):
+        monkeypatch.delenv(var, raising=False)
+    path = tmp_path / "config.toml"
+    monkeypatch.setenv("TETHER_CONFIG", str(path))
+    return path
+
+
+def test_settings_resolve_flag_then_app_env_then_tether_env_then_file_then_default(conf, monkeypatch):
+    conf.write_text('[demo]\nurl = "http://file"\nport = 7\ninsecure = true\n')
+    assert config.resolve("demo", SETTINGS) == {"url": "http://file", "port": 7, "insecure": True, "retries": 2}
+    monkeypatch.setenv("TETHER_DEMO_URL", "http://tether-env")
+    assert config.resolve("demo", SETTINGS)["url"] == "http://tether-env"
+    monkeypatch.setenv("APP_URI", "http://app-env")
+    assert config.resolve("demo", SETTINGS)["url"] == "http://app-env"
+    assert config.resolve("demo", SETTINGS, {"url": "http://flag"})["url"] == "http://flag"
+
+
+def test_client_options_pass_through_and_none_means_not_given(conf):
+    got = config.resolve("demo", SETTINGS, {"timeout": 30, "url": None, "port": None})
+    assert got == {"timeout": 30, "retries": 2}
+
+
+def test_a_bad_value_names_its_source_and_never_shows_a_secret(conf, monkeypatch):
+    conf.write_text('[demo]\nretries = "many"\n')
+    with pytest.raises(UsageError, match=r"retries from \[demo\] retries in .*config.toml is not a valid int"):
+        config.resolve("demo", SETTINGS)
+    bad_secret = Setting("api_key", "k", kind="int", secret=True)
+    monkeypatch.setenv("APP_KEY", "s3cr3t-value")
+    with pytest.raises(UsageError) as err:
+        config.resolve("demo", (Setting("api_key", "k", env=("APP_KEY",), kind="int", secret=True),))
+    assert "s3cr3t-value" not in str(err.value) and "(hidden)" in str(err.value)
+    assert bad_secret.option == "--api-key"
+
+
+def _demo_commands(seen: list[Target]) -> Commands:
+    cmd = Commands("demo", help="Demo.", settings=SETTINGS, status=False)
+    env = cmd.group("env", help="Env.")
+    assert isinstance(env, typer.Typer)
+
+    @cmd("show", timeout=3.0)
+    def show(target: Target, word: str) -> None:
+        """Show the target."""
+        seen.append(target)
+        logging.getLogger("tether.demo").debug("sending %s with key %s", word, target.settings.get("api_key"))
+        target.emit({"word": word})
+
+    @cmd("open", group="env", timeout=None, shared=("json",), settings=False)
+    def open_(target: Target) -> None:
+        """Open."""
+        seen.append(target)
+
+    return cmd
+
+
+def test_every_command_gets_the_shared_options_and_the_adapters_settings(conf):
+    seen: list[Target] = []
+    app = _demo_commands(seen).app
+    runner = CliRunner()
+    help_text = runner.invoke(app, ["show", "--help"]).output
+    for opt in ("--host", "--port", "--timeout", "--json", "--verbose", "--url", "--api-key", "--insecure"):
+        assert opt in help_text.split(), opt
+    res = runner.invoke(app, ["show", "hi", "--port", "5", "--url", "http://x", "--json", "--insecure"])
+    assert res.exit_code == 0, res.output
+    t = seen[-1]
+    assert (t.app, t.port, t.host, t.timeout, t.json) == ("demo", 5, None, 3.0, True)
+    assert t.settings == {"url": "http://x", "insecure": True, "retries": 2}
+    assert '"word": "hi"' in res.output
+    # a command that takes only --json has no --port and no settings
+    open_help = runner.invoke(app, ["env", "open", "--help"]).output.split()
+    assert "--json" in open_help and "--port" not in open_help and "--url" not in open_help
+    assert set(SHARED) == {"host", "port", "timeout", "json", "verbose"}
+
+
+def test_verbose_output_masks_every_secret(conf, monkeypatch, capfd):
+    seen: list[Target] = []
+    app = _demo_commands(seen).app
+    monkeypatch.setenv("APP_KEY", "k-12345-secret")
+    from tether.cli.command import _verbose_off, _verbose_on
+
+    res = CliRunner().invoke(app, ["show", "hi", "-v"])
+    assert res.exit_code == 0
+    assert "tether.demo: sending hi with key ***" in res.output and "k-12345-secret" not in res.output
+    quiet = CliRunner().invoke(app, ["show", "hi"])
+    assert "sending" not in quiet.output  # -v off again after the command
+    target = seen[0]
+    assert target.verbose and target.secrets() == ["k-12345-secret"]
+    handler = _verbose_on(target)
+    try:
+        logging.getLogger("tether.demo").debug("key %s", "k-12345-secret")
+    finally:
+        _verbose_off(handler)
+    err = capfd.readouterr().err
+    assert "tether.demo: key ***" in err and "k-12345-secret" not in err
+
+
+def test_a_command_must_take_target_first_and_may_not_shadow_a_shared_option():
+    cmd = Commands("demo", help="Demo.", status=False)
+    with pytest.raises(TypeError, match="first parameter"):
+
+        @cmd("bad")
+        def bad(word: str) -> None: ...
+
+    with pytest.raises(TypeError, match="clash"):
+
+        @cmd("clash")
+        def clash(target: Target, port: int = 1) -> None: ...
+
+    with pytest.raises(ValueError, match="unknown shared"):
+        cmd("x", shared=("colour",))
