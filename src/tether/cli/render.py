@@ -2,6 +2,10 @@
 
 Adapters' commands call :func:`emit` (data) and :func:`note` (human-only remarks on stderr);
 errors are printed by :func:`error`, called from the one place that maps errors to exit codes.
+
+Text from apps and users (loci, selectors, JS errors, plan arguments, server messages) is
+printed as text, never interpreted as rich markup: a ``[/]`` or ``[type=int]`` in it is shown
+as it is. Only this module's own styling is markup, applied to :class:`rich.text.Text` spans.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ def _console(stderr: bool = False):
     stream = sys.stderr if stderr else sys.stdout
     # Piped output is read by people too (logs, CI): don't squeeze tables into 80 columns.
     width = None if stream.isatty() else max(shutil.get_terminal_size((160, 24)).columns, 160)
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width, emoji=False)
 
 
 def to_jsonable(value: Any) -> Any:
@@ -65,16 +69,23 @@ def table(
 ) -> None:
     """A rich table of ``rows`` (dicts); ``columns`` are keys or (key, heading) pairs."""
     from rich.table import Table
+    from rich.text import Text
 
     cols = [(c, c.upper()) if isinstance(c, str) else c for c in columns]
     if not rows:
-        _console().print(f"{title + ': ' if title else ''}{empty}")
+        _console().print(f"{title + ': ' if title else ''}{empty}", markup=False)
         return
-    t = Table(title=title, title_justify="left", show_edge=False, pad_edge=False, header_style="bold")
+    t = Table(
+        title=Text(title) if title else None,
+        title_justify="left",
+        show_edge=False,
+        pad_edge=False,
+        header_style="bold",
+    )
     for _, heading in cols:
-        t.add_column(heading, overflow="fold")
+        t.add_column(Text(heading), overflow="fold")
     for row in rows:
-        t.add_row(*(_cell(row.get(key)) for key, _ in cols))
+        t.add_row(*(Text(_cell(row.get(key))) for key, _ in cols))
     _console().print(t)
 
 
@@ -127,8 +138,10 @@ def error(exc: Exception, *, as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
+    from rich.text import Text
+
     con = _console(stderr=True)
-    con.print(f"[bold red]error[/]: {data.get('message') or type(exc).__name__}", soft_wrap=True)
+    con.print(Text.assemble(("error", "bold red"), ": ", str(data.get("message") or type(exc).__name__)))
     if data.get("app_message") and data["app_message"] not in (data.get("message") or ""):
         con.print(f"  the app said: {data['app_message']}", markup=False)
     if data.get("hint"):
@@ -146,7 +159,7 @@ def progress(description: str, *, total: float | None = None, enabled: bool = Tr
         return
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    cols = [SpinnerColumn(), TextColumn("{task.description}")]
+    cols = [SpinnerColumn(), TextColumn("{task.description}", markup=False)]
     if total is not None:
         cols += [BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f}")]
     cols.append(TimeElapsedColumn())
