@@ -46,3 +46,28 @@ def test_progress_descriptions_are_text(capsys):
 def test_json_errors_carry_the_message_unchanged(capsys):
     render.error(UsageError("x [/] y"), as_json=True)
     assert '"message": "x [/] y"' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "secret", ["plain-key-123", "with\nnewline-key", "cr\rkey-abcd", 'quote"and\\slash', "ünïcode-kéy", "a b&c=d"]
+)
+def test_a_secret_is_masked_in_every_form_output_can_give_it(secret):
+    import json
+    import urllib.parse
+
+    from tether.transport.http import redact_text
+
+    shown = [
+        f"key {secret} refused",
+        f"key {secret!r} refused",
+        json.dumps({"key": secret}),
+        json.dumps({"key": secret}, ensure_ascii=False),
+        urllib.parse.urlencode({"key": secret}),
+        "?key=" + urllib.parse.quote(secret, safe=""),
+        secret.encode("unicode_escape").decode(),
+    ]
+    for text in shown:
+        masked = redact_text(text, [secret])
+        assert "***" in masked, text
+        for part in (secret, repr(secret)[1:-1], json.dumps(secret)[1:-1], urllib.parse.quote_plus(secret)):
+            assert part not in masked, (text, masked)

@@ -35,11 +35,33 @@ def join_url(base: str, path: str) -> str:
     return base.rstrip("/") + "/" + path.lstrip("/")
 
 
+def secret_forms(secret: str) -> set[str]:
+    """Every form ``secret`` can take in output: as is, escaped the ways Python, JSON and URLs
+    escape it (a key holding ``\\n`` shows up as ``\\\\n`` in a repr or a JSON error), and each of
+    its lines on its own (a multi-line secret split by a log line or a header)."""
+    import urllib.parse
+
+    forms = {
+        secret,
+        repr(secret)[1:-1],
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        secret.encode("unicode_escape").decode("ascii"),
+        urllib.parse.quote(secret, safe=""),
+        urllib.parse.quote_plus(secret),
+    }
+    forms.update(part for part in secret.splitlines() if len(part) >= 4)
+    return {f for f in forms if f}
+
+
 def redact_text(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every non-empty secret replaced by ``***``."""
+    """``text`` with every non-empty secret, in every form it can take, replaced by ``***``."""
+    forms: set[str] = set()
     for secret in secrets:
         if secret:
-            text = text.replace(secret, REDACTED)
+            forms |= secret_forms(secret)
+    for form in sorted(forms, key=len, reverse=True):  # longest first: no half-masked secret
+        text = text.replace(form, REDACTED)
     return text
 
 
