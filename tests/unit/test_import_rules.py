@@ -1,4 +1,4 @@
-"""DESIGN.md's import rules hold: import-linter's contracts (pyproject.toml) are all kept."""
+"""The import rules (README, "Writing an adapter") hold: import-linter's contracts in pyproject.toml are all kept."""
 
 from __future__ import annotations
 
