@@ -60,13 +60,14 @@ T = TypeVar("T")
 
 
 def state_dir() -> Path:
-    """``$TETHER_STATE_DIR``, else ``<user runtime dir>/tether`` if that dir exists, else ``<user cache dir>/tether``."""
+    """``$TETHER_STATE_DIR``, else ``<user runtime dir>/tether`` if the runtime dir exists, else
+    ``<user cache dir>/tether``."""
     override = os.environ.get("TETHER_STATE_DIR")
     if override:
         return Path(override)
     import platformdirs
 
-    with warnings.catch_warnings():  # without $XDG_RUNTIME_DIR platformdirs warns and names /tmp/runtime-<uid>
+    with warnings.catch_warnings():  # no $XDG_RUNTIME_DIR: platformdirs warns, names /tmp/runtime-<uid>
         warnings.simplefilter("ignore")
         runtime = Path(platformdirs.user_runtime_dir())
     return (runtime if runtime.is_dir() else Path(platformdirs.user_cache_dir())) / "tether"
@@ -156,10 +157,18 @@ def start_time(pid: int | None) -> float | None:
 
 
 def new_record(
-    app: str, key: int | str, pid: int, *, log: str | os.PathLike[str] | None = None, kind: type[R] = Record, **data: Any
+    app: str,
+    key: int | str,
+    pid: int,
+    *,
+    log: str | os.PathLike[str] | None = None,
+    kind: type[R] = Record,
+    **data: Any,
 ) -> R:
     """A record of ``pid`` (just started) with its ``create_time`` read now. Not saved yet."""
-    return kind(app=app, key=str(key), pid=pid, create_time=start_time(pid), log=str(log) if log else None, data=data)
+    return kind(
+        app=app, key=str(key), pid=pid, create_time=start_time(pid), log=str(log) if log else None, data=data
+    )
 
 
 def _reap(pid: int) -> None:

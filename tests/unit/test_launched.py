@@ -155,7 +155,9 @@ def test_find_picks_by_key_and_refuses_to_guess_between_several(spawn):
 
 def test_week_old_logs_are_pruned_but_not_a_running_apps_or_other_files(state):
     directory = launched.app_dir("app")
-    old, recent, running, other = (directory / n for n in ("app-1-1.log", "app-2-2.log", "app-3-3.log", "notes.log"))
+    old, recent, running, other = (
+        directory / n for n in ("app-1-1.log", "app-2-2.log", "app-3-3.log", "notes.log")
+    )
     for path in (old, recent, running, other):
         path.write_text("output")
     week_ago = time.time() - launched.LOG_MAX_AGE - 60
