@@ -24,7 +24,7 @@ Public API:
   An adapter may subclass it to name its ``data`` fields (see :class:`DataField`).
 - :func:`new_record` — a record for a process just started (reads its ``create_time``).
 - :func:`load`, :func:`records`, :func:`find`, :func:`prune` — read, list, pick one, drop the dead.
-- :func:`alive`, :func:`process_alive`, :func:`start_time`, :func:`wait_gone`.
+- :func:`alive`, :func:`process_alive`, :func:`start_time`, :func:`wait_gone`, :func:`wait_process_gone`.
 - :func:`stop`, :func:`stop_process` — SIGTERM the process group, wait up to ``grace``, SIGKILL.
 - :func:`new_log`, :func:`prune_logs`, :func:`log_tail`, :data:`LOG_MAX_AGE`.
 
@@ -207,10 +207,11 @@ def alive(record: Record) -> bool:
 
 def wait_gone(record: Record, timeout: float) -> bool:
     """Wait up to ``timeout`` seconds for the record's process to end; returns whether it did."""
-    return _wait_gone(record.pid, record.create_time, timeout)
+    return wait_process_gone(record.pid, record.create_time, timeout)
 
 
-def _wait_gone(pid: int, create_time: float | None, timeout: float) -> bool:
+def wait_process_gone(pid: int, create_time: float | None, timeout: float) -> bool:
+    """Wait up to ``timeout`` seconds until ``pid`` (started at ``create_time``) has ended."""
     end = time.monotonic() + timeout
     while process_alive(pid, create_time):
         if time.monotonic() >= end:
@@ -240,10 +241,10 @@ def stop_process(pid: int | None, create_time: float | None, grace: float = 10.0
     if not pid or not process_alive(pid, create_time):
         return False
     _signal_group(pid, signal.SIGTERM)
-    if not _wait_gone(pid, create_time, grace):
+    if not wait_process_gone(pid, create_time, grace):
         if process_alive(pid, create_time):  # checked again just before the signal, not only at the start
             _signal_group(pid, signal.SIGKILL)
-        _wait_gone(pid, create_time, 5.0)
+        wait_process_gone(pid, create_time, 5.0)
     _reap(pid)
     return True
 
@@ -358,4 +359,5 @@ __all__ = [
     "stop",
     "stop_process",
     "wait_gone",
+    "wait_process_gone",
 ]
