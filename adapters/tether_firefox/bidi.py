@@ -42,9 +42,9 @@ def find_bidi_port(marionette_port: int | None = None) -> int:
     """The BiDi port of the Firefox whose Marionette listens on ``marionette_port`` (or of the
     only Firefox running the Remote Agent): tether's launch record first, then running
     Firefoxes' profiles."""
-    from .launch import load_records
+    from .launch import records
 
-    for rec in load_records():
+    for rec in records():
         if rec.bidi_port and (marionette_port is None or rec.port == marionette_port):
             return rec.bidi_port
     found: list[tuple[int, int | None]] = []

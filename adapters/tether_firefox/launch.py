@@ -2,10 +2,11 @@
 
 ``launch()`` starts Firefox in the background with a fresh temporary profile
 (``marionette.port`` 0: the OS picks a free port), waits until a session can be opened, and
-records what it started (pid, port, profile, temporary-profile flag, BiDi port) in a state
-file under the user's runtime (or cache) directory. ``quit()`` stops only a Firefox found in
-that record — gracefully with ``Marionette:Quit``, then by signal after a deadline — and
-removes the temporary profile. A Firefox tether did not launch is stopped only with ``force``.
+records what it started (pid and start time, port, profile, temporary-profile flag, BiDi port)
+with :mod:`tether.launched` (app ``"firefox"``, keyed by Marionette port). ``quit()`` stops only
+a Firefox found in that record — gracefully with ``Marionette:Quit``, then by signal after a
+deadline — and removes the temporary profile. A Firefox tether did not launch is stopped only
+with ``force``.
 """
 
 from __future__ import annotations
@@ -13,15 +14,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from tether import launched
 from tether.errors import NotFound, TetherError, Timeout, Unreachable, UsageError
+from tether.launched import DataField
 
 from .probe import (
     BIDI_FILE,
@@ -33,7 +34,7 @@ from .probe import (
     profile_dir,
 )
 
-STATE_FILE = "firefox-launched.json"
+APP = "firefox"
 BINARY_NAMES = ("firefox", "firefox-esr")
 WELL_KNOWN = (
     "/usr/lib/firefox/firefox",
@@ -61,108 +62,36 @@ PREFS: dict[str, Any] = {
 }
 
 
-@dataclass
-class Launched:
+class Launched(launched.Record):
     """A Firefox tether launched: what ``quit`` needs to find and stop it."""
 
-    pid: int
-    host: str
-    port: int
-    profile: str
-    temp_profile: bool
-    binary: str
-    headless: bool
-    bidi_port: int | None = None
-    started: float = 0.0
-    create_time: float | None = None  # the process's, to tell it from a later process with the same pid
-    log: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The record as JSON-able data (the state file's and ``launch --json``'s shape)."""
-        return asdict(self)
+    host = DataField[str]("host", "127.0.0.1")
+    port = DataField[int]("port")
+    profile = DataField[str]("profile")
+    temp_profile = DataField[bool]("temp_profile", False)
+    binary = DataField[str]("binary")
+    headless = DataField[bool]("headless", False)
+    bidi_port = DataField[int | None]("bidi_port")
 
     @property
     def bidi_url(self) -> str | None:
         """The WebDriver BiDi endpoint for a new session, when launched with BiDi."""
         return f"ws://{self.host}:{self.bidi_port}/session" if self.bidi_port else None
 
-
-# ----------------------------------------------------------------------------- state file
-def state_dir() -> Path:
-    """``$TETHER_STATE_DIR``, else ``$XDG_RUNTIME_DIR/tether``, else the user's cache dir."""
-    if os.environ.get("TETHER_STATE_DIR"):
-        return Path(os.environ["TETHER_STATE_DIR"])
-    if os.environ.get("XDG_RUNTIME_DIR"):
-        return Path(os.environ["XDG_RUNTIME_DIR"]) / "tether"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("tether"))
+    def cleanup(self) -> None:
+        """Remove the temporary profile tether made (never a profile the user gave)."""
+        if self.temp_profile:
+            shutil.rmtree(self.profile, ignore_errors=True)
 
 
-def _state_path() -> Path:
-    return state_dir() / STATE_FILE
+def records() -> list[Launched]:
+    """The Firefoxes tether launched that still run (dead ones are dropped, their temp profiles removed)."""
+    return launched.prune(APP, kind=Launched)
 
 
-def _create_time(pid: int) -> float | None:
-    import psutil
-
-    try:
-        return psutil.Process(pid).create_time()
-    except psutil.Error:
-        return None
-
-
-def is_running(rec: Launched) -> bool:
-    """Whether the recorded process is still the Firefox we launched (not a reused pid)."""
-    now = _create_time(rec.pid)
-    if now is None:
-        return False
-    return rec.create_time is None or abs(now - rec.create_time) < 1.0
-
-
-def load_records(*, prune: bool = True) -> list[Launched]:
-    """The Firefoxes tether launched and that still run (dead ones are dropped from the file)."""
-    try:
-        raw = json.loads(_state_path().read_text())
-    except (OSError, ValueError):
-        return []
-    records = []
-    for item in raw if isinstance(raw, list) else []:
-        try:
-            records.append(Launched(**item))
-        except TypeError:
-            continue
-    if prune:
-        alive = [r for r in records if is_running(r)]
-        if len(alive) != len(records):
-            for dead in records:
-                if dead not in alive and dead.temp_profile:
-                    shutil.rmtree(dead.profile, ignore_errors=True)
-            _save(alive)
-        records = alive
-    return records
-
-
-def _save(records: list[Launched]) -> None:
-    path = _state_path()
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps([r.to_dict() for r in records], indent=2))
-    tmp.replace(path)
-
-
-def find_record(port: int | None = None, pid: int | None = None) -> Launched | None:
-    """The launch record for ``port``/``pid``, or the only one when neither is given."""
-    records = load_records()
-    if port is not None or pid is not None:
-        for r in records:
-            if (port is None or r.port == port) and (pid is None or r.pid == pid):
-                return r
-        return None
-    if len(records) > 1:
-        listing = ", ".join(f"port {r.port} (pid {r.pid})" for r in records)
-        raise UsageError(f"tether launched {len(records)} Firefoxes: {listing}", hint="name one with --port")
-    return records[0] if records else None
+def find_record(port: int | None = None) -> Launched | None:
+    """The launch record for ``port``, or the only one when no port is given."""
+    return launched.find(APP, port, what="Firefoxes", kind=Launched)
 
 
 # ----------------------------------------------------------------------------- launching
@@ -283,9 +212,8 @@ def launch(
     if system_access:
         argv.append("--remote-allow-system-access")
     argv += list(args)
-    log = state_dir() / f"firefox-{os.getpid()}-{int(time.time() * 1000)}.log"
-    log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    prune_logs(log.parent, {r.log for r in load_records() if r.log})
+    records()  # drops what died since, and week-old logs
+    log = launched.new_log(APP)
     with open(log, "ab") as out:
         proc = subprocess.Popen(
             argv,
@@ -295,15 +223,20 @@ def launch(
             start_new_session=True,
             env={**os.environ, "MOZ_CRASHREPORTER_DISABLE": "1"},
         )
+    started = launched.start_time(proc.pid)  # now, while the pid is surely ours
     try:
         real_port = _wait_ready(proc, prof, bidi, timeout, log)
     except BaseException:
-        _kill(proc.pid, grace=3.0, popen=proc)
+        launched.stop_process(proc.pid, started, grace=3.0)
         if temp:
             shutil.rmtree(prof, ignore_errors=True)
         raise
-    rec = Launched(
-        pid=proc.pid,
+    rec = launched.new_record(  # Firefox is our unreaped child: its pid names it still
+        APP,
+        real_port,
+        proc.pid,
+        log=log,
+        kind=Launched,
         host="127.0.0.1",
         port=real_port,
         profile=str(prof),
@@ -311,19 +244,9 @@ def launch(
         binary=exe,
         headless=headless,
         bidi_port=bidi_port_of(prof) if bidi else None,
-        started=time.time(),
-        create_time=_create_time(proc.pid),
-        log=str(log),
     )
-    _save([*load_records(), rec])
+    rec.save()
     return rec
-
-
-def _log_tail(log: Path, lines: int = 15) -> str:
-    try:
-        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
 
 
 def _wait_ready(proc: subprocess.Popen, prof: Path, bidi: bool, timeout: float, log: Path) -> int:
@@ -332,7 +255,9 @@ def _wait_ready(proc: subprocess.Popen, prof: Path, bidi: bool, timeout: float, 
     port: int | None = None
     while True:
         if proc.poll() is not None:
-            raise Unreachable(f"Firefox exited (code {proc.returncode}) during startup:\n{_log_tail(log)}")
+            raise Unreachable(
+                f"Firefox exited (code {proc.returncode}) during startup:\n{launched.log_tail(log, 15)}"
+            )
         if port is None:
             port = active_port(prof)
         if (
@@ -351,38 +276,6 @@ def _wait_ready(proc: subprocess.Popen, prof: Path, bidi: bool, timeout: float, 
 
 
 # ----------------------------------------------------------------------------- quitting
-def _kill(pid: int, *, grace: float, popen: subprocess.Popen | None = None) -> None:
-    """SIGTERM the process group (Firefox's children too), then SIGKILL after ``grace`` seconds."""
-    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-        try:
-            os.killpg(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            try:
-                os.kill(pid, sig)
-            except (ProcessLookupError, PermissionError):
-                return
-        if _wait_gone(pid, wait, popen):
-            return
-
-
-def _wait_gone(pid: int, seconds: float, popen: subprocess.Popen | None = None) -> bool:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if popen is not None:
-            if popen.poll() is not None:
-                return True
-        else:
-            import psutil
-
-            try:
-                if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                    return True
-            except psutil.Error:
-                return True
-        time.sleep(0.05)
-    return False
-
-
 def quit_firefox(
     *, port: int | None = None, host: str | None = None, force: bool = False, timeout: float = 30.0
 ) -> dict[str, Any]:
@@ -407,17 +300,12 @@ def quit_firefox(
         ff.quit(timeout=min(timeout, 10.0))
     except TetherError:
         how = "signal"
-    if not _wait_gone(rec.pid, timeout if how == "marionette" else 0.0):
+    if not launched.wait_gone(rec, timeout if how == "marionette" else 0.0):
         how = "signal"
-        _kill(rec.pid, grace=min(timeout, 10.0))
-    else:
-        _reap(rec.pid)
-    if rec.temp_profile:
-        shutil.rmtree(rec.profile, ignore_errors=True)
+        launched.stop(rec, grace=min(timeout, 10.0))
+    rec.cleanup()
     kept_log = rec.log if how == "signal" else None  # a Firefox that had to be killed: its output may say why
-    if rec.log and not kept_log:
-        Path(rec.log).unlink(missing_ok=True)
-    _save([r for r in load_records(prune=False) if r.pid != rec.pid])
+    rec.remove(keep_log=bool(kept_log))
     return {
         "pid": rec.pid,
         "port": rec.port,
@@ -427,40 +315,15 @@ def quit_firefox(
     }
 
 
-#: Launch logs older than this are removed at the next launch (unless their Firefox still runs).
-LOG_MAX_AGE = 7 * 24 * 3600
-
-
-def prune_logs(directory: Path, keep: set[str], max_age: float = LOG_MAX_AGE) -> list[Path]:
-    """Remove ``firefox-*.log`` files in ``directory`` older than ``max_age`` seconds, except
-    those in ``keep`` (the logs of Firefoxes still running); returns what was removed."""
-    removed = []
-    cutoff = time.time() - max_age
-    for log in directory.glob("firefox-*.log"):
-        try:
-            if str(log) not in keep and log.stat().st_mtime < cutoff:
-                log.unlink()
-                removed.append(log)
-        except OSError:
-            continue
-    return removed
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-
-
 def _quit_foreign(host: str | None, port: int | None, timeout: float) -> dict[str, Any]:
     from .client import Firefox
 
     ff = Firefox.attach(host, port, timeout=min(timeout, 10.0))
     ff.open()
     pid = ff.pid
+    started = launched.start_time(pid)
     ff.quit(timeout=min(timeout, 10.0))
-    gone = _wait_gone(pid, timeout) if pid else False
+    gone = launched.wait_process_gone(pid, started, timeout) if pid else False
     return {
         "pid": pid,
         "port": ff.port,
@@ -475,8 +338,6 @@ __all__ = [
     "find_binary",
     "find_record",
     "launch",
-    "load_records",
-    "prune_logs",
     "quit_firefox",
-    "state_dir",
+    "records",
 ]

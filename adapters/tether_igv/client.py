@@ -354,13 +354,17 @@ class IGVClient:
         if self._genome:
             return self._genome, self._genome_source
         if _is_local(self.host):
-            from .launch import load_record
+            from tether import launched
 
-            rec = load_record(self.port)
-            if rec and rec.genome and (self.pid is None or rec.pid == self.pid):
-                return rec.genome, "launched by tether"
-            if self.cmdline or rec:
-                directory = igv_directory(self.cmdline) if self.cmdline else Path(rec.igv_dir)  # type: ignore[union-attr]
+            rec = launched.load("igv", self.port)  # launch.py's record, read without importing it
+            if rec is not None and not launched.alive(rec):
+                rec = None
+            genome = rec.data.get("genome") if rec else None
+            if rec and genome and (self.pid is None or rec.pid == self.pid):
+                return genome, "launched by tether"
+            igv_dir = rec.data.get("igv_dir") if rec else None
+            if self.cmdline or igv_dir:
+                directory = igv_directory(self.cmdline) if self.cmdline else Path(igv_dir)
                 key = read_prefs(directory).get("DEFAULT_GENOME_KEY")
                 if key:
                     return key, f"{directory / 'prefs.properties'}"

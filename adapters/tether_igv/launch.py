@@ -1,8 +1,9 @@
 """Start IGV so that it opens no dialog offline, on a free port, under Xvfb when there is no display.
 
-What gets launched is recorded in a state file (``<runtime or cache dir>/tether/igv/<port>.json``)
-so that later commands know the genome it was started with and ``tether igv stop``/``exit``
-know which processes to end. Everything is started by pid and stopped by pid.
+What gets launched is recorded with :mod:`tether.launched` (app ``"igv"``, keyed by port) so that
+later commands know the genome it was started with and ``tether igv stop``/``exit`` know which
+processes to end: the Java pid and the Xvfb's, each with its start time, so a reused pid is never
+signalled.
 
 >>> inst = launch(genome="/data/tiny.fa")                      # doctest: +SKIP
 >>> inst.port, inst.pid
@@ -11,141 +12,57 @@ know which processes to end. Everything is started by pid and stopped by pid.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
 
+from tether import launched
 from tether.errors import NotFound, TetherError, Timeout, Unreachable, UsageError
+from tether.launched import DataField
 
 from .probe import MAIN_CLASSES
 
+APP = "igv"
 DEFAULT_JAR_PLACES = ("/usr/share/java/igv.jar", "/usr/share/igv/igv.jar", "/opt/igv/lib/igv.jar")
 READY_TIMEOUT = 60.0
 
 
-def state_dir() -> Path:
-    """Where launch records live: ``$TETHER_IGV_STATE_DIR``, else the user's runtime dir, else cache dir."""
-    override = os.environ.get("TETHER_IGV_STATE_DIR")
-    if override:
-        return Path(override)
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime:
-        return Path(runtime) / "tether" / "igv"
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("tether")) / "igv"
-
-
-@dataclass
-class Launched:
+class Launched(launched.Record):
     """An IGV that tether started: its Java pid, port, private IGV directory, genome, and Xvfb."""
 
-    pid: int
-    port: int
-    igv_dir: str
-    genome: str | None
-    host: str = "127.0.0.1"
-    display: str | None = None
-    xvfb_pid: int | None = None
-    log: str | None = None
-    started: float = field(default_factory=time.time)
-    owns_dir: bool = True
-
-    @property
-    def state_file(self) -> Path:
-        return state_dir() / f"{self.port}.json"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def save(self) -> None:
-        self.state_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
-        tmp.replace(self.state_file)
+    port = DataField[int]("port")
+    host = DataField[str]("host", "127.0.0.1")
+    igv_dir = DataField[str]("igv_dir")
+    genome = DataField[str | None]("genome")
+    display = DataField[str | None]("display")
+    xvfb_pid = DataField[int | None]("xvfb_pid")
+    owns_dir = DataField[bool]("owns_dir", True)
 
     def alive(self) -> bool:
-        return _alive(self.pid, "java")
+        return launched.alive(self)
 
     def wait(self, timeout: float) -> bool:
         """Wait up to ``timeout`` seconds for IGV to exit on its own; returns whether it did."""
-        end = time.monotonic() + timeout
-        while self.alive():
-            if time.monotonic() >= end:
-                return False
-            time.sleep(0.05)
-        return True
+        return launched.wait_gone(self, timeout)
 
-    def stop(self, timeout: float = 10.0) -> bool:
-        """End IGV (SIGTERM, then SIGKILL), then the Xvfb we started, and forget the record.
-
-        Returns whether IGV was still running. A pid is signalled only while it still names
-        the process we started (java, Xvfb), never a stranger that reused the number.
+    def stop(self, timeout: float = 10.0, *, keep_log: bool = False) -> bool:
+        """End IGV (SIGTERM, then SIGKILL), then the Xvfb we started, and forget the record
+        (and its log, unless ``keep_log``). Returns whether IGV was still running.
         """
-        was_running = self.alive() and _terminate(self.pid, timeout)
-        if self.xvfb_pid and _alive(self.xvfb_pid, "Xvfb"):
-            _terminate(self.xvfb_pid, 5.0)
-        self.forget()
+        was_running = launched.stop(self, timeout)
+        self.cleanup()
+        self.remove(keep_log=keep_log)
         return was_running
 
-    def forget(self) -> None:
-        try:
-            self.state_file.unlink()
-        except OSError:
-            pass
+    def cleanup(self) -> None:
+        """End the Xvfb started for this IGV and remove the private IGV directory tether made."""
+        launched.stop_process(self.xvfb_pid, self.data.get("xvfb_create_time"), 5.0)
         if self.owns_dir:
             shutil.rmtree(self.igv_dir, ignore_errors=True)
-
-
-def _alive(pid: int | None, name: str | None = None) -> bool:
-    """Whether ``pid`` runs (not a zombie) and, with ``name``, is that program."""
-    if not pid:
-        return False
-    import psutil
-
-    try:
-        proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:
-            _reap(pid)
-            return False
-        return name is None or name.lower() in proc.name().lower()
-    except (psutil.Error, OSError):
-        return False
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except (ChildProcessError, OSError):
-        pass
-
-
-def _terminate(pid: int, timeout: float) -> bool:
-    """SIGTERM ``pid``, wait up to ``timeout``, then SIGKILL. Returns whether it was running."""
-    if not _alive(pid):
-        _reap(pid)
-        return False
-    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            break
-        end = time.monotonic() + wait
-        while time.monotonic() < end:
-            _reap(pid)
-            if not _alive(pid):
-                return True
-            time.sleep(0.05)
-    _reap(pid)
-    return True
 
 
 def load_record(port: int, *, live_only: bool = True) -> Launched | None:
@@ -154,13 +71,8 @@ def load_record(port: int, *, live_only: bool = True) -> Launched | None:
     A record whose IGV is gone is stale: with ``live_only`` it is cleaned up (its Xvfb
     ended, its directory and file removed) and ``None`` returned.
     """
-    path = state_dir() / f"{port}.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        rec = Launched(**{k: v for k, v in data.items() if k in Launched.__dataclass_fields__})
-    except (OSError, ValueError, TypeError):
-        return None
-    if live_only and not rec.alive():
+    rec = launched.load(APP, port, kind=Launched)
+    if rec is not None and live_only and not rec.alive():
         rec.stop()
         return None
     return rec
@@ -168,14 +80,7 @@ def load_record(port: int, *, live_only: bool = True) -> Launched | None:
 
 def records(*, live_only: bool = True) -> list[Launched]:
     """Every IGV tether launched (by default only live ones; stale records are cleaned up)."""
-    out = []
-    directory = state_dir()
-    for path in sorted(directory.glob("*.json")) if directory.is_dir() else ():
-        if path.stem.isdigit():
-            rec = load_record(int(path.stem), live_only=live_only)
-            if rec:
-                out.append(rec)
-    return out
+    return launched.prune(APP, kind=Launched) if live_only else launched.records(APP, kind=Launched)
 
 
 def find_jar() -> str:
@@ -296,7 +201,7 @@ def start_xvfb() -> tuple[int, str]:
                 break
             data += chunk
     if not data.strip().isdigit():
-        _terminate(proc.pid, 2.0)
+        launched.stop_process(proc.pid, launched.start_time(proc.pid), 2.0)
         raise Unreachable("Xvfb did not start (it reported no display number within 10 s)")
     return proc.pid, f":{int(data.strip())}"
 
@@ -326,7 +231,7 @@ def launch(
     genome = resolve_genome(genome)
     port = port or free_port()
     owns_dir = igv_dir is None
-    directory = Path(igv_dir) if igv_dir else Path(tempfile.mkdtemp(prefix="igv-", dir=_ensure(state_dir())))
+    directory = Path(igv_dir) if igv_dir else Path(tempfile.mkdtemp(prefix="igv-", dir=launched.app_dir(APP)))
     directory.mkdir(parents=True, exist_ok=True)
     write_prefs(directory, port, genome)
 
@@ -336,7 +241,7 @@ def launch(
     if headless or not display:
         xvfb_pid, display = start_xvfb()
         env["DISPLAY"] = display
-    log_path = directory / "launch.log"
+    log_path = launched.new_log(APP)
     cmd = [java, "-Djava.net.preferIPv4Stack=true", "-Dapple.laf.useScreenMenuBar=true"]
     if memory:
         cmd.append(f"-Xmx{memory}")
@@ -345,36 +250,28 @@ def launch(
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, start_new_session=True
         )
-    rec = Launched(
-        pid=proc.pid,
+    rec = launched.new_record(
+        APP,
+        port,
+        proc.pid,
+        log=log_path,
+        kind=Launched,
         port=port,
+        host="127.0.0.1",
         igv_dir=str(directory),
         genome=genome,
         display=display,
         xvfb_pid=xvfb_pid,
-        log=str(log_path),
+        xvfb_create_time=launched.start_time(xvfb_pid),  # our unreaped child: its pid cannot be reused yet
         owns_dir=owns_dir,
     )
     rec.save()
     try:
         wait_ready(rec, timeout)
     except BaseException:
-        rec.stop(timeout=5.0)
+        rec.stop(timeout=5.0, keep_log=True)  # the error names the log
         raise
     return rec
-
-
-def _ensure(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _log_tail(rec: Launched, lines: int = 5) -> str:
-    try:
-        text = Path(rec.log or "").read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    return " | ".join(text[-lines:])
 
 
 def wait_ready(rec: Launched, timeout: float = READY_TIMEOUT) -> None:
@@ -393,9 +290,8 @@ def wait_ready(rec: Launched, timeout: float = READY_TIMEOUT) -> None:
     last: Exception | None = None
     while time.monotonic() < end:
         if not rec.alive():
-            raise Unreachable(
-                f"IGV exited during start-up: {_log_tail(rec) or 'no log output'}", hint=f"see {rec.log}"
-            )
+            tail = launched.log_tail(rec, 5).replace("\n", " | ")
+            raise Unreachable(f"IGV exited during start-up: {tail or 'no log output'}", hint=f"see {rec.log}")
         try:
             client.echo()
         except TetherError as exc:

@@ -78,6 +78,6 @@ def test_url_load_as_json(capsys, tmp_path):
 
 
 def test_stop_without_a_launched_igv_is_not_found(capsys, tmp_path, monkeypatch):
-    monkeypatch.setenv("TETHER_IGV_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("TETHER_STATE_DIR", str(tmp_path))
     code, _, err = cli(capsys, "igv", "stop")
     assert code == 3 and "launched by tether" in err

@@ -36,6 +36,11 @@ def tether(*args: str, state: Path, timeout: float = 90, check: bool = True) -> 
     return proc
 
 
+def launch_records(state: Path) -> list[dict]:
+    """The Firefox launch records tether keeps under ``state`` (one file each, by port)."""
+    return [json.loads(path.read_text()) for path in sorted((state / "firefox").glob("*.json"))]
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     with serve_pages(tmp_path_factory.mktemp("site")) as base:
@@ -60,8 +65,7 @@ def test_launch_records_what_it_started(launched, state_dir):
     assert (Path(launched["profile"]) / "MarionetteActivePort").read_text().strip() == str(launched["port"])
     assert launched["bidi_port"] and launched["bidi_port"] != launched["port"]
     assert "firefox" in psutil.Process(launched["pid"]).name()
-    records = json.loads((state_dir / "firefox-launched.json").read_text())
-    assert [r["pid"] for r in records] == [launched["pid"]]
+    assert [r["pid"] for r in launch_records(state_dir)] == [launched["pid"]]
     status = json.loads(tether("status", "--port", str(launched["port"]), "--json", state=state_dir).stdout)
     assert status["confidence"] == "verified" and status["pid"] == launched["pid"]
 
@@ -249,6 +253,6 @@ def test_quit_stops_what_launch_started(launched, state_dir):
         or psutil.Process(launched["pid"]).status() == psutil.STATUS_ZOMBIE
     )
     assert not Path(launched["profile"]).exists()
-    assert json.loads((state_dir / "firefox-launched.json").read_text()) == []
+    assert launch_records(state_dir) == []
     gone = tether("title", "--port", str(launched["port"]), state=state_dir, check=False)
     assert gone.returncode == 3

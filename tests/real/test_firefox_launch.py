@@ -19,7 +19,7 @@ import pytest
 
 from . import apps
 from .conftest import _unavailable
-from .test_firefox_cli import tether  # the one `tether firefox …` runner of the real tests
+from .test_firefox_cli import launch_records, tether  # the one `tether firefox …` runner of the real tests
 
 pytestmark = pytest.mark.real
 
@@ -110,12 +110,12 @@ def test_launch_uses_the_port_and_the_profile_given(launched, user_profile, stat
 
 
 def test_a_second_launch_on_the_profile_in_use_is_refused(launched, user_profile, state_dir):
-    before = json.loads((state_dir / "firefox-launched.json").read_text())
+    before = launch_records(state_dir)
     refused = tether("launch", "--headless", "--profile", str(user_profile), state=state_dir, check=False)
     assert refused.returncode == 2, refused.stderr
     assert f"pid {launched['pid']}" in refused.stderr
     assert [p.pid for p in firefoxes_using(user_profile.resolve())] == [launched["pid"]]
-    assert json.loads((state_dir / "firefox-launched.json").read_text()) == before
+    assert launch_records(state_dir) == before
 
 
 def test_quit_stops_it_and_keeps_the_users_profile(launched, user_profile, state_dir):
@@ -125,7 +125,7 @@ def test_quit_stops_it_and_keeps_the_users_profile(launched, user_profile, state
     assert user_profile.is_dir()
     assert CUSTOM in (user_profile / "user.js").read_text().splitlines()
     assert not (user_profile / "MarionetteActivePort").exists()  # Firefox shut down cleanly
-    assert json.loads((state_dir / "firefox-launched.json").read_text()) == []
+    assert launch_records(state_dir) == []
 
 
 def test_an_out_of_range_port_starts_nothing(firefox_binary, tmp_path):

@@ -494,7 +494,7 @@ def test_example_writes_one_snapshot_per_bed_region(igv_app, bed, tmp_path):
 @pytest.fixture
 def state_dir(tmp_path, monkeypatch):
     directory = tmp_path / "state"
-    monkeypatch.setenv("TETHER_IGV_STATE_DIR", str(directory))
+    monkeypatch.setenv("TETHER_STATE_DIR", str(directory))
     return directory
 
 
@@ -523,14 +523,14 @@ def _kill(pid: int | None) -> None:
 
 def test_launch_without_a_display_uses_xvfb_then_exit_stops_igv_and_xvfb(igv_app, state_dir):
     genome = str(igv_app.genome)
-    env = {"TETHER_IGV_STATE_DIR": str(state_dir)}
+    env = {"TETHER_STATE_DIR": str(state_dir)}
     launch_env = {**env, "DISPLAY": None}
     proc = tether_proc("igv", "launch", "--genome", genome, "--json", env=launch_env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     rec = json.loads(proc.stdout)
     try:
         assert rec["genome"] == genome and rec["xvfb_pid"] and rec["port"] != igv_app.port
-        assert (state_dir / f"{rec['port']}.json").exists()
+        assert (state_dir / "igv" / f"{rec['port']}.json").exists()
         prefs = (Path(rec["igv_dir"]) / "prefs.properties").read_text()
         assert "SHOW_GENOME_SERVER_WARNING=FALSE" in prefs
         igv = IGVClient(port=rec["port"])
@@ -541,7 +541,7 @@ def test_launch_without_a_display_uses_xvfb_then_exit_stops_igv_and_xvfb(igv_app
         done = tether_proc("igv", "exit", "--port", str(rec["port"]), env=env)
         assert done.returncode == 0, done.stderr
         assert _pid_gone(rec["pid"]) and _pid_gone(rec["xvfb_pid"])
-        assert not (state_dir / f"{rec['port']}.json").exists()
+        assert not (state_dir / "igv" / f"{rec['port']}.json").exists()
         assert not Path(rec["igv_dir"]).exists()
     finally:
         _kill(rec["pid"])
@@ -551,7 +551,7 @@ def test_launch_without_a_display_uses_xvfb_then_exit_stops_igv_and_xvfb(igv_app
 def test_igv_killed_mid_command_exits_4_with_a_message_and_stop_cleans_up(igv_app, state_dir, stalling_http):
     from tether_igv.launch import launch
 
-    env = {"TETHER_IGV_STATE_DIR": str(state_dir)}
+    env = {"TETHER_STATE_DIR": str(state_dir)}
     rec = launch(str(igv_app.genome), headless=True)
     try:
         proc = subprocess.Popen(
@@ -578,7 +578,7 @@ def test_igv_killed_mid_command_exits_4_with_a_message_and_stop_cleans_up(igv_ap
         assert stopped.returncode == 0, stopped.stderr
         assert json.loads(stopped.stdout)["was_running"] is False
         assert _pid_gone(rec.xvfb_pid or 0)  # the Xvfb tether started for the dead IGV is ended too
-        assert not (state_dir / f"{rec.port}.json").exists()
+        assert not (state_dir / "igv" / f"{rec.port}.json").exists()
     finally:
         rec.stop()
 

@@ -6,10 +6,10 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
+from tether import launched
 from tether.errors import NotFound, UsageError
 from tether_firefox import launch as launch_mod
 from tether_firefox import selenium as selenium_mod
@@ -23,38 +23,58 @@ def state_dir(tmp_path, monkeypatch):
 
 def record(pid: int, port: int, profile, **kw) -> launch_mod.Launched:
     fields = {"host": "127.0.0.1", "temp_profile": True, "binary": "firefox", "headless": True}
-    return launch_mod.Launched(pid=pid, port=port, profile=str(profile), **{**fields, **kw})
+    return launch_mod.Launched(
+        app="firefox",
+        key=str(port),
+        pid=pid,
+        create_time=kw.pop("create_time", None),
+        data={"port": port, "profile": str(profile), **fields, **kw},
+    )
 
 
-def test_records_of_dead_firefoxes_are_pruned_with_their_temp_profiles(tmp_path):
+def saved_ports(state_dir) -> list[int]:
+    return sorted(json.loads(p.read_text())["data"]["port"] for p in (state_dir / "firefox").glob("*.json"))
+
+
+def test_records_of_dead_firefoxes_are_pruned_with_their_temp_profiles(tmp_path, state_dir):
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead_time = launched.start_time(dead.pid)
     dead.wait()
     gone_profile = tmp_path / "gone"
     gone_profile.mkdir()
-    alive = record(os.getpid(), 4001, tmp_path / "mine", create_time=launch_mod._create_time(os.getpid()))
-    launch_mod._save([record(dead.pid, 4000, gone_profile), alive])
+    alive = record(os.getpid(), 4001, tmp_path / "mine", create_time=launched.start_time(os.getpid()))
+    record(dead.pid, 4000, gone_profile, create_time=dead_time).save()
+    alive.save()
 
-    assert launch_mod.load_records() == [alive]
+    assert launch_mod.records() == [alive]
     assert not gone_profile.exists()
-    saved = json.loads(launch_mod._state_path().read_text())
-    assert [r["port"] for r in saved] == [4001]
+    assert saved_ports(state_dir) == [4001]
 
 
 def test_a_reused_pid_is_not_mistaken_for_the_firefox_tether_launched(tmp_path):
-    stale = record(os.getpid(), 4002, tmp_path / "p", create_time=1.0)  # same pid, another process start
-    launch_mod._save([stale])
-    assert launch_mod.load_records() == []
+    record(os.getpid(), 4002, tmp_path / "p", create_time=1.0).save()  # same pid, another process start
+    assert launch_mod.records() == []
 
 
 def test_find_record_picks_by_port_and_refuses_to_guess(tmp_path):
-    me = launch_mod._create_time(os.getpid())
+    me = launched.start_time(os.getpid())
     a = record(os.getpid(), 4003, tmp_path / "a", create_time=me)
     b = record(os.getpid(), 4004, tmp_path / "b", create_time=me)
-    launch_mod._save([a, b])
+    a.save()
+    b.save()
     assert launch_mod.find_record(port=4004) == b
     assert launch_mod.find_record(port=9999) is None
     with pytest.raises(UsageError, match="--port"):
         launch_mod.find_record()
+
+
+def test_the_launch_record_prints_as_before(tmp_path):
+    rec = record(os.getpid(), 4005, tmp_path / "p", bidi_port=9222)
+    assert rec.bidi_url == "ws://127.0.0.1:9222/session"
+    assert set(rec.to_dict()) == {
+        *("pid", "host", "port", "profile", "temp_profile", "binary", "headless"),
+        *("bidi_port", "started", "create_time", "log"),
+    }
 
 
 def test_write_prefs_replaces_only_the_prefs_it_sets(tmp_path):
@@ -101,17 +121,3 @@ def test_selenium_driver_checks_for_geckodriver_before_looking_for_firefox(monke
     monkeypatch.setattr(selenium_mod, "find_geckodriver", missing)
     with pytest.raises(NotFound, match="geckodriver"):  # not Unreachable: port 1 was never tried
         selenium_mod.selenium_driver(port=1)
-
-
-def test_old_launch_logs_are_pruned_but_not_a_running_firefoxs_or_other_files(tmp_path):
-    old, recent, running, other = (
-        tmp_path / n for n in ("firefox-1-1.log", "firefox-2-2.log", "firefox-3-3.log", "notes.log")
-    )
-    for path in (old, recent, running, other):
-        path.write_text("output")
-    week_ago = time.time() - launch_mod.LOG_MAX_AGE - 60
-    for path in (old, running, other):
-        os.utime(path, (week_ago, week_ago))
-    removed = launch_mod.prune_logs(tmp_path, keep={str(running)})
-    assert removed == [old]
-    assert not old.exists() and recent.exists() and running.exists() and other.exists()

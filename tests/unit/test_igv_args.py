@@ -149,10 +149,11 @@ def test_launch_prefs_point_igv_at_a_local_genome_list(tmp_path):
 def test_a_launch_record_whose_igv_is_gone_is_cleaned_up(tmp_path, monkeypatch):
     from tether_igv import launch as L
 
-    monkeypatch.setenv("TETHER_IGV_STATE_DIR", str(tmp_path / "state"))
-    dead = L.Launched(pid=2**22 + 12345, port=61999, igv_dir=str(tmp_path / "igvdir"), genome="hg38")
+    monkeypatch.setenv("TETHER_STATE_DIR", str(tmp_path / "state"))
+    fields = {"port": 61999, "igv_dir": str(tmp_path / "igvdir"), "genome": "hg38"}
+    dead = L.Launched(app="igv", key="61999", pid=2**22 + 12345, create_time=1.0, data=fields)
     Path(dead.igv_dir).mkdir()
     dead.save()
     assert L.load_record(61999, live_only=False) == dead
     assert L.records() == []
-    assert not dead.state_file.exists() and not Path(dead.igv_dir).exists()
+    assert not dead.path.exists() and not Path(dead.igv_dir).exists()
