@@ -8,9 +8,14 @@ import time
 
 import pytest
 
-from tests.unit.fakes import FakeServer, close_at_once
-from tests.unit.test_firefox_marionette import SESSION, frame, marionette_handler
 from tether.cli import run
+from tether.testing import (
+    MARIONETTE_SESSION,
+    FakeServer,
+    close_at_once,
+    marionette_frame,
+    marionette_handler,
+)
 
 
 def cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -85,7 +90,7 @@ def test_closed_without_greeting_exits_4_as_busy(capsys):
 
 def devtools(conn, _server) -> None:
     """Firefox's DevTools server: the same framing, another greeting."""
-    conn.sendall(frame({"from": "root", "applicationType": "browser", "traits": {}}))
+    conn.sendall(marionette_frame({"from": "root", "applicationType": "browser", "traits": {}}))
     conn.wait_closed(2)
 
 
@@ -96,7 +101,7 @@ def test_another_app_on_the_port_exits_6(capsys):
 
 
 def test_title_and_json_against_a_marionette_double(capsys):
-    title = {**SESSION, "WebDriver:GetTitle": lambda p: {"value": "Fake page"}}
+    title = {**MARIONETTE_SESSION, "WebDriver:GetTitle": lambda p: {"value": "Fake page"}}
     with FakeServer(lambda conn, _server: marionette_handler(title)(conn)) as server:
         code, out, _ = cli(capsys, "title", "--port", str(server.port))
         assert (code, out.strip()) == (0, "Fake page")
@@ -106,7 +111,7 @@ def test_title_and_json_against_a_marionette_double(capsys):
 
 def test_refusal_from_firefox_exits_1_with_its_message(capsys):
     refuse = {
-        **SESSION,
+        **MARIONETTE_SESSION,
         "WebDriver:FindElement": lambda p: {"error": "no such element", "message": f"no {p['value']}"},
     }
     with FakeServer(lambda conn, _server: marionette_handler(refuse)(conn)) as server:

@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.unit.fakes import FakeServer
 from tether.cli import run
+from tether.testing import FakeServer
 
 
 def cli(capsys, *argv: str) -> tuple[int, str, str]:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.fakes import FakeServer, fake_igv
 from tether.cli import run
 from tether.errors import UsageError
+from tether.testing import FakeServer, fake_igv
 from tether_igv.client import BatchError, IGVClient
 from tether_igv.script import prepare, split_quoted
 

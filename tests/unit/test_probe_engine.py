@@ -12,12 +12,11 @@ from tether.adapter import BUSY, NOT_ME, UNREACHABLE, VERIFIED, Adapter, Hint, P
 from tether.adapter import UNKNOWN as UNKNOWN_VERDICT
 from tether.endpoint import Listener
 from tether.probe import gather, identify
+from tether.testing import FakeServer, close_at_once, http_400, silent
 from tether_firefox.adapter import FirefoxAdapter
 from tether_firefox.probe import probe_marionette
 from tether_igv.probe import probe_igv
 from tether_qserver.probe import probe_openapi
-
-from .fakes import FakeServer, close_at_once, http_400, silent
 
 
 def listener(port, **kw):
