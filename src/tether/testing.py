@@ -111,11 +111,17 @@ class FakeServer:
                 pass
             self._ended[idx].set()
 
-    def settle(self, timeout: float) -> bool:
-        """Wait until at least one connection came and every handler has returned; False on timeout."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+    def settle(self, timeout: float, first: float = 0.2) -> bool:
+        """Wait until every handler has returned; False when ``timeout`` passes first.
+
+        A connection the client just made may not be accepted yet: wait up to ``first`` seconds
+        for one to arrive (none after that: nothing to wait for).
+        """
+        start = time.monotonic()
+        while (now := time.monotonic()) - start < timeout:
             if self.connections and all(e.is_set() for e in list(self._ended)):
+                return True
+            if not self.connections and now - start >= first:
                 return True
             time.sleep(0.01)
         return False
@@ -600,8 +606,9 @@ def _conformance_fakes(
 
 def _run_probe(
     adapter: Any, port: int, timeout: float, limit: float
-) -> tuple[Any, BaseException | None, float]:
-    """``adapter.probe`` in a thread, so a hanging probe fails the check instead of hanging it."""
+) -> tuple[Any, BaseException | None, float, bool]:
+    """``adapter.probe`` in a thread, so a hanging probe fails the check instead of hanging it:
+    (result, exception, seconds, whether it returned within ``limit``)."""
     out: list[Any] = [None, None]
 
     def run() -> None:
@@ -614,7 +621,7 @@ def _run_probe(
     thread = threading.Thread(target=run, daemon=True, name=f"check_adapter probe :{port}")
     thread.start()
     thread.join(limit)
-    return out[0], out[1], time.monotonic() - started
+    return out[0], out[1], time.monotonic() - started, not thread.is_alive()
 
 
 def _probe_case(
@@ -627,20 +634,21 @@ def _probe_case(
     margin: float,
 ) -> ProbeCase:
     fail = report.failures.append
-    res, exc, took = _run_probe(adapter, port, timeout, timeout + margin + 5)
+    budget = timeout + margin
+    res, exc, took, finished = _run_probe(adapter, port, timeout, budget + margin)
     verdict = _verdict(res)
     row = ProbeCase(case, verdict, round(took, 3), detail=str(getattr(res, "detail", "") or ""))
     report.probes.append(row)
     where = f"probe on a {case.replace('-', ' ')} (port {port})"
-    if exc is not None:
-        fail(f"{where} raised {type(exc).__name__}: {exc} (a probe maps every failure to a verdict)")
-    elif res is None and took >= timeout + margin:
+    if not finished:
         fail(f"{where} hung: no verdict after {took:.1f}s (timeout {timeout}s)")
+    elif exc is not None:
+        fail(f"{where} raised {type(exc).__name__}: {exc} (a probe maps every failure to a verdict)")
     elif verdict not in VERDICTS:
         fail(f"{where} returned {res!r}: expected a ProbeResult with a verdict in {VERDICTS}")
     elif verdict not in allowed:
         fail(f"{where} said {verdict!r} ({row.detail}); expected {' or '.join(allowed)}")
-    if res is not None and took > timeout + margin:
+    if finished and took > budget:
         fail(f"{where} took {took:.2f}s, more than its timeout {timeout}s + {margin}s")
     return row
 
@@ -651,8 +659,13 @@ def _check_probes(
     fail = report.failures.append
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
-        _probe_case(adapter, report, "closed-port", closed.getsockname()[1], (UNREACHABLE,), timeout, margin)
+        row = _probe_case(
+            adapter, report, "closed-port", closed.getsockname()[1], (UNREACHABLE,), timeout, margin
+        )
     for case, (handler, allowed) in _conformance_fakes(timeout + margin + 1).items():
+        if row.seconds > timeout + margin:  # each further probe would only add its overrun
+            fail("the remaining probe cases were not run: the probe overran its timeout")
+            return
         with FakeServer(handler) as server:
             row = _probe_case(adapter, report, case, server.port, allowed, timeout, margin)
             settled = server.settle(margin)
