@@ -8,36 +8,17 @@ import time
 
 import pytest
 
-from tests.unit.fakes import FakeServer, close_at_once
-from tests.unit.test_firefox_marionette import SESSION, frame, marionette_handler
-from tether.cli import run
+from tether.testing import (
+    MARIONETTE_SESSION,
+    FakeServer,
+    close_at_once,
+    marionette_frame,
+    marionette_handler,
+)
 
 
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = run(["firefox", *argv])
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-@pytest.fixture(autouse=True)
-def state_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("TETHER_STATE_DIR", str(tmp_path / "state"))
-    return tmp_path / "state"
-
-
-@pytest.fixture
-def listener():
-    """A port that counts connections: a refused command must not even connect."""
-    server = FakeServer(lambda conn, _server: conn.wait_closed(2))
-    try:
-        yield server
-    finally:
-        server.close()
-
-
-def test_help_lists_the_commands(capsys):
-    code, out, _ = cli(capsys, "--help")
+def test_help_lists_the_commands(cli):
+    code, out, _ = cli("firefox", "--help")
     assert code == 0
     commands = ("launch", "quit", "navigate", "screenshot", "pdf", "eval", "wait", "logs", "windows")
     assert all(name in out for name in commands)
@@ -56,28 +37,28 @@ def test_help_lists_the_commands(capsys):
         ["wait", "#x", "--title", "t"],
     ],
 )
-def test_bad_input_exits_2_before_connecting(capsys, listener, argv):
-    code, _, err = cli(capsys, *argv, "--port", str(listener.port))
+def test_bad_input_exits_2_before_connecting(cli, listener, argv):
+    code, _, err = cli("firefox", *argv, "--port", str(listener.port))
     assert code == 2, err
     time.sleep(0.1)
     assert listener.connections == 0
 
 
-def test_nothing_listening_exits_3(capsys):
+def test_nothing_listening_exits_3(cli):
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         free = s.getsockname()[1]
-    code, _, err = cli(capsys, "title", "--port", str(free))
+    code, _, err = cli("firefox", "title", "--port", str(free))
     assert code == 3
     assert "not found" in err.lower()
 
 
-def test_closed_without_greeting_exits_4_as_busy(capsys):
+def test_closed_without_greeting_exits_4_as_busy(cli):
     with FakeServer(close_at_once) as server:
         started = time.monotonic()
-        code, _, err = cli(capsys, "title", "--port", str(server.port), "--timeout", "5")
+        code, _, err = cli("firefox", "title", "--port", str(server.port), "--timeout", "5")
     assert code == 4
     assert "busy" in err
     assert time.monotonic() - started < 6
@@ -85,53 +66,53 @@ def test_closed_without_greeting_exits_4_as_busy(capsys):
 
 def devtools(conn, _server) -> None:
     """Firefox's DevTools server: the same framing, another greeting."""
-    conn.sendall(frame({"from": "root", "applicationType": "browser", "traits": {}}))
+    conn.sendall(marionette_frame({"from": "root", "applicationType": "browser", "traits": {}}))
     conn.wait_closed(2)
 
 
-def test_another_app_on_the_port_exits_6(capsys):
+def test_another_app_on_the_port_exits_6(cli):
     with FakeServer(devtools) as server:
-        code, _, err = cli(capsys, "title", "--port", str(server.port))
+        code, _, err = cli("firefox", "title", "--port", str(server.port))
     assert code == 6, err
 
 
-def test_title_and_json_against_a_marionette_double(capsys):
-    title = {**SESSION, "WebDriver:GetTitle": lambda p: {"value": "Fake page"}}
+def test_title_and_json_against_a_marionette_double(cli):
+    title = {**MARIONETTE_SESSION, "WebDriver:GetTitle": lambda p: {"value": "Fake page"}}
     with FakeServer(lambda conn, _server: marionette_handler(title)(conn)) as server:
-        code, out, _ = cli(capsys, "title", "--port", str(server.port))
+        code, out, _ = cli("firefox", "title", "--port", str(server.port))
         assert (code, out.strip()) == (0, "Fake page")
-        code, out, _ = cli(capsys, "title", "--port", str(server.port), "--json")
+        code, out, _ = cli("firefox", "title", "--port", str(server.port), "--json")
         assert json.loads(out) == {"title": "Fake page"}
 
 
-def test_refusal_from_firefox_exits_1_with_its_message(capsys):
+def test_refusal_from_firefox_exits_1_with_its_message(cli):
     refuse = {
-        **SESSION,
+        **MARIONETTE_SESSION,
         "WebDriver:FindElement": lambda p: {"error": "no such element", "message": f"no {p['value']}"},
     }
     with FakeServer(lambda conn, _server: marionette_handler(refuse)(conn)) as server:
-        code, _, err = cli(capsys, "find", "#nope", "--port", str(server.port))
+        code, _, err = cli("firefox", "find", "#nope", "--port", str(server.port))
     assert code == 1
     assert "no #nope" in err
 
 
-def test_quit_refuses_without_a_launch_record(capsys, listener):
-    code, _, err = cli(capsys, "quit", "--port", str(listener.port))
+def test_quit_refuses_without_a_launch_record(cli, listener):
+    code, _, err = cli("firefox", "quit", "--port", str(listener.port))
     assert code == 2
     assert "--force" in err
     assert listener.connections == 0
 
 
-def test_launch_with_a_missing_binary_exits_3(capsys):
-    code, _, err = cli(capsys, "launch", "--headless", "--binary", "/no/such/firefox")
+def test_launch_with_a_missing_binary_exits_3(cli):
+    code, _, err = cli("firefox", "launch", "--headless", "--binary", "/no/such/firefox")
     assert code == 3
     assert "/no/such/firefox" in err
 
 
-def test_logs_without_a_bidi_firefox_exits_3(capsys, monkeypatch):
+def test_logs_without_a_bidi_firefox_exits_3(cli, monkeypatch):
     import tether_firefox.bidi as bidi
 
     monkeypatch.setattr(bidi, "firefox_processes", lambda: iter(()))
-    code, _, err = cli(capsys, "logs", "--for", "1")
+    code, _, err = cli("firefox", "logs", "--for", "1")
     assert code == 3
     assert "--bidi" in err

@@ -7,30 +7,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.unit.fakes import FakeServer
-from tether.cli import run
-
-
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = run(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-@pytest.fixture
-def listener():
-    """A port that records any connection: a refusal must not even connect."""
-
-    def handler(conn, server):
-        conn.wait_closed(2)
-
-    server = FakeServer(handler)
-    try:
-        yield server
-    finally:
-        server.close()
-
 
 @pytest.mark.parametrize(
     "argv",
@@ -48,36 +24,36 @@ def listener():
         ["max-panel-height", "0"],
     ],
 )
-def test_bad_arguments_exit_2_and_nothing_connects(capsys, listener, argv):
-    code, _, err = cli(capsys, "igv", *argv, "--port", str(listener.port))
+def test_bad_arguments_exit_2_and_nothing_connects(cli, listener, argv):
+    code, _, err = cli("igv", *argv, "--port", str(listener.port))
     assert code == 2, err
     assert listener.connections == 0
 
 
-def test_refusal_as_json_names_the_error(capsys, listener):
-    code, out, _ = cli(capsys, "igv", "goto", "chr1:1\x00", "--port", str(listener.port), "--json")
+def test_refusal_as_json_names_the_error(cli, listener):
+    code, out, _ = cli("igv", "goto", "chr1:1\x00", "--port", str(listener.port), "--json")
     assert code == 2
     data = json.loads(out)
     assert data["error"] == "UsageError" and "NUL" in data["message"]
 
 
-def test_url_goto_prints_an_encoded_link_without_sending(capsys, listener):
-    code, out, _ = cli(capsys, "igv", "url", "goto", "chr1:1,000-2,000", "--port", str(listener.port))
+def test_url_goto_prints_an_encoded_link_without_sending(cli, listener):
+    code, out, _ = cli("igv", "url", "goto", "chr1:1,000-2,000", "--port", str(listener.port))
     assert code == 0
     assert out.strip() == f"http://127.0.0.1:{listener.port}/goto?locus=chr1%3A1%2C000-2%2C000"
     assert listener.connections == 0
 
 
-def test_url_load_as_json(capsys, tmp_path):
+def test_url_load_as_json(cli, tmp_path):
     bam = tmp_path / "my reads.bam"
     argv = ["url", "load", str(bam), "--locus", "chr2:5-50", "--name", "A&B", "--json"]
-    code, out, _ = cli(capsys, "igv", *argv)
+    code, out, _ = cli("igv", *argv)
     assert code == 0
     query = parse_qs(urlsplit(json.loads(out)["url"]).query)
     assert query == {"file": [str(bam)], "locus": ["chr2:5-50"], "name": ["A&B"]}
 
 
-def test_stop_without_a_launched_igv_is_not_found(capsys, tmp_path, monkeypatch):
+def test_stop_without_a_launched_igv_is_not_found(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("TETHER_STATE_DIR", str(tmp_path))
-    code, _, err = cli(capsys, "igv", "stop")
+    code, _, err = cli("igv", "stop")
     assert code == 3 and "launched by tether" in err

@@ -23,7 +23,6 @@ from pathlib import Path
 import pytest
 
 import tether
-from tether.cli import run
 from tether.errors import CommandError
 from tether_igv.client import IGVClient
 
@@ -35,11 +34,6 @@ EXAMPLE = ROOT / "examples" / "igv_loci_to_snapshots.py"
 
 
 # -- helpers ---------------------------------------------------------------------------------
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = run(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def tether_proc(*argv: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
@@ -227,8 +221,8 @@ def bed(tmp_path: Path) -> Path:
 
 
 # -- navigation and argument safety ----------------------------------------------------------
-def test_goto_answers_ok_through_the_cli(igv_app, capsys):
-    code, out, _ = cli(capsys, "igv", "goto", "chr1:1,000-2,000", "--port", str(igv_app.port), "--json")
+def test_goto_answers_ok_through_the_cli(igv_app, cli):
+    code, out, _ = cli("igv", "goto", "chr1:1,000-2,000", "--port", str(igv_app.port), "--json")
     assert code == 0
     assert json.loads(out)["reply"] == "OK"
     assert "goto chr1:1,000-2,000" in igv_log(igv_app)
@@ -238,31 +232,31 @@ def test_goto_several_loci_opens_a_split_view(igv_app):
     assert IGVClient(port=igv_app.port).goto("chr1:100-500", "chr2:100-500").ok
 
 
-def test_goto_refuses_an_unknown_chromosome_before_sending(igv_app, capsys):
-    code, _, err = cli(capsys, "igv", "goto", "chrZZ:1-100", "--port", str(igv_app.port))
+def test_goto_refuses_an_unknown_chromosome_before_sending(igv_app, cli):
+    code, _, err = cli("igv", "goto", "chrZZ:1-100", "--port", str(igv_app.port))
     assert code == 2
     assert "not in the loaded genome" in err
     assert "chrZZ" not in igv_log(igv_app)
 
 
-def test_goto_refuses_coordinates_beyond_the_chromosome(igv_app, capsys):
-    code, _, err = cli(capsys, "igv", "goto", "chr2:19,000-25,000", "--port", str(igv_app.port))
+def test_goto_refuses_coordinates_beyond_the_chromosome(igv_app, cli):
+    code, _, err = cli("igv", "goto", "chr2:19,000-25,000", "--port", str(igv_app.port))
     assert code == 2 and "beyond the end of chr2" in err
 
 
-def test_goto_refuses_newline_injection_and_igv_keeps_running(igv_app, capsys):
+def test_goto_refuses_newline_injection_and_igv_keeps_running(igv_app, cli):
     before = igv_log(igv_app).count("] exit")
-    code, _, err = cli(capsys, "igv", "goto", "chr1:1-100\nexit", "--port", str(igv_app.port))
+    code, _, err = cli("igv", "goto", "chr1:1-100\nexit", "--port", str(igv_app.port))
     assert code == 2 and "line break" in err
-    code, _, _ = cli(capsys, "igv", "send", "echo x\nexit", "--port", str(igv_app.port))
+    code, _, _ = cli("igv", "send", "echo x\nexit", "--port", str(igv_app.port))
     assert code == 2
     assert igv_app.alive()
     assert igv_answers(igv_app.port)
     assert igv_log(igv_app).count("] exit") == before
 
 
-def test_current_genome_comes_from_the_igv_directory_of_the_process(igv_app, capsys):
-    code, out, _ = cli(capsys, "igv", "current-genome", "--port", str(igv_app.port), "--json")
+def test_current_genome_comes_from_the_igv_directory_of_the_process(igv_app, cli):
+    code, out, _ = cli("igv", "current-genome", "--port", str(igv_app.port), "--json")
     info = json.loads(out)
     assert code == 0
     assert info["genome"] == str(igv_app.genome)
@@ -270,8 +264,8 @@ def test_current_genome_comes_from_the_igv_directory_of_the_process(igv_app, cap
     assert info["chromosomes"] == {"chr1": 50000, "chr2": 20000}
 
 
-def test_version_falls_back_to_the_package_when_igv_says_user(igv_app, capsys):
-    code, out, _ = cli(capsys, "igv", "version", "--port", str(igv_app.port), "--json")
+def test_version_falls_back_to_the_package_when_igv_says_user(igv_app, cli):
+    code, out, _ = cli("igv", "version", "--port", str(igv_app.port), "--json")
     assert code == 0
     assert json.loads(out)["version"].startswith("2.16")
 
@@ -285,24 +279,24 @@ def test_tether_connect_returns_a_working_client(igv_app):
 
 
 # -- data, snapshots, scripts ------------------------------------------------------------------
-def test_load_bed_from_a_path_with_spaces_then_snapshot_png_and_svg(igv_app, bed, tmp_path, capsys):
+def test_load_bed_from_a_path_with_spaces_then_snapshot_png_and_svg(igv_app, bed, tmp_path, cli):
     port = str(igv_app.port)
-    code, _, err = cli(capsys, "igv", "load", str(bed), "--name", "my regions", "--port", port)
+    code, _, err = cli("igv", "load", str(bed), "--name", "my regions", "--port", port)
     assert code == 0, err
     assert f'load "{bed}"' in igv_log(igv_app)
     assert "does not exist" not in igv_log(igv_app).split(f'load "{bed}"', 1)[1][:400]
-    assert cli(capsys, "igv", "goto", "chr1:1-3,000", "--port", port)[0] == 0
+    assert cli("igv", "goto", "chr1:1-3,000", "--port", port)[0] == 0
     shot = tmp_path / "shots dir" / "view one.png"
-    code, out, err = cli(capsys, "igv", "snapshot", str(shot), "--port", port, "--json")
+    code, out, err = cli("igv", "snapshot", str(shot), "--port", port, "--json")
     assert code == 0, err
     assert json.loads(out)["file"] == str(shot)
     width, height = png_size(shot)
     assert width > 300 and height > 100
     assert shot.stat().st_size > 5000
     svg = tmp_path / "view.svg"
-    assert cli(capsys, "igv", "snapshot", str(svg), "--port", port)[0] == 0
+    assert cli("igv", "snapshot", str(svg), "--port", port)[0] == 0
     assert "<svg" in svg.read_text()[:2000]
-    assert cli(capsys, "igv", "new", "--port", port)[0] == 0
+    assert cli("igv", "new", "--port", port)[0] == 0
 
 
 def test_load_several_files_whose_names_hold_a_space_a_comma_and_a_quote(igv_app, tmp_path):
@@ -350,8 +344,8 @@ def test_load_bam_with_its_index_and_alignment_commands(igv_app, tmp_path):
     assert f"load {bam} index={bai}" in igv_log(igv_app)
 
 
-def test_snapshot_refuses_a_format_igv_cannot_write(igv_app, tmp_path, capsys):
-    code, _, err = cli(capsys, "igv", "snapshot", str(tmp_path / "x.jpg"), "--port", str(igv_app.port))
+def test_snapshot_refuses_a_format_igv_cannot_write(igv_app, tmp_path, cli):
+    code, _, err = cli("igv", "snapshot", str(tmp_path / "x.jpg"), "--port", str(igv_app.port))
     assert code == 2 and ".png or .svg" in err
     assert not (tmp_path / "x.jpg").exists()
 
@@ -378,16 +372,16 @@ def test_track_and_display_commands_answer_ok(igv_app, bed):
             assert reply.ok, reply
 
 
-def test_genome_command_reloads_a_fasta(igv_app, capsys):
-    code, _, err = cli(capsys, "igv", "genome", str(igv_app.genome), "--port", str(igv_app.port))
+def test_genome_command_reloads_a_fasta(igv_app, cli):
+    code, _, err = cli("igv", "genome", str(igv_app.genome), "--port", str(igv_app.port))
     assert code == 0, err
-    assert cli(capsys, "igv", "goto", "chr1:10-500", "--port", str(igv_app.port))[0] == 0
+    assert cli("igv", "goto", "chr1:10-500", "--port", str(igv_app.port))[0] == 0
 
 
-def test_batch_stops_at_the_bad_line_and_names_it(igv_app, tmp_path, capsys):
+def test_batch_stops_at_the_bad_line_and_names_it(igv_app, tmp_path, cli):
     script = tmp_path / "review.txt"
     script.write_text("# a review script\nnew\n\ngoto chr1:1-2000\nfrobnicate now\ngoto chr2:777-1777\n")
-    code, out, _ = cli(capsys, "igv", "batch", str(script), "--port", str(igv_app.port), "--json")
+    code, out, _ = cli("igv", "batch", str(script), "--port", str(igv_app.port), "--json")
     assert code == 1
     report = json.loads(out)
     assert report["line"] == 5
@@ -397,11 +391,11 @@ def test_batch_stops_at_the_bad_line_and_names_it(igv_app, tmp_path, capsys):
     assert igv_answers(igv_app.port)
 
 
-def test_batch_keep_going_runs_every_line_and_lists_the_failures(igv_app, tmp_path, capsys):
+def test_batch_keep_going_runs_every_line_and_lists_the_failures(igv_app, tmp_path, cli):
     script = tmp_path / "all.txt"
     script.write_text("goto chr1:1-900\nfrobnicate\n// comment\ngoto chr2:888-1888\nload /no/such.bed\n")
     port = str(igv_app.port)
-    code, out, _ = cli(capsys, "igv", "batch", str(script), "--keep-going", "--port", port, "--json")
+    code, out, _ = cli("igv", "batch", str(script), "--keep-going", "--port", port, "--json")
     assert code == 1
     result = json.loads(out)["result"]
     assert [f["line"] for f in result["failures"]] == [2, 5]
@@ -420,21 +414,21 @@ def test_invalid_command_is_a_typed_error_and_igv_still_answers(igv_app):
     assert igv_answers(igv_app.port)
 
 
-def test_failing_commands_are_typed_errors_within_the_deadline(igv_app, capsys):
+def test_failing_commands_are_typed_errors_within_the_deadline(igv_app, cli):
     port = str(igv_app.port)
     started = time.monotonic()
-    code, out, _ = cli(capsys, "igv", "send", "colorBy FOO", "--port", port, "--timeout", "5", "--json")
+    code, out, _ = cli("igv", "send", "colorBy FOO", "--port", port, "--timeout", "5", "--json")
     assert code == 1
     assert json.loads(out).get("reason") == "silent", out  # IGV 2.16 writes nothing for a command that throws
-    code, out, _ = cli(capsys, "igv", "send", "load /no/such/file.bam", "--port", port, "--json")
+    code, out, _ = cli("igv", "send", "load /no/such/file.bam", "--port", port, "--json")
     assert code == 1
     assert json.loads(out)["app_message"] == "Error: /no/such/file.bam does not exist."
     assert time.monotonic() - started < 10
     assert igv_answers(igv_app.port)
 
 
-def test_a_bad_colour_option_is_refused_before_it_can_hang_igv(igv_app, capsys):
-    code, _, err = cli(capsys, "igv", "color-by", "FOO", "--port", str(igv_app.port))
+def test_a_bad_colour_option_is_refused_before_it_can_hang_igv(igv_app, cli):
+    code, _, err = cli("igv", "color-by", "FOO", "--port", str(igv_app.port))
     assert code == 2 and "read_strand" in err
 
 
@@ -454,10 +448,10 @@ def test_busy_port_reports_exit_4_within_the_deadline(igv_app):
     assert igv_answers(igv_app.port)
 
 
-def test_timeout_mid_command_exits_4_and_igv_recovers(igv_app, stalling_http, capsys):
+def test_timeout_mid_command_exits_4_and_igv_recovers(igv_app, stalling_http, cli):
     started = time.monotonic()
     load = f"load {stalling_http.url}"
-    code, out, _ = cli(capsys, "igv", "send", load, "--port", str(igv_app.port), "--timeout", "2", "--json")
+    code, out, _ = cli("igv", "send", load, "--port", str(igv_app.port), "--timeout", "2", "--json")
     assert code == 4
     assert "mid-command" in json.loads(out)["message"]
     assert stalling_http.requested.is_set()

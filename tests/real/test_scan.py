@@ -15,8 +15,8 @@ import pytest
 
 import tether
 from tether.errors import Busy, WrongApp
+from tether.testing import FakeServer, http_400
 
-from ..unit.fakes import FakeServer, http_400
 from . import apps
 
 pytestmark = pytest.mark.real

@@ -15,12 +15,6 @@ from tether_firefox import launch as launch_mod
 from tether_firefox import selenium as selenium_mod
 
 
-@pytest.fixture(autouse=True)
-def state_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("TETHER_STATE_DIR", str(tmp_path / "state"))
-    return tmp_path / "state"
-
-
 def record(pid: int, port: int, profile, **kw) -> launch_mod.Launched:
     fields = {"host": "127.0.0.1", "temp_profile": True, "binary": "firefox", "headless": True}
     return launch_mod.Launched(

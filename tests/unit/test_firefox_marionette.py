@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import base64
-import json
 import time
-from collections.abc import Callable
 
 import pytest
 
-from tests.unit.fakes import FakeServer
 from tether.errors import Busy, ProtocolError, Timeout, Unreachable, WrongApp
+from tether.testing import (
+    MARIONETTE_GREETING,
+    MARIONETTE_SESSION,
+    FakeServer,
+    marionette_frame,
+    marionette_handler,
+    read_marionette_command,
+)
 from tether_firefox.client import Firefox
 from tether_firefox.marionette import (
     JavascriptError,
@@ -21,13 +26,6 @@ from tether_firefox.marionette import (
     UnsupportedOperation,
     map_error,
 )
-
-GREETING = {"applicationType": "gecko", "marionetteProtocol": 3}
-
-
-def frame(value) -> bytes:
-    body = json.dumps(value).encode()
-    return str(len(body)).encode() + b":" + body
 
 
 @pytest.fixture
@@ -42,54 +40,6 @@ def serve():
     yield start
     for s in servers:
         s.close()
-
-
-def read_command(conn) -> list | None:
-    """One ``len:json`` command from the client (None on EOF)."""
-    buf = b""
-    while b":" not in buf:
-        chunk = conn.recv(1)
-        if not chunk:
-            return None
-        buf += chunk
-    length = int(buf[:-1])
-    body = b""
-    while len(body) < length:
-        chunk = conn.recv(length - len(body))
-        if not chunk:
-            return None
-        body += chunk
-    return json.loads(body)
-
-
-def marionette_handler(replies: dict[str, Callable[[list], object]], received: list | None = None):
-    """A well-behaved Marionette: greets, then answers each command by name."""
-
-    def handler(conn) -> None:
-        conn.sendall(frame(GREETING))
-        while (cmd := read_command(conn)) is not None:
-            if received is not None:
-                received.append(cmd)
-            _, msg_id, name, params = cmd
-            make = replies.get(name)
-            if make is None:
-                conn.sendall(
-                    frame([1, msg_id, {"error": "unknown command", "message": name, "stacktrace": ""}, None])
-                )
-                continue
-            out = make(params)
-            if isinstance(out, dict) and "error" in out and set(out) >= {"error", "message"}:
-                conn.sendall(frame([1, msg_id, out, None]))
-            else:
-                conn.sendall(frame([1, msg_id, None, out]))
-
-    return handler
-
-
-SESSION = {
-    "WebDriver:NewSession": lambda p: {"sessionId": "s1", "capabilities": {"browserName": "firefox"}},
-    "WebDriver:DeleteSession": lambda p: {"value": None},
-}
 
 
 def test_busy_when_firefox_closes_without_a_greeting(serve):
@@ -110,7 +60,7 @@ def test_a_refusal_that_clears_is_retried_transparently(serve):
         calls["n"] += 1
         if calls["n"] <= 2:
             return  # refused twice, then served
-        marionette_handler(SESSION)(conn)
+        marionette_handler(MARIONETTE_SESSION)(conn)
 
     server = serve(handler)
     with Marionette.open("127.0.0.1", server.port, busy_wait=3.0) as m:
@@ -120,7 +70,7 @@ def test_a_refusal_that_clears_is_retried_transparently(serve):
 
 def test_devtools_greeting_is_not_marionette(serve):
     def handler(conn):
-        conn.sendall(frame({"from": "root", "applicationType": "browser", "traits": {}}))
+        conn.sendall(marionette_frame({"from": "root", "applicationType": "browser", "traits": {}}))
         time.sleep(0.5)
 
     server = serve(handler)
@@ -131,8 +81,8 @@ def test_devtools_greeting_is_not_marionette(serve):
 
 def test_garbage_frame_header_is_a_protocol_error(serve):
     def handler(conn):
-        conn.sendall(frame(GREETING))
-        read_command(conn)
+        conn.sendall(marionette_frame(MARIONETTE_GREETING))
+        read_marionette_command(conn)
         conn.sendall(b"HTTP/1.1 200 OK\r\n\r\n")
         time.sleep(1)
 
@@ -148,8 +98,8 @@ def test_endless_length_header_fails_fast_with_bounded_memory(serve):
     sent = {"bytes": 0}
 
     def handler(conn):
-        conn.sendall(frame(GREETING))
-        read_command(conn)
+        conn.sendall(marionette_frame(MARIONETTE_GREETING))
+        read_marionette_command(conn)
         try:
             while sent["bytes"] < 50_000_000:  # digits forever, never a colon
                 conn.sendall(b"9" * 65536)
@@ -168,8 +118,8 @@ def test_endless_length_header_fails_fast_with_bounded_memory(serve):
 
 def test_frame_length_beyond_the_limit_is_refused_before_reading_it(serve):
     def handler(conn):
-        conn.sendall(frame(GREETING))
-        read_command(conn)
+        conn.sendall(marionette_frame(MARIONETTE_GREETING))
+        read_marionette_command(conn)
         conn.sendall(b"1099511627776:[1,1,null,")  # claims 1 TiB
         time.sleep(1)
 
@@ -183,8 +133,8 @@ def test_frame_length_beyond_the_limit_is_refused_before_reading_it(serve):
 
 def test_no_reply_to_bad_json_is_caught_by_the_deadline(serve):
     def handler(conn):  # like Firefox: a frame it cannot parse gets no reply at all
-        conn.sendall(frame(GREETING))
-        read_command(conn)
+        conn.sendall(marionette_frame(MARIONETTE_GREETING))
+        read_marionette_command(conn)
         time.sleep(3)
 
     server = serve(handler)
@@ -197,12 +147,12 @@ def test_no_reply_to_bad_json_is_caught_by_the_deadline(serve):
 
 def test_a_late_reply_to_a_timed_out_command_is_dropped(serve):
     def handler(conn):
-        conn.sendall(frame(GREETING))
-        first = read_command(conn)
+        conn.sendall(marionette_frame(MARIONETTE_GREETING))
+        first = read_marionette_command(conn)
         time.sleep(0.5)  # too late for the client's deadline
-        conn.sendall(frame([1, first[1], None, {"value": "stale"}]))
-        second = read_command(conn)
-        conn.sendall(frame([1, second[1], None, {"value": "fresh"}]))
+        conn.sendall(marionette_frame([1, first[1], None, {"value": "stale"}]))
+        second = read_marionette_command(conn)
+        conn.sendall(marionette_frame([1, second[1], None, {"value": "fresh"}]))
 
     server = serve(handler)
     with Marionette.open("127.0.0.1", server.port) as m:
@@ -213,9 +163,12 @@ def test_a_late_reply_to_a_timed_out_command_is_dropped(serve):
 
 def test_replies_are_matched_by_id_when_out_of_order(serve):
     def handler(conn):
-        conn.sendall(frame(GREETING))
-        a, b = read_command(conn), read_command(conn)
-        conn.sendall(frame([1, b[1], None, {"value": "second"}]) + frame([1, a[1], None, {"value": "first"}]))
+        conn.sendall(marionette_frame(MARIONETTE_GREETING))
+        a, b = read_marionette_command(conn), read_marionette_command(conn)
+        conn.sendall(
+            marionette_frame([1, b[1], None, {"value": "second"}])
+            + marionette_frame([1, a[1], None, {"value": "first"}])
+        )
         time.sleep(0.5)
 
     server = serve(handler)
@@ -229,8 +182,8 @@ def test_replies_are_matched_by_id_when_out_of_order(serve):
 
 def test_connection_closed_mid_command_is_unreachable(serve):
     def handler(conn):
-        conn.sendall(frame(GREETING))
-        read_command(conn)
+        conn.sendall(marionette_frame(MARIONETTE_GREETING))
+        read_marionette_command(conn)
         conn.sendall(b"40:[1,1,null,")  # then Firefox dies
 
     server = serve(handler)
@@ -261,7 +214,9 @@ def test_w3c_error_codes_map_to_typed_errors_with_firefox_message(code, cls, exi
 def test_utf8_lengths_are_bytes_not_characters(serve):
     received: list = []
     server = serve(
-        marionette_handler({**SESSION, "WebDriver:Navigate": lambda p: {"value": p["url"]}}, received)
+        marionette_handler(
+            {**MARIONETTE_SESSION, "WebDriver:Navigate": lambda p: {"value": p["url"]}}, received
+        )
     )
     with Firefox("127.0.0.1", server.port, timeout=5) as ff:
         assert ff.request("WebDriver:Navigate", {"url": "https://例え.テスト/ü"}) == "https://例え.テスト/ü"
@@ -272,7 +227,9 @@ def test_client_deletes_the_session_and_sends_full_false_for_a_viewport_screensh
     png = base64.b64encode(b"\x89PNG\r\n\x1a\nfake").decode()
     received: list = []
     server = serve(
-        marionette_handler({**SESSION, "WebDriver:TakeScreenshot": lambda p: {"value": png}}, received)
+        marionette_handler(
+            {**MARIONETTE_SESSION, "WebDriver:TakeScreenshot": lambda p: {"value": png}}, received
+        )
     )
     with Firefox("127.0.0.1", server.port, timeout=5) as ff:
         assert ff.screenshot().startswith(b"\x89PNG")
@@ -295,7 +252,7 @@ def test_session_taken_at_new_session_is_busy(serve):
 
 def test_session_timeouts_go_into_new_session_flat_capabilities(serve):
     received: list = []
-    server = serve(marionette_handler(SESSION, received))
+    server = serve(marionette_handler(MARIONETTE_SESSION, received))
     with Firefox("127.0.0.1", server.port, timeout=5, page_load_timeout=12, script_timeout=3):
         pass
     caps = received[0][3]

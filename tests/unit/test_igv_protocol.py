@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from tests.unit.fakes import FakeServer, fake_igv
 from tether.errors import Busy, CommandError, Timeout, Unreachable, UsageError
+from tether.testing import FakeServer, fake_igv
 from tether_igv.client import IGVClient
 from tether_igv.protocol import IGVConnection
 

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.fakes import FakeServer, fake_igv
-from tether.cli import run
 from tether.errors import UsageError
+from tether.testing import FakeServer, fake_igv
 from tether_igv.client import BatchError, IGVClient
 from tether_igv.script import prepare, split_quoted
 
@@ -245,14 +244,7 @@ def test_a_refused_line_sends_nothing_at_all(base):
     assert server.connections == 0
 
 
-def cli(capsys, *argv: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = run(list(argv))
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
-def test_cli_resolves_against_the_script_directory_not_the_cwd(base, tmp_path, monkeypatch, capsys):
+def test_cli_resolves_against_the_script_directory_not_the_cwd(base, tmp_path, monkeypatch, cli):
     script = base / "review.txt"
     script.write_text('load "data/my reads.bed"\nsnapshotDirectory shots\nsnapshot "a b.png"\n')
     elsewhere = tmp_path / "elsewhere"
@@ -260,7 +252,7 @@ def test_cli_resolves_against_the_script_directory_not_the_cwd(base, tmp_path, m
     monkeypatch.chdir(elsewhere)
     server = _recording_igv()
     try:
-        code, _, err = cli(capsys, "igv", "batch", "../review/review.txt", "--port", str(server.port))
+        code, _, err = cli("igv", "batch", "../review/review.txt", "--port", str(server.port))
     finally:
         server.close()
     assert code == 0, err
@@ -271,16 +263,16 @@ def test_cli_resolves_against_the_script_directory_not_the_cwd(base, tmp_path, m
     ]
 
 
-def test_cli_dry_run_prints_the_resolved_commands_and_connects_to_nothing(base, capsys):
+def test_cli_dry_run_prints_the_resolved_commands_and_connects_to_nothing(base, cli):
     script = base / "review.txt"
     script.write_text("# c\nload a.bed\nsnapshot shots/x.png\n")
     connected = threading.Event()
     server = FakeServer(lambda conn, srv: connected.set())
     try:
-        code, out, err = cli(capsys, "igv", "batch", str(script), "--dry-run", "--port", str(server.port))
+        code, out, err = cli("igv", "batch", str(script), "--dry-run", "--port", str(server.port))
         assert code == 0, err
         assert out.splitlines() == [f"load {base}/a.bed", f"snapshotDirectory {base}/shots", "snapshot x.png"]
-        code, out, _ = cli(capsys, "igv", "batch", str(script), "--dry-run", "--json")
+        code, out, _ = cli("igv", "batch", str(script), "--dry-run", "--json")
         assert code == 0
         data = json.loads(out)
         assert data["base_dir"] == str(base)
@@ -290,12 +282,12 @@ def test_cli_dry_run_prints_the_resolved_commands_and_connects_to_nothing(base, 
     assert not connected.is_set() and server.connections == 0
 
 
-def test_cli_reads_stdin_and_resolves_against_the_cwd(tmp_path, monkeypatch, capsys):
+def test_cli_reads_stdin_and_resolves_against_the_cwd(tmp_path, monkeypatch, cli):
     import io
     import sys
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "stdin", io.StringIO("load a.bed\n"))
-    code, out, _ = cli(capsys, "igv", "batch", "-", "--dry-run")
+    code, out, _ = cli("igv", "batch", "-", "--dry-run")
     assert code == 0
     assert out.strip() == f"load {tmp_path}/a.bed"

@@ -8,63 +8,17 @@ import json
 import logging
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import websockets.sync.server as ws_server
 
 from tether.errors import AuthError, CommandError, ProtocolError, Timeout, Unreachable
+from tether.testing import FakeHTTP
 from tether.transport.http import HttpError, HttpSession, join_url, safe_headers
 from tether_qserver.client import QueueServer
 from tether_qserver.stream import StatusFeed, follow_console
 
 SECRET = "s3cretkey42"
-
-
-class FakeHTTP:
-    """A threaded HTTP server: ``routes[(method, path)] = fn(body) -> (status, payload)``.
-
-    Every request is recorded as ``(method, path, headers, body)``; unknown routes answer 404.
-    """
-
-    def __init__(self) -> None:
-        self.routes: dict = {}
-        self.requests: list = []
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                fake.requests.append((self.command, self.path, dict(self.headers), raw))
-                route = fake.routes.get((self.command, self.path))
-                status, payload = route(raw) if route else (404, {"detail": "Not Found"})
-                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = _handle
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    def count(self, method: str, path: str) -> int:
-        return sum(1 for m, p, _, _ in self.requests if (m, p) == (method, path))
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

@@ -1,0 +1,678 @@
+"""Fake servers and the adapter conformance check, for tether's tests and for third-party adapters.
+
+Fakes stand in for the faults a real app cannot be made to produce on demand (silence, garbage,
+a dropped connection); real apps prove the rest. Every fake runs in threads on a free port of
+127.0.0.1 and records what its clients sent, so a test can prove what was (not) sent.
+
+- :class:`FakeServer` — a raw TCP server running ``handler(conn, server)`` per connection; with the
+  handlers :func:`silent`, :func:`close_at_once`, :func:`http_400`.
+- :func:`fake_igv` — a line server answering like IGV's batch port.
+- :func:`marionette_handler`, :func:`marionette_frame`, :func:`read_marionette_command` — Marionette's
+  ``len:json`` framing, greeting and command replies.
+- :class:`FakeHTTP` — a threaded HTTP server with routes and a request log.
+- :func:`check_adapter` — the Adapter contract as an executable spec.
+
+A third-party adapter keeps the contract by running the check in its own tests::
+
+    from tether.testing import check_adapter
+    from tether_redis import RedisAdapter
+
+    def test_the_redis_adapter_keeps_the_adapter_contract():
+        report = check_adapter(RedisAdapter())  # raises AssertionError naming every broken rule
+        print(report)                           # what each probe said, and how long it took
+
+This module imports only the core's leaf modules (``tether.errors``, ``tether.endpoint``) and the
+standard library; ``http.server`` is imported by :class:`FakeHTTP` only.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .endpoint import Listener
+
+__all__ = [
+    "MARIONETTE_GREETING",
+    "MARIONETTE_SESSION",
+    "ConformanceReport",
+    "FakeHTTP",
+    "FakeServer",
+    "check_adapter",
+    "close_at_once",
+    "fake_igv",
+    "http_400",
+    "marionette_frame",
+    "marionette_handler",
+    "read_marionette_command",
+    "silent",
+]
+
+
+# -- raw TCP --------------------------------------------------------------------------------------
+
+
+class FakeServer:
+    """A TCP server on 127.0.0.1 (free port) running ``handler(conn, server)`` per connection.
+
+    Records every byte received in ``received`` (bytes per connection, in accept order), and in
+    ``client_closed`` whether the client closed that connection (an EOF or a reset was read).
+    ``conn`` has ``recv``, ``sendall`` and ``wait_closed``; the connection is closed when the
+    handler returns. Use it as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, handler: Callable[[Any, FakeServer], None], port: int = 0) -> None:
+        self.handler = handler
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", port))
+        self.sock.listen(8)
+        self.port: int = self.sock.getsockname()[1]
+        self.received: list[bytes] = []
+        self.client_closed: list[bool] = []
+        self.connections = 0
+        self._ended: list[threading.Event] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:  # close() may already have run: a closed socket ends the loop, quietly
+                self.sock.settimeout(0.1)
+                conn, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            idx = len(self.received)
+            self.received.append(b"")
+            self.client_closed.append(False)
+            self._ended.append(threading.Event())
+            self.connections += 1
+            threading.Thread(target=self._run, args=(conn, idx), daemon=True).start()
+
+    def _run(self, conn: socket.socket, idx: int) -> None:
+        try:
+            self.handler(_Recorder(conn, self, idx), self)
+        except OSError:
+            pass
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+            self._ended[idx].set()
+
+    def settle(self, timeout: float, first: float = 0.2) -> bool:
+        """Wait until every handler has returned; False when ``timeout`` passes first.
+
+        A connection the client just made may not be accepted yet: wait up to ``first`` seconds
+        for one to arrive (none after that: nothing to wait for).
+        """
+        start = time.monotonic()
+        while (now := time.monotonic()) - start < timeout:
+            if self.connections and all(e.is_set() for e in list(self._ended)):
+                return True
+            if not self.connections and now - start >= first:
+                return True
+            time.sleep(0.01)
+        return False
+
+    def close(self) -> None:
+        self._stop.set()
+        self.sock.close()
+        self._thread.join(2)
+
+    def __enter__(self) -> FakeServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Recorder:
+    """A connection wrapper that records what the client sent, and whether it hung up."""
+
+    def __init__(self, conn: socket.socket, server: FakeServer, idx: int) -> None:
+        self.conn, self.server, self.idx = conn, server, idx
+
+    def recv(self, n: int = 4096, timeout: float = 5.0) -> bytes:
+        """Up to ``n`` bytes; ``b""`` on EOF or when ``timeout`` passes without any."""
+        self.conn.settimeout(timeout)
+        try:
+            data = self.conn.recv(n)
+        except TimeoutError:
+            return b""
+        except OSError:  # reset by the client: it hung up too
+            self.server.client_closed[self.idx] = True
+            raise
+        if not data:
+            self.server.client_closed[self.idx] = True
+        self.server.received[self.idx] += data
+        return data
+
+    def sendall(self, data: bytes) -> None:
+        self.conn.sendall(data)
+
+    def wait_closed(self, timeout: float = 5.0) -> None:
+        """Block until the client closes (or the timeout passes), recording what it sends."""
+        end = time.monotonic() + timeout
+        try:
+            while (left := end - time.monotonic()) > 0 and not self.server.client_closed[self.idx]:
+                self.recv(4096, left)
+        except OSError:
+            pass
+
+
+def silent(conn: _Recorder, server: FakeServer) -> None:
+    """Accept, read, never answer (a busy IGV, a hung app)."""
+    conn.wait_closed(10)
+
+
+def close_at_once(conn: _Recorder, server: FakeServer) -> None:
+    """Accept and close without a byte (Marionette while another client holds the session)."""
+
+
+def http_400(conn: _Recorder, server: FakeServer) -> None:
+    """A plain HTTP server's answer to a line that is not HTTP."""
+    conn.recv()
+    conn.sendall(b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\n\r\nbad request\n")
+
+
+# -- IGV's batch port: one command per line -------------------------------------------------------
+
+
+def fake_igv(
+    replies: dict[str, bytes | None] | Callable[[str], bytes | None],
+    *,
+    stall_after: str | None = None,
+    hold: threading.Event | None = None,
+) -> FakeServer:
+    """A line server answering like IGV: ``echo X`` → ``X``; ``replies`` maps a command verb to its
+    raw answer (``None``: no answer; ``b"CLOSE"``: drop the connection), or is a function of the
+    whole line giving that answer; anything else → ``OK``.
+    ``hold``: an event the handler waits on before serving at all (another client holds IGV)."""
+
+    def handler(conn: _Recorder, server: FakeServer) -> None:
+        if hold is not None:
+            hold.wait(10)
+        buf = b""
+        while True:
+            data = conn.recv(4096, timeout=10)
+            if not data:
+                return
+            buf += data
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                text = line.decode()
+                verb = text.split(" ", 1)[0]
+                if verb == "echo":
+                    conn.sendall((text[5:] or "echo").encode() + b"\n")
+                    continue
+                if stall_after and verb == stall_after:
+                    time.sleep(10)
+                    return
+                answer = replies(text) if callable(replies) else replies.get(verb, b"OK\n")
+                if answer == b"CLOSE":
+                    return
+                if answer is not None:
+                    conn.sendall(answer)
+
+    return FakeServer(handler)
+
+
+# -- Marionette: len:json frames ------------------------------------------------------------------
+
+MARIONETTE_GREETING = {"applicationType": "gecko", "marionetteProtocol": 3}
+
+#: replies that open and end a WebDriver session, for :func:`marionette_handler`
+MARIONETTE_SESSION: dict[str, Callable[[Any], object]] = {
+    "WebDriver:NewSession": lambda p: {"sessionId": "s1", "capabilities": {"browserName": "firefox"}},
+    "WebDriver:DeleteSession": lambda p: {"value": None},
+}
+
+
+def marionette_frame(value: object) -> bytes:
+    """``value`` as one Marionette frame: ``<byte length>:<json>``."""
+    body = json.dumps(value).encode()
+    return str(len(body)).encode() + b":" + body
+
+
+def read_marionette_command(conn: _Recorder) -> list | None:
+    """One ``len:json`` command from the client (None on EOF)."""
+    buf = b""
+    while b":" not in buf:
+        chunk = conn.recv(1)
+        if not chunk:
+            return None
+        buf += chunk
+    length = int(buf[:-1])
+    body = b""
+    while len(body) < length:
+        chunk = conn.recv(length - len(body))
+        if not chunk:
+            return None
+        body += chunk
+    return json.loads(body)
+
+
+def marionette_handler(
+    replies: dict[str, Callable[[Any], object]], received: list | None = None
+) -> Callable[[_Recorder], None]:
+    """A well-behaved Marionette: greets, then answers each command by name.
+
+    ``replies[name](params)`` gives the value; a dict with ``error`` and ``message`` is sent as
+    the error; a name not in ``replies`` gets ``unknown command``. Commands are appended to
+    ``received``. The handler takes the connection only: ``FakeServer(lambda c, _: h(c))``.
+    """
+
+    def handler(conn: _Recorder) -> None:
+        conn.sendall(marionette_frame(MARIONETTE_GREETING))
+        while (cmd := read_marionette_command(conn)) is not None:
+            if received is not None:
+                received.append(cmd)
+            _, msg_id, name, params = cmd
+            make = replies.get(name)
+            if make is None:
+                error = {"error": "unknown command", "message": name, "stacktrace": ""}
+                conn.sendall(marionette_frame([1, msg_id, error, None]))
+                continue
+            out = make(params)
+            if isinstance(out, dict) and "error" in out and set(out) >= {"error", "message"}:
+                conn.sendall(marionette_frame([1, msg_id, out, None]))
+            else:
+                conn.sendall(marionette_frame([1, msg_id, None, out]))
+
+    return handler
+
+
+# -- HTTP -----------------------------------------------------------------------------------------
+
+
+class FakeHTTP:
+    """A threaded HTTP server: ``routes[(method, path)] = fn(body) -> (status, payload)``.
+
+    ``payload`` is sent as is when it is bytes, else as JSON. Every request is recorded in
+    ``requests`` as ``(method, path, headers, body)``; unknown routes answer 404. ``url`` is
+    ``http://127.0.0.1:<port>``. Use it as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.routes: dict[tuple[str, str], Callable[[bytes], tuple[int, Any]]] = {}
+        self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                fake.requests.append((self.command, self.path, dict(self.headers), raw))
+                route = fake.routes.get((self.command, self.path))
+                status, payload = route(raw) if route else (404, {"detail": "Not Found"})
+                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _handle
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port: int = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+        self.thread.start()
+
+    def count(self, method: str, path: str) -> int:
+        """How many ``method path`` requests arrived."""
+        return sum(1 for m, p, _, _ in self.requests if (m, p) == (method, path))
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> FakeHTTP:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- the Adapter contract, executable -------------------------------------------------------------
+
+# Probe verdicts by value: the core's verdict constants (or enum members) compare equal to these.
+VERIFIED, BUSY, NOT_ME, UNREACHABLE, UNKNOWN = "verified", "busy", "not-me", "unreachable", "unknown"
+VERDICTS = (VERIFIED, BUSY, NOT_ME, UNREACHABLE, UNKNOWN)
+HINT_STRENGTHS = ("port", "process", "file")
+
+#: listeners of other programs on ports no adapter claims: no adapter may hint them
+FOREIGN_PROCESSES = (
+    ("sshd", ["/usr/sbin/sshd", "-D"]),
+    ("postgres", ["/usr/lib/postgresql/16/bin/postgres", "-D", "/var/lib/postgresql/16/main"]),
+    ("python3", ["python3", "-m", "http.server", "8000"]),
+)
+_FOREIGN_PORTS = (22, 5432, 8000, 3306, 9418)
+
+# name: (positional arguments it must accept, whether the contract requires it)
+_METHODS: dict[str, tuple[int, bool]] = {
+    "hints": (1, True),
+    "probe": (3, True),
+    "connect": (1, True),
+    "cli": (0, True),
+    "extra_listeners": (1, False),
+    "version_hint": (1, False),
+    "banner": (1, False),
+    "check": (0, False),
+}
+
+
+@dataclass
+class ProbeCase:
+    """One probe :func:`check_adapter` ran against a fake (or a closed port)."""
+
+    case: str
+    verdict: str | None  # None: the probe raised, hung or returned no ProbeResult
+    seconds: float
+    sent: int = 0  # bytes the fake received
+    detail: str = ""
+
+
+@dataclass
+class ConformanceReport:
+    """What :func:`check_adapter` found: each probe's verdict and time, and every broken rule."""
+
+    adapter: str
+    probes: list[ProbeCase] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def __str__(self) -> str:
+        lines = [f"adapter {self.adapter!r}: " + ("keeps the contract" if self.ok else "BREAKS the contract")]
+        lines += [
+            f"  {p.case:<16} -> {p.verdict or '-':<12} {p.seconds:5.2f}s  sent {p.sent:>4} B  {p.detail}"
+            for p in self.probes
+        ]
+        lines += [f"  - {f}" for f in self.failures]
+        return "\n".join(lines)
+
+
+def check_adapter(
+    adapter: Any, *, timeout: float = 0.5, margin: float = 2.0, max_sent: int = 1024, strict: bool = True
+) -> ConformanceReport:
+    """Check ``adapter`` against the Adapter contract, as the engine relies on it.
+
+    - ``name`` (lower-case, a CLI command name), ``title`` and ``default_ports`` (a tuple of port
+      numbers) are set; ``hints``, ``probe``, ``connect`` and ``cli`` exist and take the contract's
+      arguments (``extra_listeners``, ``version_hint``, ``banner``, ``check`` too, when present);
+      ``cli()`` gives a typer app or None.
+    - ``hints`` returns a hint with a known strength for each default port, and None for other
+      programs' listeners (sshd, postgres, an HTTP server on their own ports); it never raises.
+    - ``probe(host, port, timeout)`` never raises and returns within ``timeout + margin`` seconds:
+      ``unreachable`` for a closed port; ``busy`` or ``unknown`` for a port that accepts and never
+      answers (or ``not-me``, for a probe that can see the listening process is not its app);
+      ``not-me`` or ``unknown`` for a wrong app that talks (garbage, another app's greeting);
+      never ``verified`` (nor ``unreachable``) for anything that accepted.
+    - Side-effect free: against each fake the probe sends at most ``max_sent`` bytes, and it
+      closes every connection it opened.
+    - ``banner`` (when present) never verifies garbage.
+
+    Returns a :class:`ConformanceReport`; with ``strict`` (the default) raises ``AssertionError``
+    listing every broken rule. Probes run against fakes on 127.0.0.1 only.
+    """
+    report = ConformanceReport(adapter=str(getattr(adapter, "name", "") or type(adapter).__name__))
+    fail = report.failures.append
+    _check_attributes(adapter, fail)
+    callable_ok = _check_methods(adapter, fail)
+    if callable_ok.get("hints"):
+        _check_hints(adapter, fail)
+    if callable_ok.get("banner"):
+        _check_banner(adapter, fail)
+    if callable_ok.get("probe"):
+        _check_probes(adapter, report, timeout=timeout, margin=margin, max_sent=max_sent)
+    if strict and report.failures:
+        raise AssertionError(str(report))
+    return report
+
+
+def _check_attributes(adapter: Any, fail: Callable[[str], None]) -> None:
+    name, title = getattr(adapter, "name", None), getattr(adapter, "title", None)
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_-]*", name):
+        fail(f"name must be a lower-case word usable as 'tether <name>', not {name!r}")
+    if not isinstance(title, str) or not title.strip():
+        fail(f"title must be a non-empty str, not {title!r}")
+    ports = getattr(adapter, "default_ports", None)
+    if not isinstance(ports, tuple) or not all(
+        isinstance(p, int) and not isinstance(p, bool) and 0 < p < 65536 for p in ports
+    ):
+        fail(f"default_ports must be a tuple of port numbers (1-65535), not {ports!r}")
+
+
+def _check_methods(adapter: Any, fail: Callable[[str], None]) -> dict[str, bool]:
+    ok: dict[str, bool] = {}
+    for method, (nargs, required) in _METHODS.items():
+        fn = getattr(adapter, method, None)
+        if fn is None:
+            if required:
+                fail(f"{method}() is missing")
+            continue
+        if not callable(fn):
+            fail(f"{method} must be a method, not {fn!r}")
+            continue
+        try:
+            inspect.signature(fn).bind(*([None] * nargs))
+        except TypeError as exc:
+            fail(f"{method}() must take {nargs} positional argument(s): {exc}")
+            continue
+        except ValueError:  # no signature (a builtin): trust it
+            pass
+        ok[method] = True
+    if ok.get("connect"):
+        try:  # tether.connect passes client options through, ``timeout`` among them
+            inspect.signature(adapter.connect).bind(None, timeout=1.0)
+        except TypeError:
+            fail("connect(endpoint, **options) must accept client options such as timeout=")
+        except ValueError:
+            pass
+    if ok.get("cli"):
+        try:
+            app = adapter.cli()
+        except Exception as exc:
+            fail(f"cli() raised {type(exc).__name__}: {exc}")
+        else:
+            if app is not None and not callable(app):
+                fail(f"cli() must return a typer.Typer or None, not {app!r}")
+    return ok
+
+
+def _check_hints(adapter: Any, fail: Callable[[str], None]) -> None:
+    defaults = tuple(getattr(adapter, "default_ports", ()) or ())
+    ports = [p for p in _FOREIGN_PORTS if p not in defaults]
+    foreign = [
+        Listener(host="127.0.0.1", port=port, bind="127.0.0.1", pid=None, process=proc, cmdline=list(cmd))
+        for port, (proc, cmd) in zip(ports, FOREIGN_PROCESSES, strict=False)
+    ]
+    for li in foreign:
+        try:
+            hint = adapter.hints(li)
+        except Exception as exc:
+            fail(f"hints() raised {type(exc).__name__} for a {li.process} listener on port {li.port}: {exc}")
+            continue
+        if hint is not None:
+            fail(f"hints() claims a {li.process} listener on port {li.port}: {hint!r} (expected None)")
+    for port in defaults if isinstance(defaults, tuple) else ():
+        li = Listener(host="127.0.0.1", port=port, bind="127.0.0.1", source="default-port")
+        try:
+            hint = adapter.hints(li)
+        except Exception as exc:
+            fail(f"hints() raised {type(exc).__name__} for its default port {port}: {exc}")
+            continue
+        if hint is None:
+            fail(f"hints() gives no hint for its default port {port}: the engine would never probe it")
+        elif getattr(hint, "strength", None) not in HINT_STRENGTHS or not isinstance(
+            getattr(hint, "reason", None), str
+        ):
+            fail(f"hints() must return a Hint (reason, strength in {HINT_STRENGTHS}), not {hint!r}")
+
+
+def _check_banner(adapter: Any, fail: Callable[[str], None]) -> None:
+    for data in (b"", _GARBAGE_BANNER, _HTTP_404, _marionette_like_greeting()):
+        try:
+            res = adapter.banner(data)
+        except Exception as exc:
+            fail(f"banner() raised {type(exc).__name__} on {data[:30]!r}: {exc}")
+            continue
+        if res is not None and _verdict(res) == VERIFIED:
+            fail(f"banner() verifies bytes that are not the app: {data[:30]!r}")
+
+
+def _verdict(res: Any) -> str | None:
+    """The verdict's string value: a plain str, or a str Enum member's value."""
+    value = getattr(res, "verdict", None)
+    value = getattr(value, "value", value)
+    return value if isinstance(value, str) else None
+
+
+# -- the fakes the conformance probes meet --
+
+_GARBAGE_BANNER = b"SSH-2.0-OpenSSH_9.6 garbage\r\n"
+_HTTP_404 = (
+    b"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: 22\r\n\r\n"
+    b'{"detail":"Not Found"}'
+)
+
+
+def _marionette_like_greeting() -> bytes:
+    """Firefox's DevTools server greets in Marionette's framing; it is not Marionette."""
+    return marionette_frame({"from": "root", "applicationType": "browser", "traits": {}})
+
+
+def _conformance_fakes(
+    wait: float,
+) -> dict[str, tuple[Callable[[_Recorder, FakeServer], None], tuple[str, ...]]]:
+    """case name: (handler, the verdicts a probe may give). Every handler reads until the client
+    closes, so the check can tell that the probe did."""
+
+    def silent_port(conn: _Recorder, server: FakeServer) -> None:
+        conn.wait_closed(wait)
+
+    def garbage(conn: _Recorder, server: FakeServer) -> None:
+        conn.sendall(_GARBAGE_BANNER)
+        end = time.monotonic() + wait
+        while not server.client_closed[conn.idx] and (left := end - time.monotonic()) > 0:
+            if conn.recv(4096, left):
+                conn.sendall(b"?? garbage\r\n")
+
+    def http_server(conn: _Recorder, server: FakeServer) -> None:
+        data = conn.recv(4096, wait)
+        if data:
+            is_http = re.match(rb"(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH) \S+ HTTP/1\.[01]\r?\n", data)
+            conn.sendall(_HTTP_404 if is_http else b"HTTP/1.0 400 Bad Request\r\n\r\n")
+        conn.wait_closed(wait)
+
+    def other_greeting(conn: _Recorder, server: FakeServer) -> None:
+        conn.sendall(_marionette_like_greeting())
+        conn.wait_closed(wait)
+
+    talked = (NOT_ME, UNKNOWN)  # the fake spoke first: not silent, so not busy
+    accepted = (BUSY, NOT_ME, UNKNOWN)
+    return {
+        # Firefox's probe sees that the silent listener is this Python, not Firefox: not-me
+        "silent-port": (silent_port, accepted),
+        "garbage-talker": (garbage, talked),
+        "other-greeting": (other_greeting, talked),
+        "http-server": (http_server, accepted),
+    }
+
+
+def _run_probe(
+    adapter: Any, port: int, timeout: float, limit: float
+) -> tuple[Any, BaseException | None, float, bool]:
+    """``adapter.probe`` in a thread, so a hanging probe fails the check instead of hanging it:
+    (result, exception, seconds, whether it returned within ``limit``)."""
+    out: list[Any] = [None, None]
+
+    def run() -> None:
+        try:
+            out[0] = adapter.probe("127.0.0.1", port, timeout)
+        except BaseException as exc:
+            out[1] = exc
+
+    started = time.monotonic()
+    thread = threading.Thread(target=run, daemon=True, name=f"check_adapter probe :{port}")
+    thread.start()
+    thread.join(limit)
+    return out[0], out[1], time.monotonic() - started, not thread.is_alive()
+
+
+def _probe_case(
+    adapter: Any,
+    report: ConformanceReport,
+    case: str,
+    port: int,
+    allowed: tuple[str, ...],
+    timeout: float,
+    margin: float,
+) -> ProbeCase:
+    fail = report.failures.append
+    budget = timeout + margin
+    res, exc, took, finished = _run_probe(adapter, port, timeout, budget + margin)
+    verdict = _verdict(res)
+    row = ProbeCase(case, verdict, round(took, 3), detail=str(getattr(res, "detail", "") or ""))
+    report.probes.append(row)
+    where = f"probe on a {case.replace('-', ' ')} (port {port})"
+    if not finished:
+        fail(f"{where} hung: no verdict after {took:.1f}s (timeout {timeout}s)")
+    elif exc is not None:
+        fail(f"{where} raised {type(exc).__name__}: {exc} (a probe maps every failure to a verdict)")
+    elif verdict not in VERDICTS:
+        fail(f"{where} returned {res!r}: expected a ProbeResult with a verdict in {VERDICTS}")
+    elif verdict not in allowed:
+        fail(f"{where} said {verdict!r} ({row.detail}); expected {' or '.join(allowed)}")
+    if finished and took > budget:
+        fail(f"{where} took {took:.2f}s, more than its timeout {timeout}s + {margin}s")
+    return row
+
+
+def _check_probes(
+    adapter: Any, report: ConformanceReport, *, timeout: float, margin: float, max_sent: int
+) -> None:
+    fail = report.failures.append
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, not listening: connections are refused
+        row = _probe_case(
+            adapter, report, "closed-port", closed.getsockname()[1], (UNREACHABLE,), timeout, margin
+        )
+    for case, (handler, allowed) in _conformance_fakes(timeout + margin + 1).items():
+        if row.seconds > timeout + margin:  # each further probe would only add its overrun
+            fail("the remaining probe cases were not run: the probe overran its timeout")
+            return
+        with FakeServer(handler) as server:
+            row = _probe_case(adapter, report, case, server.port, allowed, timeout, margin)
+            settled = server.settle(margin)
+            row.sent = sum(len(b) for b in server.received)
+            if row.sent > max_sent:
+                fail(
+                    f"probe on a {case} sent {row.sent} bytes, more than {max_sent}: {server.received!r:.99}"
+                )
+            if server.connections and (not settled or not all(server.client_closed)):
+                fail(f"probe on a {case} left a connection open: it must close what it opens")
