@@ -20,7 +20,7 @@ from unittest import mock
 import pytest
 
 from tether import registry
-from tether.adapter import BUSY, NOT_ME, UNKNOWN, UNREACHABLE, VERIFIED, Adapter, Hint, ProbeResult
+from tether.adapter import Adapter, Hint, ProbeResult, Verdict
 from tether.testing import check_adapter
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "third_party_adapter"
@@ -30,11 +30,12 @@ EXPECTED = ("igv", "qserver", "firefox", "redis")
 
 def registered_adapters() -> dict[str, Adapter]:
     """The registry's adapters, with the example third-party adapter's entry point added."""
-    real = registry.entry_points
+    registry._entry_points.cache_clear()
+    real = registry._entry_points()
     example = EntryPoint("redis", "tether_redis:RedisAdapter", registry.GROUP)
     env = {k: v for k, v in os.environ.items() if k != "TETHER_DISABLE_PLUGIN_AUTOLOAD"}
     with (
-        mock.patch.object(registry, "entry_points", lambda group: [*real(group=group), example]),
+        mock.patch.object(registry, "_entry_points", lambda: (*real, example)),
         mock.patch.object(sys, "path", [str(EXAMPLE), *sys.path]),
         mock.patch.dict(os.environ, env, clear=True),
     ):
@@ -61,7 +62,7 @@ def test_adapter_keeps_the_adapter_contract(name):
     report = check_adapter(adapter)
     assert report.ok and {p.case for p in report.probes} >= {"closed-port", "silent-port", "http-server"}
     closed = next(p for p in report.probes if p.case == "closed-port")
-    assert closed.verdict == UNREACHABLE
+    assert closed.verdict == Verdict.UNREACHABLE
 
 
 # -- the check catches what breaks the contract ---------------------------------------------------
@@ -76,11 +77,11 @@ class Honest(Adapter):
         try:
             with socket.create_connection((host, port), timeout=timeout) as s:
                 s.settimeout(timeout)
-                return ProbeResult(NOT_ME if s.recv(64) else UNKNOWN)
+                return ProbeResult(Verdict.NOT_ME if s.recv(64) else Verdict.UNKNOWN)
         except ConnectionRefusedError:
-            return ProbeResult(UNREACHABLE)
+            return ProbeResult(Verdict.UNREACHABLE)
         except OSError:
-            return ProbeResult(BUSY)
+            return ProbeResult(Verdict.BUSY)
 
     def connect(self, endpoint, **options):
         return endpoint
@@ -99,7 +100,7 @@ def test_a_minimal_honest_adapter_passes():
 def test_check_raises_an_assertion_naming_the_adapter():
     class Gullible(Honest):
         def probe(self, host, port, timeout):
-            return ProbeResult(VERIFIED)
+            return ProbeResult(Verdict.VERIFIED)
 
     with pytest.raises(AssertionError, match=r"adapter 'honest'.*BREAKS the contract"):
         check_adapter(Gullible(), timeout=0.3, margin=1.0)
@@ -108,7 +109,7 @@ def test_check_raises_an_assertion_naming_the_adapter():
 def test_a_probe_that_verifies_anything_or_raises_is_caught():
     class Gullible(Honest):
         def probe(self, host, port, timeout):
-            return ProbeResult(VERIFIED)
+            return ProbeResult(Verdict.VERIFIED)
 
     class Raising(Honest):
         def probe(self, host, port, timeout):
@@ -130,7 +131,7 @@ def test_a_probe_that_overruns_its_timeout_or_hangs_is_caught_without_hanging_th
     class Hanging(Honest):
         def probe(self, host, port, timeout):
             release.wait(60)
-            return ProbeResult(UNKNOWN)
+            return ProbeResult(Verdict.UNKNOWN)
 
     started = time.monotonic()
     slow, hanging = failures(Slow()), failures(Hanging())
@@ -148,10 +149,10 @@ def test_a_probe_that_talks_too_much_or_leaves_the_connection_open_is_caught():
             try:
                 s = socket.create_connection((host, port), timeout=timeout)
             except OSError:
-                return ProbeResult(UNREACHABLE)
+                return ProbeResult(Verdict.UNREACHABLE)
             s.sendall(b"GET / HTTP/1.1\r\n" + b"X-Pad: " + b"x" * 2000 + b"\r\n\r\n")
             kept.append(s)  # never closed
-            return ProbeResult(UNKNOWN)
+            return ProbeResult(Verdict.UNKNOWN)
 
     found = failures(Chatty())
     assert "more than 1024" in found and "left a connection open" in found
