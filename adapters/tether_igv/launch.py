@@ -21,11 +21,15 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from tether.adapter import is_loopback
 from tether.errors import NotFound, TetherError, Timeout, Unreachable, UsageError
 
 from .probe import MAIN_CLASSES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import IGVClient
 
 DEFAULT_JAR_PLACES = ("/usr/share/java/igv.jar", "/usr/share/igv/igv.jar", "/opt/igv/lib/igv.jar")
 READY_TIMEOUT = 60.0
@@ -176,6 +180,47 @@ def records(*, live_only: bool = True) -> list[Launched]:
             if rec:
                 out.append(rec)
     return out
+
+
+def after_exit(client: IGVClient, timeout: float) -> None:
+    """What quitting an IGV that tether launched also means (``IGVClient.exit`` calls it when
+    connected through ``tether.connect``): wait up to ``timeout`` for its Java to end, then end
+    the Xvfb started for it, remove its private directory and forget the record.
+
+    Nothing happens for an IGV tether did not launch, or a record naming another process.
+    """
+    if not is_loopback(client.host):
+        return
+    rec = load_record(client.port, live_only=False)
+    if rec is None:
+        return
+    if client.pid is not None and rec.pid != client.pid:
+        load_record(client.port)  # another process's record: cleaned up only if it is stale
+        return
+    rec.wait(timeout)  # let IGV finish exiting before anything is signalled
+    rec.stop()
+
+
+def stop_launched(port: int | None = None) -> tuple[Launched, bool]:
+    """Stop the IGV tether launched on ``port`` (or the only one), by pid, with its Xvfb;
+    returns its record and whether it was still running (a dead one is only cleaned up).
+
+    Several launched and no ``port``: :class:`UsageError`; none: :class:`NotFound`.
+    """
+    if port is not None:
+        found = [r for r in [load_record(port, live_only=False)] if r]
+    else:
+        found = records(live_only=False)
+        if len(found) > 1:
+            raise UsageError(
+                f"tether launched {len(found)} IGVs; name one with --port",
+                hint=", ".join(str(r.port) for r in found),
+            )
+    if not found:
+        raise NotFound(
+            "no running IGV launched by tether" + (f" on port {port}" if port else ""), looked_at=[]
+        )
+    return found[0], found[0].stop()
 
 
 def find_jar() -> str:
