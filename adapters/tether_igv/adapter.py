@@ -13,6 +13,14 @@ from tether.endpoint import Listener
 from .probe import DEFAULT_PORT, configured_port, is_igv_process, probe_igv, read_prefs, version_from_install
 
 
+def _with_exit_hook(options: dict) -> dict:
+    # Quitting an IGV tether launched also ends its Xvfb and forgets its record; that is the
+    # launch layer's work (launch -> client, never back), so the client gets it as a hook.
+    from .launch import after_exit
+
+    return {"on_exit": after_exit, **options}
+
+
 class IGVAdapter(Adapter):
     name = "igv"
     title = "IGV"
@@ -51,10 +59,19 @@ class IGVAdapter(Adapter):
     def version_hint(self, listener: Listener) -> str | None:
         return version_from_install(listener.cmdline) if listener.cmdline else None
 
+    def attach(self, locate, *, deferred: bool = False, **options):
+        """The client; ``deferred=True`` (the CLI) finds IGV only at its first command, so a bad
+        argument is refused before any scan or connection. ``timeout`` is the command deadline."""
+        if not deferred:
+            return self.connect(locate(), **options)
+        from .client import IGVClient
+
+        return IGVClient.deferred(locate, **_with_exit_hook(options))
+
     def connect(self, endpoint, **options):
         from .client import IGVClient
 
-        return IGVClient.from_endpoint(endpoint, **options)
+        return IGVClient.from_endpoint(endpoint, **_with_exit_hook(options))
 
     def cli(self):
         from .cli import app

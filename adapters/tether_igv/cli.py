@@ -1,274 +1,206 @@
-"""`tether igv …`: commands for IGV. Thin: parse, call the client, render."""
+"""`tether igv …`: each command declares its arguments and calls the client; the shared options
+(``--host --port --timeout --json -v``) and the exit codes come from :mod:`tether.cli.command`.
 
-from __future__ import annotations
+``--timeout`` defaults to None: the client's own deadline per kind of command (seconds for a
+goto, minutes for a load). The client finds IGV only when it first needs it, so a bad argument
+is refused (exit 2) before any scan or connection.
+
+No ``from __future__ import annotations`` here: typer reads each parameter's ``Annotated``
+metadata from the signature the command layer builds, which keeps string annotations unevaluated.
+"""
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from tether.cli import render
-from tether.cli.common import HostOpt, JsonOpt, PortOpt, TimeoutOpt, find_endpoint, status_command
+from tether.cli.command import Commands, Target
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import IGVClient
     from .protocol import Reply
 
-app = typer.Typer(no_args_is_help=True, help="Drive IGV.")
-app.command("status")(status_command("igv"))
+cmd = Commands("igv", help="Drive IGV.")
+app = cmd.app
 
 TrackArg = Annotated[str | None, typer.Argument(help="Track name (default: all tracks).")]
 
 
-def _igv(host: str | None, port: int | None, timeout: float | None) -> IGVClient:
-    """The verified IGV (scan, or probe of --host/--port), looked up only once the arguments passed
-    their checks; ``--timeout`` overrides every deadline."""
-    from .client import IGVClient
-
-    probe = timeout if timeout is not None else 2.0
-    return IGVClient.deferred(lambda: find_endpoint("igv", host, port, probe), timeout=timeout)
+def _igv(target: Target) -> "IGVClient":
+    return target.client(deferred=True)
 
 
-def _done(reply: Reply, json_: bool) -> None:
-    render.emit(reply, as_json=json_, text=reply.text)
+def _done(target: Target, reply: "Reply") -> None:
+    target.emit(reply, text=reply.text)
 
 
-@app.command()
+@cmd("goto", timeout=None)
 def goto(
+    target: Target,
     loci: Annotated[
         list[str], typer.Argument(help="chr:start-end, chr:pos or a gene name; several for a split view.")
     ],
-    host: HostOpt = None,
-    port: PortOpt = None,
-    timeout: TimeoutOpt = None,  # type: ignore[assignment]
-    json_: JsonOpt = False,
 ) -> None:
     """Go to one or several loci (checked against the loaded genome before sending)."""
-    _done(_igv(host, port, timeout).goto(*loci), json_)
+    _done(target, _igv(target).goto(*loci))
 
 
-@app.command()
+@cmd("load", timeout=None)
 def load(
+    target: Target,
     files: Annotated[list[str], typer.Argument(help="Files or URLs (local paths are made absolute).")],
     index: Annotated[str | None, typer.Option("--index", help="Index file or URL.")] = None,
     name: Annotated[str | None, typer.Option("--name", help="Track name.")] = None,
     format_: Annotated[str | None, typer.Option("--format", help="File format (bam, bed, vcf …).")] = None,
-    host: HostOpt = None,
-    port: PortOpt = None,
-    timeout: TimeoutOpt = None,  # type: ignore[assignment]
-    json_: JsonOpt = False,
 ) -> None:
     """Load data files or URLs as tracks."""
-    _done(_igv(host, port, timeout).load(*files, index=index, name=name, format=format_), json_)
+    _done(target, _igv(target).load(*files, index=index, name=name, format=format_))
 
 
-@app.command()
+@cmd("genome", timeout=None)
 def genome(
+    target: Target,
     genome_: Annotated[str, typer.Argument(metavar="GENOME", help="Genome id (hg38) or FASTA/JSON path.")],
-    host: HostOpt = None,
-    port: PortOpt = None,
-    timeout: TimeoutOpt = None,  # type: ignore[assignment]
-    json_: JsonOpt = False,
 ) -> None:
     """Load a genome."""
-    _done(_igv(host, port, timeout).genome(genome_), json_)
+    _done(target, _igv(target).genome(genome_))
 
 
-@app.command()
-def new(
-    host: HostOpt = None, port: PortOpt = None, timeout: TimeoutOpt = None, json_: JsonOpt = False
-) -> None:  # type: ignore[assignment]
+@cmd("new", timeout=None)
+def new(target: Target) -> None:
     """Unload every track (a new session)."""
-    _done(_igv(host, port, timeout).new(), json_)
+    _done(target, _igv(target).new())
 
 
-@app.command()
+@cmd("region", timeout=None)
 def region(
+    target: Target,
     locus: Annotated[str, typer.Argument(help="chr:start-end")],
     description: Annotated[str | None, typer.Argument(help="Description.")] = None,
-    host: HostOpt = None,
-    port: PortOpt = None,
-    timeout: TimeoutOpt = None,  # type: ignore[assignment]
-    json_: JsonOpt = False,
 ) -> None:
     """Mark a region of interest."""
-    _done(_igv(host, port, timeout).region(locus, description), json_)
+    _done(target, _igv(target).region(locus, description))
 
 
-@app.command()
+@cmd("snapshot", timeout=None)
 def snapshot(
+    target: Target,
     file: Annotated[Path, typer.Argument(help="Output .png or .svg (its directory is set for you).")],
-    host: HostOpt = None,
-    port: PortOpt = None,
-    timeout: TimeoutOpt = None,  # type: ignore[assignment]
-    json_: JsonOpt = False,
 ) -> None:
     """Save a snapshot of the current view."""
-    path = _igv(host, port, timeout).snapshot(file)
-    render.emit(
-        {"file": str(path), "bytes": path.stat().st_size if path.exists() else None},
-        as_json=json_,
-        text=str(path),
-    )
+    path = _igv(target).snapshot(file)
+    size = path.stat().st_size if path.exists() else None
+    target.emit({"file": str(path), "bytes": size}, text=str(path))
 
 
-def _track_command(verb: str, doc: str) -> None:
-    def command(
-        track: TrackArg = None,
-        host: HostOpt = None,
-        port: PortOpt = None,
-        timeout: TimeoutOpt = None,  # type: ignore[assignment]
-        json_: JsonOpt = False,
-    ) -> None:
-        _done(getattr(_igv(host, port, timeout), verb)(track), json_)
+def _track_verb(verb: str, doc: str) -> None:
+    def command(target: Target, track: TrackArg = None) -> None:
+        _done(target, getattr(_igv(target), verb)(track))
 
     command.__doc__ = doc
-    app.command(verb)(command)
+    cmd(verb, timeout=None)(command)
 
 
-_track_command("collapse", "Collapse a track (all tracks by default).")
-_track_command("expand", "Expand a track (all tracks by default).")
-_track_command("squish", "Squish a track (all tracks by default).")
+_track_verb("collapse", "Collapse a track (all tracks by default).")
+_track_verb("expand", "Expand a track (all tracks by default).")
+_track_verb("squish", "Squish a track (all tracks by default).")
 
 
-@app.command()
+@cmd("sort", timeout=None)
 def sort(
+    target: Target,
     option: Annotated[
         str, typer.Argument(help="base, strand, quality, sample, readGroup, insertSize, tag …")
     ],
     locus: Annotated[str | None, typer.Argument(help="Where to sort (default: the centre).")] = None,
     reverse: Annotated[bool, typer.Option("--reverse", help="Reverse the order.")] = False,
-    host: HostOpt = None,
-    port: PortOpt = None,
-    timeout: TimeoutOpt = None,  # type: ignore[assignment]
-    json_: JsonOpt = False,
 ) -> None:
     """Sort alignments."""
-    _done(_igv(host, port, timeout).sort(option, locus, reverse=reverse), json_)
+    _done(target, _igv(target).sort(option, locus, reverse=reverse))
 
 
-@app.command()
+@cmd("group", timeout=None)
 def group(
+    target: Target,
     option: Annotated[str, typer.Argument(help="strand, sample, library, read_group, tag, base_at_pos …")],
     value: Annotated[str | None, typer.Argument(help="The tag, or chr:pos for base_at_pos.")] = None,
-    host: HostOpt = None,
-    port: PortOpt = None,
-    timeout: TimeoutOpt = None,  # type: ignore[assignment]
-    json_: JsonOpt = False,
 ) -> None:
     """Group alignments."""
-    _done(_igv(host, port, timeout).group(option, value), json_)
+    _done(target, _igv(target).group(option, value))
 
 
-@app.command("color-by")
+@cmd("color-by", timeout=None)
 def color_by(
+    target: Target,
     option: Annotated[str, typer.Argument(help="read_strand, insert_size, pair_orientation, tag …")],
     tag: Annotated[str | None, typer.Argument(help="The tag, for 'tag'.")] = None,
-    host: HostOpt = None,
-    port: PortOpt = None,
-    timeout: TimeoutOpt = None,  # type: ignore[assignment]
-    json_: JsonOpt = False,
 ) -> None:
     """Colour alignments."""
-    _done(_igv(host, port, timeout).color_by(option, tag), json_)
+    _done(target, _igv(target).color_by(option, tag))
 
 
-@app.command("view-as-pairs")
+@cmd("view-as-pairs", timeout=None)
 def view_as_pairs(
+    target: Target,
     track: TrackArg = None,
     off: Annotated[bool, typer.Option("--off", help="Turn pair view off.")] = False,
-    host: HostOpt = None,
-    port: PortOpt = None,
-    timeout: TimeoutOpt = None,  # type: ignore[assignment]
-    json_: JsonOpt = False,
 ) -> None:
     """Show paired reads as pairs."""
-    _done(_igv(host, port, timeout).view_as_pairs(not off, track), json_)
+    _done(target, _igv(target).view_as_pairs(not off, track))
 
 
-@app.command()
-def preference(
-    key: str,
-    value: str,
-    host: HostOpt = None,
-    port: PortOpt = None,
-    timeout: TimeoutOpt = None,  # type: ignore[assignment]
-    json_: JsonOpt = False,
-) -> None:
+@cmd("preference", timeout=None)
+def preference(target: Target, key: str, value: str) -> None:
     """Override a preference for this IGV session."""
-    _done(_igv(host, port, timeout).preference(key, value), json_)
+    _done(target, _igv(target).preference(key, value))
 
 
-@app.command("max-panel-height")
-def max_panel_height(
-    height: int,
-    host: HostOpt = None,
-    port: PortOpt = None,
-    timeout: TimeoutOpt = None,
-    json_: JsonOpt = False,  # type: ignore[assignment]
-) -> None:
+@cmd("max-panel-height", timeout=None)
+def max_panel_height(target: Target, height: int) -> None:
     """Maximum track-panel height in snapshots (-1: the visible area)."""
-    _done(_igv(host, port, timeout).max_panel_height(height), json_)
+    _done(target, _igv(target).max_panel_height(height))
 
 
-@app.command("set-sleep-interval")
-def set_sleep_interval(
-    ms: int,
-    host: HostOpt = None,
-    port: PortOpt = None,
-    timeout: TimeoutOpt = None,
-    json_: JsonOpt = False,  # type: ignore[assignment]
-) -> None:
+@cmd("set-sleep-interval", timeout=None)
+def set_sleep_interval(target: Target, ms: int) -> None:
     """Milliseconds IGV sleeps after every later command (all clients)."""
-    _done(_igv(host, port, timeout).set_sleep_interval(ms), json_)
+    _done(target, _igv(target).set_sleep_interval(ms))
 
 
-@app.command()
-def echo(
-    text: Annotated[str | None, typer.Argument()] = None,
-    host: HostOpt = None,
-    port: PortOpt = None,
-    timeout: TimeoutOpt = None,  # type: ignore[assignment]
-    json_: JsonOpt = False,
-) -> None:
+@cmd("echo", timeout=None)
+def echo(target: Target, text: Annotated[str | None, typer.Argument()] = None) -> None:
     """Ask IGV to echo (proves it is serving this client)."""
-    answer = _igv(host, port, timeout).echo(text)
-    render.emit({"echo": answer}, as_json=json_, text=answer)
+    answer = _igv(target).echo(text)
+    target.emit({"echo": answer}, text=answer)
 
 
-@app.command()
-def version(
-    host: HostOpt = None, port: PortOpt = None, timeout: TimeoutOpt = None, json_: JsonOpt = False
-) -> None:  # type: ignore[assignment]
+@cmd("version", timeout=None)
+def version(target: Target) -> None:
     """IGV's version (from IGV, else from its jar or package)."""
-    value = _igv(host, port, timeout).version()
-    render.emit({"version": value}, as_json=json_, text=value or "unknown")
+    value = _igv(target).version()
+    target.emit({"version": value}, text=value or "unknown")
 
 
-@app.command("current-genome")
-def current_genome(
-    host: HostOpt = None, port: PortOpt = None, timeout: TimeoutOpt = None, json_: JsonOpt = False
-) -> None:  # type: ignore[assignment]
+@cmd("current-genome", timeout=None)
+def current_genome(target: Target) -> None:
     """The genome IGV has loaded, and where tether learned it."""
-    info = _igv(host, port, timeout).current_genome()
+    info = _igv(target).current_genome()
     text = f"{info['genome'] or 'unknown'}" + (f" (source: {info['source']})" if info["source"] else "")
-    render.emit(info, as_json=json_, text=text)
+    target.emit(info, text=text)
 
 
-@app.command()
+@cmd("send", timeout=None)
 def send(
+    target: Target,
     command: Annotated[str, typer.Argument(help='Any batch command, quoted: "setColor 255,0,0 reads.bam".')],
-    host: HostOpt = None,
-    port: PortOpt = None,
-    timeout: TimeoutOpt = None,  # type: ignore[assignment]
-    json_: JsonOpt = False,
 ) -> None:
     """Send a raw batch command (line breaks and NUL are refused)."""
-    _done(_igv(host, port, timeout).send(command), json_)
+    _done(target, _igv(target).send(command))
 
 
-@app.command()
+@cmd("batch", timeout=None)
 def batch(
+    target: Target,
     script: Annotated[
         Path,
         typer.Argument(
@@ -285,140 +217,82 @@ def batch(
             "--dry-run", help="Print the commands as they would be sent (paths resolved); send nothing."
         ),
     ] = False,
-    host: HostOpt = None,
-    port: PortOpt = None,
-    timeout: TimeoutOpt = None,  # type: ignore[assignment]
-    json_: JsonOpt = False,
 ) -> None:
     """Run a batch script over the port, line by line, with a progress bar."""
-    import sys
+    from .script import prepare, read_script
 
-    from tether.errors import UsageError
-
-    if str(script) == "-":
-        name, base = "stdin", Path.cwd()
-        lines = sys.stdin.read().splitlines()
-    else:
-        name, base = script.name, script.absolute().parent  # IGV's BatchRunner: the script's parent
-        try:
-            lines = script.read_text(encoding="utf-8").splitlines()
-        except OSError as exc:
-            raise UsageError(f"cannot read {script}: {exc.strerror or exc}") from exc
+    name, base, lines = read_script(script)
     if dry_run:
-        from .script import prepare
-
         prepared = [line for line in prepare(lines, base) if not line.skipped]
-        render.emit(
+        target.emit(
             {"base_dir": str(base), "lines": [line.to_dict() for line in prepared]},
-            as_json=json_,
             text="\n".join(command for line in prepared for command in line.commands),
         )
         return
-    igv = _igv(host, port, timeout)
-    with render.progress(f"running {name}", total=len(lines), enabled=not json_) as bar:
+    igv = _igv(target)
+    with target.progress(f"running {name}", total=len(lines)) as bar:
         result = igv.batch(lines, base_dir=base, keep_going=keep_going, on_line=lambda *_: bar.advance())
-    render.emit(
-        result, as_json=json_, text=f"{result.done} command(s) done, {result.skipped} line(s) skipped"
-    )
+    target.emit(result, text=f"{result.done} command(s) done, {result.skipped} line(s) skipped")
 
 
-@app.command("exit")
-def exit_(
-    host: HostOpt = None, port: PortOpt = None, timeout: TimeoutOpt = None, json_: JsonOpt = False
-) -> None:  # type: ignore[assignment]
+@cmd("exit", timeout=None)
+def exit_(target: Target) -> None:
     """Quit IGV (and the Xvfb tether started for it, if any)."""
-    from .launch import load_record
-
-    igv = _igv(host, port, timeout)
-    rec = load_record(igv.port)
+    igv = _igv(target)
     igv.exit()
-    if rec is not None:
-        rec.wait(timeout or 10.0)  # let IGV finish exiting before anything is signalled
-        rec.stop()  # ends the Xvfb we started for it and forgets the record
-    render.emit(
-        {"exited": True, "port": igv.port, "pid": igv.pid},
-        as_json=json_,
-        text=f"IGV on port {igv.port} exited",
-    )
+    target.emit({"exited": True, "port": igv.port, "pid": igv.pid}, text=f"IGV on port {igv.port} exited")
 
 
-@app.command()
+@cmd("launch", timeout=60.0, shared=("port", "timeout", "json", "verbose"))
 def launch(
+    target: Target,
     genome_: Annotated[
         str | None, typer.Option("--genome", "-g", help="Genome id or FASTA/JSON path.")
     ] = None,
     headless: Annotated[
         bool, typer.Option("--headless", help="Run under a private Xvfb even with a display.")
     ] = False,
-    port: PortOpt = None,
     memory: Annotated[str | None, typer.Option("--memory", help="Java heap limit, e.g. 2g.")] = None,
-    timeout: TimeoutOpt = 60.0,
-    json_: JsonOpt = False,
 ) -> None:
     """Start IGV on a free port with its own preferences (no dialogs offline); print the endpoint."""
-    from .launch import launch as do_launch
+    from .launch import launch as start
 
-    with render.progress("starting IGV", enabled=not json_):
-        rec = do_launch(genome_, port=port, headless=headless, memory=memory, timeout=timeout)
-    render.emit(
-        rec,
-        as_json=json_,
-        text=f"IGV ready on {rec.host}:{rec.port} (pid {rec.pid}, genome {rec.genome}"
-        + (f", Xvfb {rec.display}" if rec.xvfb_pid else "")
-        + ")",
-    )
-
-
-@app.command()
-def stop(
-    port: PortOpt = None,
-    json_: JsonOpt = False,
-) -> None:
-    """Stop an IGV that tether launched (by pid, with its Xvfb), e.g. when it no longer answers."""
-    from tether.errors import NotFound, UsageError
-
-    from .launch import load_record, records
-
-    if port is not None:
-        recs = [r for r in [load_record(port, live_only=False)] if r]
-    else:
-        recs = records(live_only=False)
-        if len(recs) > 1:
-            raise UsageError(
-                f"tether launched {len(recs)} IGVs; name one with --port",
-                hint=", ".join(str(r.port) for r in recs),
-            )
-    if not recs:
-        raise NotFound(
-            "no running IGV launched by tether" + (f" on port {port}" if port else ""), looked_at=[]
+    with target.progress("starting IGV"):
+        rec = start(
+            genome_, port=target.port, headless=headless, memory=memory, timeout=target.timeout or 60.0
         )
-    rec = recs[0]
-    was_running = rec.stop()
-    render.emit(
+    xvfb = f", Xvfb {rec.display}" if rec.xvfb_pid else ""
+    target.emit(rec, text=f"IGV ready on {rec.host}:{rec.port} (pid {rec.pid}, genome {rec.genome}{xvfb})")
+
+
+@cmd("stop", shared=("port", "json", "verbose"))
+def stop(target: Target) -> None:
+    """Stop an IGV that tether launched (by pid, with its Xvfb), e.g. when it no longer answers."""
+    from .launch import stop_launched
+
+    rec, was_running = stop_launched(target.port)
+    target.emit(
         {"port": rec.port, "pid": rec.pid, "was_running": was_running, "xvfb_pid": rec.xvfb_pid},
-        as_json=json_,
         text=f"stopped IGV pid {rec.pid}" if was_running else f"IGV pid {rec.pid} was gone; cleaned up",
     )
 
 
-url = typer.Typer(no_args_is_help=True, help="Print an encoded 'View in IGV' HTTP link (nothing is sent).")
-app.add_typer(url, name="url")
+cmd.group("url", help="Print an encoded 'View in IGV' HTTP link (nothing is sent).")
+LINK_OPTIONS = ("port", "json")
 
 
-@url.command("goto")
-def url_goto(
-    loci: Annotated[list[str], typer.Argument(help="One or several loci.")],
-    port: PortOpt = None,
-    json_: JsonOpt = False,
-) -> None:
+@cmd("goto", group="url", shared=LINK_OPTIONS, settings=False)
+def url_goto(target: Target, loci: Annotated[list[str], typer.Argument(help="One or several loci.")]) -> None:
     """A link that makes a running IGV go to the loci."""
     from .links import goto_url
 
-    _link(goto_url(loci, port=port), json_)
+    link = goto_url(loci, port=target.port)
+    target.emit({"url": link}, text=link)
 
 
-@url.command("load")
+@cmd("load", group="url", shared=LINK_OPTIONS, settings=False)
 def url_load(
+    target: Target,
     files: Annotated[list[str], typer.Argument(help="File URLs or paths.")],
     locus: Annotated[str | None, typer.Option("--locus", help="Go there after loading.")] = None,
     genome_: Annotated[str | None, typer.Option("--genome", help="Genome id.")] = None,
@@ -426,20 +300,18 @@ def url_load(
     name: Annotated[str | None, typer.Option("--name", help="Track name.")] = None,
     format_: Annotated[str | None, typer.Option("--format", help="File format.")] = None,
     merge: Annotated[bool | None, typer.Option("--merge/--no-merge", help="Keep the current tracks.")] = None,
-    port: PortOpt = None,
-    json_: JsonOpt = False,
 ) -> None:
     """A link that makes a running IGV load files (for a web page or Galaxy)."""
     from .links import load_url
 
-    _link(
-        load_url(
-            files, locus=locus, genome=genome_, index=index, name=name, format=format_, merge=merge, port=port
-        ),
-        json_,
+    link = load_url(
+        files,
+        locus=locus,
+        genome=genome_,
+        index=index,
+        name=name,
+        format=format_,
+        merge=merge,
+        port=target.port,
     )
-
-
-def _link(link: str, json_: bool) -> None:
-    data: dict[str, Any] = {"url": link}
-    render.emit(data, as_json=json_, text=link)
+    target.emit({"url": link}, text=link)

@@ -144,6 +144,9 @@ class IGVClient:
     cannot say which one it has loaded (IGV 2.16 has no ``currentGenomePath``).
     ``check_loci=False`` turns the genome check off (the syntax check stays).
     ``confirm``/``grace``/``quickack``/``lazy``: the framing, see :mod:`tether_igv.protocol`.
+    ``on_exit(client, timeout)`` runs after :meth:`exit` was sent: what else quitting IGV
+    means (``tether.connect("igv")`` passes the launch layer's, which ends the Xvfb tether
+    started for that IGV and forgets its record).
     """
 
     def __init__(
@@ -162,6 +165,7 @@ class IGVClient:
         grace: float = GRACE,
         quickack: bool = True,
         lazy: bool = True,
+        on_exit: Callable[[IGVClient, float], None] | None = None,
     ) -> None:
         self._finder: Callable[[], Any] | None = None
         self._host = host
@@ -183,6 +187,7 @@ class IGVClient:
         self._has_current_genome_path: bool | None = None
         self._index_cache: tuple[float, GenomeIndex | None] | None = None
         self._conn: IGVConnection | None = None
+        self.on_exit = on_exit
 
     @classmethod
     def from_endpoint(cls, endpoint: Any, **options: Any) -> IGVClient:
@@ -544,11 +549,16 @@ class IGVClient:
         return self.execute(f"setSleepInterval {ms}", timeout=timeout)
 
     def exit(self, *, timeout: float | None = None) -> None:
-        """Quit IGV. ``exit`` never answers: success is IGV closing the connection."""
+        """Quit IGV. ``exit`` never answers: success is IGV closing the connection.
+
+        Then ``on_exit`` runs (for an IGV tether launched: wait for it to end, then end its Xvfb).
+        """
         deadline = timeout if timeout is not None else self.timeouts["exit"]
         conn = self._conn or self._open(lazy=False)
         self._conn = None
         conn.send_exit(deadline)
+        if self.on_exit is not None:
+            self.on_exit(self, deadline)
 
     # -- scripts ----------------------------------------------------------------------------
     def batch(

@@ -19,12 +19,17 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tether import launched
+from tether.adapter import is_loopback
 from tether.errors import NotFound, TetherError, Timeout, Unreachable, UsageError
 from tether.launched import DataField
 
 from .probe import MAIN_CLASSES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import IGVClient
 
 APP = "igv"
 DEFAULT_JAR_PLACES = ("/usr/share/java/igv.jar", "/usr/share/igv/igv.jar", "/opt/igv/lib/igv.jar")
@@ -81,6 +86,47 @@ def load_record(port: int, *, live_only: bool = True) -> Launched | None:
 def records(*, live_only: bool = True) -> list[Launched]:
     """Every IGV tether launched (by default only live ones; stale records are cleaned up)."""
     return launched.prune(APP, kind=Launched) if live_only else launched.records(APP, kind=Launched)
+
+
+def after_exit(client: IGVClient, timeout: float) -> None:
+    """What quitting an IGV that tether launched also means (``IGVClient.exit`` calls it when
+    connected through ``tether.connect``): wait up to ``timeout`` for its Java to end, then end
+    the Xvfb started for it, remove its private directory and forget the record.
+
+    Nothing happens for an IGV tether did not launch, or a record naming another process.
+    """
+    if not is_loopback(client.host):
+        return
+    rec = load_record(client.port, live_only=False)
+    if rec is None:
+        return
+    if client.pid is not None and rec.pid != client.pid:
+        load_record(client.port)  # another process's record: cleaned up only if it is stale
+        return
+    rec.wait(timeout)  # let IGV finish exiting before anything is signalled
+    rec.stop()
+
+
+def stop_launched(port: int | None = None) -> tuple[Launched, bool]:
+    """Stop the IGV tether launched on ``port`` (or the only one), by pid, with its Xvfb;
+    returns its record and whether it was still running (a dead one is only cleaned up).
+
+    Several launched and no ``port``: :class:`UsageError`; none: :class:`NotFound`.
+    """
+    if port is not None:
+        found = [r for r in [load_record(port, live_only=False)] if r]
+    else:
+        found = records(live_only=False)
+        if len(found) > 1:
+            raise UsageError(
+                f"tether launched {len(found)} IGVs; name one with --port",
+                hint=", ".join(str(r.port) for r in found),
+            )
+    if not found:
+        raise NotFound(
+            "no running IGV launched by tether" + (f" on port {port}" if port else ""), looked_at=[]
+        )
+    return found[0], found[0].stop()
 
 
 def find_jar() -> str:

@@ -110,8 +110,8 @@ def version_from_install(cmdline: list[str]) -> str | None:
 
 def probe_igv(host: str, port: int, timeout: float) -> ProbeResult:
     """``echo`` → ``echo`` proves IGV; ``version`` adds its version where IGV knows it."""
-    from tether.transport.line import LineConnection
     from tether.deadline import Deadline
+    from tether.transport.line import LineConnection
 
     deadline = Deadline(timeout)
     try:

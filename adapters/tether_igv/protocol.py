@@ -36,9 +36,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from tether.deadline import Deadline
 from tether.errors import Busy, CommandError, ProtocolError, TetherError, Timeout, Unreachable, UsageError
 from tether.transport.line import LineConnection
-from tether.deadline import Deadline
 
 #: IGV's prefixes for "this command is unknown" (2.x spells it UNKOWN).
 UNKNOWN_PREFIXES = ("UNKNOWN COMMAND", "UNKOWN COMMAND")

@@ -199,6 +199,21 @@ class Resolver:
         return [f"snapshotDirectory {directory_token}", "snapshot " + " ".join(rest)]
 
 
+def read_script(script: str | Path) -> tuple[str, Path, list[str]]:
+    """A script's name, the directory its relative paths are resolved against, and its lines;
+    ``-`` reads stdin (resolved against the current directory)."""
+    if str(script) == "-":
+        import sys
+
+        return "stdin", Path.cwd(), sys.stdin.read().splitlines()
+    path = Path(script)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UsageError(f"cannot read {script}: {exc.strerror or exc}") from exc
+    return path.name, path.absolute().parent, lines  # IGV's BatchRunner: the script's parent
+
+
 def prepare(lines: Iterable[str], base_dir: str | Path | None = None) -> list[ScriptLine]:
     """Check every line and work out what is sent for it, before anything is sent.
 

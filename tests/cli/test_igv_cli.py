@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from tether.testing import fake_igv
 
 
 @pytest.mark.parametrize(
@@ -57,3 +61,89 @@ def test_stop_without_a_launched_igv_is_not_found(cli, tmp_path, monkeypatch):
     monkeypatch.setenv("TETHER_STATE_DIR", str(tmp_path))
     code, _, err = cli("igv", "stop")
     assert code == 3 and "launched by tether" in err
+
+
+# -- the library path: tether.connect("igv") gets what the CLI gets ------------------------------
+@pytest.fixture
+def igv_double():
+    server = fake_igv({"exit": b"CLOSE", "version": b"2.16.0\n"})
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def launch_record(igv_double, tmp_path, monkeypatch):
+    """A launch record for the fake IGV's port, as 'tether igv launch' writes one."""
+    from tether_igv.launch import APP, Launched
+
+    monkeypatch.setenv("TETHER_STATE_DIR", str(tmp_path / "state"))
+    igv_dir = tmp_path / "igv-dir"
+    igv_dir.mkdir()
+    rec = Launched(
+        app=APP,
+        key=str(igv_double.port),
+        pid=2**22 + 7,  # no such process: an IGV that has exited
+        create_time=None,
+        data={"port": igv_double.port, "igv_dir": str(igv_dir), "genome": None},
+    )
+    rec.save()
+    return rec
+
+
+def test_connect_passes_the_command_deadline_to_the_client(igv_double):
+    import tether
+
+    igv = tether.connect("igv", port=igv_double.port, timeout=30)
+    assert set(igv.timeouts.values()) == {30}
+    assert igv.goto("chr1:1-100").text == "OK"
+
+
+def test_exit_through_connect_forgets_the_launch_record_and_its_directory(igv_double, launch_record):
+    import tether
+
+    igv = tether.connect("igv", port=igv_double.port, pid=launch_record.pid)
+    igv.exit()
+    assert b"exit\n" in b"".join(igv_double.received)
+    assert not launch_record.path.exists()
+    assert not Path(launch_record.igv_dir).exists()
+
+
+def test_exit_command_cleans_up_the_launch_record(cli, igv_double, launch_record):
+    code, out, err = cli("igv", "exit", "--port", str(igv_double.port), "--json")
+    assert code == 0, err
+    assert json.loads(out)["exited"] is True
+    assert not launch_record.path.exists()
+
+
+def test_exit_leaves_the_record_of_another_live_igv_alone(igv_double, launch_record, tmp_path):
+    import subprocess
+
+    import tether
+
+    java = tmp_path / "java"  # a live process named java: what a record's IGV looks like
+    java.symlink_to("/bin/sleep")
+    other = subprocess.Popen([str(java), "30"])
+    try:
+        from tether import launched
+
+        launch_record.pid = other.pid
+        launch_record.create_time = launched.start_time(other.pid)
+        launch_record.save()
+        igv = tether.connect("igv", port=igv_double.port, pid=os.getpid())
+        igv.exit()
+        assert b"exit\n" in b"".join(igv_double.received)
+        assert launch_record.path.exists() and Path(launch_record.igv_dir).exists()
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_each_option_keeps_its_declared_name_and_help(cli):
+    code, out, _ = cli("igv", "load", "--help")
+    assert code == 0
+    assert "--format " in out and "--format-" not in out and "File format (bam, bed, vcf" in out
+    code, out, _ = cli("igv", "launch", "--help")
+    assert "-g" in out and "Java heap limit" in out and "--host" not in out
