@@ -17,9 +17,10 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tether.errors import NotFound, TetherError, Timeout, Unreachable, UsageError
 
@@ -32,6 +33,9 @@ from .probe import (
     is_firefox,
     profile_dir,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import Firefox
 
 STATE_FILE = "firefox-launched.json"
 BINARY_NAMES = ("firefox", "firefox-esr")
@@ -384,12 +388,18 @@ def _wait_gone(pid: int, seconds: float, popen: subprocess.Popen | None = None) 
 
 
 def quit_firefox(
-    *, port: int | None = None, host: str | None = None, force: bool = False, timeout: float = 30.0
+    *,
+    port: int | None = None,
+    host: str | None = None,
+    force: bool = False,
+    timeout: float = 30.0,
+    client: Callable[[], Firefox] | None = None,
 ) -> dict[str, Any]:
     """Stop the Firefox tether launched (the one on ``port``, or the only one).
 
     Graceful first (``Marionette:Quit``), then SIGTERM/SIGKILL after ``timeout``; the temporary
-    profile is removed. A Firefox not in tether's launch record is refused unless ``force``.
+    profile is removed. A Firefox not in tether's launch record is refused unless ``force``;
+    that one is reached through ``client()`` (default: :meth:`Firefox.attach` of ``host``/``port``).
     """
     rec = find_record(port=port)
     if rec is None:
@@ -398,7 +408,7 @@ def quit_firefox(
                 "tether did not launch " + (f"the Firefox on port {port}" if port else "any running Firefox"),
                 hint="tether quits only the Firefox it launched; add --force to quit another one",
             )
-        return _quit_foreign(host, port, timeout)
+        return _quit_foreign(host, port, timeout, client)
     how = "marionette"
     try:
         from .client import Firefox
@@ -453,10 +463,12 @@ def _reap(pid: int) -> None:
         pass
 
 
-def _quit_foreign(host: str | None, port: int | None, timeout: float) -> dict[str, Any]:
+def _quit_foreign(
+    host: str | None, port: int | None, timeout: float, client: Callable[[], Firefox] | None
+) -> dict[str, Any]:
     from .client import Firefox
 
-    ff = Firefox.attach(host, port, timeout=min(timeout, 10.0))
+    ff = client() if client is not None else Firefox.attach(host, port, timeout=min(timeout, 10.0))
     ff.open()
     pid = ff.pid
     ff.quit(timeout=min(timeout, 10.0))
