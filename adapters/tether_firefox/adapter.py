@@ -108,15 +108,16 @@ class FirefoxAdapter(Adapter):
 
         return Firefox.from_endpoint(endpoint, **options)
 
-    def attach(self, host, port, *, timeout: float = 2.0, **options):
-        """``tether.connect("firefox")``: find or verify, with a short retry while the session slot
-        frees up and the holder named when another client keeps it (see :meth:`Firefox.attach`).
-        ``timeout`` bounds discovery; the client's command deadline is ``options["timeout"]``."""
-        from .client import Firefox
+    def attach(self, locate, **options):
+        """``tether.connect("firefox")``: the client for the Firefox ``locate()`` verifies, with a
+        short retry while the session slot frees up and the holder named when another client
+        keeps it (see :func:`~tether_firefox.client.attach_located`). ``options["timeout"]`` is
+        the command deadline."""
+        from .client import attach_located
 
-        return Firefox.attach(host, port, **options)
+        return attach_located(locate, **options)
 
     def cli(self):
-        from .cli import app
+        from .cli import cmd
 
-        return app
+        return cmd.app

@@ -19,9 +19,17 @@ from collections import deque
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from tether.errors import Busy, CommandError, NotFound, ProtocolError, TetherError, Timeout, Unreachable
 from tether.deadline import Deadline
-from tether.errors import Closed
+from tether.errors import (
+    Busy,
+    Closed,
+    CommandError,
+    NotFound,
+    ProtocolError,
+    TetherError,
+    Timeout,
+    Unreachable,
+)
 from tether.transport.ws import WsConnection
 
 from .probe import BIDI_FILE, active_port, bidi_port_of, firefox_processes, profile_dir

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tether.discovery import listener_pid
 from tether.endpoint import Endpoint
 from tether.errors import Busy, NotFound, TetherError, UsageError
 
@@ -35,7 +36,6 @@ from .marionette import (
     busy_error,
     likely_holder,
 )
-from .probe import listener_pid
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self
@@ -192,35 +192,16 @@ class Firefox:
 
     @classmethod
     def attach(
-        cls,
-        host: str | None = None,
-        port: int | None = None,
-        *,
-        timeout: float = 30.0,
-        busy_wait: float = 3.0,
-        **options: Any,
+        cls, host: str | None = None, port: int | None = None, *, timeout: float = 30.0, **options: Any
     ) -> Firefox:
-        """Find the running Firefox (or verify ``host``/``port``) and return a client for it.
+        """Find the running Firefox (or verify ``host``/``port``) and return a client for it:
+        ``tether.connect("firefox", …)`` with this client's defaults (see :func:`attach_located`
+        for the short retry while the session slot frees up)."""
+        import tether
 
-        Right after a session ends Firefox may refuse a new connection for a moment: that is
-        retried for up to ``busy_wait`` seconds, unless another client visibly holds the session.
-        """
-        from tether.api import find
-
-        give_up, pause = time.monotonic() + busy_wait, 0.05
-        while True:
-            try:
-                ep = find("firefox", host, port, timeout=min(timeout, 5.0))
-                return cls.from_endpoint(ep, timeout=timeout, busy_wait=busy_wait, **options)
-            except Busy as exc:
-                busy_port = exc.detail.get("port") or port
-                holder = likely_holder(busy_port, listener_pid(busy_port)) if busy_port else None
-                if holder is not None or time.monotonic() + pause > give_up:
-                    if busy_port:
-                        raise busy_error(host or "127.0.0.1", busy_port, holder) from exc
-                    raise
-            time.sleep(pause)
-            pause = min(pause * 2, 0.4)
+        return tether.connect(
+            "firefox", host, port, probe_timeout=min(timeout, 5.0), timeout=timeout, **options
+        )
 
     # -- session ---------------------------------------------------------------------------
     def open(self) -> Firefox:
@@ -570,9 +551,32 @@ class Firefox:
             self.switch_to_window(current, focus=False)
 
 
+def attach_located(locate: Callable[[], Endpoint], *, busy_wait: float = 3.0, **options: Any) -> Firefox:
+    """The client for the Firefox ``locate()`` verifies (``FirefoxAdapter.attach``).
+
+    Right after a session ends Firefox may refuse a new connection for a moment, which the
+    probe sees as busy: ``locate`` is retried for up to ``busy_wait`` seconds, unless another
+    client visibly holds the session, which the :class:`~tether.errors.Busy` error then names.
+    ``options`` go to :class:`Firefox` (``timeout`` is the command deadline).
+    """
+    give_up, pause = time.monotonic() + busy_wait, 0.05
+    while True:
+        try:
+            return Firefox.from_endpoint(locate(), busy_wait=busy_wait, **options)
+        except Busy as exc:
+            busy_port = exc.detail.get("port")
+            holder = likely_holder(busy_port, listener_pid(busy_port)) if busy_port else None
+            if holder is not None or time.monotonic() + pause > give_up:
+                if busy_port:
+                    raise busy_error(exc.detail.get("host") or "127.0.0.1", busy_port, holder) from exc
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.4)
+
+
 def attach(host: str | None = None, port: int | None = None, **options: Any) -> Firefox:
     """Shorthand for :meth:`Firefox.attach`."""
     return Firefox.attach(host, port, **options)
 
 
-__all__ = ["CSS", "XPATH", "Element", "Firefox", "NoSuchElement", "NotFound", "attach"]
+__all__ = ["CSS", "XPATH", "Element", "Firefox", "NoSuchElement", "NotFound", "attach", "attach_located"]

@@ -17,8 +17,9 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tether import launched
 from tether.errors import NotFound, TetherError, Timeout, Unreachable, UsageError
@@ -33,6 +34,9 @@ from .probe import (
     is_firefox,
     profile_dir,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import Firefox
 
 APP = "firefox"
 BINARY_NAMES = ("firefox", "firefox-esr")
@@ -277,12 +281,18 @@ def _wait_ready(proc: subprocess.Popen, prof: Path, bidi: bool, timeout: float, 
 
 # ----------------------------------------------------------------------------- quitting
 def quit_firefox(
-    *, port: int | None = None, host: str | None = None, force: bool = False, timeout: float = 30.0
+    *,
+    port: int | None = None,
+    host: str | None = None,
+    force: bool = False,
+    timeout: float = 30.0,
+    client: Callable[[], Firefox] | None = None,
 ) -> dict[str, Any]:
     """Stop the Firefox tether launched (the one on ``port``, or the only one).
 
     Graceful first (``Marionette:Quit``), then SIGTERM/SIGKILL after ``timeout``; the temporary
-    profile is removed. A Firefox not in tether's launch record is refused unless ``force``.
+    profile is removed. A Firefox not in tether's launch record is refused unless ``force``;
+    that one is reached through ``client()`` (default: :meth:`Firefox.attach` of ``host``/``port``).
     """
     rec = find_record(port=port)
     if rec is None:
@@ -291,7 +301,7 @@ def quit_firefox(
                 "tether did not launch " + (f"the Firefox on port {port}" if port else "any running Firefox"),
                 hint="tether quits only the Firefox it launched; add --force to quit another one",
             )
-        return _quit_foreign(host, port, timeout)
+        return _quit_foreign(host, port, timeout, client)
     how = "marionette"
     try:
         from .client import Firefox
@@ -315,10 +325,12 @@ def quit_firefox(
     }
 
 
-def _quit_foreign(host: str | None, port: int | None, timeout: float) -> dict[str, Any]:
+def _quit_foreign(
+    host: str | None, port: int | None, timeout: float, client: Callable[[], Firefox] | None
+) -> dict[str, Any]:
     from .client import Firefox
 
-    ff = Firefox.attach(host, port, timeout=min(timeout, 10.0))
+    ff = client() if client is not None else Firefox.attach(host, port, timeout=min(timeout, 10.0))
     ff.open()
     pid = ff.pid
     started = launched.start_time(pid)

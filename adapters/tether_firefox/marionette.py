@@ -21,11 +21,12 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from tether.deadline import Deadline
+from tether.discovery import listener_pid
 from tether.errors import Busy, CommandError, ProtocolError, Timeout, Unreachable, WrongApp
 from tether.transport.framed import FramedConnection
-from tether.deadline import Deadline
 
-from .probe import bidi_client, bidi_port_of, check_greeting, listener_pid, profile_dir
+from .probe import bidi_client, bidi_port_of, check_greeting, profile_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self

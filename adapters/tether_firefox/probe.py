@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from tether.adapter import ProbeResult, Verdict, connect_failed
+from tether.discovery import listener_pid
 from tether.errors import ProtocolError, TetherError, Timeout, Unreachable
 
 DEFAULT_PORT = 2828
@@ -89,22 +90,6 @@ def bidi_client(port: int) -> str | None:
     return None
 
 
-def listener_pid(port: int) -> int | None:
-    """The pid of the process listening on ``port`` on this machine, when it can be seen
-    (from the scan's socket snapshot when one was just taken)."""
-    import psutil
-
-    from tether.discovery import tcp_connections
-
-    try:
-        conns = tcp_connections()
-    except (psutil.Error, OSError):
-        return None
-    return next(
-        (c.pid for c in conns if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr[1] == port), None
-    )
-
-
 def listener_name(host: str, port: int) -> tuple[str, bool] | None:
     """``("name (pid N)", is Firefox)`` for the local process listening on ``port``; ``None``
     when that cannot be seen (a remote host, another user's process, no permission)."""
@@ -140,7 +125,8 @@ def check_greeting(value) -> ProbeResult:
         return ProbeResult(Verdict.NOT_ME, detail="the first frame is not a greeting object")
     if value.get("applicationType") != "gecko":
         return ProbeResult(
-            Verdict.NOT_ME, detail=f"greets as applicationType={value.get('applicationType')!r}, not Marionette"
+            Verdict.NOT_ME,
+            detail=f"greets as applicationType={value.get('applicationType')!r}, not Marionette",
         )
     if value.get("marionetteProtocol") != 3:
         return ProbeResult(
@@ -152,8 +138,8 @@ def check_greeting(value) -> ProbeResult:
 
 def probe_marionette(host: str, port: int, timeout: float) -> ProbeResult:
     """Read the greeting, never open a session; busy when a client holds the session."""
-    from tether.transport.framed import FramedConnection
     from tether.deadline import Deadline
+    from tether.transport.framed import FramedConnection
 
     holder = bidi_client(port)
     if holder is not None:  # connecting now would end that client's session
@@ -171,7 +157,8 @@ def probe_marionette(host: str, port: int, timeout: float) -> ProbeResult:
             owner = listener_name(host, port)
             if owner is not None and not owner[1]:  # a silent web server is not a busy Firefox
                 return ProbeResult(
-                    Verdict.NOT_ME, detail=f"{owner[0]} accepted but sent no Marionette greeting within {timeout:g} s"
+                    Verdict.NOT_ME,
+                    detail=f"{owner[0]} accepted but sent no Marionette greeting within {timeout:g} s",
                 )
             return ProbeResult(
                 Verdict.BUSY, detail="accepted but sent no greeting: another client may hold the session"
@@ -180,7 +167,8 @@ def probe_marionette(host: str, port: int, timeout: float) -> ProbeResult:
             return ProbeResult(Verdict.NOT_ME, detail=f"not Marionette framing ({exc.message})")
         except TetherError as exc:
             return ProbeResult(
-                Verdict.BUSY, detail=f"closed without a greeting ({exc.message}): another client holds the session"
+                Verdict.BUSY,
+                detail=f"closed without a greeting ({exc.message}): another client holds the session",
             )
         if greeting is None:
             return ProbeResult(

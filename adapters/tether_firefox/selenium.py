@@ -99,9 +99,9 @@ def selenium_driver(
     """
     driver_path = find_geckodriver(geckodriver)
     if endpoint is None:
-        from tether.api import find
+        import tether
 
-        endpoint = find("firefox", host, port, timeout=min(timeout, 5.0))
+        endpoint = tether.find("firefox", host, port, timeout=min(timeout, 5.0))
     os.environ.setdefault(
         "SE_OFFLINE", "true"
     )  # belt and braces: the driver path already skips Selenium Manager

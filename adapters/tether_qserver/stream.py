@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from tether.errors import AuthError, CommandError, Timeout, Unreachable, UsageError
 from tether.deadline import Deadline
+from tether.errors import AuthError, CommandError, Timeout, Unreachable, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from tether.transport.ws import WsConnection

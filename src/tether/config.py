@@ -96,7 +96,9 @@ def _convert(section: str, setting: Any, value: Any, source: str) -> Any:
         return value if isinstance(value, str) else str(value)
     except (TypeError, ValueError) as exc:
         shown = "(hidden)" if getattr(setting, "secret", False) else repr(value)
-        raise UsageError(f"{section} setting {setting.name} from {source} is not a valid {kind}: {shown}") from exc
+        raise UsageError(
+            f"{section} setting {setting.name} from {source} is not a valid {kind}: {shown}"
+        ) from exc
 
 
 class _Builtin:

@@ -128,6 +128,19 @@ def tcp_connections(max_age: float = 0.5) -> list:
     return conns
 
 
+def listener_pid(port: int) -> int | None:
+    """The pid of the process listening on ``port`` on this machine, when it can be seen (from
+    the scan's socket snapshot when one was just taken); ``None`` when it cannot (permissions)."""
+    psutil = _psutil()
+    try:
+        conns = tcp_connections()
+    except (psutil.Error, OSError):
+        return None
+    return next(
+        (c.pid for c in conns if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr[1] == port), None
+    )
+
+
 def _system_wide(psutil) -> Discovery:
     global _snapshot
     conns = psutil.net_connections(kind="tcp")

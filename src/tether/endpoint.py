@@ -26,6 +26,7 @@ class Confidence(str, Enum):
         """0 for the strongest (verified) … 3 for unknown: the order scans list endpoints in."""
         return list(Confidence).index(self)
 
+
 LOOPBACK_V4 = "127.0.0.1"
 LOOPBACK_V6 = "::1"
 WILDCARDS = {"0.0.0.0": LOOPBACK_V4, "::": LOOPBACK_V6, "": LOOPBACK_V4, "*": LOOPBACK_V4}

@@ -134,8 +134,12 @@ def _identify_one(
             for adapter in adapters:
                 res = adapter.banner(data) if data else None
                 if res is not None and res.verdict == Verdict.VERIFIED:
-                    return _endpoint(listener, adapter, res, Confidence.VERIFIED, "banner matched (deep scan)")
-        return _endpoint(listener, None, None, Confidence.UNKNOWN, "") if listener.source == "listing" else None
+                    return _endpoint(
+                        listener, adapter, res, Confidence.VERIFIED, "banner matched (deep scan)"
+                    )
+        return (
+            _endpoint(listener, None, None, Confidence.UNKNOWN, "") if listener.source == "listing" else None
+        )
 
     reasons = lambda h: f"hint: {h.reason}"  # noqa: E731
     if not probe:

@@ -91,7 +91,9 @@ def _load(ep: EntryPoint) -> Adapter:
     try:
         adapter = ep.load()()
     except Exception as exc:  # a broken plugin must never break tether
-        return UnavailableAdapter(ep.name, f"failed to load {ep.value}: {type(exc).__name__}: {exc}", ep.value)
+        return UnavailableAdapter(
+            ep.name, f"failed to load {ep.value}: {type(exc).__name__}: {exc}", ep.value
+        )
     problem = validate(adapter, ep.name)
     if problem:
         return UnavailableAdapter(ep.name, f"{ep.value} breaks the adapter contract: {problem}", ep.value)

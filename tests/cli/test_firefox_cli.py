@@ -116,3 +116,19 @@ def test_logs_without_a_bidi_firefox_exits_3(cli, monkeypatch):
     code, _, err = cli("firefox", "logs", "--for", "1")
     assert code == 3
     assert "--bidi" in err
+
+
+def test_launch_port_is_the_marionette_port_and_a_bad_one_exits_2(cli):
+    # (a missing binary: were --port lost, this exits 3 instead of starting a Firefox)
+    code, _, err = cli("firefox", "launch", "--headless", "--port", "70000", "--binary", "/no/such/firefox")
+    assert code == 2, err
+    assert "70000" in err
+
+
+def test_every_command_takes_the_shared_options_once(cli):
+    code, out, _ = cli("firefox", "navigate", "--help")
+    assert code == 0
+    assert all(opt in out for opt in ("--host", "--port", "--timeout", "--json", "--verbose"))
+    code, out, _ = cli("firefox", "launch", "--help")
+    assert code == 0
+    assert "Marionette port" in out and "--host" not in out

@@ -32,7 +32,12 @@ def conf(tmp_path, monkeypatch):
 
 def test_settings_resolve_flag_then_app_env_then_tether_env_then_file_then_default(conf, monkeypatch):
     conf.write_text('[demo]\nurl = "http://file"\nport = 7\ninsecure = true\n')
-    assert config.resolve("demo", SETTINGS) == {"url": "http://file", "port": 7, "insecure": True, "retries": 2}
+    assert config.resolve("demo", SETTINGS) == {
+        "url": "http://file",
+        "port": 7,
+        "insecure": True,
+        "retries": 2,
+    }
     monkeypatch.setenv("TETHER_DEMO_URL", "http://tether-env")
     assert config.resolve("demo", SETTINGS)["url"] == "http://tether-env"
     monkeypatch.setenv("APP_URI", "http://app-env")
@@ -47,7 +52,9 @@ def test_client_options_pass_through_and_none_means_not_given(conf):
 
 def test_a_bad_value_names_its_source_and_never_shows_a_secret(conf, monkeypatch):
     conf.write_text('[demo]\nretries = "many"\n')
-    with pytest.raises(UsageError, match=r"retries from \[demo\] retries in .*config.toml is not a valid int"):
+    with pytest.raises(
+        UsageError, match=r"retries from \[demo\] retries in .*config.toml is not a valid int"
+    ):
         config.resolve("demo", SETTINGS)
     bad_secret = Setting("api_key", "k", kind="int", secret=True)
     monkeypatch.setenv("APP_KEY", "s3cr3t-value")

@@ -6,8 +6,6 @@ import json
 import threading
 import time
 
-import pytest
-
 from tether.adapter import Adapter, Hint, ProbeResult, Verdict
 from tether.endpoint import Listener
 from tether.identify import gather, identify

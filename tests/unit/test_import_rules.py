@@ -1,4 +1,4 @@
-"""The import rules (README, "Writing an adapter") hold: import-linter's contracts in pyproject.toml are all kept."""
+"""The import rules (README, "Writing an adapter") hold: every import-linter contract is kept."""
 
 from __future__ import annotations
 

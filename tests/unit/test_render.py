@@ -49,7 +49,8 @@ def test_json_errors_carry_the_message_unchanged(capsys):
 
 
 @pytest.mark.parametrize(
-    "secret", ["plain-key-123", "with\nnewline-key", "cr\rkey-abcd", 'quote"and\\slash', "ünïcode-kéy", "a b&c=d"]
+    "secret",
+    ["plain-key-123", "with\nnewline-key", "cr\rkey-abcd", 'quote"and\\slash', "ünïcode-kéy", "a b&c=d"],
 )
 def test_a_secret_is_masked_in_every_form_output_can_give_it(secret):
     import json

@@ -223,7 +223,9 @@ class Commands:
                 "verbose": (VerboseOpt, False),
             }
             extra = [
-                inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=common[n][1], annotation=common[n][0])
+                inspect.Parameter(
+                    n, inspect.Parameter.KEYWORD_ONLY, default=common[n][1], annotation=common[n][0]
+                )
                 for n in SHARED
                 if n in shared
             ]
@@ -252,7 +254,9 @@ class Commands:
 
         return deco
 
-    def _target(self, kw: dict[str, Any], declared: Sequence[Any], *, default_timeout: float | None) -> Target:
+    def _target(
+        self, kw: dict[str, Any], declared: Sequence[Any], *, default_timeout: float | None
+    ) -> Target:
         from .. import config
 
         given = {n: kw.pop(n, None) for n in ("host", "port")}
@@ -274,9 +278,7 @@ class Commands:
 
 def _status(target: Target) -> None:
     """Show the instance tether finds (version, port, pid), or exit 3."""
-    target.emit(
-        target.endpoint(), columns=["app", "version", "host", "port", "pid", "process", "confidence"]
-    )
+    target.emit(target.endpoint(), columns=["app", "version", "host", "port", "pid", "process", "confidence"])
 
 
 def exit_code(exc: BaseException, *, as_json: bool) -> int:

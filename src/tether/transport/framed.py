@@ -6,8 +6,8 @@ import json
 import socket
 from typing import Any
 
-from ..errors import ProtocolError, Timeout, Unreachable
 from ..deadline import Deadline
+from ..errors import ProtocolError, Timeout, Unreachable
 from .tcp import close_quietly, connect, recv_error, send_error
 
 MAX_HEADER = 20  # digits plus the colon: "999999999999999999:" — far beyond any real length

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from ..errors import AuthError, CommandError, HttpError, ProtocolError, Timeout, Unreachable
+from ..errors import AuthError, HttpError, ProtocolError, Timeout, Unreachable
 
 log = logging.getLogger("tether.transport.http")
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import socket
 
-from ..errors import ProtocolError, Unreachable
 from ..deadline import Deadline
+from ..errors import ProtocolError, Unreachable
 from .tcp import close_quietly, connect, recv_some, send_all
 
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)

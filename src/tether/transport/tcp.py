@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import socket
+
 from ..deadline import Deadline
 from ..errors import TetherError, Timeout, Unreachable
 

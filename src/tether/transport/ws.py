@@ -15,9 +15,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from ..deadline import Deadline
 from ..errors import AuthError, Closed, HandshakeRefused, ProtocolError, Timeout, Unreachable
 from .http import redact_text
-from ..deadline import Deadline
 
 log = logging.getLogger("tether.transport.ws")
 
