@@ -102,12 +102,12 @@ def main() -> int:
 
     from bluesky_queueserver_api.http import REManagerAPI
 
-    from tether_qserver.client import QueueServer, resolve_api_key
+    from tether_qserver.client import QueueServer, read_api_key
 
     app = None
     if args.url:
         url = args.url
-        key, _ = resolve_api_key(api_key_file=args.api_key_file)
+        key, _ = read_api_key(api_key_file=args.api_key_file)
     else:
         from tests.real import apps
 

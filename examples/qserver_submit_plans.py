@@ -25,7 +25,6 @@ import sys
 from pathlib import Path
 
 import tether
-from tether_qserver.client import QueueServer
 from tether_qserver.plan import normalize_item, parse_items
 
 
@@ -49,17 +48,17 @@ def read_plans(path: Path) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("plans", type=Path, help="a .yaml/.json or .csv file of plans")
-    parser.add_argument("--url", help="the HTTP server (default: find it on this machine)")
+    parser.add_argument(
+        "--url", help="the HTTP server (default: $QSERVER_HTTP_SERVER_URI, the config, else find it here)"
+    )
     parser.add_argument("--api-key-file", help="read the API key from this file")
     parser.add_argument("--timeout", type=float, default=600, help="seconds to wait for each plan")
     args = parser.parse_args(argv)
 
     items = read_plans(args.plans)
-    if args.url:
-        qs = QueueServer.from_url(args.url, api_key_file=args.api_key_file)
-    else:
-        qs = tether.connect("qserver", api_key_file=args.api_key_file)
-    with qs:
+    # verified (GET /openapi.json) before anything is sent; settings not given here come from
+    # the environment or tether's config file, as for `tether qserver`
+    with tether.connect("qserver", url=args.url, api_key_file=args.api_key_file) as qs:
         qs.ensure_environment()
         for item in items:
             qs.validate(item)  # all of them, before the first is sent

@@ -26,9 +26,14 @@ from tether.errors import AuthError, CommandError, Timeout, Unreachable, UsageEr
 from .plan import normalize_item, validate_item
 
 DEFAULT_TIMEOUT = 10.0
-ENV_API_KEY = "QSERVER_HTTP_SERVER_API_KEY"
-ENV_API_KEY_FILE = "QSERVER_HTTP_SERVER_API_KEYFILE"
+MAX_CALL_TIMEOUT = 30.0
 FINAL_OK = ("completed", "stopped")
+#: The status fields ``tether qserver status`` and the environment commands report.
+STATUS_KEYS = (
+    "msg", "manager_state", "worker_environment_exists", "worker_environment_state", "re_state",
+    "items_in_queue", "items_in_history", "running_item_uid", "queue_autostart_enabled",
+    "queue_stop_pending", "pause_pending", "plan_queue_mode", "lock",
+)  # fmt: skip
 #: Endpoints that take ``lock_key`` (the environment's and the queue's writes).
 LOCKABLE = frozenset(
     {
@@ -55,72 +60,44 @@ LOCKABLE = frozenset(
 
 
 # -- credentials --------------------------------------------------------------------------------
-def config_path() -> Path:
-    """Where tether's config file lives (``[qserver] api_key_file = "..."`` or ``api_key = "..."``)."""
-    from tether import config
-
-    return config.config_path()
-
-
-def _config_key() -> tuple[str | None, str]:
-    from tether import config
-
-    key_file = config.get("qserver", "api_key_file")
-    if key_file:
-        path = Path(str(key_file)).expanduser()
-        return _read_key_file(
-            path, f"api_key_file in {config_path()}"
-        ), f"the file {path} (api_key_file in {config_path()})"
-    key = config.get("qserver", "api_key")
-    if key:
-        return str(key).strip(), f"api_key in the config ({config_path()} or $TETHER_QSERVER_API_KEY)"
-    return None, "nowhere"
+#: Where the key may come from, for the hint of an authentication failure.
+KEY_SOURCES = (
+    "--api-key-file FILE, $QSERVER_HTTP_SERVER_API_KEY, $QSERVER_HTTP_SERVER_API_KEYFILE, or api_key_file/"
+    "api_key under [qserver] in tether's config file (--api-key works too but shows in the process list)"
+)
 
 
-def _read_key_file(path: str | os.PathLike[str], source: str) -> str:
+def _read_key_file(path: str | os.PathLike[str]) -> str:
     try:
-        key = Path(path).read_text(encoding="utf-8").strip()
+        key = Path(path).expanduser().read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise UsageError(f"cannot read the API key file {path} ({source}): {exc.strerror or exc}") from exc
+        raise UsageError(f"cannot read the API key file {path}: {exc.strerror or exc}") from exc
     if not key:
-        raise UsageError(f"the API key file {path} ({source}) is empty")
+        raise UsageError(f"the API key file {path} is empty")
     return key
 
 
-def resolve_api_key(
-    api_key: str | None = None,
-    api_key_file: str | os.PathLike[str] | None = None,
-    env: Mapping[str, str] | None = None,
+def read_api_key(
+    api_key: str | None = None, api_key_file: str | os.PathLike[str] | None = None
 ) -> tuple[str | None, str]:
     """The API key and a description of where it came from (never the key itself).
 
-    Order: ``api_key_file``, ``api_key``, ``$QSERVER_HTTP_SERVER_API_KEY``,
-    ``$QSERVER_HTTP_SERVER_API_KEYFILE``, then the config (``[qserver] api_key_file`` or
-    ``api_key`` in :func:`tether.config.config_path`, or ``$TETHER_QSERVER_API_KEY``).
+    ``api_key_file`` wins over ``api_key``. Both are settings the core resolves (flag, then
+    ``$QSERVER_HTTP_SERVER_API_KEYFILE``/``$QSERVER_HTTP_SERVER_API_KEY``, then
+    ``$TETHER_QSERVER_*``, then ``[qserver]`` in the config file).
     """
-    env = os.environ if env is None else env
     if api_key_file:
-        return _read_key_file(api_key_file, "--api-key-file"), f"the file {api_key_file} (--api-key-file)"
+        return _read_key_file(api_key_file), f"the file {api_key_file} (the api_key_file setting)"
     if api_key:
-        return api_key.strip(), "--api-key"
-    if env.get(ENV_API_KEY):
-        return env[ENV_API_KEY].strip(), f"${ENV_API_KEY}"
-    if env.get(ENV_API_KEY_FILE):
-        return _read_key_file(
-            env[ENV_API_KEY_FILE], f"${ENV_API_KEY_FILE}"
-        ), f"the file named by ${ENV_API_KEY_FILE}"
-    return _config_key()
+        return api_key.strip(), "the api_key setting"
+    return None, "nowhere"
 
 
 def auth_hint(source: str) -> str:
     """What an authentication failure should tell the user: where the key came from, or where to put one."""
-    where = (
-        f"--api-key-file FILE, ${ENV_API_KEY}, or api_key_file/api_key under [qserver] in {config_path()}"
-        " (--api-key works too but shows in the process list)"
-    )
     if source == "nowhere":
-        return f"no API key was given: pass {where}"
-    return f"the API key was read from {source}; check it, or give another with {where}"
+        return f"no API key was given: pass {KEY_SOURCES}"
+    return f"the API key was read from {source}; check it, or give another with {KEY_SOURCES}"
 
 
 def item_add_body(
@@ -176,6 +153,23 @@ class RunResult:
         """The result as JSON-able data, with ``ok`` and ``duration``."""
         return {**asdict(self), "ok": self.ok, "duration": self.duration}
 
+    def summary(self) -> dict[str, Any]:
+        """What people read: the fields that say something, and the duration in seconds."""
+        shown = ("name", "item_uid", "exit_status", "run_uids", "scan_ids", "msg", "requeued_uid")
+        out = {k: v for k, v in self.to_dict().items() if k in shown and v not in (None, "", [])}
+        if self.duration is not None:
+            out["duration"] = f"{self.duration:.2f} s"
+        return out
+
+    def notes(self) -> list[str]:
+        """Remarks on a plan that did not end well: the traceback's tail, where the server put it back."""
+        out = []
+        if not self.ok and self.traceback:
+            out.append("traceback (last lines):\n" + "\n".join(self.traceback.rstrip().splitlines()[-8:]))
+        if not self.ok and self.requeued_uid:
+            out.append(f"the server put the plan back at the queue's front as {self.requeued_uid}")
+        return out
+
     @classmethod
     def from_history(cls, item: Mapping[str, Any]) -> RunResult:
         res = item.get("result") or {}
@@ -207,7 +201,7 @@ class QueueServer:
     """A client of the Bluesky HTTP Server (``base_url`` may carry a path prefix).
 
     ``api_key``: sent as ``Authorization: ApiKey <key>``, never logged (see
-    :func:`resolve_api_key`); ``timeout``: deadline per HTTP call; ``verify``/``cert``: TLS;
+    :func:`read_api_key`); ``timeout``: deadline per HTTP call; ``verify``/``cert``: TLS;
     ``lock_key``: the key of a lock set with :meth:`lock`, sent with the writes it guards.
     Use :meth:`from_endpoint` (what ``tether.connect("qserver")`` calls) or :meth:`from_url`.
     """
@@ -229,6 +223,7 @@ class QueueServer:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._api_key = api_key or None
+        self._secrets: list[str] = [api_key] if api_key else []
         self.key_source = key_source if api_key else "nowhere"
         headers = {"Authorization": f"ApiKey {api_key}"} if api_key else {}
         self.http = HttpSession(
@@ -249,23 +244,45 @@ class QueueServer:
         self._status_for_lists: tuple[float, dict] | None = None
 
     @classmethod
-    def from_endpoint(cls, endpoint: Any, **options: Any) -> QueueServer:
-        """A client for a verified endpoint. Options: ``base_url`` (keeps a scheme/path prefix),
-        ``api_key``, ``api_key_file`` (else the environment and config file), ``timeout``,
-        ``verify``, ``cert``, ``retries``."""
-        base_url = options.pop("base_url", None)
+    def from_endpoint(
+        cls,
+        endpoint: Any,
+        *,
+        url: str | None = None,
+        api_key: str | None = None,
+        api_key_file: str | None = None,
+        insecure: bool = False,
+        ca_bundle: str | None = None,
+        timeout: float | None = None,
+        **options: Any,
+    ) -> QueueServer:
+        """A client for a verified endpoint, from the adapter's settings: ``api_key``/``api_key_file``
+        (:func:`read_api_key`), ``lock_key``, ``insecure``/``ca_bundle`` (TLS), ``timeout`` (the
+        command deadline: each call gets at most 30 s of it); ``url`` is the one ``endpoint`` was
+        verified from (kept in ``endpoint.extra``), else the endpoint's host and port are used."""
+        base_url = endpoint.extra.get("base_url")
         if not base_url:
             host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
             base_url = f"http://{host}:{endpoint.port}"
-        return cls.from_url(base_url, **options)
+        key, source = read_api_key(api_key, api_key_file)
+        if timeout is not None:
+            options["timeout"] = min(timeout, MAX_CALL_TIMEOUT)
+        options.setdefault("verify", False if insecure else (ca_bundle or True))
+        return cls(base_url, api_key=key, key_source=source, **options)
 
     @classmethod
-    def from_url(
-        cls, base_url: str, *, api_key: str | None = None, api_key_file: str | None = None, **options: Any
-    ) -> QueueServer:
-        """A client for ``base_url``; the API key is resolved as :func:`resolve_api_key` says."""
-        key, source = resolve_api_key(api_key, api_key_file)
-        return cls(base_url, api_key=key, key_source=source, **options)
+    def from_url(cls, url: str, *, probe_timeout: float = 2.0, **options: Any) -> QueueServer:
+        """A client for the server at ``url`` (may carry https and a path prefix), after the probe
+        proves it is the Bluesky HTTP Server; the other settings resolve as ``tether.connect``'s."""
+        from tether import config
+
+        from .probe import verify_url
+        from .settings import SETTINGS
+
+        endpoint = verify_url(url, probe_timeout)
+        settings = config.resolve("qserver", SETTINGS, {"url": url, **options})
+        settings.pop("host", None), settings.pop("port", None)
+        return cls.from_endpoint(endpoint, **settings)
 
     # -- plumbing ---------------------------------------------------------------------------------
     def request(
@@ -314,7 +331,18 @@ class QueueServer:
     def lock_key(self, key: str | None) -> None:
         self._lock_key = key or None
         if key:
-            self.http.add_secret(key)
+            self.add_secret(key)
+
+    def add_secret(self, secret: str | None) -> None:
+        """Mask ``secret`` in every later log line, error and ``-v`` output."""
+        if secret and secret not in self._secrets:
+            self._secrets.append(secret)
+            self.http.add_secret(secret)
+
+    @property
+    def secrets(self) -> list[str]:
+        """Every secret this client holds (API key, lock keys, tokens): what ``-v`` must mask."""
+        return list(self._secrets)
 
     @property
     def api_key(self) -> str | None:
@@ -390,6 +418,26 @@ class QueueServer:
         return self.wait_for(
             lambda s: not s.get("worker_environment_exists") and s.get("manager_state") == "idle", timeout
         )
+
+    def summary(self, status: Mapping[str, Any] | None = None) -> dict:
+        """The status fields people read (:data:`STATUS_KEYS`), from ``status`` or a fresh one."""
+        st = status if status is not None else self.status(reload=True)
+        return {k: st.get(k) for k in STATUS_KEYS}
+
+    def environment(self, action: str, *, wait: bool = False, timeout: float = 60.0) -> dict:
+        """``open``, ``close`` or ``destroy`` the environment; with ``wait``, wait until it is done
+        (``open`` checks it exists: :meth:`ensure_environment`) and return :meth:`summary`."""
+        if action not in ("open", "close", "destroy"):
+            raise UsageError(f"the environment can be opened, closed or destroyed, not {action!r}")
+        if action == "open" and wait:
+            return self.summary(self.ensure_environment(timeout=timeout))
+        reply = getattr(self, f"environment_{action}")()
+        if not wait:
+            return reply
+        gone = self.wait_for(
+            lambda s: not s.get("worker_environment_exists") and s.get("manager_state") == "idle", timeout
+        )
+        return self.summary(gone)
 
     # -- queue --------------------------------------------------------------------------------------
     def queue_get(self, *, reload: bool = False) -> dict:
@@ -574,6 +622,13 @@ class QueueServer:
         """Every device the environment defines, by name."""
         return self._get("/devices/existing")["devices_existing"]
 
+    def plan_info(self, name: str, *, existing: bool = False) -> dict:
+        """One plan's description and parameters (:class:`UsageError` naming the choices if unknown)."""
+        plans = self.plans_existing(reduced=True) if existing else self.plans_allowed(reduced=True)
+        if name not in plans:
+            validate_item({"item_type": "plan", "name": name}, plans, [])
+        return plans[name]
+
     #: How long a status read for validation is reused: the allowed lists change only when the
     #: environment opens or permissions reload, and the server validates again anyway.
     LIST_STATUS_TTL = 2.0
@@ -598,20 +653,20 @@ class QueueServer:
         """Lock the environment and/or the queue: others then need ``lock_key`` to change them."""
         if not (environment or queue):
             raise UsageError("lock the environment, the queue, or both")
-        self.http.add_secret(lock_key)
+        self.add_secret(lock_key)
         return self._post(
             "/lock", self._opt(lock_key=lock_key, environment=environment, queue=queue, note=note)
         )
 
     def unlock(self, lock_key: str) -> dict:
         """Remove the lock set with ``lock_key`` (or the emergency key)."""
-        self.http.add_secret(lock_key)
+        self.add_secret(lock_key)
         return self._post("/unlock", {"lock_key": lock_key})
 
     def lock_info(self, lock_key: str | None = None) -> dict:
         """The lock state (``environment``, ``queue``, ``note``, ``user``…); checks ``lock_key`` if given."""
         if lock_key:
-            self.http.add_secret(lock_key)
+            self.add_secret(lock_key)
         return self._get("/lock/info", self._opt(lock_key=lock_key))["lock_info"]
 
     # -- console ------------------------------------------------------------------------------------
@@ -654,6 +709,32 @@ class QueueServer:
                 hint="check that the queue server runs, then add it again",
             ) from exc
 
+    def add(
+        self,
+        items: list[Mapping[str, Any]],
+        *,
+        validate: bool = True,
+        pos: str | int | None = None,
+        before_uid: str | None = None,
+        after_uid: str | None = None,
+    ) -> list[dict]:
+        """Add ``items`` (all validated before the first is sent; several go as one batch)."""
+        if validate:
+            st = self.status()
+            items = [self.validate(i, status=st) for i in items]
+        where = {"pos": pos, "before_uid": before_uid, "after_uid": after_uid}
+        if len(items) == 1:
+            return [self.submit(items[0], validate=False, **where)]
+        return self.item_add_batch(items, **where)
+
+    @staticmethod
+    def progress_text(st: Mapping[str, Any]) -> str:
+        """A status in a few words, for a progress line."""
+        return (
+            f"manager {st.get('manager_state')}, RE {st.get('re_state')}, "
+            f"{st.get('items_in_queue')} queued, {st.get('items_in_history')} in history"
+        )
+
     def _find_tagged(self, request_id: str) -> dict | None:
         try:
             reply = self.queue_get(reload=True)
@@ -682,6 +763,21 @@ class QueueServer:
         return track_item(
             self, item_uid, timeout=timeout, on_status=on_status, transport=transport, lost_after=lost_after
         )
+
+    def start(
+        self,
+        item: Mapping[str, Any],
+        *,
+        open_env: bool = False,
+        validate: bool = True,
+        timeout: float = 120.0,
+    ) -> dict:
+        """Add ``item`` (opening the environment first if asked) and start the queue; the added item."""
+        if open_env:
+            self.ensure_environment(timeout=timeout)
+        added = self.submit(item, validate=validate)
+        self.queue_start()
+        return added
 
     def run(
         self,

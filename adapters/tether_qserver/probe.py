@@ -63,19 +63,30 @@ def verify_url(url: str, timeout: float):
     """The verified endpoint behind ``url`` (which may carry a path prefix), or the typed error.
 
     Probes ``<prefix>/openapi.json``: tether never sends a command to an unverified server.
+    The endpoint's ``extra["base_url"]`` keeps the scheme and the prefix for the client.
     """
     from urllib.parse import urlsplit
 
-    from tether.adapter import raise_for_verdict
+    from tether.adapter import Confidence, raise_for_verdict
     from tether.endpoint import Endpoint
     from tether.errors import UsageError
 
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = 0
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port:
         raise UsageError(f"--url must look like http://host:port or https://host/prefix, not {url!r}")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     res = probe_openapi(parts.hostname, port, timeout, prefix=parts.path, scheme=parts.scheme)
     raise_for_verdict(res, title=TITLE, where=url, host=parts.hostname, port=port)
     return Endpoint(
-        app="qserver", title=TITLE, version=res.version, host=parts.hostname, port=port, confidence="verified"
+        app="qserver",
+        title=TITLE,
+        version=res.version,
+        host=parts.hostname,
+        port=port,
+        confidence=Confidence.VERIFIED,
+        detail=res.detail,
+        extra={"base_url": url.rstrip("/")},
     )

@@ -135,6 +135,35 @@ class StatusFeed:
         self.close()
 
 
+#: The status fields ``status --follow`` reports when one of them changes.
+FOLLOWED = ("manager_state", "re_state", "worker_environment_exists", "items_in_queue", "items_in_history",
+            "running_item_uid")  # fmt: skip
+
+
+def status_changes(qs: QueueServer, transport: str = "auto", duration: float | None = None) -> Iterator[dict]:
+    """``{"time": ..., <FOLLOWED fields>}`` now and whenever one of them changes, for ``duration``
+    seconds (None: forever)."""
+    deadline = Deadline(duration) if duration is not None else None
+    last = None
+    with StatusFeed(qs, transport) as feed:
+        while deadline is None or not deadline.expired:
+            st = feed.next(5.0 if deadline is None else max(0.05, min(5.0, deadline.remaining())))
+            now = {k: st.get(k) for k in FOLLOWED}
+            if now != last:
+                last = now
+                yield {"time": time.time(), **now}
+
+
+def status_line(change: dict) -> str:
+    """One line of ``status --follow`` for people."""
+    return (
+        f"{time.strftime('%H:%M:%S', time.localtime(change['time']))} manager {change['manager_state']} · "
+        f"RE {change['re_state']} · env {'open' if change['worker_environment_exists'] else 'closed'} · "
+        f"queue {change['items_in_queue']} · history {change['items_in_history']} · "
+        f"running {change['running_item_uid'] or '-'}"
+    )
+
+
 def track_item(
     qs: QueueServer,
     item_uid: str,
@@ -246,6 +275,25 @@ def follow_console(
             return _console_ws(qs, ws, deadline)
     last = qs.console_output_update("ALL").get("last_msg_uid", "ALL")
     return _console_poll(qs, deadline, interval, last)
+
+
+def console_lines(
+    qs: QueueServer,
+    *,
+    lines: int = 10,
+    follow: bool = False,
+    transport: str = "auto",
+    duration: float | None = None,
+) -> Iterator[str]:
+    """The console's last ``lines`` lines as one text, then (``follow``) each new message.
+
+    The follow starts before the past is read, so nothing printed in between is lost."""
+    check_transport(transport)
+    stream = follow_console(qs, transport=transport, duration=duration) if follow else iter(())
+    past = qs.console_text(lines).rstrip("\n") if lines > 0 else ""
+    if past:
+        yield past
+    yield from stream
 
 
 def _console_ws(qs: QueueServer, ws: WsConnection, deadline: Deadline | None) -> Iterator[str]:
