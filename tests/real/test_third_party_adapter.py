@@ -21,9 +21,10 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "third_party_adapte
 @pytest.fixture
 def redis_plugin(monkeypatch):
     monkeypatch.syspath_prepend(str(EXAMPLE))
-    real = registry.entry_points
+    registry._entry_points.cache_clear()
+    real = registry._entry_points()
     ep = EntryPoint("redis", "tether_redis:RedisAdapter", registry.GROUP)
-    monkeypatch.setattr(registry, "entry_points", lambda group: [*real(group=group), ep])
+    monkeypatch.setattr(registry, "_entry_points", lambda: (*real, ep))
     registry.adapters.cache_clear()
     yield
     registry.adapters.cache_clear()
