@@ -139,3 +139,16 @@ def test_a_command_must_take_target_first_and_may_not_shadow_a_shared_option():
 
     with pytest.raises(ValueError, match="unknown shared"):
         cmd("x", shared=("colour",))
+
+
+def test_each_declared_command_is_recorded_for_other_front_ends():
+    from tether.cli.command import DECLARED
+
+    cmd = _demo_commands([])
+    assert DECLARED["demo"] is cmd
+    by_path = {d.path: d for d in cmd.declared}
+    assert set(by_path) == {("demo", "show"), ("demo", "env", "open")}
+    show = by_path[("demo", "show")]
+    assert [p.name for p in show.params] == ["word"] and show.timeout == 3.0 and not show.destructive
+    assert show.doc == "Show the target." and [s.name for s in show.settings] == [s.name for s in SETTINGS]
+    assert by_path[("demo", "env", "open")].shared == ("json",)

@@ -74,6 +74,29 @@ def _setting_param(setting: Any) -> inspect.Parameter:
     )
 
 
+@dataclass(frozen=True)
+class Declared:
+    """A command as declared (what the MCP server and the docs read, so they never drift from
+    the CLI): its path under ``tether``, the function, its own parameters, and its flags."""
+
+    app: str
+    path: tuple[str, ...]  # e.g. ("igv", "goto") or ("qserver", "env", "open")
+    fn: Callable[..., Any]
+    params: tuple[inspect.Parameter, ...]  # the command's own arguments and options
+    shared: tuple[str, ...]
+    settings: tuple[Any, ...]
+    timeout: float | None
+    destructive: bool  # stops or destroys something (exit, quit, env destroy, queue clear …)
+
+    @property
+    def doc(self) -> str:
+        return inspect.getdoc(self.fn) or ""
+
+
+#: every adapter's command set, by adapter name, as its cli module declared it
+DECLARED: dict[str, Commands] = {}
+
+
 @dataclass
 class Target:
     """What a command is pointed at, resolved once from the shared options and the adapter's
@@ -180,6 +203,8 @@ class Commands:
         self.settings = tuple(settings)
         self.app = typer.Typer(no_args_is_help=True, help=help)
         self._groups: dict[str, typer.Typer] = {}
+        self.declared: list[Declared] = []
+        DECLARED[app] = self
         if status:
             self("status", timeout=2.0)(_status)
 
@@ -198,12 +223,15 @@ class Commands:
         timeout: float | None = 10.0,
         shared: Iterable[str] = SHARED,
         settings: bool = True,
+        destructive: bool = False,
         **typer_kw: Any,
     ) -> Callable[[Callable], Callable]:
         """Declare ``fn(target: Target, ...)`` as a command; its other parameters are its own
         arguments and options. ``timeout`` is the default of ``--timeout`` (``None``: the
         client's own deadline per command); ``shared`` the shared options it takes;
-        ``settings=False`` leaves the adapter's settings out (a command that connects nowhere)."""
+        ``settings=False`` leaves the adapter's settings out (a command that connects nowhere);
+        ``destructive`` marks a command that stops or destroys something (agents need
+        ``--allow-destructive`` for it)."""
         shared = tuple(shared)
         unknown = set(shared) - set(SHARED)
         if unknown:
@@ -250,6 +278,19 @@ class Commands:
             wrapper.__annotations__ = {p.name: p.annotation for p in own + extra}
             parent = self._groups[group] if group else self.app
             parent.command(name, **typer_kw)(wrapper)
+            cli_name = name or fn.__name__.replace("_", "-")
+            self.declared.append(
+                Declared(
+                    app=self.name,
+                    path=(self.name, *((group,) if group else ()), cli_name),
+                    fn=fn,
+                    params=tuple(own),
+                    shared=shared,
+                    settings=tuple(declared),
+                    timeout=timeout,
+                    destructive=destructive,
+                )
+            )
             return fn
 
         return deco
@@ -323,4 +364,15 @@ def exit_code(exc: BaseException, *, as_json: bool) -> int:
     return 1
 
 
-__all__ = ["SHARED", "Commands", "HostOpt", "JsonOpt", "PortOpt", "Target", "VerboseOpt", "exit_code"]
+__all__ = [
+    "DECLARED",
+    "SHARED",
+    "Commands",
+    "Declared",
+    "HostOpt",
+    "JsonOpt",
+    "PortOpt",
+    "Target",
+    "VerboseOpt",
+    "exit_code",
+]
