@@ -56,6 +56,11 @@ class IGVAdapter(Adapter):
 
         return IGVClient.from_endpoint(endpoint, **options)
 
+    def audit(self, endpoint):
+        from .audit import audit
+
+        return audit(endpoint)
+
     def cli(self):
         from .cli import app
 
