@@ -30,6 +30,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from tether.adapter import Finding, is_loopback
@@ -38,6 +39,7 @@ from tether.endpoint import Endpoint, bind_scope, connect_host
 from .probe import MAX_SCHEMA
 
 CONTROL_DEFAULT_PORT, INFO_DEFAULT_PORT = 60615, 60625
+APP = "qserver"  # the RE Manager is the queue server's own: its findings carry this adapter's name
 KEY_VARS = ("QSERVER_ZMQ_PRIVATE_KEY_FOR_SERVER", "QSERVER_ZMQ_PRIVATE_KEY")
 _PROVIDER_ROUTE = re.compile(r"^/api/auth/provider/([^/]+)/")
 
@@ -259,8 +261,8 @@ def _control_finding(
 
 
 def audit(endpoint: Endpoint) -> list[Finding]:
-    if endpoint.app in (None, "qserver") and is_re_manager(endpoint.cmdline):
-        return re_manager_findings(endpoint)
-    if endpoint.app == "qserver" and endpoint.confidence in ("verified", "busy"):
+    if endpoint.app in (None, APP) and is_re_manager(endpoint.cmdline):
+        return [replace(f, app=APP) for f in re_manager_findings(endpoint)]
+    if endpoint.app == APP and endpoint.confidence in ("verified", "busy"):
         return http_findings(endpoint)
     return []

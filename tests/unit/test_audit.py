@@ -158,6 +158,7 @@ def test_audit_finds_every_exposure_and_sends_nothing_but_probes_and_read_only_r
 
     control = only(findings, zmq_control.port)
     assert [f.severity for f in control] == ["critical"] and control[0].pid == manager_pid
+    assert control[0].app == "qserver"  # the queue server's own manager, though tether does not drive it
     assert f"tcp://*:{zmq_control.port}" in control[0].evidence
     info = only(findings, zmq_info.port)
     assert [f.severity for f in info] == ["warning"] and "unencrypted" in info[0].finding
