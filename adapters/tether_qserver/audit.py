@@ -34,11 +34,13 @@ from dataclasses import replace
 from pathlib import Path
 
 from tether.adapter import Finding, is_loopback
+from tether.deadline import Deadline
 from tether.endpoint import Endpoint, bind_scope, connect_host
 
 from .probe import MAX_SCHEMA
 
 CONTROL_DEFAULT_PORT, INFO_DEFAULT_PORT = 60615, 60625
+HTTP_BUDGET = 3.0  # seconds for both unauthenticated reads of one HTTP server
 APP = "qserver"  # the RE Manager is the queue server's own: its findings carry this adapter's name
 KEY_VARS = ("QSERVER_ZMQ_PRIVATE_KEY_FOR_SERVER", "QSERVER_ZMQ_PRIVATE_KEY")
 _PROVIDER_ROUTE = re.compile(r"^/api/auth/provider/([^/]+)/")
@@ -73,11 +75,13 @@ def _get_json(host: str, port: int, path: str, timeout: float) -> tuple[int, obj
         return resp.status, None
 
 
-def http_findings(endpoint: Endpoint, timeout: float = 3.0) -> list[Finding]:
+def http_findings(endpoint: Endpoint, budget: float | None = None) -> list[Finding]:
+    """The two unauthenticated reads, within one overall ``budget`` (seconds)."""
+    deadline = Deadline(HTTP_BUDGET if budget is None else budget)
     out: list[Finding] = []
     exposed = _exposed(endpoint)
     where = f"bound to {exposed}" if exposed else "on loopback"
-    scopes = _get_json(endpoint.host, endpoint.port, "/api/auth/scopes", timeout)
+    scopes = _get_json(endpoint.host, endpoint.port, "/api/auth/scopes", deadline.remaining(0.05))
     if scopes is not None and scopes[0] == 200 and isinstance(scopes[1], dict):
         granted = [str(s) for s in scopes[1].get("scopes") or []]
         roles = [str(r) for r in scopes[1].get("roles") or []]
@@ -95,7 +99,11 @@ def http_findings(endpoint: Endpoint, timeout: float = 3.0) -> list[Finding]:
                     "section), unset QSERVER_HTTP_SERVER_ALLOW_ANONYMOUS_ACCESS, and drop --public",
                 )
             )
-    schema = _get_json(endpoint.host, endpoint.port, "/openapi.json", timeout)
+    schema = (
+        None
+        if deadline.expired
+        else _get_json(endpoint.host, endpoint.port, "/openapi.json", deadline.remaining(0.05))
+    )
     if schema is not None and schema[0] == 200 and isinstance(schema[1], dict):
         paths = schema[1].get("paths") or {}
         providers = sorted({m.group(1) for p in paths if (m := _PROVIDER_ROUTE.match(p))})
@@ -112,6 +120,16 @@ def http_findings(endpoint: Endpoint, timeout: float = 3.0) -> list[Finding]:
                     "QSERVER_HTTP_SERVER_SINGLE_USER_API_KEY out of shared shells and files",
                 )
             )
+    if scopes is None and schema is None:
+        out.append(
+            Finding.about(
+                endpoint,
+                "info",
+                "tether could not read the HTTP server's authentication settings",
+                f"neither GET /api/auth/scopes nor GET /openapi.json answered within {deadline.seconds:g} s",
+                "run `tether audit` again when the server is less busy",
+            )
+        )
     return out
 
 

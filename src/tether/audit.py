@@ -16,6 +16,7 @@ command line and environment, the app's own files, and read-only requests.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from . import registry
 from .adapter import Adapter, is_loopback
@@ -26,6 +27,7 @@ from .errors import TetherError
 from .findings import INFO, SEVERITIES, Finding, severity_rank
 
 DEFAULT_TIMEOUT = 1.0
+WORKERS = 16
 
 
 def exposed_to(bind: str) -> str | None:
@@ -128,18 +130,29 @@ def audit(
             endpoints = scan(
                 [a.name for a in adapters], include_unknown=True, timeout=timeout, discovery=disc
             )
-        for ep in endpoints:
-            own = next((a for a in adapters if a.name == ep.app), None)
-            if own is not None and ep.confidence in (Confidence.VERIFIED, Confidence.BUSY):
-                found = _exposure(own, ep, remote=remote)
-                if found is not None:
-                    findings.append(found)
-            if not remote and ep.pid is None and ep.bind:
-                findings.append(_unattributed(ep))
-            for adapter in adapters:
-                if ep.app in (None, adapter.name):
-                    findings.extend(_adapter_findings(adapter, ep))
+        if endpoints:  # adapters' checks may read files or send a read-only request: in parallel
+            with ThreadPoolExecutor(max_workers=min(WORKERS, len(endpoints))) as pool:
+                checks = pool.map(
+                    _endpoint_findings, endpoints, [adapters] * len(endpoints), [remote] * len(endpoints)
+                )
+                for found in checks:
+                    findings.extend(found)
     return sort_findings(dedupe(findings))
+
+
+def _endpoint_findings(ep: Endpoint, adapters: tuple[Adapter, ...], remote: bool) -> list[Finding]:
+    out: list[Finding] = []
+    own = next((a for a in adapters if a.name == ep.app), None)
+    if own is not None and ep.confidence in (Confidence.VERIFIED, Confidence.BUSY):
+        found = _exposure(own, ep, remote=remote)
+        if found is not None:
+            out.append(found)
+    if not remote and ep.pid is None and ep.bind:
+        out.append(_unattributed(ep))
+    for adapter in adapters:
+        if ep.app in (None, adapter.name):
+            out.extend(_adapter_findings(adapter, ep))
+    return out
 
 
 def dedupe(findings: list[Finding]) -> list[Finding]:

@@ -313,7 +313,7 @@ class Exposed(Adapter):
 
 
 class Broken(Exposed):
-    name, exposure_severity = "broken", None
+    name, exposure_severity, default_ports = "broken", None, ()
 
     def hints(self, listener):
         return Hint("test", "process") if listener.process == "broken-app" else None
@@ -440,3 +440,29 @@ def test_audit_of_this_machine_finishes_quickly():
     findings = audit(timeout=0.5)
     assert time.monotonic() - started < 15
     assert all(isinstance(f, Finding) for f in findings)
+
+
+def test_another_host_is_audited_by_probing_its_default_ports_and_an_answer_is_exposure(
+    adapters, monkeypatch
+):
+    monkeypatch.setattr(Exposed, "default_ports", (40005,))
+    findings = audit(["192.0.2.9"])  # the Exposed adapter's probe answers without a socket
+    assert [(f.app, f.host, f.port, f.severity) for f in findings] == [
+        ("exposed", "192.0.2.9", 40005, "critical")
+    ]
+    assert "answered Exposed's probe at 192.0.2.9:40005 from this machine" in findings[0].evidence
+
+
+def test_a_silent_http_server_cannot_stretch_the_audit_and_is_reported(monkeypatch):
+    import tether_qserver.audit as qa
+
+    monkeypatch.setattr(qa, "HTTP_BUDGET", 0.5)
+    silent = FakeServer(lambda c, s: c.wait_closed(5))
+    ep = Endpoint(
+        app="qserver", host="127.0.0.1", port=silent.port, bind="127.0.0.1", confidence=Confidence.VERIFIED
+    )
+    started = time.monotonic()
+    with silent:
+        findings = qserver_audit(ep)
+    assert time.monotonic() - started < 1.5
+    assert [f.severity for f in findings] == ["info"] and "could not read" in findings[0].finding

@@ -44,14 +44,13 @@ def audit(
     ] = None,
     timeout: Annotated[float, typer.Option("--timeout", "-t", help="Deadline in seconds per probe.")] = 1.0,
 ) -> None:
-    """Report who else (another machine, another local user) could drive the apps found here.
+    """Report who else could drive the apps found here: each finding with its severity, evidence and fix.
 
-    Each finding has a severity (info, warning, critical), its evidence (the bind address, the
-    app's own settings, the process's command line, a read-only request) and its fix. Nothing
-    is sent beyond each app's safe probe and read-only requests.
+    Evidence: the bind address, the app's own settings, the process's command line, read-only requests.
 
-    Exit codes: 0 nothing at or above --fail-on (default critical), 7 a finding at or above it,
-    2 bad input.
+    Nothing is sent beyond each app's safe probe and read-only requests.
+
+    Exit codes: 0 nothing at or above --fail-on (default critical); 7 a finding at or above it; 2 bad input.
     """
     from ..audit import SEVERITIES
     from ..audit import audit as run_audit
