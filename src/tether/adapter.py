@@ -14,7 +14,8 @@ An adapter is a small class, registered in the entry-point group ``tether.adapte
 
 What this module gives an adapter: :class:`Adapter`, :class:`Hint`, :class:`ProbeResult`,
 :class:`Verdict`, :class:`Setting` (settings the core resolves from flags, environment and
-config file), :func:`connect_failed`, :func:`raise_for_verdict`, :func:`is_loopback`, and
+config file), :class:`Finding` (what its ``audit`` hook reports to ``tether audit``),
+:func:`connect_failed`, :func:`raise_for_verdict`, :func:`is_loopback`, and
 :class:`~tether.deadline.Deadline` / :class:`~tether.endpoint.Confidence` re-exported. The socket
 table (``listener_pid``) is :mod:`tether.discovery`'s; transports are in :mod:`tether.transport`;
 an adapter's ``cli.py`` declares its commands with :mod:`tether.cli.command`.

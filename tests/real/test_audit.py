@@ -296,7 +296,7 @@ def _stop_firefox(pid: int) -> None:
         procs = [proc, *proc.children(recursive=True)]
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM)
-        _, alive = psutil.wait_procs(procs, timeout=10)
+        _, alive = psutil.wait_procs(procs, timeout=5)
         for p in alive:
             with contextlib.suppress(psutil.Error):
                 p.kill()
