@@ -31,6 +31,11 @@ class FirefoxAdapter(Adapter):
     title = "Firefox Marionette"
     default_ports = (DEFAULT_PORT,)
     description = "Drive Firefox through Marionette (and WebDriver BiDi for logs)."
+    exposure_severity = "critical"  # Marionette reachable from another machine: the browser, and more
+    exposure_fix = (
+        "Marionette binds loopback itself: remove what forwards port {port} (a proxy, an SSH or container "
+        "port mapping)"
+    )
 
     def hints(self, listener: Listener) -> Hint | None:
         hint = (
@@ -116,6 +121,11 @@ class FirefoxAdapter(Adapter):
         from .client import attach_located
 
         return attach_located(locate, **options)
+
+    def audit(self, endpoint):
+        from .audit import audit
+
+        return audit(endpoint)
 
     def cli(self):
         from .cli import cmd

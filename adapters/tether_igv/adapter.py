@@ -73,6 +73,11 @@ class IGVAdapter(Adapter):
 
         return IGVClient.from_endpoint(endpoint, **_with_exit_hook(options))
 
+    def audit(self, endpoint):
+        from .audit import audit
+
+        return audit(endpoint)
+
     def cli(self):
         from .cli import app
 

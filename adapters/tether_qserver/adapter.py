@@ -44,6 +44,11 @@ class QServerAdapter(Adapter):
 
         return QueueServer.from_endpoint(endpoint, **options)
 
+    def audit(self, endpoint):
+        from .audit import audit
+
+        return audit(endpoint)
+
     def cli(self):
         from .cli import cmd
 

@@ -14,7 +14,8 @@ An adapter is a small class, registered in the entry-point group ``tether.adapte
 
 What this module gives an adapter: :class:`Adapter`, :class:`Hint`, :class:`ProbeResult`,
 :class:`Verdict`, :class:`Setting` (settings the core resolves from flags, environment and
-config file), :func:`connect_failed`, :func:`raise_for_verdict`, :func:`is_loopback`, and
+config file), :class:`Finding` (what its ``audit`` hook reports to ``tether audit``),
+:func:`connect_failed`, :func:`raise_for_verdict`, :func:`is_loopback`, and
 :class:`~tether.deadline.Deadline` / :class:`~tether.endpoint.Confidence` re-exported. The socket
 table (``listener_pid``) is :mod:`tether.discovery`'s; transports are in :mod:`tether.transport`;
 an adapter's ``cli.py`` declares its commands with :mod:`tether.cli.command`.
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .deadline import Deadline
 from .endpoint import Confidence, Endpoint, Listener
 from .errors import Busy, NotFound, Timeout, Unreachable, WrongApp
+from .findings import Finding
 
 if TYPE_CHECKING:  # pragma: no cover
     import typer
@@ -128,6 +130,13 @@ class Adapter:
     settings: tuple[Setting, ...] = ()
     #: short human description for ``tether doctor``
     description: str = ""
+    #: ``tether audit``: the severity of the core's finding when this app's port is bound to a
+    #: non-loopback address (``None``: no such generic finding; the adapter's ``audit`` may report
+    #: its own), and the fix it names (``{port}`` is replaced by the port)
+    exposure_severity: str | None = None
+    exposure_fix: str = (
+        "bind the app to 127.0.0.1, or block port {port} from other machines with a firewall rule"
+    )
 
     # -- detection ---------------------------------------------------------------------
     def hints(self, listener: Listener) -> Hint | None:
@@ -187,6 +196,20 @@ class Adapter:
         """The adapter's typer sub-app, mounted as ``tether <name>``."""
         return None
 
+    # -- audit -------------------------------------------------------------------------
+    def audit(self, endpoint: Endpoint) -> list[Finding]:
+        """``tether audit``: what lets someone else drive the app at ``endpoint``, as findings.
+
+        Called for every endpoint a scan finds: this adapter's own (``endpoint.app == self.name``)
+        and those no adapter claims (``endpoint.app is None``, with their process's command
+        line), so an app the adapter does not drive yet can still be reported; return ``[]`` for
+        the rest. Read only the socket table, the process (command line, environment), the
+        app's files, and requests that change nothing; never a secret's value in the evidence.
+        A non-loopback bind is reported by the core when ``exposure_severity`` is set.
+        Default: none.
+        """
+        return []
+
     # -- doctor ------------------------------------------------------------------------
     def check(self) -> list[str]:
         """Problems that keep the adapter from working fully (missing optional tools). Default: none."""
@@ -242,6 +265,7 @@ __all__ = [
     "Adapter",
     "Confidence",
     "Deadline",
+    "Finding",
     "Hint",
     "ProbeResult",
     "Setting",

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from . import render
+from .audit import audit
 from .command import JsonOpt
 
 TimeoutOpt = Annotated[float, typer.Option("--timeout", "-t", help="Deadline in seconds per probe.")]
@@ -154,6 +155,7 @@ def build_app(args: list[str] | None = None) -> typer.Typer:
 
     app.command("scan")(scan)
     app.command("doctor")(doctor)
+    app.command("audit")(audit)
     for adapter in registry.adapters():
         help_text = adapter.description or f"Drive {adapter.title}."
         if wanted not in ("*", adapter.name):
