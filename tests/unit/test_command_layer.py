@@ -152,3 +152,28 @@ def test_each_declared_command_is_recorded_for_other_front_ends():
     assert [p.name for p in show.params] == ["word"] and show.timeout == 3.0 and not show.destructive
     assert show.doc == "Show the target." and [s.name for s in show.settings] == [s.name for s in SETTINGS]
     assert by_path[("demo", "env", "open")].shared == ("json",)
+
+
+def test_a_cli_module_with_postponed_annotations_keeps_its_option_names_and_help(tmp_path, monkeypatch):
+    mod = tmp_path / "late_cli.py"
+    mod.write_text(
+        "from __future__ import annotations\n"
+        "from typing import Annotated\n"
+        "import typer\n"
+        "from tether.cli.command import Commands, Target\n"
+        "cmd = Commands('late', help='Late.', status=False)\n"
+        "@cmd('load')\n"
+        "def load(target: Target, format_: Annotated[str | None, typer.Option('--format', help='File format.')] = None)"
+        " -> None:\n"
+        "    target.emit({'format': format_})\n"
+        "@cmd('other')\n"
+        "def other(target: Target) -> None: ...\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import late_cli
+
+    runner = CliRunner()
+    help_text = runner.invoke(late_cli.cmd.app, ["load", "--help"]).output
+    assert "--format " in help_text and "--format-" not in help_text and "File format." in help_text
+    res = runner.invoke(late_cli.cmd.app, ["load", "--format", "bam", "--json"])
+    assert res.exit_code == 0 and '"format": "bam"' in res.output

@@ -27,6 +27,7 @@ import functools
 import inspect
 import logging
 import sys
+import typing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -61,6 +62,10 @@ def _timeout_opt(default: float | None) -> Any:
 
 
 _KINDS: dict[str, Any] = {"str": str, "path": str, "int": int, "float": float, "bool": bool}
+
+
+def _has_str_annotations(params: Sequence[inspect.Parameter]) -> bool:
+    return any(isinstance(p.annotation, str) for p in params[1:])
 
 
 def _setting_param(setting: Any) -> inspect.Parameter:
@@ -242,7 +247,10 @@ class Commands:
             params = list(sig.parameters.values())
             if not params or params[0].name != "target":
                 raise TypeError(f"{fn.__name__}: the first parameter of a command must be 'target'")
-            own = params[1:]
+            # A cli.py with `from __future__ import annotations` has string annotations: typer
+            # reads an option's name and help from the annotation object, so resolve them here.
+            hints = typing.get_type_hints(fn, include_extras=True) if _has_str_annotations(params) else {}
+            own = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in params[1:]]
             common = {
                 "host": (HostOpt, None),
                 "port": (PortOpt, None),
