@@ -9,12 +9,15 @@ No ``from __future__ import annotations`` here: typer reads each parameter's ``A
 metadata from the signature the command layer builds, which keeps string annotations unevaluated.
 """
 
+import inspect
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tether.cli.command import Commands, Target
+
+from .commands import GENERATED, BatchCommand
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import IGVClient
@@ -275,6 +278,44 @@ def stop(target: Target) -> None:
         {"port": rec.port, "pid": rec.pid, "was_running": was_running, "xvfb_pid": rec.xvfb_pid},
         text=f"stopped IGV pid {rec.pid}" if was_running else f"IGV pid {rec.pid} was gone; cleaned up",
     )
+
+
+def _table_command(spec: BatchCommand) -> None:
+    """A command from a row of IGV's command table: its arguments in IGV's order, checked by the client."""
+
+    def command(target: Target, **given: Any) -> None:
+        values: list[Any] = []
+        for arg in spec.args:
+            value = given[arg.name]
+            if arg.many:
+                values += list(value or [])
+            elif value is not None:
+                values.append(value)
+        answer = getattr(_igv(target), spec.method)(*values)
+        if spec.query:
+            target.emit({"answer": answer}, text=answer)
+        else:
+            _done(target, answer)
+
+    params = [inspect.Parameter("target", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Target)]
+    for arg in spec.args:
+        kind = list[str] if arg.many else str
+        annotation = Annotated[
+            kind | None if arg.optional else kind, typer.Argument(help=arg.help, metavar=arg.name.upper())
+        ]
+        default = None if arg.optional else inspect.Parameter.empty
+        params.append(
+            inspect.Parameter(
+                arg.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+            )
+        )
+    setattr(command, "__signature__", inspect.Signature(params))  # noqa: B010 - the command layer reads it
+    command.__doc__ = spec.help + ("" if spec.since == "2.5" else f" (IGV {spec.since} and later.)")
+    cmd(spec.name, timeout=None)(command)
+
+
+for _spec in GENERATED:
+    _table_command(_spec)
 
 
 cmd.group("url", help="Print an encoded 'View in IGV' HTTP link (nothing is sent).")

@@ -23,6 +23,7 @@ from typing import Any
 from tether.errors import CommandError, TetherError, UsageError
 
 from . import args as A
+from .commands import BY_IGV, BY_NAME, GENERATED, BatchCommand
 from .locus import GenomeIndex, Locus, validate_loci
 from .probe import _UNKNOWN_VERSIONS, DEFAULT_PORT, igv_directory, read_prefs, version_from_install
 from .protocol import GRACE, IGVConnection, Reply
@@ -188,6 +189,7 @@ class IGVClient:
         self._index_cache: tuple[float, GenomeIndex | None] | None = None
         self._conn: IGVConnection | None = None
         self.on_exit = on_exit
+        self._secrets: list[str] = []
 
     @classmethod
     def from_endpoint(cls, endpoint: Any, **options: Any) -> IGVClient:
@@ -229,6 +231,19 @@ class IGVClient:
         if self._finder is not None:
             return "IGVClient(<not looked up yet>)"
         return f"IGVClient({self._host!r}, {self._port})"
+
+    @property
+    def secrets(self) -> list[str]:
+        """Credentials this client sent (``set_credentials``, ``set_access_token``): ``-v`` masks them."""
+        return list(self._secrets)
+
+    def known_version(self) -> str | None:
+        """IGV's version as far as it is known without sending a command: what the probe or the
+        install says (Debian's 2.16 answers ``version`` with ``user``; its package says 2.16.0)."""
+        self._ensure_endpoint()
+        if self._version is None and self.cmdline:
+            self._version = version_from_install(self.cmdline)
+        return self._version
 
     # -- connections -----------------------------------------------------------------------
     def _open(self, lazy: bool) -> IGVConnection:
@@ -310,6 +325,27 @@ class IGVClient:
             verb, "goto"
         )
         return self.execute(line, timeout=timeout, kind=kind, query=query)
+
+    def command(self, name: str, *values: Any, timeout: float | None = None) -> Reply:
+        """A batch command of :data:`tether_igv.commands.COMMANDS` by IGV's name (``setColor``)
+        or tether's (``set-color``), its arguments checked and quoted, refused (``UsageError``)
+        when the connected IGV is older than the command. Each generated method calls this."""
+        spec = BY_IGV.get(name.lower()) or BY_NAME.get(name)
+        if spec is None or not spec.generated:
+            raise UsageError(
+                f"refused: {name!r} is not one of IGV's batch commands tether builds from its table",
+                hint="its own method exists, or use send() for a raw line",
+            )
+        return self._run(spec, values, timeout)
+
+    def _run(self, spec: BatchCommand, values: tuple[Any, ...], timeout: float | None) -> Reply:
+        line = spec.line(values)  # every argument checked before IGV is even looked up
+        spec.check_version(self.known_version())
+        if spec.secret:
+            self._secrets += [
+                str(v) for arg, v in zip(spec.args, values, strict=False) if arg.kind == "secret" and v
+            ]
+        return self.execute(line, timeout=timeout, kind=spec.kind, query=spec.query)
 
     # -- queries ----------------------------------------------------------------------------
     def echo(self, text: str | None = None, *, timeout: float | None = None) -> str:
@@ -614,6 +650,41 @@ class IGVClient:
             first = result.failures[0]
             raise BatchError(result, first.line, first.command, None)
         return result
+
+
+def _generated_method(spec: BatchCommand) -> Callable[..., Any]:
+    """The client method of one table row: its arguments in IGV's order, ``timeout=`` last."""
+    import inspect
+
+    def method(self: IGVClient, *values: Any, timeout: float | None = None) -> Any:
+        reply = self._run(spec, values, timeout)
+        return reply.text if spec.query else reply
+
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    for arg in spec.args:
+        if arg.many:
+            params.append(inspect.Parameter(arg.name, inspect.Parameter.VAR_POSITIONAL, annotation=str))
+        else:
+            params.append(
+                inspect.Parameter(
+                    arg.name,
+                    inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                    default=None if arg.optional else inspect.Parameter.empty,
+                    annotation=Any,
+                )
+            )
+    params.append(inspect.Parameter("timeout", inspect.Parameter.KEYWORD_ONLY, default=None))
+    signature = inspect.Signature(params, return_annotation=str if spec.query else Reply)
+    setattr(method, "__signature__", signature)  # noqa: B010 - what help() and the docs show
+    method.__name__ = method.__qualname__ = spec.method
+    args = "".join(f"\n    ``{a.name}``: {a.help}" for a in spec.args)
+    method.__doc__ = f"IGV's ``{spec.igv}`` (IGV {spec.since} and later): {spec.help}{args}"
+    return method
+
+
+for _spec in GENERATED:
+    if _spec.method not in IGVClient.__dict__:
+        setattr(IGVClient, _spec.method, _generated_method(_spec))
 
 
 class BatchFailure:

@@ -48,12 +48,38 @@ def listener():
         ["color-by", "FOO"],
         ["sort", "sideways"],
         ["max-panel-height", "0"],
+        ["set-color", "300,0,0", "reads.bam"],
+        ["set-alt-color", "0,0"],
+        ["set-data-range", "50,0", "coverage"],
+        ["set-log-scale", "maybe"],
+        ["set-track-height", "80", "my\ntrack"],
+        ["remove", "x\nexit"],
+        ["overlay", "merged"],
+        ["sort-by-attribute", "TYPE", "sideways"],
+        ["show-data-range", "yes please"],
+        ["sampling-window-size", "0"],
+        ["set-sequence-strand", "both"],
     ],
 )
 def test_bad_arguments_exit_2_and_nothing_connects(capsys, listener, argv):
     code, _, err = cli(capsys, "igv", *argv, "--port", str(listener.port))
     assert code == 2, err
     assert listener.connections == 0
+
+
+def test_a_command_the_connected_igv_lacks_exits_2_naming_the_version_and_is_not_sent(capsys, igv_double):
+    code, _, err = cli(capsys, "igv", "rename-track", "old name", "new name", "--port", str(igv_double.port))
+    assert code == 2
+    assert "IGV 2.16.0 has no 'renameTrack'" in err and "3.0 and later" in err
+    assert b"renameTrack" not in b"".join(igv_double.received)
+
+
+def test_a_table_command_sends_igvs_line_with_the_track_quoted(capsys, igv_double):
+    argv = ["set-data-range", "0,50", "my coverage, v2", "--port", str(igv_double.port), "--json"]
+    code, out, err = cli(capsys, "igv", *argv)
+    assert code == 0, err
+    assert json.loads(out)["command"] == 'setDataRange 0,50 "my coverage, v2"'
+    assert b'setDataRange 0,50 "my coverage, v2"\n' in b"".join(igv_double.received)
 
 
 def test_refusal_as_json_names_the_error(capsys, listener):
