@@ -96,6 +96,24 @@ def snapshot(
     target.emit({"file": str(path), "bytes": size}, text=str(path))
 
 
+@cmd("save-session", timeout=None)
+def save_session(
+    target: Target,
+    file: Annotated[Path, typer.Argument(help="Session file (IGV 2.x: .xml, 3.0: .json); any path.")],
+) -> None:
+    """Save IGV's session (tracks, their ranges, colours, heights, overlays) to FILE."""
+    path = _igv(target).save_session(file)
+    target.emit({"file": str(path), "bytes": path.stat().st_size if path.exists() else None}, text=str(path))
+
+
+@cmd("load-session", timeout=None)
+def load_session(
+    target: Target, file: Annotated[str, typer.Argument(help="A saved session (.xml or .json), or its URL.")]
+) -> None:
+    """Load a saved session: IGV replaces what it shows with it."""
+    _done(target, _igv(target).load_session(file))
+
+
 def _track_verb(verb: str, doc: str) -> None:
     def command(target: Target, track: TrackArg = None) -> None:
         _done(target, getattr(_igv(target), verb)(track))

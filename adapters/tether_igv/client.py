@@ -14,6 +14,7 @@ for a burst of commands.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from typing import Any
 from tether.errors import CommandError, TetherError, UsageError
 
 from . import args as A
-from .commands import BY_IGV, BY_NAME, GENERATED, BatchCommand
+from .commands import BY_IGV, BY_NAME, GENERATED, BatchCommand, parse_version
 from .locus import GenomeIndex, Locus, validate_loci
 from .probe import _UNKNOWN_VERSIONS, DEFAULT_PORT, igv_directory, read_prefs, version_from_install
 from .protocol import GRACE, IGVConnection, Reply
@@ -507,6 +508,83 @@ class IGVClient:
             if after is None or after == before:
                 raise CommandError(f"IGV answered OK but did not write {target}", app_message="OK")
         return target
+
+    def save_session(self, path: str | Path, *, timeout: float | None = None) -> Path:
+        """Save IGV's session to ``path`` (any local path); returns the absolute path written.
+
+        IGV 2.x writes XML and 3.0 JSON, each appending its suffix to a name without one; a
+        name with the other format's suffix is refused. A path IGV cannot take (a space or quote:
+        2.16-3.0 test the suffix before they strip quotes, then fail with "directory not found")
+        is saved in a private temporary directory, with absolute data paths (IGV's
+        ``SESSION.RELATIVE_PATH`` off for that one save, then set back), and moved into place.
+        """
+        text = A.check_text(str(path), "session file")
+        spec = BY_IGV["savesession"]
+        local = _is_local(self.host)
+        target = Path(text).expanduser()
+        target = target.resolve() if local else target
+        if not target.is_absolute():
+            raise UsageError(f"refused: a session path for a remote IGV must be absolute, not {text!r}")
+        if local and not target.parent.is_dir():
+            raise UsageError(f"refused: directory {target.parent} does not exist", hint="nothing was sent")
+        version = self.known_version()
+        spec.check_version(version)
+        suffix = ".json" if (parse_version(version) or (0,)) >= (3,) else ".xml"
+        other = ".xml" if suffix == ".json" else ".json"
+        if target.suffix.lower() == other:
+            raise UsageError(
+                f"refused: IGV {version or ''} writes {suffix[1:].upper()} sessions; name the file *{suffix}",
+                hint="nothing was sent",
+            )
+        if target.suffix.lower() != suffix:
+            target = target.with_name(target.name + suffix)
+        if not any(c.isspace() or c in "\"'" for c in str(target)):
+            before = target.stat().st_mtime_ns if local and target.exists() else None
+            self.execute(f"saveSession {target}", timeout=timeout)
+            if local and (not target.exists() or target.stat().st_mtime_ns == before):
+                raise CommandError(f"IGV answered OK but did not write {target}", app_message="OK")
+            return target
+        if not local:
+            raise UsageError(f"refused: IGV cannot save a session to {str(target)!r} (a space or quote)")
+        return self._save_session_and_move(target, timeout)
+
+    def _save_session_and_move(self, target: Path, timeout: float | None) -> Path:
+        import shutil
+        import tempfile
+
+        relative = "true"
+        if self.cmdline:
+            relative = read_prefs(igv_directory(self.cmdline)).get("SESSION.RELATIVE_PATH", "true") or "true"
+        scratch = Path(
+            tempfile.mkdtemp(prefix="tether-igv-session-", dir="/tmp" if os.name == "posix" else None)
+        )
+        try:
+            if any(c.isspace() or c in "\"'" for c in str(scratch)):
+                raise UsageError(f"refused: no temporary directory IGV can write to ({scratch})")
+            with self.session():
+                self.execute("preference SESSION.RELATIVE_PATH false", timeout=timeout)
+                try:
+                    self.execute(f"saveSession {scratch / 'session'}", timeout=timeout)
+                finally:
+                    self.execute(f"preference SESSION.RELATIVE_PATH {A.word(relative, 'preference')}")
+            written = [p for p in scratch.iterdir() if p.name.startswith("session")]
+            if len(written) != 1:
+                raise CommandError(
+                    f"IGV answered OK but did not write a session in {scratch}", app_message="OK"
+                )
+            shutil.move(str(written[0]), target)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return target
+
+    def load_session(self, path: str | Path, *, timeout: float | None = None) -> Reply:
+        """Load a saved session (``.xml``, or ``.json`` from IGV 3.0): IGV replaces what it shows."""
+        text = A.check_text(str(path), "session file")
+        if Path(text).suffix.lower() not in (".xml", ".json") and not A.is_url(text):
+            raise UsageError(
+                f"refused: {text!r} is not a session file (.xml or .json)", hint="nothing was sent"
+            )
+        return self.load(text, timeout=timeout)
 
     # -- track display ------------------------------------------------------------------------
     def _track_command(self, verb: str, track: str | None, timeout: float | None) -> Reply:

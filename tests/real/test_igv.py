@@ -19,6 +19,7 @@ import threading
 import time
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -621,3 +622,83 @@ def test_batch_resolves_relative_paths_against_the_script_directory(igv_app, tmp
         assert not (wrong / "review.xml").exists()
     assert "my regions.bed" in (review / "review.xml").read_text()
     assert f'load "{review}/data/my regions.bed"' in igv_log(igv_app)
+
+
+# -- the command table, sessions ---------------------------------------------------------------
+def _tracks(session: Path) -> dict[str, Any]:
+    import xml.etree.ElementTree as ET
+
+    return {t.get("name"): t for t in ET.parse(session).getroot().iter("Track")}
+
+
+def test_styling_commands_are_read_back_from_a_saved_session_in_a_spaced_path(igv_app, tmp_path, capsys):
+    data = tmp_path / "my data"
+    data.mkdir()
+    for name in ("cov one", "cov two", "c3", "c4"):
+        rows = "".join(f"chr1\t{i * 100}\t{i * 100 + 100}\t{i % 7 * 3 + 1}\n" for i in range(40))
+        (data / f"{name}.bedgraph").write_text(rows)
+    (data / "my regions.bed").write_text("chr1\t100\t900\tfeatA\n")
+    port = ["--port", str(igv_app.port)]
+    assert cli(capsys, "igv", "new", *port)[0] == 0
+    code, _, err = cli(capsys, "igv", "load", *map(str, sorted(data.iterdir())), *port)
+    assert code == 0, err
+    for argv in (
+        ["set-data-range", "0,50", "cov one.bedgraph"],
+        ["set-log-scale", "true", "cov one.bedgraph"],
+        ["set-color", "255,0,0", "my regions.bed"],
+        ["set-track-height", "80", "cov two.bedgraph"],
+        ["overlay", "both covs", "c3.bedgraph", "c4.bedgraph"],
+    ):
+        code, _, err = cli(capsys, "igv", *argv, *port)
+        assert code == 0, f"{argv}: {err}"
+    assert 'setColor 255,0,0 "my regions.bed"' in igv_log(igv_app)
+    session = data / "review session.xml"
+    code, out, err = cli(capsys, "igv", "save-session", str(session), *port, "--json")
+    assert code == 0, err
+    assert json.loads(out)["file"] == str(session)
+
+    tracks = _tracks(session)
+    cov_one = tracks["cov one.bedgraph"].find("DataRange")
+    assert (cov_one.get("minimum"), cov_one.get("maximum"), cov_one.get("type")) == ("0.0", "50.0", "LOG")
+    assert tracks["my regions.bed"].get("color") == "255,0,0"
+    assert tracks["cov two.bedgraph"].get("height") == "80"
+    merged = tracks["both covs"]
+    assert merged.get("clazz").endswith("MergedTracks")
+    assert {t.get("name") for t in merged.findall("Track")} == {"c3.bedgraph", "c4.bedgraph"}
+
+    # loaded back into an empty IGV, and saved again: the same styles
+    assert cli(capsys, "igv", "new", *port)[0] == 0
+    code, _, err = cli(capsys, "igv", "load-session", str(session), *port)
+    assert code == 0, err
+    again = tmp_path / "again.xml"
+    assert cli(capsys, "igv", "save-session", str(again), *port)[0] == 0
+    reloaded = _tracks(again)
+    assert reloaded["cov one.bedgraph"].find("DataRange").get("type") == "LOG"
+    assert reloaded["my regions.bed"].get("color") == "255,0,0"
+    assert reloaded["cov two.bedgraph"].get("height") == "80"
+    assert "both covs" in reloaded
+    assert cli(capsys, "igv", "new", *port)[0] == 0
+
+
+def test_a_command_igv_216_lacks_exits_2_and_never_reaches_igv(igv_app, capsys):
+    code, _, err = cli(capsys, "igv", "rename-track", "my regions.bed", "b", "--port", str(igv_app.port))
+    assert code == 2
+    assert "has no 'renameTrack' command (IGV 3.0 and later have it)" in err
+    assert "renameTrack" not in igv_log(igv_app)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["set-color", "300,0,0", "x"],
+        ["set-data-range", "50,0", "x"],
+        ["set-track-height", "10", "bad\nname"],
+        ["save-session", "s.json"],
+    ],
+)
+def test_bad_input_for_the_new_commands_exits_2_with_nothing_sent(igv_app, capsys, argv):
+    before = igv_log(igv_app)
+    code, _, err = cli(capsys, "igv", *argv, "--port", str(igv_app.port))
+    assert code == 2, err
+    sent = igv_log(igv_app)[len(before) :]
+    assert argv[0].replace("-", "") not in sent.lower()
