@@ -274,13 +274,25 @@ def launch(
         bool, typer.Option("--headless", help="Run under a private Xvfb even with a display.")
     ] = False,
     memory: Annotated[str | None, typer.Option("--memory", help="Java heap limit, e.g. 2g.")] = None,
+    width: Annotated[
+        int | None, typer.Option("--width", help="Snapshot width in pixels (300-16384).")
+    ] = None,
+    height: Annotated[
+        int | None, typer.Option("--height", help="Window height (a snapshot is as tall as its tracks).")
+    ] = None,
 ) -> None:
     """Start IGV on a free port with its own preferences (no dialogs offline); print the endpoint."""
     from .launch import launch as start
 
     with target.progress("starting IGV"):
         rec = start(
-            genome_, port=target.port, headless=headless, memory=memory, timeout=target.timeout or 60.0
+            genome_,
+            port=target.port,
+            headless=headless,
+            memory=memory,
+            timeout=target.timeout or 60.0,
+            width=width,
+            height=height,
         )
     xvfb = f", Xvfb {rec.display}" if rec.xvfb_pid else ""
     target.emit(rec, text=f"IGV ready on {rec.host}:{rec.port} (pid {rec.pid}, genome {rec.genome}{xvfb})")

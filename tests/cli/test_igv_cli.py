@@ -186,3 +186,15 @@ def test_each_option_keeps_its_declared_name_and_help(capsys):
     assert "--format " in out and "--format-" not in out and "File format (bam, bed, vcf" in out
     code, out, _ = cli(capsys, "igv", "launch", "--help")
     assert "-g" in out and "Java heap limit" in out and "--host" not in out
+
+
+@pytest.mark.parametrize("argv", [["--width", "10"], ["--height", "99999"], ["--width", "wide"]])
+def test_launch_refuses_a_window_size_igv_cannot_have_before_starting_anything(capsys, argv, monkeypatch):
+    import subprocess
+
+    def no_start(*a, **kw):  # pragma: no cover - reached only if the refusal is missing
+        raise AssertionError("a process was started")
+
+    monkeypatch.setattr(subprocess, "Popen", no_start)
+    code, _, err = cli(capsys, "igv", "launch", *argv)
+    assert code == 2, err

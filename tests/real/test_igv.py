@@ -522,11 +522,12 @@ def _kill(pid: int | None) -> None:
             pass
 
 
-def test_launch_without_a_display_uses_xvfb_then_exit_stops_igv_and_xvfb(igv_app, state_dir):
+def test_launch_without_a_display_uses_xvfb_then_exit_stops_igv_and_xvfb(igv_app, state_dir, tmp_path):
     genome = str(igv_app.genome)
     env = {"TETHER_IGV_STATE_DIR": str(state_dir)}
     launch_env = {**env, "DISPLAY": None}
-    proc = tether_proc("igv", "launch", "--genome", genome, "--json", env=launch_env, timeout=120)
+    argv = ["igv", "launch", "--genome", genome, "--width", "1600", "--json"]  # wider than IGV's 1280 screen
+    proc = tether_proc(*argv, env=launch_env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     rec = json.loads(proc.stdout)
     try:
@@ -537,6 +538,7 @@ def test_launch_without_a_display_uses_xvfb_then_exit_stops_igv_and_xvfb(igv_app
         igv = IGVClient(port=rec["port"])
         assert igv.current_genome()["source"] == "launched by tether"
         assert igv.goto("chr2:1-1000").ok
+        assert png_size(igv.snapshot(tmp_path / "wide.png"))[0] == 1600  # --width is the snapshot's width
         status = tether_proc("igv", "status", "--port", str(rec["port"]), "--json", env=env)
         assert json.loads(status.stdout)["pid"] == rec["pid"]
         done = tether_proc("igv", "exit", "--port", str(rec["port"]), env=env)
