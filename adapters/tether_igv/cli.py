@@ -226,7 +226,8 @@ def batch(
         Path,
         typer.Argument(
             help="An IGV batch script (one command a line; # and // comments), or - for stdin. "
-            "Relative paths in it are resolved against its directory (stdin: the current one)."
+            "Relative paths follow IGV's own runner: the current directory first, then the script's "
+            "directory for files that exist there."
         ),
     ],
     keep_going: Annotated[
@@ -239,20 +240,34 @@ def batch(
         ),
     ] = False,
 ) -> None:
-    """Run a batch script over the port, line by line, with a progress bar."""
+    """Run a batch script as 'igv -b SCRIPT' would from here, line by line, with a progress bar."""
+    from tether.cli import render
+
     from .script import prepare, read_script
 
-    name, base, lines = read_script(script)
+    name, script_dir, lines = read_script(script)
     if dry_run:
-        prepared = [line for line in prepare(lines, base) if not line.skipped]
+        prepared = [line for line in prepare(lines, script_dir) if not line.skipped]
+        for warning in (w for line in prepared for w in line.warnings):
+            render.note(f"warning: {warning}")
         target.emit(
-            {"base_dir": str(base), "lines": [line.to_dict() for line in prepared]},
+            {
+                "cwd": str(Path.cwd()),
+                "script_dir": str(script_dir),
+                "lines": [ln.to_dict() for ln in prepared],
+            },
             text="\n".join(command for line in prepared for command in line.commands),
         )
         return
     igv = _igv(target)
     with target.progress(f"running {name}", total=len(lines)) as bar:
-        result = igv.batch(lines, base_dir=base, keep_going=keep_going, on_line=lambda *_: bar.advance())
+        result = igv.batch(
+            lines,
+            base_dir=script_dir,
+            keep_going=keep_going,
+            on_line=lambda *_: bar.advance(),
+            on_warning=lambda warning: render.note(f"warning: {warning}"),
+        )
     target.emit(result, text=f"{result.done} command(s) done, {result.skipped} line(s) skipped")
 
 

@@ -321,6 +321,13 @@ class IGVClient:
         if verb == "exit":
             self.exit(timeout=timeout)
             return Reply(line, "OK")
+        if verb == "savesession" and len(line.split(None, 1)) == 2:
+            from .script import strip_quotes
+
+            target = strip_quotes(line.split(None, 1)[1].strip())
+            if any(c.isspace() or c in "\"'" for c in target):  # IGV cannot take it quoted
+                self.save_session(target, timeout=timeout)
+                return Reply(line, "OK")
         query = verb in ("echo", "version", "currentgenomepath", "toolsyaml")
         kind = {"load": "load", "loadfile": "load", "genome": "genome", "snapshot": "snapshot"}.get(
             verb, "goto"
@@ -676,25 +683,36 @@ class IGVClient:
         lines: Iterable[str],
         *,
         base_dir: str | Path | None = None,
+        cwd: str | Path | None = None,
         keep_going: bool = False,
         on_line: Callable[[int, str, Reply | TetherError | None], None] | None = None,
+        on_warning: Callable[[str], None] | None = None,
         timeout: float | None = None,
     ) -> BatchResult:
-        """Run an IGV batch script line by line over one connection.
+        """Run an IGV batch script line by line over one connection, with the paths ``igv -b``
+        would use when started in ``cwd`` (default: the current directory).
 
-        Relative local paths (``load`` files and ``index=``/``coverage=``, ``genome``,
-        ``snapshotDirectory``, ``saveSession``, a ``snapshot`` before any ``snapshotDirectory``)
-        are made absolute against ``base_dir`` — pass the script's directory; the default is the
-        current working directory — see :mod:`tether_igv.script`. Every line is checked and
+        ``base_dir`` is the script's directory (IGV's ``scriptDir``; default ``cwd``). Relative
+        local paths (``load`` files, ``genome``, ``snapshotDirectory``, ``saveSession``, a
+        ``snapshot`` before any ``snapshotDirectory``) are resolved by IGV's rule — the working
+        directory when the file exists there, else the script's directory when it exists there,
+        else the working directory — and ``index=``/``coverage=`` against the working directory;
+        see :mod:`tether_igv.script`. Where the two directories would give a different meaning,
+        ``on_warning`` gets a message (also kept in the result). Every line is checked and
         rewritten before anything is sent. Blank lines and comments (``#``, ``//``) are skipped.
-        Stops at the first failing line (a :class:`BatchError` naming its line number) unless
-        ``keep_going``. ``on_line`` is called after each line with its number, its text as
-        written and its outcome (``None`` when skipped).
+        Stops at the first failing line (a :class:`BatchError` naming its number and quoting it
+        as written) unless ``keep_going``. ``on_line`` is called after each line with its
+        number, its text as written and its outcome (``None`` when skipped).
         """
         from .script import prepare
 
         result = BatchResult()
-        prepared = prepare(lines, base_dir)
+        prepared = prepare(lines, base_dir, cwd=cwd)
+        for line in prepared:
+            for warning in line.warnings:
+                result.warnings.append(warning)
+                if on_warning:
+                    on_warning(warning)
         with self.session():
             for line in prepared:
                 number, text = line.number, line.text
@@ -708,15 +726,17 @@ class IGVClient:
                     try:
                         reply = self.send(command, timeout=timeout)
                     except CommandError as exc:
-                        result.failures.append(BatchFailure(number, command, exc.app_message or exc.message))
+                        failure = BatchFailure(number, command, exc.app_message or exc.message, text)
+                        result.failures.append(failure)
                         if on_line:
                             on_line(number, text, exc)
                         if not keep_going:
-                            raise BatchError(result, number, command, exc) from exc
+                            raise BatchError(result, failure, exc) from exc
                         break
                     except TetherError as exc:
-                        result.failures.append(BatchFailure(number, command, exc.message))
-                        raise BatchError(result, number, command, exc) from exc
+                        failure = BatchFailure(number, command, exc.message, text)
+                        result.failures.append(failure)
+                        raise BatchError(result, failure, exc) from exc
                 else:
                     result.done += 1
                     result.seconds += time.monotonic() - started
@@ -725,8 +745,7 @@ class IGVClient:
                     if line.commands[-1].split()[0].lower() == "exit":
                         break
         if result.failures:
-            first = result.failures[0]
-            raise BatchError(result, first.line, first.command, None)
+            raise BatchError(result, result.failures[0], None)
         return result
 
 
@@ -766,11 +785,14 @@ for _spec in GENERATED:
 
 
 class BatchFailure:
-    def __init__(self, line: int, command: str, message: str) -> None:
+    """A failed line: its number, its text as written, the command sent for it, IGV's answer."""
+
+    def __init__(self, line: int, command: str, message: str, text: str | None = None) -> None:
         self.line, self.command, self.message = line, command, message
+        self.text = text if text is not None else command
 
     def to_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "command": self.command, "message": self.message}
+        return {"line": self.line, "text": self.text, "command": self.command, "message": self.message}
 
 
 class BatchResult:
@@ -781,6 +803,7 @@ class BatchResult:
         self.skipped = 0
         self.seconds = 0.0
         self.failures: list[BatchFailure] = []
+        self.warnings: list[str] = []
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -788,18 +811,21 @@ class BatchResult:
             "skipped": self.skipped,
             "failed": len(self.failures),
             "failures": [f.to_dict() for f in self.failures],
+            "warnings": list(self.warnings),
             "seconds": round(self.seconds, 3),
         }
 
 
 class BatchError(CommandError):
-    """A batch script failed; ``line`` is the 1-based line number of the (first) failing command."""
+    """A batch script failed; ``line`` is the 1-based line number of the (first) failing command.
+    The message quotes the line as written in the script (``detail["command"]``: as sent)."""
 
-    def __init__(self, result: BatchResult, line: int, command: str, cause: TetherError | None) -> None:
+    def __init__(self, result: BatchResult, failure: BatchFailure, cause: TetherError | None) -> None:
+        line = failure.line
         if cause is not None:
-            message = f"batch stopped at line {line} ({command!r}): {cause.message}"
+            message = f"batch stopped at line {line} ({failure.text!r}): {cause.message}"
         else:
-            listing = "; ".join(f"line {f.line} ({f.command!r}): {f.message}" for f in result.failures[:10])
+            listing = "; ".join(f"line {f.line} ({f.text!r}): {f.message}" for f in result.failures[:10])
             more = f"; and {len(result.failures) - 10} more" if len(result.failures) > 10 else ""
             message = f"batch done, {len(result.failures)} line(s) failed: {listing}{more}"
         super().__init__(
@@ -808,6 +834,7 @@ class BatchError(CommandError):
             or (result.failures[0].message if result.failures else None),
             hint=cause.hint if cause is not None else None,
             line=line,
+            command=failure.command,
             result=result.to_dict(),
         )
         if cause is not None and not isinstance(cause, CommandError):

@@ -587,27 +587,40 @@ def test_igv_killed_mid_command_exits_4_with_a_message_and_stop_cleans_up(igv_ap
 
 
 # -- batch scripts: relative paths -----------------------------------------------------------
-def test_batch_resolves_relative_paths_against_the_script_directory(igv_app, tmp_path):
-    """A review script next to its data works from any cwd: its relative paths are the script's,
-    not IGV's working directory (``igv_app.workdir``) nor the caller's."""
-    review = tmp_path / "review"
+def _review_tree(root: Path) -> Path:
+    """``root/review/`` with a script and its data, as a lab keeps them; returns the script."""
+    review = root / "review"
     (review / "data").mkdir(parents=True)
     (review / "data" / "my regions.bed").write_text("chr1\t100\t900\tfeatA\nchr1\t2000\t2600\tfeatB\n")
     script = review / "review.txt"
     script.write_text(
-        "# relative to this file\n"
+        "# written for igv -b\n"
         "new\n"
         'load "data/my regions.bed"\n'
         'snapshotDirectory "review shots"\n'
         "goto chr1:1-3,000\n"
         "snapshot name.png\n"
-        "saveSession review.xml\n"
+        "saveSession ./review.xml\n"  # IGV 2.16's runner: a bare name is a NullPointerException
     )
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
+    return script
+
+
+def _outputs(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.suffix in (".png", ".xml")}
+
+
+def test_batch_run_from_above_the_script_puts_files_where_igvs_own_runner_does(igv_app, tmp_path):
+    """Run from the directory above the script: data found next to the script (it exists only
+    there), the new snapshot directory and session made in the working directory — the same
+    files, in the same places, as IGV's own runner ('igv -b review/review.txt' started there)."""
+    ours, theirs = tmp_path / "tether run", tmp_path / "igv run"
+    _review_tree(ours)
+    script = _review_tree(theirs)
+    script.write_text(script.read_text() + "exit\n")  # IGV's runner: quit when done
+
     proc = subprocess.run(
-        [*TETHER, "igv", "batch", "../review/review.txt", "--port", str(igv_app.port), "--json"],
-        cwd=elsewhere,
+        [*TETHER, "igv", "batch", "review/review.txt", "--port", str(igv_app.port), "--json"],
+        cwd=ours,
         capture_output=True,
         text=True,
         timeout=120,
@@ -615,15 +628,32 @@ def test_batch_resolves_relative_paths_against_the_script_directory(igv_app, tmp
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
     assert (report["done"], report["failed"], report["skipped"]) == (6, 0, 1)  # every command: OK
-    shot = review / "review shots" / "name.png"
-    width, height = png_size(shot)
-    assert width > 300 and height > 100
+    assert "line 4: 'review shots' exists in neither directory" in proc.stderr  # where it goes, said
+    assert f'load "{ours}/review/data/my regions.bed"' in igv_log(igv_app)
+
+    igv_dir = tmp_path / "igv-b prefs"
+    igv_dir.mkdir()
+    prefs = (igv_app.igv_dir / "prefs.properties").read_text()
+    (igv_dir / "prefs.properties").write_text(prefs.replace("PORT_ENABLED=TRUE", "PORT_ENABLED=FALSE"))
+    env = {**os.environ, "DISPLAY": igv_app.display.name if igv_app.display else os.environ["DISPLAY"]}
+    cmd = ["java", "-Xmx512m", "-cp", "/usr/share/java/igv.jar", "org.broad.igv.ui.Main"]
+    cmd += ["--igvDirectory", str(igv_dir), "-b", "review/review.txt"]
+    runner = subprocess.Popen(
+        cmd, cwd=theirs, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        runner.wait(timeout=60)
+    finally:
+        if runner.poll() is None:
+            os.killpg(runner.pid, signal.SIGKILL)
+            runner.wait()
+
+    assert _outputs(theirs) == {"review shots/name.png", "review.xml"}  # IGV's own runner
+    assert _outputs(ours) == _outputs(theirs)
+    shot = ours / "review shots" / "name.png"
+    assert png_size(shot)[0] > 300
     assert coloured_pixels(shot) > 2_000  # the BED features were drawn (an empty view: ~400)
-    for wrong in (elsewhere, igv_app.workdir):
-        assert not (wrong / "review shots").exists()
-        assert not (wrong / "review.xml").exists()
-    assert "my regions.bed" in (review / "review.xml").read_text()
-    assert f'load "{review}/data/my regions.bed"' in igv_log(igv_app)
+    assert "my regions.bed" in (ours / "review.xml").read_text()
 
 
 # -- the command table, sessions ---------------------------------------------------------------
