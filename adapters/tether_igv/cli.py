@@ -96,6 +96,27 @@ def snapshot(
     target.emit({"file": str(path), "bytes": size}, text=str(path))
 
 
+@cmd("snapshots", timeout=None)
+def snapshots(
+    target: Target,
+    regions: Annotated[
+        list[str], typer.Argument(help="A BED file, a file of loci (one a line), or loci.", metavar="REGIONS")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the snapshots and index.html.")],
+    format_: Annotated[str, typer.Option("--format", help="png or svg.")] = "png",
+    title: Annotated[str | None, typer.Option("--title", help="The page's title.")] = None,
+) -> None:
+    """One snapshot per region into --out, and --out/index.html: a page of them with their loci."""
+    from .report import read_regions, snapshot_report
+
+    wanted = read_regions(regions)  # checked before IGV is looked up
+    with target.progress("snapshots", total=len(wanted)) as bar:
+        report = snapshot_report(
+            _igv(target), wanted, out, fmt=format_, title=title, on_shot=lambda _: bar.advance()
+        )
+    target.emit(report, text=str(report.index))
+
+
 @cmd("save-session", timeout=None)
 def save_session(
     target: Target,

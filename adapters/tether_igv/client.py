@@ -439,6 +439,13 @@ class IGVClient:
         self._check_loci(flat)
         return self.execute("goto " + " ".join(flat), timeout=timeout, kind="goto")
 
+    def verify_loci(self, loci: list[str]) -> list[Locus]:
+        """Check loci as :meth:`goto` does (syntax, then the loaded genome's index when readable),
+        sending nothing but what finding the genome takes; a bad one is a ``UsageError``."""
+        for locus in loci:
+            A.check_text(str(locus), "locus")
+        return self._check_loci([part for locus in loci for part in str(locus).split()])
+
     def _check_loci(self, loci: list[str]) -> list[Locus]:
         parsed = validate_loci(loci)  # syntax first: refused before IGV is even looked up
         index = self.genome_index() if self.check_loci else None

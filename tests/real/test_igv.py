@@ -484,11 +484,12 @@ def test_example_writes_one_snapshot_per_bed_region(igv_app, bed, tmp_path):
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    names = sorted(p.name for p in out.iterdir())
+    names = sorted(p.name for p in out.glob("*.png"))
     assert names == ["featA.png", "featB.png", "featC.png"]
-    for p in out.iterdir():
+    for p in out.glob("*.png"):
         assert png_size(p)[0] > 300 and p.stat().st_size > 3000
     assert "chr2:501-1500" in proc.stdout
+    assert (out / "index.html").is_file() and f"page\t{out / 'index.html'}" in proc.stdout
 
 
 # -- launch, exit, stop, and IGV dying mid-command -------------------------------------------------
@@ -734,3 +735,44 @@ def test_bad_input_for_the_new_commands_exits_2_with_nothing_sent(igv_app, capsy
     assert code == 2, err
     sent = igv_log(igv_app)[len(before) :]
     assert argv[0].replace("-", "") not in sent.lower()
+
+
+# -- the review report ---------------------------------------------------------------------------
+def test_snapshots_writes_one_per_region_and_a_page_firefox_shows_whole(
+    igv_app, firefox_app, bed, tmp_path, capsys
+):
+    import functools
+    import http.server
+
+    out = tmp_path / "review page"
+    port = ["--port", str(igv_app.port)]
+    assert cli(capsys, "igv", "load", str(bed), *port)[0] == 0
+    code, stdout, err = cli(capsys, "igv", "snapshots", str(bed), "--out", str(out), *port, "--json")
+    assert code == 0, err
+    report = json.loads(stdout)
+    assert [s["locus"] for s in report["snapshots"]] == ["chr1:101-900", "chr1:2001-2600", "chr2:501-1500"]
+    for shot in report["snapshots"]:
+        assert png_size(out / shot["file"])[0] > 300
+    page = (out / "index.html").read_text()
+    assert page.count("<img ") == 3 and "chr2:501-1500" in page
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        from tether import registry
+
+        # the Firefox adapter's own client for the verified endpoint (adapter.connect, the step
+        # tether.connect ends with)
+        endpoint = tether.find("firefox", port=firefox_app.port)
+        with registry.get("firefox").connect(endpoint, timeout=30) as ff:
+            ff.navigate(f"http://127.0.0.1:{server.server_address[1]}/index.html")
+            shown = ff.execute(
+                "return [...document.images].filter(i => i.complete && i.naturalWidth > 300).length"
+            )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert shown == 3  # every snapshot loaded and decoded in a real browser
+    assert cli(capsys, "igv", "new", *port)[0] == 0
