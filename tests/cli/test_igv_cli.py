@@ -12,6 +12,7 @@ import pytest
 from tests.unit.fakes import FakeServer, fake_igv
 from tether.cli import run
 from tether.errors import UsageError
+from tether_igv.commands import GENERATED
 
 
 def cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -236,3 +237,17 @@ def test_regions_come_from_a_bed_a_file_of_loci_or_loci_and_the_page_escapes_the
         read_regions([str(bad)])
     page = render_html(Report(tmp_path, [Shot("chr1:1000-2000", "<b>hit</b>", "a.png")]), "t & t")
     assert "&lt;b&gt;hit&lt;/b&gt;" in page and "<b>hit</b>" not in page and "t &amp; t" in page
+
+
+def _bad_argv(spec) -> list[str]:
+    """Arguments for a table command with a line break in the first one (or one too many)."""
+    if not spec.args:
+        return ["surplus"]
+    return ["x\nexit"] + ["1"] * (len([a for a in spec.args if not a.optional]) - 1)
+
+
+@pytest.mark.parametrize("spec", GENERATED, ids=lambda spec: spec.name)
+def test_every_table_command_refuses_bad_input_with_exit_2_before_connecting(capsys, listener, spec):
+    code, _, err = cli(capsys, "igv", spec.name, *_bad_argv(spec), "--port", str(listener.port))
+    assert code == 2, err
+    assert listener.connections == 0
