@@ -102,8 +102,8 @@ class BatchCommand:
     def check_version(self, version: str | None) -> None:
         """Refuse the command (exit 2, nothing sent) when the connected IGV is older than ``since``;
         an unknown version lets it through (IGV then answers for itself)."""
-        have = parse_version(version)
-        if have is not None and have < parse_version(self.since):  # type: ignore[operator]
+        have, since = parse_version(version), parse_version(self.since) or ()
+        if have is not None and have < since:
             raise UsageError(
                 f"refused: IGV {version} has no '{self.igv}' command (IGV {self.since} and later have it)",
                 hint="nothing was sent; upgrade IGV",
