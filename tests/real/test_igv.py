@@ -776,3 +776,75 @@ def test_snapshots_writes_one_per_region_and_a_page_firefox_shows_whole(
         server.server_close()
     assert shown == 3  # every snapshot loaded and decoded in a real browser
     assert cli(capsys, "igv", "new", *port)[0] == 0
+
+
+def test_every_table_command_igv_216_has_answers_ok_and_shows_in_the_session(igv_app, tmp_path, capsys):
+    from tether_igv.commands import GENERATED, parse_version
+
+    data = tmp_path / "my data"
+    data.mkdir()
+    for name in ("cov one", "c3", "c4"):
+        rows = "".join(f"chr1\t{i * 100}\t{i * 100 + 100}\t{i % 7 * 3 + 1}\n" for i in range(40))
+        (data / f"{name}.bedgraph").write_text(rows)
+    (data / "my regions.bed").write_text("chr1\t100\t900\tfeatA\n")
+    port = ["--port", str(igv_app.port)]
+    assert cli(capsys, "igv", "new", *port)[0] == 0
+    assert cli(capsys, "igv", "load", *map(str, sorted(data.iterdir())), *port)[0] == 0
+    runs = {  # in an order that keeps each one meaningful
+        "add-frames": ["chr1:1-100", "chr2:1-100"],
+        "zoom-in": [],
+        "zoom-out": [],
+        "scroll-to-track": ["my regions.bed"],
+        "tofront": [],
+        "set-data-range": ["0,30", "c3.bedgraph"],
+        "set-log-scale": ["true", "c3.bedgraph"],
+        "set-color": ["0,128,0", "my regions.bed"],
+        "set-alt-color": ["0,0,255", "cov one.bedgraph"],
+        "set-track-height": ["60", "c3.bedgraph"],
+        "show-data-range": ["false", "cov one.bedgraph"],
+        "fit-tracks": [],
+        "overlay": ["both", "c3.bedgraph", "c4.bedgraph"],
+        "separate": ["both"],
+        "set-sequence-strand": ["-"],
+        "set-sequence-show-translation": ["true"],
+        "sort-by-attribute": ["NAME", "desc"],
+        "show-attributes": ["NAME"],
+        "sampling-window-size": ["100"],
+        "max-depth": ["50"],
+        "set-credentials": ["reviewer", "pw"],
+        "clear-credentials": [],
+        "set-access-token": ["tok", "example.org"],
+        "clear-access-tokens": [],
+        "remove": ["c4.bedgraph"],
+    }
+    in_216 = {s.name for s in GENERATED if parse_version(s.since) <= (2, 16)}
+    assert set(runs) == in_216  # every table command IGV 2.16 has is run here
+    for name, values in runs.items():
+        code, _, err = cli(capsys, "igv", name, *values, *port)
+        assert code == 0, f"{name}: {err}"
+    session = tmp_path / "all.xml"
+    assert cli(capsys, "igv", "save-session", str(session), *port)[0] == 0
+    tracks = _tracks(session)
+    assert "c4.bedgraph" not in tracks and "both" not in tracks  # removed; overlaid then separated
+    assert tracks["c3.bedgraph"].find("DataRange").get("maximum") == "30.0"
+    assert tracks["c3.bedgraph"].find("DataRange").get("type") == "LOG"
+    assert tracks["my regions.bed"].get("color") == "0,128,0"
+    assert tracks["cov one.bedgraph"].get("altColor") == "0,0,255"
+    assert tracks["cov one.bedgraph"].get("showDataRange") == "false"
+    sequence = tracks["Reference sequence"]
+    assert (sequence.get("sequenceTranslationStrandValue"), sequence.get("shouldShowTranslation")) == (
+        "NEGATIVE",
+        "true",
+    )
+    hidden = session.read_text()
+    assert '<Attribute name="NAME"/>' not in hidden and '<Attribute name="DATA FILE"/>' in hidden
+    newer = {"scroll-to-top": [], "rename-track": ["c3.bedgraph", "c three"], "set-row-height": ["10"]}
+    newer["tools-yaml"] = []
+    assert set(newer) == {s.name for s in GENERATED} - in_216
+    before = igv_log(igv_app)
+    for name, values in newer.items():  # valid arguments: refused for the version alone
+        code, _, err = cli(capsys, "igv", name, *values, *port)
+        assert code == 2 and "IGV 2.16.0 has no" in err, f"{name}: {err}"
+    sent = igv_log(igv_app)[len(before) :]
+    assert not any(w in sent for w in ("scrollToTop", "renameTrack", "setRowHeight", "toolsYaml"))
+    assert cli(capsys, "igv", "new", *port)[0] == 0
