@@ -7,10 +7,10 @@
 ...     igv.load("reads.bam", index="reads.bam.bai")
 ...     igv.snapshot("shots/region.png")
 
-Modules, top-down: ``adapter`` (hints, probe), ``protocol`` (nonce framing), ``args`` and
-``locus`` (what may be sent), ``client`` (``IGVClient``), ``script`` (a batch script's relative
-paths, resolved against its directory), ``launch`` (start IGV offline under Xvfb), ``links``
-('View in IGV' URLs), ``cli`` (``tether igv …``).
+Modules, top-down: ``adapter`` (hints, probe), ``protocol`` (nonce framing), ``args``,
+``locus`` and ``commands`` (what may be sent; every batch command of IGV as data), ``client``
+(``IGVClient``), ``script`` (a batch script's relative paths, by IGV's own runner's rule),
+``launch`` (start IGV offline under Xvfb), ``links`` ('View in IGV' URLs), ``cli`` (``tether igv …``).
 """
 
 from __future__ import annotations

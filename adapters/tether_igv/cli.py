@@ -9,12 +9,15 @@ No ``from __future__ import annotations`` here: typer reads each parameter's ``A
 metadata from the signature the command layer builds, which keeps string annotations unevaluated.
 """
 
+import inspect
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from tether.cli.command import Commands, Target
+
+from .commands import GENERATED, BatchCommand
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import IGVClient
@@ -91,6 +94,45 @@ def snapshot(
     path = _igv(target).snapshot(file)
     size = path.stat().st_size if path.exists() else None
     target.emit({"file": str(path), "bytes": size}, text=str(path))
+
+
+@cmd("snapshots", timeout=None)
+def snapshots(
+    target: Target,
+    regions: Annotated[
+        list[str], typer.Argument(help="A BED file, a file of loci (one a line), or loci.", metavar="REGIONS")
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the snapshots and index.html.")],
+    format_: Annotated[str, typer.Option("--format", help="png or svg.")] = "png",
+    title: Annotated[str | None, typer.Option("--title", help="The page's title.")] = None,
+) -> None:
+    """One snapshot per region into --out, and --out/index.html: a page of them with their loci."""
+    from .report import read_regions, snapshot_report
+
+    wanted = read_regions(regions)  # checked before IGV is looked up
+    with target.progress("snapshots", total=len(wanted)) as bar:
+        report = snapshot_report(
+            _igv(target), wanted, out, fmt=format_, title=title, on_shot=lambda _: bar.advance()
+        )
+    target.emit(report, text=str(report.index))
+
+
+@cmd("save-session", timeout=None)
+def save_session(
+    target: Target,
+    file: Annotated[Path, typer.Argument(help="Session file (IGV 2.x: .xml, 3.0: .json); any path.")],
+) -> None:
+    """Save IGV's session (tracks, their ranges, colours, heights, overlays) to FILE."""
+    path = _igv(target).save_session(file)
+    target.emit({"file": str(path), "bytes": path.stat().st_size if path.exists() else None}, text=str(path))
+
+
+@cmd("load-session", timeout=None)
+def load_session(
+    target: Target, file: Annotated[str, typer.Argument(help="A saved session (.xml or .json), or its URL.")]
+) -> None:
+    """Load a saved session: IGV replaces what it shows with it."""
+    _done(target, _igv(target).load_session(file))
 
 
 def _track_verb(verb: str, doc: str) -> None:
@@ -205,7 +247,8 @@ def batch(
         Path,
         typer.Argument(
             help="An IGV batch script (one command a line; # and // comments), or - for stdin. "
-            "Relative paths in it are resolved against its directory (stdin: the current one)."
+            "Relative paths follow IGV's own runner: the current directory first, then the script's "
+            "directory for files that exist there."
         ),
     ],
     keep_going: Annotated[
@@ -218,20 +261,34 @@ def batch(
         ),
     ] = False,
 ) -> None:
-    """Run a batch script over the port, line by line, with a progress bar."""
+    """Run a batch script as 'igv -b SCRIPT' would from here, line by line, with a progress bar."""
+    from tether.cli import render
+
     from .script import prepare, read_script
 
-    name, base, lines = read_script(script)
+    name, script_dir, lines = read_script(script)
     if dry_run:
-        prepared = [line for line in prepare(lines, base) if not line.skipped]
+        prepared = [line for line in prepare(lines, script_dir) if not line.skipped]
+        for warning in (w for line in prepared for w in line.warnings):
+            render.note(f"warning: {warning}")
         target.emit(
-            {"base_dir": str(base), "lines": [line.to_dict() for line in prepared]},
+            {
+                "cwd": str(Path.cwd()),
+                "script_dir": str(script_dir),
+                "lines": [ln.to_dict() for ln in prepared],
+            },
             text="\n".join(command for line in prepared for command in line.commands),
         )
         return
     igv = _igv(target)
     with target.progress(f"running {name}", total=len(lines)) as bar:
-        result = igv.batch(lines, base_dir=base, keep_going=keep_going, on_line=lambda *_: bar.advance())
+        result = igv.batch(
+            lines,
+            base_dir=script_dir,
+            keep_going=keep_going,
+            on_line=lambda *_: bar.advance(),
+            on_warning=lambda warning: render.note(f"warning: {warning}"),
+        )
     target.emit(result, text=f"{result.done} command(s) done, {result.skipped} line(s) skipped")
 
 
@@ -253,13 +310,25 @@ def launch(
         bool, typer.Option("--headless", help="Run under a private Xvfb even with a display.")
     ] = False,
     memory: Annotated[str | None, typer.Option("--memory", help="Java heap limit, e.g. 2g.")] = None,
+    width: Annotated[
+        int | None, typer.Option("--width", help="Snapshot width in pixels (300-16384).")
+    ] = None,
+    height: Annotated[
+        int | None, typer.Option("--height", help="Window height (a snapshot is as tall as its tracks).")
+    ] = None,
 ) -> None:
     """Start IGV on a free port with its own preferences (no dialogs offline); print the endpoint."""
     from .launch import launch as start
 
     with target.progress("starting IGV"):
         rec = start(
-            genome_, port=target.port, headless=headless, memory=memory, timeout=target.timeout or 60.0
+            genome_,
+            port=target.port,
+            headless=headless,
+            memory=memory,
+            timeout=target.timeout or 60.0,
+            width=width,
+            height=height,
         )
     xvfb = f", Xvfb {rec.display}" if rec.xvfb_pid else ""
     target.emit(rec, text=f"IGV ready on {rec.host}:{rec.port} (pid {rec.pid}, genome {rec.genome}{xvfb})")
@@ -275,6 +344,44 @@ def stop(target: Target) -> None:
         {"port": rec.port, "pid": rec.pid, "was_running": was_running, "xvfb_pid": rec.xvfb_pid},
         text=f"stopped IGV pid {rec.pid}" if was_running else f"IGV pid {rec.pid} was gone; cleaned up",
     )
+
+
+def _table_command(spec: BatchCommand) -> None:
+    """A command from a row of IGV's command table: its arguments in IGV's order, checked by the client."""
+
+    def command(target: Target, **given: Any) -> None:
+        values: list[Any] = []
+        for arg in spec.args:
+            value = given[arg.name]
+            if arg.many:
+                values += list(value or [])
+            elif value is not None:
+                values.append(value)
+        answer = getattr(_igv(target), spec.method)(*values)
+        if spec.query:
+            target.emit({"answer": answer}, text=answer)
+        else:
+            _done(target, answer)
+
+    params = [inspect.Parameter("target", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Target)]
+    for arg in spec.args:
+        kind = list[str] if arg.many else str
+        annotation = Annotated[
+            kind | None if arg.optional else kind, typer.Argument(help=arg.help, metavar=arg.name.upper())
+        ]
+        default = None if arg.optional else inspect.Parameter.empty
+        params.append(
+            inspect.Parameter(
+                arg.name, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+            )
+        )
+    setattr(command, "__signature__", inspect.Signature(params))  # noqa: B010 - the command layer reads it
+    command.__doc__ = spec.help + ("" if spec.since == "2.5" else f" (IGV {spec.since} and later.)")
+    cmd(spec.name, timeout=None)(command)
+
+
+for _spec in GENERATED:
+    _table_command(_spec)
 
 
 cmd.group("url", help="Print an encoded 'View in IGV' HTTP link (nothing is sent).")

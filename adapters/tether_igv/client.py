@@ -14,6 +14,7 @@ for a burst of commands.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from typing import Any
 from tether.errors import CommandError, TetherError, UsageError
 
 from . import args as A
+from .commands import BY_IGV, BY_NAME, GENERATED, BatchCommand, parse_version
 from .locus import GenomeIndex, Locus, validate_loci
 from .probe import _UNKNOWN_VERSIONS, DEFAULT_PORT, igv_directory, read_prefs, version_from_install
 from .protocol import GRACE, IGVConnection, Reply
@@ -188,6 +190,7 @@ class IGVClient:
         self._index_cache: tuple[float, GenomeIndex | None] | None = None
         self._conn: IGVConnection | None = None
         self.on_exit = on_exit
+        self._secrets: list[str] = []
 
     @classmethod
     def from_endpoint(cls, endpoint: Any, **options: Any) -> IGVClient:
@@ -229,6 +232,19 @@ class IGVClient:
         if self._finder is not None:
             return "IGVClient(<not looked up yet>)"
         return f"IGVClient({self._host!r}, {self._port})"
+
+    @property
+    def secrets(self) -> list[str]:
+        """Credentials this client sent (``set_credentials``, ``set_access_token``): ``-v`` masks them."""
+        return list(self._secrets)
+
+    def known_version(self) -> str | None:
+        """IGV's version as far as it is known without sending a command: what the probe or the
+        install says (Debian's 2.16 answers ``version`` with ``user``; its package says 2.16.0)."""
+        self._ensure_endpoint()
+        if self._version is None and self.cmdline:
+            self._version = version_from_install(self.cmdline)
+        return self._version
 
     # -- connections -----------------------------------------------------------------------
     def _open(self, lazy: bool) -> IGVConnection:
@@ -305,11 +321,39 @@ class IGVClient:
         if verb == "exit":
             self.exit(timeout=timeout)
             return Reply(line, "OK")
+        if verb == "savesession" and len(line.split(None, 1)) == 2:
+            from .script import strip_quotes
+
+            target = strip_quotes(line.split(None, 1)[1].strip())
+            if any(c.isspace() or c in "\"'" for c in target):  # IGV cannot take it quoted
+                self.save_session(target, timeout=timeout)
+                return Reply(line, "OK")
         query = verb in ("echo", "version", "currentgenomepath", "toolsyaml")
         kind = {"load": "load", "loadfile": "load", "genome": "genome", "snapshot": "snapshot"}.get(
             verb, "goto"
         )
         return self.execute(line, timeout=timeout, kind=kind, query=query)
+
+    def command(self, name: str, *values: Any, timeout: float | None = None) -> Reply:
+        """A batch command of :data:`tether_igv.commands.COMMANDS` by IGV's name (``setColor``)
+        or tether's (``set-color``), its arguments checked and quoted, refused (``UsageError``)
+        when the connected IGV is older than the command. Each generated method calls this."""
+        spec = BY_IGV.get(name.lower()) or BY_NAME.get(name)
+        if spec is None or not spec.generated:
+            raise UsageError(
+                f"refused: {name!r} is not one of IGV's batch commands tether builds from its table",
+                hint="its own method exists, or use send() for a raw line",
+            )
+        return self._run(spec, values, timeout)
+
+    def _run(self, spec: BatchCommand, values: tuple[Any, ...], timeout: float | None) -> Reply:
+        line = spec.line(values)  # every argument checked before IGV is even looked up
+        spec.check_version(self.known_version())
+        if spec.secret:
+            self._secrets += [
+                str(v) for arg, v in zip(spec.args, values, strict=False) if arg.kind == "secret" and v
+            ]
+        return self.execute(line, timeout=timeout, kind=spec.kind, query=spec.query)
 
     # -- queries ----------------------------------------------------------------------------
     def echo(self, text: str | None = None, *, timeout: float | None = None) -> str:
@@ -399,6 +443,13 @@ class IGVClient:
         self._check_loci(flat)
         return self.execute("goto " + " ".join(flat), timeout=timeout, kind="goto")
 
+    def verify_loci(self, loci: list[str]) -> list[Locus]:
+        """Check loci as :meth:`goto` does (syntax, then the loaded genome's index when readable),
+        sending nothing but what finding the genome takes; a bad one is a ``UsageError``."""
+        for locus in loci:
+            A.check_text(str(locus), "locus")
+        return self._check_loci([part for locus in loci for part in str(locus).split()])
+
     def _check_loci(self, loci: list[str]) -> list[Locus]:
         parsed = validate_loci(loci)  # syntax first: refused before IGV is even looked up
         index = self.genome_index() if self.check_loci else None
@@ -475,6 +526,83 @@ class IGVClient:
             if after is None or after == before:
                 raise CommandError(f"IGV answered OK but did not write {target}", app_message="OK")
         return target
+
+    def save_session(self, path: str | Path, *, timeout: float | None = None) -> Path:
+        """Save IGV's session to ``path`` (any local path); returns the absolute path written.
+
+        IGV 2.x writes XML and 3.0 JSON, each appending its suffix to a name without one; a
+        name with the other format's suffix is refused. A path IGV cannot take (a space or quote:
+        2.16-3.0 test the suffix before they strip quotes, then fail with "directory not found")
+        is saved in a private temporary directory, with absolute data paths (IGV's
+        ``SESSION.RELATIVE_PATH`` off for that one save, then set back), and moved into place.
+        """
+        text = A.check_text(str(path), "session file")
+        spec = BY_IGV["savesession"]
+        local = _is_local(self.host)
+        target = Path(text).expanduser()
+        target = target.resolve() if local else target
+        if not target.is_absolute():
+            raise UsageError(f"refused: a session path for a remote IGV must be absolute, not {text!r}")
+        if local and not target.parent.is_dir():
+            raise UsageError(f"refused: directory {target.parent} does not exist", hint="nothing was sent")
+        version = self.known_version()
+        spec.check_version(version)
+        suffix = ".json" if (parse_version(version) or (0,)) >= (3,) else ".xml"
+        other = ".xml" if suffix == ".json" else ".json"
+        if target.suffix.lower() == other:
+            raise UsageError(
+                f"refused: IGV {version or ''} writes {suffix[1:].upper()} sessions; name the file *{suffix}",
+                hint="nothing was sent",
+            )
+        if target.suffix.lower() != suffix:
+            target = target.with_name(target.name + suffix)
+        if not any(c.isspace() or c in "\"'" for c in str(target)):
+            before = target.stat().st_mtime_ns if local and target.exists() else None
+            self.execute(f"saveSession {target}", timeout=timeout)
+            if local and (not target.exists() or target.stat().st_mtime_ns == before):
+                raise CommandError(f"IGV answered OK but did not write {target}", app_message="OK")
+            return target
+        if not local:
+            raise UsageError(f"refused: IGV cannot save a session to {str(target)!r} (a space or quote)")
+        return self._save_session_and_move(target, timeout)
+
+    def _save_session_and_move(self, target: Path, timeout: float | None) -> Path:
+        import shutil
+        import tempfile
+
+        relative = "true"
+        if self.cmdline:
+            relative = read_prefs(igv_directory(self.cmdline)).get("SESSION.RELATIVE_PATH", "true") or "true"
+        scratch = Path(
+            tempfile.mkdtemp(prefix="tether-igv-session-", dir="/tmp" if os.name == "posix" else None)
+        )
+        try:
+            if any(c.isspace() or c in "\"'" for c in str(scratch)):
+                raise UsageError(f"refused: no temporary directory IGV can write to ({scratch})")
+            with self.session():
+                self.execute("preference SESSION.RELATIVE_PATH false", timeout=timeout)
+                try:
+                    self.execute(f"saveSession {scratch / 'session'}", timeout=timeout)
+                finally:
+                    self.execute(f"preference SESSION.RELATIVE_PATH {A.word(relative, 'preference')}")
+            written = [p for p in scratch.iterdir() if p.name.startswith("session")]
+            if len(written) != 1:
+                raise CommandError(
+                    f"IGV answered OK but did not write a session in {scratch}", app_message="OK"
+                )
+            shutil.move(str(written[0]), target)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        return target
+
+    def load_session(self, path: str | Path, *, timeout: float | None = None) -> Reply:
+        """Load a saved session (``.xml``, or ``.json`` from IGV 3.0): IGV replaces what it shows."""
+        text = A.check_text(str(path), "session file")
+        if Path(text).suffix.lower() not in (".xml", ".json") and not A.is_url(text):
+            raise UsageError(
+                f"refused: {text!r} is not a session file (.xml or .json)", hint="nothing was sent"
+            )
+        return self.load(text, timeout=timeout)
 
     # -- track display ------------------------------------------------------------------------
     def _track_command(self, verb: str, track: str | None, timeout: float | None) -> Reply:
@@ -566,25 +694,36 @@ class IGVClient:
         lines: Iterable[str],
         *,
         base_dir: str | Path | None = None,
+        cwd: str | Path | None = None,
         keep_going: bool = False,
         on_line: Callable[[int, str, Reply | TetherError | None], None] | None = None,
+        on_warning: Callable[[str], None] | None = None,
         timeout: float | None = None,
     ) -> BatchResult:
-        """Run an IGV batch script line by line over one connection.
+        """Run an IGV batch script line by line over one connection, with the paths ``igv -b``
+        would use when started in ``cwd`` (default: the current directory).
 
-        Relative local paths (``load`` files and ``index=``/``coverage=``, ``genome``,
-        ``snapshotDirectory``, ``saveSession``, a ``snapshot`` before any ``snapshotDirectory``)
-        are made absolute against ``base_dir`` — pass the script's directory; the default is the
-        current working directory — see :mod:`tether_igv.script`. Every line is checked and
+        ``base_dir`` is the script's directory (IGV's ``scriptDir``; default ``cwd``). Relative
+        local paths (``load`` files, ``genome``, ``snapshotDirectory``, ``saveSession``, a
+        ``snapshot`` before any ``snapshotDirectory``) are resolved by IGV's rule — the working
+        directory when the file exists there, else the script's directory when it exists there,
+        else the working directory — and ``index=``/``coverage=`` against the working directory;
+        see :mod:`tether_igv.script`. Where the two directories would give a different meaning,
+        ``on_warning`` gets a message (also kept in the result). Every line is checked and
         rewritten before anything is sent. Blank lines and comments (``#``, ``//``) are skipped.
-        Stops at the first failing line (a :class:`BatchError` naming its line number) unless
-        ``keep_going``. ``on_line`` is called after each line with its number, its text as
-        written and its outcome (``None`` when skipped).
+        Stops at the first failing line (a :class:`BatchError` naming its number and quoting it
+        as written) unless ``keep_going``. ``on_line`` is called after each line with its
+        number, its text as written and its outcome (``None`` when skipped).
         """
         from .script import prepare
 
         result = BatchResult()
-        prepared = prepare(lines, base_dir)
+        prepared = prepare(lines, base_dir, cwd=cwd)
+        for line in prepared:
+            for warning in line.warnings:
+                result.warnings.append(warning)
+                if on_warning:
+                    on_warning(warning)
         with self.session():
             for line in prepared:
                 number, text = line.number, line.text
@@ -598,15 +737,17 @@ class IGVClient:
                     try:
                         reply = self.send(command, timeout=timeout)
                     except CommandError as exc:
-                        result.failures.append(BatchFailure(number, command, exc.app_message or exc.message))
+                        failure = BatchFailure(number, command, exc.app_message or exc.message, text)
+                        result.failures.append(failure)
                         if on_line:
                             on_line(number, text, exc)
                         if not keep_going:
-                            raise BatchError(result, number, command, exc) from exc
+                            raise BatchError(result, failure, exc) from exc
                         break
                     except TetherError as exc:
-                        result.failures.append(BatchFailure(number, command, exc.message))
-                        raise BatchError(result, number, command, exc) from exc
+                        failure = BatchFailure(number, command, exc.message, text)
+                        result.failures.append(failure)
+                        raise BatchError(result, failure, exc) from exc
                 else:
                     result.done += 1
                     result.seconds += time.monotonic() - started
@@ -615,17 +756,54 @@ class IGVClient:
                     if line.commands[-1].split()[0].lower() == "exit":
                         break
         if result.failures:
-            first = result.failures[0]
-            raise BatchError(result, first.line, first.command, None)
+            raise BatchError(result, result.failures[0], None)
         return result
 
 
+def _generated_method(spec: BatchCommand) -> Callable[..., Any]:
+    """The client method of one table row: its arguments in IGV's order, ``timeout=`` last."""
+    import inspect
+
+    def method(self: IGVClient, *values: Any, timeout: float | None = None) -> Any:
+        reply = self._run(spec, values, timeout)
+        return reply.text if spec.query else reply
+
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    for arg in spec.args:
+        if arg.many:
+            params.append(inspect.Parameter(arg.name, inspect.Parameter.VAR_POSITIONAL, annotation=str))
+        else:
+            params.append(
+                inspect.Parameter(
+                    arg.name,
+                    inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                    default=None if arg.optional else inspect.Parameter.empty,
+                    annotation=Any,
+                )
+            )
+    params.append(inspect.Parameter("timeout", inspect.Parameter.KEYWORD_ONLY, default=None))
+    signature = inspect.Signature(params, return_annotation=str if spec.query else Reply)
+    setattr(method, "__signature__", signature)  # noqa: B010 - what help() and the docs show
+    method.__name__ = method.__qualname__ = spec.method
+    args = "".join(f"\n    ``{a.name}``: {a.help}" for a in spec.args)
+    method.__doc__ = f"IGV's ``{spec.igv}`` (IGV {spec.since} and later): {spec.help}{args}"
+    return method
+
+
+for _spec in GENERATED:
+    if _spec.method not in IGVClient.__dict__:
+        setattr(IGVClient, _spec.method, _generated_method(_spec))
+
+
 class BatchFailure:
-    def __init__(self, line: int, command: str, message: str) -> None:
+    """A failed line: its number, its text as written, the command sent for it, IGV's answer."""
+
+    def __init__(self, line: int, command: str, message: str, text: str | None = None) -> None:
         self.line, self.command, self.message = line, command, message
+        self.text = text if text is not None else command
 
     def to_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "command": self.command, "message": self.message}
+        return {"line": self.line, "text": self.text, "command": self.command, "message": self.message}
 
 
 class BatchResult:
@@ -636,6 +814,7 @@ class BatchResult:
         self.skipped = 0
         self.seconds = 0.0
         self.failures: list[BatchFailure] = []
+        self.warnings: list[str] = []
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -643,18 +822,21 @@ class BatchResult:
             "skipped": self.skipped,
             "failed": len(self.failures),
             "failures": [f.to_dict() for f in self.failures],
+            "warnings": list(self.warnings),
             "seconds": round(self.seconds, 3),
         }
 
 
 class BatchError(CommandError):
-    """A batch script failed; ``line`` is the 1-based line number of the (first) failing command."""
+    """A batch script failed; ``line`` is the 1-based line number of the (first) failing command.
+    The message quotes the line as written in the script (``detail["command"]``: as sent)."""
 
-    def __init__(self, result: BatchResult, line: int, command: str, cause: TetherError | None) -> None:
+    def __init__(self, result: BatchResult, failure: BatchFailure, cause: TetherError | None) -> None:
+        line = failure.line
         if cause is not None:
-            message = f"batch stopped at line {line} ({command!r}): {cause.message}"
+            message = f"batch stopped at line {line} ({failure.text!r}): {cause.message}"
         else:
-            listing = "; ".join(f"line {f.line} ({f.command!r}): {f.message}" for f in result.failures[:10])
+            listing = "; ".join(f"line {f.line} ({f.text!r}): {f.message}" for f in result.failures[:10])
             more = f"; and {len(result.failures) - 10} more" if len(result.failures) > 10 else ""
             message = f"batch done, {len(result.failures)} line(s) failed: {listing}{more}"
         super().__init__(
@@ -663,6 +845,7 @@ class BatchError(CommandError):
             or (result.failures[0].message if result.failures else None),
             hint=cause.hint if cause is not None else None,
             line=line,
+            command=failure.command,
             result=result.to_dict(),
         )
         if cause is not None and not isinstance(cause, CommandError):

@@ -194,8 +194,27 @@ def resolve_genome(genome: str | None) -> str:
     return genome  # an id such as hg38, which IGV looks up in its genome list
 
 
-def write_prefs(igv_dir: Path, port: int, genome: str) -> None:
-    """Preferences for an offline start with no dialog (see realapps.md §1)."""
+SCREEN = (1280, 1024)  # our Xvfb's screen unless the window asked for needs more
+
+
+def window_bounds(width: int | None, height: int | None) -> tuple[int, int] | None:
+    """IGV's window size (``IGV.Bounds``) for snapshots ``width`` pixels wide; None: IGV's default.
+
+    Measured with IGV 2.16 under Xvfb (no window manager): a snapshot is exactly the window's
+    width (1600 -> 1600, 800 -> 800). Its height is not the window's: IGV paints every track in
+    full, so a snapshot is as tall as its tracks (``maxPanelHeight`` caps each panel).
+    """
+    if width is None and height is None:
+        return None
+    for value, what in ((width, "width"), (height, "height")):
+        if value is not None and not 300 <= value <= 16384:
+            raise UsageError(f"refused: a snapshot {what} must be 300 to 16384 pixels, not {value}")
+    return (width or 1150, height or 800)  # IGV's own default size otherwise
+
+
+def write_prefs(igv_dir: Path, port: int, genome: str, bounds: tuple[int, int] | None = None) -> None:
+    """Preferences for an offline start with no dialog (see realapps.md §1); ``bounds`` is the
+    window's size (``IGV.Bounds``; IGV ignores it when it does not fit the screen)."""
     genomes_list = igv_dir / "genomes.tsv"
     genomes_list.write_text("", encoding="utf-8")  # a local list: IGV skips the genome-server fetch
     lines = {
@@ -205,6 +224,8 @@ def write_prefs(igv_dir: Path, port: int, genome: str) -> None:
         "PORT_ENABLED": "TRUE",
         "PORT_NUMBER": str(port),
     }
+    if bounds is not None:
+        lines["IGV.Bounds"] = f"0,0,{bounds[0]},{bounds[1]}"
     # java.util.Properties escapes ':' and '\'; IGV reads this file with it.
     text = "".join(
         f"{k}={v.replace(chr(92), chr(92) * 2).replace(':', chr(92) + ':')}\n" for k, v in lines.items()
@@ -212,7 +233,7 @@ def write_prefs(igv_dir: Path, port: int, genome: str) -> None:
     (igv_dir / "prefs.properties").write_text(text, encoding="utf-8")
 
 
-def start_xvfb() -> tuple[int, str]:
+def start_xvfb(screen: tuple[int, int] = SCREEN) -> tuple[int, str]:
     """Start our own Xvfb on a display it picks itself (``-displayfd``). Returns (pid, ":N")."""
     xvfb = shutil.which("Xvfb")
     if not xvfb:
@@ -224,7 +245,16 @@ def start_xvfb() -> tuple[int, str]:
     read_fd, write_fd = os.pipe()
     try:
         proc = subprocess.Popen(
-            [xvfb, "-displayfd", str(write_fd), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
+            [
+                xvfb,
+                "-displayfd",
+                str(write_fd),
+                "-screen",
+                "0",
+                f"{screen[0]}x{screen[1]}x24",
+                "-nolisten",
+                "tcp",
+            ],
             pass_fds=(write_fd,),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -262,12 +292,18 @@ def launch(
     jar: str | None = None,
     memory: str | None = None,
     timeout: float = READY_TIMEOUT,
+    width: int | None = None,
+    height: int | None = None,
 ) -> Launched:
     """Start IGV on a free port with its own preference directory and wait until a ``goto`` answers ``OK``.
 
     ``headless`` forces a private Xvfb; without a ``DISPLAY`` one is started anyway.
+    ``width``/``height``: IGV's window size in pixels, so snapshots are ``width`` wide (see
+    :func:`window_bounds`); our Xvfb's screen grows to fit; on a real display IGV falls back to
+    its default size when the window would not fit the screen.
     On any failure everything started is stopped again before the error is raised.
     """
+    bounds = window_bounds(width, height)  # bad sizes are refused before anything starts
     java = java or shutil.which("java")
     if not java:
         raise NotFound(
@@ -279,13 +315,14 @@ def launch(
     owns_dir = igv_dir is None
     directory = Path(igv_dir) if igv_dir else Path(tempfile.mkdtemp(prefix="igv-", dir=launched.app_dir(APP)))
     directory.mkdir(parents=True, exist_ok=True)
-    write_prefs(directory, port, genome)
+    write_prefs(directory, port, genome, bounds)
 
     env = dict(os.environ)
     xvfb_pid = None
     display = env.get("DISPLAY")
     if headless or not display:
-        xvfb_pid, display = start_xvfb()
+        screen = (max(SCREEN[0], bounds[0]), max(SCREEN[1], bounds[1])) if bounds else SCREEN
+        xvfb_pid, display = start_xvfb(screen)
         env["DISPLAY"] = display
     log_path = launched.new_log(APP)
     cmd = [java, "-Djava.net.preferIPv4Stack=true", "-Dapple.laf.useScreenMenuBar=true"]

@@ -1,26 +1,28 @@
-"""Batch scripts over the port: relative local paths are resolved against the script's directory.
+"""Batch scripts over the port, with the paths IGV's own runner would use.
 
-What IGV itself does (``batch/BatchRunner.java`` and ``CommandExecutor.getFile`` /
-``resolveFileReference``; the same from 2.16 to 3.0): a script run with ``igv -b script`` or
-*Tools › Run Batch Script* gets the script's parent directory as ``scriptDir``, and ``getFile``
-resolves a path in this order: ``~`` → the home directory; ``$SCRIPT_DIR…`` → the script's
-directory; a file that exists relative to IGV's working directory; a file that exists relative
-to the script's directory; otherwise IGV's working directory. That applies to the files of
-``load`` (not its ``index=``/``coverage=``, which go to IGV as written), ``genome``,
-``snapshotDirectory``, ``saveSession`` and ``snapshot`` before any ``snapshotDirectory``.
-Over the port IGV has no script at all (``new CommandExecutor(igv)``): every relative path is
-resolved against IGV's working directory, and ``$SCRIPT_DIR`` is taken literally.
+What IGV does (``batch/BatchRunner.java`` and ``CommandExecutor.getFile`` /
+``resolveFileReference``; the same from 2.16 to 3.0): a script run with ``igv -b script`` gets the
+script's parent directory as ``scriptDir``, and ``getFile`` resolves a path in this order: ``~`` ->
+the home directory; ``$SCRIPT_DIR…`` -> the script's directory; a file that exists relative to
+IGV's working directory; a file that exists relative to the script's directory; otherwise IGV's
+working directory (where a new ``snapshotDirectory`` or ``saveSession`` file is made). That
+applies to the files of ``load``, ``genome`` (a path only when the file exists; otherwise a genome
+id), ``snapshotDirectory``, ``saveSession`` and a ``snapshot`` before any ``snapshotDirectory``.
+``index=`` and ``coverage=`` are never resolved: IGV opens them relative to its working directory.
 
-What tether does, so a review script kept next to its data works from anywhere: every relative
-local path of those commands, ``index=`` and ``coverage=`` included, is made absolute against
-the script's directory — always, not only when the file exists (tether's choice: an output
-such as a new ``snapshotDirectory`` lands next to the script, not wherever IGV was started).
-``~`` and ``$SCRIPT_DIR`` are expanded as IGV does. URLs (``https://``, ``gs://``, ``s3://``,
-``htsget://`` …), ``data:`` URLs and absolute paths are left as written. A ``genome`` argument
-is a path when it names a file next to the script or holds a ``/``; otherwise it is a genome id
-and is left alone. IGV's port keeps the snapshot directory across clients, so a ``snapshot``
-before the script's first ``snapshotDirectory`` is sent as ``snapshotDirectory <its
-directory>`` + ``snapshot <name>``. Lines without a path are sent exactly as written.
+Over the port IGV has no script, and its working directory is wherever IGV was started. So tether
+does the resolving, as ``igv -b SCRIPT`` started in the caller's working directory would: every
+relative path of those commands becomes absolute by IGV's rule, with the caller's working
+directory as IGV's (``index=``/``coverage=`` against it alone). A path whose meaning differs
+between the working directory and the script's directory gets a warning: it exists in both (IGV
+takes the working directory's), or in neither (a new directory or session file lands under the
+working directory, not next to the script), or an ``index=``/``coverage=`` file exists only next
+to the script (IGV does not look there). URLs (``https://``, ``gs://``, ``s3://``, ``htsget://``
+…), ``data:`` URLs and absolute paths are left as written. IGV's port keeps the snapshot directory
+across clients, so a ``snapshot`` before the script's first ``snapshotDirectory`` is sent as
+``snapshotDirectory <its directory>`` + ``snapshot <name>``; a ``saveSession`` path with a space
+(which IGV cannot take) is saved elsewhere and moved into place by the client. Lines without a
+path are sent exactly as written. Errors name the line and quote it as written.
 """
 
 from __future__ import annotations
@@ -45,13 +47,17 @@ class ScriptLine:
     number: int
     text: str
     commands: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def skipped(self) -> bool:
         return not self.commands
 
     def to_dict(self) -> dict[str, object]:
-        return {"line": self.number, "text": self.text, "send": list(self.commands)}
+        out: dict[str, object] = {"line": self.number, "text": self.text, "send": list(self.commands)}
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
+        return out
 
 
 def split_quoted(text: str, sep: str) -> list[str]:
@@ -84,36 +90,60 @@ def strip_quotes(value: str) -> str:
 
 
 class Resolver:
-    """Rewrites the path arguments of one script's commands against ``base`` (see the module doc)."""
+    """Rewrites the path arguments of one script's commands by IGV's rule (see the module doc):
+    ``cwd`` plays IGV's working directory, ``script_dir`` the script's."""
 
-    def __init__(self, base_dir: str | Path) -> None:
-        self.base = Path(base_dir).expanduser().resolve()
+    def __init__(self, script_dir: str | Path, cwd: str | Path | None = None) -> None:
+        self.script_dir = Path(script_dir).expanduser().resolve()
+        self.cwd = Path(cwd if cwd is not None else Path.cwd()).expanduser().resolve()
         self.snapshot_dir_set = False
+        self.warnings: list[str] = []
 
     # -- single values ---------------------------------------------------------------------
-    def local(self, value: str) -> str | None:
-        """``value`` (unquoted) as an absolute local path, or ``None`` when it stays as written
-        (a URL, a ``data:`` URL, an absolute path)."""
+    def local(self, value: str, *, only_cwd: bool = False) -> str | None:
+        """``value`` (unquoted) as an absolute local path by IGV's ``getFile`` (``only_cwd``: as
+        IGV opens ``index=``/``coverage=``), or ``None`` when it stays as written (a URL, a
+        ``data:`` URL, an absolute path)."""
         if A.is_url(value) or value.startswith("data:"):
             return None
-        expanded = False
         if value.startswith(SCRIPT_DIR):
-            value, expanded = str(self.base) + value[len(SCRIPT_DIR) :], True
-        elif value.startswith("~"):
-            value = os.path.expanduser(value)
-            if value.startswith("~"):
-                return None  # ~user unknown here: let IGV try
-            expanded = True
+            return str(Path(str(self.script_dir) + value[len(SCRIPT_DIR) :]).resolve())
+        if value.startswith("~"):
+            expanded = os.path.expanduser(value)
+            return None if expanded.startswith("~") else str(Path(expanded).resolve())  # ~user: IGV's
         if os.path.isabs(value):
-            return str(Path(value).resolve()) if expanded else None
-        return str((self.base / value).resolve())
+            return None
+        here, there = (self.cwd / value).resolve(), (self.script_dir / value).resolve()
+        if here == there:
+            return str(here)
+        if only_cwd:
+            if not here.exists() and there.exists():
+                self.warnings.append(
+                    f"{value!r} is opened against the working directory ({here}), as IGV does; "
+                    f"the file next to the script ({there}) is not used"
+                )
+            return str(here)
+        if here.exists():
+            if there.exists():
+                self.warnings.append(
+                    f"{value!r} exists in the working directory and next to the script; "
+                    f"IGV's rule takes the working directory's ({here})"
+                )
+            return str(here)
+        if there.exists():
+            return str(there)
+        self.warnings.append(
+            f"{value!r} exists in neither directory: IGV's rule makes it {here} "
+            f"(the working directory), not {there} next to the script"
+        )
+        return str(here)
 
     def _value(self, raw: str, what: str) -> str:
         """One token of a single path (``snapshotDirectory``, ``saveSession`` …), rewritten or as written."""
         resolved = self.local(strip_quotes(raw))
         return raw if resolved is None else A.path_token(resolved, what)
 
-    def _file_list(self, raw: str, what: str) -> str:
+    def _file_list(self, raw: str, what: str, *, only_cwd: bool = False) -> str:
         """A ``load`` file list or ``index=``/``coverage=`` value: each comma-separated item (IGV's
         ``breakFileString``, quotes respected) rewritten and quoted on its own."""
         if raw.startswith("data:"):
@@ -125,7 +155,7 @@ class Resolver:
                 items = encoded
         changed, out = False, []
         for item in items:
-            resolved = self.local(strip_quotes(item))
+            resolved = self.local(strip_quotes(item), only_cwd=only_cwd)
             if resolved is None:
                 out.append(item)
             else:
@@ -144,7 +174,7 @@ class Resolver:
             for i, param in enumerate(args[2:], start=2):
                 for key in ("index=", "coverage="):
                     if param.startswith(key):  # case-sensitive, as IGV reads them
-                        new[i] = key + self._file_list(param[len(key) :], key[:-1])
+                        new[i] = key + self._file_list(param[len(key) :], key[:-1], only_cwd=True)
         elif verb == "genome" and len(args) > 1:
             new[1] = self._genome(args[1])
         elif verb == "snapshotdirectory" and len(args) > 1:
@@ -159,33 +189,30 @@ class Resolver:
         return [" ".join(new)]
 
     def _genome(self, raw: str) -> str:
+        """IGV's ``resolveFileReference``: a path when the file exists by IGV's rule; otherwise
+        a genome id, sent as written (a value that can only be a path is resolved all the same,
+        so IGV's error names the file)."""
         value = strip_quotes(raw)
-        looks_like_path = (
-            "/" in value
-            or os.sep in value
-            or value.startswith(("~", SCRIPT_DIR))
-            or (self.base / value).exists()
+        if A.is_url(value) or os.path.isabs(value):
+            return raw
+        exists = value.startswith(("~", SCRIPT_DIR)) or any(
+            (d / value).exists() for d in (self.cwd, self.script_dir)
         )
-        return self._value(raw, "genome") if looks_like_path else raw
+        if exists or "/" in value or os.sep in value:
+            return self._value(raw, "genome")
+        return raw
 
     def _session_target(self, raw: str) -> str:
+        """The session file by IGV's rule, quoted when it must be: IGV 2.16-3.0 cannot save to a
+        quoted path (they test the suffix before stripping the quotes), so the client saves such
+        a session elsewhere and moves it (``IGVClient.save_session``)."""
         resolved = self.local(strip_quotes(raw))
-        if resolved is None:
-            return raw
-        A.check_text(resolved, "session file")
-        if any(c.isspace() or c in "\"'" for c in resolved):
-            # IGV checks the suffix before it strips the quotes, then saves to '"…".xml' under its
-            # working directory ("directory not found"): 2.16 to 3.0 cannot take a quoted path here.
-            raise UsageError(
-                f"refused: IGV cannot save a session to {resolved!r} (saveSession cannot take a quoted path)",
-                hint="save it under a path without spaces or quotes",
-            )
-        return resolved
+        return raw if resolved is None else A.path_token(resolved, "session file")
 
     def _snapshot(self, args: list[str]) -> list[str]:
         """A snapshot before any ``snapshotDirectory``: set its directory, then send the bare name."""
         if len(args) < 2:
-            return [f"snapshotDirectory {A.path_token(str(self.base), 'snapshot directory')}", " ".join(args)]
+            return [f"snapshotDirectory {A.path_token(str(self.cwd), 'snapshot directory')}", " ".join(args)]
         value = strip_quotes(args[1])
         if A.is_url(value) or value.startswith("data:"):
             raise UsageError(f"refused: snapshot {value!r}: IGV writes snapshots to local files only")
@@ -200,8 +227,8 @@ class Resolver:
 
 
 def read_script(script: str | Path) -> tuple[str, Path, list[str]]:
-    """A script's name, the directory its relative paths are resolved against, and its lines;
-    ``-`` reads stdin (resolved against the current directory)."""
+    """A script's name, its directory (IGV's ``scriptDir``) and its lines; ``-`` reads stdin
+    (its directory: the current one)."""
     if str(script) == "-":
         import sys
 
@@ -211,17 +238,20 @@ def read_script(script: str | Path) -> tuple[str, Path, list[str]]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise UsageError(f"cannot read {script}: {exc.strerror or exc}") from exc
-    return path.name, path.absolute().parent, lines  # IGV's BatchRunner: the script's parent
+    return path.name, path.absolute().parent, lines  # IGV's BatchRunner: scriptDir is its parent
 
 
-def prepare(lines: Iterable[str], base_dir: str | Path | None = None) -> list[ScriptLine]:
+def prepare(
+    lines: Iterable[str], script_dir: str | Path | None = None, *, cwd: str | Path | None = None
+) -> list[ScriptLine]:
     """Check every line and work out what is sent for it, before anything is sent.
 
-    ``base_dir``: where relative paths are resolved (the script's directory; default the current
-    working directory). A line break or NUL inside a line, a line IGV would take for an HTTP
-    request, or a path IGV cannot read is a :class:`~tether.errors.UsageError` naming the line.
+    ``script_dir``: the script's directory; ``cwd``: the directory IGV's rule tries first (the
+    caller's working directory); both default to the current working directory. A line break or
+    NUL inside a line, a line IGV would take for an HTTP request, or a path IGV cannot read is a
+    :class:`~tether.errors.UsageError` naming the line and quoting it as written.
     """
-    resolver = Resolver(base_dir if base_dir is not None else Path.cwd())
+    resolver = Resolver(script_dir if script_dir is not None else Path.cwd(), cwd)
     prepared = []
     for number, raw in enumerate(lines, start=1):
         A.check_text(raw.rstrip("\r\n"), f"line {number}")
@@ -232,7 +262,10 @@ def prepare(lines: Iterable[str], base_dir: str | Path | None = None) -> list[Sc
                 line.commands = [A.check_command(c) for c in resolver.commands(text)]
             except UsageError as exc:
                 raise UsageError(
-                    f"line {number}: {exc.message}", hint=exc.hint or "nothing was sent", line=number
+                    f"line {number}: {exc.message} (the line: {text!r})",
+                    hint=exc.hint or "nothing was sent",
+                    line=number,
                 ) from exc
+            line.warnings, resolver.warnings = [f"line {number}: {w}" for w in resolver.warnings], []
         prepared.append(line)
     return prepared

@@ -9,7 +9,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tether.errors import UsageError
 from tether.testing import fake_igv
+from tether_igv.commands import GENERATED
 
 
 @pytest.mark.parametrize(
@@ -26,12 +28,38 @@ from tether.testing import fake_igv
         ["color-by", "FOO"],
         ["sort", "sideways"],
         ["max-panel-height", "0"],
+        ["set-color", "300,0,0", "reads.bam"],
+        ["set-alt-color", "0,0"],
+        ["set-data-range", "50,0", "coverage"],
+        ["set-log-scale", "maybe"],
+        ["set-track-height", "80", "my\ntrack"],
+        ["remove", "x\nexit"],
+        ["overlay", "merged"],
+        ["sort-by-attribute", "TYPE", "sideways"],
+        ["show-data-range", "yes please"],
+        ["sampling-window-size", "0"],
+        ["set-sequence-strand", "both"],
     ],
 )
 def test_bad_arguments_exit_2_and_nothing_connects(cli, listener, argv):
     code, _, err = cli("igv", *argv, "--port", str(listener.port))
     assert code == 2, err
     assert listener.connections == 0
+
+
+def test_a_command_the_connected_igv_lacks_exits_2_naming_the_version_and_is_not_sent(cli, igv_double):
+    code, _, err = cli("igv", "rename-track", "old name", "new name", "--port", str(igv_double.port))
+    assert code == 2
+    assert "IGV 2.16.0 has no 'renameTrack'" in err and "3.0 and later" in err
+    assert b"renameTrack" not in b"".join(igv_double.received)
+
+
+def test_a_table_command_sends_igvs_line_with_the_track_quoted(cli, igv_double):
+    argv = ["set-data-range", "0,50", "my coverage, v2", "--port", str(igv_double.port), "--json"]
+    code, out, err = cli("igv", *argv)
+    assert code == 0, err
+    assert json.loads(out)["command"] == 'setDataRange 0,50 "my coverage, v2"'
+    assert b'setDataRange 0,50 "my coverage, v2"\n' in b"".join(igv_double.received)
 
 
 def test_refusal_as_json_names_the_error(cli, listener):
@@ -147,3 +175,66 @@ def test_each_option_keeps_its_declared_name_and_help(cli):
     assert "--format " in out and "--format-" not in out and "File format (bam, bed, vcf" in out
     code, out, _ = cli("igv", "launch", "--help")
     assert "-g" in out and "Java heap limit" in out and "--host" not in out
+
+
+@pytest.mark.parametrize("argv", [["--width", "10"], ["--height", "99999"], ["--width", "wide"]])
+def test_launch_refuses_a_window_size_igv_cannot_have_before_starting_anything(cli, argv, monkeypatch):
+    import subprocess
+
+    def no_start(*a, **kw):  # pragma: no cover - reached only if the refusal is missing
+        raise AssertionError("a process was started")
+
+    monkeypatch.setattr(subprocess, "Popen", no_start)
+    code, _, err = cli("igv", "launch", *argv)
+    assert code == 2, err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["snapshots", "chr1:1-100\nexit", "--out", "x"],
+        ["snapshots", "chr1:200-100", "--out", "x"],
+        ["snapshots", "/no/such/regions.bed", "--out", "x"],
+        ["snapshots", "chr1:1-100", "--out", "x", "--format", "jpg"],
+        ["save-session", "s\nexit.xml"],
+    ],
+)
+def test_bad_report_or_session_input_exits_2_and_nothing_connects(cli, listener, argv):
+    code, _, err = cli("igv", *argv, "--port", str(listener.port))
+    assert code == 2, err
+    assert listener.connections == 0
+
+
+def test_regions_come_from_a_bed_a_file_of_loci_or_loci_and_the_page_escapes_them(tmp_path):
+    from tether_igv.report import Report, Shot, read_regions, render_html
+
+    bed = tmp_path / "r.bed"
+    bed.write_text("track name=x\nchr1\t999\t2000\t<b>hit</b>\nchr2 0 10\n")
+    assert [(r.locus, r.name) for r in read_regions([str(bed)])] == [
+        ("chr1:1000-2000", "<b>hit</b>"),
+        ("chr2:1-10", "chr2:1-10"),
+    ]
+    loci = tmp_path / "loci.txt"
+    loci.write_text("# mine\nchr1:5-50\nchr2:7\n")
+    assert [r.locus for r in read_regions([str(loci)])] == ["chr1:5-50", "chr2:7"]
+    assert [r.locus for r in read_regions(["chr1:1-9", "chr3:4-5"])] == ["chr1:1-9", "chr3:4-5"]
+    bad = tmp_path / "bad.bed"
+    bad.write_text("chr1\tten\t20\n")
+    with pytest.raises(UsageError, match="line 1: not a BED row"):
+        read_regions([str(bad)])
+    page = render_html(Report(tmp_path, [Shot("chr1:1000-2000", "<b>hit</b>", "a.png")]), "t & t")
+    assert "&lt;b&gt;hit&lt;/b&gt;" in page and "<b>hit</b>" not in page and "t &amp; t" in page
+
+
+def _bad_argv(spec) -> list[str]:
+    """Arguments for a table command with a line break in the first one (or one too many)."""
+    if not spec.args:
+        return ["surplus"]
+    return ["x\nexit"] + ["1"] * (len([a for a in spec.args if not a.optional]) - 1)
+
+
+@pytest.mark.parametrize("spec", GENERATED, ids=lambda spec: spec.name)
+def test_every_table_command_refuses_bad_input_with_exit_2_before_connecting(cli, listener, spec):
+    code, _, err = cli("igv", spec.name, *_bad_argv(spec), "--port", str(listener.port))
+    assert code == 2, err
+    assert listener.connections == 0

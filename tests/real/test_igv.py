@@ -19,6 +19,7 @@ import threading
 import time
 import zlib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -477,11 +478,12 @@ def test_example_writes_one_snapshot_per_bed_region(igv_app, bed, tmp_path):
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    names = sorted(p.name for p in out.iterdir())
+    names = sorted(p.name for p in out.glob("*.png"))
     assert names == ["featA.png", "featB.png", "featC.png"]
-    for p in out.iterdir():
+    for p in out.glob("*.png"):
         assert png_size(p)[0] > 300 and p.stat().st_size > 3000
     assert "chr2:501-1500" in proc.stdout
+    assert (out / "index.html").is_file() and f"page\t{out / 'index.html'}" in proc.stdout
 
 
 # -- launch, exit, stop, and IGV dying mid-command -------------------------------------------------
@@ -515,11 +517,12 @@ def _kill(pid: int | None) -> None:
             pass
 
 
-def test_launch_without_a_display_uses_xvfb_then_exit_stops_igv_and_xvfb(igv_app, state_dir):
+def test_launch_without_a_display_uses_xvfb_then_exit_stops_igv_and_xvfb(igv_app, state_dir, tmp_path):
     genome = str(igv_app.genome)
     env = {"TETHER_STATE_DIR": str(state_dir)}
     launch_env = {**env, "DISPLAY": None}
-    proc = tether_proc("igv", "launch", "--genome", genome, "--json", env=launch_env, timeout=120)
+    argv = ["igv", "launch", "--genome", genome, "--width", "1600", "--json"]  # wider than IGV's 1280 screen
+    proc = tether_proc(*argv, env=launch_env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     rec = json.loads(proc.stdout)
     try:
@@ -530,6 +533,7 @@ def test_launch_without_a_display_uses_xvfb_then_exit_stops_igv_and_xvfb(igv_app
         igv = IGVClient(port=rec["port"])
         assert igv.current_genome()["source"] == "launched by tether"
         assert igv.goto("chr2:1-1000").ok
+        assert png_size(igv.snapshot(tmp_path / "wide.png"))[0] == 1600  # --width is the snapshot's width
         status = tether_proc("igv", "status", "--port", str(rec["port"]), "--json", env=env)
         assert json.loads(status.stdout)["pid"] == rec["pid"]
         done = tether_proc("igv", "exit", "--port", str(rec["port"]), env=env)
@@ -578,27 +582,40 @@ def test_igv_killed_mid_command_exits_4_with_a_message_and_stop_cleans_up(igv_ap
 
 
 # -- batch scripts: relative paths -----------------------------------------------------------
-def test_batch_resolves_relative_paths_against_the_script_directory(igv_app, tmp_path):
-    """A review script next to its data works from any cwd: its relative paths are the script's,
-    not IGV's working directory (``igv_app.workdir``) nor the caller's."""
-    review = tmp_path / "review"
+def _review_tree(root: Path) -> Path:
+    """``root/review/`` with a script and its data, as a lab keeps them; returns the script."""
+    review = root / "review"
     (review / "data").mkdir(parents=True)
     (review / "data" / "my regions.bed").write_text("chr1\t100\t900\tfeatA\nchr1\t2000\t2600\tfeatB\n")
     script = review / "review.txt"
     script.write_text(
-        "# relative to this file\n"
+        "# written for igv -b\n"
         "new\n"
         'load "data/my regions.bed"\n'
         'snapshotDirectory "review shots"\n'
         "goto chr1:1-3,000\n"
         "snapshot name.png\n"
-        "saveSession review.xml\n"
+        "saveSession ./review.xml\n"  # IGV 2.16's runner: a bare name is a NullPointerException
     )
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
+    return script
+
+
+def _outputs(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.suffix in (".png", ".xml")}
+
+
+def test_batch_run_from_above_the_script_puts_files_where_igvs_own_runner_does(igv_app, tmp_path):
+    """Run from the directory above the script: data found next to the script (it exists only
+    there), the new snapshot directory and session made in the working directory — the same
+    files, in the same places, as IGV's own runner ('igv -b review/review.txt' started there)."""
+    ours, theirs = tmp_path / "tether run", tmp_path / "igv run"
+    _review_tree(ours)
+    script = _review_tree(theirs)
+    script.write_text(script.read_text() + "exit\n")  # IGV's runner: quit when done
+
     proc = subprocess.run(
-        [*TETHER, "igv", "batch", "../review/review.txt", "--port", str(igv_app.port), "--json"],
-        cwd=elsewhere,
+        [*TETHER, "igv", "batch", "review/review.txt", "--port", str(igv_app.port), "--json"],
+        cwd=ours,
         capture_output=True,
         text=True,
         timeout=120,
@@ -606,12 +623,222 @@ def test_batch_resolves_relative_paths_against_the_script_directory(igv_app, tmp
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(proc.stdout)
     assert (report["done"], report["failed"], report["skipped"]) == (6, 0, 1)  # every command: OK
-    shot = review / "review shots" / "name.png"
-    width, height = png_size(shot)
-    assert width > 300 and height > 100
+    assert "line 4: 'review shots' exists in neither directory" in proc.stderr  # where it goes, said
+    assert f'load "{ours}/review/data/my regions.bed"' in igv_log(igv_app)
+
+    igv_dir = tmp_path / "igv-b prefs"
+    igv_dir.mkdir()
+    prefs = (igv_app.igv_dir / "prefs.properties").read_text()
+    (igv_dir / "prefs.properties").write_text(prefs.replace("PORT_ENABLED=TRUE", "PORT_ENABLED=FALSE"))
+    env = {**os.environ, "DISPLAY": igv_app.display.name if igv_app.display else os.environ["DISPLAY"]}
+    cmd = ["java", "-Xmx512m", "-cp", "/usr/share/java/igv.jar", "org.broad.igv.ui.Main"]
+    cmd += ["--igvDirectory", str(igv_dir), "-b", "review/review.txt"]
+    runner = subprocess.Popen(
+        cmd, cwd=theirs, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        runner.wait(timeout=60)
+    finally:
+        if runner.poll() is None:
+            os.killpg(runner.pid, signal.SIGKILL)
+            runner.wait()
+
+    assert _outputs(theirs) == {"review shots/name.png", "review.xml"}  # IGV's own runner
+    assert _outputs(ours) == _outputs(theirs)
+    shot = ours / "review shots" / "name.png"
+    assert png_size(shot)[0] > 300
     assert coloured_pixels(shot) > 2_000  # the BED features were drawn (an empty view: ~400)
-    for wrong in (elsewhere, igv_app.workdir):
-        assert not (wrong / "review shots").exists()
-        assert not (wrong / "review.xml").exists()
-    assert "my regions.bed" in (review / "review.xml").read_text()
-    assert f'load "{review}/data/my regions.bed"' in igv_log(igv_app)
+    assert "my regions.bed" in (ours / "review.xml").read_text()
+
+
+# -- the command table, sessions ---------------------------------------------------------------
+def _tracks(session: Path) -> dict[str, Any]:
+    import xml.etree.ElementTree as ET
+
+    return {t.get("name"): t for t in ET.parse(session).getroot().iter("Track")}
+
+
+def test_styling_commands_are_read_back_from_a_saved_session_in_a_spaced_path(igv_app, tmp_path, cli):
+    data = tmp_path / "my data"
+    data.mkdir()
+    for name in ("cov one", "cov two", "c3", "c4"):
+        rows = "".join(f"chr1\t{i * 100}\t{i * 100 + 100}\t{i % 7 * 3 + 1}\n" for i in range(40))
+        (data / f"{name}.bedgraph").write_text(rows)
+    (data / "my regions.bed").write_text("chr1\t100\t900\tfeatA\n")
+    port = ["--port", str(igv_app.port)]
+    assert cli("igv", "new", *port)[0] == 0
+    code, _, err = cli("igv", "load", *map(str, sorted(data.iterdir())), *port)
+    assert code == 0, err
+    for argv in (
+        ["set-data-range", "0,50", "cov one.bedgraph"],
+        ["set-log-scale", "true", "cov one.bedgraph"],
+        ["set-color", "255,0,0", "my regions.bed"],
+        ["set-track-height", "80", "cov two.bedgraph"],
+        ["overlay", "both covs", "c3.bedgraph", "c4.bedgraph"],
+    ):
+        code, _, err = cli("igv", *argv, *port)
+        assert code == 0, f"{argv}: {err}"
+    assert 'setColor 255,0,0 "my regions.bed"' in igv_log(igv_app)
+    session = data / "review session.xml"
+    code, out, err = cli("igv", "save-session", str(session), *port, "--json")
+    assert code == 0, err
+    assert json.loads(out)["file"] == str(session)
+
+    tracks = _tracks(session)
+    cov_one = tracks["cov one.bedgraph"].find("DataRange")
+    assert (cov_one.get("minimum"), cov_one.get("maximum"), cov_one.get("type")) == ("0.0", "50.0", "LOG")
+    assert tracks["my regions.bed"].get("color") == "255,0,0"
+    assert tracks["cov two.bedgraph"].get("height") == "80"
+    merged = tracks["both covs"]
+    assert merged.get("clazz").endswith("MergedTracks")
+    assert {t.get("name") for t in merged.findall("Track")} == {"c3.bedgraph", "c4.bedgraph"}
+
+    # loaded back into an empty IGV, and saved again: the same styles
+    assert cli("igv", "new", *port)[0] == 0
+    code, _, err = cli("igv", "load-session", str(session), *port)
+    assert code == 0, err
+    again = tmp_path / "again.xml"
+    assert cli("igv", "save-session", str(again), *port)[0] == 0
+    reloaded = _tracks(again)
+    assert reloaded["cov one.bedgraph"].find("DataRange").get("type") == "LOG"
+    assert reloaded["my regions.bed"].get("color") == "255,0,0"
+    assert reloaded["cov two.bedgraph"].get("height") == "80"
+    assert "both covs" in reloaded
+    assert cli("igv", "new", *port)[0] == 0
+
+
+def test_a_command_igv_216_lacks_exits_2_and_never_reaches_igv(igv_app, cli):
+    code, _, err = cli("igv", "rename-track", "my regions.bed", "b", "--port", str(igv_app.port))
+    assert code == 2
+    assert "has no 'renameTrack' command (IGV 3.0 and later have it)" in err
+    assert "renameTrack" not in igv_log(igv_app)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["set-color", "300,0,0", "x"],
+        ["set-data-range", "50,0", "x"],
+        ["set-track-height", "10", "bad\nname"],
+        ["save-session", "s.json"],
+    ],
+)
+def test_bad_input_for_the_new_commands_exits_2_with_nothing_sent(igv_app, cli, argv):
+    before = igv_log(igv_app)
+    code, _, err = cli("igv", *argv, "--port", str(igv_app.port))
+    assert code == 2, err
+    sent = igv_log(igv_app)[len(before) :]
+    assert argv[0].replace("-", "") not in sent.lower()
+
+
+# -- the review report ---------------------------------------------------------------------------
+def test_snapshots_writes_one_per_region_and_a_page_firefox_shows_whole(
+    igv_app, firefox_app, bed, tmp_path, cli
+):
+    import functools
+    import http.server
+
+    out = tmp_path / "review page"
+    port = ["--port", str(igv_app.port)]
+    assert cli("igv", "load", str(bed), *port)[0] == 0
+    code, stdout, err = cli("igv", "snapshots", str(bed), "--out", str(out), *port, "--json")
+    assert code == 0, err
+    report = json.loads(stdout)
+    assert [s["locus"] for s in report["snapshots"]] == ["chr1:101-900", "chr1:2001-2600", "chr2:501-1500"]
+    for shot in report["snapshots"]:
+        assert png_size(out / shot["file"])[0] > 300
+    page = (out / "index.html").read_text()
+    assert page.count("<img ") == 3 and "chr2:501-1500" in page
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        from tether import registry
+
+        # the Firefox adapter's own client for the verified endpoint (adapter.connect, the step
+        # tether.connect ends with)
+        endpoint = tether.find("firefox", port=firefox_app.port)
+        with registry.get("firefox").connect(endpoint, timeout=30) as ff:
+            ff.navigate(f"http://127.0.0.1:{server.server_address[1]}/index.html")
+            shown = ff.execute(
+                "return [...document.images].filter(i => i.complete && i.naturalWidth > 300).length"
+            )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert shown == 3  # every snapshot loaded and decoded in a real browser
+    assert cli("igv", "new", *port)[0] == 0
+
+
+def test_every_table_command_igv_216_has_answers_ok_and_shows_in_the_session(igv_app, tmp_path, cli):
+    from tether_igv.commands import GENERATED, parse_version
+
+    data = tmp_path / "my data"
+    data.mkdir()
+    for name in ("cov one", "c3", "c4"):
+        rows = "".join(f"chr1\t{i * 100}\t{i * 100 + 100}\t{i % 7 * 3 + 1}\n" for i in range(40))
+        (data / f"{name}.bedgraph").write_text(rows)
+    (data / "my regions.bed").write_text("chr1\t100\t900\tfeatA\n")
+    port = ["--port", str(igv_app.port)]
+    assert cli("igv", "new", *port)[0] == 0
+    assert cli("igv", "load", *map(str, sorted(data.iterdir())), *port)[0] == 0
+    runs = {  # in an order that keeps each one meaningful
+        "add-frames": ["chr1:1-100", "chr2:1-100"],
+        "zoom-in": [],
+        "zoom-out": [],
+        "scroll-to-track": ["my regions.bed"],
+        "tofront": [],
+        "set-data-range": ["0,30", "c3.bedgraph"],
+        "set-log-scale": ["true", "c3.bedgraph"],
+        "set-color": ["0,128,0", "my regions.bed"],
+        "set-alt-color": ["0,0,255", "cov one.bedgraph"],
+        "set-track-height": ["60", "c3.bedgraph"],
+        "show-data-range": ["false", "cov one.bedgraph"],
+        "fit-tracks": [],
+        "overlay": ["both", "c3.bedgraph", "c4.bedgraph"],
+        "separate": ["both"],
+        "set-sequence-strand": ["-"],
+        "set-sequence-show-translation": ["true"],
+        "sort-by-attribute": ["NAME", "desc"],
+        "show-attributes": ["NAME"],
+        "sampling-window-size": ["100"],
+        "max-depth": ["50"],
+        "set-credentials": ["reviewer", "pw"],
+        "clear-credentials": [],
+        "set-access-token": ["tok", "example.org"],
+        "clear-access-tokens": [],
+        "remove": ["c4.bedgraph"],
+    }
+    in_216 = {s.name for s in GENERATED if parse_version(s.since) <= (2, 16)}
+    assert set(runs) == in_216  # every table command IGV 2.16 has is run here
+    for name, values in runs.items():
+        code, _, err = cli("igv", name, *values, *port)
+        assert code == 0, f"{name}: {err}"
+    session = tmp_path / "all.xml"
+    assert cli("igv", "save-session", str(session), *port)[0] == 0
+    tracks = _tracks(session)
+    assert "c4.bedgraph" not in tracks and "both" not in tracks  # removed; overlaid then separated
+    assert tracks["c3.bedgraph"].find("DataRange").get("maximum") == "30.0"
+    assert tracks["c3.bedgraph"].find("DataRange").get("type") == "LOG"
+    assert tracks["my regions.bed"].get("color") == "0,128,0"
+    assert tracks["cov one.bedgraph"].get("altColor") == "0,0,255"
+    assert tracks["cov one.bedgraph"].get("showDataRange") == "false"
+    sequence = tracks["Reference sequence"]
+    assert (sequence.get("sequenceTranslationStrandValue"), sequence.get("shouldShowTranslation")) == (
+        "NEGATIVE",
+        "true",
+    )
+    hidden = session.read_text()
+    assert '<Attribute name="NAME"/>' not in hidden and '<Attribute name="DATA FILE"/>' in hidden
+    newer = {"scroll-to-top": [], "rename-track": ["c3.bedgraph", "c three"], "set-row-height": ["10"]}
+    newer["tools-yaml"] = []
+    assert set(newer) == {s.name for s in GENERATED} - in_216
+    before = igv_log(igv_app)
+    for name, values in newer.items():  # valid arguments: refused for the version alone
+        code, _, err = cli("igv", name, *values, *port)
+        assert code == 2 and "IGV 2.16.0 has no" in err, f"{name}: {err}"
+    sent = igv_log(igv_app)[len(before) :]
+    assert not any(w in sent for w in ("scrollToTop", "renameTrack", "setRowHeight", "toolsYaml"))
+    assert cli("igv", "new", *port)[0] == 0

@@ -1,9 +1,11 @@
-"""Batch scripts: relative local paths resolved against the script's directory, the rest untouched.
+"""Batch scripts: relative local paths resolved as IGV's own runner does, the rest untouched.
 
-IGV's own batch runner resolves a path against IGV's working directory first and the script's
-directory only for files that already exist there; over the port it knows no script at all.
-tether resolves every relative local path against the script's directory (see
-``tether_igv.script``). These tests pin the rewriting command by command, without an IGV.
+IGV's batch runner (``igv -b SCRIPT``) resolves a path against its working directory when the file
+exists there, else against the script's directory when it exists there, else its working
+directory; ``index=``/``coverage=`` against its working directory only. tether does the same with
+the caller's working directory as IGV's (see ``tether_igv.script``). Most tests run from the
+script's own directory, where both readings agree; the ones named "from above" run from elsewhere.
+These tests pin the rewriting command by command, without an IGV.
 """
 
 from __future__ import annotations
@@ -30,9 +32,11 @@ def one(line: str, base: Path) -> list[str]:
 
 
 @pytest.fixture
-def base(tmp_path: Path) -> Path:
+def base(tmp_path: Path, monkeypatch) -> Path:
+    """The script's directory, also the working directory (both readings of a path agree)."""
     directory = tmp_path / "review"
     directory.mkdir()
+    monkeypatch.chdir(directory)
     return directory
 
 
@@ -68,9 +72,10 @@ def test_a_quoted_relative_path_with_spaces_stays_one_quoted_token(base):
     ]
 
 
-def test_a_script_directory_with_a_space_gets_quoted_paths(tmp_path):
+def test_a_script_directory_with_a_space_gets_quoted_paths(tmp_path, monkeypatch):
     spaced = tmp_path / "my review"
     spaced.mkdir()
+    monkeypatch.chdir(spaced)
     assert one("load a.bed", spaced) == [f'load "{spaced}/a.bed"']
 
 
@@ -138,17 +143,17 @@ def test_a_snapshot_before_any_snapshot_directory_sets_its_own_directory(base):
         prepare(["snapshot https://x.org/a.png"], base)
 
 
-def test_save_session_is_resolved_and_a_path_igv_would_mangle_is_refused(base, tmp_path):
+def test_save_session_is_resolved_and_a_path_igv_cannot_take_is_quoted_for_the_client(base, tmp_path):
     assert one("saveSession sessions/s.xml", base) == [f"saveSession {base}/sessions/s.xml"]
     assert one("saveSession /abs/s.xml", base) == ["saveSession /abs/s.xml"]
-    # IGV 2.16-3.0 test the suffix before stripping quotes: a quoted target cannot be saved
-    with pytest.raises(UsageError, match="line 2: refused: IGV cannot save a session") as info:
-        prepare(["new", 'saveSession "my session.xml"'], base)
-    assert info.value.detail["line"] == 2
+    # IGV 2.16-3.0 test the suffix before stripping quotes: the client saves a quoted target
+    # elsewhere and moves it (IGVClient.save_session); the script only resolves and quotes it
+    assert sent(["new", 'saveSession "my session.xml"'], base)[1] == [f'saveSession "{base}/my session.xml"']
     spaced = tmp_path / "my review"
     spaced.mkdir()
-    with pytest.raises(UsageError, match="saveSession"):
-        prepare(["saveSession s.xml"], spaced)
+    assert one("saveSession s.xml", spaced) == [f"saveSession {base}/s.xml"]  # the cwd's, by IGV's rule
+    (line,) = prepare(["saveSession s.xml"], spaced, cwd=spaced)
+    assert line.commands == [f'saveSession "{spaced}/s.xml"']
 
 
 # -- everything else -------------------------------------------------------------------------
@@ -238,29 +243,36 @@ def test_a_refused_line_sends_nothing_at_all(base):
     try:
         igv = IGVClient("127.0.0.1", server.port, check_loci=False)
         with pytest.raises(UsageError, match="line 3"):
-            igv.batch(["new", "goto chr1:1-5", 'saveSession "a b.xml"'], base_dir=base)
+            igv.batch(["new", "goto chr1:1-5", 'load it\'s-"x".bed'], base_dir=base)
     finally:
         server.close()
     assert server.connections == 0
 
 
-def test_cli_resolves_against_the_script_directory_not_the_cwd(base, tmp_path, monkeypatch, cli):
+
+def test_cli_run_from_above_the_script_follows_igvs_rule(base, tmp_path, monkeypatch, cli):
+    # like 'igv -b review/review.txt' started in tmp_path: the data exists only next to the
+    # script (found there); the snapshot directory exists nowhere yet (made in the working
+    # directory, with a warning saying where)
+    (base / "data").mkdir()
+    (base / "data" / "my reads.bed").write_text("chr1\t1\t2\n")
     script = base / "review.txt"
     script.write_text('load "data/my reads.bed"\nsnapshotDirectory shots\nsnapshot "a b.png"\n')
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)
+    monkeypatch.chdir(tmp_path)
     server = _recording_igv()
     try:
-        code, _, err = cli("igv", "batch", "../review/review.txt", "--port", str(server.port))
+        code, _, err = cli("igv", "batch", "review/review.txt", "--port", str(server.port))
     finally:
         server.close()
     assert code == 0, err
     assert _commands(server) == [
         f'load "{base}/data/my reads.bed"',
-        f"snapshotDirectory {base}/shots",
+        f"snapshotDirectory {tmp_path}/shots",
         'snapshot "a b.png"',
     ]
+    assert (
+        f"warning: line 2: 'shots' exists in neither directory: IGV's rule makes it {tmp_path}/shots" in err
+    )
 
 
 def test_cli_dry_run_prints_the_resolved_commands_and_connects_to_nothing(base, cli):
@@ -275,7 +287,7 @@ def test_cli_dry_run_prints_the_resolved_commands_and_connects_to_nothing(base, 
         code, out, _ = cli("igv", "batch", str(script), "--dry-run", "--json")
         assert code == 0
         data = json.loads(out)
-        assert data["base_dir"] == str(base)
+        assert data["script_dir"] == str(base) and data["cwd"] == str(base)
         assert data["lines"][0] == {"line": 2, "text": "load a.bed", "send": [f"load {base}/a.bed"]}
     finally:
         server.close()
@@ -291,3 +303,63 @@ def test_cli_reads_stdin_and_resolves_against_the_cwd(tmp_path, monkeypatch, cli
     code, out, _ = cli("igv", "batch", "-", "--dry-run")
     assert code == 0
     assert out.strip() == f"load {tmp_path}/a.bed"
+
+
+# -- IGV's rule, run from above the script ------------------------------------------------------
+@pytest.fixture
+def above(tmp_path: Path, monkeypatch) -> tuple[Path, Path]:
+    """(working directory, script directory): the script sits one level below where it is run."""
+    script_dir = tmp_path / "review"
+    script_dir.mkdir()
+    monkeypatch.chdir(tmp_path)
+    return tmp_path, script_dir
+
+
+def test_from_above_a_file_in_the_working_directory_wins_and_one_in_both_warns(above):
+    cwd, script_dir = above
+    for d in (cwd, script_dir):
+        (d / "both.bed").write_text("x")
+    (cwd / "here.bed").write_text("x")
+    (script_dir / "there.bed").write_text("x")
+    lines = prepare(["load here.bed", "load there.bed", "load both.bed"], script_dir)
+    assert [line.commands for line in lines] == [
+        [f"load {cwd}/here.bed"],
+        [f"load {script_dir}/there.bed"],
+        [f"load {cwd}/both.bed"],
+    ]
+    assert [len(line.warnings) for line in lines] == [0, 0, 1]
+    assert "exists in the working directory and next to the script" in lines[2].warnings[0]
+
+
+def test_from_above_index_and_coverage_are_the_working_directorys_with_a_warning(above):
+    cwd, script_dir = above
+    (script_dir / "r.bam").write_text("x")
+    (script_dir / "r.bam.bai").write_text("x")
+    (line,) = prepare(["load r.bam index=r.bam.bai"], script_dir)
+    assert line.commands == [f"load {script_dir}/r.bam index={cwd}/r.bam.bai"]
+    assert "is not used" in line.warnings[0] and str(script_dir / "r.bam.bai") in line.warnings[0]
+
+
+def test_from_above_new_outputs_land_in_the_working_directory_with_a_warning(above):
+    cwd, script_dir = above
+    lines = prepare(["snapshotDirectory shots", "saveSession s.xml", "genome hg38"], script_dir)
+    assert [line.commands for line in lines] == [
+        [f"snapshotDirectory {cwd}/shots"],
+        [f"saveSession {cwd}/s.xml"],
+        ["genome hg38"],
+    ]
+    assert [len(line.warnings) for line in lines] == [1, 1, 0]
+
+
+def test_a_failing_line_is_quoted_as_written_not_as_rewritten(base):
+    server = _recording_igv()
+    try:
+        igv = IGVClient("127.0.0.1", server.port, check_loci=False, timeouts={"ready": 2.0})
+        with pytest.raises(BatchError) as info:
+            igv.batch(["load missing.bed"], base_dir=base)
+    finally:
+        server.close()
+    assert "line 1 ('load missing.bed')" in info.value.message
+    assert info.value.detail["command"] == f"load {base}/missing.bed"
+    with pytest.raises(UsageError, match=r"both kinds of quotes.*the line: 'load it\\'s-\"x\".bed'"):
+        prepare(['load it\'s-"x".bed'], base)
