@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
@@ -106,8 +107,21 @@ def _watch(apps, options: dict, interval: float, duration: float | None, json_: 
                     )
 
 
+def _complete_app(incomplete: str) -> list[tuple[str, str]]:
+    """Shell completion of an app name: the adapters tether has."""
+    try:
+        from .. import registry
+
+        return [(a.name, a.title) for a in registry.adapters() if a.name.startswith(incomplete)]
+    except Exception:
+        return []
+
+
 def wait(
-    app: Annotated[str, typer.Argument(help="The app to wait for (igv, firefox, qserver …).")],
+    app: Annotated[
+        str,
+        typer.Argument(help="The app to wait for (igv, firefox, qserver …).", autocompletion=_complete_app),
+    ],
     host: HostOpt = None,
     port: PortOpt = None,
     timeout: Annotated[
@@ -213,7 +227,7 @@ def build_app(args: list[str] | None = None) -> typer.Typer:
         "Exit codes: 0 done, 1 the app refused the command, 2 bad input (nothing sent), 3 not found, "
         "4 unreachable/busy/timed out, 5 auth or permission failure, 6 another app answers on that port.",
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
@@ -241,7 +255,8 @@ def build_app(args: list[str] | None = None) -> typer.Typer:
             sub = adapter.cli()
         except Exception as exc:  # a broken adapter CLI must not take the others down
             sub = None
-            render.note(f"warning: the {adapter.name} adapter's commands failed to load: {exc}")
+            if not os.environ.get("_TETHER_COMPLETE"):  # never into the shell's line while completing
+                render.note(f"warning: the {adapter.name} adapter's commands failed to load: {exc}")
         if sub is not None:
             app.add_typer(sub, name=adapter.name, help=help_text)
     return app

@@ -44,8 +44,49 @@ HostOpt = Annotated[
         "--host", help="Host of the app (default: this machine). A remote host only when named here."
     ),
 ]
+
+
+def complete_port(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+    """Shell completion of ``--port``: the ports where tether finds the app the command drives
+    (``tether firefox title --port <TAB>``), with what answers there. A short scan (loopback
+    probes, 0.3 s each at most); never raises: a failure completes nothing."""
+    try:
+        from .. import registry
+        from ..api import scan
+
+        names = {a.name for a in registry.adapters()}
+        app, node = None, ctx
+        while app not in names and node is not None:  # `tether firefox title --port`
+            app, node = node.info_name, node.parent
+        if app not in names:  # `tether wait firefox --port`: click leaves APP unparsed here
+            import os
+
+            typed = (os.environ.get("COMP_WORDS") or os.environ.get("_TYPER_COMPLETE_ARGS") or "").split()
+            app = next((w for w in typed[1:] if w in names), None)
+        if app not in names:
+            return []
+        found = scan([app], timeout=0.3)
+        return [
+            (
+                str(e.port),
+                f"{e.title} {e.version or ''} {e.confidence}".replace("  ", " ")
+                + (f" pid {e.pid}" if e.pid else ""),
+            )
+            for e in found
+            if str(e.port).startswith(incomplete)
+        ]
+    except Exception:
+        return []
+
+
 PortOpt = Annotated[
-    int | None, typer.Option("--port", "-p", help="Port of the app (skips the scan, never the probe).")
+    int | None,
+    typer.Option(
+        "--port",
+        "-p",
+        help="Port of the app (skips the scan, never the probe).",
+        autocompletion=complete_port,
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 VerboseOpt = Annotated[
@@ -223,7 +264,9 @@ class Commands:
                 "verbose": (VerboseOpt, False),
             }
             extra = [
-                inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=common[n][1], annotation=common[n][0])
+                inspect.Parameter(
+                    n, inspect.Parameter.KEYWORD_ONLY, default=common[n][1], annotation=common[n][0]
+                )
                 for n in SHARED
                 if n in shared
             ]
@@ -252,7 +295,9 @@ class Commands:
 
         return deco
 
-    def _target(self, kw: dict[str, Any], declared: Sequence[Any], *, default_timeout: float | None) -> Target:
+    def _target(
+        self, kw: dict[str, Any], declared: Sequence[Any], *, default_timeout: float | None
+    ) -> Target:
         from .. import config
 
         given = {n: kw.pop(n, None) for n in ("host", "port")}
@@ -274,9 +319,7 @@ class Commands:
 
 def _status(target: Target) -> None:
     """Show the instance tether finds (version, port, pid), or exit 3."""
-    target.emit(
-        target.endpoint(), columns=["app", "version", "host", "port", "pid", "process", "confidence"]
-    )
+    target.emit(target.endpoint(), columns=["app", "version", "host", "port", "pid", "process", "confidence"])
 
 
 def exit_code(exc: BaseException, *, as_json: bool) -> int:
@@ -321,4 +364,14 @@ def exit_code(exc: BaseException, *, as_json: bool) -> int:
     return 1
 
 
-__all__ = ["SHARED", "Commands", "HostOpt", "JsonOpt", "PortOpt", "Target", "VerboseOpt", "exit_code"]
+__all__ = [
+    "SHARED",
+    "Commands",
+    "HostOpt",
+    "JsonOpt",
+    "PortOpt",
+    "Target",
+    "VerboseOpt",
+    "complete_port",
+    "exit_code",
+]
