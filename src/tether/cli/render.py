@@ -25,7 +25,11 @@ def _console(stderr: bool = False):
     stream = sys.stderr if stderr else sys.stdout
     # Piped output is read by people too (logs, CI): don't squeeze tables into 80 columns.
     width = None if stream.isatty() else max(shutil.get_terminal_size((160, 24)).columns, 160)
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width, emoji=False)
+    # force_jupyter=False: inside a kernel (the %igv … magics) the CLI still writes text to the
+    # stream, which the magic captures, instead of rich sending its own display messages.
+    return Console(
+        stderr=stderr, highlight=False, soft_wrap=True, width=width, emoji=False, force_jupyter=False
+    )
 
 
 def to_jsonable(value: Any) -> Any:
