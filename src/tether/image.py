@@ -1,8 +1,10 @@
-""":class:`PNG`: image bytes that show themselves in Jupyter and IPython.
+""":class:`PNG` and :class:`ImagePath`: images that show themselves in Jupyter and IPython.
 
-A ``bytes`` subclass: everything that takes bytes takes it (``write_bytes``, ``startswith``,
-``len``, comparison with plain bytes), so a client method can return it where it returned bytes
-without breaking a caller; a notebook displays it inline through ``_repr_png_``.
+:class:`PNG` is a ``bytes`` subclass: everything that takes bytes takes it (``write_bytes``,
+``startswith``, ``len``, comparison with plain bytes), so a client method can return it where it
+returned bytes without breaking a caller; a notebook displays it inline through ``_repr_png_``.
+:class:`ImagePath` does the same for a method that returns the path of an image it wrote (a
+``pathlib.Path`` still, shown as the picture when the file is a readable PNG).
 
 >>> png = PNG.read("snapshot.png")            # doctest: +SKIP
 >>> png                                       # in a notebook: the picture
@@ -68,4 +70,15 @@ class PNG(bytes):
         return f"<PNG {size[0]}x{size[1]}, {len(self)} bytes>"
 
 
-__all__ = ["PNG"]
+class ImagePath(type(Path())):  # type: ignore[misc]  # the concrete Path class of this OS (3.10+)
+    """The path of an image file; displayed inline by IPython when it is a readable PNG."""
+
+    def _repr_png_(self) -> bytes | None:
+        try:
+            png = PNG.read(self)
+        except OSError:  # written on another machine (a remote app), or gone since
+            return None
+        return png._repr_png_()
+
+
+__all__ = ["PNG", "ImagePath"]

@@ -97,3 +97,27 @@ def test_app_magics_drive_the_apps_and_show_pictures_inline(
     assert text(cells[7]).startswith("dict ") and "'idle'" in text(cells[7])  # --json: the parsed data
     failed = text(cells[8], "stderr")
     assert "error:" in failed and "Traceback" not in failed and "exited" in failed
+
+
+def test_client_screenshots_and_snapshots_display_inline(tmp_path, firefox_app, igv_app):
+    """Needs the adapters' clients to return tether.image types: Firefox.screenshot() a PNG,
+    IGVClient.snapshot() an ImagePath (both keep their types' API: bytes, a Path)."""
+    snap = tmp_path / "view.png"
+    cells = execute(
+        tmp_path,
+        f"""
+        import tether
+        with tether.connect("firefox", port={firefox_app.port}) as ff:
+            ff.navigate("data:text/html,<h1>straight from the client</h1>")
+            shot = ff.screenshot()
+        shot
+        """,
+        f"""
+        igv = tether.connect("igv", port={igv_app.port})
+        igv.goto("chr2:1-5,000")
+        igv.snapshot({str(snap)!r})
+        """,
+    )
+    no_errors(cells)
+    assert png_of(cells[0]).startswith(b"\x89PNG")
+    assert png_of(cells[1]) == snap.read_bytes()

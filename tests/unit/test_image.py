@@ -42,3 +42,16 @@ def test_bytes_that_are_not_a_png_fall_back_to_text():
     junk = PNG(b"<html>not an image</html>")
     assert junk._repr_png_() is None and junk.size is None
     assert "not a PNG" in repr(junk)
+
+
+def test_an_image_path_is_a_path_that_displays_its_png(tmp_path):
+    from pathlib import Path
+
+    from tether.image import ImagePath
+
+    target = tmp_path / "snap.png"
+    target.write_bytes(tiny_png())
+    path = ImagePath(target)
+    assert isinstance(path, Path) and path == target and path.read_bytes() == tiny_png()
+    assert path._repr_png_() == tiny_png()
+    assert ImagePath(tmp_path / "missing.png")._repr_png_() is None  # nothing to show, no error
