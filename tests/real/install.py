@@ -2,7 +2,7 @@
 """Set this machine up for tether and its real-app tests. Standard library only; idempotent.
 
 1. Debian packages the real apps need, installed only when missing:
-   ``igv`` (and Java), ``xvfb``, ``firefox-esr``, ``redis-server`` — plus ``python3-venv``
+   ``igv`` (and Java), ``xvfb``, ``firefox-esr``, ``redis-server``, ``iproute2`` — plus ``python3-venv``
    when this Python cannot make a virtual environment.
 2. A virtual environment in ``.venv`` at the repository root.
 3. ``pip install -e '.[test]'``: tether with its dependencies, and the test extra
@@ -29,6 +29,7 @@ DEBIAN = {
     "xvfb": "/usr/bin/Xvfb",
     "firefox-esr": "/usr/bin/firefox-esr",
     "redis-server": "/usr/bin/redis-server",
+    "iproute2": "/usr/sbin/ip",  # `ip link set lo up` in the empty network namespaces of tests/real
 }
 
 

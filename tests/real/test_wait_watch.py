@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +24,8 @@ from . import apps
 from .conftest import require_real
 
 pytestmark = pytest.mark.real
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def tether_cmd(*args: str) -> list[str]:
@@ -61,39 +64,78 @@ def greeting_time(port: int, proc: apps.Proc, timeout: float = 60) -> float:
     return time.monotonic()
 
 
-def other_firefox_answers() -> bool:
-    import tether
-
-    return any(ep.verified or ep.confidence == "busy" for ep in tether.scan(["firefox"]))
-
-
-@pytest.mark.parametrize("with_port", [True, False], ids=["port", "scan"])
-def test_wait_firefox_returns_within_a_second_of_it_becoming_ready(tmp_path, with_port):
-    if not with_port and other_firefox_answers():
-        msg = "another Firefox already answers on this machine: `tether wait firefox` would find it"
-        if require_real():
-            pytest.fail(msg, pytrace=False)
-        pytest.skip(msg)
+def wait_for_firefox_launched_behind_it(workdir: Path, *, with_port: bool) -> dict:
+    """Start `tether wait firefox` (with ``--port P``, or scanning), then Firefox on P half a second
+    later; returns the waiter's exit code and output, and how long after Firefox's first greeting
+    it returned (``lag``)."""
     port = apps.free_port()
     args = ["wait", "firefox", "--timeout", "60", "--json"] + (["--port", str(port)] if with_port else [])
     waiter = subprocess.Popen(tether_cmd(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     firefox = None
     try:
         time.sleep(0.5)  # the waiter is polling before Firefox exists
-        assert waiter.poll() is None, waiter.communicate()
-        firefox = spawn_firefox(tmp_path, port)
+        waiting = waiter.poll() is None
+        firefox = spawn_firefox(workdir, port)
         ready = greeting_time(port, firefox)
         out, err = waiter.communicate(timeout=30)
         done = time.monotonic()
-        assert waiter.returncode == 0, err
-        assert json.loads(out)["port"] == port and json.loads(out)["confidence"] == "verified"
-        assert done - ready < 1.0, f"tether wait returned {done - ready:.2f} s after Firefox was ready"
+        return {
+            "waiting": waiting,
+            "rc": waiter.returncode,
+            "out": out,
+            "err": err,
+            "port": port,
+            "lag": done - ready,
+        }
     finally:
         if waiter.poll() is None:
             waiter.kill()
             waiter.communicate()
         if firefox is not None:
             firefox.stop()
+
+
+def check_waited(result: dict) -> None:
+    assert result["waiting"], result
+    assert result["rc"] == 0, result["err"]
+    endpoint = json.loads(result["out"])
+    assert endpoint["port"] == result["port"] and endpoint["confidence"] == "verified"
+    assert result["lag"] < 1.0, f"tether wait returned {result['lag']:.2f} s after Firefox was ready"
+
+
+def test_wait_firefox_on_its_port_returns_within_a_second_of_it_becoming_ready(tmp_path):
+    check_waited(wait_for_firefox_launched_behind_it(tmp_path, with_port=True))
+
+
+IN_NAMESPACE = """
+import json, subprocess, sys
+from pathlib import Path
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+from tests.real.test_wait_watch import wait_for_firefox_launched_behind_it
+print(json.dumps(wait_for_firefox_launched_behind_it(Path(sys.argv[1]), with_port=False)))
+"""
+
+
+@pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare(1) (util-linux)")
+def test_wait_firefox_by_scanning_returns_within_a_second_of_it_becoming_ready(tmp_path):
+    """Without --port, `tether wait firefox` scans: in a network namespace of its own, where the
+    Firefox started behind it is the only one it can find (the session's Firefox, and anyone's
+    on a shared machine, stay outside)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run(
+        ["unshare", "-n", sys.executable, "-c", IN_NAMESPACE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    if proc.returncode != 0 and "Operation not permitted" in proc.stderr:
+        msg = f"unshare -n is not permitted here: {proc.stderr.strip()}"
+        if require_real():
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)
+    assert proc.returncode == 0, proc.stderr
+    check_waited(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
 def test_wait_on_a_closed_port_exits_4_at_the_deadline():
