@@ -6,7 +6,9 @@ the artifacts directory, apps launched for a session and stopped after it, and q
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -17,8 +19,11 @@ import psutil
 import pytest
 
 from . import apps
+from .conftest import require_real
 
 pytestmark = pytest.mark.real
+
+ROOT = Path(__file__).resolve().parents[2]
 
 PROJECT = """
 import json, os
@@ -152,8 +157,6 @@ def test_apps_launched_for_a_session_are_stopped_after_it(tmp_path, igv_app):
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "4 passed" in proc.stdout
-    import json
-
     firefox_pid, igv_pid = json.loads((project / "pids.json").read_text())
     assert firefox_pid not in (None, 0) and igv_pid not in (None, 0)
     for pid in (firefox_pid, igv_pid):
@@ -167,3 +170,63 @@ def test_qserver_is_skipped_with_a_reason_when_none_answers(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 skipped" in proc.stdout
     assert f"the Bluesky HTTP server at {closed} does not answer" in proc.stdout
+
+
+ATTACHING = """
+import json, os
+from pathlib import Path
+
+
+def test_firefox_is_the_running_one(firefox, tether_firefox_endpoint):
+    firefox.navigate("data:text/html,<title>attached</title>")
+    assert firefox.title == "attached"
+    Path(os.environ["PROJECT_OUT"], "pid").write_text(str(tether_firefox_endpoint.pid))
+
+
+def test_qserver(qserver):
+    pass
+"""
+
+IN_NAMESPACE = """
+import json, subprocess, sys
+from pathlib import Path
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+from tests.real import apps
+from tests.real.test_pytest_plugin import run_project
+workdir, project = Path(sys.argv[1]), Path(sys.argv[2])
+firefox = apps.start_firefox(workdir)
+try:
+    proc = run_project(project, "-rs")
+    print(json.dumps({"pid": firefox.pid, "rc": proc.returncode, "out": proc.stdout + proc.stderr,
+                      "alive_after": firefox.alive()}))
+finally:
+    firefox.stop()
+"""
+
+
+@pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare(1) (util-linux)")
+def test_fixtures_attach_to_the_one_app_running_and_leave_it_running(tmp_path):
+    """No option given: `firefox` attaches to the one Firefox tether verifies (in a network namespace
+    of its own, so no other Firefox can be found), and does not stop it; `qserver` skips, saying why."""
+    project = make_project(tmp_path)
+    (project / "test_with_tether.py").write_text(textwrap.dedent(ATTACHING))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run(
+        ["unshare", "-n", sys.executable, "-c", IN_NAMESPACE, str(tmp_path / "ff"), str(project)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+    )
+    if proc.returncode != 0 and "Operation not permitted" in proc.stderr:
+        msg = f"unshare -n is not permitted here: {proc.stderr.strip()}"
+        if require_real():
+            pytest.fail(msg, pytrace=False)
+        pytest.skip(msg)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["rc"] == 0, result["out"]
+    assert "1 passed, 1 skipped" in result["out"], result["out"]
+    assert "no Bluesky HTTP server is verified on this machine" in result["out"]
+    assert int((project / "pid").read_text()) == result["pid"]  # attached to it, not a launched one
+    assert result["alive_after"]  # and left running
