@@ -35,7 +35,6 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -211,26 +210,21 @@ def qserver(request: pytest.FixtureRequest) -> Any:
     test is skipped, saying why, when none is verified). The API key comes from the usual
     places (``$QSERVER_HTTP_SERVER_API_KEY``, ``$TETHER_QSERVER_API_KEY``, the config file)."""
     import tether
-    from tether.errors import NotFound, TetherError
+    from tether.errors import NotFound, TetherError, Unreachable
 
     url = request.config.getoption("tether_qserver_url")
     try:
-        if url:
-            parts = urlsplit(url)
-            if not parts.hostname:
-                raise pytest.UsageError(f"--tether-qserver-url {url!r} is not a URL (http://host:port)")
-            port = parts.port or (443 if parts.scheme == "https" else 80)
-            endpoint = tether.find("qserver", parts.hostname, port)
-            return _client("qserver", endpoint, base_url=url.rstrip("/"), timeout=30)
+        if url:  # the adapter's own `url` setting: https and a path prefix are the adapter's to handle
+            return tether.connect("qserver", url=url, timeout=30)
         endpoint = _running("qserver", "Bluesky HTTP server")
         if endpoint is None:
             pytest.skip(
                 "no Bluesky HTTP server is verified on this machine (tether never launches one): "
                 "start it, or name it with --tether-qserver-url URL"
             )
-        return _client("qserver", endpoint, timeout=30)
-    except NotFound as exc:
-        pytest.skip(f"the Bluesky HTTP server at {url} does not answer: {exc}")
+        return tether.connect("qserver", endpoint.host, endpoint.port, timeout=30)
+    except (NotFound, Unreachable) as exc:
+        pytest.skip(f"the Bluesky HTTP server at {url or 'the address found'} does not answer: {exc}")
     except TetherError as exc:
         pytest.fail(f"the Bluesky HTTP server: {exc}", pytrace=False)
 
