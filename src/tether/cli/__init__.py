@@ -23,7 +23,7 @@ def run(argv: list[str] | None = None) -> int:
     try:
         result = command.main(args=args, prog_name="tether", standalone_mode=False)
         return result if isinstance(result, int) else 0
-    except BaseException as exc:  # noqa: BLE001 - every outcome becomes a documented exit code
+    except BaseException as exc:  # every outcome becomes a documented exit code
         if isinstance(exc, SystemExit):
             raise
         return exit_code(exc, as_json="--json" in args)
