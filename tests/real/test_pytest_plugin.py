@@ -74,7 +74,19 @@ def run_project(
     project: Path, *args: str, env: dict | None = None, timeout: float = 240
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pytest", *plugin_args(), "-p", "no:cacheprovider", "-rA", *args],
+        # its own --basetemp: a run in the shared one would rotate this session's directories
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *plugin_args(),
+            "-p",
+            "no:cacheprovider",
+            "-rA",
+            "--basetemp",
+            str(project.parent / "basetemp"),
+            *args,
+        ],
         cwd=project,
         capture_output=True,
         text=True,
@@ -135,15 +147,15 @@ def test_igv_view_is_snapshotted_on_failure(igv):
 """
 
 
-def test_a_failing_igv_test_leaves_a_snapshot(tmp_path, igv_app):
+def test_a_failing_igv_test_leaves_a_snapshot_in_the_default_folder_it_prints(tmp_path, igv_app):
     project = make_project(tmp_path)
     (project / "test_with_tether.py").write_text(textwrap.dedent(IGV_FAILING))
-    artifacts = tmp_path / "artifacts"
-    proc = run_project(project, "--tether-igv-port", str(igv_app.port), "--tether-artifacts", str(artifacts))
+    proc = run_project(project, "--tether-igv-port", str(igv_app.port))
     assert proc.returncode == 1, proc.stdout + proc.stderr
+    artifacts = tmp_path / "basetemp" / "tether-artifacts"  # in pytest's temporary directory
     snapshot = artifacts / "test_with_tether.py_test_igv_view_is_snapshotted_on_failure" / "igv.png"
     assert snapshot.read_bytes().startswith(b"\x89PNG"), proc.stdout
-    assert f"IGV snapshot: {snapshot}" in proc.stdout
+    assert f"in {artifacts}" in proc.stdout and f"IGV snapshot: {snapshot}" in proc.stdout
 
 
 def test_apps_launched_for_a_session_are_stopped_after_it(tmp_path, igv_app):
