@@ -1,24 +1,28 @@
-"""A smoke test of a local web page, driven through tether — run it with pytest.
+"""A smoke test of a local web page, driven through tether's pytest plugin — run it with pytest.
 
-    pytest examples/firefox_smoke_test.py                 # launches a headless Firefox, quits it after
-    TETHER_FIREFOX_PORT=2828 pytest examples/firefox_smoke_test.py   # uses a Firefox already running
+    pytest examples/firefox_smoke_test.py          # the Firefox running, else a headless one for the run
+    pytest examples/firefox_smoke_test.py --tether-firefox-port 2828   # that one (or $TETHER_FIREFOX_PORT)
+    pytest examples/firefox_smoke_test.py --tether-launch --tether-artifacts out/   # always a fresh one
+
+The ``firefox`` fixture comes with tether (entry point ``pytest11``; without an installed tether add
+``-p tether.pytest_plugin``). Each test gets its own Marionette session and a fresh tab, so a
+failing test never leaves the browser locked or on its page for the next one; a failing test's
+screenshot and page source are saved and named in the report.
 
 The page is served from a temporary directory by Python's own HTTP server; nothing leaves
-this machine. Each test opens its own Marionette session (``with Firefox(...)``), so a failing
-test never leaves the browser locked for the next one.
+this machine.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
-import os
 import threading
 from collections.abc import Iterator
 
 import pytest
 
-from tether_firefox import Firefox, launch_firefox, quit_firefox
+from tether_firefox import Firefox
 
 PAGE = """<!doctype html>
 <html><head><title>Sign-up</title></head><body>
@@ -49,45 +53,26 @@ def site(tmp_path_factory) -> Iterator[str]:
     server.server_close()
 
 
-@pytest.fixture(scope="module")
-def marionette_port() -> Iterator[int]:
-    """The Firefox to use: ``$TETHER_FIREFOX_PORT``, else one launched here (and quit afterwards)."""
-    if os.environ.get("TETHER_FIREFOX_PORT"):
-        yield int(os.environ["TETHER_FIREFOX_PORT"])
-        return
-    browser = launch_firefox(headless=True)
-    try:
-        yield browser.port
-    finally:
-        quit_firefox(port=browser.port)
+def test_page_loads_with_its_title(firefox: Firefox, site: str) -> None:
+    firefox.navigate(site)
+    assert firefox.title == "Sign-up"
 
 
-@pytest.fixture
-def ff(marionette_port: int) -> Iterator[Firefox]:
-    with Firefox(port=marionette_port, timeout=30) as browser:
-        yield browser
+def test_signing_up_greets_the_user(firefox: Firefox, site: str) -> None:
+    firefox.navigate(site)
+    firefox.type("#email", "ada@example.org")
+    firefox.click("#submit")
+    assert firefox.wait_for("#status", timeout=5).text == "Welcome, ada@example.org"
 
 
-def test_page_loads_with_its_title(ff: Firefox, site: str) -> None:
-    ff.navigate(site)
-    assert ff.title == "Sign-up"
+def test_empty_email_is_refused_by_the_form(firefox: Firefox, site: str) -> None:
+    firefox.navigate(site)
+    firefox.click("#submit")
+    assert firefox.find("#status").text == ""
+    assert firefox.execute("return document.getElementById('email').validity.valueMissing") is True
 
 
-def test_signing_up_greets_the_user(ff: Firefox, site: str) -> None:
-    ff.navigate(site)
-    ff.type("#email", "ada@example.org")
-    ff.click("#submit")
-    assert ff.wait_for("#status", timeout=5).text == "Welcome, ada@example.org"
-
-
-def test_empty_email_is_refused_by_the_form(ff: Firefox, site: str) -> None:
-    ff.navigate(site)
-    ff.click("#submit")
-    assert ff.find("#status").text == ""
-    assert ff.execute("return document.getElementById('email').validity.valueMissing") is True
-
-
-def test_page_renders(ff: Firefox, site: str, tmp_path) -> None:
-    ff.navigate(site)
-    png = ff.screenshot(tmp_path / "signup.png")
+def test_page_renders(firefox: Firefox, site: str, tmp_path) -> None:
+    firefox.navigate(site)
+    png = firefox.screenshot(tmp_path / "signup.png")
     assert png.startswith(b"\x89PNG") and len(png) > 1000

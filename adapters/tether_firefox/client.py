@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from tether.discovery import listener_pid
 from tether.endpoint import Endpoint
 from tether.errors import Busy, NotFound, TetherError, UsageError
+from tether.image import PNG
 
 from .marionette import (
     ELEMENT_KEY,
@@ -128,7 +129,7 @@ class Element:
             )
         )
 
-    def screenshot(self) -> bytes:
+    def screenshot(self) -> PNG:
         """A PNG of just this element."""
         return self.ff.screenshot(element=self)
 
@@ -436,7 +437,7 @@ class Firefox:
     # -- artifacts -------------------------------------------------------------------------
     def screenshot(
         self, path: str | Path | None = None, *, full: bool = False, element: Element | str | None = None
-    ) -> bytes:
+    ) -> PNG:
         """A PNG of the viewport (default), the whole document (``full``) or one element.
 
         Written to ``path`` when given; the PNG bytes are returned either way.
@@ -445,7 +446,7 @@ class Firefox:
         if element is not None:
             el = self.find(element) if isinstance(element, str) else element
             params = {"id": el.id, "full": False, "hash": False}
-        data = base64.b64decode(self.request("WebDriver:TakeScreenshot", params))
+        data = PNG(base64.b64decode(self.request("WebDriver:TakeScreenshot", params)))
         if path is not None:
             Path(path).write_bytes(data)
         return data

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tether.errors import CommandError, TetherError, UsageError
+from tether.image import ImagePath
 
 from . import args as A
 from .commands import BY_IGV, BY_NAME, GENERATED, BatchCommand, parse_version
@@ -525,7 +526,7 @@ class IGVClient:
             after = target.stat().st_mtime_ns if target.exists() else None
             if after is None or after == before:
                 raise CommandError(f"IGV answered OK but did not write {target}", app_message="OK")
-        return target
+        return ImagePath(target)
 
     def save_session(self, path: str | Path, *, timeout: float | None = None) -> Path:
         """Save IGV's session to ``path`` (any local path); returns the absolute path written.

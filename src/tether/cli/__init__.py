@@ -19,11 +19,23 @@ def run(argv: list[str] | None = None) -> int:
     from .command import exit_code
 
     args = list(sys.argv[1:] if argv is None else argv)
-    command = typer.main.get_command(build_app(args))
+    command = typer.main.get_command(build_app(_completing() or args))
     try:
         result = command.main(args=args, prog_name="tether", standalone_mode=False)
         return result if isinstance(result, int) else 0
-    except BaseException as exc:
+    except BaseException as exc:  # every outcome becomes a documented exit code
         if isinstance(exc, SystemExit):
             raise
         return exit_code(exc, as_json="--json" in args)
+
+
+def _completing() -> list[str] | None:
+    """The words typed so far when the shell asks for completions (``_TETHER_COMPLETE`` set by the
+    script ``--install-completion`` installs), so that the adapter named there has its commands
+    loaded; ``None`` otherwise. bash passes ``COMP_WORDS``; zsh and fish ``_TYPER_COMPLETE_ARGS``."""
+    import os
+
+    if not os.environ.get("_TETHER_COMPLETE"):
+        return None
+    words = (os.environ.get("COMP_WORDS") or os.environ.get("_TYPER_COMPLETE_ARGS") or "").split()
+    return words[1:]

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
 
 from . import render
 from .audit import audit
-from .command import JsonOpt
+from .command import HostOpt, JsonOpt, PortOpt
 
 TimeoutOpt = Annotated[float, typer.Option("--timeout", "-t", help="Deadline in seconds per probe.")]
 
@@ -44,22 +45,112 @@ def scan(
         list[str] | None, typer.Option("--app", "-a", help="Only these adapters (repeatable).")
     ] = None,
     timeout: TimeoutOpt = 1.0,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch", "-w", help="Keep scanning: a live table, or one JSON event a line with --json."
+        ),
+    ] = False,
+    interval: Annotated[float, typer.Option("--interval", help="Seconds between scans with --watch.")] = 1.0,
+    for_: Annotated[
+        float | None, typer.Option("--for", help="Stop watching after this many seconds (default: Ctrl-C).")
+    ] = None,
 ) -> None:
     """List the apps listening on this machine's ports, each proved by its own protocol."""
     from ..api import scan as do_scan
 
+    if watch:
+        options = {"probe": not no_probe, "include_unknown": all_, "deep": deep, "timeout": timeout}
+        _watch(app, options, interval, for_, json_)
+        return
     with render.progress("scanning", enabled=not json_):
         eps = do_scan(app or None, probe=not no_probe, include_unknown=all_, deep=deep, timeout=timeout)
     if json_:
         render.print_json(eps)
         return
+    render.table(_scan_rows(eps), SCAN_COLUMNS, empty="no known app is listening (try --all)")
+
+
+def _scan_rows(eps) -> list[dict]:
     rows = []
     for e in eps:
         row = e.to_dict()
         row["app_title"] = e.title or "?"
         row["bind"] = f"{e.bind} ({row['scope']})" if e.bind else "-"
         rows.append(row)
-    render.table(rows, SCAN_COLUMNS, empty="no known app is listening (try --all)")
+    return rows
+
+
+def _watch(apps, options: dict, interval: float, duration: float | None, json_: bool) -> None:
+    """``scan --watch``: NDJSON events with ``--json``; a live table on a terminal; else event lines."""
+    from ..errors import UsageError
+    from ..watch import Watcher, poll_every
+
+    if duration is not None and duration <= 0:
+        raise UsageError(f"--for must be positive, not {duration:g}")
+    watcher = Watcher(apps or None, **options)
+    with render.live(enabled=not json_) as view:
+        for events in poll_every(watcher, interval=interval, duration=duration):
+            if view is not None:
+                eps = sorted(watcher.endpoints, key=lambda e: (e.app or "~", e.port))
+                view.update(
+                    render.renderable_table(_scan_rows(eps), SCAN_COLUMNS, empty="no known app is listening")
+                )
+                continue
+            for event in events:
+                if json_:
+                    render.json_line(event)
+                else:
+                    ep = event.endpoint
+                    render.line(
+                        f"{event.kind:8} {ep.title or '?'} {ep.address} {ep.confidence}"
+                        + (f" pid {ep.pid}" if ep.pid else "")
+                    )
+
+
+def _complete_app(incomplete: str) -> list[tuple[str, str]]:
+    """Shell completion of an app name: the adapters tether has."""
+    try:
+        from .. import registry
+
+        return [(a.name, a.title) for a in registry.adapters() if a.name.startswith(incomplete)]
+    except Exception:
+        return []
+
+
+def wait(
+    app: Annotated[
+        str,
+        typer.Argument(help="The app to wait for (igv, firefox, qserver …).", autocompletion=_complete_app),
+    ],
+    host: HostOpt = None,
+    port: PortOpt = None,
+    timeout: Annotated[
+        float, typer.Option("--timeout", "-t", help="Give up (exit 4) after this many seconds.")
+    ] = 30.0,
+    json_: JsonOpt = False,
+) -> None:
+    """Wait until APP answers as itself; exit 0 at once, 4 at the deadline. For scripts and CI jobs."""
+    import time
+
+    from ..watch import wait as do_wait
+
+    started = time.monotonic()
+    with render.progress(f"waiting for {app}", enabled=not json_) as bar:
+
+        def attempt(n: int, exc: Exception) -> None:
+            bar.update(description=f"waiting for {app} (attempt {n}: {getattr(exc, 'message', exc)})")
+
+        ep = do_wait(app, host, port, timeout=timeout, on_attempt=attempt)
+    if json_:
+        render.print_json(ep)
+        return
+    took = time.monotonic() - started
+    render.line(
+        f"{ep.title} {ep.version or ''} ready at {ep.address}".replace("  ", " ")
+        + (f" (pid {ep.pid})" if ep.pid else "")
+        + f" after {took:.1f} s"
+    )
 
 
 def doctor(json_: JsonOpt = False, timeout: TimeoutOpt = 1.0) -> None:
@@ -137,7 +228,7 @@ def build_app(args: list[str] | None = None) -> typer.Typer:
         "Exit codes: 0 done, 1 the app refused the command, 2 bad input (nothing sent), 3 not found, "
         "4 unreachable/busy/timed out, 5 auth or permission failure, 6 another app answers on that port.",
         no_args_is_help=True,
-        add_completion=False,
+        add_completion=True,
         pretty_exceptions_enable=False,
         context_settings={"help_option_names": ["-h", "--help"]},
     )
@@ -154,6 +245,7 @@ def build_app(args: list[str] | None = None) -> typer.Typer:
         """tether: detect, verify, drive."""
 
     app.command("scan")(scan)
+    app.command("wait")(wait)
     app.command("doctor")(doctor)
     app.command("audit")(audit)
     for adapter in registry.adapters():
@@ -165,7 +257,8 @@ def build_app(args: list[str] | None = None) -> typer.Typer:
             sub = adapter.cli()
         except Exception as exc:  # a broken adapter CLI must not take the others down
             sub = None
-            render.note(f"warning: the {adapter.name} adapter's commands failed to load: {exc}")
+            if not os.environ.get("_TETHER_COMPLETE"):  # never into the shell's line while completing
+                render.note(f"warning: the {adapter.name} adapter's commands failed to load: {exc}")
         if sub is not None:
             app.add_typer(sub, name=adapter.name, help=help_text)
     return app

@@ -45,8 +45,49 @@ HostOpt = Annotated[
         "--host", help="Host of the app (default: this machine). A remote host only when named here."
     ),
 ]
+
+
+def complete_port(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+    """Shell completion of ``--port``: the ports where tether finds the app the command drives
+    (``tether firefox title --port <TAB>``), with what answers there. A short scan (loopback
+    probes, 0.3 s each at most); never raises: a failure completes nothing."""
+    try:
+        from .. import registry
+        from ..api import scan
+
+        names = {a.name for a in registry.adapters()}
+        app, node = None, ctx
+        while app not in names and node is not None:  # `tether firefox title --port`
+            app, node = node.info_name, node.parent
+        if app not in names:  # `tether wait firefox --port`: click leaves APP unparsed here
+            import os
+
+            typed = (os.environ.get("COMP_WORDS") or os.environ.get("_TYPER_COMPLETE_ARGS") or "").split()
+            app = next((w for w in typed[1:] if w in names), None)
+        if app not in names:
+            return []
+        found = scan([app], timeout=0.3)
+        return [
+            (
+                str(e.port),
+                f"{e.title} {e.version or ''} {e.confidence}".replace("  ", " ")
+                + (f" pid {e.pid}" if e.pid else ""),
+            )
+            for e in found
+            if str(e.port).startswith(incomplete)
+        ]
+    except Exception:
+        return []
+
+
 PortOpt = Annotated[
-    int | None, typer.Option("--port", "-p", help="Port of the app (skips the scan, never the probe).")
+    int | None,
+    typer.Option(
+        "--port",
+        "-p",
+        help="Port of the app (skips the scan, never the probe).",
+        autocompletion=complete_port,
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 VerboseOpt = Annotated[
@@ -382,5 +423,6 @@ __all__ = [
     "PortOpt",
     "Target",
     "VerboseOpt",
+    "complete_port",
     "exit_code",
 ]

@@ -25,7 +25,11 @@ def _console(stderr: bool = False):
     stream = sys.stderr if stderr else sys.stdout
     # Piped output is read by people too (logs, CI): don't squeeze tables into 80 columns.
     width = None if stream.isatty() else max(shutil.get_terminal_size((160, 24)).columns, 160)
-    return Console(stderr=stderr, highlight=False, soft_wrap=True, width=width, emoji=False)
+    # force_jupyter=False: inside a kernel (the %igv … magics) the CLI still writes text to the
+    # stream, which the magic captures, instead of rich sending its own display messages.
+    return Console(
+        stderr=stderr, highlight=False, soft_wrap=True, width=width, emoji=False, force_jupyter=False
+    )
 
 
 def to_jsonable(value: Any) -> Any:
@@ -68,13 +72,23 @@ def table(
     empty: str = "(none)",
 ) -> None:
     """A rich table of ``rows`` (dicts); ``columns`` are keys or (key, heading) pairs."""
+    _console().print(renderable_table(rows, columns, title=title, empty=empty))
+
+
+def renderable_table(
+    rows: Sequence[dict],
+    columns: Sequence[str | tuple[str, str]],
+    *,
+    title: str | None = None,
+    empty: str = "(none)",
+) -> Any:
+    """What :func:`table` prints, as a rich renderable (for a live display)."""
     from rich.table import Table
     from rich.text import Text
 
     cols = [(c, c.upper()) if isinstance(c, str) else c for c in columns]
     if not rows:
-        _console().print(f"{title + ': ' if title else ''}{empty}", markup=False)
-        return
+        return Text(f"{title + ': ' if title else ''}{empty}")
     t = Table(
         title=Text(title) if title else None,
         title_justify="left",
@@ -86,7 +100,28 @@ def table(
         t.add_column(Text(heading), overflow="fold")
     for row in rows:
         t.add_row(*(Text(_cell(row.get(key))) for key, _ in cols))
-    _console().print(t)
+    return t
+
+
+@contextmanager
+def live(enabled: bool = True) -> Iterator[Any]:
+    """A display on stdout that is redrawn in place (``update(renderable)``); ``None`` when
+    stdout is not a terminal or ``enabled`` is false, so the caller prints lines instead."""
+    if not enabled or not sys.stdout.isatty():
+        yield None
+        return
+    from rich.live import Live
+
+    with Live(console=_console(), auto_refresh=False, transient=False) as display:
+        yield _LiveView(display)
+
+
+class _LiveView:
+    def __init__(self, display) -> None:
+        self._display = display
+
+    def update(self, renderable: Any) -> None:
+        self._display.update(renderable, refresh=True)
 
 
 def emit(
