@@ -148,6 +148,9 @@ def add(
 def run(
     target: Target,
     plan: PlanArgs,
+    queue_: Annotated[
+        bool, typer.Option("--queue", help="Add it to the queue and start the queue; report all that ran.")
+    ] = False,
     open_env: Annotated[
         bool, typer.Option("--open-env", help="Open the environment first if it is not open.")
     ] = False,
@@ -161,9 +164,11 @@ def run(
         ),
     ] = True,
 ) -> None:
-    """Add a plan, start the queue, wait for the plan to finish and report how it ended.
+    """Run a plan now, wait for it to finish and report how it ended; the queue is left as it was.
 
-    Exit 0 completed (or stopped), 1 failed/aborted/halted, 4 when --timeout passes first.
+    With --queue: add it to the back of the queue, start the queue, and report every item that
+    ran until it finished. A run that cannot start leaves nothing in the queue.
+    Exit 0 completed (or stopped), 1 failed/aborted/halted or refused, 4 when --timeout passes first.
     """
     from .client import ItemFailed, item_add_body
     from .plan import parse_item
@@ -173,27 +178,26 @@ def run(
     item = parse_item(plan)
     if dry_run:
         return render.print_json(item_add_body(item))
+    opts = {"open_env": open_env, "validate": not no_validate}
     with target.client() as qs:
         if not wait:
-            added = qs.start(item, open_env=open_env, validate=not no_validate, timeout=target.timeout)
-            return target.emit(added, text=f"started {added['name']} ({added['item_uid']})")
-        with target.progress(f"{item['name']}: submitting") as bar:
-            result = qs.run(
-                item,
-                open_env=open_env,
-                timeout=target.timeout,
-                validate=not no_validate,
-                on_status=lambda st: bar.update(description=f"{item['name']}: {qs.progress_text(st)}"),
-                transport=transport,
-            )
-    if target.json and result.ok:
-        render.print_json(result)
-    elif not target.json:
-        target.emit(result.summary())
+            started = qs.start(item, queue=queue_, timeout=target.timeout, **opts)
+            return target.emit(started, text=f"started {started['name']} ({started['item_uid']})")
+        with target.progress(f"{item['name']}: starting") as bar:
+            show = lambda st: bar.update(description=f"{item['name']}: {qs.progress_text(st)}")  # noqa: E731
+            follow = {"timeout": target.timeout, "on_status": show, "transport": transport, **opts}
+            ran = qs.run_queue(item, **follow) if queue_ else [qs.run(item, **follow)]
+    result = ran[-1]
+    if not target.json:
+        target.emit(ran, columns=views.RAN) if queue_ else target.emit(result.summary())
         for note in result.notes():
             render.note(note)
+    elif result.ok:
+        render.print_json(ran if queue_ else result)
     if not result.ok:
-        raise ItemFailed(result)
+        failed = ItemFailed(result)
+        failed.detail["ran"] = [r.to_dict() for r in ran]
+        raise failed
 
 
 # -- the queue ---------------------------------------------------------------------------------------

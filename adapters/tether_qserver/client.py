@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tether.errors import AuthError, CommandError, Timeout, Unreachable, UsageError
+from tether.errors import AuthError, CommandError, TetherError, Timeout, Unreachable, UsageError
 
 from .plan import normalize_item, validate_item
 
@@ -41,6 +41,7 @@ LOCKABLE = frozenset(
         "/environment/close",
         "/environment/destroy",
         "/queue/item/add",
+        "/queue/item/execute",
         "/queue/item/add/batch",
         "/queue/item/update",
         "/queue/item/remove",
@@ -764,22 +765,76 @@ class QueueServer:
             self, item_uid, timeout=timeout, on_status=on_status, transport=transport, lost_after=lost_after
         )
 
+    def item_execute(self, item: Mapping[str, Any], *, tag: bool = True) -> dict:
+        """Run ``item`` now, bypassing the queue (the manager must be idle, the environment open);
+        returns the started item. It never enters the queue, not even when it fails."""
+        return self._post("/queue/item/execute", item_add_body(item, tag=tag))["item"]
+
     def start(
         self,
         item: Mapping[str, Any],
         *,
+        queue: bool = False,
         open_env: bool = False,
         validate: bool = True,
         timeout: float = 120.0,
     ) -> dict:
-        """Add ``item`` (opening the environment first if asked) and start the queue; the added item."""
+        """Start ``item`` and return it at once: executed now (default), or (``queue``) added to
+        the back of the queue, which is started unless it runs. A queue that cannot start takes
+        the item back out: a run that does not start leaves nothing behind."""
+        if validate:
+            item = self.validate(item)
         if open_env:
             self.ensure_environment(timeout=timeout)
-        added = self.submit(item, validate=validate)
-        self.queue_start()
+        if not queue:
+            return self.item_execute(item)
+        added = self.submit(item, validate=False)
+        try:
+            if self.status(reload=True).get("manager_state") == "idle":
+                self.queue_start()
+        except TetherError as exc:
+            raise self._take_back(added["item_uid"], exc) from exc
         return added
 
+    def _take_back(self, uid: str, why: TetherError) -> TetherError:
+        """Remove ``uid`` from the queue again; ``why`` says what became of it."""
+        try:
+            self.item_remove(uid=uid)
+            why.message += f"; item {uid} was removed from the queue again"
+        except TetherError as exc:
+            why.message += f"; item {uid} is still queued (removing it failed: {exc.message})"
+        return why
+
     def run(
+        self,
+        item: Mapping[str, Any],
+        *,
+        queue: bool = False,
+        open_env: bool = False,
+        timeout: float = 600.0,
+        validate: bool = True,
+        on_status: Callable[[dict], None] | None = None,
+        transport: str = "auto",
+        raise_on_failure: bool = False,
+    ) -> RunResult:
+        """Run ``item`` and wait for its :class:`RunResult`.
+
+        Default: executed now (``/queue/item/execute``), the queue neither started nor changed;
+        a run that cannot start (manager busy, environment closed) adds nothing. ``queue=True``:
+        through the queue, behind what is queued (:meth:`run_queue` reports those too).
+        ``raise_on_failure`` raises :class:`ItemFailed` for failed/aborted/halted."""
+        if queue:
+            return self.run_queue(
+                item, open_env=open_env, timeout=timeout, validate=validate, on_status=on_status,
+                transport=transport, raise_on_failure=raise_on_failure,
+            )[-1]  # fmt: skip
+        from .stream import check_transport
+
+        check_transport(transport)  # before anything is sent
+        started = self.start(item, open_env=open_env, validate=validate, timeout=min(timeout, 120.0))
+        return self._result(started, timeout, on_status, transport, raise_on_failure)
+
+    def run_queue(
         self,
         item: Mapping[str, Any],
         *,
@@ -789,22 +844,50 @@ class QueueServer:
         on_status: Callable[[dict], None] | None = None,
         transport: str = "auto",
         raise_on_failure: bool = False,
-    ) -> RunResult:
-        """Add ``item``, open the environment if asked, start the queue (if not running) and
-        wait for the item's result. ``raise_on_failure`` raises :class:`ItemFailed` for
-        failed/aborted/halted."""
+    ) -> list[RunResult]:
+        """Add ``item`` to the back of the queue, start the queue (unless it runs) and wait for
+        ``item``; the results of every item that ran meanwhile, ``item``'s last. When the queue
+        stops before reaching ``item`` (one ahead failed), ``item`` is taken back out and the
+        :class:`CommandError` names what ran (``ran``)."""
         from .stream import check_transport
 
-        check_transport(transport)  # before anything is sent
-        if open_env:
-            self.ensure_environment(timeout=min(timeout, 120.0))
-        added = self.submit(item, validate=validate)
-        uid = added["item_uid"]
-        st = self.status(reload=True)
-        if st.get("manager_state") == "idle":
-            self.queue_start()
+        check_transport(transport)
+        before = {i.get("item_uid") for i in self.history_get(reload=True).get("items", [])}
+        added = self.start(
+            item, queue=True, open_env=open_env, validate=validate, timeout=min(timeout, 120.0)
+        )
+        try:
+            mine = self._result(added, timeout, on_status, transport, raise_on_failure=False)
+        except CommandError as exc:
+            if exc.detail.get("item_uid") != added["item_uid"]:
+                raise
+            ran = self._ran_since(before)
+            failed = [r for r in ran if not r.ok]
+            if failed:
+                exc.message = f"the queue stopped after {failed[-1].name} ({failed[-1].item_uid}) ended "
+                exc.message += f"{failed[-1].exit_status}, before reaching {added['name']}"
+            exc.detail["ran"] = [r.to_dict() for r in ran]
+            raise self._take_back(added["item_uid"], exc) from None
+        ran = [r for r in self._ran_since(before) if r.item_uid != mine.item_uid]
+        if raise_on_failure and not mine.ok:
+            raise ItemFailed(mine)
+        return [*ran, mine]
+
+    def _ran_since(self, before: set) -> list[RunResult]:
+        items = self.history_get(reload=True).get("items", [])
+        return [RunResult.from_history(i) for i in items if i.get("item_uid") not in before]
+
+    def _result(
+        self,
+        started: Mapping[str, Any],
+        timeout: float,
+        on_status: Callable[[dict], None] | None,
+        transport: str,
+        raise_on_failure: bool,
+    ) -> RunResult:
+        uid = started["item_uid"]
         result = self.wait_for_item(uid, timeout=timeout, on_status=on_status, transport=transport)
-        result.client_request_id = (added.get("meta") or {}).get("client_request_id")
+        result.client_request_id = (started.get("meta") or {}).get("client_request_id")
         if not result.ok:
             result.requeued_uid = self._requeued_uid(result.client_request_id, uid)
             if raise_on_failure:
