@@ -44,6 +44,16 @@ LOCKABLE = frozenset(
         "/queue/item/execute",
         "/queue/item/add/batch",
         "/queue/item/update",
+        "/queue/mode/set",
+        "/queue/autostart",
+        "/history/clear",
+        "/environment/update",
+        "/script/upload",
+        "/function/execute",
+        "/permissions/reload",
+        "/permissions/set",
+        "/kernel/interrupt",
+        "/re/pause",
         "/queue/item/remove",
         "/queue/item/remove/batch",
         "/queue/item/move",
@@ -120,6 +130,43 @@ def item_add_body(
         if value is not None:
             body[key] = value
     return body
+
+
+# -- input checks (refused before anything is sent) ------------------------------------------------
+def queue_mode(loop: bool | None = None, ignore_failures: bool | None = None, default: bool = False) -> Any:
+    """The ``mode`` of ``/queue/mode/set``: ``"default"``, or the switches given."""
+    mode: Any = (
+        "default"
+        if default
+        else {k: v for k, v in (("loop", loop), ("ignore_failures", ignore_failures)) if v is not None}
+    )
+    if not mode or (default and (loop is not None or ignore_failures is not None)):
+        raise UsageError(
+            "queue mode: give --loop/--no-loop, --ignore-failures/--no-ignore-failures or --default"
+        )
+    return mode
+
+
+def batch_destination(
+    pos_dest: Any = None, before_uid: str | None = None, after_uid: str | None = None
+) -> None:
+    """Several items move to the front, the back, or before/after one uid: exactly one of them."""
+    if sum(x is not None for x in (pos_dest, before_uid, after_uid)) != 1:
+        raise UsageError("move needs exactly one destination: --to front|back, --before or --after")
+    if pos_dest not in (None, "front", "back"):
+        raise UsageError(f"several items move to the front or the back, not to {pos_dest!r}")
+
+
+def api_path(method: str, path: str) -> tuple[str, str]:
+    """``method`` upper-cased (GET/POST/DELETE/PUT) and ``path`` under ``/api`` (``/queue/get``)."""
+    method = method.upper()
+    if method not in ("GET", "POST", "DELETE", "PUT"):
+        raise UsageError(f"the method must be GET, POST, DELETE or PUT, not {method!r}")
+    path = "/" + path.strip().lstrip("/")
+    path = path[4:] if path.startswith("/api/") else path
+    if not path.strip("/") or any(c.isspace() for c in path):
+        raise UsageError(f"not an API path: {path!r}")
+    return method, path
 
 
 # -- results ------------------------------------------------------------------------------------
@@ -907,6 +954,163 @@ class QueueServer:
             ) != old_uid:
                 return it["item_uid"]
         return None
+
+    # -- the rest of the API ------------------------------------------------------------------------
+    def ping(self) -> dict:
+        """RE Manager's answer to a ping (its status, in fact) through the HTTP server."""
+        return self._get("/ping")
+
+    def config_get(self) -> dict:
+        """RE Manager's configuration (``{"config": {...}}``: addresses, startup profile …)."""
+        return self._get("/config/get")
+
+    def queue_mode_set(
+        self, *, loop: bool | None = None, ignore_failures: bool | None = None, default: bool = False
+    ) -> dict:
+        """Change the queue mode: ``loop`` (finished items go to the back), ``ignore_failures``
+        (go on past a failed plan), or ``default`` (both off)."""
+        mode = queue_mode(loop, ignore_failures, default)
+        return self._post("/queue/mode/set", {"mode": mode})
+
+    def item_remove_batch(self, uids: list[str], *, ignore_missing: bool = False) -> dict:
+        """Remove several items by uid, all or nothing (``ignore_missing``: skip unknown uids)."""
+        return self._post("/queue/item/remove/batch", {"uids": list(uids), "ignore_missing": ignore_missing})
+
+    def item_move_batch(
+        self,
+        uids: list[str],
+        *,
+        pos_dest: str | None = None,
+        before_uid: str | None = None,
+        after_uid: str | None = None,
+        reorder: bool | None = None,
+    ) -> dict:
+        """Move several items (by uid) to ``pos_dest`` (front/back) or before/after another uid."""
+        batch_destination(pos_dest, before_uid, after_uid)
+        body = self._opt(uids=list(uids), pos_dest=pos_dest, before_uid=before_uid, after_uid=after_uid)
+        return self._post("/queue/item/move/batch", {**body, **self._opt(reorder=reorder)})
+
+    def environment_update(self, *, run_in_background: bool | None = None) -> dict:
+        """Reload the environment's lists of plans and devices from the worker (a task: ``task_uid``)."""
+        return self._post("/environment/update", self._opt(run_in_background=run_in_background))
+
+    def function_execute(
+        self,
+        name: str,
+        args: Iterable[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        run_in_background: bool = False,
+    ) -> dict:
+        """Run function ``name`` (one the startup code defines and the permissions allow) in the
+        worker; returns ``task_uid`` (see :meth:`wait_for_task`)."""
+        item = normalize_item({"name": name, "args": list(args), "kwargs": dict(kwargs or {})})
+        item["item_type"] = "function"
+        return self._post("/function/execute", {"item": item, "run_in_background": run_in_background})
+
+    def script_upload(
+        self,
+        script: str,
+        *,
+        update_lists: bool = True,
+        update_re: bool = False,
+        run_in_background: bool = False,
+    ) -> dict:
+        """Run Python ``script`` in the worker (``update_lists``: its plans and devices become
+        usable); returns ``task_uid`` (see :meth:`wait_for_task`)."""
+        body = {"script": script, "update_lists": update_lists, "update_re": update_re}
+        return self._post("/script/upload", {**body, "run_in_background": run_in_background})
+
+    def task_status(self, task_uid: str | list[str]) -> dict:
+        """``running``, ``completed`` or ``not_found`` (a dict by uid for a list of uids)."""
+        return self._get("/task/status", {"task_uid": task_uid})
+
+    def task_result(self, task_uid: str) -> dict:
+        """The task's status and ``result`` (``success``, ``msg``, ``return_value``, ``traceback``)."""
+        return self._get("/task/result", {"task_uid": task_uid})
+
+    def wait_for_task(self, task_uid: str, timeout: float = 60.0, *, interval: float = 0.1) -> dict:
+        """Poll :meth:`task_result` until the task is no longer running; a task that failed
+        raises :class:`CommandError` with its message (``traceback`` in the detail)."""
+        end = time.monotonic() + timeout
+        while True:
+            reply = self.task_result(task_uid)
+            if reply.get("status") == "not_found":
+                raise CommandError(f"RE Manager knows no task {task_uid}")
+            if reply.get("status") != "running":
+                result = reply.get("result") or {}
+                if result.get("success") is False:
+                    msg = result.get("msg") or "the task failed"
+                    raise CommandError(
+                        f"task {task_uid} failed: {msg}", app_message=msg, traceback=result.get("traceback")
+                    )
+                return reply
+            if time.monotonic() >= end:
+                raise Timeout(f"task {task_uid} did not finish within {timeout:g} s", task_uid=task_uid)
+            time.sleep(interval)
+
+    def permissions_get(self) -> dict:
+        """The user group permissions in use (``user_group_permissions``)."""
+        return self._get("/permissions/get")
+
+    def permissions_set(self, permissions: Mapping[str, Any]) -> dict:
+        """Replace the user group permissions (a dict with ``user_groups``, as in the YAML file)."""
+        perms = (
+            permissions.get("user_group_permissions", permissions)
+            if isinstance(permissions, Mapping)
+            else None
+        )
+        if not isinstance(perms, Mapping) or not isinstance(perms.get("user_groups"), Mapping):
+            raise UsageError(
+                "permissions must be a mapping with a 'user_groups' mapping (as in the YAML file)"
+            )
+        return self._post("/permissions/set", {"user_group_permissions": dict(perms)})
+
+    def permissions_reload(
+        self, *, restore_plans_devices: bool | None = None, restore_permissions: bool | None = None
+    ) -> dict:
+        """Reload the permissions (and, if asked, the lists of plans and devices) from disk."""
+        body = self._opt(restore_plans_devices=restore_plans_devices, restore_permissions=restore_permissions)
+        return self._post("/permissions/reload", body)
+
+    def kernel_interrupt(
+        self, *, interrupt_task: bool | None = None, interrupt_plan: bool | None = None
+    ) -> dict:
+        """Interrupt the worker's IPython kernel (only for a worker started as an IPython kernel)."""
+        return self._post(
+            "/kernel/interrupt", self._opt(interrupt_task=interrupt_task, interrupt_plan=interrupt_plan)
+        )
+
+    def manager_stop(self, *, safe: bool = True) -> dict:
+        """Stop RE Manager for good (``safe=False``: even while the environment is open)."""
+        return self._post("/manager/stop", {"option": "safe_on" if safe else "safe_off"})
+
+    def manager_kill(self) -> dict:
+        """The server's test endpoint: kill RE Manager's process (its watchdog restarts it)."""
+        return self._post("/test/manager/kill")
+
+    def re_runs(self, option: str = "active") -> dict:
+        """The RunEngine's runs: ``active`` (all), ``open`` or ``closed`` (``run_list``)."""
+        if option not in ("active", "open", "closed"):
+            raise UsageError(f"runs are active, open or closed, not {option!r}")
+        return self._get(f"/re/runs/{option}")
+
+    def re_metadata(self) -> dict:
+        """The RunEngine's metadata (``RE.md``); newer servers only."""
+        return self._get("/re/metadata")
+
+    def console_uid(self) -> str:
+        """The uid of the console buffer's state (it changes with each new message)."""
+        return self._get("/console_output/uid").get("console_output_uid", "")
+
+    def call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        """Any endpoint: ``method`` GET/POST/DELETE/PUT, ``path`` under ``/api`` (``/queue/get``);
+        the reply as the server sent it (a ``success: false`` reply is returned, not raised)."""
+        method, path = api_path(method, path)
+        body = dict(body or {})
+        if self.lock_key and path in LOCKABLE:
+            body.setdefault("lock_key", self.lock_key)
+        return self.http.call(method, f"/api{path}", body)
 
     # -- lifetime -----------------------------------------------------------------------------------
     def close(self) -> None:
