@@ -32,6 +32,7 @@ for _name, _help in (
     ("permissions", "The user group permissions."),
     ("kernel", "The worker's IPython kernel."),
     ("manager", "RE Manager itself."),
+    ("apikey", "API keys of the user logged in (or of the key in use): new, info, delete."),
 ):
     cmd.group(_name, help=_help)
 
@@ -117,6 +118,9 @@ for _args in (
     (None, "metadata", "re_metadata", None, "The RunEngine's metadata (newer servers only)."),
     ("permissions", "get", "permissions_get", None, "The user group permissions in use."),
     ("manager", "kill", "manager_kill", "RE Manager killed", "The server's test endpoint: kill RE Manager."),
+    (None, "logout", "logout", None, "Revoke the login's session on the server and forget its tokens."),
+    (None, "whoami", "whoami", None, "Who the credentials in use belong to: identities, roles, scopes."),
+    ("apikey", "info", "apikey_info", None, "The API key in use (first eight characters, scopes, expiry)."),
 ):
     _declare(*_args)
 
@@ -157,12 +161,14 @@ def status(
         for change in status_changes(qs, transport, for_):
             render.json_line(change) if target.json else render.line(status_line(change))
         return
-    endpoint, manager = target.endpoint(), qs.summary() if qs.api_key else None
+    endpoint, manager = target.endpoint(), qs.summary() if qs.auth_headers() else None
     if target.json:
         return render.print_json({**endpoint.to_dict(), "manager": manager})
     target.emit(endpoint, columns=views.ENDPOINT)
     if manager is None:
-        return render.note("no API key given: RE Manager's state is not shown (see --api-key-file)")
+        return render.note(
+            "no API key given (nor a login): RE Manager's state is not shown (see --api-key-file)"
+        )
     target.emit(manager)
 
 
@@ -626,3 +632,56 @@ def call(
         raise UsageError("the body must be a JSON object")
     with target.client() as qs:
         render.print_json(qs.call(method, path, data))
+
+
+# -- logins -------------------------------------------------------------------------------------------
+@cmd("login", timeout=30.0)
+def login(
+    target: Target,
+    provider: Text("--provider", "The login provider (default: the server's only one).") = None,
+    username: Text("--username", "The user name (default: asked).") = None,
+    password_stdin: Flag(
+        "--password-stdin", "Read the password from stdin (default: asked, hidden)."
+    ) = False,
+) -> None:
+    """Log in with one of the server's providers; the tokens are kept (0600) and refreshed by themselves."""
+    import getpass
+    import sys
+
+    username = username or typer.prompt("username")
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else getpass.getpass("password: ")
+    if not password:
+        raise UsageError("no password given")
+    with target.client() as qs:
+        who = qs.login(username, password, provider=provider)
+    _ok(target, who, f"logged in as {who['username']} ({who['provider']})")
+
+
+@cmd("new", group="apikey")
+def apikey_new(
+    target: Target,
+    expires_in: Text("--expires-in", "Seconds until it expires (default: never).", int) = None,
+    scope: Annotated[
+        list[str] | None, typer.Option("--scope", help="A scope it grants (default: inherit).")
+    ] = None,
+    note: Text("--note", "A note stored with it.") = None,
+    principal: Text("--principal", "For this principal's uuid (an admin's right).") = None,
+) -> None:
+    """A new API key; its secret is printed this once (with --json: the "secret" field)."""
+    _call(target, "apikey_new", None, expires_in=expires_in, scopes=scope, note=note, principal=principal)
+
+
+@cmd("delete", group="apikey")
+def apikey_delete(target: Target, first_eight: Arg("The key's first eight characters.")) -> None:
+    """Revoke an API key, named by its first eight characters."""
+    from .client import QueueServer
+
+    QueueServer.check_first_eight(first_eight)
+    _call(target, "apikey_delete", f"API key {first_eight}… revoked", first_eight=first_eight)
+
+
+@cmd("principals")
+def principals(target: Target, uuid: Arg("One principal's uuid.", str | None) = None) -> None:
+    """The principals (users and services) the server knows (an admin's right)."""
+    with target.client() as qs:
+        render.print_json(qs.principals(uuid))

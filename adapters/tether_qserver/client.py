@@ -23,6 +23,7 @@ from typing import Any
 
 from tether.errors import AuthError, CommandError, TetherError, Timeout, Unreachable, UsageError
 
+from . import auth
 from .plan import normalize_item, validate_item
 
 DEFAULT_TIMEOUT = 10.0
@@ -74,7 +75,8 @@ LOCKABLE = frozenset(
 #: Where the key may come from, for the hint of an authentication failure.
 KEY_SOURCES = (
     "--api-key-file FILE, $QSERVER_HTTP_SERVER_API_KEY, $QSERVER_HTTP_SERVER_API_KEYFILE, or api_key_file/"
-    "api_key under [qserver] in tether's config file (--api-key works too but shows in the process list)"
+    "api_key under [qserver] in tether's config file (--api-key works too but shows in the process list);"
+    " or log in: tether qserver login"
 )
 
 
@@ -265,26 +267,19 @@ class QueueServer:
         cert: str | tuple[str, str] | None = None,
         retries: int = 2,
         lock_key: str | None = None,
+        login: dict[str, Any] | None = None,
     ) -> None:
-        from tether.transport.http import HttpSession
-
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._api_key = api_key or None
         self._secrets: list[str] = [api_key] if api_key else []
-        self.key_source = key_source if api_key else "nowhere"
-        headers = {"Authorization": f"ApiKey {api_key}"} if api_key else {}
-        self.http = HttpSession(
-            self.base_url,
-            headers=headers,
-            timeout=timeout,
-            verify=verify,
-            cert=cert,
-            retries=retries,
-            secrets=[api_key] if api_key else [],
-            auth_hint=auth_hint(self.key_source),
-            what="the Bluesky HTTP Server",
-        )
+        self._login = None if api_key else login
+        if self._login:
+            self._secrets += [self._login["access_token"], self._login["refresh_token"]]
+            key_source = f"the login of {self._login.get('username')} ({self._login.get('provider')})"
+        self.key_source = key_source if api_key or self._login else "nowhere"
+        self._http_options = {"timeout": timeout, "verify": verify, "cert": cert, "retries": retries}
+        self.http = self._new_http()
         self._verify = verify
         self._lock_key: str | None = None
         self.lock_key = lock_key
@@ -313,6 +308,7 @@ class QueueServer:
             host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
             base_url = f"http://{host}:{endpoint.port}"
         key, source = read_api_key(api_key, api_key_file)
+        options.setdefault("login", None if key else auth.load(base_url.rstrip("/")))
         if timeout is not None:
             options["timeout"] = min(timeout, MAX_CALL_TIMEOUT)
         options.setdefault("verify", False if insecure else (ca_bundle or True))
@@ -349,6 +345,8 @@ class QueueServer:
         body = dict(body or {})
         if self.lock_key and path in LOCKABLE:
             body.setdefault("lock_key", self.lock_key)
+        if self._login and auth.expiring(self._login):
+            self.refresh()
         try:
             reply = self.http.call(method, f"/api{path}", body, timeout=timeout, retries=retries)
         except Timeout as exc:
@@ -369,6 +367,21 @@ class QueueServer:
     @staticmethod
     def _opt(**kw: Any) -> dict[str, Any]:
         return {k: v for k, v in kw.items() if v is not None}
+
+    def _new_http(self) -> Any:
+        """An HTTP session with the current credentials (a new login replaces the old session)."""
+        from tether.transport.http import HttpSession
+
+        if getattr(self, "http", None) is not None:
+            self.http.close()
+        return HttpSession(
+            self.base_url,
+            headers=self.auth_headers(),
+            secrets=self._secrets,
+            auth_hint=auth_hint(self.key_source),
+            what="the Bluesky HTTP Server",
+            **self._http_options,
+        )
 
     @property
     def lock_key(self) -> str | None:
@@ -398,8 +411,12 @@ class QueueServer:
         return self._api_key
 
     def auth_headers(self) -> dict[str, str]:
-        """The ``Authorization`` header for other connections (WebSockets); never print it."""
-        return {"Authorization": f"ApiKey {self._api_key}"} if self._api_key else {}
+        """The ``Authorization`` header (an API key, else a login's token); never print it."""
+        if self._api_key:
+            return {"Authorization": f"ApiKey {self._api_key}"}
+        if self._login:
+            return {"Authorization": f"Bearer {self._login['access_token']}"}
+        return {}
 
     # -- status and environment -------------------------------------------------------------------
     def status(
@@ -1111,6 +1128,139 @@ class QueueServer:
         if self.lock_key and path in LOCKABLE:
             body.setdefault("lock_key", self.lock_key)
         return self.http.call(method, f"/api{path}", body)
+
+    # -- logins (authentication providers) ----------------------------------------------------------
+    def providers(self) -> list[str]:
+        """The server's login providers that take a username and password (from its OpenAPI schema)."""
+        paths = self.http.call("GET", "/openapi.json").get("paths", {})
+        prefix, suffix = "/api/auth/provider/", "/token"
+        return sorted(
+            p[len(prefix) : -len(suffix)] for p in paths if p.startswith(prefix) and p.endswith(suffix)
+        )
+
+    def login(self, username: str, password: str, *, provider: str | None = None) -> dict:
+        """Log in with ``provider`` (default: the server's only one); the tokens are stored
+        (0600, see :mod:`.auth`) and used from now on by every client of this server."""
+        if not username or not password:
+            raise UsageError("a login needs a username and a password")
+        if provider is None:
+            found = self.providers()
+            if len(found) != 1:
+                if not found:
+                    raise CommandError(f"{self.base_url} has no login providers: it takes an API key")
+                raise UsageError(
+                    f"this server has several login providers: pick one with --provider ({', '.join(found)})"
+                )
+            provider = found[0]
+        from urllib.parse import quote_plus
+
+        self.add_secret(password), self.add_secret(quote_plus(password))  # as typed, and as sent (a form)
+        try:
+            reply = self.http.call(
+                "POST",
+                f"/api/auth/provider/{provider}/token",
+                form={"username": username, "password": password},
+            )
+        except AuthError as exc:
+            exc.hint = f"check the username and the password for provider {provider!r}"
+            raise
+        except CommandError as exc:
+            if getattr(exc, "detail", {}).get("status") == 404:
+                exc.hint = (
+                    f"no provider {provider!r} takes passwords here: {', '.join(self.providers()) or 'none'}"
+                )
+            raise
+        self._use_login(auth.entry_from(reply, provider=provider, username=username))
+        return {
+            "username": username,
+            "provider": provider,
+            "expires_in": reply.get("expires_in"),
+            "token_file": str(auth.token_file()),
+        }
+
+    def _use_login(self, entry: dict[str, Any] | None) -> None:
+        self._login = entry
+        if entry:
+            self.add_secret(entry["access_token"]), self.add_secret(entry["refresh_token"])
+            auth.save(self.base_url, entry)
+            self.key_source = f"the login of {entry.get('username')} ({entry.get('provider')})"
+        self.http = self._new_http()
+
+    def refresh(self) -> dict:
+        """New tokens for the stored login (done by itself before the access token expires)."""
+        if not self._login:
+            raise UsageError(f"not logged in to {self.base_url}: tether qserver login")
+        try:
+            reply = self.http.call(
+                "POST", "/api/auth/session/refresh", {"refresh_token": self._login["refresh_token"]}
+            )
+        except AuthError as exc:
+            exc.hint = "the login has expired or was revoked: log in again (tether qserver login)"
+            raise
+        self._use_login(
+            auth.entry_from(reply, provider=self._login.get("provider"), username=self._login.get("username"))
+        )
+        return {"username": self._login.get("username"), "expires_in": reply.get("expires_in")}
+
+    def logout(self) -> dict:
+        """Revoke the login's session on the server and forget its tokens."""
+        if not self._login:
+            return {"logged_out": False, "msg": f"not logged in to {self.base_url}"}
+        sid = auth.session_id(self._login["refresh_token"])
+        try:
+            if sid:
+                self._call_auth("DELETE", f"/auth/session/revoke/{sid}")
+            self._call_auth("POST", "/auth/logout")
+        except AuthError:  # the session had expired already: nothing left to revoke
+            pass
+        finally:
+            auth.forget(self.base_url)
+            self._use_login(None)
+        return {"logged_out": True, "session_revoked": bool(sid)}
+
+    def _call_auth(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        if self._login and auth.expiring(self._login):
+            self.refresh()
+        return self.http.call(method, f"/api{path}", body)
+
+    def whoami(self) -> dict:
+        """Who the credentials in use belong to, with their roles and scopes."""
+        return {**(self._call_auth("GET", "/auth/whoami") or {}), **self._call_auth("GET", "/auth/scopes")}
+
+    def apikey_new(
+        self,
+        *,
+        expires_in: int | None = None,
+        scopes: list[str] | None = None,
+        note: str | None = None,
+        principal: str | None = None,
+    ) -> dict:
+        """A new API key (for ``principal``'s uuid: an admin's right); its ``secret`` is shown once."""
+        body = {"expires_in": expires_in, "scopes": list(scopes or ["inherit"]), "note": note}
+        reply = self._call_auth(
+            "POST", f"/auth/principal/{principal}/apikey" if principal else "/auth/apikey", body
+        )
+        self.add_secret(reply.get("secret"))
+        return reply
+
+    def apikey_info(self) -> dict:
+        """The API key in use: its first eight characters, scopes, expiry and note."""
+        return self._call_auth("GET", "/auth/apikey")
+
+    def apikey_delete(self, first_eight: str) -> dict:
+        """Revoke the API key that starts with ``first_eight`` (its first eight characters)."""
+        self.check_first_eight(first_eight)
+        return self._call_auth("DELETE", f"/auth/apikey?first_eight={first_eight}")
+
+    @staticmethod
+    def check_first_eight(first_eight: str) -> None:
+        """:class:`UsageError` unless ``first_eight`` is eight hex characters (how keys are named)."""
+        if len(first_eight) != 8 or not all(c in "0123456789abcdef" for c in first_eight.lower()):
+            raise UsageError(f"an API key is named by its first eight hex characters, not {first_eight!r}")
+
+    def principals(self, uuid: str | None = None) -> Any:
+        """Every principal (user or service) the server knows, or one (an admin's right)."""
+        return self._call_auth("GET", f"/auth/principal/{uuid}" if uuid else "/auth/principal")
 
     # -- lifetime -----------------------------------------------------------------------------------
     def close(self) -> None:

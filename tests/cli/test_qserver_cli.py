@@ -20,6 +20,7 @@ def test_help_lists_every_command(capsys):
     for word in (commands + " plans devices console lock unlock").split():
         assert word in out, word
     more = "item function script task permissions kernel manager runs metadata config ping call"
+    more += " login logout whoami apikey principals"
     for word in more.split():
         assert word in out, word
 
@@ -41,9 +42,12 @@ def test_help_lists_every_command(capsys):
         (["call", "FETCH", "/status"], "GET, POST, DELETE or PUT"),
         (["call", "GET", "/status", "[1"], "neither JSON"),
         (["call", "GET", "/status", "[1]"], "JSON object"),
+        (["apikey", "delete", "xyz"], "first eight hex characters"),
+        (["login", "--username", "u", "--password-stdin"], "no password given"),
     ],
 )
-def test_bad_input_to_the_api_commands_exits_2_before_any_connection(args, words, capsys):
+def test_bad_input_to_the_api_commands_exits_2_before_any_connection(args, words, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("\n"))  # an empty password
     assert run(["qserver", *args, "--port", "9"]) == 2
     assert words in " ".join(capsys.readouterr().err.split())
 

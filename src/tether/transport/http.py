@@ -130,8 +130,12 @@ class HttpSession:
         timeout: float | None = None,
         read: bool | None = None,
         retries: int | None = None,
+        form: Mapping[str, str] | None = None,
     ) -> Any:
         """Send ``body`` (``{}`` when None) as JSON and return the decoded JSON reply.
+
+        ``form``: send these fields form-encoded instead (an OAuth2 password login); name the
+        secret ones with :meth:`add_secret` first, as for any body.
 
         ``read`` marks the call safe to retry (default: GET is a read, anything else is not);
         ``retries`` overrides the session's count for this read.
@@ -143,12 +147,17 @@ class HttpSession:
         is_read = (method == "GET") if read is None else read
         attempts = 1 + ((self.retries if retries is None else max(0, retries)) if is_read else 0)
         payload = json.dumps(dict(body or {}), ensure_ascii=False).encode("utf-8")
+        content_type = None
+        if form is not None:
+            from urllib.parse import urlencode
+
+            payload, content_type = urlencode(dict(form)).encode("ascii"), "application/x-www-form-urlencoded"
         deadline = timeout if timeout is not None else self.timeout
         delay = self.backoff
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
             try:
-                resp = self._send(method, path, payload, deadline)
+                resp = self._send(method, path, payload, deadline, content_type)
             except (Timeout, Unreachable):
                 if last:
                     raise
@@ -171,13 +180,14 @@ class HttpSession:
         """``call("POST", …)``: a write, never retried."""
         return self.call("POST", path, body, **kw)
 
-    def _send(self, method: str, path: str, payload: bytes, timeout: float):
+    def _send(self, method: str, path: str, payload: bytes, timeout: float, content_type: str | None = None):
         import requests
 
         url = self.url(path)
         started = time.monotonic()
+        headers = {"Content-Type": content_type} if content_type else None
         try:
-            resp = self._session.request(method, url, data=payload, timeout=timeout)
+            resp = self._session.request(method, url, data=payload, timeout=timeout, headers=headers)
         except requests.exceptions.Timeout as exc:
             log.debug("%s %s timed out after %.3f s", method, url, timeout)
             raise Timeout(
