@@ -1103,8 +1103,15 @@ class QueueServer:
         return self._post("/manager/stop", {"option": "safe_on" if safe else "safe_off"})
 
     def manager_kill(self) -> dict:
-        """The server's test endpoint: kill RE Manager's process (its watchdog restarts it)."""
-        return self._post("/test/manager/kill")
+        """The server's test endpoint: kill RE Manager's process (its watchdog restarts it). A killed
+        manager never answers: the server's timeout is the expected reply."""
+        try:
+            return self._post("/test/manager/kill", timeout=min(self.timeout, 5.0))
+        except Timeout:
+            return {
+                "success": True,
+                "msg": "RE Manager did not answer, as a killed one does; its watchdog restarts it",
+            }
 
     def re_runs(self, option: str = "active") -> dict:
         """The RunEngine's runs: ``active`` (all), ``open`` or ``closed`` (``run_list``)."""

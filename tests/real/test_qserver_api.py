@@ -159,8 +159,22 @@ def test_kernel_interrupt_is_refused_by_a_worker_that_is_no_kernel(app, capsys):
 def test_call_reaches_any_endpoint(app, capsys):
     assert out(capsys, "call", "GET", "/status", app=app)["msg"].startswith("RE Manager")
     assert "items" in out(capsys, "call", "get", "api/queue/get", '{"reload": true}', app=app)
+    assert out(capsys, "call", "GET", "/test/server/sleep", '{"time": 0.1}', app=app)["success"] is True
+    assert "run_list" in out(capsys, "call", "POST", "/re/runs", '{"option": "closed"}', app=app)
     refused = out(capsys, "call", "POST", "/queue/item/remove", '{"uid": "nope"}', app=app)
     assert refused["success"] is False  # printed as the server sent it
+
+
+def test_manager_kill_kills_re_manager_and_its_watchdog_starts_it_again(app, capsys):
+    before = app.request("GET", "/status")["plan_queue_uid"]
+    assert out(capsys, "manager", "kill", app=app)["success"] is True
+    deadline = time.monotonic() + 60
+    while run(tq(app, "ping")) != 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    capsys.readouterr()
+    assert out(capsys, "ping", app=app)["msg"].startswith("RE Manager")
+    assert app.request("GET", "/status")["plan_queue_uid"] != before  # a new manager process answers
+    ensure_env(app)
 
 
 def test_manager_stop_stops_re_manager(app, capsys):

@@ -168,7 +168,14 @@ def test_an_api_key_created_used_and_deleted(login_server, env, monkeypatch, cap
     assert secret not in capfd.readouterr().err
     monkeypatch.delenv("QSERVER_HTTP_SERVER_API_KEY")
     assert run(tq(login_server, "principals", "--json")) == 0
-    assert any(i["id"] == USER for p in json.loads(capfd.readouterr().out) for i in p["identities"])
+    known = json.loads(capfd.readouterr().out)
+    mine = next(p for p in known if any(i["id"] == USER for i in p["identities"]))
+    assert run(tq(login_server, "principals", mine["uuid"], "--json")) == 0
+    assert json.loads(capfd.readouterr().out)["uuid"] == mine["uuid"]
+    assert run(tq(login_server, "apikey", "new", "--principal", mine["uuid"], "--json")) == 0
+    made = json.loads(capfd.readouterr().out)
+    assert made["secret"].startswith(made["first_eight"])
+    assert run(tq(login_server, "apikey", "delete", made["first_eight"])) == 0
     assert run(tq(login_server, "logout")) == 0
 
 
