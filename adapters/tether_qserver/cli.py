@@ -310,6 +310,23 @@ def queue_mode(
     _ok(target, mode, f"queue mode: {mode}")
 
 
+@cmd("upload", group="queue")
+def queue_upload(
+    target: Target,
+    file: Arg("A spreadsheet of plans (.xlsx or .csv) the server converts."),
+    data_type: Text("--data-type", "The kind of spreadsheet, for a site's own converter.") = None,
+) -> None:
+    """Add the plans of a spreadsheet to the queue (all or nothing)."""
+    from pathlib import Path
+
+    from .plan import read_text
+
+    content = read_text(file, binary=True)
+    with target.client() as qs:
+        reply = qs.queue_upload(Path(file).name, content, data_type=data_type)
+    target.emit(reply if target.json else reply.get("items", []), columns=views.ADDED)
+
+
 @cmd("remove")
 def remove(target: Target, uids: Uids = None, pos: PosOpt = None) -> None:
     """Remove items from the queue, by uid (one or several) or --pos (default: the back)."""

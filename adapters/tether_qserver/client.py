@@ -989,6 +989,18 @@ class QueueServer:
         mode = queue_mode(loop, ignore_failures, default)
         return self._post("/queue/mode/set", {"mode": mode})
 
+    def queue_upload(self, name: str, content: bytes, *, data_type: str | None = None) -> dict:
+        """Add the plans of a spreadsheet (``name`` ends .xlsx or .csv) to the queue: the server
+        converts it (its default converter, or a site's); each item's result is in ``results``."""
+        form = {"data_type": data_type} if data_type else {}
+        files = {"spreadsheet": (name, content)}
+        reply = self.http.call("POST", "/api/queue/upload/spreadsheet", form=form, files=files)
+        if not reply.get("success", True):
+            errors = [r.get("msg") for r in reply.get("results", []) if not r.get("success")]
+            msg = reply.get("msg") or "; ".join(e for e in errors if e) or "the spreadsheet was refused"
+            raise CommandError(f"the queue server refused the spreadsheet: {msg}", app_message=msg)
+        return reply
+
     def item_remove_batch(self, uids: list[str], *, ignore_missing: bool = False) -> dict:
         """Remove several items by uid, all or nothing (``ignore_missing``: skip unknown uids)."""
         return self._post("/queue/item/remove/batch", {"uids": list(uids), "ignore_missing": ignore_missing})

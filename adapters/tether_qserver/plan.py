@@ -171,12 +171,13 @@ def _parse_literal(text: str, *, where: str) -> Any:
         raise UsageError(f"{where} is neither JSON nor a Python literal: {exc}") from exc
 
 
-def read_text(path: str) -> str:
-    """The text of ``path`` (``-``: stdin); :class:`UsageError` when it cannot be read."""
+def read_text(path: str, *, binary: bool = False) -> Any:
+    """The text (``binary``: the bytes) of ``path`` (``-``: stdin); :class:`UsageError` when it
+    cannot be read."""
     if path == "-":
-        return sys.stdin.read()
+        return sys.stdin.buffer.read() if binary else sys.stdin.read()
     try:
-        return Path(path).read_text(encoding="utf-8")
+        return Path(path).read_bytes() if binary else Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read the file {path}: {getattr(exc, 'strerror', None) or exc}") from exc
 

@@ -136,6 +136,25 @@ def test_queue_mode_ignore_failures_goes_on_past_a_failing_plan(app, capsys):
     }
 
 
+def test_a_spreadsheet_of_plans_is_added_to_the_queue(app, capsys, tmp_path):
+    sheet = tmp_path / "plans.csv"
+    sheet.write_text("plan_name,args,num\n'count',\"['det1', 'det2']\",2\n'count',\"['det1']\",\n")
+    before = queued_uids(app)
+    added = out(capsys, "queue", "upload", str(sheet), app=app)
+    uids = [i["item_uid"] for i in added["items"]]
+    try:
+        assert [i["args"] for i in added["items"]] == [[["det1", "det2"]], [["det1"]]]
+        assert added["items"][0]["kwargs"] == {"num": 2}
+        assert queued_uids(app) == before + uids
+    finally:
+        for uid in uids:
+            remove_quietly(app, uid)
+    bad = tmp_path / "plans.txt"
+    bad.write_text("not a spreadsheet")
+    assert run(tq(app, "queue", "upload", str(bad))) == 1
+    assert "spreadsheet" in capsys.readouterr().err and queued_uids(app) == before
+
+
 def test_history_clear_keeps_the_last_items(app, capsys):
     out(capsys, "run", "count", "det1,", app=app)
     size = len(out(capsys, "history", app=app))
@@ -201,6 +220,7 @@ def test_manager_stop_stops_re_manager(app, capsys):
         ["item", "update", "someuid", "count", "det9x,"],
         ["function", "execute", "1bad"],
         ["script", "upload", "/nonexistent/script.py"],
+        ["queue", "upload", "/nonexistent/plans.xlsx"],
         ["permissions", "set", "/nonexistent/perms.yaml"],
         ["permissions", "set", "@LIST"],
         ["runs", "--open", "--closed"],
