@@ -23,7 +23,31 @@ cmd = Commands(
     status=False,
 )
 app = cmd.app
-cmd.group("env", help="Open, close or destroy the worker environment.")
+for _name, _help in (
+    ("env", "Open, close, destroy or update the worker environment."),
+    ("item", "One queued item: get it or update it."),
+    ("function", "Run a function the startup code defines, in the worker."),
+    ("script", "Run a Python script in the worker."),
+    ("task", "The tasks that function execute, script upload and env update start."),
+    ("permissions", "The user group permissions."),
+    ("kernel", "The worker's IPython kernel."),
+    ("manager", "RE Manager itself."),
+    ("apikey", "API keys of the user logged in (or of the key in use): new, info, delete."),
+):
+    cmd.group(_name, help=_help)
+
+
+def Flag(name: str, help: str) -> Any:
+    return Annotated[bool, typer.Option(name, help=help)]
+
+
+def Text(name: str, help: str, kind: Any = str) -> Any:
+    return Annotated[kind | None, typer.Option(name, help=help)]
+
+
+def Arg(help: str, kind: Any = str, **kw: Any) -> Any:
+    return Annotated[kind, typer.Argument(help=help, **kw)]
+
 
 PLAN_HELP = (
     "The plan: shorthand NAME ARG... KEY=VALUE (values are JSON or Python literals; a bare a,b is a list, "
@@ -31,22 +55,21 @@ PLAN_HELP = (
     'a whole item as JSON/Python literal (\'{"name": "count", ...}\'), '
     "or @file.json / @file.yaml / @- (stdin)."
 )
-PlanArgs = Annotated[list[str], typer.Argument(help=PLAN_HELP, metavar="PLAN...")]
-DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the exact request body and send nothing.")]
-NoValidateOpt = Annotated[
-    bool, typer.Option("--no-validate", help="Skip the check against the allowed plans and devices.")
-]
+PlanArgs = Arg(PLAN_HELP, list[str], metavar="PLAN...")
+DryRunOpt = Flag("--dry-run", "Print the exact request body and send nothing.")
+NoValidateOpt = Flag("--no-validate", "Skip the check against the allowed plans and devices.")
 TransportOpt = Annotated[str, typer.Option("--transport", help="auto (WebSocket, else polling), ws or poll.")]
-ForOpt = Annotated[float | None, typer.Option("--for", help="With --follow: stop after this many seconds.")]
+ForOpt = Text("--for", "With --follow: stop after this many seconds.", float)
 FollowOpt = Annotated[bool, typer.Option("--follow", "-f", help="Keep printing as things change.")]
-PosOpt = Annotated[str | None, typer.Option("--pos", help="front, back or an index.")]
-WaitOpt = Annotated[
-    bool, typer.Option("--wait", help="Wait until it is done (open: check that the environment exists).")
-]
-ExistingOpt = Annotated[bool, typer.Option("--existing", help="All that exist, not only what you may use.")]
+PosOpt = Text("--pos", "front, back or an index.")
+WaitOpt = Flag("--wait", "Wait until it is done (open: check that the environment exists).")
+WaitTaskOpt = Flag("--wait", "Wait for the task and print its result.")
+BackgroundOpt = Flag("--background", "Run it in a background thread of the worker.")
+ExistingOpt = Flag("--existing", "All that exist, not only what you may use.")
 LockKeyOpt = Annotated[
     str | None, typer.Option("--key", "-k", help="The lock key (default: the lock_key setting).")
 ]
+Uids = Arg("Item uids (several: all or nothing).", list[str] | None, metavar="UID...")
 
 
 def _pos(pos: str | None) -> Any:
@@ -62,6 +85,65 @@ def _ok(target: Target, reply: Any, text: str) -> None:
     target.emit(reply, text=text)
 
 
+def _call(target: Target, method: str, text: str | None, **kw: Any) -> None:
+    """Call one client method and print its reply (``text`` for people, when given)."""
+    with target.client() as qs:
+        target.emit(getattr(qs, method)(**kw), text=text)
+
+
+def _declare(group: str | None, name: str, method: str, text: str | None, doc: str) -> None:
+    """A command that calls one argument-free client method."""
+
+    def command(target: Target) -> None:
+        _call(target, method, text)
+
+    command.__doc__, command.__name__ = doc, f"{group or 'qserver'}_{name}"
+    cmd(name, group=group)(command)
+
+
+for _args in (
+    (
+        None,
+        "clear",
+        "queue_clear",
+        "queue cleared",
+        "Remove every item from the queue (the running one stays).",
+    ),
+    (None, "start", "queue_start", "queue started", "Start the queue (already running counts as success)."),
+    (None, "resume", "re_resume", "resumed", "Resume the paused plan."),
+    (None, "abort", "re_abort", "aborted", "Abort the paused plan (it ends 'aborted')."),
+    (None, "halt", "re_halt", "halted", "Halt the paused plan (no cleanup; it ends 'halted')."),
+    (None, "ping", "ping", None, "Ping RE Manager through the HTTP server."),
+    (None, "config", "config_get", None, "RE Manager's configuration."),
+    (None, "metadata", "re_metadata", None, "The RunEngine's metadata (newer servers only)."),
+    ("permissions", "get", "permissions_get", None, "The user group permissions in use."),
+    ("manager", "kill", "manager_kill", "RE Manager killed", "The server's test endpoint: kill RE Manager."),
+    (None, "logout", "logout", None, "Revoke the login's session on the server and forget its tokens."),
+    (None, "whoami", "whoami", None, "Who the credentials in use belong to: identities, roles, scopes."),
+    ("apikey", "info", "apikey_info", None, "The API key in use (first eight characters, scopes, expiry)."),
+):
+    _declare(*_args)
+
+
+class _Own:
+    """Lets the core's :class:`Commands` declare what a group does alone (``queue``, ``history``)."""
+
+    def __init__(self, group: typer.Typer) -> None:
+        self.group = group
+
+    def command(self, name: str | None = None, **kw: Any) -> Any:
+        return self.group.callback(invoke_without_command=True, **kw)
+
+
+def _own(name: str, help: str) -> Commands:
+    """A group ``name`` whose own command is declared on the returned :class:`Commands`."""
+    group = cmd.group(name, help=help)
+    group.info.no_args_is_help = False
+    own = Commands("qserver", help=help, settings=SETTINGS, status=False)
+    own.app = _Own(group)  # type: ignore[assignment]
+    return own
+
+
 # -- status and environment ----------------------------------------------------------------------------
 @cmd("status", timeout=2.0)
 def status(
@@ -74,50 +156,57 @@ def status(
     from .stream import check_transport, status_changes, status_line
 
     check_transport(transport)
+    qs = target.client(timeout=max(target.timeout or 0, 5.0))
     if follow:
-        for change in status_changes(target.client(timeout=max(target.timeout or 0, 5.0)), transport, for_):
+        for change in status_changes(qs, transport, for_):
             render.json_line(change) if target.json else render.line(status_line(change))
         return
-    endpoint = target.endpoint()
-    qs = target.client(timeout=max(target.timeout or 0, 5.0))
-    manager = qs.summary() if qs.api_key else None
+    endpoint, manager = target.endpoint(), qs.summary() if qs.auth_headers() else None
     if target.json:
         return render.print_json({**endpoint.to_dict(), "manager": manager})
     target.emit(endpoint, columns=views.ENDPOINT)
     if manager is None:
-        render.note("no API key given: RE Manager's state is not shown (see --api-key-file)")
-    else:
-        target.emit(manager)
+        return render.note(
+            "no API key given (nor a login): RE Manager's state is not shown (see --api-key-file)"
+        )
+    target.emit(manager)
 
 
-def _env(target: Target, action: str, wait: bool) -> None:
-    with target.client() as qs, target.progress(f"{action} the environment"):
-        reply = qs.environment(action, wait=wait, timeout=target.timeout)
-    _ok(target, reply, f"environment {action}: {'done' if wait else 'requested'}")
+def _env(action: str, doc: str, *, always_wait: bool = False) -> None:
+    def command(target: Target, wait: WaitOpt = False) -> None:
+        with target.client() as qs, target.progress(f"{action} the environment"):
+            reply = qs.environment(action, wait=wait or always_wait, timeout=target.timeout)
+        _ok(target, reply, f"environment {action}: {'done' if wait or always_wait else 'requested'}")
+
+    command.__doc__, command.__name__ = doc, f"env_{action}"
+    cmd("ensure" if always_wait else action, group="env", timeout=120.0)(command)
 
 
-@cmd("open", group="env", timeout=120.0)
-def env_open(target: Target, wait: WaitOpt = False) -> None:
-    """Open the worker environment; with --wait, wait and check it exists (console tail on failure)."""
-    _env(target, "open", wait)
+_env("open", "Open the worker environment; with --wait, wait and check it exists (console tail on failure).")
+_env(
+    "open",
+    "Open the environment unless it is open, wait, and check it (same as open --wait).",
+    always_wait=True,
+)
+_env("close", "Close the worker environment.")
+_env("destroy", "Destroy the worker environment (kills the worker process).")
 
 
-@cmd("ensure", group="env", timeout=120.0)
-def env_ensure(target: Target) -> None:
-    """Open the environment unless it is open, wait, and check it (same as open --wait)."""
-    _env(target, "open", True)
+@cmd("update", group="env", timeout=120.0)
+def env_update(target: Target, wait: WaitTaskOpt = False) -> None:
+    """Reload the environment's plans and devices from the worker (a task; --wait for its end)."""
+    with target.client() as qs:
+        _task(target, qs, qs.environment_update(), wait)
 
 
-@cmd("close", group="env", timeout=60.0)
-def env_close(target: Target, wait: WaitOpt = False) -> None:
-    """Close the worker environment."""
-    _env(target, "close", wait)
-
-
-@cmd("destroy", group="env", timeout=60.0)
-def env_destroy(target: Target, wait: WaitOpt = False) -> None:
-    """Destroy the worker environment (kills the worker process)."""
-    _env(target, "destroy", wait)
+def _task(target: Target, qs: Any, reply: dict, wait: bool) -> None:
+    """Report a started task, or (``wait``) wait for it and report its result."""
+    if not wait:
+        return _ok(target, reply, f"started task {reply.get('task_uid')}")
+    with target.progress(f"task {reply.get('task_uid')}"):
+        done = qs.wait_for_task(reply["task_uid"], timeout=target.timeout)
+    result = done.get("result") or {}
+    _ok(target, done, f"task {done.get('task_uid')} {done.get('status')}: {result.get('return_value')!r}")
 
 
 # -- adding and running -------------------------------------------------------------------------------------
@@ -126,8 +215,8 @@ def add(
     target: Target,
     plan: PlanArgs,
     pos: PosOpt = None,
-    before: Annotated[str | None, typer.Option("--before", help="Insert before this item uid.")] = None,
-    after: Annotated[str | None, typer.Option("--after", help="Insert after this item uid.")] = None,
+    before: Text("--before", "Insert before this item uid.") = None,
+    after: Text("--after", "Insert after this item uid.") = None,
     dry_run: DryRunOpt = False,
     no_validate: NoValidateOpt = False,
 ) -> None:
@@ -148,22 +237,18 @@ def add(
 def run(
     target: Target,
     plan: PlanArgs,
-    open_env: Annotated[
-        bool, typer.Option("--open-env", help="Open the environment first if it is not open.")
-    ] = False,
+    queue_: Flag("--queue", "Add it to the queue and start the queue; report all that ran.") = False,
+    open_env: Flag("--open-env", "Open the environment first if it is not open.") = False,
     dry_run: DryRunOpt = False,
     no_validate: NoValidateOpt = False,
     transport: TransportOpt = "auto",
-    wait: Annotated[
-        bool,
-        typer.Option(
-            "--wait/--no-wait", help="Wait for the plan's result (default), or return once started."
-        ),
-    ] = True,
+    wait: Flag("--wait/--no-wait", "Wait for the plan's result (default), or return once started.") = True,
 ) -> None:
-    """Add a plan, start the queue, wait for the plan to finish and report how it ended.
+    """Run a plan now, wait for it to finish and report how it ended; the queue is left as it was.
 
-    Exit 0 completed (or stopped), 1 failed/aborted/halted, 4 when --timeout passes first.
+    With --queue: add it to the back of the queue, start the queue, and report every item that
+    ran until it finished. A run that cannot start leaves nothing in the queue.
+    Exit 0 completed (or stopped), 1 failed/aborted/halted or refused, 4 when --timeout passes first.
     """
     from .client import ItemFailed, item_add_body
     from .plan import parse_item
@@ -173,33 +258,34 @@ def run(
     item = parse_item(plan)
     if dry_run:
         return render.print_json(item_add_body(item))
+    opts = {"open_env": open_env, "validate": not no_validate}
     with target.client() as qs:
         if not wait:
-            added = qs.start(item, open_env=open_env, validate=not no_validate, timeout=target.timeout)
-            return target.emit(added, text=f"started {added['name']} ({added['item_uid']})")
-        with target.progress(f"{item['name']}: submitting") as bar:
-            result = qs.run(
-                item,
-                open_env=open_env,
-                timeout=target.timeout,
-                validate=not no_validate,
-                on_status=lambda st: bar.update(description=f"{item['name']}: {qs.progress_text(st)}"),
-                transport=transport,
-            )
-    if target.json and result.ok:
-        render.print_json(result)
-    elif not target.json:
-        target.emit(result.summary())
+            started = qs.start(item, queue=queue_, timeout=target.timeout, **opts)
+            return target.emit(started, text=f"started {started['name']} ({started['item_uid']})")
+        with target.progress(f"{item['name']}: starting") as bar:
+            show = lambda st: bar.update(description=f"{item['name']}: {qs.progress_text(st)}")  # noqa: E731
+            follow = {"timeout": target.timeout, "on_status": show, "transport": transport, **opts}
+            ran = qs.run_queue(item, **follow) if queue_ else [qs.run(item, **follow)]
+    result = ran[-1]
+    if not target.json:
+        target.emit(ran, columns=views.RAN) if queue_ else target.emit(result.summary())
         for note in result.notes():
             render.note(note)
+    elif result.ok:
+        render.print_json(ran if queue_ else result)
     if not result.ok:
-        raise ItemFailed(result)
+        failed = ItemFailed(result)
+        failed.detail["ran"] = [r.to_dict() for r in ran]
+        raise failed
 
 
 # -- the queue ---------------------------------------------------------------------------------------
-@cmd("queue")
-def queue(target: Target) -> None:
+@_own("queue", "Show the running item and the queue (or change the queue's mode).")()
+def queue(target: Target, ctx: typer.Context) -> None:
     """Show the running item and the queue."""
+    if ctx.invoked_subcommand:
+        return
     with target.client() as qs:
         reply = qs.queue_get()
     if target.json:
@@ -207,119 +293,175 @@ def queue(target: Target) -> None:
     render.table(views.queue_rows(reply), views.QUEUE, empty="the queue is empty")
 
 
-@cmd("remove")
-def remove(
+@cmd("mode", group="queue")
+def queue_mode(
     target: Target,
-    uid: Annotated[
-        str | None, typer.Argument(help="The item's uid (default: the back of the queue).")
-    ] = None,
-    pos: PosOpt = None,
+    loop: Text("--loop/--no-loop", "Finished items go to the back of the queue.", bool) = None,
+    ignore_failures: Text("--ignore-failures/--no-ignore-failures", "Go on past failed plans.", bool) = None,
+    default: Flag("--default", "Both off.") = False,
 ) -> None:
-    """Remove an item from the queue."""
+    """Change the queue mode (loop, ignore failures)."""
+    from .client import queue_mode
+
+    queue_mode(loop, ignore_failures, default)  # bad input is refused before connecting
     with target.client() as qs:
-        item = qs.item_remove(uid=uid, pos=_pos(pos))
+        qs.queue_mode_set(loop=loop, ignore_failures=ignore_failures, default=default)
+        mode = qs.status(reload=True).get("plan_queue_mode")
+    _ok(target, mode, f"queue mode: {mode}")
+
+
+@cmd("upload", group="queue")
+def queue_upload(
+    target: Target,
+    file: Arg("A spreadsheet of plans (.xlsx or .csv) the server converts."),
+    data_type: Text("--data-type", "The kind of spreadsheet, for a site's own converter.") = None,
+) -> None:
+    """Add the plans of a spreadsheet to the queue (all or nothing)."""
+    from pathlib import Path
+
+    from .plan import read_text
+
+    content = read_text(file, binary=True)
+    with target.client() as qs:
+        reply = qs.queue_upload(Path(file).name, content, data_type=data_type)
+    target.emit(reply if target.json else reply.get("items", []), columns=views.ADDED)
+
+
+@cmd("remove")
+def remove(target: Target, uids: Uids = None, pos: PosOpt = None) -> None:
+    """Remove items from the queue, by uid (one or several) or --pos (default: the back)."""
+    uids = uids or []
+    if uids and pos is not None:
+        raise UsageError("give item uids or --pos, not both")
+    if len(uids) > 1:
+        return _call(target, "item_remove_batch", f"removed {len(uids)} items", uids=uids)
+    with target.client() as qs:
+        item = qs.item_remove(uid=uids[0] if uids else None, pos=_pos(pos))
     _ok(target, item, f"removed {item.get('name')} ({item.get('item_uid')})")
 
 
 @cmd("move")
 def move(
     target: Target,
-    uid: Annotated[str, typer.Argument(help="The item's uid.")],
-    to: Annotated[str | None, typer.Option("--to", help="front, back or an index.")] = None,
-    before: Annotated[str | None, typer.Option("--before", help="Move before this item uid.")] = None,
-    after: Annotated[str | None, typer.Option("--after", help="Move after this item uid.")] = None,
+    uids: Uids = None,
+    pos: Text("--pos", "Move the item at this position.") = None,
+    to: Text("--to", "front, back or an index.") = None,
+    before: Text("--before", "Move before this item uid.") = None,
+    after: Text("--after", "Move after this item uid.") = None,
 ) -> None:
-    """Move an item within the queue."""
+    """Move items within the queue: by uid (one or several) or --pos, to --to, --before or --after."""
+    uids = uids or []
+    if bool(uids) == (pos is not None):
+        raise UsageError("name the item to move: item uids or --pos, not both")
+    where = {"before_uid": before, "after_uid": after}
+    if len(uids) > 1:
+        from .client import batch_destination
+
+        batch_destination(to, **where)
+        return _call(target, "item_move_batch", f"moved {len(uids)} items", uids=uids, pos_dest=to, **where)
     with target.client() as qs:
-        item = qs.item_move(uid=uid, pos_dest=_pos(to), before_uid=before, after_uid=after)
+        item = qs.item_move(uid=uids[0] if uids else None, pos=_pos(pos), pos_dest=_pos(to), **where)
     _ok(target, item, f"moved {item.get('name')} ({item.get('item_uid')})")
 
 
-def _simple(name: str, method: str, text: str, doc: str) -> None:
-    """A command that calls one argument-free client method and reports ``text``."""
-
-    def command(target: Target) -> None:
-        with target.client() as qs:
-            _ok(target, getattr(qs, method)(), text)
-
-    command.__doc__, command.__name__ = doc, name
-    cmd(name)(command)
+@cmd("get", group="item")
+def item_get(target: Target, uid: Arg("The item's uid.", str | None) = None, pos: PosOpt = None) -> None:
+    """Show one queued item, by uid or --pos."""
+    if (uid is None) == (pos is None):
+        raise UsageError("name the item: its uid or --pos, one of them")
+    _call(target, "item_get", None, uid=uid, pos=_pos(pos))
 
 
-_simple("clear", "queue_clear", "queue cleared", "Remove every item from the queue (the running one stays).")
-_simple("start", "queue_start", "queue started", "Start the queue (already running counts as success).")
-_simple("resume", "re_resume", "resumed", "Resume the paused plan.")
-_simple("abort", "re_abort", "aborted", "Abort the paused plan (it ends 'aborted').")
-_simple("halt", "re_halt", "halted", "Halt the paused plan (no cleanup; it ends 'halted').")
+@cmd("update", group="item")
+def item_update(
+    target: Target,
+    uid: Arg("The queued item's uid."),
+    plan: PlanArgs,
+    replace: Flag("--replace", "Give the item a new uid.") = False,
+    no_validate: NoValidateOpt = False,
+) -> None:
+    """Change a queued item in place (the same uid unless --replace)."""
+    from .plan import parse_item
+
+    item = parse_item(plan)
+    with target.client() as qs:
+        item = item if no_validate else qs.validate(item)
+        target.emit(qs.item_update({**item, "item_uid": uid}, replace=replace or None), columns=views.ADDED)
 
 
 @cmd("stop")
 def stop(
     target: Target,
-    cancel: Annotated[bool, typer.Option("--cancel", help="Cancel a pending queue stop.")] = False,
-    plan: Annotated[
-        bool, typer.Option("--plan", help="Stop the paused plan (RunEngine stop: ends 'stopped').")
-    ] = False,
+    cancel: Flag("--cancel", "Cancel a pending queue stop.") = False,
+    plan: Flag("--plan", "Stop the paused plan (RunEngine stop: ends 'stopped').") = False,
 ) -> None:
     """Stop the queue after the running plan (or --cancel that; --plan stops a paused plan)."""
-    with target.client() as qs:
-        if plan:
-            return _ok(target, qs.re_stop(), "plan stopped")
-        if cancel:
-            return _ok(target, qs.queue_stop_cancel(), "queue stop cancelled")
-        _ok(target, qs.queue_stop(), "the queue will stop after the running plan")
+    if plan:
+        return _call(target, "re_stop", "plan stopped")
+    if cancel:
+        return _call(target, "queue_stop_cancel", "queue stop cancelled")
+    _call(target, "queue_stop", "the queue will stop after the running plan")
 
 
 @cmd("autostart")
-def autostart(target: Target, enable: Annotated[bool, typer.Argument(help="on/off (true/false).")]) -> None:
+def autostart(target: Target, enable: Arg("on/off (true/false).", bool)) -> None:
     """Turn queue autostart on or off."""
-    with target.client() as qs:
-        _ok(target, qs.queue_autostart(enable), f"autostart {'on' if enable else 'off'}")
+    _call(target, "queue_autostart", f"autostart {'on' if enable else 'off'}", enable=enable)
 
 
 @cmd("pause")
 def pause(
-    target: Target,
-    immediate: Annotated[
-        bool, typer.Option("--immediate", help="Pause now, not at the next checkpoint.")
-    ] = False,
+    target: Target, immediate: Flag("--immediate", "Pause now, not at the next checkpoint.") = False
 ) -> None:
     """Pause the running plan (deferred: at its next checkpoint)."""
-    with target.client() as qs:
-        _ok(target, qs.re_pause("immediate" if immediate else "deferred"), "pause requested")
+    _call(target, "re_pause", "pause requested", option="immediate" if immediate else "deferred")
 
 
-@cmd("history")
+@_own("history", "Show finished items (or clear the history).")()
 def history(
     target: Target,
+    ctx: typer.Context,
     last: Annotated[int | None, typer.Option("--last", "-n", help="Only the last N items.")] = None,
-    clear_: Annotated[bool, typer.Option("--clear", help="Clear the history.")] = False,
+    clear_: Flag("--clear", "Clear the history (as: history clear).") = False,
 ) -> None:
     """Show finished items with their exit status, scan ids and messages."""
+    if ctx.invoked_subcommand:
+        return
+    if clear_:
+        return _call(target, "history_clear", "history cleared")
     with target.client() as qs:
-        if clear_:
-            return _ok(target, qs.history_clear(), "history cleared")
         items = qs.history_get().get("items", [])
-    if last is not None:
-        items = items[-last:] if last > 0 else []
+    items = items if last is None else items[-last:] if last > 0 else []
     if target.json:
         return render.print_json(items)
     render.table(views.history_rows(items), views.HISTORY, empty="the history is empty")
 
 
+@cmd("clear", group="history")
+def history_clear(
+    target: Target,
+    size: Annotated[int | None, typer.Option("--size", min=0, help="Keep the last N items.")] = None,
+    uid: Text("--uid", "Clear up to this item (included).") = None,
+) -> None:
+    """Clear the history, or all but its last --size items, or up to --uid."""
+    if size is not None and uid is not None:
+        raise UsageError("give --size or --uid, not both")
+    _call(target, "history_clear", "history cleared", size=size, item_uid=uid)
+
+
+# -- plans, devices, console, locks ---------------------------------------------------------------
 @cmd("plans")
 def plans(
     target: Target,
-    name: Annotated[str | None, typer.Argument(help="Describe this plan's parameters.")] = None,
+    name: Arg("Describe this plan's parameters.", str | None) = None,
     existing: ExistingOpt = False,
 ) -> None:
     """List the allowed plans (or --existing: all the environment defines), or describe one."""
     with target.client() as qs:
         if name is not None:
             info = qs.plan_info(name, existing=existing)
-            return target.emit(
-                info if target.json else views.parameter_rows(info), columns=views.PARAMETERS, title=name
-            )
+            rows = info if target.json else views.parameter_rows(info)
+            return target.emit(rows, columns=views.PARAMETERS, title=name)
         found = qs.plans_existing(reduced=True) if existing else qs.plans_allowed(reduced=True)
     target.emit(found if target.json else views.plan_rows(found), columns=views.PLANS)
 
@@ -341,10 +483,13 @@ def console(
         int, typer.Option("--lines", "-n", help="Lines of past output to show first (0: none).")
     ] = 10,
     transport: TransportOpt = "auto",
+    uid: Flag("--uid", "Only the uid of the console buffer (it changes with each message).") = False,
 ) -> None:
     """RE Manager's console output; --follow then streams it (WebSocket, else polling)."""
     from .stream import console_lines
 
+    if uid:
+        return _call(target, "console_uid", None)
     with target.client() as qs:
         if not follow and target.json:
             return render.print_json({"text": qs.console_text(lines).rstrip("\n") if lines > 0 else ""})
@@ -352,7 +497,6 @@ def console(
             render.json_line({"msg": msg}) if target.json else render.line(msg.rstrip("\n"))
 
 
-# -- locks --------------------------------------------------------------------------------------------------
 def _lock_key(target: Target, key: str | None) -> str:
     key = key or target.settings.get("lock_key")
     if not key:
@@ -364,10 +508,10 @@ def _lock_key(target: Target, key: str | None) -> str:
 def lock(
     target: Target,
     key: LockKeyOpt = None,
-    environment: Annotated[bool, typer.Option("--env", help="Lock the environment.")] = False,
-    queue_: Annotated[bool, typer.Option("--queue", help="Lock the queue.")] = False,
-    note: Annotated[str | None, typer.Option("--note", help="A note other users see.")] = None,
-    info: Annotated[bool, typer.Option("--info", help="Only show the lock state.")] = False,
+    environment: Flag("--env", "Lock the environment.") = False,
+    queue_: Flag("--queue", "Lock the queue.") = False,
+    note: Text("--note", "A note other users see.") = None,
+    info: Flag("--info", "Only show the lock state.") = False,
 ) -> None:
     """Lock the environment and/or the queue with a key (or --info: show the lock state)."""
     with target.client() as qs:
@@ -380,5 +524,181 @@ def lock(
 @cmd("unlock")
 def unlock(target: Target, key: LockKeyOpt = None) -> None:
     """Remove the lock (needs the key it was set with, or the emergency key)."""
+    _call(target, "unlock", "unlocked", lock_key=_lock_key(target, key))
+
+
+# -- functions, scripts, tasks, permissions, administration -----------------------------------------
+@cmd("execute", group="function", timeout=60.0)
+def function_execute(
+    target: Target,
+    function: Arg("NAME ARG... KEY=VALUE, as for plans.", list[str]),
+    background: BackgroundOpt = False,
+    wait: WaitTaskOpt = False,
+) -> None:
+    """Run a function in the worker (one the startup code defines and the permissions allow)."""
+    from .plan import parse_shorthand
+
+    fn = parse_shorthand(function)
     with target.client() as qs:
-        _ok(target, qs.unlock(_lock_key(target, key)), "unlocked")
+        _task(
+            target,
+            qs,
+            qs.function_execute(
+                fn["name"], fn.get("args", ()), fn.get("kwargs"), run_in_background=background
+            ),
+            wait,
+        )
+
+
+@cmd("upload", group="script", timeout=60.0)
+def script_upload(
+    target: Target,
+    file: Arg("The script (- for stdin)."),
+    update_re: Flag("--update-re", "Let it replace RE and db.") = False,
+    keep_lists: Flag("--keep-lists", "Do not add its plans and devices to the lists.") = False,
+    background: BackgroundOpt = False,
+    wait: WaitTaskOpt = False,
+) -> None:
+    """Run a Python script in the worker; the plans and devices it defines become usable."""
+    from .plan import read_text
+
+    script = read_text(file)
+    with target.client() as qs:
+        opts = {"update_lists": not keep_lists, "update_re": update_re, "run_in_background": background}
+        _task(target, qs, qs.script_upload(script, **opts), wait)
+
+
+@cmd("status", group="task")
+def task_status(target: Target, uids: Arg("Task uids.", list[str])) -> None:
+    """running, completed or not_found, for each task."""
+    with target.client() as qs:
+        reply = qs.task_status(uids[0] if len(uids) == 1 else uids)
+    _ok(target, reply, str(reply.get("status")))
+
+
+@cmd("result", group="task", timeout=60.0)
+def task_result(target: Target, uid: Arg("The task's uid."), wait: WaitTaskOpt = False) -> None:
+    """A task's status and result (its return value, or its error)."""
+    with target.client() as qs:
+        _task(target, qs, {"task_uid": uid}, True) if wait else target.emit(qs.task_result(uid))
+
+
+@cmd("set", group="permissions")
+def permissions_set(target: Target, file: Arg("YAML or JSON (- for stdin).")) -> None:
+    """Replace the user group permissions with those in FILE (the format of the YAML file)."""
+    from .plan import parse_data
+
+    _call(target, "permissions_set", "permissions set", permissions=parse_data("@" + file, where=file))
+
+
+@cmd("reload", group="permissions")
+def permissions_reload(
+    target: Target,
+    plans_devices: Flag("--plans-devices", "Also reload the lists of plans and devices from disk.") = False,
+    from_file: Flag("--from-file", "Reload the permissions from their file.") = False,
+) -> None:
+    """Reload the permissions (and with --plans-devices the lists of plans and devices)."""
+    opts = {"restore_plans_devices": plans_devices or None, "restore_permissions": from_file or None}
+    _call(target, "permissions_reload", "permissions reloaded", **opts)
+
+
+@cmd("interrupt", group="kernel")
+def kernel_interrupt(
+    target: Target,
+    task: Flag("--task", "Also interrupt a running task.") = False,
+    plan: Flag("--plan", "Also interrupt a running plan.") = False,
+) -> None:
+    """Interrupt the worker's IPython kernel (a worker started as an IPython kernel only)."""
+    _call(target, "kernel_interrupt", "interrupted", interrupt_task=task or None, interrupt_plan=plan or None)
+
+
+@cmd("stop", group="manager")
+def manager_stop(target: Target, unsafe: Flag("--unsafe", "Even with the environment open.") = False) -> None:
+    """Stop RE Manager for good (refused while the environment is open, unless --unsafe)."""
+    _call(target, "manager_stop", "RE Manager is stopping", safe=not unsafe)
+
+
+@cmd("runs")
+def runs(
+    target: Target,
+    open_: Flag("--open", "Only open runs.") = False,
+    closed: Flag("--closed", "Only closed runs.") = False,
+) -> None:
+    """The RunEngine's runs (all, --open or --closed)."""
+    if open_ and closed:
+        raise UsageError("give --open or --closed, not both")
+    with target.client() as qs:
+        reply = qs.re_runs("open" if open_ else "closed" if closed else "active")
+    target.emit(reply if target.json else reply.get("run_list") or [], columns=views.RUNS, empty="no runs")
+
+
+@cmd("call")
+def call(
+    target: Target,
+    method: Arg("GET, POST, DELETE or PUT."),
+    path: Arg("The path under /api, e.g. /queue/get."),
+    body: Arg("The JSON body (or @file, @- for stdin).", str | None) = None,
+) -> None:
+    """Call any endpoint and print the reply as the server sent it."""
+    from .client import api_path
+    from .plan import parse_data
+
+    method, path = api_path(method, path)
+    data = parse_data(body, where="the body") if body is not None else {}
+    if not isinstance(data, dict):
+        raise UsageError("the body must be a JSON object")
+    with target.client() as qs:
+        render.print_json(qs.call(method, path, data))
+
+
+# -- logins -------------------------------------------------------------------------------------------
+@cmd("login", timeout=30.0)
+def login(
+    target: Target,
+    provider: Text("--provider", "The login provider (default: the server's only one).") = None,
+    username: Text("--username", "The user name (default: asked).") = None,
+    password_stdin: Flag(
+        "--password-stdin", "Read the password from stdin (default: asked, hidden)."
+    ) = False,
+) -> None:
+    """Log in with one of the server's providers; the tokens are kept (0600) and refreshed by themselves."""
+    import getpass
+    import sys
+
+    username = username or typer.prompt("username")
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else getpass.getpass("password: ")
+    if not password:
+        raise UsageError("no password given")
+    with target.client() as qs:
+        who = qs.login(username, password, provider=provider)
+    _ok(target, who, f"logged in as {who['username']} ({who['provider']})")
+
+
+@cmd("new", group="apikey")
+def apikey_new(
+    target: Target,
+    expires_in: Text("--expires-in", "Seconds until it expires (default: never).", int) = None,
+    scope: Annotated[
+        list[str] | None, typer.Option("--scope", help="A scope it grants (default: inherit).")
+    ] = None,
+    note: Text("--note", "A note stored with it.") = None,
+    principal: Text("--principal", "For this principal's uuid (an admin's right).") = None,
+) -> None:
+    """A new API key; its secret is printed this once (with --json: the "secret" field)."""
+    _call(target, "apikey_new", None, expires_in=expires_in, scopes=scope, note=note, principal=principal)
+
+
+@cmd("delete", group="apikey")
+def apikey_delete(target: Target, first_eight: Arg("The key's first eight characters.")) -> None:
+    """Revoke an API key, named by its first eight characters."""
+    from .client import QueueServer
+
+    QueueServer.check_first_eight(first_eight)
+    _call(target, "apikey_delete", f"API key {first_eight}… revoked", first_eight=first_eight)
+
+
+@cmd("principals")
+def principals(target: Target, uuid: Arg("One principal's uuid.", str | None) = None) -> None:
+    """The principals (users and services) the server knows (an admin's right)."""
+    with target.client() as qs:
+        render.print_json(qs.principals(uuid))

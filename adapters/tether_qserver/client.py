@@ -21,8 +21,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tether.errors import AuthError, CommandError, Timeout, Unreachable, UsageError
+from tether.errors import AuthError, CommandError, TetherError, Timeout, Unreachable, UsageError
 
+from . import auth
 from .plan import normalize_item, validate_item
 
 DEFAULT_TIMEOUT = 10.0
@@ -41,8 +42,19 @@ LOCKABLE = frozenset(
         "/environment/close",
         "/environment/destroy",
         "/queue/item/add",
+        "/queue/item/execute",
         "/queue/item/add/batch",
         "/queue/item/update",
+        "/queue/mode/set",
+        "/queue/autostart",
+        "/history/clear",
+        "/environment/update",
+        "/script/upload",
+        "/function/execute",
+        "/permissions/reload",
+        "/permissions/set",
+        "/kernel/interrupt",
+        "/re/pause",
         "/queue/item/remove",
         "/queue/item/remove/batch",
         "/queue/item/move",
@@ -63,7 +75,8 @@ LOCKABLE = frozenset(
 #: Where the key may come from, for the hint of an authentication failure.
 KEY_SOURCES = (
     "--api-key-file FILE, $QSERVER_HTTP_SERVER_API_KEY, $QSERVER_HTTP_SERVER_API_KEYFILE, or api_key_file/"
-    "api_key under [qserver] in tether's config file (--api-key works too but shows in the process list)"
+    "api_key under [qserver] in tether's config file (--api-key works too but shows in the process list);"
+    " or log in: tether qserver login"
 )
 
 
@@ -119,6 +132,43 @@ def item_add_body(
         if value is not None:
             body[key] = value
     return body
+
+
+# -- input checks (refused before anything is sent) ------------------------------------------------
+def queue_mode(loop: bool | None = None, ignore_failures: bool | None = None, default: bool = False) -> Any:
+    """The ``mode`` of ``/queue/mode/set``: ``"default"``, or the switches given."""
+    mode: Any = (
+        "default"
+        if default
+        else {k: v for k, v in (("loop", loop), ("ignore_failures", ignore_failures)) if v is not None}
+    )
+    if not mode or (default and (loop is not None or ignore_failures is not None)):
+        raise UsageError(
+            "queue mode: give --loop/--no-loop, --ignore-failures/--no-ignore-failures or --default"
+        )
+    return mode
+
+
+def batch_destination(
+    pos_dest: Any = None, before_uid: str | None = None, after_uid: str | None = None
+) -> None:
+    """Several items move to the front, the back, or before/after one uid: exactly one of them."""
+    if sum(x is not None for x in (pos_dest, before_uid, after_uid)) != 1:
+        raise UsageError("move needs exactly one destination: --to front|back, --before or --after")
+    if pos_dest not in (None, "front", "back"):
+        raise UsageError(f"several items move to the front or the back, not to {pos_dest!r}")
+
+
+def api_path(method: str, path: str) -> tuple[str, str]:
+    """``method`` upper-cased (GET/POST/DELETE/PUT) and ``path`` under ``/api`` (``/queue/get``)."""
+    method = method.upper()
+    if method not in ("GET", "POST", "DELETE", "PUT"):
+        raise UsageError(f"the method must be GET, POST, DELETE or PUT, not {method!r}")
+    path = "/" + path.strip().lstrip("/")
+    path = path[4:] if path.startswith("/api/") else path
+    if not path.strip("/") or any(c.isspace() for c in path):
+        raise UsageError(f"not an API path: {path!r}")
+    return method, path
 
 
 # -- results ------------------------------------------------------------------------------------
@@ -217,26 +267,19 @@ class QueueServer:
         cert: str | tuple[str, str] | None = None,
         retries: int = 2,
         lock_key: str | None = None,
+        login: dict[str, Any] | None = None,
     ) -> None:
-        from tether.transport.http import HttpSession
-
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._api_key = api_key or None
         self._secrets: list[str] = [api_key] if api_key else []
-        self.key_source = key_source if api_key else "nowhere"
-        headers = {"Authorization": f"ApiKey {api_key}"} if api_key else {}
-        self.http = HttpSession(
-            self.base_url,
-            headers=headers,
-            timeout=timeout,
-            verify=verify,
-            cert=cert,
-            retries=retries,
-            secrets=[api_key] if api_key else [],
-            auth_hint=auth_hint(self.key_source),
-            what="the Bluesky HTTP Server",
-        )
+        self._login = None if api_key else login
+        if self._login:
+            self._secrets += [self._login["access_token"], self._login["refresh_token"]]
+            key_source = f"the login of {self._login.get('username')} ({self._login.get('provider')})"
+        self.key_source = key_source if api_key or self._login else "nowhere"
+        self._http_options = {"timeout": timeout, "verify": verify, "cert": cert, "retries": retries}
+        self.http = self._new_http()
         self._verify = verify
         self._lock_key: str | None = None
         self.lock_key = lock_key
@@ -265,6 +308,7 @@ class QueueServer:
             host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
             base_url = f"http://{host}:{endpoint.port}"
         key, source = read_api_key(api_key, api_key_file)
+        options.setdefault("login", None if key else auth.load(base_url.rstrip("/")))
         if timeout is not None:
             options["timeout"] = min(timeout, MAX_CALL_TIMEOUT)
         options.setdefault("verify", False if insecure else (ca_bundle or True))
@@ -301,6 +345,8 @@ class QueueServer:
         body = dict(body or {})
         if self.lock_key and path in LOCKABLE:
             body.setdefault("lock_key", self.lock_key)
+        if self._login and auth.expiring(self._login):
+            self.refresh()
         try:
             reply = self.http.call(method, f"/api{path}", body, timeout=timeout, retries=retries)
         except Timeout as exc:
@@ -321,6 +367,21 @@ class QueueServer:
     @staticmethod
     def _opt(**kw: Any) -> dict[str, Any]:
         return {k: v for k, v in kw.items() if v is not None}
+
+    def _new_http(self) -> Any:
+        """An HTTP session with the current credentials (a new login replaces the old session)."""
+        from tether.transport.http import HttpSession
+
+        if getattr(self, "http", None) is not None:
+            self.http.close()
+        return HttpSession(
+            self.base_url,
+            headers=self.auth_headers(),
+            secrets=self._secrets,
+            auth_hint=auth_hint(self.key_source),
+            what="the Bluesky HTTP Server",
+            **self._http_options,
+        )
 
     @property
     def lock_key(self) -> str | None:
@@ -350,8 +411,12 @@ class QueueServer:
         return self._api_key
 
     def auth_headers(self) -> dict[str, str]:
-        """The ``Authorization`` header for other connections (WebSockets); never print it."""
-        return {"Authorization": f"ApiKey {self._api_key}"} if self._api_key else {}
+        """The ``Authorization`` header (an API key, else a login's token); never print it."""
+        if self._api_key:
+            return {"Authorization": f"ApiKey {self._api_key}"}
+        if self._login:
+            return {"Authorization": f"Bearer {self._login['access_token']}"}
+        return {}
 
     # -- status and environment -------------------------------------------------------------------
     def status(
@@ -764,22 +829,76 @@ class QueueServer:
             self, item_uid, timeout=timeout, on_status=on_status, transport=transport, lost_after=lost_after
         )
 
+    def item_execute(self, item: Mapping[str, Any], *, tag: bool = True) -> dict:
+        """Run ``item`` now, bypassing the queue (the manager must be idle, the environment open);
+        returns the started item. It never enters the queue, not even when it fails."""
+        return self._post("/queue/item/execute", item_add_body(item, tag=tag))["item"]
+
     def start(
         self,
         item: Mapping[str, Any],
         *,
+        queue: bool = False,
         open_env: bool = False,
         validate: bool = True,
         timeout: float = 120.0,
     ) -> dict:
-        """Add ``item`` (opening the environment first if asked) and start the queue; the added item."""
+        """Start ``item`` and return it at once: executed now (default), or (``queue``) added to
+        the back of the queue, which is started unless it runs. A queue that cannot start takes
+        the item back out: a run that does not start leaves nothing behind."""
+        if validate:
+            item = self.validate(item)
         if open_env:
             self.ensure_environment(timeout=timeout)
-        added = self.submit(item, validate=validate)
-        self.queue_start()
+        if not queue:
+            return self.item_execute(item)
+        added = self.submit(item, validate=False)
+        try:
+            if self.status(reload=True).get("manager_state") == "idle":
+                self.queue_start()
+        except TetherError as exc:
+            raise self._take_back(added["item_uid"], exc) from exc
         return added
 
+    def _take_back(self, uid: str, why: TetherError) -> TetherError:
+        """Remove ``uid`` from the queue again; ``why`` says what became of it."""
+        try:
+            self.item_remove(uid=uid)
+            why.message += f"; item {uid} was removed from the queue again"
+        except TetherError as exc:
+            why.message += f"; item {uid} is still queued (removing it failed: {exc.message})"
+        return why
+
     def run(
+        self,
+        item: Mapping[str, Any],
+        *,
+        queue: bool = False,
+        open_env: bool = False,
+        timeout: float = 600.0,
+        validate: bool = True,
+        on_status: Callable[[dict], None] | None = None,
+        transport: str = "auto",
+        raise_on_failure: bool = False,
+    ) -> RunResult:
+        """Run ``item`` and wait for its :class:`RunResult`.
+
+        Default: executed now (``/queue/item/execute``), the queue neither started nor changed;
+        a run that cannot start (manager busy, environment closed) adds nothing. ``queue=True``:
+        through the queue, behind what is queued (:meth:`run_queue` reports those too).
+        ``raise_on_failure`` raises :class:`ItemFailed` for failed/aborted/halted."""
+        if queue:
+            return self.run_queue(
+                item, open_env=open_env, timeout=timeout, validate=validate, on_status=on_status,
+                transport=transport, raise_on_failure=raise_on_failure,
+            )[-1]  # fmt: skip
+        from .stream import check_transport
+
+        check_transport(transport)  # before anything is sent
+        started = self.start(item, open_env=open_env, validate=validate, timeout=min(timeout, 120.0))
+        return self._result(started, timeout, on_status, transport, raise_on_failure)
+
+    def run_queue(
         self,
         item: Mapping[str, Any],
         *,
@@ -789,22 +908,50 @@ class QueueServer:
         on_status: Callable[[dict], None] | None = None,
         transport: str = "auto",
         raise_on_failure: bool = False,
-    ) -> RunResult:
-        """Add ``item``, open the environment if asked, start the queue (if not running) and
-        wait for the item's result. ``raise_on_failure`` raises :class:`ItemFailed` for
-        failed/aborted/halted."""
+    ) -> list[RunResult]:
+        """Add ``item`` to the back of the queue, start the queue (unless it runs) and wait for
+        ``item``; the results of every item that ran meanwhile, ``item``'s last. When the queue
+        stops before reaching ``item`` (one ahead failed), ``item`` is taken back out and the
+        :class:`CommandError` names what ran (``ran``)."""
         from .stream import check_transport
 
-        check_transport(transport)  # before anything is sent
-        if open_env:
-            self.ensure_environment(timeout=min(timeout, 120.0))
-        added = self.submit(item, validate=validate)
-        uid = added["item_uid"]
-        st = self.status(reload=True)
-        if st.get("manager_state") == "idle":
-            self.queue_start()
+        check_transport(transport)
+        before = {i.get("item_uid") for i in self.history_get(reload=True).get("items", [])}
+        added = self.start(
+            item, queue=True, open_env=open_env, validate=validate, timeout=min(timeout, 120.0)
+        )
+        try:
+            mine = self._result(added, timeout, on_status, transport, raise_on_failure=False)
+        except CommandError as exc:
+            if exc.detail.get("item_uid") != added["item_uid"]:
+                raise
+            ran = self._ran_since(before)
+            failed = [r for r in ran if not r.ok]
+            if failed:
+                exc.message = f"the queue stopped after {failed[-1].name} ({failed[-1].item_uid}) ended "
+                exc.message += f"{failed[-1].exit_status}, before reaching {added['name']}"
+            exc.detail["ran"] = [r.to_dict() for r in ran]
+            raise self._take_back(added["item_uid"], exc) from None
+        ran = [r for r in self._ran_since(before) if r.item_uid != mine.item_uid]
+        if raise_on_failure and not mine.ok:
+            raise ItemFailed(mine)
+        return [*ran, mine]
+
+    def _ran_since(self, before: set) -> list[RunResult]:
+        items = self.history_get(reload=True).get("items", [])
+        return [RunResult.from_history(i) for i in items if i.get("item_uid") not in before]
+
+    def _result(
+        self,
+        started: Mapping[str, Any],
+        timeout: float,
+        on_status: Callable[[dict], None] | None,
+        transport: str,
+        raise_on_failure: bool,
+    ) -> RunResult:
+        uid = started["item_uid"]
         result = self.wait_for_item(uid, timeout=timeout, on_status=on_status, transport=transport)
-        result.client_request_id = (added.get("meta") or {}).get("client_request_id")
+        result.client_request_id = (started.get("meta") or {}).get("client_request_id")
         if not result.ok:
             result.requeued_uid = self._requeued_uid(result.client_request_id, uid)
             if raise_on_failure:
@@ -824,6 +971,315 @@ class QueueServer:
             ) != old_uid:
                 return it["item_uid"]
         return None
+
+    # -- the rest of the API ------------------------------------------------------------------------
+    def ping(self) -> dict:
+        """RE Manager's answer to a ping (its status, in fact) through the HTTP server."""
+        return self._get("/ping")
+
+    def config_get(self) -> dict:
+        """RE Manager's configuration (``{"config": {...}}``: addresses, startup profile …)."""
+        return self._get("/config/get")
+
+    def queue_mode_set(
+        self, *, loop: bool | None = None, ignore_failures: bool | None = None, default: bool = False
+    ) -> dict:
+        """Change the queue mode: ``loop`` (finished items go to the back), ``ignore_failures``
+        (go on past a failed plan), or ``default`` (both off)."""
+        mode = queue_mode(loop, ignore_failures, default)
+        return self._post("/queue/mode/set", {"mode": mode})
+
+    def queue_upload(self, name: str, content: bytes, *, data_type: str | None = None) -> dict:
+        """Add the plans of a spreadsheet (``name`` ends .xlsx or .csv) to the queue: the server
+        converts it (its default converter, or a site's); each item's result is in ``results``."""
+        form = {"data_type": data_type} if data_type else {}
+        files = {"spreadsheet": (name, content)}
+        reply = self.http.call("POST", "/api/queue/upload/spreadsheet", form=form, files=files)
+        if not reply.get("success", True):
+            errors = [r.get("msg") for r in reply.get("results", []) if not r.get("success")]
+            msg = reply.get("msg") or "; ".join(e for e in errors if e) or "the spreadsheet was refused"
+            raise CommandError(f"the queue server refused the spreadsheet: {msg}", app_message=msg)
+        return reply
+
+    def item_remove_batch(self, uids: list[str], *, ignore_missing: bool = False) -> dict:
+        """Remove several items by uid, all or nothing (``ignore_missing``: skip unknown uids)."""
+        return self._post("/queue/item/remove/batch", {"uids": list(uids), "ignore_missing": ignore_missing})
+
+    def item_move_batch(
+        self,
+        uids: list[str],
+        *,
+        pos_dest: str | None = None,
+        before_uid: str | None = None,
+        after_uid: str | None = None,
+        reorder: bool | None = None,
+    ) -> dict:
+        """Move several items (by uid) to ``pos_dest`` (front/back) or before/after another uid."""
+        batch_destination(pos_dest, before_uid, after_uid)
+        body = self._opt(uids=list(uids), pos_dest=pos_dest, before_uid=before_uid, after_uid=after_uid)
+        return self._post("/queue/item/move/batch", {**body, **self._opt(reorder=reorder)})
+
+    def environment_update(self, *, run_in_background: bool | None = None) -> dict:
+        """Reload the environment's lists of plans and devices from the worker (a task: ``task_uid``)."""
+        return self._post("/environment/update", self._opt(run_in_background=run_in_background))
+
+    def function_execute(
+        self,
+        name: str,
+        args: Iterable[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        *,
+        run_in_background: bool = False,
+    ) -> dict:
+        """Run function ``name`` (one the startup code defines and the permissions allow) in the
+        worker; returns ``task_uid`` (see :meth:`wait_for_task`)."""
+        item = normalize_item({"name": name, "args": list(args), "kwargs": dict(kwargs or {})})
+        item["item_type"] = "function"
+        return self._post("/function/execute", {"item": item, "run_in_background": run_in_background})
+
+    def script_upload(
+        self,
+        script: str,
+        *,
+        update_lists: bool = True,
+        update_re: bool = False,
+        run_in_background: bool = False,
+    ) -> dict:
+        """Run Python ``script`` in the worker (``update_lists``: its plans and devices become
+        usable); returns ``task_uid`` (see :meth:`wait_for_task`)."""
+        body = {"script": script, "update_lists": update_lists, "update_re": update_re}
+        return self._post("/script/upload", {**body, "run_in_background": run_in_background})
+
+    def task_status(self, task_uid: str | list[str]) -> dict:
+        """``running``, ``completed`` or ``not_found`` (a dict by uid for a list of uids)."""
+        return self._get("/task/status", {"task_uid": task_uid})
+
+    def task_result(self, task_uid: str) -> dict:
+        """The task's status and ``result`` (``success``, ``msg``, ``return_value``, ``traceback``)."""
+        return self._get("/task/result", {"task_uid": task_uid})
+
+    def wait_for_task(self, task_uid: str, timeout: float = 60.0, *, interval: float = 0.1) -> dict:
+        """Poll :meth:`task_result` until the task is no longer running; a task that failed
+        raises :class:`CommandError` with its message (``traceback`` in the detail)."""
+        end = time.monotonic() + timeout
+        while True:
+            reply = self.task_result(task_uid)
+            if reply.get("status") == "not_found":
+                raise CommandError(f"RE Manager knows no task {task_uid}")
+            if reply.get("status") != "running":
+                result = reply.get("result") or {}
+                if result.get("success") is False:
+                    msg = result.get("msg") or "the task failed"
+                    raise CommandError(
+                        f"task {task_uid} failed: {msg}", app_message=msg, traceback=result.get("traceback")
+                    )
+                return reply
+            if time.monotonic() >= end:
+                raise Timeout(f"task {task_uid} did not finish within {timeout:g} s", task_uid=task_uid)
+            time.sleep(interval)
+
+    def permissions_get(self) -> dict:
+        """The user group permissions in use (``user_group_permissions``)."""
+        return self._get("/permissions/get")
+
+    def permissions_set(self, permissions: Mapping[str, Any]) -> dict:
+        """Replace the user group permissions (a dict with ``user_groups``, as in the YAML file)."""
+        perms = (
+            permissions.get("user_group_permissions", permissions)
+            if isinstance(permissions, Mapping)
+            else None
+        )
+        if not isinstance(perms, Mapping) or not isinstance(perms.get("user_groups"), Mapping):
+            raise UsageError(
+                "permissions must be a mapping with a 'user_groups' mapping (as in the YAML file)"
+            )
+        return self._post("/permissions/set", {"user_group_permissions": dict(perms)})
+
+    def permissions_reload(
+        self, *, restore_plans_devices: bool | None = None, restore_permissions: bool | None = None
+    ) -> dict:
+        """Reload the permissions (and, if asked, the lists of plans and devices) from disk."""
+        body = self._opt(restore_plans_devices=restore_plans_devices, restore_permissions=restore_permissions)
+        return self._post("/permissions/reload", body)
+
+    def kernel_interrupt(
+        self, *, interrupt_task: bool | None = None, interrupt_plan: bool | None = None
+    ) -> dict:
+        """Interrupt the worker's IPython kernel (only for a worker started as an IPython kernel)."""
+        return self._post(
+            "/kernel/interrupt", self._opt(interrupt_task=interrupt_task, interrupt_plan=interrupt_plan)
+        )
+
+    def manager_stop(self, *, safe: bool = True) -> dict:
+        """Stop RE Manager for good (``safe=False``: even while the environment is open)."""
+        return self._post("/manager/stop", {"option": "safe_on" if safe else "safe_off"})
+
+    def manager_kill(self) -> dict:
+        """The server's test endpoint: kill RE Manager's process (its watchdog restarts it). A killed
+        manager never answers: the server's timeout is the expected reply."""
+        try:
+            return self._post("/test/manager/kill", timeout=min(self.timeout, 5.0))
+        except Timeout:
+            return {
+                "success": True,
+                "msg": "RE Manager did not answer, as a killed one does; its watchdog restarts it",
+            }
+
+    def re_runs(self, option: str = "active") -> dict:
+        """The RunEngine's runs: ``active`` (all), ``open`` or ``closed`` (``run_list``)."""
+        if option not in ("active", "open", "closed"):
+            raise UsageError(f"runs are active, open or closed, not {option!r}")
+        return self._get(f"/re/runs/{option}")
+
+    def re_metadata(self) -> dict:
+        """The RunEngine's metadata (``RE.md``); newer servers only."""
+        return self._get("/re/metadata")
+
+    def console_uid(self) -> str:
+        """The uid of the console buffer's state (it changes with each new message)."""
+        return self._get("/console_output/uid").get("console_output_uid", "")
+
+    def call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        """Any endpoint: ``method`` GET/POST/DELETE/PUT, ``path`` under ``/api`` (``/queue/get``);
+        the reply as the server sent it (a ``success: false`` reply is returned, not raised)."""
+        method, path = api_path(method, path)
+        body = dict(body or {})
+        if self.lock_key and path in LOCKABLE:
+            body.setdefault("lock_key", self.lock_key)
+        return self.http.call(method, f"/api{path}", body)
+
+    # -- logins (authentication providers) ----------------------------------------------------------
+    def providers(self) -> list[str]:
+        """The server's login providers that take a username and password (from its OpenAPI schema)."""
+        paths = self.http.call("GET", "/openapi.json").get("paths", {})
+        prefix, suffix = "/api/auth/provider/", "/token"
+        return sorted(
+            p[len(prefix) : -len(suffix)] for p in paths if p.startswith(prefix) and p.endswith(suffix)
+        )
+
+    def login(self, username: str, password: str, *, provider: str | None = None) -> dict:
+        """Log in with ``provider`` (default: the server's only one); the tokens are stored
+        (0600, see :mod:`.auth`) and used from now on by every client of this server."""
+        if not username or not password:
+            raise UsageError("a login needs a username and a password")
+        if provider is None:
+            found = self.providers()
+            if len(found) != 1:
+                if not found:
+                    raise CommandError(f"{self.base_url} has no login providers: it takes an API key")
+                raise UsageError(
+                    f"this server has several login providers: pick one with --provider ({', '.join(found)})"
+                )
+            provider = found[0]
+        from urllib.parse import quote_plus
+
+        self.add_secret(password), self.add_secret(quote_plus(password))  # as typed, and as sent (a form)
+        try:
+            reply = self.http.call(
+                "POST",
+                f"/api/auth/provider/{provider}/token",
+                form={"username": username, "password": password},
+            )
+        except AuthError as exc:
+            exc.hint = f"check the username and the password for provider {provider!r}"
+            raise
+        except CommandError as exc:
+            if getattr(exc, "detail", {}).get("status") == 404:
+                exc.hint = (
+                    f"no provider {provider!r} takes passwords here: {', '.join(self.providers()) or 'none'}"
+                )
+            raise
+        self._use_login(auth.entry_from(reply, provider=provider, username=username))
+        return {
+            "username": username,
+            "provider": provider,
+            "expires_in": reply.get("expires_in"),
+            "token_file": str(auth.token_file()),
+        }
+
+    def _use_login(self, entry: dict[str, Any] | None) -> None:
+        self._login = entry
+        if entry:
+            self.add_secret(entry["access_token"]), self.add_secret(entry["refresh_token"])
+            auth.save(self.base_url, entry)
+            self.key_source = f"the login of {entry.get('username')} ({entry.get('provider')})"
+        self.http = self._new_http()
+
+    def refresh(self) -> dict:
+        """New tokens for the stored login (done by itself before the access token expires)."""
+        if not self._login:
+            raise UsageError(f"not logged in to {self.base_url}: tether qserver login")
+        try:
+            reply = self.http.call(
+                "POST", "/api/auth/session/refresh", {"refresh_token": self._login["refresh_token"]}
+            )
+        except AuthError as exc:
+            exc.hint = "the login has expired or was revoked: log in again (tether qserver login)"
+            raise
+        self._use_login(
+            auth.entry_from(reply, provider=self._login.get("provider"), username=self._login.get("username"))
+        )
+        return {"username": self._login.get("username"), "expires_in": reply.get("expires_in")}
+
+    def logout(self) -> dict:
+        """Revoke the login's session on the server and forget its tokens."""
+        if not self._login:
+            return {"logged_out": False, "msg": f"not logged in to {self.base_url}"}
+        sid = auth.session_id(self._login["refresh_token"])
+        try:
+            if sid:
+                self._call_auth("DELETE", f"/auth/session/revoke/{sid}")
+            self._call_auth("POST", "/auth/logout")
+        except AuthError:  # the session had expired already: nothing left to revoke
+            pass
+        finally:
+            auth.forget(self.base_url)
+            self._use_login(None)
+        return {"logged_out": True, "session_revoked": bool(sid)}
+
+    def _call_auth(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Any:
+        if self._login and auth.expiring(self._login):
+            self.refresh()
+        return self.http.call(method, f"/api{path}", body)
+
+    def whoami(self) -> dict:
+        """Who the credentials in use belong to, with their roles and scopes."""
+        return {**(self._call_auth("GET", "/auth/whoami") or {}), **self._call_auth("GET", "/auth/scopes")}
+
+    def apikey_new(
+        self,
+        *,
+        expires_in: int | None = None,
+        scopes: list[str] | None = None,
+        note: str | None = None,
+        principal: str | None = None,
+    ) -> dict:
+        """A new API key (for ``principal``'s uuid: an admin's right); its ``secret`` is shown once."""
+        body = {"expires_in": expires_in, "scopes": list(scopes or ["inherit"]), "note": note}
+        reply = self._call_auth(
+            "POST", f"/auth/principal/{principal}/apikey" if principal else "/auth/apikey", body
+        )
+        self.add_secret(reply.get("secret"))
+        return reply
+
+    def apikey_info(self) -> dict:
+        """The API key in use: its first eight characters, scopes, expiry and note."""
+        return self._call_auth("GET", "/auth/apikey")
+
+    def apikey_delete(self, first_eight: str) -> dict:
+        """Revoke the API key that starts with ``first_eight`` (its first eight characters)."""
+        self.check_first_eight(first_eight)
+        return self._call_auth("DELETE", f"/auth/apikey?first_eight={first_eight}")
+
+    @staticmethod
+    def check_first_eight(first_eight: str) -> None:
+        """:class:`UsageError` unless ``first_eight`` is eight hex characters (how keys are named)."""
+        if len(first_eight) != 8 or not all(c in "0123456789abcdef" for c in first_eight.lower()):
+            raise UsageError(f"an API key is named by its first eight hex characters, not {first_eight!r}")
+
+    def principals(self, uuid: str | None = None) -> Any:
+        """Every principal (user or service) the server knows, or one (an admin's right)."""
+        return self._call_auth("GET", f"/auth/principal/{uuid}" if uuid else "/auth/principal")
 
     # -- lifetime -----------------------------------------------------------------------------------
     def close(self) -> None:

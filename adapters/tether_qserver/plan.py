@@ -146,7 +146,7 @@ def _load_file(ref: str, stdin_text: str | None = None) -> Any:
         try:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
-            raise UsageError(f"cannot read plan file {path}: {exc.strerror or exc}") from exc
+            raise UsageError(f"cannot read the file {path}: {exc.strerror or exc}") from exc
         suffix = Path(path).suffix.lower()
     if suffix in (".yaml", ".yml") or (not suffix and not text.lstrip().startswith(("{", "["))):
         try:
@@ -169,6 +169,23 @@ def _parse_literal(text: str, *, where: str) -> Any:
         return ast.literal_eval(text.strip())
     except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
         raise UsageError(f"{where} is neither JSON nor a Python literal: {exc}") from exc
+
+
+def read_text(path: str, *, binary: bool = False) -> Any:
+    """The text (``binary``: the bytes) of ``path`` (``-``: stdin); :class:`UsageError` when it
+    cannot be read."""
+    if path == "-":
+        return sys.stdin.buffer.read() if binary else sys.stdin.read()
+    try:
+        return Path(path).read_bytes() if binary else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read the file {path}: {getattr(exc, 'strerror', None) or exc}") from exc
+
+
+def parse_data(arg: str, *, where: str = "the argument") -> Any:
+    """JSON or a Python literal, or ``@file`` (JSON/YAML; ``@-`` stdin): a request body, a file of
+    permissions."""
+    return _load_file(arg) if arg.startswith("@") else _parse_literal(arg, where=where)
 
 
 def parse_items(tokens: list[str], *, stdin_text: str | None = None) -> list[dict[str, Any]]:

@@ -16,6 +16,12 @@ DEFAULT_PORT = 60610
 TITLE = "Bluesky HTTP Server"
 _PROCESS_MARKS = ("bluesky_httpserver", "bluesky-httpserver", "start-bluesky-httpserver")
 MAX_SCHEMA = 8 * 1024 * 1024
+#: What a ZeroMQ socket sends first (ZMTP 3 signature): RE Manager's own ports answer so.
+ZMTP_SIGNATURE = (b"\xff", b"\x7f")
+ZMQ_DETAIL = (
+    "this port is a ZeroMQ socket (RE Manager's control port: 60615 by default), not its HTTP server; "
+    "tether drives RE Manager through bluesky-httpserver (port 60610 by default; `tether scan` finds it)"
+)
 
 
 def is_httpserver_process(cmdline: list[str]) -> bool:
@@ -34,6 +40,8 @@ def probe_openapi(
             f"{prefix.rstrip('/')}/openapi.json",
             headers={"Accept": "application/json", "Connection": "close"},
         )
+        if scheme == "http" and _speaks_zmq(conn.sock):
+            return ProbeResult(Verdict.NOT_ME, detail=ZMQ_DETAIL)
         resp = conn.getresponse()
         body = resp.read(MAX_SCHEMA)
     except ConnectionRefusedError as exc:
@@ -57,6 +65,16 @@ def probe_openapi(
     return ProbeResult(
         Verdict.VERIFIED, version=str(info.get("version") or "") or None, detail="OpenAPI title matches"
     )
+
+
+def _speaks_zmq(sock) -> bool:
+    """True when the peer's first bytes are ZMTP's signature (peeked: the HTTP reply stays unread).
+
+    A ZeroMQ socket greets every connection at once; an HTTP server only answers the request."""
+    import socket
+
+    head = sock.recv(10, socket.MSG_PEEK)
+    return len(head) == 10 and head[:1] == ZMTP_SIGNATURE[0] and head[9:] == ZMTP_SIGNATURE[1]
 
 
 def verify_url(url: str, timeout: float):

@@ -47,7 +47,7 @@ def open_socket(qs: QueueServer, path: str, timeout: float = 5.0) -> WsConnectio
         ws_url(qs.base_url) + path,
         headers=qs.auth_headers(),
         timeout=timeout,
-        secrets=[qs.api_key] if qs.api_key else [],
+        secrets=qs.secrets,
         sslopt=None
         if qs._verify is True
         else ({"cert_reqs": 0} if qs._verify is False else {"ca_certs": qs._verify}),

@@ -10,6 +10,9 @@ QUEUE = [("pos", "POS"), ("name", "PLAN"), ("args", "ARGS"), ("kwargs", "KWARGS"
 HISTORY = [("name", "PLAN"), ("args", "ARGS"), ("kwargs", "KWARGS"), ("exit_status", "EXIT STATUS"),
            ("scan_ids", "SCAN IDS"), ("item_uid", "ITEM UID"), ("msg", "MESSAGE")]  # fmt: skip
 ADDED = [("name", "PLAN"), ("args", "ARGS"), ("kwargs", "KWARGS"), ("item_uid", "ITEM UID")]
+RAN = [("name", "PLAN"), ("item_uid", "ITEM UID"), ("exit_status", "EXIT STATUS"), ("scan_ids", "SCAN IDS"),
+       ("msg", "MESSAGE")]  # fmt: skip
+RUNS = [("uid", "RUN UID"), ("is_open", "OPEN"), ("exit_status", "EXIT STATUS")]
 PLANS = [("name", "PLAN"), ("description", "DESCRIPTION")]
 PARAMETERS = ["name", "kind", "type", "default", "required", "description"]
 DEVICES = [("name", "DEVICE"), ("class", "CLASS"), ("module", "MODULE")]

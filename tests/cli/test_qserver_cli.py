@@ -21,6 +21,37 @@ def test_help_lists_every_command(capsys):
     commands = "status env add run queue remove move clear start stop pause resume abort halt history"
     for word in (commands + " plans devices console lock unlock").split():
         assert word in listed, word  # "lock" by its own row, not inside "unlock"
+    more = "item function script task permissions kernel manager runs metadata config ping call"
+    more += " login logout whoami apikey principals"
+    for word in more.split():
+        assert word in listed, word
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["queue", "mode"], "queue mode: give"),
+        (["item", "get"], "its uid or --pos"),
+        (["item", "update", "u1", "[bad"], "not a plan name"),
+        (["function", "execute", "1bad"], "not a plan name"),
+        (["script", "upload", "/nonexistent/s.py"], "cannot read the file"),
+        (["permissions", "set", "/nonexistent/p.yaml"], "cannot read the file"),
+        (["runs", "--open", "--closed"], "not both"),
+        (["history", "clear", "--size", "1", "--uid", "x"], "not both"),
+        (["move"], "name the item to move"),
+        (["move", "a", "b", "--to", "1"], "front or the back"),
+        (["remove", "a", "--pos", "1"], "not both"),
+        (["call", "FETCH", "/status"], "GET, POST, DELETE or PUT"),
+        (["call", "GET", "/status", "[1"], "neither JSON"),
+        (["call", "GET", "/status", "[1]"], "JSON object"),
+        (["apikey", "delete", "xyz"], "first eight hex characters"),
+        (["login", "--username", "u", "--password-stdin"], "no password given"),
+    ],
+)
+def test_bad_input_to_the_api_commands_exits_2_before_any_connection(args, words, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", __import__("io").StringIO("\n"))  # an empty password
+    assert run(["qserver", *args, "--port", "9"]) == 2
+    assert words in " ".join(capsys.readouterr().err.split())
 
 
 def test_qserver_help_does_not_import_heavy_libraries():

@@ -70,8 +70,23 @@ def test_run_over_polling_sees_completion_too(qs):
     assert result.exit_status == "completed"
 
 
-def test_plan_failing_at_run_time_reports_failed_and_leaves_the_queue_as_the_server_left_it(qs, qserver_app):
+def queued_uids(app) -> list[str]:
+    return [i["item_uid"] for i in app.request("GET", "/queue/get")["items"]]
+
+
+def test_plan_failing_at_run_time_reports_failed_and_leaves_the_queue_as_it_was(qs, qserver_app):
+    before = queued_uids(qserver_app)
     result = qs.run(FAILS_AT_RUN_TIME, timeout=60)
+    assert result.exit_status == "failed" and not result.ok
+    assert "Plan failed" in result.msg
+    assert result.traceback
+    assert result.requeued_uid is None  # executed, not queued: the server puts nothing back
+    assert queued_uids(qserver_app) == before
+    assert history_item(qserver_app, result.item_uid)["result"]["exit_status"] == "failed"
+
+
+def test_plan_failing_through_the_queue_leaves_the_queue_as_the_server_left_it(qs, qserver_app):
+    result = qs.run(FAILS_AT_RUN_TIME, queue=True, timeout=60)
     try:
         assert result.exit_status == "failed" and not result.ok
         assert "Plan failed" in result.msg
@@ -82,6 +97,28 @@ def test_plan_failing_at_run_time_reports_failed_and_leaves_the_queue_as_the_ser
         assert history_item(qserver_app, result.item_uid)["result"]["exit_status"] == "failed"
     finally:
         remove_quietly(qserver_app, result.requeued_uid)
+
+
+def test_run_executes_only_its_plan_and_the_queued_items_stay(qs, qserver_app):
+    queued = [qs.submit(COUNT)["item_uid"], qs.submit(COUNT)["item_uid"]]
+    try:
+        before = queued_uids(qserver_app)
+        result = qs.run(COUNT, timeout=60)
+        assert result.exit_status == "completed" and result.item_uid not in queued
+        assert queued_uids(qserver_app) == before
+        assert all(history_item(qserver_app, uid) is None for uid in queued)
+        assert qs.status(reload=True)["manager_state"] == "idle"
+    finally:
+        for uid in queued:
+            remove_quietly(qserver_app, uid)
+
+
+def test_run_through_the_queue_reports_every_item_that_ran(qs, qserver_app):
+    ahead = qs.submit({"name": "count", "args": [["det2"]]})["item_uid"]
+    ran = qs.run_queue(COUNT, timeout=60)
+    assert ran[0].item_uid == ahead and len(ran) == 2
+    assert all(r.exit_status == "completed" for r in ran) and ran[-1].name == "count"
+    assert ahead not in queued_uids(qserver_app) and ran[-1].item_uid not in queued_uids(qserver_app)
 
 
 @pytest.mark.parametrize(

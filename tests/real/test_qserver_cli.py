@@ -15,7 +15,7 @@ import pytest
 
 from tether.cli import run
 
-from .test_qserver import COUNT, client, ensure_env, history_item, queue_uid, remove_quietly
+from .test_qserver import COUNT, client, ensure_env, history_item, queue_uid, queued_uids, remove_quietly
 
 pytestmark = pytest.mark.real
 
@@ -65,8 +65,17 @@ def test_env_open_wait_reports_an_open_environment(key_env, capsys):
     assert json.loads(capsys.readouterr().out)["worker_environment_exists"] is True
 
 
-def test_failed_plan_exits_1_with_the_servers_message(key_env, capsys):
+def test_failed_plan_exits_1_with_the_servers_message_and_the_queue_stays(key_env, capsys):
+    before = queued_uids(key_env)
     code = run(tq(key_env, "run", "mv", "motor", '"abc"'))
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "failed" in err and "Plan failed" in err
+    assert queued_uids(key_env) == before
+
+
+def test_failed_plan_through_the_queue_says_where_the_server_put_it(key_env, capsys):
+    code = run(tq(key_env, "run", "--queue", "mv", "motor", '"abc"'))
     err = capsys.readouterr().err
     queued = key_env.request("GET", "/queue/get")["items"]
     requeued = [i["item_uid"] for i in queued if i["name"] == "mv" and i.get("args") == ["motor", "abc"]]
@@ -79,6 +88,52 @@ def test_failed_plan_exits_1_with_the_servers_message(key_env, capsys):
     finally:
         for uid in requeued:
             remove_quietly(key_env, uid)
+
+
+def test_run_with_two_items_queued_runs_only_its_plan(key_env, capsys):
+    queued = []
+    try:
+        for _ in range(2):
+            assert run(tq(key_env, "add", "count", "det1,", "--json")) == 0
+            queued.append(json.loads(capsys.readouterr().out)[0]["item_uid"])
+        before = queued_uids(key_env)
+        assert run(tq(key_env, "run", "count", "det2,", "num=2", "--json")) == 0
+        result = json.loads(capsys.readouterr().out)
+        assert result["exit_status"] == "completed"
+        assert history_item(key_env, result["item_uid"])["args"] == [["det2"]]
+        assert queued_uids(key_env) == before and set(queued) <= set(before)
+        assert all(history_item(key_env, uid) is None for uid in queued)
+    finally:
+        for uid in queued:
+            remove_quietly(key_env, uid)
+
+
+def test_run_queue_reports_every_item_that_ran(key_env, capsys):
+    assert run(tq(key_env, "add", "count", "det1,", "--json")) == 0
+    ahead = json.loads(capsys.readouterr().out)[0]["item_uid"]
+    assert run(tq(key_env, "run", "--queue", "count", "det2,", "--json")) == 0
+    ran = json.loads(capsys.readouterr().out)
+    assert ran[0]["item_uid"] == ahead and len(ran) == 2
+    assert [r["exit_status"] for r in ran] == ["completed", "completed"]
+    assert run(tq(key_env, "run", "--queue", "count", "det2,")) == 0
+    assert "EXIT STATUS" in capsys.readouterr().out
+
+
+def test_a_run_that_cannot_start_leaves_the_queue_as_it_was(key_env, capsys):
+    assert run(tq(key_env, "add", "count", "det1,", "--json")) == 0
+    queued = json.loads(capsys.readouterr().out)[0]["item_uid"]
+    try:
+        assert run(tq(key_env, "env", "close", "--wait")) == 0
+        before = queued_uids(key_env)
+        assert run(tq(key_env, "run", "count", "det2,", "--no-validate")) == 1
+        assert "environment" in capsys.readouterr().err.lower()
+        assert queued_uids(key_env) == before
+        assert run(tq(key_env, "run", "--queue", "count", "det2,", "--no-validate")) == 1
+        assert "removed from the queue again" in " ".join(capsys.readouterr().err.split())
+        assert queued_uids(key_env) == before
+    finally:
+        remove_quietly(key_env, queued)
+        ensure_env(key_env)
 
 
 @pytest.mark.parametrize(

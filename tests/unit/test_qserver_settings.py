@@ -95,3 +95,34 @@ def test_client_secrets_name_every_key_it_holds(fake):  # noqa: F811
     with QueueServer(fake.url, api_key=SECRET, lock_key="lk1") as qs:
         qs.add_secret("token-abc")
         assert set(qs.secrets) == {SECRET, "lk1", "token-abc"}
+
+
+def test_a_zeromq_port_is_named_and_the_http_port_pointed_to(capsys):
+    """RE Manager's 0MQ sockets greet each connection with ZMTP's signature; nothing is sent back."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    received: list[bytes] = []
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.sendall(b"\xff\x00\x00\x00\x00\x00\x00\x00\x01\x7f")
+            conn.settimeout(2)
+            try:
+                received.append(conn.recv(1024))
+            except OSError:
+                pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        assert run(["qserver", "queue", "--port", str(port)]) == 6
+        err = " ".join(capsys.readouterr().err.split())
+        assert "ZeroMQ socket" in err and "60610" in err and "tether scan" in err
+    finally:
+        thread.join(3)
+        listener.close()
+    assert received and all(b"/api/" not in r for r in received)  # the probe only, never a command

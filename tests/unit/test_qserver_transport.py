@@ -330,3 +330,28 @@ def test_console_follow_reconnects_when_the_server_closes_the_socket():
         server.shutdown()
     assert got == ["after the reconnect\n"] and len(connections) == 2
     assert connections[0].request.headers["Authorization"] == f"ApiKey {SECRET}"
+
+
+def test_a_form_body_is_form_encoded_and_its_secret_masked_in_every_form(fake, caplog):
+    from urllib.parse import quote_plus
+
+    fake.routes[("POST", "/token")] = lambda body: (200, {"ok": True})
+    password = "p w&d=1"
+    with session(fake) as s, caplog.at_level(logging.DEBUG, logger="tether.transport"):
+        s.add_secret(password), s.add_secret(quote_plus(password))
+        assert s.call("POST", "/token", form={"username": "u", "password": password}) == {"ok": True}
+    _, _, headers, raw = fake.requests[-1]
+    assert headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert raw == b"username=u&password=" + quote_plus(password).encode()
+    assert password not in caplog.text and quote_plus(password) not in caplog.text
+
+
+def test_a_multipart_upload_carries_the_file_and_the_fields(fake):
+    fake.routes[("POST", "/upload")] = lambda body: (200, {"ok": True})
+    with session(fake) as s:
+        s.call(
+            "POST", "/upload", form={"data_type": "x"}, files={"spreadsheet": ("plans.csv", b"a,b\n1,2\n")}
+        )
+    _, _, headers, raw = fake.requests[-1]
+    assert headers["Content-Type"].startswith("multipart/form-data; boundary=")
+    assert b'filename="plans.csv"' in raw and b"a,b\n1,2\n" in raw and b'name="data_type"' in raw

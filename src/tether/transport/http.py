@@ -152,8 +152,14 @@ class HttpSession:
         timeout: float | None = None,
         read: bool | None = None,
         retries: int | None = None,
+        form: Mapping[str, str] | None = None,
+        files: Mapping[str, tuple[str, bytes]] | None = None,
     ) -> Any:
         """Send ``body`` (``{}`` when None) as JSON and return the decoded JSON reply.
+
+        ``form``: send these fields form-encoded instead (an OAuth2 password login); name the
+        secret ones with :meth:`add_secret` first, as for any body. ``files``: a multipart upload
+        (``{"field": (file name, content)}``, with ``form`` fields beside).
 
         ``read`` marks the call safe to retry (default: GET is a read, anything else is not);
         ``retries`` overrides the session's count for this read.
@@ -165,12 +171,20 @@ class HttpSession:
         is_read = (method == "GET") if read is None else read
         attempts = 1 + ((self.retries if retries is None else max(0, retries)) if is_read else 0)
         payload = json.dumps(dict(body or {}), ensure_ascii=False).encode("utf-8")
+        send: dict[str, Any] = {"data": payload}
+        if files is not None:  # requests writes the multipart body and its Content-Type
+            send = {"data": dict(form or {}), "files": dict(files), "headers": {"Content-Type": None}}
+        elif form is not None:
+            from urllib.parse import urlencode
+
+            send["data"] = urlencode(dict(form)).encode("ascii")
+            send["headers"] = {"Content-Type": "application/x-www-form-urlencoded"}
         deadline = timeout if timeout is not None else self.timeout
         delay = self.backoff
         for attempt in range(1, attempts + 1):
             last = attempt == attempts
             try:
-                resp = self._send(method, path, payload, deadline)
+                resp = self._send(method, path, send, deadline)
             except (Timeout, Unreachable):
                 if last:
                     raise
@@ -193,13 +207,13 @@ class HttpSession:
         """``call("POST", …)``: a write, never retried."""
         return self.call("POST", path, body, **kw)
 
-    def _send(self, method: str, path: str, payload: bytes, timeout: float):
+    def _send(self, method: str, path: str, send: dict[str, Any], timeout: float):
         import requests
 
         url = self.url(path)
         started = time.monotonic()
         try:
-            resp = self._session.request(method, url, data=payload, timeout=timeout)
+            resp = self._session.request(method, url, timeout=timeout, **send)
         except requests.exceptions.Timeout as exc:
             log.debug("%s %s timed out after %.3f s", method, url, timeout)
             raise Timeout(
@@ -221,7 +235,7 @@ class HttpSession:
                 "%s %s body=%s headers=%s -> %s in %.1f ms",
                 method,
                 url,
-                self.redact(_short(payload.decode("utf-8", errors="replace"), 300)),
+                self.redact(_short(_shown(send), 300)),
                 safe_headers(self._session.headers),
                 resp.status_code,
                 (time.monotonic() - started) * 1000,
@@ -270,6 +284,13 @@ class HttpSession:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _shown(send: dict[str, Any]) -> str:
+    """A request body as ``-v`` shows it (a multipart upload: its fields and file names)."""
+    if "files" in send:
+        return f"form {send['data']} files {[name for name, _ in send['files'].values()]}"
+    return send["data"].decode("utf-8", errors="replace")
 
 
 def _detail(data: Any, text: str) -> str:
