@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 import pytest
 import typer
@@ -177,3 +178,19 @@ def test_a_cli_module_with_postponed_annotations_keeps_its_option_names_and_help
     assert "--format " in help_text and "--format-" not in help_text and "File format." in help_text
     res = runner.invoke(late_cli.cmd.app, ["load", "--format", "bam", "--json"])
     assert res.exit_code == 0 and '"format": "bam"' in res.output
+
+
+def test_a_commands_own_port_option_is_its_own_not_the_targets(conf):
+    seen: list = []
+    cmd = Commands("demo", help="Demo.", status=False)
+
+    @cmd("launch", shared=("json",))
+    def launch(target: Target, port: Annotated[int, typer.Option("--port")] = 0) -> None:
+        seen.append((target.port, port))
+
+    @cmd("other")
+    def other(target: Target) -> None: ...
+
+    res = CliRunner().invoke(cmd.app, ["launch", "--port", "4444"])
+    assert res.exit_code == 0, res.output
+    assert seen == [(None, 4444)]

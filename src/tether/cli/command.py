@@ -315,7 +315,7 @@ class Commands:
 
             @functools.wraps(fn)
             def wrapper(**kw: Any) -> Any:
-                target = self._target(kw, declared, default_timeout=timeout)
+                target = self._target(kw, declared, shared, default_timeout=timeout)
                 handler = _verbose_on(target) if target.verbose else None
                 try:
                     return fn(target, **kw)
@@ -345,11 +345,17 @@ class Commands:
         return deco
 
     def _target(
-        self, kw: dict[str, Any], declared: Sequence[Any], *, default_timeout: float | None
+        self,
+        kw: dict[str, Any],
+        declared: Sequence[Any],
+        shared: Sequence[str],
+        *,
+        default_timeout: float | None,
     ) -> Target:
         from .. import config
 
-        given = {n: kw.pop(n, None) for n in ("host", "port")}
+        # only the shared options are the target's: a command's own --port (launch's) stays its own
+        given = {n: kw.pop(n) if n in shared else None for n in ("host", "port")}
         for s in declared:
             value = kw.pop(s.name, None)
             given[s.name] = None if (s.kind == "bool" and not value) else value  # a flag only turns on
@@ -358,9 +364,9 @@ class Commands:
             app=self.name,
             host=resolved.pop("host", None),
             port=resolved.pop("port", None),
-            timeout=kw.pop("timeout", default_timeout),
-            json=bool(kw.pop("json", False)),
-            verbose=bool(kw.pop("verbose", False)),
+            timeout=kw.pop("timeout") if "timeout" in shared else default_timeout,
+            json=bool(kw.pop("json")) if "json" in shared else False,
+            verbose=bool(kw.pop("verbose")) if "verbose" in shared else False,
             settings=resolved,
             secret_names=tuple(s.name for s in declared if s.secret),
         )
