@@ -27,6 +27,7 @@ from tether.errors import Busy, NotFound, TetherError, UsageError
 
 from .marionette import (
     ELEMENT_KEY,
+    SHADOW_KEY,
     Marionette,
     MarionetteError,
     NoSuchElement,
@@ -65,14 +66,66 @@ FINDING = frozenset(
     {
         "WebDriver:FindElement",
         "WebDriver:FindElements",
-        "WebDriver:FindElementFromElement",
-        "WebDriver:FindElementsFromElement",
+        "WebDriver:FindElementFromShadowRoot",
+        "WebDriver:FindElementsFromShadowRoot",
     }
 )
 
 
+#: ``host >>> inner``: the part after ``>>>`` is looked up in the shadow root of what the part before matched
+PIERCE = ">>>"
+
+
+def split_pierce(selector: str, by: str) -> list[str]:
+    """The parts of a shadow-piercing CSS selector (``my-app >>> button.ok``); one part otherwise."""
+    if by != CSS or PIERCE not in selector:
+        return [selector]
+    parts = [p.strip() for p in selector.split(PIERCE)]
+    if not all(parts):
+        raise UsageError(f"{selector!r}: every part around {PIERCE} must be a CSS selector")
+    return parts
+
+
+class _Finder:
+    """What finds elements: the page, an element (below it) or a shadow root (inside it)."""
+
+    ff: Firefox
+
+    def _find_params(self) -> dict[str, Any]:  # pragma: no cover - every finder says where it looks
+        raise NotImplementedError
+
+    _FIND, _FIND_ALL = "WebDriver:FindElement", "WebDriver:FindElements"
+
+    def _find_one(self, selector: str, by: str) -> Element:
+        params = {**self._find_params(), "using": by, "value": selector}
+        return self.ff._element(self.ff.request(self._FIND, params))
+
+    def _find_many(self, selector: str, by: str) -> list[Element]:
+        params = {**self._find_params(), "using": by, "value": selector}
+        return [self.ff._element(v) for v in self.ff.request(self._FIND_ALL, params)]
+
+    def find(self, selector: str, by: str = CSS) -> Element:
+        """The first element matching ``selector`` (CSS by default; ``by=XPATH`` …); ``a >>> b``
+        finds ``b`` inside the shadow root of the first ``a``. Raises
+        :class:`~tether_firefox.marionette.NoSuchElement` (exit 1) when none matches."""
+        first, *rest = split_pierce(selector, by)
+        found = self._find_one(first, by)
+        for part in rest:
+            found = found.shadow_root.find(part)
+        return found
+
+    def find_all(self, selector: str, by: str = CSS) -> list[Element]:
+        """Every element matching ``selector`` (possibly none); with ``>>>``, in the shadow roots
+        of every host the earlier parts match."""
+        *hosts, last = split_pierce(selector, by)
+        scopes: list[_Finder] = [self]
+        for part in hosts:
+            scopes = [el.shadow_root for scope in scopes for el in scope._find_many(part, by)]
+        return [el for scope in scopes for el in scope._find_many(last, by)]
+
+
 @dataclass
-class Element:
+class Element(_Finder):
     """A reference to an element of the current page (valid within the session that found it)."""
 
     ff: Firefox
@@ -81,6 +134,9 @@ class Element:
     def to_dict(self) -> dict[str, str]:
         """The element as WebDriver sends it (a reference, for script arguments)."""
         return {ELEMENT_KEY: self.id}
+
+    def _find_params(self) -> dict[str, Any]:
+        return {"element": self.id}  # Marionette finds below an element with FindElement + element
 
     def _req(self, command: str, **params: Any) -> Any:
         return self.ff.request(command, {"id": self.id, **params})
@@ -108,6 +164,31 @@ class Element:
         """The element's DOM property ``name`` (``value`` of an input, ``checked`` …)."""
         return self._req("WebDriver:GetElementProperty", name=name)
 
+    def css_value(self, name: str) -> str:
+        """The computed value of the CSS property ``name`` (``color`` -> ``rgb(255, 0, 0)``)."""
+        return self._req("WebDriver:GetElementCSSValue", propertyName=name)
+
+    def is_selected(self) -> bool:
+        """Whether a checkbox, radio button or option is selected."""
+        return bool(self._req("WebDriver:IsElementSelected"))
+
+    def is_enabled(self) -> bool:
+        """Whether a form control is enabled (not ``disabled``)."""
+        return bool(self._req("WebDriver:IsElementEnabled"))
+
+    def is_displayed(self) -> bool:
+        """Whether the element is visible to a user (WebDriver's element displayedness)."""
+        return bool(self._req("WebDriver:IsElementDisplayed"))
+
+    @property
+    def shadow_root(self) -> ShadowRoot:
+        """The element's (open) shadow root; :class:`~tether_firefox.marionette.NoSuchShadowRoot`
+        when it has none."""
+        value = self._req("WebDriver:GetShadowRoot")
+        if isinstance(value, dict) and SHADOW_KEY in value:
+            return ShadowRoot(self.ff, value[SHADOW_KEY])
+        raise MarionetteError(f"expected a shadow root reference, got {value!r}")
+
     def click(self) -> None:
         """Click the element (scrolled into view first, as a user would)."""
         self._req("WebDriver:ElementClick")
@@ -120,21 +201,42 @@ class Element:
         """Empty an input or textarea."""
         self._req("WebDriver:ElementClear")
 
-    def find(self, selector: str, by: str = CSS) -> Element:
-        """The first element below this one matching ``selector``."""
-        return self.ff._element(
-            self.ff.request(
-                "WebDriver:FindElementFromElement", {"id": self.id, "using": by, "value": selector}
-            )
+    def describe(self) -> dict[str, Any]:
+        """What a person needs to recognise the element once its reference is gone: tag, a
+        selector-like description (``button#go.primary``) and its text."""
+        info = self.ff.execute(
+            "const e = arguments[0];"
+            "return [e.localName, e.id, Array.from(e.classList || []), e.innerText ?? e.textContent ?? ''];",
+            [self],
         )
+        tag, ident, classes, text = info
+        selector = tag + (f"#{ident}" if ident else "") + "".join(f".{c}" for c in classes)
+        return {"element": selector, "tag": tag, "text": str(text).strip()}
 
     def screenshot(self) -> bytes:
         """A PNG of just this element."""
         return self.ff.screenshot(element=self)
 
 
+@dataclass
+class ShadowRoot(_Finder):
+    """An element's shadow root: find elements inside it (CSS, tag name, link text; not XPath)."""
+
+    ff: Firefox
+    id: str
+
+    _FIND, _FIND_ALL = "WebDriver:FindElementFromShadowRoot", "WebDriver:FindElementsFromShadowRoot"
+
+    def to_dict(self) -> dict[str, str]:
+        """The shadow root as WebDriver sends it (a reference, for script arguments)."""
+        return {SHADOW_KEY: self.id}
+
+    def _find_params(self) -> dict[str, Any]:
+        return {"shadowRoot": self.id}
+
+
 def _to_wire(value: Any) -> Any:
-    if isinstance(value, Element):
+    if isinstance(value, (Element, ShadowRoot)):
         return value.to_dict()
     if isinstance(value, (list, tuple)):
         return [_to_wire(v) for v in value]
@@ -143,7 +245,7 @@ def _to_wire(value: Any) -> Any:
     return value
 
 
-class Firefox:
+class Firefox(_Finder):
     """A Marionette session on one Firefox. Use it as a context manager (or call :meth:`close`).
 
     ``timeout`` bounds every command that is not a page load, script or element search; those
@@ -326,19 +428,6 @@ class Firefox:
             return Element(self, value[ELEMENT_KEY])
         raise MarionetteError(f"expected an element reference, got {value!r}")
 
-    def find(self, selector: str, by: str = CSS) -> Element:
-        """The first element matching ``selector`` (CSS by default; ``by=XPATH`` …).
-
-        Raises :class:`~tether_firefox.marionette.NoSuchElement` (exit 1) when none matches.
-        """
-        return self._element(self.request("WebDriver:FindElement", {"using": by, "value": selector}))
-
-    def find_all(self, selector: str, by: str = CSS) -> list[Element]:
-        """Every element matching ``selector`` (possibly none)."""
-        return [
-            self._element(v) for v in self.request("WebDriver:FindElements", {"using": by, "value": selector})
-        ]
-
     def click(self, selector: str, by: str = CSS) -> None:
         """Click the element matching ``selector``."""
         self.find(selector, by).click()
@@ -368,10 +457,19 @@ class Firefox:
         name = "WebDriver:ExecuteAsyncScript" if async_ else "WebDriver:ExecuteScript"
         return self._from_wire(self.request(name, params))
 
+    @property
+    def ff(self) -> Firefox:  # the page is the finder of last resort: finds go through this session
+        return self
+
+    def _find_params(self) -> dict[str, Any]:
+        return {}
+
     def _from_wire(self, value: Any) -> Any:
         if isinstance(value, dict):
             if set(value) == {ELEMENT_KEY}:
                 return Element(self, value[ELEMENT_KEY])
+            if set(value) == {SHADOW_KEY}:
+                return ShadowRoot(self, value[SHADOW_KEY])
             return {k: self._from_wire(v) for k, v in value.items()}
         if isinstance(value, list):
             return [self._from_wire(v) for v in value]
@@ -466,6 +564,10 @@ class Firefox:
     def add_cookie(self, name: str, value: str, **fields: Any) -> None:
         """Set a cookie for the current page (``path``, ``domain``, ``secure``, ``httpOnly``, ``expiry``…)."""
         self.request("WebDriver:AddCookie", {"cookie": {"name": name, "value": value, **fields}})
+
+    def get_cookie(self, name: str) -> dict[str, Any] | None:
+        """The current page's cookie ``name``, or ``None`` when it has none of that name."""
+        return next((c for c in self.cookies() if c.get("name") == name), None)
 
     def delete_cookie(self, name: str | None = None) -> None:
         """Delete the cookie ``name``, or every cookie of the page when ``name`` is None."""
@@ -579,4 +681,14 @@ def attach(host: str | None = None, port: int | None = None, **options: Any) -> 
     return Firefox.attach(host, port, **options)
 
 
-__all__ = ["CSS", "XPATH", "Element", "Firefox", "NoSuchElement", "NotFound", "attach", "attach_located"]
+__all__ = [
+    "CSS",
+    "XPATH",
+    "Element",
+    "Firefox",
+    "NoSuchElement",
+    "NotFound",
+    "ShadowRoot",
+    "attach",
+    "attach_located",
+]

@@ -35,6 +35,32 @@ let n = 0;
 setInterval(() => { n += 1; console.log("tick " + n); }, 250);
 setInterval(() => { throw new Error("boom " + n); }, 600);
 </script>""",
+    "widgets.html": """<!doctype html><title>Widgets</title>
+<form id="form">
+  <label><input type="checkbox" id="agree" checked> agree</label>
+  <input type="radio" name="r" id="r1"><input type="radio" name="r" id="r2" checked>
+  <button id="off" disabled>off</button><span id="hidden" style="display:none">hidden</span>
+  <p id="red" style="color: rgb(255, 0, 0)">red</p>
+</form>
+<ul id="list"><li>a<b class="bold">A</b></li><li>b<b class="bold">B</b></li></ul>
+<my-card id="card"></my-card>
+<script>
+customElements.define('my-card', class extends HTMLElement {
+  constructor() {
+    super();
+    const root = this.attachShadow({mode: 'open'});
+    root.innerHTML = '<p class="title">Card title</p><my-inner></my-inner>'
+      + '<button class="ok" onclick="this.textContent = \\'clicked\\'">OK</button>';
+  }
+});
+customElements.define('my-inner', class extends HTMLElement {
+  constructor() {
+    super();
+    this.attachShadow({mode: 'open'}).innerHTML = '<span class="deep">deep text</span>';
+  }
+});
+document.cookie = "flavour=chocolate";
+</script>""",
 }
 
 
