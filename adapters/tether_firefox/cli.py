@@ -10,6 +10,7 @@ come from :class:`tether.cli.command.Commands`.
 # from the signature Commands builds, which keeps annotations as written (strings would be lost).
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -39,6 +40,19 @@ ChromeOpt = Annotated[
 ]
 
 
+FrameOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--frame",
+        help="Work inside this frame: its <iframe>'s CSS selector, or its index; repeat for nested frames.",
+    ),
+]
+
+
+def _frames(frames: list[str] | None) -> list[int | str]:
+    return [int(f) if f.isdigit() else f for f in frames or ()]
+
+
 def session(target: Target, *, chrome: bool = False) -> "Firefox":
     """The command's session on the Firefox found (or named by --port); use it with ``with``:
     the session is deleted when the command ends. Page loads and scripts share the deadline."""
@@ -57,6 +71,42 @@ def _json_arg(text: str | None, what: str) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise UsageError(f"{what} is not valid JSON: {exc}") from exc
+
+
+def _acted(
+    target: Target,
+    ff: "Firefox",
+    data: dict[str, Any],
+    text: str | Callable[[dict[str, Any]], str],
+    read: Callable[[], dict[str, Any]] | None = None,
+) -> None:
+    """Print what a command did. When it left a dialog open, say so (exit 0) and touch nothing:
+    reading the page (``read``) would be refused while the dialog is open, and answering it is
+    the ``alert`` command's job."""
+    dialog = ff.dialog()
+    if dialog is None and read is not None:
+        data = {**data, **read()}
+    said = text(data) if callable(text) else text
+    if dialog is not None:
+        target.emit({**data, "dialog": dialog.to_dict()}, text=f"{said}; {dialog}")
+    else:
+        target.emit(data, text=said)
+
+
+def _plain(value: Any) -> Any:
+    """A script's result as JSON: an element becomes its description (its reference dies with
+    the command's session)."""
+    from .client import Element, ShadowRoot
+
+    if isinstance(value, Element):
+        return value.describe()
+    if isinstance(value, ShadowRoot):
+        return {"shadow_root": value.id}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return render.to_jsonable(value)
 
 
 def _written(target: Target, file: Path, data: bytes) -> None:
@@ -133,14 +183,16 @@ def navigate(target: Target, url: str) -> None:
     """Load URL and wait for the page."""
     with session(target) as ff:
         ff.navigate(url)
-        target.emit({"url": ff.url, "title": ff.title}, text=ff.url)
+        _acted(target, ff, {"url": url}, lambda d: d["url"], read=lambda: {"url": ff.url, "title": ff.title})
 
 
 def _history(step: str, doc: str):
     def command(target: Target) -> None:
         with session(target) as ff:
             getattr(ff, step)()
-            target.emit({"url": ff.url, "title": ff.title}, text=ff.url)
+            _acted(
+                target, ff, {}, lambda d: d.get("url", step), read=lambda: {"url": ff.url, "title": ff.title}
+            )
 
     command.__doc__ = doc
     return command
@@ -171,13 +223,17 @@ def find(
     selector: str,
     xpath: XPathOpt = False,
     text: Annotated[bool, typer.Option("--text", help="Print each element's text.")] = False,
-    attr: Annotated[str | None, typer.Option("--attr", help="Print this attribute of each element.")] = None,
+    attr: Annotated[
+        str | None, typer.Option("--attr", help="Print this attribute of each element (nothing if absent).")
+    ] = None,
     all_: Annotated[
         bool, typer.Option("--all", help="Every match (default: the first; exit 1 if none).")
     ] = False,
+    frame: FrameOpt = None,
 ) -> None:
-    """Find elements by CSS selector (or --xpath); print their tag, text or an attribute."""
-    with session(target) as ff:
+    """Find elements by CSS selector (or --xpath; `a >>> b` pierces shadow roots); print their tag,
+    text or an attribute."""
+    with session(target) as ff, ff.frame(*_frames(frame)):
         found = ff.find_all(selector, _by(xpath)) if all_ else [ff.find(selector, _by(xpath))]
         rows = []
         for el in found:
@@ -189,17 +245,19 @@ def find(
         render.print_json(rows if all_ else rows[0])
     elif text or attr:
         for row in rows:
-            render.line(str(row[attr] if attr else row["text"]))
+            value = row[attr] if attr else row["text"]
+            if value is not None:  # an absent attribute prints nothing (JSON: null)
+                render.line(str(value))
     else:
         render.table(rows, ["tag", "text", *([attr] if attr else [])])
 
 
 @cmd("click", timeout=DEADLINE)
-def click(target: Target, selector: str, xpath: XPathOpt = False) -> None:
-    """Click the element matching SELECTOR."""
-    with session(target) as ff:
+def click(target: Target, selector: str, xpath: XPathOpt = False, frame: FrameOpt = None) -> None:
+    """Click the element matching SELECTOR (a dialog it opens is reported and left open)."""
+    with session(target) as ff, ff.frame(*_frames(frame)):
         ff.click(selector, _by(xpath))
-        target.emit({"clicked": selector, "url": ff.url}, text=f"clicked {selector}")
+        _acted(target, ff, {"clicked": selector}, f"clicked {selector}", read=lambda: {"url": ff.url})
 
 
 @cmd("type", timeout=DEADLINE)
@@ -209,12 +267,18 @@ def type_(
     text: str,
     xpath: XPathOpt = False,
     clear: Annotated[bool, typer.Option("--clear", help="Clear the field first.")] = False,
+    frame: FrameOpt = None,
 ) -> None:
     """Type TEXT into the element matching SELECTOR."""
-    with session(target) as ff:
+    with session(target) as ff, ff.frame(*_frames(frame)):
         ff.type(selector, text, _by(xpath), clear=clear)
-        value = ff.find(selector, _by(xpath)).prop("value")
-    target.emit({"selector": selector, "value": value}, text=f"typed into {selector}")
+        _acted(
+            target,
+            ff,
+            {"selector": selector},
+            f"typed into {selector}",
+            read=lambda: {"value": ff.find(selector, _by(xpath)).prop("value")},
+        )
 
 
 # ----------------------------------------------------------------------------- scripts and waits
@@ -234,8 +298,10 @@ def eval_(
         ),
     ] = False,
     chrome: ChromeOpt = False,
+    frame: FrameOpt = None,
 ) -> None:
-    """Run JavaScript in the page and print what it returns (as JSON)."""
+    """Run JavaScript in the page and print what it returns (as JSON; an element as its tag,
+    a selector-like description and its text)."""
     if script == "-":
         script = sys.stdin.read()
     elif script.startswith("@"):
@@ -246,10 +312,15 @@ def eval_(
     values = _json_arg(args, "--args")
     if values is not None and not isinstance(values, list):
         raise UsageError("--args must be a JSON array")
-    with session(target, chrome=chrome) as ff:
+    with session(target, chrome=chrome) as ff, ff.frame(*_frames(frame)):
         result = ff.execute(script, values or [], async_=async_)
-    plain = render.to_jsonable(result)
-    target.emit(plain, text=json.dumps(plain, ensure_ascii=False, default=str))
+        dialog = ff.dialog()
+        plain = _plain(result) if dialog is None else render.to_jsonable(result)
+    said = json.dumps(plain, ensure_ascii=False, default=str)
+    if dialog is not None:
+        target.emit({"result": plain, "dialog": dialog.to_dict()}, text=f"{said}; {dialog}")
+    else:
+        target.emit(plain, text=said)
 
 
 @cmd("wait", timeout=10.0)
@@ -261,11 +332,12 @@ def wait(
     title: Annotated[str | None, typer.Option("--title", help="Wait until the title contains this.")] = None,
     url: Annotated[str | None, typer.Option("--url", help="Wait until the URL contains this.")] = None,
     xpath: XPathOpt = False,
+    frame: FrameOpt = None,
 ) -> None:
     """Wait (up to --timeout) for an element, a title or a URL; exit 4 if it does not come."""
     if sum(x is not None for x in (selector, title, url)) != 1:
         raise UsageError("wait for exactly one of: a SELECTOR, --title, --url")
-    with session(target) as ff:
+    with session(target) as ff, ff.frame(*_frames(frame)):
         found = ff.wait_for(selector, by=_by(xpath), title=title, url=url, timeout=target.timeout or 10.0)
         data = {"selector": selector, "text": found.text} if selector else {"title": ff.title, "url": ff.url}
     target.emit(data, text=f"found {selector}" if selector else data["title" if title else "url"])
@@ -280,11 +352,14 @@ def screenshot(
     element: Annotated[
         str | None, typer.Option("--element", help="Only the element matching this CSS selector.")
     ] = None,
+    frame: FrameOpt = None,
 ) -> None:
-    """Save a PNG of the viewport (default), the whole page (--full) or one element."""
+    """Save a PNG of the viewport (default), the whole page (--full) or one element (--frame: of a frame)."""
     if full and element:
         raise UsageError("--full and --element exclude each other")
-    with session(target) as ff:
+    if frame and not element:
+        raise UsageError("--frame needs --element (the viewport and the page are the top-level document's)")
+    with session(target) as ff, ff.frame(*_frames(frame)):
         data = ff.screenshot(file, full=full, element=element)
     _written(target, file, data)
 
@@ -300,6 +375,40 @@ def pdf(
     with session(target) as ff:
         data = ff.pdf(file, orientation="landscape" if landscape else "portrait", background=background)
     _written(target, file, data)
+
+
+# ----------------------------------------------------------------------------- dialogs
+ALERT_ACTIONS = ("text", "accept", "dismiss", "send")
+
+
+@cmd("alert", timeout=DEADLINE)
+def alert(
+    target: Target,
+    action: Annotated[
+        str, typer.Argument(help="text (print it; the default), accept, dismiss, or send TEXT (a prompt).")
+    ] = "text",
+    text: Annotated[str | None, typer.Argument(help="With send: the answer typed into the prompt.")] = None,
+) -> None:
+    """Read or answer the open dialog (alert, confirm, prompt); exit 1 if none is open."""
+    if action not in ALERT_ACTIONS:
+        raise UsageError(f"unknown action {action!r}: one of {', '.join(ALERT_ACTIONS)}")
+    if (action == "send") != (text is not None):
+        raise UsageError("send takes the TEXT to type; the other actions take none")
+    with session(target) as ff:
+        dialog = ff.alert
+        data: dict[str, Any] = {"type": dialog.type, "text": dialog.text}
+        if action == "text":
+            target.emit(data, text=dialog.text)
+            return
+        if action == "send":
+            assert text is not None
+            dialog.send(text)
+            dialog.accept()
+            data["sent"] = text
+        else:
+            getattr(dialog, action)()
+        done = {"accept": "accepted", "dismiss": "dismissed", "send": "answered"}[action]
+        _acted(target, ff, {**data, "action": done}, f"{done} the {dialog.type} dialog: {dialog.text}")
 
 
 # ----------------------------------------------------------------------------- cookies

@@ -30,11 +30,14 @@ from .marionette import (
     SHADOW_KEY,
     Marionette,
     MarionetteError,
+    NoSuchAlert,
     NoSuchElement,
     PageLoadTimeout,
     SessionNotCreated,
+    UnexpectedAlertOpen,
     UnsupportedOperation,
     busy_error,
+    dialog_type,
     likely_holder,
 )
 
@@ -235,6 +238,44 @@ class ShadowRoot(_Finder):
         return {"shadowRoot": self.id}
 
 
+@dataclass(frozen=True)
+class Dialog:
+    """A dialog open on the page: ``type`` is ``alert``, ``confirm``, ``prompt`` or ``beforeunload``
+    (``dialog`` when Firefox does not say), ``text`` its message."""
+
+    type: str
+    text: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"type": self.type, "text": self.text}
+
+    def __str__(self) -> str:
+        article = "an" if self.type[:1] in "aeiou" else "a"
+        return f"{article} {self.type} dialog is open: {self.text}"
+
+
+@dataclass
+class Alert:
+    """The dialog open on the page (``ff.alert``), to read and answer."""
+
+    ff: Firefox
+    type: str
+    text: str
+
+    def accept(self) -> None:
+        """OK (a confirm answers true; a prompt answers its text)."""
+        self.ff.request("WebDriver:AcceptAlert")
+
+    def dismiss(self) -> None:
+        """Cancel (an alert has only OK, which this presses)."""
+        self.ff.request("WebDriver:DismissAlert")
+
+    def send(self, text: str) -> None:
+        """Type ``text`` into a prompt (then :meth:`accept`); an alert or a confirm refuses it
+        (:class:`~tether_firefox.marionette.ElementNotInteractable`)."""
+        self.ff.request("WebDriver:SendAlertText", {"text": text})
+
+
 def _to_wire(value: Any) -> Any:
     if isinstance(value, (Element, ShadowRoot)):
         return value.to_dict()
@@ -276,6 +317,9 @@ class Firefox(_Finder):
         self.busy_wait = busy_wait
         self.chrome = chrome
         self._caps_request: dict[str, Any] = dict(capabilities or {})
+        # A dialog stays open until someone answers it on purpose: Firefox's default would dismiss it
+        # at the next command (and answer a confirm "Cancel"); "ignore" raises UnexpectedAlertOpen.
+        self._caps_request.setdefault("unhandledPromptBehavior", "ignore")
         wanted = {"pageLoad": page_load_timeout, "script": script_timeout, "implicit": implicit_wait}
         timeouts = {k: int(v * 1000) for k, v in wanted.items() if v is not None}
         if timeouts:
@@ -601,6 +645,76 @@ class Firefox(_Finder):
         """Close the current window; returns the handles still open."""
         return self.request("WebDriver:CloseWindow")
 
+    # -- dialogs ---------------------------------------------------------------------------
+    def dialog(self) -> Dialog | None:
+        """The dialog open on the page (its type and text), or ``None``; never answers it.
+
+        The type comes from the refusal of a harmless command (``GetCurrentURL``) while the dialog
+        is open, which Firefox words "Unexpected confirm dialog detected" when the session leaves
+        dialogs alone (``unhandledPromptBehavior`` "ignore", tether's default).
+        """
+        try:
+            text = self.request("WebDriver:GetAlertText")
+        except NoSuchAlert:
+            return None
+        kind = "dialog"
+        if self.capabilities.get("unhandledPromptBehavior") == "ignore":
+            try:
+                self.request("WebDriver:GetCurrentURL")
+            except UnexpectedAlertOpen as exc:
+                kind = dialog_type(exc.app_message or "")
+        return Dialog(kind, str(text))
+
+    @property
+    def alert(self) -> Alert:
+        """The open dialog, to read and answer; :class:`~tether_firefox.marionette.NoSuchAlert`
+        (exit 1) when none is open.
+
+        >>> ff.click("#delete"); ff.alert.text          # doctest: +SKIP
+        'Delete it?'
+        >>> ff.alert.accept()                           # doctest: +SKIP
+        """
+        found = self.dialog()
+        if found is None:
+            raise NoSuchAlert("no dialog is open", code="no such alert")
+        return Alert(self, found.type, found.text)
+
+    # -- frames ----------------------------------------------------------------------------
+    def switch_to_frame(self, frame: Element | int | str | None = None) -> None:
+        """Make a frame the context of later commands: an ``<iframe>`` element, its selector, its
+        index among the page's frames, or ``None`` for the top-level document."""
+        if frame is None:
+            params: dict[str, Any] = {}
+        elif isinstance(frame, int):
+            params = {"id": frame}
+        else:
+            el = self.find(frame) if isinstance(frame, str) else frame
+            params = {"element": el.id}
+        self.request("WebDriver:SwitchToFrame", params)
+
+    def switch_to_parent_frame(self) -> None:
+        """Go up one frame (nothing at the top-level document)."""
+        self.request("WebDriver:SwitchToParentFrame")
+
+    @contextlib.contextmanager
+    def frame(self, *frames: Element | int | str) -> Iterator[Firefox]:
+        """Work inside a frame, nested frames when several are given (outermost first), and come
+        back out after the block.
+
+        >>> with ff.frame("#outer", "iframe.inner"):          # doctest: +SKIP
+        ...     ff.click("button")
+        """
+        entered = 0
+        try:
+            for f in frames:
+                self.switch_to_frame(f)
+                entered += 1
+            yield self
+        finally:
+            for _ in range(entered):
+                with contextlib.suppress(TetherError):  # the frame may be gone (a navigation)
+                    self.switch_to_parent_frame()
+
     # -- session settings ------------------------------------------------------------------
     def timeouts(self) -> dict[str, int]:
         """The session's timeouts in milliseconds (``implicit``, ``pageLoad``, ``script``)."""
@@ -684,6 +798,8 @@ def attach(host: str | None = None, port: int | None = None, **options: Any) -> 
 __all__ = [
     "CSS",
     "XPATH",
+    "Alert",
+    "Dialog",
     "Element",
     "Firefox",
     "NoSuchElement",

@@ -284,6 +284,20 @@ SYSTEM_ACCESS_HINT = (
 )
 
 
+DIALOG_HINT = (
+    "answer it first: `tether firefox alert accept|dismiss|send TEXT` (`tether firefox alert` reads it)"
+)
+
+
+def dialog_type(message: str) -> str:
+    """``alert``, ``confirm``, ``prompt`` or ``beforeunload`` from Firefox's "unexpected alert open"
+    message (``Unexpected confirm dialog detected. Performed handler "ignore"``); ``dialog`` else."""
+    import re
+
+    m = re.search(r"Unexpected (\w+) dialog", message)
+    return m.group(1) if m else "dialog"
+
+
 def map_error(name: str, error: Any) -> MarionetteError:
     """The typed error for an error object of a reply to command ``name``."""
     if not isinstance(error, dict):
@@ -295,6 +309,12 @@ def map_error(name: str, error: Any) -> MarionetteError:
     if code == "unsupported operation" and ("chrome" in message.lower() or "system" in message.lower()):
         hint = SYSTEM_ACCESS_HINT
     text = f"{name}: {code}" + (f": {message}" if message else "")
+    if code == "unexpected alert open":  # Firefox left the dialog open (unhandledPromptBehavior "ignore")
+        kind = dialog_type(message)
+        said = (error.get("data") or {}).get("text") if isinstance(error.get("data"), dict) else None
+        article = "an" if kind[:1] in "aeiou" else "a"
+        text = f"{name}: {article} {kind} dialog is open" + (f": {said}" if said is not None else "")
+        hint = DIALOG_HINT
     return cls(
         text,
         code=code,
@@ -552,6 +572,7 @@ __all__ = [
     "UnknownError",
     "UnsupportedOperation",
     "busy_error",
+    "dialog_type",
     "likely_holder",
     "map_error",
     "open_connection",

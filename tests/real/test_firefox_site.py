@@ -61,6 +61,17 @@ customElements.define('my-inner', class extends HTMLElement {
 });
 document.cookie = "flavour=chocolate";
 </script>""",
+    "dialogs.html": """<!doctype html><title>Dialogs</title>
+<button id="a" onclick="alert('hello alert')">alert</button>
+<button id="c" onclick="out.textContent = confirm('sure?') ? 'yes' : 'no'">confirm</button>
+<button id="p" onclick="out.textContent = prompt('name?', 'nobody')">prompt</button>
+<p id="out"></p>""",
+    "frames.html": """<!doctype html><title>Frames</title><h1>top</h1>
+<iframe id="outer" src="frame1.html" width="500" height="300"></iframe>""",
+    "frame1.html": """<!doctype html><title>Frame 1</title><p id="where">outer frame</p>
+<iframe class="inner" src="frame2.html" width="400" height="200"></iframe>""",
+    "frame2.html": """<!doctype html><title>Frame 2</title>
+<button id="deep" onclick="this.textContent = 'pressed'">press me</button>""",
 }
 
 

@@ -3,6 +3,8 @@ below elements and inside shadow roots, element state, dialogs, frames, keys and
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import tether
@@ -76,3 +78,101 @@ def test_get_cookie_and_a_typed_error_for_a_bad_cookie_domain(ff, site):
     with pytest.raises(InvalidCookieDomain) as info:
         ff.add_cookie("x", "1", domain="example.org")
     assert info.value.exit_code == 1
+
+
+# ----------------------------------------------------------------------------- dialogs
+def test_dialogs_from_python_are_left_open_until_answered(ff, site):
+    from tether_firefox.marionette import NoSuchAlert, UnexpectedAlertOpen
+
+    ff.navigate(f"{site}/dialogs.html")
+    assert ff.dialog() is None
+    ff.click("#c")
+    assert (ff.dialog().type, ff.dialog().text) == ("confirm", "sure?")
+    with pytest.raises(UnexpectedAlertOpen, match="a confirm dialog is open: sure"):
+        _ = ff.title  # refused, and the dialog stays open
+    ff.alert.accept()
+    assert ff.find("#out").text == "yes"
+    ff.click("#p")
+    prompt = ff.alert
+    assert (prompt.type, prompt.text) == ("prompt", "name?")
+    prompt.send("Grace")
+    prompt.accept()
+    assert ff.find("#out").text == "Grace"
+    with pytest.raises(NoSuchAlert):
+        _ = ff.alert
+
+
+def test_cli_reports_a_dialog_a_click_opened_and_answers_it_on_request(firefox_app, site, tmp_path):
+    cli(firefox_app, tmp_path, "navigate", f"{site}/dialogs.html")
+    done = cli(firefox_app, tmp_path, "click", "#a")
+    assert done.stdout.strip() == "clicked #a; an alert dialog is open: hello alert"
+    assert cli(firefox_app, tmp_path, "alert").stdout.strip() == "hello alert"
+    assert "accepted the alert" in cli(firefox_app, tmp_path, "alert", "accept").stdout
+
+    opened = json.loads(cli(firefox_app, tmp_path, "click", "#c", "--json").stdout)
+    assert opened == {"clicked": "#c", "dialog": {"type": "confirm", "text": "sure?"}}
+    refused = cli(firefox_app, tmp_path, "title", check=False)
+    assert refused.returncode == 1 and "a confirm dialog is open: sure?" in refused.stderr
+    assert "alert accept" in refused.stderr  # the hint says how to answer it
+    cli(firefox_app, tmp_path, "alert", "accept")  # the confirm survived the refused command
+    assert cli(firefox_app, tmp_path, "find", "#out", "--text").stdout.strip() == "yes"
+
+    cli(firefox_app, tmp_path, "click", "#c")
+    cli(firefox_app, tmp_path, "alert", "dismiss")
+    assert cli(firefox_app, tmp_path, "find", "#out", "--text").stdout.strip() == "no"
+
+    cli(firefox_app, tmp_path, "click", "#p")
+    cli(firefox_app, tmp_path, "alert", "send", "Ada Lovelace")
+    assert cli(firefox_app, tmp_path, "find", "#out", "--text").stdout.strip() == "Ada Lovelace"
+
+    none = cli(firefox_app, tmp_path, "alert", check=False)
+    assert none.returncode == 1 and "no dialog is open" in none.stderr
+
+
+@pytest.mark.parametrize("argv", [["alert", "bogus"], ["alert", "send"], ["alert", "accept", "x"]])
+def test_bad_alert_actions_exit_2(firefox_app, tmp_path, argv):
+    assert cli(firefox_app, tmp_path, *argv, check=False).returncode == 2
+
+
+# ----------------------------------------------------------------------------- frames and shadow DOM
+def test_frames_from_python(ff, site):
+    ff.navigate(f"{site}/frames.html")
+    with ff.frame("#outer"):
+        assert ff.find("#where").text == "outer frame"
+        with ff.frame("iframe.inner"):
+            ff.click("#deep")
+            assert ff.find("#deep").text == "pressed"
+    assert ff.find("h1").text == "top"  # back in the top-level document
+    with ff.frame(0, 0):  # indexes work too
+        assert ff.find("#deep").text == "pressed"
+
+
+def test_cli_reaches_a_nested_frame_and_a_shadow_root(firefox_app, site, tmp_path):
+    cli(firefox_app, tmp_path, "navigate", f"{site}/frames.html")
+    cli(firefox_app, tmp_path, "click", "#deep", "--frame", "#outer", "--frame", "iframe.inner")
+    found = cli(firefox_app, tmp_path, "find", "#deep", "--frame", "0", "--frame", "0", "--text")
+    assert found.stdout.strip() == "pressed"
+    assert cli(
+        firefox_app, tmp_path, "eval", "return document.title", "--frame", "#outer"
+    ).stdout.strip() == ('"Frame 1"')
+    shot = tmp_path / "deep.png"
+    cli(firefox_app, tmp_path, "screenshot", str(shot), "--element", "#deep", "--frame", "0", "--frame", "0")
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert cli(firefox_app, tmp_path, "find", "#deep", check=False).returncode == 1  # not in the top document
+
+    cli(firefox_app, tmp_path, "navigate", f"{site}/widgets.html")
+    cli(firefox_app, tmp_path, "click", "my-card >>> button.ok")
+    assert cli(firefox_app, tmp_path, "find", "#card >>> button.ok", "--text").stdout.strip() == "clicked"
+
+
+def test_find_attr_absent_prints_nothing_and_eval_describes_an_element(firefox_app, site, tmp_path):
+    cli(firefox_app, tmp_path, "navigate", f"{site}/widgets.html")
+    absent = cli(firefox_app, tmp_path, "find", "#red", "--attr", "data-nope")
+    assert absent.stdout == ""
+    assert json.loads(cli(firefox_app, tmp_path, "find", "#red", "--attr", "data-nope", "--json").stdout) == {
+        "tag": "p",
+        "text": "red",
+        "data-nope": None,
+    }
+    described = json.loads(cli(firefox_app, tmp_path, "eval", "return document.querySelector('#off')").stdout)
+    assert described == {"element": "button#off", "tag": "button", "text": "off"}
