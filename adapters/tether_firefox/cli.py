@@ -377,6 +377,95 @@ def pdf(
     _written(target, file, data)
 
 
+# ----------------------------------------------------------------------------- keys and mouse
+@cmd("press", timeout=DEADLINE)
+def press(
+    target: Target,
+    keys: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Keys pressed in turn: a name (Enter, Tab, Escape, ArrowDown, F5 …), one "
+            "character, or a chord (Control+a, Shift+Tab)."
+        ),
+    ] = None,
+    text: Annotated[str | None, typer.Option("--text", help="Type this text first.")] = None,
+    frame: FrameOpt = None,
+) -> None:
+    """Press keys (and --text) on whatever has the focus; an unknown key name exits 2 before sending."""
+    from .actions import parse_keys
+
+    chords = list(keys or ())
+    parse_keys(chords)  # every key checked before anything is sent
+    if not chords and not text:
+        raise UsageError("press what? give KEYS, --text, or both")
+    with session(target) as ff, ff.frame(*_frames(frame)):
+        chain = ff.actions()
+        if text:
+            chain.type(text)
+        chain.press(*chords).perform()
+        said = " ".join(([repr(text)] if text else []) + chords)
+        _acted(target, ff, {"pressed": chords, "text": text}, f"pressed {said}")
+
+
+@cmd("hover", timeout=DEADLINE)
+def hover(target: Target, selector: str, xpath: XPathOpt = False, frame: FrameOpt = None) -> None:
+    """Rest the mouse over the element matching SELECTOR (a hover menu opens)."""
+    with session(target) as ff, ff.frame(*_frames(frame)):
+        ff.hover(ff.find(selector, _by(xpath)))
+        _acted(target, ff, {"hovering": selector}, f"hovering over {selector}")
+
+
+@cmd("drag", timeout=DEADLINE)
+def drag(
+    target: Target,
+    source: str,
+    onto: Annotated[str, typer.Argument(metavar="TARGET")],
+    frame: FrameOpt = None,
+) -> None:
+    """Drag the element matching SOURCE onto the one matching TARGET (CSS selectors)."""
+    with session(target) as ff, ff.frame(*_frames(frame)):
+        ff.drag(source, onto)
+        _acted(target, ff, {"dragged": source, "onto": onto}, f"dragged {source} onto {onto}")
+
+
+def _pair(text: str | None, what: str, sep: str = ",") -> tuple[int, int] | None:
+    if text is None:
+        return None
+    parts = text.lower().split(sep)
+    try:
+        a, b = (int(p) for p in parts)
+    except ValueError:
+        raise UsageError(f"{what} must be two integers like 0{sep}500, not {text!r}") from None
+    return a, b
+
+
+@cmd("scroll", timeout=DEADLINE)
+def scroll(
+    target: Target,
+    selector: Annotated[
+        str | None, typer.Argument(help="Scroll until this element is in the middle of the viewport.")
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="Scroll by DX,DY CSS pixels (after reaching SELECTOR, if given)."),
+    ] = None,
+    frame: FrameOpt = None,
+) -> None:
+    """Turn the mouse wheel: to an element, by an amount, or both; print the page's scroll position."""
+    dx, dy = _pair(by, "--by") or (0, 0)
+    if selector is None and by is None:
+        raise UsageError("scroll where? give a SELECTOR, --by DX,DY, or both")
+    with session(target) as ff, ff.frame(*_frames(frame)):
+        ff.scroll(selector, dx, dy)
+        _acted(
+            target,
+            ff,
+            {},
+            lambda d: f"scrolled to {d.get('x', '?')},{d.get('y', '?')}",
+            read=lambda: dict(zip(("x", "y"), ff.execute("return [scrollX, scrollY]"), strict=True)),
+        )
+
+
 # ----------------------------------------------------------------------------- dialogs
 ALERT_ACTIONS = ("text", "accept", "dismiss", "send")
 

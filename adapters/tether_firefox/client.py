@@ -44,6 +44,8 @@ from .marionette import (
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self
 
+    from .actions import Actions
+
 CSS, XPATH, LINK_TEXT, PARTIAL_LINK_TEXT, TAG_NAME, ID, NAME = (
     "css selector",
     "xpath",
@@ -74,6 +76,19 @@ FINDING = frozenset(
     }
 )
 
+
+#: The HTML5 drag-and-drop events a user's drag fires, dispatched in the page (see :meth:`Firefox.drag`).
+HTML5_DRAG = """
+const [src, dst] = arguments, data = new DataTransfer();
+const at = (el) => { const r = el.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; };
+const fire = (el, type, [x, y]) => el.dispatchEvent(new DragEvent(type,
+  {bubbles: true, cancelable: true, composed: true, dataTransfer: data, clientX: x, clientY: y}));
+fire(src, 'dragstart', at(src));
+fire(dst, 'dragenter', at(dst));
+fire(dst, 'dragover', at(dst));
+fire(dst, 'drop', at(dst));
+fire(src, 'dragend', at(dst));
+"""
 
 #: ``host >>> inner``: the part after ``>>>`` is looked up in the shadow root of what the part before matched
 PIERCE = ">>>"
@@ -644,6 +659,72 @@ class Firefox(_Finder):
     def close_window(self) -> list[str]:
         """Close the current window; returns the handles still open."""
         return self.request("WebDriver:CloseWindow")
+
+    # -- keys and mouse --------------------------------------------------------------------
+    def actions(self) -> Actions:
+        """A chain of key, mouse and wheel steps (:class:`~tether_firefox.actions.Actions`);
+        ``perform()`` sends it.
+
+        >>> ff.actions().press("Control+a").type("hello").press("Enter").perform()   # doctest: +SKIP
+        """
+        from .actions import Actions
+
+        return Actions(self)
+
+    def _el(self, target: Element | str) -> Element:
+        return self.find(target) if isinstance(target, str) else target
+
+    def press(self, *chords: str) -> None:
+        """Press keys on whatever has the focus: ``ff.press("Control+a", "Delete")``."""
+        self.actions().press(*chords).perform()
+
+    def hover(self, target: Element | str) -> None:
+        """Rest the mouse over an element (a hover menu opens)."""
+        self.actions().hover(self._el(target)).perform()
+
+    def drag(self, source: Element | str, target: Element | str) -> None:
+        """Drag ``source`` onto ``target``.
+
+        A ``draggable="true"`` source gets the HTML5 drag events (``dragstart`` … ``drop`` …
+        ``dragend``, one ``DataTransfer`` throughout) dispatched in the page: Firefox's actions
+        start a native drag session for it that never reaches the drop (measured on ESR 153,
+        headless). Anything else is dragged with the mouse (press, move, release).
+        """
+        src, dst = self._el(source), self._el(target)
+        if src.attr("draggable") == "true":
+            self.execute(HTML5_DRAG, [src, dst])
+        else:
+            self.actions().drag(src, dst).perform()
+
+    def scroll(self, target: Element | str | None = None, dx: int = 0, dy: int = 0) -> None:
+        """Turn the mouse wheel over the page: by (``dx``, ``dy``) CSS pixels, or, for ``target``,
+        as far as it takes to bring the element to the middle of the viewport (plus ``dx``, ``dy``).
+
+        Firefox refuses a wheel over an element outside the viewport ("move target out of bounds"),
+        so the wheel turns over the viewport and the distance is measured first.
+        """
+        if target is not None:
+            off = self.execute(
+                "const r = arguments[0].getBoundingClientRect();"
+                "return [Math.round(r.x + r.width / 2 - innerWidth / 2),"
+                " Math.round(r.y + r.height / 2 - innerHeight / 2)];",
+                [self._el(target)],
+            )
+            dx, dy = dx + int(off[0]), dy + int(off[1])
+        self.actions().scroll(None, dx, dy).perform()
+        self._settle_scroll()
+
+    def _settle_scroll(self, limit: float = 2.0) -> None:
+        """Wait until the page stops moving: Firefox scrolls after a wheel event asynchronously
+        (smoothly), so a read right after ``PerformActions`` may see where it started."""
+        end, last, still = time.monotonic() + limit, None, 0
+        while time.monotonic() < end and still < 3:  # still for 150 ms: done
+            if self.dialog() is not None:
+                return
+            now = self.execute("return [scrollX, scrollY]")
+            still = still + 1 if now == last else 0
+            last = now
+            time.sleep(0.05)
 
     # -- dialogs ---------------------------------------------------------------------------
     def dialog(self) -> Dialog | None:

@@ -54,6 +54,16 @@ def test_help_lists_the_commands(capsys):
         ["screenshot", "out.png", "--full", "--element", "h1"],
         ["wait"],
         ["wait", "#x", "--title", "t"],
+        ["press", "Contrl+k"],
+        ["press", "Enter", "Bogus"],
+        ["press"],
+        ["scroll"],
+        ["scroll", "--by", "x"],
+        ["scroll", "--by", "1,2,3"],
+        ["alert", "bogus"],
+        ["alert", "send"],
+        ["alert", "accept", "extra"],
+        ["screenshot", "out.png", "--frame", "0"],
     ],
 )
 def test_bad_input_exits_2_before_connecting(capsys, listener, argv):

@@ -72,6 +72,42 @@ document.cookie = "flavour=chocolate";
 <iframe class="inner" src="frame2.html" width="400" height="200"></iframe>""",
     "frame2.html": """<!doctype html><title>Frame 2</title>
 <button id="deep" onclick="this.textContent = 'pressed'">press me</button>""",
+    "input.html": """<!doctype html><title>Input</title>
+<style>
+  #menu .items { display: none; } #menu:hover .items { display: block; }
+  #bin, #card { width: 120px; height: 60px; border: 1px solid; margin: 10px; }
+  body { height: 4000px; }
+</style>
+<input id="field" value="old text">
+<p id="keys"></p>
+<div id="menu"><span id="menu-title">Menu</span><ul class="items"><li id="menu-item">Settings</li></ul></div>
+<div id="card" draggable="true">card</div><div id="bin">bin</div>
+<p id="dropped"></p>
+<div id="handle" style="width: 40px; height: 40px; background: #39f">h</div>
+<div id="slot" style="width: 120px; height: 60px; border: 1px dashed">slot</div>
+<p id="moved"></p>
+<p id="far" style="margin-top: 3000px">far below</p>
+<script>
+document.addEventListener('keydown', e => {
+  if (e.ctrlKey && e.key === 'k') { e.preventDefault(); keys.textContent = 'shortcut Control+k'; }
+});
+const card = document.getElementById('card'), bin = document.getElementById('bin');
+card.addEventListener('dragstart', e => e.dataTransfer.setData('text/plain', 'card'));
+bin.addEventListener('dragover', e => e.preventDefault());
+bin.addEventListener('drop', e => {
+  e.preventDefault();
+  bin.appendChild(card);
+  dropped.textContent = 'dropped ' + e.dataTransfer.getData('text/plain');
+});
+let held = false;  // a drag made of mouse events, as sortable-list libraries do it
+handle.addEventListener('mousedown', () => { held = true; });
+document.addEventListener('mouseup', e => {
+  if (held && document.elementFromPoint(e.clientX, e.clientY) === slot) {
+    slot.appendChild(handle); moved.textContent = 'moved by mouse';
+  }
+  held = false;
+});
+</script>""",
 }
 
 

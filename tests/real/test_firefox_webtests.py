@@ -176,3 +176,53 @@ def test_find_attr_absent_prints_nothing_and_eval_describes_an_element(firefox_a
     }
     described = json.loads(cli(firefox_app, tmp_path, "eval", "return document.querySelector('#off')").stdout)
     assert described == {"element": "button#off", "tag": "button", "text": "off"}
+
+
+# ----------------------------------------------------------------------------- keys and mouse
+def test_keys_hover_drag_and_scroll_from_python(ff, site):
+    ff.navigate(f"{site}/input.html")
+    ff.find("#field").click()
+    ff.actions().press("Control+a").type("new text").perform()
+    assert ff.find("#field").prop("value") == "new text"
+    ff.press("Control+k")
+    assert ff.find("#keys").text == "shortcut Control+k"  # the page's own shortcut handler saw it
+
+    ff.drag("#handle", "#slot")  # mouse events: press, move, release
+    assert ff.find("#moved").text == "moved by mouse"
+    assert ff.execute("return document.querySelector('#handle').parentElement.id") == "slot"
+    ff.drag("#card", "#bin")  # draggable="true": the HTML5 drag events
+    assert ff.find("#dropped").text == "dropped card"
+    assert ff.execute("return document.querySelector('#card').parentElement.id") == "bin"
+
+    assert not ff.find("#menu-item").is_displayed()
+    ff.hover("#menu-title")
+    assert ff.find("#menu-item").is_displayed()  # a :hover menu opened
+
+    ff.scroll("#far")
+    assert ff.execute("return arguments[0].getBoundingClientRect().top < innerHeight", [ff.find("#far")])
+    before = ff.execute("return scrollY")
+    ff.scroll(dy=-200)
+    assert ff.execute("return scrollY") == before - 200
+
+
+def test_cli_keys_hover_drag_and_scroll(firefox_app, site, tmp_path):
+    cli(firefox_app, tmp_path, "navigate", f"{site}/input.html")
+    cli(firefox_app, tmp_path, "drag", "#handle", "#slot")
+    assert cli(firefox_app, tmp_path, "find", "#moved", "--text").stdout.strip() == "moved by mouse"
+    cli(firefox_app, tmp_path, "drag", "#card", "#bin")
+    assert cli(firefox_app, tmp_path, "find", "#dropped", "--text").stdout.strip() == "dropped card"
+    cli(firefox_app, tmp_path, "click", "#field")
+    cli(firefox_app, tmp_path, "press", "Control+a", "Delete")
+    cli(firefox_app, tmp_path, "press", "--text", "typed", "Tab")
+    value = cli(firefox_app, tmp_path, "eval", "return document.querySelector('#field').value")
+    assert json.loads(value.stdout) == "typed"
+    cli(firefox_app, tmp_path, "press", "Control+k")
+    assert cli(firefox_app, tmp_path, "find", "#keys", "--text").stdout.strip() == "shortcut Control+k"
+    where = json.loads(cli(firefox_app, tmp_path, "scroll", "--by", "0,300", "--json").stdout)
+    assert where == {"x": 0, "y": 300}
+    # (after the scroll: a hover menu closing above the fold moves the page by its height, scroll anchoring)
+    cli(firefox_app, tmp_path, "scroll", "--by", "0,-300")
+    assert cli(firefox_app, tmp_path, "hover", "#menu-title").stdout.strip() == "hovering over #menu-title"
+    assert cli(firefox_app, tmp_path, "find", "#menu-item", "--text").stdout.strip() == "Settings"
+    unknown = cli(firefox_app, tmp_path, "press", "Contrl+k", check=False)
+    assert unknown.returncode == 2 and "unknown key 'Contrl'" in unknown.stderr
