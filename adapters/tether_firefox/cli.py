@@ -428,14 +428,14 @@ def drag(
         _acted(target, ff, {"dragged": source, "onto": onto}, f"dragged {source} onto {onto}")
 
 
-def _pair(text: str | None, what: str, sep: str = ",") -> tuple[int, int] | None:
+def _pair(text: str | None, what: str, sep: str = ",", example: str = "0,500") -> tuple[int, int] | None:
     if text is None:
         return None
     parts = text.lower().split(sep)
     try:
         a, b = (int(p) for p in parts)
     except ValueError:
-        raise UsageError(f"{what} must be two integers like 0{sep}500, not {text!r}") from None
+        raise UsageError(f"{what} must be two integers like {example}, not {text!r}") from None
     return a, b
 
 
@@ -603,6 +603,40 @@ def windows_close(
         if left:
             ff.switch_to_window(left[0])
     target.emit({"open": len(left)}, text=f"{len(left)} window(s) left")
+
+
+# ----------------------------------------------------------------------------- the window
+@cmd("window", timeout=DEADLINE)
+def window(
+    target: Target,
+    size: Annotated[str | None, typer.Option("--size", help="Resize to WIDTHxHEIGHT (1024x700).")] = None,
+    position: Annotated[str | None, typer.Option("--position", help="Move to X,Y (screen pixels).")] = None,
+    maximize: Annotated[bool, typer.Option("--maximize", help="Maximize the window.")] = False,
+    minimize: Annotated[bool, typer.Option("--minimize", help="Minimize the window.")] = False,
+    fullscreen: Annotated[bool, typer.Option("--fullscreen", help="Make the window full-screen.")] = False,
+) -> None:
+    """Print the current window's position and size; resize, move, maximize, minimize or fullscreen it."""
+    states = [
+        n for n, on in (("maximize", maximize), ("minimize", minimize), ("fullscreen", fullscreen)) if on
+    ]
+    if len(states) > 1:
+        raise UsageError(f"--{' and --'.join(states)} exclude each other")
+    if states and (size or position):
+        raise UsageError(f"--{states[0]} excludes --size and --position")
+    wh = _pair(size, "--size", sep="x", example="1024x700")
+    if wh is not None and (wh[0] <= 0 or wh[1] <= 0):
+        raise UsageError(f"--size must be positive, not {size}")
+    xy = _pair(position, "--position", example="100,50")
+    with session(target) as ff:
+        if states:
+            rect = getattr(ff, states[0])()
+        elif wh or xy:
+            x, y = xy or (None, None)
+            width, height = wh or (None, None)
+            rect = ff.set_window_rect(x=x, y=y, width=width, height=height)
+        else:
+            rect = ff.window_rect()
+    target.emit(rect, text=f"{rect['width']}x{rect['height']} at {rect['x']},{rect['y']}")
 
 
 # ----------------------------------------------------------------------------- session facts and raw calls

@@ -796,6 +796,39 @@ class Firefox(_Finder):
                 with contextlib.suppress(TetherError):  # the frame may be gone (a navigation)
                     self.switch_to_parent_frame()
 
+    # -- the window's size and place -------------------------------------------------------
+    def window_rect(self) -> dict[str, int]:
+        """The current window's ``x``, ``y``, ``width`` and ``height`` (screen pixels)."""
+        return self.request("WebDriver:GetWindowRect")
+
+    def set_window_rect(
+        self,
+        *,
+        x: int | None = None,
+        y: int | None = None,
+        width: int | None = None,
+        height: int | None = None,
+    ) -> dict[str, int]:
+        """Move and/or resize the current window; returns the rect Firefox settled on."""
+        if any(v is not None and v <= 0 for v in (width, height)):
+            raise UsageError(f"a window size must be positive, not {width}x{height}")
+        params = {
+            k: int(v) for k, v in (("x", x), ("y", y), ("width", width), ("height", height)) if v is not None
+        }
+        return self.request("WebDriver:SetWindowRect", params)
+
+    def maximize(self) -> dict[str, int]:
+        """Maximize the current window; returns its rect."""
+        return self.request("WebDriver:MaximizeWindow")
+
+    def minimize(self) -> dict[str, int]:
+        """Minimize (iconify) the current window; returns its rect."""
+        return self.request("WebDriver:MinimizeWindow")
+
+    def fullscreen(self) -> dict[str, int]:
+        """Make the current window full-screen; returns its rect."""
+        return self.request("WebDriver:FullscreenWindow")
+
     # -- session settings ------------------------------------------------------------------
     def timeouts(self) -> dict[str, int]:
         """The session's timeouts in milliseconds (``implicit``, ``pageLoad``, ``script``)."""

@@ -64,6 +64,11 @@ def test_help_lists_the_commands(capsys):
         ["alert", "send"],
         ["alert", "accept", "extra"],
         ["screenshot", "out.png", "--frame", "0"],
+        ["window", "--size", "-5x10"],
+        ["window", "--size", "1024"],
+        ["window", "--position", "a,b"],
+        ["window", "--maximize", "--minimize"],
+        ["window", "--fullscreen", "--size", "800x600"],
     ],
 )
 def test_bad_input_exits_2_before_connecting(capsys, listener, argv):

@@ -226,3 +226,16 @@ def test_cli_keys_hover_drag_and_scroll(firefox_app, site, tmp_path):
     assert cli(firefox_app, tmp_path, "find", "#menu-item", "--text").stdout.strip() == "Settings"
     unknown = cli(firefox_app, tmp_path, "press", "Contrl+k", check=False)
     assert unknown.returncode == 2 and "unknown key 'Contrl'" in unknown.stderr
+
+
+# ----------------------------------------------------------------------------- the window
+def test_window_resized_and_moved_from_the_cli_and_python(firefox_app, tmp_path):
+    rect = json.loads(cli(firefox_app, tmp_path, "window", "--size", "1000x700", "--json").stdout)
+    assert (rect["width"], rect["height"]) == (1000, 700)
+    assert cli(firefox_app, tmp_path, "eval", "return outerWidth").stdout.strip() == "1000"
+    assert cli(firefox_app, tmp_path, "window", "--position", "10,20").stdout.strip() == "1000x700 at 10,20"
+    assert cli(firefox_app, tmp_path, "window", "--size", "0x700", check=False).returncode == 2
+    with tether.connect("firefox", port=firefox_app.port) as ff:
+        assert ff.set_window_rect(width=1200, height=800)["width"] == 1200
+        assert ff.window_rect()["height"] == 800
+        assert ff.execute("return outerHeight") == 800
