@@ -55,9 +55,16 @@ def _frames(frames: list[str] | None) -> list[int | str]:
 
 def session(target: Target, *, chrome: bool = False) -> "Firefox":
     """The command's session on the Firefox found (or named by --port); use it with ``with``:
-    the session is deleted when the command ends. Page loads and scripts share the deadline."""
+    the session is deleted when the command ends. Page loads and scripts share the deadline.
+    A Firefox tether launched with --accept-insecure-certs gets sessions that accept them."""
+    from .launch import find_record
+
     deadline = target.timeout if target.timeout is not None else DEADLINE
-    return target.client(page_load_timeout=deadline, script_timeout=deadline, chrome=chrome)
+    ff = target.client(page_load_timeout=deadline, script_timeout=deadline, chrome=chrome)
+    rec = find_record(port=ff.port)
+    if rec is not None and rec.accept_insecure_certs:
+        ff.ask_capabilities(acceptInsecureCerts=True)
+    return ff
 
 
 def _by(xpath: bool) -> str:
@@ -133,10 +140,38 @@ def launch(
     system_access: Annotated[
         bool, typer.Option("--system-access", help="Allow the chrome context (-remote-allow-system-access).")
     ] = False,
+    pref: Annotated[
+        list[str] | None,
+        typer.Option("--pref", help="Set a pref: NAME=VALUE (JSON value: true, 3, or text); repeatable."),
+    ] = None,
+    window_size: Annotated[
+        str | None, typer.Option("--window-size", help="The window's size, WIDTHxHEIGHT (1280x800).")
+    ] = None,
+    download_dir: Annotated[
+        Path | None,
+        typer.Option("--download-dir", help="Save every download here without asking (see `downloads`)."),
+    ] = None,
+    accept_insecure_certs: Annotated[
+        bool,
+        typer.Option(
+            "--accept-insecure-certs",
+            help="tether's sessions on it accept self-signed and expired certificates.",
+        ),
+    ] = False,
+    proxy: Annotated[
+        str | None, typer.Option("--proxy", help="Use a proxy: http://HOST:PORT or socks5://HOST:PORT.")
+    ] = None,
 ) -> None:
     """Start Firefox with Marionette in the background; print its endpoint."""
     from .launch import launch as do_launch
+    from .launch import parse_pref, proxy_prefs
 
+    prefs = dict(parse_pref(p) for p in pref or ())  # every option checked before anything starts
+    size = _pair(window_size, "--window-size", sep="x", example="1280x800")
+    if size is not None and min(size) <= 0:
+        raise UsageError(f"--window-size must be positive, not {window_size}")
+    if proxy is not None:
+        proxy_prefs(proxy)
     rec = do_launch(
         headless=headless,
         port=marionette_port,
@@ -144,6 +179,11 @@ def launch(
         bidi=bidi,
         binary=binary,
         system_access=system_access,
+        prefs=prefs,
+        window_size=size,
+        download_dir=download_dir,
+        accept_insecure_certs=accept_insecure_certs,
+        proxy=proxy,
         timeout=target.timeout or 60.0,
     )
     text = f"Firefox (pid {rec.pid}) listens for Marionette on {rec.host}:{rec.port}"
@@ -670,6 +710,49 @@ def call(
     with session(target, chrome=chrome) as ff:
         result = ff.call(name, values)
     target.emit(result, text=json.dumps(result, ensure_ascii=False))
+
+
+# ----------------------------------------------------------------------------- downloads
+@cmd("downloads", timeout=30.0, shared=("port", "timeout", "json", "verbose"), settings=False)
+def downloads(
+    target: Target,
+    wait_: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="Wait (up to --timeout) until a file is there and every file is complete."
+        ),
+    ] = False,
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", help="The download directory (default: the one `launch --download-dir` set)."),
+    ] = None,
+) -> None:
+    """The files in the download directory, and whether each is complete."""
+    import time
+
+    from tether.errors import NotFound, Timeout
+
+    from .launch import find_record, list_downloads
+
+    folder = directory
+    if folder is None:
+        rec = find_record(port=target.port)
+        if rec is None or not rec.download_dir:
+            raise NotFound(
+                "no download directory: tether launched no Firefox with --download-dir"
+                + (f" on port {target.port}" if target.port else ""),
+                hint="launch with --download-dir DIR, or name it with --dir",
+            )
+        folder = Path(rec.download_dir)
+    timeout = target.timeout or 30.0
+    end = time.monotonic() + timeout
+    files = list_downloads(folder)
+    while wait_ and not (files and all(f["complete"] for f in files)):
+        if time.monotonic() > end:
+            raise Timeout(f"downloads in {folder} not complete within {timeout:g} s")
+        time.sleep(0.1)
+        files = list_downloads(folder)
+    target.emit(files, columns=["name", "bytes", "complete"], empty=f"no downloads in {folder}")
 
 
 # ----------------------------------------------------------------------------- logs (BiDi)

@@ -364,6 +364,13 @@ class Firefox(_Finder):
             "firefox", host, port, probe_timeout=min(timeout, 5.0), timeout=timeout, **options
         )
 
+    def ask_capabilities(self, **capabilities: Any) -> None:
+        """Capabilities to ask for at ``NewSession`` (``acceptInsecureCerts=True`` …): before
+        the session opens only."""
+        if self._m is not None:
+            raise UsageError("the session is open: capabilities are asked for before it opens")
+        self._caps_request.update(capabilities)
+
     # -- session ---------------------------------------------------------------------------
     def open(self) -> Firefox:
         """Connect and open the session (done for you by ``with`` and by the first command)."""

@@ -80,6 +80,8 @@ class Launched:
     started: float = 0.0
     create_time: float | None = None  # the process's, to tell it from a later process with the same pid
     log: str | None = None
+    download_dir: str | None = None
+    accept_insecure_certs: bool = False  # tether's sessions on it ask for acceptInsecureCerts
 
     def to_dict(self) -> dict[str, Any]:
         """The record as JSON-able data (the state file's and ``launch --json``'s shape)."""
@@ -169,6 +171,69 @@ def find_record(port: int | None = None, pid: int | None = None) -> Launched | N
     return records[0] if records else None
 
 
+# ----------------------------------------------------------------------------- launch options
+def parse_pref(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` -> (name, value): VALUE is JSON when it parses (``true``, ``3``, ``"x"``),
+    else the text itself. :class:`UsageError` (exit 2) for anything else."""
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or not name or any(c in name for c in " \t\n\"'(),;"):
+        raise UsageError(f"a pref is NAME=VALUE (browser.startup.page=1), not {text!r}")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    if not isinstance(value, (str, bool, int)):  # Firefox prefs have no floats, lists or null
+        raise UsageError(f"pref {name}: a value is a string, an integer or true/false, not {raw!r}")
+    return name, value
+
+
+def download_prefs(directory: Path) -> dict[str, Any]:
+    """Prefs that save every download into ``directory`` without asking (headless too)."""
+    return {
+        "browser.download.folderList": 2,  # 2: the directory in browser.download.dir
+        "browser.download.dir": str(directory),
+        "browser.download.useDownloadDir": True,
+        "browser.download.always_ask_before_handling_new_types": False,
+        "browser.download.manager.showWhenStarting": False,
+        "browser.download.alwaysOpenPanel": False,
+        "browser.download.start_downloads_in_tmp_dir": False,
+        "pdfjs.disabled": True,  # a PDF is saved, not shown
+    }
+
+
+def proxy_prefs(url: str) -> dict[str, Any]:
+    """Prefs for a manual proxy: ``http://HOST:PORT`` (HTTP and HTTPS through it) or
+    ``socks5://HOST:PORT`` (``socks4://`` too; DNS through the proxy for socks5)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+        parts = None
+    scheme = parts.scheme.lower() if parts else ""
+    if scheme not in ("http", "https", "socks", "socks4", "socks5") or not host or not port:
+        raise UsageError(f"--proxy must be http://HOST:PORT or socks5://HOST:PORT, not {url!r}")
+    if scheme.startswith("socks"):
+        version = 4 if scheme == "socks4" else 5
+        return {
+            "network.proxy.type": 1,
+            "network.proxy.socks": host,
+            "network.proxy.socks_port": port,
+            "network.proxy.socks_version": version,
+            "network.proxy.socks_remote_dns": version == 5,
+        }
+    return {
+        "network.proxy.type": 1,
+        "network.proxy.http": host,
+        "network.proxy.http_port": port,
+        "network.proxy.ssl": host,
+        "network.proxy.ssl_port": port,
+    }
+
+
 # ----------------------------------------------------------------------------- launching
 def find_binary(binary: str | None = None) -> str:
     """``binary`` if given, else firefox / firefox-esr on PATH, else a well-known location."""
@@ -255,6 +320,11 @@ def launch(
     bidi: bool = False,
     binary: str | None = None,
     system_access: bool = False,
+    prefs: dict[str, Any] | None = None,
+    window_size: tuple[int, int] | None = None,
+    download_dir: str | Path | None = None,
+    accept_insecure_certs: bool = False,
+    proxy: str | None = None,
     args: tuple[str, ...] = (),
     timeout: float = 60.0,
 ) -> Launched:
@@ -262,10 +332,24 @@ def launch(
 
     ``port`` 0 lets the OS pick (read back from ``MarionetteActivePort``); ``profile`` uses
     that directory instead of a fresh temporary one; ``bidi`` also starts the Remote Agent
-    (WebDriver BiDi) on a free port.
+    (WebDriver BiDi) on a free port. ``prefs`` go into the profile's ``user.js``;
+    ``window_size`` is (width, height); ``download_dir`` receives every download without a
+    question (created if missing); ``proxy`` is ``http://HOST:PORT`` or ``socks5://HOST:PORT``;
+    ``accept_insecure_certs`` is recorded, and tether's sessions on this Firefox ask for it.
     """
     if not 0 <= port < 65536:  # before anything else: a bad port starts nothing and reads nothing
         raise UsageError(f"port {port} is out of range (0-65535)")
+    if window_size is not None and min(window_size) <= 0:
+        raise UsageError(f"a window size must be positive, not {window_size[0]}x{window_size[1]}")
+    extra_prefs = dict(prefs or {})
+    if proxy is not None:
+        extra_prefs.update(proxy_prefs(proxy))
+    downloads = Path(download_dir).expanduser().resolve() if download_dir is not None else None
+    if downloads is not None:
+        if downloads.exists() and not downloads.is_dir():
+            raise UsageError(f"--download-dir {downloads} is not a directory")
+        downloads.mkdir(parents=True, exist_ok=True)
+        extra_prefs.update(download_prefs(downloads))
     exe = find_binary(binary)
     temp = profile is None
     prof = Path(tempfile.mkdtemp(prefix="tether-firefox-")) if temp else Path(profile).expanduser().resolve()
@@ -276,7 +360,8 @@ def launch(
             f"the profile {prof} is in use by Firefox (pid {user})",
             hint="attach to that Firefox instead (`tether firefox status`), or use another profile",
         )
-    write_prefs(prof, {**PREFS, "marionette.port": port} if temp else {"marionette.port": port})
+    base = {**PREFS, "marionette.port": port} if temp else {"marionette.port": port}
+    write_prefs(prof, {**base, **extra_prefs})
     for stale in (PORT_FILE, BIDI_FILE):  # left behind by a crash or a SIGTERM
         (prof / stale).unlink(missing_ok=True)
     argv = [exe, "--marionette", "--no-remote", "--profile", str(prof)]
@@ -286,6 +371,11 @@ def launch(
         argv += ["--remote-debugging-port", "0"]
     if system_access:
         argv.append("--remote-allow-system-access")
+    size_env: dict[str, str] = {}
+    if window_size is not None:
+        argv += ["--window-size", f"{window_size[0]},{window_size[1]}"]
+        if headless:  # headless Firefox sizes its window to its virtual screen, set by these
+            size_env = {"MOZ_HEADLESS_WIDTH": str(window_size[0]), "MOZ_HEADLESS_HEIGHT": str(window_size[1])}
     argv += list(args)
     log = state_dir() / f"firefox-{os.getpid()}-{int(time.time() * 1000)}.log"
     log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -297,7 +387,7 @@ def launch(
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ, "MOZ_CRASHREPORTER_DISABLE": "1"},
+            env={**os.environ, "MOZ_CRASHREPORTER_DISABLE": "1", **size_env},
         )
     try:
         real_port = _wait_ready(proc, prof, bidi, timeout, log)
@@ -318,6 +408,8 @@ def launch(
         started=time.time(),
         create_time=_create_time(proc.pid),
         log=str(log),
+        download_dir=str(downloads) if downloads is not None else None,
+        accept_insecure_certs=accept_insecure_certs,
     )
     _save([*load_records(), rec])
     return rec
@@ -482,12 +574,38 @@ def _quit_foreign(
     }
 
 
+def list_downloads(directory: str | Path) -> list[dict[str, Any]]:
+    """The files in a download directory: ``name``, ``bytes``, and ``complete`` — False while
+    Firefox still writes it (a ``.part`` file beside it, or the ``.part`` file itself)."""
+    folder = Path(directory)
+    try:
+        entries = sorted(p for p in folder.iterdir() if p.is_file())
+    except OSError as exc:
+        raise NotFound(f"cannot read the download directory {folder}: {exc.strerror}") from exc
+    names = {p.name for p in entries}
+    out = []
+    for p in entries:
+        if p.suffix == ".part" and p.name[: -len(".part")] in names:
+            continue  # shown as the incomplete file it belongs to
+        partial = p.suffix == ".part" or f"{p.name}.part" in names
+        try:
+            size = p.stat().st_size
+        except OSError:
+            continue
+        out.append({"name": p.name, "bytes": size, "complete": not partial})
+    return out
+
+
 __all__ = [
     "Launched",
+    "download_prefs",
     "find_binary",
     "find_record",
     "launch",
+    "list_downloads",
     "load_records",
+    "parse_pref",
+    "proxy_prefs",
     "prune_logs",
     "quit_firefox",
     "state_dir",

@@ -108,6 +108,8 @@ document.addEventListener('mouseup', e => {
   held = false;
 });
 </script>""",
+    "download.html": """<!doctype html><title>Download</title><a id="get" href="report.bin">report</a>""",
+    "report.bin": "tether download test\n" * 1000,
 }
 
 

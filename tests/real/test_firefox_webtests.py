@@ -239,3 +239,74 @@ def test_window_resized_and_moved_from_the_cli_and_python(firefox_app, tmp_path)
         assert ff.set_window_rect(width=1200, height=800)["width"] == 1200
         assert ff.window_rect()["height"] == 800
         assert ff.execute("return outerHeight") == 800
+
+
+# ----------------------------------------------------------------------------- launch options, downloads
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--pref", "novalue"],
+        ["--pref", "a.b=[1]"],
+        ["--pref", "=3"],
+        ["--window-size", "-1x500"],
+        ["--window-size", "big"],
+        ["--proxy", "ftp://127.0.0.1:21"],
+        ["--proxy", "http://nohost"],
+    ],
+)
+def test_bad_launch_options_exit_2_before_anything_starts(tmp_path, argv):
+    # a missing binary: were the option not checked first, this would exit 3 (and start nothing either way)
+    done = run_tether(
+        "launch", "--headless", "--binary", "/no/such/firefox", *argv, state=tmp_path, check=False
+    )
+    assert done.returncode == 2, done.stderr
+
+
+def test_launch_options_and_a_headless_download(site, tmp_path):
+    import os
+    import signal
+
+    import psutil
+
+    state, downloads = tmp_path / "state", tmp_path / "downloads"
+    launched = run_tether(
+        "launch", "--headless", "--system-access", "--json",
+        "--pref", "tether.test.count=42", "--pref", "tether.test.name=hello world",
+        "--window-size", "800x600", "--download-dir", str(downloads), "--accept-insecure-certs",
+        "--proxy", "http://127.0.0.1:9",
+        state=state,
+    )  # fmt: skip
+    info = json.loads(launched.stdout)
+    port = str(info["port"])
+    try:
+        assert info["download_dir"] == str(downloads) and info["accept_insecure_certs"] is True
+
+        def ff(*args: str, check: bool = True):
+            return run_tether(*args, "--port", port, state=state, check=check)
+
+        prefs = ff(
+            "eval", "--chrome",
+            "const p = Services.prefs;"
+            "return [p.getIntPref('tether.test.count'), p.getStringPref('tether.test.name'),"
+            " p.getStringPref('network.proxy.http'), p.getIntPref('network.proxy.type')]",
+        )  # fmt: skip
+        assert json.loads(prefs.stdout) == [42, "hello world", "127.0.0.1", 1]
+        assert json.loads(ff("eval", "return [outerWidth, outerHeight]").stdout) == [800, 600]
+        assert json.loads(ff("capabilities", "--json").stdout)["acceptInsecureCerts"] is True
+
+        assert "no downloads" in ff("downloads").stdout
+        ff("navigate", f"{site}/download.html")  # localhost is never sent through the proxy
+        ff("click", "#get")
+        files = json.loads(ff("downloads", "--wait", "--timeout", "20", "--json").stdout)
+        expected = len(("tether download test\n" * 1000).encode())
+        assert files == [{"name": "report.bin", "bytes": expected, "complete": True}]
+        assert (downloads / "report.bin").read_text().startswith("tether download test")
+    finally:
+        run_tether("quit", "--port", port, state=state, check=False)
+        if psutil.pid_exists(info["pid"]):
+            os.killpg(info["pid"], signal.SIGKILL)
+
+
+def test_downloads_without_a_download_dir_is_not_found(tmp_path):
+    done = run_tether("downloads", state=tmp_path, check=False)
+    assert done.returncode == 3 and "--download-dir" in done.stderr
