@@ -15,8 +15,10 @@ it, :class:`~tether.errors.Busy` is raised.
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from tether.deadline import Deadline
@@ -36,6 +38,8 @@ from .probe import BIDI_FILE, active_port, bidi_port_of, firefox_processes, prof
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self
+
+log = logging.getLogger("tether.firefox")
 
 
 class BiDiError(CommandError):
@@ -194,6 +198,68 @@ class BiDi:
         self.close()
 
 
+class Console:
+    """The console messages and uncaught JavaScript errors of a session a client already holds,
+    collected over that session's own BiDi endpoint (``capabilities.webSocketUrl``, which
+    Marionette's ``NewSession`` returns for ``{"webSocketUrl": true}`` when Firefox runs the
+    Remote Agent). A daemon thread reads ``log.entryAdded`` events into :attr:`entries` and
+    hands each to ``on_entry``; :meth:`close` stops it.
+    """
+
+    def __init__(
+        self, url: str, *, timeout: float = 10.0, on_entry: Callable[[dict[str, Any]], Any] | None = None
+    ) -> None:
+        ws = WsConnection.open(url, timeout=timeout, suppress_origin=True, what="Firefox WebDriver BiDi")
+        self._bidi = BiDi(ws, timeout=timeout)
+        self.entries: list[dict[str, Any]] = []
+        self.on_entry = on_entry
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        try:
+            self._bidi.subscribe(["log.entryAdded"])
+        except BaseException:
+            ws.close()
+            raise
+        for early in list(self._bidi._events):  # events that came with the subscription's reply
+            self._take(early)
+        self._bidi._events.clear()
+        self._thread = threading.Thread(target=self._run, name="tether-firefox-console", daemon=True)
+        self._thread.start()
+
+    def _take(self, msg: dict) -> None:
+        if msg.get("type") != "event" or msg.get("method") != "log.entryAdded":
+            return
+        entry = log_entry(msg.get("params") or {})
+        with self._lock:
+            self.entries.append(entry)
+        if self.on_entry is not None:
+            try:
+                self.on_entry(entry)
+            except Exception:  # a failing callback must not stop the collection
+                log.exception("the console callback failed")
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                msg = self._bidi._recv(Deadline(0.25))
+            except Timeout:
+                continue
+            except Exception:  # closed (the session ended, Firefox exited): nothing more will come
+                return
+            self._take(msg)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Every entry so far, oldest first."""
+        with self._lock:
+            return list(self.entries)
+
+    def close(self) -> None:
+        """Stop collecting and close the WebSocket."""
+        self._stop.set()
+        self._thread.join(timeout=1.0)
+        self._bidi.ws.close()
+
+
 def log_entry(params: dict[str, Any]) -> dict[str, Any]:
     """A flat record of a ``log.entryAdded`` event: time, level, type (console/javascript), text, url."""
     frames = ((params.get("stackTrace") or {}).get("callFrames")) or []
@@ -210,4 +276,4 @@ def log_entry(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-__all__ = ["BiDi", "BiDiError", "bidi_port_of", "find_bidi_port", "log_entry"]
+__all__ = ["BiDi", "BiDiError", "Console", "bidi_port_of", "find_bidi_port", "log_entry"]

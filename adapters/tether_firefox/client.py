@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self
 
     from .actions import Actions
+    from .bidi import Console
 
 CSS, XPATH, LINK_TEXT, PARTIAL_LINK_TEXT, TAG_NAME, ID, NAME = (
     "css selector",
@@ -324,6 +325,7 @@ class Firefox(_Finder):
         connect_timeout: float = 5.0,
         busy_wait: float = 3.0,
         endpoint: Endpoint | None = None,
+        console: bool | Callable[[dict[str, Any]], Any] = False,
     ) -> None:
         self.host, self.port = host, port
         self.timeout = timeout
@@ -335,6 +337,10 @@ class Firefox(_Finder):
         # A dialog stays open until someone answers it on purpose: Firefox's default would dismiss it
         # at the next command (and answer a confirm "Cancel"); "ignore" raises UnexpectedAlertOpen.
         self._caps_request.setdefault("unhandledPromptBehavior", "ignore")
+        self._console_wanted = console
+        self._console: Console | None = None
+        if console:  # the same session over WebDriver BiDi, for log.entryAdded
+            self._caps_request["webSocketUrl"] = True
         wanted = {"pageLoad": page_load_timeout, "script": script_timeout, "implicit": implicit_wait}
         timeouts = {k: int(v * 1000) for k, v in wanted.items() if v is not None}
         if timeouts:
@@ -406,20 +412,56 @@ class Firefox(_Finder):
             except BaseException:
                 self.close()
                 raise
+        if self._console_wanted:
+            try:
+                self._open_console()
+            except BaseException:
+                self.close()
+                raise
         return self
+
+    def _open_console(self) -> None:
+        from .bidi import Console
+
+        url = self.capabilities.get("webSocketUrl")
+        if not isinstance(url, str):
+            raise NotFound(
+                "Firefox runs no WebDriver BiDi: collecting console messages needs it",
+                hint="launch it with `tether firefox launch --bidi` (or run it with --remote-debugging-port)",
+            )
+        hook = self._console_wanted if callable(self._console_wanted) else None
+        self._console = Console(url, timeout=min(self.timeout, 10.0), on_entry=hook)
+
+    def console_messages(self) -> list[dict[str, Any]]:
+        """The console messages and uncaught JavaScript errors of the pages since the session
+        opened (a session opened with ``console=True``): dicts with ``level``, ``type``
+        (``console`` or ``javascript``), ``method``, ``text``, ``url``, ``line``, ``timestamp``.
+        They arrive asynchronously: ``wait_until(lambda: ff.js_errors())`` waits for one."""
+        if self._console is None:
+            raise UsageError(
+                "this session does not collect console messages",
+                hint='open it with console=True: tether.connect("firefox", console=True)',
+            )
+        return self._console.snapshot()
+
+    def js_errors(self) -> list[dict[str, Any]]:
+        """The uncaught JavaScript errors among :meth:`console_messages`."""
+        return [e for e in self.console_messages() if e.get("type") == "javascript"]
 
     def close(self) -> None:
         """Delete the session (Firefox keeps running) and close the connection."""
+        console, self._console = self._console, None
         m, self._m = self._m, None
-        if m is None:
-            return
         try:
-            if not m.closed:
+            if m is not None and not m.closed:
                 with contextlib.suppress(TetherError):  # the socket closing ends the session anyway
                     m.call("WebDriver:DeleteSession", timeout=min(self.timeout, 10.0))
         finally:
-            m.close()
+            if m is not None:
+                m.close()
             self.session_id = None
+            if console is not None:  # after the session: Firefox has closed its BiDi side by now
+                console.close()
 
     def __enter__(self) -> Self:
         return self.open()

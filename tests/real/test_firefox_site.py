@@ -110,6 +110,9 @@ document.addEventListener('mouseup', e => {
 </script>""",
     "download.html": """<!doctype html><title>Download</title><a id="get" href="report.bin">report</a>""",
     "report.bin": "tether download test\n" * 1000,
+    "console.html": """<!doctype html><title>Console</title>
+<button id="go" onclick="console.warn('about to fail');
+  setTimeout(() => { throw new Error('kaboom'); }, 0)">go</button>""",
 }
 
 

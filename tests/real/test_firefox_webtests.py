@@ -310,3 +310,59 @@ def test_launch_options_and_a_headless_download(site, tmp_path):
 def test_downloads_without_a_download_dir_is_not_found(tmp_path):
     done = run_tether("downloads", state=tmp_path, check=False)
     assert done.returncode == 3 and "--download-dir" in done.stderr
+
+
+# ----------------------------------------------------------------------------- console messages while driving
+@pytest.fixture
+def bidi_firefox(tmp_path, monkeypatch):
+    """A Firefox of its own with the Remote Agent (WebDriver BiDi), quit after the test."""
+    import os
+    import signal
+
+    import psutil
+
+    from tether_firefox import launch_firefox, quit_firefox
+
+    monkeypatch.setenv("TETHER_STATE_DIR", str(tmp_path / "state"))
+    rec = launch_firefox(headless=True, bidi=True, timeout=60)
+    try:
+        yield rec
+    finally:
+        try:
+            quit_firefox(port=rec.port, timeout=10)
+        finally:
+            if psutil.pid_exists(rec.pid):
+                os.killpg(rec.pid, signal.SIGKILL)
+
+
+def test_a_session_collects_the_console_and_errors_its_own_click_caused(bidi_firefox, site):
+    seen: list[dict] = []
+    with tether.connect("firefox", port=bidi_firefox.port, console=seen.append) as ff:
+        ff.navigate(f"{site}/console.html")
+        assert ff.console_messages() == []
+        ff.click("#go")
+        ff.wait_until(lambda: ff.js_errors(), timeout=5, what="the uncaught error")
+        messages = ff.console_messages()
+        assert [(m["type"], m["level"], m["text"]) for m in messages] == [
+            ("console", "warn", "about to fail"),
+            ("javascript", "error", "Error: kaboom"),
+        ]
+        assert messages[1]["url"] == f"{site}/console.html"
+        assert [e["text"] for e in ff.js_errors()] == ["Error: kaboom"]
+        assert seen == messages  # the callback got each one as it came
+    with tether.connect("firefox", port=bidi_firefox.port) as ff:  # the session ended cleanly: free again
+        assert ff.title == "Console"
+
+
+def test_console_collection_needs_webdriver_bidi(firefox_app):
+    from tether.errors import NotFound, UsageError
+
+    with pytest.raises(NotFound, match="no WebDriver BiDi") as info:
+        tether.connect("firefox", port=firefox_app.port, console=True).open()
+    assert info.value.exit_code == 3
+    # the refused session was deleted: the next one opens
+    with (
+        tether.connect("firefox", port=firefox_app.port) as ff,
+        pytest.raises(UsageError, match="console=True"),
+    ):
+        ff.console_messages()
