@@ -366,3 +366,22 @@ def test_console_collection_needs_webdriver_bidi(firefox_app):
         pytest.raises(UsageError, match="console=True"),
     ):
         ff.console_messages()
+
+
+# ----------------------------------------------------------------------------- the example web test
+def test_the_example_web_test_passes_against_the_running_firefox(firefox_app):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "firefox_web_test.py"
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(example)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TETHER_FIREFOX_PORT": str(firefox_app.port)},
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "6 passed" in run.stdout
