@@ -26,7 +26,6 @@ from tether.errors import (
     Busy,
     Closed,
     CommandError,
-    NotFound,
     ProtocolError,
     TetherError,
     Timeout,
@@ -34,7 +33,7 @@ from tether.errors import (
 )
 from tether.transport.ws import WsConnection
 
-from .probe import BIDI_FILE, active_port, bidi_port_of, firefox_processes, profile_dir
+from .probe import bidi_port_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self
@@ -48,40 +47,6 @@ class BiDiError(CommandError):
     def __init__(self, message: str, *, code: str, app_message: str = "") -> None:
         super().__init__(message, app_message=app_message, code=code)
         self.code = code
-
-
-def find_bidi_port(marionette_port: int | None = None) -> int:
-    """The BiDi port of the Firefox whose Marionette listens on ``marionette_port`` (or of the
-    only Firefox running the Remote Agent): tether's launch record first, then running
-    Firefoxes' profiles."""
-    from .launch import load_records
-
-    for rec in load_records():
-        if rec.bidi_port and (marionette_port is None or rec.port == marionette_port):
-            return rec.bidi_port
-    found: list[tuple[int, int | None]] = []
-    looked = []
-    for _pid, _name, cmd in firefox_processes():
-        profile = profile_dir(cmd)
-        if profile is None:
-            continue
-        looked.append(str(profile / BIDI_FILE))
-        port = bidi_port_of(profile)
-        if port is not None:
-            found.append((port, active_port(profile)))
-    if marionette_port is not None:
-        found = [f for f in found if f[1] == marionette_port]
-    if len(found) == 1:
-        return found[0][0]
-    if len(found) > 1:
-        from tether.errors import AmbiguousTarget
-
-        raise AmbiguousTarget(f"{len(found)} Firefoxes run WebDriver BiDi", hint="name one with --bidi-port")
-    raise NotFound(
-        "no Firefox with WebDriver BiDi (the Remote Agent) was found",
-        looked_at=looked,
-        hint="launch one with `tether firefox launch --bidi`, or start Firefox with --remote-debugging-port",
-    )
 
 
 class BiDi:
@@ -276,4 +241,4 @@ def log_entry(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-__all__ = ["BiDi", "BiDiError", "Console", "bidi_port_of", "find_bidi_port", "log_entry"]
+__all__ = ["BiDi", "BiDiError", "Console", "bidi_port_of", "log_entry"]

@@ -768,7 +768,8 @@ def logs(
     ] = None,
 ) -> None:
     """Console messages and uncaught JavaScript errors of the pages, over WebDriver BiDi."""
-    from .bidi import BiDi, find_bidi_port
+    from .bidi import BiDi
+    from .launch import find_bidi_port
 
     with BiDi.open(bidi_port or find_bidi_port(target.port), timeout=target.timeout or 10.0) as bidi:
         bidi.subscribe(["log.entryAdded"])

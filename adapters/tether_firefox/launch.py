@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tether.errors import NotFound, TetherError, Timeout, Unreachable, UsageError
+from tether.errors import AmbiguousTarget, NotFound, TetherError, Timeout, Unreachable, UsageError
 
 from .probe import (
     BIDI_FILE,
@@ -574,6 +574,36 @@ def _quit_foreign(
     }
 
 
+def find_bidi_port(marionette_port: int | None = None) -> int:
+    """The BiDi port of the Firefox whose Marionette listens on ``marionette_port`` (or of the
+    only Firefox running the Remote Agent): tether's launch record first, then running
+    Firefoxes' profiles."""
+    for rec in load_records():
+        if rec.bidi_port and (marionette_port is None or rec.port == marionette_port):
+            return rec.bidi_port
+    found: list[tuple[int, int | None]] = []
+    looked = []
+    for _pid, _name, cmd in firefox_processes():
+        profile = profile_dir(cmd)
+        if profile is None:
+            continue
+        looked.append(str(profile / BIDI_FILE))
+        port = bidi_port_of(profile)
+        if port is not None:
+            found.append((port, active_port(profile)))
+    if marionette_port is not None:
+        found = [f for f in found if f[1] == marionette_port]
+    if len(found) == 1:
+        return found[0][0]
+    if len(found) > 1:
+        raise AmbiguousTarget(f"{len(found)} Firefoxes run WebDriver BiDi", hint="name one with --bidi-port")
+    raise NotFound(
+        "no Firefox with WebDriver BiDi (the Remote Agent) was found",
+        looked_at=looked,
+        hint="launch one with `tether firefox launch --bidi`, or start Firefox with --remote-debugging-port",
+    )
+
+
 def list_downloads(directory: str | Path) -> list[dict[str, Any]]:
     """The files in a download directory: ``name``, ``bytes``, and ``complete`` — False while
     Firefox still writes it (a ``.part`` file beside it, or the ``.part`` file itself)."""
@@ -599,6 +629,7 @@ def list_downloads(directory: str | Path) -> list[dict[str, Any]]:
 __all__ = [
     "Launched",
     "download_prefs",
+    "find_bidi_port",
     "find_binary",
     "find_record",
     "launch",

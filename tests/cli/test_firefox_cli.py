@@ -144,9 +144,9 @@ def test_launch_with_a_missing_binary_exits_3(capsys):
 
 
 def test_logs_without_a_bidi_firefox_exits_3(capsys, monkeypatch):
-    import tether_firefox.bidi as bidi
+    import tether_firefox.launch as launch
 
-    monkeypatch.setattr(bidi, "firefox_processes", lambda: iter(()))
+    monkeypatch.setattr(launch, "firefox_processes", lambda: iter(()))
     code, _, err = cli(capsys, "logs", "--for", "1")
     assert code == 3
     assert "--bidi" in err
