@@ -21,9 +21,9 @@ __all__ = [
     "Element",
     "Firefox",
     "FirefoxAdapter",
+    "ShadowRoot",
     "launch_firefox",
     "quit_firefox",
-    "ShadowRoot",
     "selenium_driver",
 ]
 
