@@ -616,7 +616,7 @@ def windows_new(
         if url:
             ff.navigate(url)
         index = ff.windows().index(handle)
-    target.emit({"index": index}, text=str(index))
+        _acted(target, ff, {"index": index}, str(index))
 
 
 @cmd("switch", group="windows", timeout=DEADLINE)
