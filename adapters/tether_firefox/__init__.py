@@ -16,10 +16,12 @@ from typing import Any
 from .adapter import FirefoxAdapter
 
 __all__ = [
+    "Actions",
     "BiDi",
     "Element",
     "Firefox",
     "FirefoxAdapter",
+    "ShadowRoot",
     "launch_firefox",
     "quit_firefox",
     "selenium_driver",
@@ -29,6 +31,8 @@ __all__ = [
 _LAZY = {
     "Firefox": ("client", "Firefox"),
     "Element": ("client", "Element"),
+    "ShadowRoot": ("client", "ShadowRoot"),
+    "Actions": ("actions", "Actions"),
     "launch_firefox": ("launch", "launch"),
     "quit_firefox": ("launch", "quit_firefox"),
     "BiDi": ("bidi", "BiDi"),

@@ -15,8 +15,10 @@ it, :class:`~tether.errors.Busy` is raised.
 from __future__ import annotations
 
 import contextlib
+import logging
+import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from tether.deadline import Deadline
@@ -24,7 +26,6 @@ from tether.errors import (
     Busy,
     Closed,
     CommandError,
-    NotFound,
     ProtocolError,
     TetherError,
     Timeout,
@@ -32,10 +33,12 @@ from tether.errors import (
 )
 from tether.transport.ws import WsConnection
 
-from .probe import BIDI_FILE, active_port, bidi_port_of, firefox_processes, profile_dir
+from .probe import bidi_port_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self
+
+log = logging.getLogger("tether.firefox")
 
 
 class BiDiError(CommandError):
@@ -44,40 +47,6 @@ class BiDiError(CommandError):
     def __init__(self, message: str, *, code: str, app_message: str = "") -> None:
         super().__init__(message, app_message=app_message, code=code)
         self.code = code
-
-
-def find_bidi_port(marionette_port: int | None = None) -> int:
-    """The BiDi port of the Firefox whose Marionette listens on ``marionette_port`` (or of the
-    only Firefox running the Remote Agent): tether's launch record first, then running
-    Firefoxes' profiles."""
-    from .launch import records
-
-    for rec in records():
-        if rec.bidi_port and (marionette_port is None or rec.port == marionette_port):
-            return rec.bidi_port
-    found: list[tuple[int, int | None]] = []
-    looked = []
-    for _pid, _name, cmd in firefox_processes():
-        profile = profile_dir(cmd)
-        if profile is None:
-            continue
-        looked.append(str(profile / BIDI_FILE))
-        port = bidi_port_of(profile)
-        if port is not None:
-            found.append((port, active_port(profile)))
-    if marionette_port is not None:
-        found = [f for f in found if f[1] == marionette_port]
-    if len(found) == 1:
-        return found[0][0]
-    if len(found) > 1:
-        from tether.errors import AmbiguousTarget
-
-        raise AmbiguousTarget(f"{len(found)} Firefoxes run WebDriver BiDi", hint="name one with --bidi-port")
-    raise NotFound(
-        "no Firefox with WebDriver BiDi (the Remote Agent) was found",
-        looked_at=looked,
-        hint="launch one with `tether firefox launch --bidi`, or start Firefox with --remote-debugging-port",
-    )
 
 
 class BiDi:
@@ -194,6 +163,68 @@ class BiDi:
         self.close()
 
 
+class Console:
+    """The console messages and uncaught JavaScript errors of a session a client already holds,
+    collected over that session's own BiDi endpoint (``capabilities.webSocketUrl``, which
+    Marionette's ``NewSession`` returns for ``{"webSocketUrl": true}`` when Firefox runs the
+    Remote Agent). A daemon thread reads ``log.entryAdded`` events into :attr:`entries` and
+    hands each to ``on_entry``; :meth:`close` stops it.
+    """
+
+    def __init__(
+        self, url: str, *, timeout: float = 10.0, on_entry: Callable[[dict[str, Any]], Any] | None = None
+    ) -> None:
+        ws = WsConnection.open(url, timeout=timeout, suppress_origin=True, what="Firefox WebDriver BiDi")
+        self._bidi = BiDi(ws, timeout=timeout)
+        self.entries: list[dict[str, Any]] = []
+        self.on_entry = on_entry
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        try:
+            self._bidi.subscribe(["log.entryAdded"])
+        except BaseException:
+            ws.close()
+            raise
+        for early in list(self._bidi._events):  # events that came with the subscription's reply
+            self._take(early)
+        self._bidi._events.clear()
+        self._thread = threading.Thread(target=self._run, name="tether-firefox-console", daemon=True)
+        self._thread.start()
+
+    def _take(self, msg: dict) -> None:
+        if msg.get("type") != "event" or msg.get("method") != "log.entryAdded":
+            return
+        entry = log_entry(msg.get("params") or {})
+        with self._lock:
+            self.entries.append(entry)
+        if self.on_entry is not None:
+            try:
+                self.on_entry(entry)
+            except Exception:  # a failing callback must not stop the collection
+                log.exception("the console callback failed")
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                msg = self._bidi._recv(Deadline(0.25))
+            except Timeout:
+                continue
+            except Exception:  # closed (the session ended, Firefox exited): nothing more will come
+                return
+            self._take(msg)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Every entry so far, oldest first."""
+        with self._lock:
+            return list(self.entries)
+
+    def close(self) -> None:
+        """Stop collecting and close the WebSocket."""
+        self._stop.set()
+        self._thread.join(timeout=1.0)
+        self._bidi.ws.close()
+
+
 def log_entry(params: dict[str, Any]) -> dict[str, Any]:
     """A flat record of a ``log.entryAdded`` event: time, level, type (console/javascript), text, url."""
     frames = ((params.get("stackTrace") or {}).get("callFrames")) or []
@@ -210,4 +241,4 @@ def log_entry(params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-__all__ = ["BiDi", "BiDiError", "bidi_port_of", "find_bidi_port", "log_entry"]
+__all__ = ["BiDi", "BiDiError", "Console", "bidi_port_of", "log_entry"]

@@ -10,6 +10,7 @@ come from :class:`tether.cli.command.Commands`.
 # from the signature Commands builds, which keeps annotations as written (strings would be lost).
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -39,11 +40,31 @@ ChromeOpt = Annotated[
 ]
 
 
+FrameOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--frame",
+        help="Work inside this frame: its <iframe>'s CSS selector, or its index; repeat for nested frames.",
+    ),
+]
+
+
+def _frames(frames: list[str] | None) -> list[int | str]:
+    return [int(f) if f.isdigit() else f for f in frames or ()]
+
+
 def session(target: Target, *, chrome: bool = False) -> "Firefox":
     """The command's session on the Firefox found (or named by --port); use it with ``with``:
-    the session is deleted when the command ends. Page loads and scripts share the deadline."""
+    the session is deleted when the command ends. Page loads and scripts share the deadline.
+    A Firefox tether launched with --accept-insecure-certs gets sessions that accept them."""
+    from .launch import find_record
+
     deadline = target.timeout if target.timeout is not None else DEADLINE
-    return target.client(page_load_timeout=deadline, script_timeout=deadline, chrome=chrome)
+    ff = target.client(page_load_timeout=deadline, script_timeout=deadline, chrome=chrome)
+    rec = find_record(port=ff.port)
+    if rec is not None and rec.accept_insecure_certs:
+        ff.ask_capabilities(acceptInsecureCerts=True)
+    return ff
 
 
 def _by(xpath: bool) -> str:
@@ -57,6 +78,42 @@ def _json_arg(text: str | None, what: str) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise UsageError(f"{what} is not valid JSON: {exc}") from exc
+
+
+def _acted(
+    target: Target,
+    ff: "Firefox",
+    data: dict[str, Any],
+    text: str | Callable[[dict[str, Any]], str],
+    read: Callable[[], dict[str, Any]] | None = None,
+) -> None:
+    """Print what a command did. When it left a dialog open, say so (exit 0) and touch nothing:
+    reading the page (``read``) would be refused while the dialog is open, and answering it is
+    the ``alert`` command's job."""
+    dialog = ff.dialog()
+    if dialog is None and read is not None:
+        data = {**data, **read()}
+    said = text(data) if callable(text) else text
+    if dialog is not None:
+        target.emit({**data, "dialog": dialog.to_dict()}, text=f"{said}; {dialog}")
+    else:
+        target.emit(data, text=said)
+
+
+def _plain(value: Any) -> Any:
+    """A script's result as JSON: an element becomes its description (its reference dies with
+    the command's session)."""
+    from .client import Element, ShadowRoot
+
+    if isinstance(value, Element):
+        return value.describe()
+    if isinstance(value, ShadowRoot):
+        return {"shadow_root": value.id}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return render.to_jsonable(value)
 
 
 def _written(target: Target, file: Path, data: bytes) -> None:
@@ -83,10 +140,38 @@ def launch(
     system_access: Annotated[
         bool, typer.Option("--system-access", help="Allow the chrome context (-remote-allow-system-access).")
     ] = False,
+    pref: Annotated[
+        list[str] | None,
+        typer.Option("--pref", help="Set a pref: NAME=VALUE (JSON value: true, 3, or text); repeatable."),
+    ] = None,
+    window_size: Annotated[
+        str | None, typer.Option("--window-size", help="The window's size, WIDTHxHEIGHT (1280x800).")
+    ] = None,
+    download_dir: Annotated[
+        Path | None,
+        typer.Option("--download-dir", help="Save every download here without asking (see `downloads`)."),
+    ] = None,
+    accept_insecure_certs: Annotated[
+        bool,
+        typer.Option(
+            "--accept-insecure-certs",
+            help="tether's sessions on it accept self-signed and expired certificates.",
+        ),
+    ] = False,
+    proxy: Annotated[
+        str | None, typer.Option("--proxy", help="Use a proxy: http://HOST:PORT or socks5://HOST:PORT.")
+    ] = None,
 ) -> None:
     """Start Firefox with Marionette in the background; print its endpoint."""
     from .launch import launch as do_launch
+    from .launch import parse_pref, proxy_prefs
 
+    prefs = dict(parse_pref(p) for p in pref or ())  # every option checked before anything starts
+    size = _pair(window_size, "--window-size", sep="x", example="1280x800")
+    if size is not None and min(size) <= 0:
+        raise UsageError(f"--window-size must be positive, not {window_size}")
+    if proxy is not None:
+        proxy_prefs(proxy)
     rec = do_launch(
         headless=headless,
         port=marionette_port,
@@ -94,6 +179,11 @@ def launch(
         bidi=bidi,
         binary=binary,
         system_access=system_access,
+        prefs=prefs,
+        window_size=size,
+        download_dir=download_dir,
+        accept_insecure_certs=accept_insecure_certs,
+        proxy=proxy,
         timeout=target.timeout or 60.0,
     )
     text = f"Firefox (pid {rec.pid}) listens for Marionette on {rec.host}:{rec.port}"
@@ -133,14 +223,16 @@ def navigate(target: Target, url: str) -> None:
     """Load URL and wait for the page."""
     with session(target) as ff:
         ff.navigate(url)
-        target.emit({"url": ff.url, "title": ff.title}, text=ff.url)
+        _acted(target, ff, {"url": url}, lambda d: d["url"], read=lambda: {"url": ff.url, "title": ff.title})
 
 
 def _history(step: str, doc: str):
     def command(target: Target) -> None:
         with session(target) as ff:
             getattr(ff, step)()
-            target.emit({"url": ff.url, "title": ff.title}, text=ff.url)
+            _acted(
+                target, ff, {}, lambda d: d.get("url", step), read=lambda: {"url": ff.url, "title": ff.title}
+            )
 
     command.__doc__ = doc
     return command
@@ -171,13 +263,17 @@ def find(
     selector: str,
     xpath: XPathOpt = False,
     text: Annotated[bool, typer.Option("--text", help="Print each element's text.")] = False,
-    attr: Annotated[str | None, typer.Option("--attr", help="Print this attribute of each element.")] = None,
+    attr: Annotated[
+        str | None, typer.Option("--attr", help="Print this attribute of each element (nothing if absent).")
+    ] = None,
     all_: Annotated[
         bool, typer.Option("--all", help="Every match (default: the first; exit 1 if none).")
     ] = False,
+    frame: FrameOpt = None,
 ) -> None:
-    """Find elements by CSS selector (or --xpath); print their tag, text or an attribute."""
-    with session(target) as ff:
+    """Find elements by CSS selector (or --xpath; `a >>> b` pierces shadow roots); print their tag,
+    text or an attribute."""
+    with session(target) as ff, ff.frame(*_frames(frame)):
         found = ff.find_all(selector, _by(xpath)) if all_ else [ff.find(selector, _by(xpath))]
         rows = []
         for el in found:
@@ -189,17 +285,19 @@ def find(
         render.print_json(rows if all_ else rows[0])
     elif text or attr:
         for row in rows:
-            render.line(str(row[attr] if attr else row["text"]))
+            value = row[attr] if attr else row["text"]
+            if value is not None:  # an absent attribute prints nothing (JSON: null)
+                render.line(str(value))
     else:
         render.table(rows, ["tag", "text", *([attr] if attr else [])])
 
 
 @cmd("click", timeout=DEADLINE)
-def click(target: Target, selector: str, xpath: XPathOpt = False) -> None:
-    """Click the element matching SELECTOR."""
-    with session(target) as ff:
+def click(target: Target, selector: str, xpath: XPathOpt = False, frame: FrameOpt = None) -> None:
+    """Click the element matching SELECTOR (a dialog it opens is reported and left open)."""
+    with session(target) as ff, ff.frame(*_frames(frame)):
         ff.click(selector, _by(xpath))
-        target.emit({"clicked": selector, "url": ff.url}, text=f"clicked {selector}")
+        _acted(target, ff, {"clicked": selector}, f"clicked {selector}", read=lambda: {"url": ff.url})
 
 
 @cmd("type", timeout=DEADLINE)
@@ -209,12 +307,18 @@ def type_(
     text: str,
     xpath: XPathOpt = False,
     clear: Annotated[bool, typer.Option("--clear", help="Clear the field first.")] = False,
+    frame: FrameOpt = None,
 ) -> None:
     """Type TEXT into the element matching SELECTOR."""
-    with session(target) as ff:
+    with session(target) as ff, ff.frame(*_frames(frame)):
         ff.type(selector, text, _by(xpath), clear=clear)
-        value = ff.find(selector, _by(xpath)).prop("value")
-    target.emit({"selector": selector, "value": value}, text=f"typed into {selector}")
+        _acted(
+            target,
+            ff,
+            {"selector": selector},
+            f"typed into {selector}",
+            read=lambda: {"value": ff.find(selector, _by(xpath)).prop("value")},
+        )
 
 
 # ----------------------------------------------------------------------------- scripts and waits
@@ -234,8 +338,10 @@ def eval_(
         ),
     ] = False,
     chrome: ChromeOpt = False,
+    frame: FrameOpt = None,
 ) -> None:
-    """Run JavaScript in the page and print what it returns (as JSON)."""
+    """Run JavaScript in the page and print what it returns (as JSON; an element as its tag,
+    a selector-like description and its text)."""
     if script == "-":
         script = sys.stdin.read()
     elif script.startswith("@"):
@@ -246,10 +352,15 @@ def eval_(
     values = _json_arg(args, "--args")
     if values is not None and not isinstance(values, list):
         raise UsageError("--args must be a JSON array")
-    with session(target, chrome=chrome) as ff:
+    with session(target, chrome=chrome) as ff, ff.frame(*_frames(frame)):
         result = ff.execute(script, values or [], async_=async_)
-    plain = render.to_jsonable(result)
-    target.emit(plain, text=json.dumps(plain, ensure_ascii=False, default=str))
+        dialog = ff.dialog()
+        plain = _plain(result) if dialog is None else render.to_jsonable(result)
+    said = json.dumps(plain, ensure_ascii=False, default=str)
+    if dialog is not None:
+        target.emit({"result": plain, "dialog": dialog.to_dict()}, text=f"{said}; {dialog}")
+    else:
+        target.emit(plain, text=said)
 
 
 @cmd("wait", timeout=10.0)
@@ -261,11 +372,12 @@ def wait(
     title: Annotated[str | None, typer.Option("--title", help="Wait until the title contains this.")] = None,
     url: Annotated[str | None, typer.Option("--url", help="Wait until the URL contains this.")] = None,
     xpath: XPathOpt = False,
+    frame: FrameOpt = None,
 ) -> None:
     """Wait (up to --timeout) for an element, a title or a URL; exit 4 if it does not come."""
     if sum(x is not None for x in (selector, title, url)) != 1:
         raise UsageError("wait for exactly one of: a SELECTOR, --title, --url")
-    with session(target) as ff:
+    with session(target) as ff, ff.frame(*_frames(frame)):
         found = ff.wait_for(selector, by=_by(xpath), title=title, url=url, timeout=target.timeout or 10.0)
         data = {"selector": selector, "text": found.text} if selector else {"title": ff.title, "url": ff.url}
     target.emit(data, text=f"found {selector}" if selector else data["title" if title else "url"])
@@ -280,11 +392,14 @@ def screenshot(
     element: Annotated[
         str | None, typer.Option("--element", help="Only the element matching this CSS selector.")
     ] = None,
+    frame: FrameOpt = None,
 ) -> None:
-    """Save a PNG of the viewport (default), the whole page (--full) or one element."""
+    """Save a PNG of the viewport (default), the whole page (--full) or one element (--frame: of a frame)."""
     if full and element:
         raise UsageError("--full and --element exclude each other")
-    with session(target) as ff:
+    if frame and not element:
+        raise UsageError("--frame needs --element (the viewport and the page are the top-level document's)")
+    with session(target) as ff, ff.frame(*_frames(frame)):
         data = ff.screenshot(file, full=full, element=element)
     _written(target, file, data)
 
@@ -300,6 +415,129 @@ def pdf(
     with session(target) as ff:
         data = ff.pdf(file, orientation="landscape" if landscape else "portrait", background=background)
     _written(target, file, data)
+
+
+# ----------------------------------------------------------------------------- keys and mouse
+@cmd("press", timeout=DEADLINE)
+def press(
+    target: Target,
+    keys: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Keys pressed in turn: a name (Enter, Tab, Escape, ArrowDown, F5 …), one "
+            "character, or a chord (Control+a, Shift+Tab)."
+        ),
+    ] = None,
+    text: Annotated[str | None, typer.Option("--text", help="Type this text first.")] = None,
+    frame: FrameOpt = None,
+) -> None:
+    """Press keys (and --text) on whatever has the focus; an unknown key name exits 2 before sending."""
+    from .actions import parse_keys
+
+    chords = list(keys or ())
+    parse_keys(chords)  # every key checked before anything is sent
+    if not chords and not text:
+        raise UsageError("press what? give KEYS, --text, or both")
+    with session(target) as ff, ff.frame(*_frames(frame)):
+        chain = ff.actions()
+        if text:
+            chain.type(text)
+        chain.press(*chords).perform()
+        said = " ".join(([repr(text)] if text else []) + chords)
+        _acted(target, ff, {"pressed": chords, "text": text}, f"pressed {said}")
+
+
+@cmd("hover", timeout=DEADLINE)
+def hover(target: Target, selector: str, xpath: XPathOpt = False, frame: FrameOpt = None) -> None:
+    """Rest the mouse over the element matching SELECTOR (a hover menu opens)."""
+    with session(target) as ff, ff.frame(*_frames(frame)):
+        ff.hover(ff.find(selector, _by(xpath)))
+        _acted(target, ff, {"hovering": selector}, f"hovering over {selector}")
+
+
+@cmd("drag", timeout=DEADLINE)
+def drag(
+    target: Target,
+    source: str,
+    onto: Annotated[str, typer.Argument(metavar="TARGET")],
+    frame: FrameOpt = None,
+) -> None:
+    """Drag the element matching SOURCE onto the one matching TARGET (CSS selectors)."""
+    with session(target) as ff, ff.frame(*_frames(frame)):
+        ff.drag(source, onto)
+        _acted(target, ff, {"dragged": source, "onto": onto}, f"dragged {source} onto {onto}")
+
+
+def _pair(text: str | None, what: str, sep: str = ",", example: str = "0,500") -> tuple[int, int] | None:
+    if text is None:
+        return None
+    parts = text.lower().split(sep)
+    try:
+        a, b = (int(p) for p in parts)
+    except ValueError:
+        raise UsageError(f"{what} must be two integers like {example}, not {text!r}") from None
+    return a, b
+
+
+@cmd("scroll", timeout=DEADLINE)
+def scroll(
+    target: Target,
+    selector: Annotated[
+        str | None, typer.Argument(help="Scroll until this element is in the middle of the viewport.")
+    ] = None,
+    by: Annotated[
+        str | None,
+        typer.Option("--by", help="Scroll by DX,DY CSS pixels (after reaching SELECTOR, if given)."),
+    ] = None,
+    frame: FrameOpt = None,
+) -> None:
+    """Turn the mouse wheel: to an element, by an amount, or both; print the page's scroll position."""
+    dx, dy = _pair(by, "--by") or (0, 0)
+    if selector is None and by is None:
+        raise UsageError("scroll where? give a SELECTOR, --by DX,DY, or both")
+    with session(target) as ff, ff.frame(*_frames(frame)):
+        ff.scroll(selector, dx, dy)
+        _acted(
+            target,
+            ff,
+            {},
+            lambda d: f"scrolled to {d.get('x', '?')},{d.get('y', '?')}",
+            read=lambda: dict(zip(("x", "y"), ff.execute("return [scrollX, scrollY]"), strict=True)),
+        )
+
+
+# ----------------------------------------------------------------------------- dialogs
+ALERT_ACTIONS = ("text", "accept", "dismiss", "send")
+
+
+@cmd("alert", timeout=DEADLINE)
+def alert(
+    target: Target,
+    action: Annotated[
+        str, typer.Argument(help="text (print it; the default), accept, dismiss, or send TEXT (a prompt).")
+    ] = "text",
+    text: Annotated[str | None, typer.Argument(help="With send: the answer typed into the prompt.")] = None,
+) -> None:
+    """Read or answer the open dialog (alert, confirm, prompt); exit 1 if none is open."""
+    if action not in ALERT_ACTIONS:
+        raise UsageError(f"unknown action {action!r}: one of {', '.join(ALERT_ACTIONS)}")
+    if (action == "send") != (text is not None):
+        raise UsageError("send takes the TEXT to type; the other actions take none")
+    with session(target) as ff:
+        dialog = ff.alert
+        data: dict[str, Any] = {"type": dialog.type, "text": dialog.text}
+        if action == "text":
+            target.emit(data, text=dialog.text)
+            return
+        if action == "send":
+            assert text is not None
+            dialog.send(text)
+            dialog.accept()
+            data["sent"] = text
+        else:
+            getattr(dialog, action)()
+        done = {"accept": "accepted", "dismiss": "dismissed", "send": "answered"}[action]
+        _acted(target, ff, {**data, "action": done}, f"{done} the {dialog.type} dialog: {dialog.text}")
 
 
 # ----------------------------------------------------------------------------- cookies
@@ -378,7 +616,7 @@ def windows_new(
         if url:
             ff.navigate(url)
         index = ff.windows().index(handle)
-    target.emit({"index": index}, text=str(index))
+        _acted(target, ff, {"index": index}, str(index))
 
 
 @cmd("switch", group="windows", timeout=DEADLINE)
@@ -405,6 +643,40 @@ def windows_close(
         if left:
             ff.switch_to_window(left[0])
     target.emit({"open": len(left)}, text=f"{len(left)} window(s) left")
+
+
+# ----------------------------------------------------------------------------- the window
+@cmd("window", timeout=DEADLINE)
+def window(
+    target: Target,
+    size: Annotated[str | None, typer.Option("--size", help="Resize to WIDTHxHEIGHT (1024x700).")] = None,
+    position: Annotated[str | None, typer.Option("--position", help="Move to X,Y (screen pixels).")] = None,
+    maximize: Annotated[bool, typer.Option("--maximize", help="Maximize the window.")] = False,
+    minimize: Annotated[bool, typer.Option("--minimize", help="Minimize the window.")] = False,
+    fullscreen: Annotated[bool, typer.Option("--fullscreen", help="Make the window full-screen.")] = False,
+) -> None:
+    """Print the current window's position and size; resize, move, maximize, minimize or fullscreen it."""
+    states = [
+        n for n, on in (("maximize", maximize), ("minimize", minimize), ("fullscreen", fullscreen)) if on
+    ]
+    if len(states) > 1:
+        raise UsageError(f"--{' and --'.join(states)} exclude each other")
+    if states and (size or position):
+        raise UsageError(f"--{states[0]} excludes --size and --position")
+    wh = _pair(size, "--size", sep="x", example="1024x700")
+    if wh is not None and (wh[0] <= 0 or wh[1] <= 0):
+        raise UsageError(f"--size must be positive, not {size}")
+    xy = _pair(position, "--position", example="100,50")
+    with session(target) as ff:
+        if states:
+            rect = getattr(ff, states[0])()
+        elif wh or xy:
+            x, y = xy or (None, None)
+            width, height = wh or (None, None)
+            rect = ff.set_window_rect(x=x, y=y, width=width, height=height)
+        else:
+            rect = ff.window_rect()
+    target.emit(rect, text=f"{rect['width']}x{rect['height']} at {rect['x']},{rect['y']}")
 
 
 # ----------------------------------------------------------------------------- session facts and raw calls
@@ -440,6 +712,49 @@ def call(
     target.emit(result, text=json.dumps(result, ensure_ascii=False))
 
 
+# ----------------------------------------------------------------------------- downloads
+@cmd("downloads", timeout=30.0, shared=("port", "timeout", "json", "verbose"), settings=False)
+def downloads(
+    target: Target,
+    wait_: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="Wait (up to --timeout) until a file is there and every file is complete."
+        ),
+    ] = False,
+    directory: Annotated[
+        Path | None,
+        typer.Option("--dir", help="The download directory (default: the one `launch --download-dir` set)."),
+    ] = None,
+) -> None:
+    """The files in the download directory, and whether each is complete."""
+    import time
+
+    from tether.errors import NotFound, Timeout
+
+    from .launch import find_record, list_downloads
+
+    folder = directory
+    if folder is None:
+        rec = find_record(port=target.port)
+        if rec is None or not rec.download_dir:
+            raise NotFound(
+                "no download directory: tether launched no Firefox with --download-dir"
+                + (f" on port {target.port}" if target.port else ""),
+                hint="launch with --download-dir DIR, or name it with --dir",
+            )
+        folder = Path(rec.download_dir)
+    timeout = target.timeout or 30.0
+    end = time.monotonic() + timeout
+    files = list_downloads(folder)
+    while wait_ and not (files and all(f["complete"] for f in files)):
+        if time.monotonic() > end:
+            raise Timeout(f"downloads in {folder} not complete within {timeout:g} s")
+        time.sleep(0.1)
+        files = list_downloads(folder)
+    target.emit(files, columns=["name", "bytes", "complete"], empty=f"no downloads in {folder}")
+
+
 # ----------------------------------------------------------------------------- logs (BiDi)
 @cmd("logs", timeout=10.0, shared=("port", "timeout", "json", "verbose"))
 def logs(
@@ -453,7 +768,8 @@ def logs(
     ] = None,
 ) -> None:
     """Console messages and uncaught JavaScript errors of the pages, over WebDriver BiDi."""
-    from .bidi import BiDi, find_bidi_port
+    from .bidi import BiDi
+    from .launch import find_bidi_port
 
     with BiDi.open(bidi_port or find_bidi_port(target.port), timeout=target.timeout or 10.0) as bidi:
         bidi.subscribe(["log.entryAdded"])

@@ -28,18 +28,25 @@ from tether.image import PNG
 
 from .marionette import (
     ELEMENT_KEY,
+    SHADOW_KEY,
     Marionette,
     MarionetteError,
+    NoSuchAlert,
     NoSuchElement,
     PageLoadTimeout,
     SessionNotCreated,
+    UnexpectedAlertOpen,
     UnsupportedOperation,
     busy_error,
+    dialog_type,
     likely_holder,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self
+
+    from .actions import Actions
+    from .bidi import Console
 
 CSS, XPATH, LINK_TEXT, PARTIAL_LINK_TEXT, TAG_NAME, ID, NAME = (
     "css selector",
@@ -66,14 +73,79 @@ FINDING = frozenset(
     {
         "WebDriver:FindElement",
         "WebDriver:FindElements",
-        "WebDriver:FindElementFromElement",
-        "WebDriver:FindElementsFromElement",
+        "WebDriver:FindElementFromShadowRoot",
+        "WebDriver:FindElementsFromShadowRoot",
     }
 )
 
 
+#: The HTML5 drag-and-drop events a user's drag fires, dispatched in the page (see :meth:`Firefox.drag`).
+HTML5_DRAG = """
+const [src, dst] = arguments, data = new DataTransfer();
+const at = (el) => { const r = el.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; };
+const fire = (el, type, [x, y]) => el.dispatchEvent(new DragEvent(type,
+  {bubbles: true, cancelable: true, composed: true, dataTransfer: data, clientX: x, clientY: y}));
+fire(src, 'dragstart', at(src));
+fire(dst, 'dragenter', at(dst));
+fire(dst, 'dragover', at(dst));
+fire(dst, 'drop', at(dst));
+fire(src, 'dragend', at(dst));
+"""
+
+#: ``host >>> inner``: the part after ``>>>`` is looked up in the shadow root of what the part before matched
+PIERCE = ">>>"
+
+
+def split_pierce(selector: str, by: str) -> list[str]:
+    """The parts of a shadow-piercing CSS selector (``my-app >>> button.ok``); one part otherwise."""
+    if by != CSS or PIERCE not in selector:
+        return [selector]
+    parts = [p.strip() for p in selector.split(PIERCE)]
+    if not all(parts):
+        raise UsageError(f"{selector!r}: every part around {PIERCE} must be a CSS selector")
+    return parts
+
+
+class _Finder:
+    """What finds elements: the page, an element (below it) or a shadow root (inside it)."""
+
+    ff: Firefox
+
+    def _find_params(self) -> dict[str, Any]:  # pragma: no cover - every finder says where it looks
+        raise NotImplementedError
+
+    _FIND, _FIND_ALL = "WebDriver:FindElement", "WebDriver:FindElements"
+
+    def _find_one(self, selector: str, by: str) -> Element:
+        params = {**self._find_params(), "using": by, "value": selector}
+        return self.ff._element(self.ff.request(self._FIND, params))
+
+    def _find_many(self, selector: str, by: str) -> list[Element]:
+        params = {**self._find_params(), "using": by, "value": selector}
+        return [self.ff._element(v) for v in self.ff.request(self._FIND_ALL, params)]
+
+    def find(self, selector: str, by: str = CSS) -> Element:
+        """The first element matching ``selector`` (CSS by default; ``by=XPATH`` …); ``a >>> b``
+        finds ``b`` inside the shadow root of the first ``a``. Raises
+        :class:`~tether_firefox.marionette.NoSuchElement` (exit 1) when none matches."""
+        first, *rest = split_pierce(selector, by)
+        found = self._find_one(first, by)
+        for part in rest:
+            found = found.shadow_root.find(part)
+        return found
+
+    def find_all(self, selector: str, by: str = CSS) -> list[Element]:
+        """Every element matching ``selector`` (possibly none); with ``>>>``, in the shadow roots
+        of every host the earlier parts match."""
+        *hosts, last = split_pierce(selector, by)
+        scopes: list[_Finder] = [self]
+        for part in hosts:
+            scopes = [el.shadow_root for scope in scopes for el in scope._find_many(part, by)]
+        return [el for scope in scopes for el in scope._find_many(last, by)]
+
+
 @dataclass
-class Element:
+class Element(_Finder):
     """A reference to an element of the current page (valid within the session that found it)."""
 
     ff: Firefox
@@ -82,6 +154,9 @@ class Element:
     def to_dict(self) -> dict[str, str]:
         """The element as WebDriver sends it (a reference, for script arguments)."""
         return {ELEMENT_KEY: self.id}
+
+    def _find_params(self) -> dict[str, Any]:
+        return {"element": self.id}  # Marionette finds below an element with FindElement + element
 
     def _req(self, command: str, **params: Any) -> Any:
         return self.ff.request(command, {"id": self.id, **params})
@@ -109,6 +184,31 @@ class Element:
         """The element's DOM property ``name`` (``value`` of an input, ``checked`` …)."""
         return self._req("WebDriver:GetElementProperty", name=name)
 
+    def css_value(self, name: str) -> str:
+        """The computed value of the CSS property ``name`` (``color`` -> ``rgb(255, 0, 0)``)."""
+        return self._req("WebDriver:GetElementCSSValue", propertyName=name)
+
+    def is_selected(self) -> bool:
+        """Whether a checkbox, radio button or option is selected."""
+        return bool(self._req("WebDriver:IsElementSelected"))
+
+    def is_enabled(self) -> bool:
+        """Whether a form control is enabled (not ``disabled``)."""
+        return bool(self._req("WebDriver:IsElementEnabled"))
+
+    def is_displayed(self) -> bool:
+        """Whether the element is visible to a user (WebDriver's element displayedness)."""
+        return bool(self._req("WebDriver:IsElementDisplayed"))
+
+    @property
+    def shadow_root(self) -> ShadowRoot:
+        """The element's (open) shadow root; :class:`~tether_firefox.marionette.NoSuchShadowRoot`
+        when it has none."""
+        value = self._req("WebDriver:GetShadowRoot")
+        if isinstance(value, dict) and SHADOW_KEY in value:
+            return ShadowRoot(self.ff, value[SHADOW_KEY])
+        raise MarionetteError(f"expected a shadow root reference, got {value!r}")
+
     def click(self) -> None:
         """Click the element (scrolled into view first, as a user would)."""
         self._req("WebDriver:ElementClick")
@@ -121,21 +221,80 @@ class Element:
         """Empty an input or textarea."""
         self._req("WebDriver:ElementClear")
 
-    def find(self, selector: str, by: str = CSS) -> Element:
-        """The first element below this one matching ``selector``."""
-        return self.ff._element(
-            self.ff.request(
-                "WebDriver:FindElementFromElement", {"id": self.id, "using": by, "value": selector}
-            )
+    def describe(self) -> dict[str, Any]:
+        """What a person needs to recognise the element once its reference is gone: tag, a
+        selector-like description (``button#go.primary``) and its text."""
+        info = self.ff.execute(
+            "const e = arguments[0];"
+            "return [e.localName, e.id, Array.from(e.classList || []), e.innerText ?? e.textContent ?? ''];",
+            [self],
         )
+        tag, ident, classes, text = info
+        selector = tag + (f"#{ident}" if ident else "") + "".join(f".{c}" for c in classes)
+        return {"element": selector, "tag": tag, "text": str(text).strip()}
 
     def screenshot(self) -> PNG:
         """A PNG of just this element."""
         return self.ff.screenshot(element=self)
 
 
+@dataclass
+class ShadowRoot(_Finder):
+    """An element's shadow root: find elements inside it (CSS, tag name, link text; not XPath)."""
+
+    ff: Firefox
+    id: str
+
+    _FIND, _FIND_ALL = "WebDriver:FindElementFromShadowRoot", "WebDriver:FindElementsFromShadowRoot"
+
+    def to_dict(self) -> dict[str, str]:
+        """The shadow root as WebDriver sends it (a reference, for script arguments)."""
+        return {SHADOW_KEY: self.id}
+
+    def _find_params(self) -> dict[str, Any]:
+        return {"shadowRoot": self.id}
+
+
+@dataclass(frozen=True)
+class Dialog:
+    """A dialog open on the page: ``type`` is ``alert``, ``confirm``, ``prompt`` or ``beforeunload``
+    (``dialog`` when Firefox does not say), ``text`` its message."""
+
+    type: str
+    text: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"type": self.type, "text": self.text}
+
+    def __str__(self) -> str:
+        article = "an" if self.type[:1] in "aeiou" else "a"
+        return f"{article} {self.type} dialog is open: {self.text}"
+
+
+@dataclass
+class Alert:
+    """The dialog open on the page (``ff.alert``), to read and answer."""
+
+    ff: Firefox
+    type: str
+    text: str
+
+    def accept(self) -> None:
+        """OK (a confirm answers true; a prompt answers its text)."""
+        self.ff.request("WebDriver:AcceptAlert")
+
+    def dismiss(self) -> None:
+        """Cancel (an alert has only OK, which this presses)."""
+        self.ff.request("WebDriver:DismissAlert")
+
+    def send(self, text: str) -> None:
+        """Type ``text`` into a prompt (then :meth:`accept`); an alert or a confirm refuses it
+        (:class:`~tether_firefox.marionette.ElementNotInteractable`)."""
+        self.ff.request("WebDriver:SendAlertText", {"text": text})
+
+
 def _to_wire(value: Any) -> Any:
-    if isinstance(value, Element):
+    if isinstance(value, (Element, ShadowRoot)):
         return value.to_dict()
     if isinstance(value, (list, tuple)):
         return [_to_wire(v) for v in value]
@@ -144,7 +303,7 @@ def _to_wire(value: Any) -> Any:
     return value
 
 
-class Firefox:
+class Firefox(_Finder):
     """A Marionette session on one Firefox. Use it as a context manager (or call :meth:`close`).
 
     ``timeout`` bounds every command that is not a page load, script or element search; those
@@ -167,6 +326,7 @@ class Firefox:
         connect_timeout: float = 5.0,
         busy_wait: float = 3.0,
         endpoint: Endpoint | None = None,
+        console: bool | Callable[[dict[str, Any]], Any] = False,
     ) -> None:
         self.host, self.port = host, port
         self.timeout = timeout
@@ -175,6 +335,13 @@ class Firefox:
         self.busy_wait = busy_wait
         self.chrome = chrome
         self._caps_request: dict[str, Any] = dict(capabilities or {})
+        # A dialog stays open until someone answers it on purpose: Firefox's default would dismiss it
+        # at the next command (and answer a confirm "Cancel"); "ignore" raises UnexpectedAlertOpen.
+        self._caps_request.setdefault("unhandledPromptBehavior", "ignore")
+        self._console_wanted = console
+        self._console: Console | None = None
+        if console:  # the same session over WebDriver BiDi, for log.entryAdded
+            self._caps_request["webSocketUrl"] = True
         wanted = {"pageLoad": page_load_timeout, "script": script_timeout, "implicit": implicit_wait}
         timeouts = {k: int(v * 1000) for k, v in wanted.items() if v is not None}
         if timeouts:
@@ -203,6 +370,13 @@ class Firefox:
         return tether.connect(
             "firefox", host, port, probe_timeout=min(timeout, 5.0), timeout=timeout, **options
         )
+
+    def ask_capabilities(self, **capabilities: Any) -> None:
+        """Capabilities to ask for at ``NewSession`` (``acceptInsecureCerts=True`` …): before
+        the session opens only."""
+        if self._m is not None:
+            raise UsageError("the session is open: capabilities are asked for before it opens")
+        self._caps_request.update(capabilities)
 
     # -- session ---------------------------------------------------------------------------
     def open(self) -> Firefox:
@@ -239,20 +413,56 @@ class Firefox:
             except BaseException:
                 self.close()
                 raise
+        if self._console_wanted:
+            try:
+                self._open_console()
+            except BaseException:
+                self.close()
+                raise
         return self
+
+    def _open_console(self) -> None:
+        from .bidi import Console
+
+        url = self.capabilities.get("webSocketUrl")
+        if not isinstance(url, str):
+            raise NotFound(
+                "Firefox runs no WebDriver BiDi: collecting console messages needs it",
+                hint="launch it with `tether firefox launch --bidi` (or run it with --remote-debugging-port)",
+            )
+        hook = self._console_wanted if callable(self._console_wanted) else None
+        self._console = Console(url, timeout=min(self.timeout, 10.0), on_entry=hook)
+
+    def console_messages(self) -> list[dict[str, Any]]:
+        """The console messages and uncaught JavaScript errors of the pages since the session
+        opened (a session opened with ``console=True``): dicts with ``level``, ``type``
+        (``console`` or ``javascript``), ``method``, ``text``, ``url``, ``line``, ``timestamp``.
+        They arrive asynchronously: ``wait_until(lambda: ff.js_errors())`` waits for one."""
+        if self._console is None:
+            raise UsageError(
+                "this session does not collect console messages",
+                hint='open it with console=True: tether.connect("firefox", console=True)',
+            )
+        return self._console.snapshot()
+
+    def js_errors(self) -> list[dict[str, Any]]:
+        """The uncaught JavaScript errors among :meth:`console_messages`."""
+        return [e for e in self.console_messages() if e.get("type") == "javascript"]
 
     def close(self) -> None:
         """Delete the session (Firefox keeps running) and close the connection."""
+        console, self._console = self._console, None
         m, self._m = self._m, None
-        if m is None:
-            return
         try:
-            if not m.closed:
+            if m is not None and not m.closed:
                 with contextlib.suppress(TetherError):  # the socket closing ends the session anyway
                     m.call("WebDriver:DeleteSession", timeout=min(self.timeout, 10.0))
         finally:
-            m.close()
+            if m is not None:
+                m.close()
             self.session_id = None
+            if console is not None:  # after the session: Firefox has closed its BiDi side by now
+                console.close()
 
     def __enter__(self) -> Self:
         return self.open()
@@ -327,19 +537,6 @@ class Firefox:
             return Element(self, value[ELEMENT_KEY])
         raise MarionetteError(f"expected an element reference, got {value!r}")
 
-    def find(self, selector: str, by: str = CSS) -> Element:
-        """The first element matching ``selector`` (CSS by default; ``by=XPATH`` …).
-
-        Raises :class:`~tether_firefox.marionette.NoSuchElement` (exit 1) when none matches.
-        """
-        return self._element(self.request("WebDriver:FindElement", {"using": by, "value": selector}))
-
-    def find_all(self, selector: str, by: str = CSS) -> list[Element]:
-        """Every element matching ``selector`` (possibly none)."""
-        return [
-            self._element(v) for v in self.request("WebDriver:FindElements", {"using": by, "value": selector})
-        ]
-
     def click(self, selector: str, by: str = CSS) -> None:
         """Click the element matching ``selector``."""
         self.find(selector, by).click()
@@ -369,10 +566,19 @@ class Firefox:
         name = "WebDriver:ExecuteAsyncScript" if async_ else "WebDriver:ExecuteScript"
         return self._from_wire(self.request(name, params))
 
+    @property
+    def ff(self) -> Firefox:  # the page is the finder of last resort: finds go through this session
+        return self
+
+    def _find_params(self) -> dict[str, Any]:
+        return {}
+
     def _from_wire(self, value: Any) -> Any:
         if isinstance(value, dict):
             if set(value) == {ELEMENT_KEY}:
                 return Element(self, value[ELEMENT_KEY])
+            if set(value) == {SHADOW_KEY}:
+                return ShadowRoot(self, value[SHADOW_KEY])
             return {k: self._from_wire(v) for k, v in value.items()}
         if isinstance(value, list):
             return [self._from_wire(v) for v in value]
@@ -468,6 +674,10 @@ class Firefox:
         """Set a cookie for the current page (``path``, ``domain``, ``secure``, ``httpOnly``, ``expiry``…)."""
         self.request("WebDriver:AddCookie", {"cookie": {"name": name, "value": value, **fields}})
 
+    def get_cookie(self, name: str) -> dict[str, Any] | None:
+        """The current page's cookie ``name``, or ``None`` when it has none of that name."""
+        return next((c for c in self.cookies() if c.get("name") == name), None)
+
     def delete_cookie(self, name: str | None = None) -> None:
         """Delete the cookie ``name``, or every cookie of the page when ``name`` is None."""
         if name is None:
@@ -499,6 +709,175 @@ class Firefox:
     def close_window(self) -> list[str]:
         """Close the current window; returns the handles still open."""
         return self.request("WebDriver:CloseWindow")
+
+    # -- keys and mouse --------------------------------------------------------------------
+    def actions(self) -> Actions:
+        """A chain of key, mouse and wheel steps (:class:`~tether_firefox.actions.Actions`);
+        ``perform()`` sends it.
+
+        >>> ff.actions().press("Control+a").type("hello").press("Enter").perform()   # doctest: +SKIP
+        """
+        from .actions import Actions
+
+        return Actions(self)
+
+    def _el(self, target: Element | str) -> Element:
+        return self.find(target) if isinstance(target, str) else target
+
+    def press(self, *chords: str) -> None:
+        """Press keys on whatever has the focus: ``ff.press("Control+a", "Delete")``."""
+        self.actions().press(*chords).perform()
+
+    def hover(self, target: Element | str) -> None:
+        """Rest the mouse over an element (a hover menu opens)."""
+        self.actions().hover(self._el(target)).perform()
+
+    def drag(self, source: Element | str, target: Element | str) -> None:
+        """Drag ``source`` onto ``target``.
+
+        A ``draggable="true"`` source gets the HTML5 drag events (``dragstart`` … ``drop`` …
+        ``dragend``, one ``DataTransfer`` throughout) dispatched in the page: Firefox's actions
+        start a native drag session for it that never reaches the drop (measured on ESR 153,
+        headless). Anything else is dragged with the mouse (press, move, release).
+        """
+        src, dst = self._el(source), self._el(target)
+        if src.attr("draggable") == "true":
+            self.execute(HTML5_DRAG, [src, dst])
+        else:
+            self.actions().drag(src, dst).perform()
+
+    def scroll(self, target: Element | str | None = None, dx: int = 0, dy: int = 0) -> None:
+        """Turn the mouse wheel over the page: by (``dx``, ``dy``) CSS pixels, or, for ``target``,
+        as far as it takes to bring the element to the middle of the viewport (plus ``dx``, ``dy``).
+
+        Firefox refuses a wheel over an element outside the viewport ("move target out of bounds"),
+        so the wheel turns over the viewport and the distance is measured first.
+        """
+        if target is not None:
+            off = self.execute(
+                "const r = arguments[0].getBoundingClientRect();"
+                "return [Math.round(r.x + r.width / 2 - innerWidth / 2),"
+                " Math.round(r.y + r.height / 2 - innerHeight / 2)];",
+                [self._el(target)],
+            )
+            dx, dy = dx + int(off[0]), dy + int(off[1])
+        self.actions().scroll(None, dx, dy).perform()
+        self._settle_scroll()
+
+    def _settle_scroll(self, limit: float = 2.0) -> None:
+        """Wait until the page stops moving: Firefox scrolls after a wheel event asynchronously
+        (smoothly), so a read right after ``PerformActions`` may see where it started."""
+        end, last, still = time.monotonic() + limit, None, 0
+        while time.monotonic() < end and still < 3:  # still for 150 ms: done
+            if self.dialog() is not None:
+                return
+            now = self.execute("return [scrollX, scrollY]")
+            still = still + 1 if now == last else 0
+            last = now
+            time.sleep(0.05)
+
+    # -- dialogs ---------------------------------------------------------------------------
+    def dialog(self) -> Dialog | None:
+        """The dialog open on the page (its type and text), or ``None``; never answers it.
+
+        The type comes from the refusal of a harmless command (``GetCurrentURL``) while the dialog
+        is open, which Firefox words "Unexpected confirm dialog detected" when the session leaves
+        dialogs alone (``unhandledPromptBehavior`` "ignore", tether's default).
+        """
+        try:
+            text = self.request("WebDriver:GetAlertText")
+        except NoSuchAlert:
+            return None
+        kind = "dialog"
+        if self.capabilities.get("unhandledPromptBehavior") == "ignore":
+            try:
+                self.request("WebDriver:GetCurrentURL")
+            except UnexpectedAlertOpen as exc:
+                kind = dialog_type(exc.app_message or "")
+        return Dialog(kind, str(text))
+
+    @property
+    def alert(self) -> Alert:
+        """The open dialog, to read and answer; :class:`~tether_firefox.marionette.NoSuchAlert`
+        (exit 1) when none is open.
+
+        >>> ff.click("#delete"); ff.alert.text          # doctest: +SKIP
+        'Delete it?'
+        >>> ff.alert.accept()                           # doctest: +SKIP
+        """
+        found = self.dialog()
+        if found is None:
+            raise NoSuchAlert("no dialog is open", code="no such alert")
+        return Alert(self, found.type, found.text)
+
+    # -- frames ----------------------------------------------------------------------------
+    def switch_to_frame(self, frame: Element | int | str | None = None) -> None:
+        """Make a frame the context of later commands: an ``<iframe>`` element, its selector, its
+        index among the page's frames, or ``None`` for the top-level document."""
+        if frame is None:
+            params: dict[str, Any] = {}
+        elif isinstance(frame, int):
+            params = {"id": frame}
+        else:
+            el = self.find(frame) if isinstance(frame, str) else frame
+            params = {"element": el.id}
+        self.request("WebDriver:SwitchToFrame", params)
+
+    def switch_to_parent_frame(self) -> None:
+        """Go up one frame (nothing at the top-level document)."""
+        self.request("WebDriver:SwitchToParentFrame")
+
+    @contextlib.contextmanager
+    def frame(self, *frames: Element | int | str) -> Iterator[Firefox]:
+        """Work inside a frame, nested frames when several are given (outermost first), and come
+        back out after the block.
+
+        >>> with ff.frame("#outer", "iframe.inner"):          # doctest: +SKIP
+        ...     ff.click("button")
+        """
+        entered = 0
+        try:
+            for f in frames:
+                self.switch_to_frame(f)
+                entered += 1
+            yield self
+        finally:
+            for _ in range(entered):
+                with contextlib.suppress(TetherError):  # the frame may be gone (a navigation)
+                    self.switch_to_parent_frame()
+
+    # -- the window's size and place -------------------------------------------------------
+    def window_rect(self) -> dict[str, int]:
+        """The current window's ``x``, ``y``, ``width`` and ``height`` (screen pixels)."""
+        return self.request("WebDriver:GetWindowRect")
+
+    def set_window_rect(
+        self,
+        *,
+        x: int | None = None,
+        y: int | None = None,
+        width: int | None = None,
+        height: int | None = None,
+    ) -> dict[str, int]:
+        """Move and/or resize the current window; returns the rect Firefox settled on."""
+        if any(v is not None and v <= 0 for v in (width, height)):
+            raise UsageError(f"a window size must be positive, not {width}x{height}")
+        params = {
+            k: int(v) for k, v in (("x", x), ("y", y), ("width", width), ("height", height)) if v is not None
+        }
+        return self.request("WebDriver:SetWindowRect", params)
+
+    def maximize(self) -> dict[str, int]:
+        """Maximize the current window; returns its rect."""
+        return self.request("WebDriver:MaximizeWindow")
+
+    def minimize(self) -> dict[str, int]:
+        """Minimize (iconify) the current window; returns its rect."""
+        return self.request("WebDriver:MinimizeWindow")
+
+    def fullscreen(self) -> dict[str, int]:
+        """Make the current window full-screen; returns its rect."""
+        return self.request("WebDriver:FullscreenWindow")
 
     # -- session settings ------------------------------------------------------------------
     def timeouts(self) -> dict[str, int]:
@@ -580,4 +959,16 @@ def attach(host: str | None = None, port: int | None = None, **options: Any) -> 
     return Firefox.attach(host, port, **options)
 
 
-__all__ = ["CSS", "XPATH", "Element", "Firefox", "NoSuchElement", "NotFound", "attach", "attach_located"]
+__all__ = [
+    "CSS",
+    "XPATH",
+    "Alert",
+    "Dialog",
+    "Element",
+    "Firefox",
+    "NoSuchElement",
+    "NotFound",
+    "ShadowRoot",
+    "attach",
+    "attach_located",
+]

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tether import launched
-from tether.errors import NotFound, TetherError, Timeout, Unreachable, UsageError
+from tether.errors import AmbiguousTarget, NotFound, TetherError, Timeout, Unreachable, UsageError
 from tether.launched import DataField
 
 from .probe import (
@@ -76,6 +76,8 @@ class Launched(launched.Record):
     binary = DataField[str]("binary")
     headless = DataField[bool]("headless", False)
     bidi_port = DataField[int | None]("bidi_port")
+    download_dir = DataField[str | None]("download_dir")
+    accept_insecure_certs = DataField[bool]("accept_insecure_certs", False)  # sessions ask for it
 
     @property
     def bidi_url(self) -> str | None:
@@ -96,6 +98,69 @@ def records() -> list[Launched]:
 def find_record(port: int | None = None) -> Launched | None:
     """The launch record for ``port``, or the only one when no port is given."""
     return launched.find(APP, port, what="Firefoxes", kind=Launched)
+
+
+# ----------------------------------------------------------------------------- launch options
+def parse_pref(text: str) -> tuple[str, Any]:
+    """``NAME=VALUE`` -> (name, value): VALUE is JSON when it parses (``true``, ``3``, ``"x"``),
+    else the text itself. :class:`UsageError` (exit 2) for anything else."""
+    name, sep, raw = text.partition("=")
+    name = name.strip()
+    if not sep or not name or any(c in name for c in " \t\n\"'(),;"):
+        raise UsageError(f"a pref is NAME=VALUE (browser.startup.page=1), not {text!r}")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        value = raw
+    if not isinstance(value, (str, bool, int)):  # Firefox prefs have no floats, lists or null
+        raise UsageError(f"pref {name}: a value is a string, an integer or true/false, not {raw!r}")
+    return name, value
+
+
+def download_prefs(directory: Path) -> dict[str, Any]:
+    """Prefs that save every download into ``directory`` without asking (headless too)."""
+    return {
+        "browser.download.folderList": 2,  # 2: the directory in browser.download.dir
+        "browser.download.dir": str(directory),
+        "browser.download.useDownloadDir": True,
+        "browser.download.always_ask_before_handling_new_types": False,
+        "browser.download.manager.showWhenStarting": False,
+        "browser.download.alwaysOpenPanel": False,
+        "browser.download.start_downloads_in_tmp_dir": False,
+        "pdfjs.disabled": True,  # a PDF is saved, not shown
+    }
+
+
+def proxy_prefs(url: str) -> dict[str, Any]:
+    """Prefs for a manual proxy: ``http://HOST:PORT`` (HTTP and HTTPS through it) or
+    ``socks5://HOST:PORT`` (``socks4://`` too; DNS through the proxy for socks5)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+        parts = None
+    scheme = parts.scheme.lower() if parts else ""
+    if scheme not in ("http", "https", "socks", "socks4", "socks5") or not host or not port:
+        raise UsageError(f"--proxy must be http://HOST:PORT or socks5://HOST:PORT, not {url!r}")
+    if scheme.startswith("socks"):
+        version = 4 if scheme == "socks4" else 5
+        return {
+            "network.proxy.type": 1,
+            "network.proxy.socks": host,
+            "network.proxy.socks_port": port,
+            "network.proxy.socks_version": version,
+            "network.proxy.socks_remote_dns": version == 5,
+        }
+    return {
+        "network.proxy.type": 1,
+        "network.proxy.http": host,
+        "network.proxy.http_port": port,
+        "network.proxy.ssl": host,
+        "network.proxy.ssl_port": port,
+    }
 
 
 # ----------------------------------------------------------------------------- launching
@@ -184,6 +249,11 @@ def launch(
     bidi: bool = False,
     binary: str | None = None,
     system_access: bool = False,
+    prefs: dict[str, Any] | None = None,
+    window_size: tuple[int, int] | None = None,
+    download_dir: str | Path | None = None,
+    accept_insecure_certs: bool = False,
+    proxy: str | None = None,
     args: tuple[str, ...] = (),
     timeout: float = 60.0,
 ) -> Launched:
@@ -191,10 +261,24 @@ def launch(
 
     ``port`` 0 lets the OS pick (read back from ``MarionetteActivePort``); ``profile`` uses
     that directory instead of a fresh temporary one; ``bidi`` also starts the Remote Agent
-    (WebDriver BiDi) on a free port.
+    (WebDriver BiDi) on a free port. ``prefs`` go into the profile's ``user.js``;
+    ``window_size`` is (width, height); ``download_dir`` receives every download without a
+    question (created if missing); ``proxy`` is ``http://HOST:PORT`` or ``socks5://HOST:PORT``;
+    ``accept_insecure_certs`` is recorded, and tether's sessions on this Firefox ask for it.
     """
     if not 0 <= port < 65536:  # before anything else: a bad port starts nothing and reads nothing
         raise UsageError(f"port {port} is out of range (0-65535)")
+    if window_size is not None and min(window_size) <= 0:
+        raise UsageError(f"a window size must be positive, not {window_size[0]}x{window_size[1]}")
+    extra_prefs = dict(prefs or {})
+    if proxy is not None:
+        extra_prefs.update(proxy_prefs(proxy))
+    downloads = Path(download_dir).expanduser().resolve() if download_dir is not None else None
+    if downloads is not None:
+        if downloads.exists() and not downloads.is_dir():
+            raise UsageError(f"--download-dir {downloads} is not a directory")
+        downloads.mkdir(parents=True, exist_ok=True)
+        extra_prefs.update(download_prefs(downloads))
     exe = find_binary(binary)
     temp = profile is None
     prof = Path(tempfile.mkdtemp(prefix="tether-firefox-")) if temp else Path(profile).expanduser().resolve()
@@ -205,7 +289,8 @@ def launch(
             f"the profile {prof} is in use by Firefox (pid {user})",
             hint="attach to that Firefox instead (`tether firefox status`), or use another profile",
         )
-    write_prefs(prof, {**PREFS, "marionette.port": port} if temp else {"marionette.port": port})
+    base = {**PREFS, "marionette.port": port} if temp else {"marionette.port": port}
+    write_prefs(prof, {**base, **extra_prefs})
     for stale in (PORT_FILE, BIDI_FILE):  # left behind by a crash or a SIGTERM
         (prof / stale).unlink(missing_ok=True)
     argv = [exe, "--marionette", "--no-remote", "--profile", str(prof)]
@@ -215,6 +300,11 @@ def launch(
         argv += ["--remote-debugging-port", "0"]
     if system_access:
         argv.append("--remote-allow-system-access")
+    size_env: dict[str, str] = {}
+    if window_size is not None:
+        argv += ["--window-size", f"{window_size[0]},{window_size[1]}"]
+        if headless:  # headless Firefox sizes its window to its virtual screen, set by these
+            size_env = {"MOZ_HEADLESS_WIDTH": str(window_size[0]), "MOZ_HEADLESS_HEIGHT": str(window_size[1])}
     argv += list(args)
     records()  # drops what died since, and week-old logs
     log = launched.new_log(APP)
@@ -225,7 +315,7 @@ def launch(
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            env={**os.environ, "MOZ_CRASHREPORTER_DISABLE": "1"},
+            env={**os.environ, "MOZ_CRASHREPORTER_DISABLE": "1", **size_env},
         )
     started = launched.start_time(proc.pid)  # now, while the pid is surely ours
     try:
@@ -248,6 +338,8 @@ def launch(
         binary=exe,
         headless=headless,
         bidi_port=bidi_port_of(prof) if bidi else None,
+        download_dir=str(downloads) if downloads is not None else None,
+        accept_insecure_certs=accept_insecure_certs,
     )
     rec.save()
     return rec
@@ -345,11 +437,68 @@ def _quit_foreign(
     }
 
 
+def find_bidi_port(marionette_port: int | None = None) -> int:
+    """The BiDi port of the Firefox whose Marionette listens on ``marionette_port`` (or of the
+    only Firefox running the Remote Agent): tether's launch record first, then running
+    Firefoxes' profiles."""
+    for rec in records():
+        if rec.bidi_port and (marionette_port is None or rec.port == marionette_port):
+            return rec.bidi_port
+    found: list[tuple[int, int | None]] = []
+    looked = []
+    for _pid, _name, cmd in firefox_processes():
+        profile = profile_dir(cmd)
+        if profile is None:
+            continue
+        looked.append(str(profile / BIDI_FILE))
+        port = bidi_port_of(profile)
+        if port is not None:
+            found.append((port, active_port(profile)))
+    if marionette_port is not None:
+        found = [f for f in found if f[1] == marionette_port]
+    if len(found) == 1:
+        return found[0][0]
+    if len(found) > 1:
+        raise AmbiguousTarget(f"{len(found)} Firefoxes run WebDriver BiDi", hint="name one with --bidi-port")
+    raise NotFound(
+        "no Firefox with WebDriver BiDi (the Remote Agent) was found",
+        looked_at=looked,
+        hint="launch one with `tether firefox launch --bidi`, or start Firefox with --remote-debugging-port",
+    )
+
+
+def list_downloads(directory: str | Path) -> list[dict[str, Any]]:
+    """The files in a download directory: ``name``, ``bytes``, and ``complete`` — False while
+    Firefox still writes it (a ``.part`` file beside it, or the ``.part`` file itself)."""
+    folder = Path(directory)
+    try:
+        entries = sorted(p for p in folder.iterdir() if p.is_file())
+    except OSError as exc:
+        raise NotFound(f"cannot read the download directory {folder}: {exc.strerror}") from exc
+    names = {p.name for p in entries}
+    out = []
+    for p in entries:
+        if p.suffix == ".part" and p.name[: -len(".part")] in names:
+            continue  # shown as the incomplete file it belongs to
+        partial = p.suffix == ".part" or f"{p.name}.part" in names
+        try:
+            size = p.stat().st_size
+        except OSError:
+            continue
+        out.append({"name": p.name, "bytes": size, "complete": not partial})
+    return out
+
+
 __all__ = [
     "Launched",
+    "download_prefs",
+    "find_bidi_port",
     "find_binary",
     "find_record",
     "launch",
+    "list_downloads",
+    "parse_pref",
+    "proxy_prefs",
     "quit_firefox",
     "records",
 ]

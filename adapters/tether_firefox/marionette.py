@@ -54,6 +54,7 @@ NO_VALUE = frozenset(
     }
 )
 ELEMENT_KEY = "element-6066-11e4-a52e-4f735466cecf"
+SHADOW_KEY = "shadow-6066-11e4-a52e-4f735466cecf"
 
 
 # ----------------------------------------------------------------------------- errors
@@ -80,70 +81,145 @@ class MarionetteError(CommandError):
         self.data = data
 
 
-class NoSuchElement(MarionetteError):
-    """Firefox's ``no such element`` error."""
-
-    code = "no such element"
-
-
-class NoSuchWindow(MarionetteError):
-    """Firefox's ``no such window`` error."""
-
-    code = "no such window"
+# Every WebDriver error code of Firefox's remote agent (remote/shared/webdriver/Errors.sys.mjs), each
+# its own class, so that a caller catches exactly the refusal it expects. All exit 1 (Firefox refused),
+# but the two timeouts below, which exit 4.
 
 
-class NoSuchFrame(MarionetteError):
-    """Firefox's ``no such frame`` error."""
-
-    code = "no such frame"
-
-
-class NoSuchAlert(MarionetteError):
-    """Firefox's ``no such alert`` error."""
-
-    code = "no such alert"
-
-
-class StaleElementReference(MarionetteError):
-    """Firefox's ``stale element reference`` error."""
-
-    code = "stale element reference"
-
-
-class ElementNotInteractable(MarionetteError):
-    """Firefox's ``element not interactable`` error."""
-
-    code = "element not interactable"
+class DetachedShadowRoot(MarionetteError):
+    code = "detached shadow root"
 
 
 class ElementClickIntercepted(MarionetteError):
-    """Firefox's ``element click intercepted`` error."""
-
     code = "element click intercepted"
 
 
-class InvalidArgument(MarionetteError):
-    """Firefox's ``invalid argument`` error."""
+class ElementNotAccessible(MarionetteError):
+    code = "element not accessible"
 
+
+class ElementNotInteractable(MarionetteError):
+    code = "element not interactable"
+
+
+class InsecureCertificate(MarionetteError):
+    code = "insecure certificate"
+
+
+class InvalidArgument(MarionetteError):
     code = "invalid argument"
 
 
-class InvalidSelector(MarionetteError):
-    """Firefox's ``invalid selector`` error."""
+class InvalidCookieDomain(MarionetteError):
+    code = "invalid cookie domain"
 
+
+class InvalidElementState(MarionetteError):
+    code = "invalid element state"
+
+
+class InvalidSelector(MarionetteError):
     code = "invalid selector"
 
 
 class InvalidSessionId(MarionetteError):
-    """Firefox's ``invalid session id`` error."""
-
     code = "invalid session id"
 
 
 class JavascriptError(MarionetteError):
-    """Firefox's ``javascript error`` error."""
-
     code = "javascript error"
+
+
+class MoveTargetOutOfBounds(MarionetteError):
+    code = "move target out of bounds"
+
+
+class NoSuchAlert(MarionetteError):
+    code = "no such alert"
+
+
+class NoSuchCookie(MarionetteError):
+    code = "no such cookie"
+
+
+class NoSuchElement(MarionetteError):
+    code = "no such element"
+
+
+class NoSuchFrame(MarionetteError):
+    code = "no such frame"
+
+
+class NoSuchHandle(MarionetteError):
+    code = "no such handle"
+
+
+class NoSuchHistoryEntry(MarionetteError):
+    code = "no such history entry"
+
+
+class NoSuchIntercept(MarionetteError):
+    code = "no such intercept"
+
+
+class NoSuchNode(MarionetteError):
+    code = "no such node"
+
+
+class NoSuchRequest(MarionetteError):
+    code = "no such request"
+
+
+class NoSuchScript(MarionetteError):
+    code = "no such script"
+
+
+class NoSuchShadowRoot(MarionetteError):
+    code = "no such shadow root"
+
+
+class NoSuchUserContext(MarionetteError):
+    code = "no such user context"
+
+
+class NoSuchWindow(MarionetteError):
+    code = "no such window"
+
+
+class SessionNotCreated(MarionetteError):
+    code = "session not created"
+
+
+class StaleElementReference(MarionetteError):
+    code = "stale element reference"
+
+
+class UnableToCaptureScreen(MarionetteError):
+    code = "unable to capture screen"
+
+
+class UnableToSetCookie(MarionetteError):
+    code = "unable to set cookie"
+
+
+class UnableToSetFileInput(MarionetteError):
+    code = "unable to set file input"
+
+
+class UnexpectedAlertOpen(MarionetteError):
+    code = "unexpected alert open"
+
+
+class UnknownCommand(MarionetteError):
+    code = "unknown command"
+
+
+class UnknownError(MarionetteError):
+    code = "unknown error"
+
+
+class UnsupportedOperation(MarionetteError):
+    code = "unsupported operation"
 
 
 class ScriptTimeout(MarionetteError, Timeout):
@@ -160,64 +236,45 @@ class PageLoadTimeout(MarionetteError, Timeout):
     exit_code = 4
 
 
-class UnknownCommand(MarionetteError):
-    """Firefox's ``unknown command`` error."""
-
-    code = "unknown command"
-
-
-class SessionNotCreated(MarionetteError):
-    """Firefox's ``session not created`` error."""
-
-    code = "session not created"
-
-
-class UnsupportedOperation(MarionetteError):
-    """Firefox's ``unsupported operation`` error."""
-
-    code = "unsupported operation"
-
-
-class UnexpectedAlertOpen(MarionetteError):
-    """Firefox's ``unexpected alert open`` error."""
-
-    code = "unexpected alert open"
-
-
-class InsecureCertificate(MarionetteError):
-    """Firefox's ``insecure certificate`` error."""
-
-    code = "insecure certificate"
-
-
-class NoSuchCookie(MarionetteError):
-    """Firefox's ``no such cookie`` error."""
-
-    code = "no such cookie"
-
-
 ERRORS: dict[str, type[MarionetteError]] = {
     cls.code: cls
     for cls in (
-        NoSuchElement,
-        NoSuchWindow,
-        NoSuchFrame,
-        NoSuchAlert,
-        StaleElementReference,
-        ElementNotInteractable,
+        DetachedShadowRoot,
         ElementClickIntercepted,
+        ElementNotAccessible,
+        ElementNotInteractable,
+        InsecureCertificate,
         InvalidArgument,
+        InvalidCookieDomain,
+        InvalidElementState,
         InvalidSelector,
         InvalidSessionId,
         JavascriptError,
-        ScriptTimeout,
-        PageLoadTimeout,
-        UnknownCommand,
-        SessionNotCreated,
-        UnsupportedOperation,
-        UnexpectedAlertOpen,
-        InsecureCertificate,
+        MoveTargetOutOfBounds,
+        NoSuchAlert,
         NoSuchCookie,
+        NoSuchElement,
+        NoSuchFrame,
+        NoSuchHandle,
+        NoSuchHistoryEntry,
+        NoSuchIntercept,
+        NoSuchNode,
+        NoSuchRequest,
+        NoSuchScript,
+        NoSuchShadowRoot,
+        NoSuchUserContext,
+        NoSuchWindow,
+        PageLoadTimeout,
+        ScriptTimeout,
+        SessionNotCreated,
+        StaleElementReference,
+        UnableToCaptureScreen,
+        UnableToSetCookie,
+        UnableToSetFileInput,
+        UnexpectedAlertOpen,
+        UnknownCommand,
+        UnknownError,
+        UnsupportedOperation,
     )
 }
 
@@ -225,6 +282,20 @@ SYSTEM_ACCESS_HINT = (
     "the chrome context needs Firefox started with -remote-allow-system-access (Firefox 138 and later); "
     "`tether firefox launch --system-access` does that"
 )
+
+
+DIALOG_HINT = (
+    "answer it first: `tether firefox alert accept|dismiss|send TEXT` (`tether firefox alert` reads it)"
+)
+
+
+def dialog_type(message: str) -> str:
+    """``alert``, ``confirm``, ``prompt`` or ``beforeunload`` from Firefox's "unexpected alert open"
+    message (``Unexpected confirm dialog detected. Performed handler "ignore"``); ``dialog`` else."""
+    import re
+
+    m = re.search(r"Unexpected (\w+) dialog", message)
+    return m.group(1) if m else "dialog"
 
 
 def map_error(name: str, error: Any) -> MarionetteError:
@@ -238,6 +309,12 @@ def map_error(name: str, error: Any) -> MarionetteError:
     if code == "unsupported operation" and ("chrome" in message.lower() or "system" in message.lower()):
         hint = SYSTEM_ACCESS_HINT
     text = f"{name}: {code}" + (f": {message}" if message else "")
+    if code == "unexpected alert open":  # Firefox left the dialog open (unhandledPromptBehavior "ignore")
+        kind = dialog_type(message)
+        said = (error.get("data") or {}).get("text") if isinstance(error.get("data"), dict) else None
+        article = "an" if kind[:1] in "aeiou" else "a"
+        text = f"{name}: {article} {kind} dialog is open" + (f": {said}" if said is not None else "")
+        hint = DIALOG_HINT
     return cls(
         text,
         code=code,
@@ -453,29 +530,49 @@ def open_connection(
 
 __all__ = [
     "ELEMENT_KEY",
+    "ERRORS",
     "NO_VALUE",
+    "SHADOW_KEY",
+    "DetachedShadowRoot",
     "ElementClickIntercepted",
+    "ElementNotAccessible",
     "ElementNotInteractable",
     "InsecureCertificate",
     "InvalidArgument",
+    "InvalidCookieDomain",
+    "InvalidElementState",
     "InvalidSelector",
     "InvalidSessionId",
     "JavascriptError",
     "Marionette",
     "MarionetteError",
+    "MoveTargetOutOfBounds",
     "NoSuchAlert",
     "NoSuchCookie",
     "NoSuchElement",
     "NoSuchFrame",
+    "NoSuchHandle",
+    "NoSuchHistoryEntry",
+    "NoSuchIntercept",
+    "NoSuchNode",
+    "NoSuchRequest",
+    "NoSuchScript",
+    "NoSuchShadowRoot",
+    "NoSuchUserContext",
     "NoSuchWindow",
     "PageLoadTimeout",
     "ScriptTimeout",
     "SessionNotCreated",
     "StaleElementReference",
+    "UnableToCaptureScreen",
+    "UnableToSetCookie",
+    "UnableToSetFileInput",
     "UnexpectedAlertOpen",
     "UnknownCommand",
+    "UnknownError",
     "UnsupportedOperation",
     "busy_error",
+    "dialog_type",
     "likely_holder",
     "map_error",
     "open_connection",

