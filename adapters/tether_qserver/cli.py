@@ -108,13 +108,13 @@ def env_ensure(target: Target) -> None:
     _env(target, "open", True)
 
 
-@cmd("close", group="env", timeout=60.0)
+@cmd("close", group="env", timeout=60.0, destructive=True)
 def env_close(target: Target, wait: WaitOpt = False) -> None:
     """Close the worker environment."""
     _env(target, "close", wait)
 
 
-@cmd("destroy", group="env", timeout=60.0)
+@cmd("destroy", group="env", timeout=60.0, destructive=True)
 def env_destroy(target: Target, wait: WaitOpt = False) -> None:
     """Destroy the worker environment (kills the worker process)."""
     _env(target, "destroy", wait)
@@ -235,7 +235,7 @@ def move(
     _ok(target, item, f"moved {item.get('name')} ({item.get('item_uid')})")
 
 
-def _simple(name: str, method: str, text: str, doc: str) -> None:
+def _simple(name: str, method: str, text: str, doc: str, destructive: bool = False) -> None:
     """A command that calls one argument-free client method and reports ``text``."""
 
     def command(target: Target) -> None:
@@ -243,17 +243,23 @@ def _simple(name: str, method: str, text: str, doc: str) -> None:
             _ok(target, getattr(qs, method)(), text)
 
     command.__doc__, command.__name__ = doc, name
-    cmd(name)(command)
+    cmd(name, destructive=destructive)(command)
 
 
-_simple("clear", "queue_clear", "queue cleared", "Remove every item from the queue (the running one stays).")
+_simple(
+    "clear",
+    "queue_clear",
+    "queue cleared",
+    "Remove every item from the queue (the running one stays).",
+    destructive=True,
+)
 _simple("start", "queue_start", "queue started", "Start the queue (already running counts as success).")
 _simple("resume", "re_resume", "resumed", "Resume the paused plan.")
-_simple("abort", "re_abort", "aborted", "Abort the paused plan (it ends 'aborted').")
-_simple("halt", "re_halt", "halted", "Halt the paused plan (no cleanup; it ends 'halted').")
+_simple("abort", "re_abort", "aborted", "Abort the paused plan (it ends 'aborted').", destructive=True)
+_simple("halt", "re_halt", "halted", "Halt the paused plan (no cleanup; it ends 'halted').", destructive=True)
 
 
-@cmd("stop")
+@cmd("stop", destructive=True)
 def stop(
     target: Target,
     cancel: Annotated[bool, typer.Option("--cancel", help="Cancel a pending queue stop.")] = False,

@@ -154,6 +154,7 @@ def build_app(args: list[str] | None = None) -> typer.Typer:
 
     app.command("scan")(scan)
     app.command("doctor")(doctor)
+    app.command("mcp")(__import__("tether.cli.mcp", fromlist=["command"]).command)
     for adapter in registry.adapters():
         help_text = adapter.description or f"Drive {adapter.title}."
         if wanted not in ("*", adapter.name):
