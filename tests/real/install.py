@@ -2,7 +2,7 @@
 """Set this machine up for tether and its real-app tests. Standard library only; idempotent.
 
 1. Debian packages the real apps need, installed only when missing:
-   ``igv`` (and Java), ``xvfb``, ``firefox-esr``, ``redis-server`` — plus ``python3-venv``
+   ``igv`` (and Java), ``xvfb``, ``firefox-esr``, ``redis-server``, ``openssh-server`` — plus ``python3-venv``
    when this Python cannot make a virtual environment.
 2. A virtual environment in ``.venv`` at the repository root.
 3. ``pip install -e '.[test]'``: tether with its dependencies, and the test extra
@@ -29,6 +29,7 @@ DEBIAN = {
     "xvfb": "/usr/bin/Xvfb",
     "firefox-esr": "/usr/bin/firefox-esr",
     "redis-server": "/usr/bin/redis-server",
+    "openssh-server": "/usr/sbin/sshd",  # tests/real/test_ssh.py: a real sshd on a loopback port
 }
 
 
@@ -77,7 +78,7 @@ def main() -> int:
         missing.append("python3-venv")
     apt_install(missing)
     if not missing:
-        say("Debian packages: all present (igv, xvfb, firefox-esr, redis-server)")
+        say("Debian packages: all present (igv, xvfb, firefox-esr, redis-server, openssh-server)")
 
     python = VENV / "bin" / "python"
     if not python.exists():

@@ -39,10 +39,10 @@ def payload(result) -> object:
 
 
 def test_lists_scan_and_every_declared_command_with_cli_parameter_names(state_dir):
+    from tether.cli.app import build_app
     from tether.cli.command import DECLARED
-    from tether.cli.mcp import build_tools
 
-    build_tools()  # loads every adapter's commands into DECLARED
+    build_app(None)  # loads every adapter's commands into DECLARED
 
     async def go():
         async with session(state_dir=state_dir) as client:

@@ -11,7 +11,9 @@ from tether.testing import FakeServer
 
 @pytest.fixture(scope="module")
 def tools():
-    return {t.name: t for t in build_tools()}
+    from tether.cli.app import build_app
+
+    return {t.name: t for t in build_tools(build_app(None))}
 
 
 def test_every_declared_command_is_a_tool_named_by_its_path(tools):

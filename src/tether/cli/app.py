@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from . import render
-from .command import JsonOpt
+from .command import JsonOpt, SshConfigOpt
 
 TimeoutOpt = Annotated[float, typer.Option("--timeout", "-t", help="Deadline in seconds per probe.")]
 
@@ -43,22 +43,43 @@ def scan(
         list[str] | None, typer.Option("--app", "-a", help="Only these adapters (repeatable).")
     ] = None,
     timeout: TimeoutOpt = 1.0,
+    host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--host",
+            help="Scan this machine over OpenSSH: ssh://[USER@]HOST[:PORT] (repeatable: in parallel).",
+        ),
+    ] = None,
+    ssh_config: SshConfigOpt = None,
 ) -> None:
     """List the apps listening on this machine's ports, each proved by its own protocol."""
     from ..api import scan as do_scan
+    from ..api import scan_hosts
 
+    errors: list = []
     with render.progress("scanning", enabled=not json_):
-        eps = do_scan(app or None, probe=not no_probe, include_unknown=all_, deep=deep, timeout=timeout)
+        opts = {"probe": not no_probe, "include_unknown": all_, "deep": deep, "timeout": timeout}
+        if host:
+            eps, errors = scan_hosts(host, app or None, ssh_config=ssh_config, **opts)
+            if errors and len(errors) == len(set(host)):
+                raise errors[0][1]  # nothing scanned: the error is the result
+        else:
+            eps = do_scan(app or None, **opts)
+    for where, exc in errors:  # some hosts failed: their rows are missing, the exit code says so
+        render.note(f"{where}: {exc.message}")
     if json_:
         render.print_json(eps)
-        return
-    rows = []
-    for e in eps:
-        row = e.to_dict()
-        row["app_title"] = e.title or "?"
-        row["bind"] = f"{e.bind} ({row['scope']})" if e.bind else "-"
-        rows.append(row)
-    render.table(rows, SCAN_COLUMNS, empty="no known app is listening (try --all)")
+    else:
+        rows = []
+        for e in eps:
+            row = e.to_dict()
+            row["app_title"] = e.title or "?"
+            row["bind"] = f"{e.bind} ({row['scope']})" if e.bind else "-"
+            rows.append(row)
+        columns = [("host", "HOST"), *SCAN_COLUMNS] if host else SCAN_COLUMNS
+        render.table(rows, columns, empty="no known app is listening (try --all)")
+    if errors:
+        raise typer.Exit(errors[0][1].exit_code)
 
 
 def doctor(json_: JsonOpt = False, timeout: TimeoutOpt = 1.0) -> None:
@@ -119,6 +140,22 @@ def doctor(json_: JsonOpt = False, timeout: TimeoutOpt = 1.0) -> None:
     )
 
 
+def mcp(
+    allow_destructive: Annotated[
+        bool,
+        typer.Option(
+            "--allow-destructive",
+            help="Allow the tools that stop or destroy something (igv exit, firefox quit, "
+            "qserver env destroy …); refused otherwise.",
+        ),
+    ] = False,
+) -> None:
+    """Serve every tether command as a Model Context Protocol tool over stdio (for AI agents)."""
+    from .mcp import serve
+
+    serve(build_app(None), allow_destructive=allow_destructive)  # None: every adapter's commands
+
+
 def build_app(args: list[str] | None = None) -> typer.Typer:
     """The root app with the adapters' sub-apps.
 
@@ -154,7 +191,7 @@ def build_app(args: list[str] | None = None) -> typer.Typer:
 
     app.command("scan")(scan)
     app.command("doctor")(doctor)
-    app.command("mcp")(__import__("tether.cli.mcp", fromlist=["command"]).command)
+    app.command("mcp")(mcp)
     for adapter in registry.adapters():
         help_text = adapter.description or f"Drive {adapter.title}."
         if wanted not in ("*", adapter.name):

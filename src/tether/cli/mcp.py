@@ -24,14 +24,13 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import os
 import sys
 import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
@@ -220,14 +219,14 @@ def _walk(group: Any, path: tuple[str, ...]):
             yield (*path, name), sub
 
 
-def build_tools() -> list[Tool]:
-    """``scan`` and every declared adapter command, as tools (each adapter's CLI is loaded)."""
+def build_tools(app: typer.Typer) -> list[Tool]:
+    """``scan`` and every declared adapter command of the root ``app`` (built with every
+    adapter's commands: ``build_app(None)``), as tools."""
     import typer.main
 
-    from .app import build_app
     from .command import DECLARED
 
-    root = typer.main.get_command(build_app(None))  # None: every adapter's commands
+    root = typer.main.get_command(app)
     declared = {d.path: d for commands in DECLARED.values() for d in commands.declared}
     tools = [_tool(("scan",), root.commands["scan"])]  # type: ignore[attr-defined]
     for adapter in sorted(DECLARED):
@@ -377,8 +376,8 @@ def refused(tool: Tool) -> dict[str, Any]:
 
 
 # -------------------------------------------------------------------------- the server
-def serve(*, allow_destructive: bool = False) -> None:
-    """Serve the tools over stdio until the client closes the connection."""
+def serve(app: typer.Typer, *, allow_destructive: bool = False) -> None:
+    """Serve the tools of the root ``app`` over stdio until the client closes the connection."""
     try:
         import anyio
         import mcp.types as types
@@ -391,7 +390,7 @@ def serve(*, allow_destructive: bool = False) -> None:
         ) from exc
     from .. import __version__
 
-    tools = {t.name: t for t in build_tools()}
+    tools = {t.name: t for t in build_tools(app)}
     listed = [
         types.Tool(
             name=t.name,
@@ -445,22 +444,4 @@ def serve(*, allow_destructive: bool = False) -> None:
     anyio.run(main)
 
 
-def command(
-    allow_destructive: Annotated[
-        bool,
-        typer.Option(
-            "--allow-destructive",
-            help="Allow the tools that stop or destroy something (igv exit, firefox quit, "
-            "qserver env destroy …); refused otherwise.",
-        ),
-    ] = False,
-) -> None:
-    """Serve every tether command as a Model Context Protocol tool over stdio (for AI agents)."""
-    if os.isatty(0):
-        from . import render
-
-        render.note("tether mcp: serving MCP over stdio (an MCP client starts this; Ctrl-C stops)")
-    serve(allow_destructive=allow_destructive)
-
-
-__all__ = ["Param", "Tool", "build_tools", "command", "run_tool", "serve"]
+__all__ = ["Param", "Tool", "build_tools", "run_tool", "serve"]
