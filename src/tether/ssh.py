@@ -18,6 +18,7 @@ installed, else from standard tools: ``ss -Htlnp`` (or ``/proc/net/tcp*``) and `
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -28,6 +29,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -205,16 +207,26 @@ class Ssh:
         return int(m.group(1)) if res.returncode == 0 and m else None
 
     def connect(self) -> int:
-        """Start the ControlMaster unless it runs; return its pid. Raises on failure (4, 5)."""
+        """Start the ControlMaster unless it runs; return its pid. Raises on failure (4, 5).
+
+        Starts are serialised per host (a lock file beside the control socket): two masters
+        racing for one socket would leave the loser as a plain background connection that no
+        ControlPersist ever closes.
+        """
         pid = self.master_pid()
         if pid is not None:
             return pid
-        self._forget_forwards()  # those of an earlier master, gone with it
-        # -f: into the background once authenticated (its stdio then goes to /dev/null); -N: no command
-        res = self._call(self.argv("-M", "-f", "-N"), self.timeout + 2)
-        if res.returncode != 0:
-            raise failure(self.target, res.stderr)
-        pid = self.master_pid()
+        with _locked(self.control.parent / f"{self.control.name}.lock", self.timeout + 5):
+            pid = self.master_pid()
+            if pid is not None:  # another process started it meanwhile
+                return pid
+            self._forget_forwards()  # those of an earlier master, gone with it
+            self.control.unlink(missing_ok=True)  # a stale socket would make ssh run without a master
+            # -f: into the background once authenticated (its stdio then goes to /dev/null); -N: no command
+            res = self._call(self.argv("-M", "-f", "-N"), self.timeout + 2)
+            if res.returncode != 0:
+                raise failure(self.target, res.stderr)
+            pid = self.master_pid()
         if pid is None:
             raise Unreachable(
                 f"ssh to {self.target}: the control connection did not stay up", host=self.target.url
@@ -403,6 +415,32 @@ def _hex_address(text: str) -> str:
         return socket.inet_ntop(socket.AF_INET, raw[::-1])
     words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
     return socket.inet_ntop(socket.AF_INET6, words)
+
+
+@contextlib.contextmanager
+def _locked(path: Path, timeout: float) -> Iterator[None]:
+    """An exclusive lock on ``path`` across processes (POSIX ``flock``), waited for up to ``timeout``."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - no ControlMaster off POSIX either
+        yield
+        return
+    with open(path, "a") as handle:
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > end:
+                    raise Timeout(
+                        f"another tether has been starting ssh to this host for {timeout:g} s"
+                    ) from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _quote(text: str) -> str:

@@ -256,3 +256,25 @@ def test_a_refused_port_exits_4(ssh_env):
     assert proc.returncode == 4  # one host failed: the other's rows are printed, the exit code says so
     assert f"127.0.0.1:{port}" in proc.stderr and "Connection refused" in proc.stderr
     assert all(r["host"] == ssh_env.url for r in json.loads(proc.stdout))
+
+
+def test_parallel_commands_from_cold_share_one_master(ssh_env, igv_app):
+    import psutil
+
+    ssh = Ssh(ssh_env.url)
+    ssh.close()
+    assert ssh.master_pid() is None
+    argv = [sys.executable, "-m", "tether", "igv", "echo", "--host", ssh_env.url, "--port", str(igv_app.port)]
+    procs = [
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert out.strip() == "echo"
+    ssh_procs = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if p.info["cmdline"] and f"ControlPath={ssh.control}" in p.info["cmdline"]
+    ]
+    assert [p.pid for p in ssh_procs] == [ssh.master_pid()], [p.info["cmdline"] for p in ssh_procs]
