@@ -68,6 +68,7 @@ def test_argv_puts_options_first_then_the_arguments_after_a_double_dash(tools):
         ("igv_goto", {"loci": ["chr1"], "colour": "red"}, "colour"),
         ("firefox_navigate", {}, "url"),
         ("igv_region", {"description": "no locus"}, "locus"),
+        ("igv_max_panel_height", {"height": "tall"}, "'tall' is not a valid int"),
     ],
 )
 def test_bad_parameters_exit_2_before_anything_runs(tools, name, arguments, words):

@@ -312,6 +312,8 @@ def run_tool(tool: Tool, arguments: dict[str, Any]) -> tuple[int, Any, str, byte
         data = _parse(out.getvalue())
         if code != 0 and not (isinstance(data, dict) and "exit_code" in data):
             message = err.getvalue().strip() or (out.getvalue().strip() if data is None else str(data))
+            if "Error: " in message:  # a usage error: its last line says it; the usage lines are for people
+                message = message.rsplit("Error: ", 1)[1].strip()
             data = {"error": "UsageError" if code == 2 else "Error", "message": message, "exit_code": code}
         written = None
         if code == 0 and tool.writes_file:
