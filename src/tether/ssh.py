@@ -402,6 +402,8 @@ def parse_listing(text: str) -> tuple[list[Listener], str]:
 
 
 def _bind(text: str) -> str:
+    if text == "*":  # ss's name for a dual-stack wildcard socket (what psutil shows as ::)
+        return "::"
     text = text.strip("[]")
     if "%" in text:  # 127.0.0.1%lo: an interface suffix
         text = text.split("%", 1)[0]

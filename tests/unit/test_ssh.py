@@ -86,7 +86,7 @@ def test_ss_listing_gives_listeners_with_processes():
     assert qs.cmdline == ["/usr/bin/python", "/usr/bin/start-bluesky-httpserver", "--port", "41957"]
     assert (igv.host, igv.bind, igv.pid, igv.cmdline[-1]) == (
         "127.0.0.1",
-        "*",
+        "::",
         30113,
         "org.broad.igv.ui.Main",
     )
