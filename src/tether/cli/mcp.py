@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -36,9 +37,9 @@ import typer
 
 from ..errors import UsageError
 
-#: options no tool offers: output format and logging are the server's business, ``--follow``
-#: streams until interrupted (a tool call must end), ``--help`` is for people
-HIDDEN = frozenset({"json", "verbose", "help", "follow"})
+#: options no tool offers: output format and logging are the server's business, ``--follow`` and
+#: ``--watch`` stream until interrupted (a tool call must end), ``--help`` is for people
+HIDDEN = frozenset({"json", "verbose", "help", "follow", "watch"})
 
 #: what a written file's first bytes say it is (IGV writes .png or .svg, Firefox PNG or PDF)
 MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (b"%PDF-", "application/pdf"))
@@ -392,6 +393,13 @@ def serve(app: typer.Typer, *, allow_destructive: bool = False) -> None:
         ) from exc
     from .. import __version__
 
+    if not os.isatty(0) and hasattr(os, "setsid"):
+        # Started by an MCP client: no controlling terminal, so a command that would prompt
+        # (getpass opens /dev/tty) reads the empty stdin and fails instead of waiting forever.
+        try:
+            os.setsid()
+        except OSError:  # already a session leader
+            pass
     tools = {t.name: t for t in build_tools(app)}
     listed = [
         types.Tool(
