@@ -426,7 +426,12 @@ def serve(app: typer.Typer, *, allow_destructive: bool = False) -> None:
         elif tool.destructive and not allow_destructive:
             data, code, written = refused(tool), 2, None
         else:
-            code, data, _, written = await anyio.to_thread.run_sync(run_tool, tool, arguments)
+            try:
+                code, data, _, written = await anyio.to_thread.run_sync(run_tool, tool, arguments)
+            except Exception as exc:  # a bug here must still answer as a tool error, not a traceback
+                code, written = 1, None
+                data = {"error": "TetherError", "message": f"internal error: {type(exc).__name__}: {exc}",
+                        "exit_code": 1}  # fmt: skip
         content, is_error = result_content(tool or Tool(params.name, (), "", []), code, data, written)
         return types.CallToolResult(content=content, isError=is_error)
 
