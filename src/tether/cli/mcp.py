@@ -29,7 +29,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +57,6 @@ class Param:
     off: tuple[str, ...] = ()  # --no-name (a boolean option with both forms)
     flag: bool = False  # an option that takes no value
     many: bool = False  # several values (nargs=-1, or a repeatable option)
-    default: Any = None
 
     def argv(self, value: Any) -> list[str]:
         values = list(value) if self.many and isinstance(value, (list, tuple)) else [value]
@@ -88,7 +87,6 @@ class Tool:
     params: list[Param]
     destructive: bool = False
     writes_file: bool = False  # has an output ``file`` argument, made optional here
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def schema(self) -> dict[str, Any]:
@@ -169,7 +167,7 @@ def _param(param: Any) -> Param | None:
     many = param.nargs == -1 or getattr(param, "multiple", False)
     if _is_argument(param):
         name = (param.metavar or param.name or "").rstrip(".").lower().rstrip("_") or param.name
-        return Param(name, _schema(param), param.required, True, many=many, default=param.default)
+        return Param(name, _schema(param), param.required, True, many=many)
     longs = [o for o in param.opts if o.startswith("--")] or list(param.opts)
     name = longs[0].lstrip("-").replace("-", "_")
     if name in HIDDEN:
@@ -183,7 +181,6 @@ def _param(param: Any) -> Param | None:
         off=tuple(param.secondary_opts),
         flag=bool(param.is_flag),
         many=many,
-        default=param.default,
     )
 
 
