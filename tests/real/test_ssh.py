@@ -278,3 +278,23 @@ def test_parallel_commands_from_cold_share_one_master(ssh_env, igv_app):
         if p.info["cmdline"] and f"ControlPath={ssh.control}" in p.info["cmdline"]
     ]
     assert [p.pid for p in ssh_procs] == [ssh.master_pid()], [p.info["cmdline"] for p in ssh_procs]
+
+
+def test_an_mcp_tool_reaches_a_remote_app_only_when_its_host_is_named(ssh_env, igv_app):
+    import anyio
+    from mcp import ClientSession, StdioServerParameters, stdio_client
+
+    params = StdioServerParameters(command=sys.executable, args=["-m", "tether", "mcp"], env=dict(os.environ))
+
+    async def go():
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as client:
+            await client.initialize()
+            return await client.call_tool(
+                "igv_goto", {"loci": ["chr2:1-500"], "host": ssh_env.url, "port": igv_app.port}
+            )
+
+    before = ssh_env.log_text().count(f"target 127.0.0.1 port {igv_app.port}")
+    result = anyio.run(go)
+    assert not result.is_error, result.content[0].text
+    assert json.loads(result.content[0].text)["reply"] == "OK"
+    assert ssh_env.log_text().count(f"target 127.0.0.1 port {igv_app.port}") > before
