@@ -224,7 +224,7 @@ def _find_remote(adapter, url: str, port: int | None, timeout: float, ssh_config
     )
     if errors:
         raise errors[0][1]
-    found = _pick(adapter, eps, set(), where=f" on {url}")
+    found = _pick(adapter, eps, {url} if not eps else set(), where=f" on {url}")
     return remote.through(
         adapter,
         url,
