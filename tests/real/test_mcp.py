@@ -49,7 +49,12 @@ def test_lists_scan_and_every_declared_command_with_cli_parameter_names(state_di
             return (await client.list_tools()).tools
 
     tools = {t.name: t for t in run(go)}
-    expected = {"_".join(d.path).replace("-", "_") for c in DECLARED.values() for d in c.declared}
+    from tether import registry
+
+    loaded = {a.name for a in registry.adapters()}  # other tests may declare commands of no adapter
+    expected = {
+        "_".join(d.path).replace("-", "_") for c in DECLARED.values() for d in c.declared if d.app in loaded
+    }
     assert {"scan", "firefox_navigate", "igv_goto", "qserver_env_open"} <= set(tools)
     assert expected <= set(tools)
     goto = tools["igv_goto"].input_schema
