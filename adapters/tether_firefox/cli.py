@@ -192,7 +192,7 @@ def launch(
     target.emit(rec, text=text + f" (profile {rec.profile})")
 
 
-@cmd("quit", timeout=DEADLINE)
+@cmd("quit", timeout=DEADLINE, destructive=True)
 def quit_(
     target: Target,
     force: Annotated[

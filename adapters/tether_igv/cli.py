@@ -292,7 +292,7 @@ def batch(
     target.emit(result, text=f"{result.done} command(s) done, {result.skipped} line(s) skipped")
 
 
-@cmd("exit", timeout=None)
+@cmd("exit", timeout=None, destructive=True)
 def exit_(target: Target) -> None:
     """Quit IGV (and the Xvfb tether started for it, if any)."""
     igv = _igv(target)
@@ -334,7 +334,7 @@ def launch(
     target.emit(rec, text=f"IGV ready on {rec.host}:{rec.port} (pid {rec.pid}, genome {rec.genome}{xvfb})")
 
 
-@cmd("stop", shared=("port", "json", "verbose"))
+@cmd("stop", shared=("port", "json", "verbose"), destructive=True)
 def stop(target: Target) -> None:
     """Stop an IGV that tether launched (by pid, with its Xvfb), e.g. when it no longer answers."""
     from .launch import stop_launched

@@ -91,6 +91,12 @@ def _call(target: Target, method: str, text: str | None, **kw: Any) -> None:
         target.emit(getattr(qs, method)(**kw), text=text)
 
 
+#: commands that stop or destroy something: agents (``tether mcp``) need --allow-destructive for them
+DESTRUCTIVE = frozenset(
+    {"clear", "abort", "halt", "env close", "env destroy", "manager kill", "manager stop", "history clear"}
+)
+
+
 def _declare(group: str | None, name: str, method: str, text: str | None, doc: str) -> None:
     """A command that calls one argument-free client method."""
 
@@ -98,7 +104,7 @@ def _declare(group: str | None, name: str, method: str, text: str | None, doc: s
         _call(target, method, text)
 
     command.__doc__, command.__name__ = doc, f"{group or 'qserver'}_{name}"
-    cmd(name, group=group)(command)
+    cmd(name, group=group, destructive=(f"{group} {name}" if group else name) in DESTRUCTIVE)(command)
 
 
 for _args in (
@@ -179,7 +185,12 @@ def _env(action: str, doc: str, *, always_wait: bool = False) -> None:
         _ok(target, reply, f"environment {action}: {'done' if wait or always_wait else 'requested'}")
 
     command.__doc__, command.__name__ = doc, f"env_{action}"
-    cmd("ensure" if always_wait else action, group="env", timeout=120.0)(command)
+    cmd(
+        "ensure" if always_wait else action,
+        group="env",
+        timeout=120.0,
+        destructive=f"env {action}" in DESTRUCTIVE,
+    )(command)
 
 
 _env("open", "Open the worker environment; with --wait, wait and check it exists (console tail on failure).")
@@ -389,7 +400,7 @@ def item_update(
         target.emit(qs.item_update({**item, "item_uid": uid}, replace=replace or None), columns=views.ADDED)
 
 
-@cmd("stop")
+@cmd("stop", destructive=True)
 def stop(
     target: Target,
     cancel: Flag("--cancel", "Cancel a pending queue stop.") = False,
@@ -437,7 +448,7 @@ def history(
     render.table(views.history_rows(items), views.HISTORY, empty="the history is empty")
 
 
-@cmd("clear", group="history")
+@cmd("clear", group="history", destructive=True)
 def history_clear(
     target: Target,
     size: Annotated[int | None, typer.Option("--size", min=0, help="Keep the last N items.")] = None,
@@ -612,7 +623,7 @@ def kernel_interrupt(
     _call(target, "kernel_interrupt", "interrupted", interrupt_task=task or None, interrupt_plan=plan or None)
 
 
-@cmd("stop", group="manager")
+@cmd("stop", group="manager", destructive=True)
 def manager_stop(target: Target, unsafe: Flag("--unsafe", "Even with the environment open.") = False) -> None:
     """Stop RE Manager for good (refused while the environment is open, unless --unsafe)."""
     _call(target, "manager_stop", "RE Manager is stopping", safe=not unsafe)

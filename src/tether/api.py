@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from . import config, registry
+from . import config, registry, remote
 from .adapter import is_loopback, raise_for_verdict
 from .discovery import Discovery, list_listeners
 from .endpoint import Confidence, Endpoint, Listener
-from .errors import AmbiguousTarget, Busy, NotFound, UsageError
+from .errors import AmbiguousTarget, Busy, NotFound, TetherError, UsageError
 from .identify import DEFAULT_TIMEOUT, gather, identify, safe_probe
+from .ssh import is_ssh
 
 DEFAULT_HOST = "127.0.0.1"
 
@@ -29,16 +30,33 @@ def scan(
     deep: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     discovery: Discovery | None = None,
+    host: str | Iterable[str] | None = None,
+    ssh_config: str | None = None,
 ) -> list[Endpoint]:
     """Every app tether can identify on this machine's listening ports.
 
     ``apps`` limits the adapters asked; ``probe=False`` reports hints only (nothing is
     sent); ``include_unknown`` adds listeners no adapter claims; ``deep`` reads a banner
-    (sending nothing) from every unclaimed listener.
+    (sending nothing) from every unclaimed listener. ``host``: one or several
+    ``ssh://[USER@]HOST[:PORT]`` machines, scanned over OpenSSH in parallel (each row's
+    ``host`` names its machine); the first machine that fails raises its error.
 
     >>> for ep in tether.scan():                                # doctest: +SKIP
     ...     print(ep.app, ep.port, ep.pid, ep.confidence)
     """
+    if host is not None:
+        eps, errors = scan_hosts(
+            [host] if isinstance(host, str) else list(host),
+            apps,
+            probe=probe,
+            include_unknown=include_unknown,
+            deep=deep,
+            timeout=timeout,
+            ssh_config=ssh_config,
+        )
+        if errors:
+            raise errors[0][1]
+        return eps
     adapters = _adapters(apps)
     disc = discovery if discovery is not None else list_listeners()
     candidates = gather(disc.listeners, adapters)
@@ -46,6 +64,32 @@ def scan(
     if not include_unknown:
         endpoints = [e for e in endpoints if e.app is not None]
     return sorted(endpoints, key=lambda e: (Confidence(e.confidence).rank, e.app or "~", e.port))
+
+
+def scan_hosts(
+    hosts: list[str],
+    apps: Iterable[str] | None = None,
+    *,
+    ssh_config: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    **kw: Any,
+) -> tuple[list[Endpoint], list[tuple[str, TetherError]]]:
+    """:func:`scan` of several machines in parallel (``ssh://`` URLs; ``localhost``/loopback is
+    this machine): every endpoint found, and the error of each machine that failed."""
+    local = [h for h in hosts if not is_ssh(h)]
+    for h in local:
+        if not is_loopback(h):
+            raise UsageError(
+                f"cannot list the ports of {h}: name it as ssh://[USER@]{h} to scan it over ssh",
+                hint="tether reaches other machines through OpenSSH only",
+            )
+    eps: list[Endpoint] = scan(apps, timeout=timeout, **kw) if local else []
+    remote_eps, errors = remote.scan(
+        [h for h in hosts if is_ssh(h)], _adapters(apps), timeout=timeout, ssh_config=ssh_config, **kw
+    )
+    return eps + sorted(
+        remote_eps, key=lambda e: (e.host, Confidence(e.confidence).rank, e.app or "~", e.port)
+    ), errors
 
 
 def _owner(port: int) -> Listener | None:
@@ -94,14 +138,24 @@ def verify(app: str, host: str | None, port: int, *, timeout: float = 2.0) -> En
     )
 
 
-def find(app: str, host: str | None = None, port: int | None = None, *, timeout: float = 2.0) -> Endpoint:
+def find(
+    app: str,
+    host: str | None = None,
+    port: int | None = None,
+    *,
+    timeout: float = 2.0,
+    ssh_config: str | None = None,
+) -> Endpoint:
     """The single verified endpoint of ``app``.
 
     With ``port`` (and optionally ``host``) the scan is skipped but the probe is not.
     With ``host`` alone, the adapter's default ports on that host are probed.
-    Otherwise this machine is scanned.
+    Otherwise this machine is scanned. An ``ssh://[USER@]HOST[:PORT]`` host is scanned over
+    OpenSSH (``ssh_config``: an ssh_config file), and the endpoint returned is a local forward.
     """
     adapter = registry.get(app)
+    if is_ssh(host):
+        return _find_remote(adapter, str(host), port, timeout, ssh_config)
     if port is not None:
         return verify(app, host, port, timeout=timeout)
     if host is not None and not is_loopback(host):
@@ -117,13 +171,18 @@ def find(app: str, host: str | None = None, port: int | None = None, *, timeout:
             hint="name the port with --port",
         )
     eps = scan([app], timeout=min(timeout, DEFAULT_TIMEOUT))
+    return _pick(adapter, eps, {f"127.0.0.1:{p}" for p in adapter.default_ports})
+
+
+def _pick(adapter, eps: list[Endpoint], looked: set[str], where: str = "") -> Endpoint:
+    """The single verified endpoint among a scan's ``eps``, or the error that says why not."""
     verified = [e for e in eps if e.confidence == Confidence.VERIFIED]
     if len(verified) == 1:
         return verified[0]
     if len(verified) > 1:
         listing = ", ".join(f"{e.address} (pid {e.pid})" for e in verified)
         raise AmbiguousTarget(
-            f"{len(verified)} {adapter.title} instances answer: {listing}",
+            f"{len(verified)} {adapter.title} instances answer{where}: {listing}",
             candidates=verified,
             hint="pick one with --port",
         )
@@ -136,13 +195,45 @@ def find(app: str, host: str | None = None, port: int | None = None, *, timeout:
             host=e.host,
             port=e.port,
         )
-    looked = sorted({f"127.0.0.1:{p}" for p in adapter.default_ports} | {e.address for e in eps})
+    looked = sorted(looked | {e.address for e in eps})
     hinted = [e for e in eps if e.confidence == Confidence.HINTED]
     extra = f"; hinted but not answering: {', '.join(e.address for e in hinted)}" if hinted else ""
     raise NotFound(
-        f"{adapter.title} not found: nothing answered as {adapter.title} on {', '.join(looked)}{extra}",
+        f"{adapter.title} not found{where}: nothing answered as {adapter.title} "
+        f"on {', '.join(looked)}{extra}",
         looked_at=looked,
         hint=f"start {adapter.title} (with its port enabled), or name the port with --port",
+    )
+
+
+def _find_remote(adapter, url: str, port: int | None, timeout: float, ssh_config: str | None) -> Endpoint:
+    """:func:`find` on another machine: scan it over ssh (or take ``port``), forward, verify."""
+    connect = max(timeout, 2.0)
+    if port is not None:
+        if not 0 < port < 65536:
+            raise UsageError(f"port {port} is out of range (1-65535)")
+        return remote.through(
+            adapter, url, "127.0.0.1", port, timeout=timeout, ssh_config=ssh_config, connect_timeout=connect
+        )
+    eps, errors = remote.scan(
+        [url],
+        (adapter,),
+        timeout=min(timeout, DEFAULT_TIMEOUT),
+        ssh_config=ssh_config,
+        connect_timeout=connect,
+    )
+    if errors:
+        raise errors[0][1]
+    found = _pick(adapter, eps, {url} if not eps else set(), where=f" on {url}")
+    return remote.through(
+        adapter,
+        url,
+        found.extra.get("remote_host", "127.0.0.1"),
+        found.port,
+        timeout=timeout,
+        ssh_config=ssh_config,
+        connect_timeout=connect,
+        found=found,
     )
 
 
@@ -153,6 +244,7 @@ def locate(
     *,
     settings: dict[str, Any] | None = None,
     probe_timeout: float = 2.0,
+    ssh_config: str | None = None,
 ) -> Endpoint:
     """The verified endpoint of ``app``: from the adapter's own settings (a URL) when it has one
     and no ``host``/``port`` is given, else :func:`find`. The step ``connect`` and the CLI share."""
@@ -161,7 +253,7 @@ def locate(
         endpoint = adapter.locate(host, port, settings or {}, probe_timeout)
         if endpoint is not None:
             return endpoint
-    return find(app, host, port, timeout=probe_timeout)
+    return find(app, host, port, timeout=probe_timeout, ssh_config=ssh_config)
 
 
 def connect(
@@ -178,16 +270,20 @@ def connect(
     client — ``timeout`` is the command deadline, and the adapter's settings (an API key, a
     URL …) are resolved as the CLI resolves them: given here, else the environment, else the
     config file. The probe always runs first: no command goes to a port not verified.
+    ``host="ssh://[USER@]HOST[:PORT]"`` finds the app on that machine over OpenSSH and connects
+    through a forwarded port (``ssh_config=``: an ssh_config file, else ``$TETHER_SSH_CONFIG``).
 
     >>> igv = tether.connect("igv", timeout=30)                 # doctest: +SKIP
     >>> igv.goto("chr1:100,000-200,000")                         # doctest: +SKIP
     """
     adapter = registry.get(app)
+    ssh_config = client_options.pop("ssh_config", None)
     options = config.resolve(app, adapter.settings, {"host": host, "port": port, **client_options})
     host, port = options.pop("host", None), options.pop("port", None)
     return adapter.attach(
-        lambda: locate(app, host, port, settings=options, probe_timeout=probe_timeout), **options
+        lambda: locate(app, host, port, settings=options, probe_timeout=probe_timeout, ssh_config=ssh_config),
+        **options,
     )
 
 
-__all__ = ["connect", "find", "locate", "scan", "verify"]
+__all__ = ["connect", "find", "locate", "scan", "scan_hosts", "verify"]

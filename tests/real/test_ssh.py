@@ -1,0 +1,300 @@
+"""`--host ssh://…` against a real OpenSSH server (Debian's openssh-server) on a loopback port.
+
+The sshd runs in the foreground (``-D``) on a free 127.0.0.1 port with a throwaway host key, an
+authorized key made for the test, ``StrictModes no`` and ``UsePAM no``, and logs at DEBUG to a
+file, where the forwarded channels show (``server_request_direct_tcpip … target … port N``).
+The client side is named only through ``$TETHER_SSH_CONFIG``: that file's IdentityFile and
+UserKnownHostsFile. The sshd is stopped by pid when the module ends.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tether.ssh import Ssh, wait_gone
+
+from . import apps
+
+pytestmark = pytest.mark.real
+
+SSHD = "/usr/sbin/sshd"
+
+
+@dataclass
+class Sshd:
+    port: int
+    pid: int
+    log: Path
+    config: Path  # the client's ssh_config ($TETHER_SSH_CONFIG)
+    dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"ssh://root@127.0.0.1:{self.port}"
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def _keygen(path: Path) -> None:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
+
+
+@pytest.fixture(scope="module")
+def sshd(tmp_path_factory):
+    from .conftest import _unavailable
+
+    if not Path(SSHD).exists() or not shutil.which("ssh-keygen"):
+        _unavailable(
+            "OpenSSH server", apps.AppMissing("sshd is not installed (Debian package openssh-server)")
+        )
+    if os.geteuid() != 0:
+        _unavailable(
+            "OpenSSH server", apps.AppMissing("the test sshd logs in as root: run the tests as root")
+        )
+    d = tmp_path_factory.mktemp("sshd")
+    for name in ("hostkey", "clientkey", "wrongkey"):
+        _keygen(d / name)
+    (d / "authorized_keys").write_text((d / "clientkey.pub").read_text())
+    port = apps.free_port()
+    venv_bin = Path(sys.executable).parent  # so that the remote shell finds this tether
+    (d / "sshd_config").write_text(
+        f"ListenAddress 127.0.0.1\nHostKey {d / 'hostkey'}\nAuthorizedKeysFile {d / 'authorized_keys'}\n"
+        f"PidFile {d / 'sshd.pid'}\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\n"
+        f"AllowTcpForwarding yes\nSetEnv PATH={venv_bin}:/usr/local/bin:/usr/bin:/bin\n"
+    )
+    host_pub = " ".join((d / "hostkey.pub").read_text().split()[:2])
+    (d / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub}\n")
+    client = (
+        "Host 127.0.0.1\n  IdentitiesOnly yes\n  IdentityAgent none\n  StrictHostKeyChecking yes\n"
+        f"  UserKnownHostsFile {d / 'known_hosts'}\n"
+    )
+    (d / "ssh_config").write_text(client + f"  IdentityFile {d / 'clientkey'}\n")
+    (d / "wrong_config").write_text(client + f"  IdentityFile {d / 'wrongkey'}\n")
+    Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation directory
+    log = d / "sshd.log"
+    proc = apps.spawn(
+        "sshd",
+        [SSHD, "-D", "-f", str(d / "sshd_config"), "-p", str(port), "-E", str(log), "-o", "LogLevel=DEBUG"],
+        d / "sshd.out",
+    )
+    try:
+
+        def banner():
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                return s.recv(64).startswith(b"SSH-2.0")
+
+        apps.wait_for("sshd's banner", banner, 15, proc)
+        yield Sshd(port, proc.pid, log, d / "ssh_config", d)
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def ssh_env(sshd, monkeypatch, tmp_path):
+    monkeypatch.setenv("TETHER_SSH_CONFIG", str(sshd.config))
+    monkeypatch.setenv("TETHER_SSH_PERSIST", "3")  # idle seconds before the ControlMaster exits
+    monkeypatch.setenv("TETHER_STATE_DIR", str(tmp_path / "state"))
+    yield sshd
+    Ssh(sshd.url).close()
+
+
+def tether(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tether", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def forwarded_to(sshd: Sshd, port: int) -> bool:
+    return f"target 127.0.0.1 port {port}" in sshd.log_text()
+
+
+@pytest.mark.parametrize("how", ["tether on the host", "ss and /proc"])
+def test_scan_over_ssh_lists_the_real_apps(ssh_env, igv_app, firefox_app, qserver_app, how):
+    env = {"TETHER_SSH_REMOTE_TETHER": "1" if how == "tether on the host" else "0"}
+    proc = tether("scan", "--host", ssh_env.url, "--json", env=env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = json.loads(proc.stdout)
+    by_port = {(r["app"], r["port"]): r for r in rows}
+    for app, fixture in (("igv", igv_app), ("firefox", firefox_app), ("qserver", qserver_app)):
+        row = by_port.get((app, fixture.port))
+        assert row is not None, f"{app} on port {fixture.port} missing over ssh ({how}): {rows}"
+        assert row["confidence"] == "verified" and row["pid"] == fixture.pid
+        assert row["host"] == ssh_env.url  # each row names its host
+    if how == "tether on the host":
+        assert by_port[("igv", igv_app.port)]["extra"]["via"] == "tether on the host"
+    else:  # probed here, through forwards: the server saw the channels
+        for fixture in (igv_app, firefox_app, qserver_app):
+            assert forwarded_to(ssh_env, fixture.port), fixture
+
+
+def test_commands_through_the_forward(ssh_env, igv_app, firefox_app, qserver_app):
+    host = ("--host", ssh_env.url)
+    nav = tether(
+        "firefox",
+        "navigate",
+        "data:text/html,<title>over ssh</title>",
+        *host,
+        "--port",
+        str(firefox_app.port),
+    )
+    assert nav.returncode == 0, nav.stderr
+    title = tether("firefox", "title", *host, "--port", str(firefox_app.port), "--json")
+    assert title.returncode == 0, title.stderr
+    assert json.loads(title.stdout) == {"title": "over ssh"}
+    goto = tether("igv", "goto", "chr1:2,000-3,000", *host, "--port", str(igv_app.port), "--json")
+    assert goto.returncode == 0, goto.stderr
+    assert json.loads(goto.stdout)["reply"] == "OK"
+    status = tether(
+        "qserver", "status", *host, "--port", str(qserver_app.port), "--json",
+        env={"QSERVER_HTTP_SERVER_API_KEY": qserver_app.api_key},
+    )  # fmt: skip
+    assert status.returncode == 0, status.stderr
+    data = json.loads(status.stdout)
+    assert data["extra"]["ssh"] == ssh_env.url and data["extra"]["remote_port"] == qserver_app.port
+    assert data["manager"]["manager_state"], data
+    for fixture in (igv_app, firefox_app, qserver_app):
+        assert forwarded_to(ssh_env, fixture.port), f"no forwarded channel to {fixture.port} in the sshd log"
+
+
+def test_no_port_finds_the_app_by_scanning_the_host(ssh_env, igv_app):
+    # several IGVs may run on this shared machine: ask for ours by its port, found through the scan
+    proc = tether("igv", "status", "--host", ssh_env.url, "--json")
+    if proc.returncode == 2:  # ambiguous: more than one IGV on the host, each listed
+        assert str(igv_app.port) in proc.stdout
+    else:
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert json.loads(proc.stdout)["extra"]["remote_port"] == igv_app.port
+
+
+def test_python_api_over_ssh(ssh_env, igv_app):
+    import tether as t
+
+    eps = t.scan(["igv"], host=ssh_env.url)
+    assert any(e.port == igv_app.port and e.verified for e in eps)
+    igv = t.connect("igv", host=ssh_env.url, port=igv_app.port)
+    assert igv.echo("over-ssh") == "over-ssh"
+
+
+def test_the_master_is_reused_then_gone_after_the_idle_time(ssh_env, igv_app):
+    ssh = Ssh(ssh_env.url)
+    first = tether("igv", "echo", "--host", ssh_env.url, "--port", str(igv_app.port))
+    assert first.returncode == 0, first.stderr
+    pid = ssh.master_pid()
+    assert pid is not None
+    again = tether("igv", "echo", "--host", ssh_env.url, "--port", str(igv_app.port))
+    assert again.returncode == 0 and ssh.master_pid() == pid  # one ControlMaster per host, reused
+    assert ssh_env.log_text().count("Accepted publickey") >= 1
+    assert wait_gone(pid, 3 + 5), "the ControlMaster outlived its ControlPersist idle time"
+    assert ssh.master_pid() is None and not ssh.control.exists()
+
+
+def test_a_wrong_key_exits_5(ssh_env, igv_app):
+    proc = tether(
+        "igv", "echo", "--host", ssh_env.url, "--port", str(igv_app.port),
+        "--ssh-config", str(ssh_env.dir / "wrong_config"),
+    )  # fmt: skip
+    assert proc.returncode == 5, proc.stdout + proc.stderr
+    assert "Permission denied" in proc.stderr and "Traceback" not in proc.stderr
+    scan = tether(
+        "scan", "--host", ssh_env.url, "--json", env={"TETHER_SSH_CONFIG": str(ssh_env.dir / "wrong_config")}
+    )
+    assert scan.returncode == 5 and json.loads(scan.stdout)["error"] == "AuthError"
+
+
+def test_an_unknown_host_key_exits_5_at_once(ssh_env, tmp_path):
+    config = tmp_path / "ssh_config"
+    config.write_text(
+        ssh_env.config.read_text().replace(
+            str(ssh_env.dir / "known_hosts"), str(tmp_path / "empty_known_hosts")
+        )
+    )
+    started = time.monotonic()
+    proc = tether("scan", "--host", ssh_env.url, "--ssh-config", str(config))
+    assert proc.returncode == 5 and "Host key verification failed" in proc.stderr
+    assert time.monotonic() - started < 10
+
+
+def test_a_host_that_does_not_answer_exits_4_within_the_deadline(ssh_env):
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()  # accepts (the kernel's backlog) and never says a word
+    stop = threading.Event()
+    try:
+        started = time.monotonic()
+        proc = tether(
+            "igv", "echo", "--host", f"ssh://root@127.0.0.1:{silent.getsockname()[1]}", "--timeout", "3"
+        )
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        silent.close()
+    assert proc.returncode == 4, proc.stdout + proc.stderr
+    assert "did not answer" in proc.stderr
+    assert took < 3 + 3, f"took {took:.1f} s for a 3 s deadline"  # + interpreter start-up
+
+
+def test_a_refused_port_exits_4(ssh_env):
+    port = apps.free_port()
+    proc = tether("scan", "--host", f"ssh://root@127.0.0.1:{port}", "--host", ssh_env.url, "--json")
+    assert proc.returncode == 4  # one host failed: the other's rows are printed, the exit code says so
+    assert f"127.0.0.1:{port}" in proc.stderr and "Connection refused" in proc.stderr
+    assert all(r["host"] == ssh_env.url for r in json.loads(proc.stdout))
+
+
+def test_parallel_commands_from_cold_share_one_master(ssh_env, igv_app):
+    import psutil
+
+    ssh = Ssh(ssh_env.url)
+    ssh.close()
+    assert ssh.master_pid() is None
+    argv = [sys.executable, "-m", "tether", "igv", "echo", "--host", ssh_env.url, "--port", str(igv_app.port)]
+    procs = [
+        subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(4)
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        assert out.strip() == "echo"
+    ssh_procs = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if p.info["cmdline"] and f"ControlPath={ssh.control}" in p.info["cmdline"]
+    ]
+    assert [p.pid for p in ssh_procs] == [ssh.master_pid()], [p.info["cmdline"] for p in ssh_procs]
+
+
+def test_an_mcp_tool_reaches_a_remote_app_only_when_its_host_is_named(ssh_env, igv_app):
+    import anyio
+    from mcp import ClientSession, StdioServerParameters, stdio_client
+
+    params = StdioServerParameters(command=sys.executable, args=["-m", "tether", "mcp"], env=dict(os.environ))
+
+    async def go():
+        async with stdio_client(params) as (read, write), ClientSession(read, write) as client:
+            await client.initialize()
+            return await client.call_tool(
+                "igv_goto", {"loci": ["chr2:1-500"], "host": ssh_env.url, "port": igv_app.port}
+            )
+
+    before = ssh_env.log_text().count(f"target 127.0.0.1 port {igv_app.port}")
+    result = anyio.run(go)
+    assert not result.is_error, result.content[0].text
+    assert json.loads(result.content[0].text)["reply"] == "OK"
+    assert ssh_env.log_text().count(f"target 127.0.0.1 port {igv_app.port}") > before
