@@ -267,7 +267,8 @@ def build_app(args: list[str] | None = None) -> typer.Typer:
         name="tether",
         help="Find the apps listening on this machine's ports and drive them through their own protocols.\n\n"
         "Exit codes: 0 done, 1 the app refused the command, 2 bad input (nothing sent), 3 not found, "
-        "4 unreachable/busy/timed out, 5 auth or permission failure, 6 another app answers on that port.",
+        "4 unreachable/busy/timed out, 5 auth or permission failure, 6 another app answers on that port, "
+        "7 tether audit found something at or above --fail-on.",
         no_args_is_help=True,
         add_completion=True,
         pretty_exceptions_enable=False,
