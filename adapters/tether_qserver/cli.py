@@ -80,7 +80,7 @@ def status(
         return
     endpoint = target.endpoint()
     qs = target.client(timeout=max(target.timeout or 0, 5.0))
-    manager = qs.summary() if qs.api_key else None
+    manager = qs.summary() if qs.api_key or qs.door == "zmq" else None
     if target.json:
         return render.print_json({**endpoint.to_dict(), "manager": manager})
     target.emit(endpoint, columns=views.ENDPOINT)

@@ -217,6 +217,7 @@ class QueueServer:
         cert: str | tuple[str, str] | None = None,
         retries: int = 2,
         lock_key: str | None = None,
+        transport: Any = None,
     ) -> None:
         from tether.transport.http import HttpSession
 
@@ -226,7 +227,8 @@ class QueueServer:
         self._secrets: list[str] = [api_key] if api_key else []
         self.key_source = key_source if api_key else "nowhere"
         headers = {"Authorization": f"ApiKey {api_key}"} if api_key else {}
-        self.http = HttpSession(
+        # ``transport``: another door with HttpSession's call() (RE Manager's 0MQ socket, zmq.ZmqDoor)
+        self.http = transport or HttpSession(
             self.base_url,
             headers=headers,
             timeout=timeout,
@@ -254,6 +256,9 @@ class QueueServer:
         insecure: bool = False,
         ca_bundle: str | None = None,
         timeout: float | None = None,
+        zmq: str | None = None,
+        zmq_public_key: str | None = None,
+        zmq_info: str | None = None,
         **options: Any,
     ) -> QueueServer:
         """A client for a verified endpoint, from the adapter's settings: ``api_key``/``api_key_file``
@@ -267,6 +272,15 @@ class QueueServer:
         key, source = read_api_key(api_key, api_key_file)
         if timeout is not None:
             options["timeout"] = min(timeout, MAX_CALL_TIMEOUT)
+        if endpoint.extra.get("door") == "zmq":  # RE Manager's own socket: see zmq.py
+            from .zmq import ZmqDoor
+
+            control = endpoint.extra["zmq_control"]
+            info = zmq_info or endpoint.extra.get("zmq_info")
+            door = ZmqDoor(
+                control, public_key=zmq_public_key, info=info, timeout=options.get("timeout", 10.0)
+            )
+            return cls(control, timeout=door.timeout, transport=door, lock_key=options.get("lock_key"))
         options.setdefault("verify", False if insecure else (ca_bundle or True))
         return cls(base_url, api_key=key, key_source=source, **options)
 
@@ -345,6 +359,11 @@ class QueueServer:
         return list(self._secrets)
 
     @property
+    def door(self) -> str:
+        """``"http"`` (the HTTP server) or ``"zmq"`` (RE Manager's own 0MQ control socket)."""
+        return getattr(self.http, "door", "http")
+
+    @property
     def api_key(self) -> str | None:
         """The key in use (for the stream module's WebSocket header). Never print it."""
         return self._api_key
@@ -401,7 +420,7 @@ class QueueServer:
         self.environment_open()
         st = self.wait_for(lambda s: s.get("manager_state") in settled, timeout)
         if not st.get("worker_environment_exists"):
-            tail = self.console_text(40)
+            tail = self.console_text(40) if self.door == "http" else ""  # 0MQ: the manager keeps none
             raise CommandError(
                 "the environment did not open (worker_environment_exists is false)",
                 app_message=tail.strip()[-2000:] or None,
