@@ -37,7 +37,7 @@ log = logging.getLogger("tether.transport.zmq")
 
 #: the largest reply accepted (RE Manager's biggest answers, the plan lists, are a few MB)
 MAX_REPLY = 32 * 1024 * 1024
-_ADDRESS = re.compile(r"^tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+):(?P<port>\d{1,5})$")
+_ADDRESS = re.compile(r"^tcp://(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+|\*):(?P<port>\d{1,5})$")
 _Z85 = re.compile(r"^[0-9a-zA-Z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}$")
 
 
@@ -51,6 +51,12 @@ def parse_address(address: str) -> tuple[str, int]:
         )
     host = m.group("host").strip("[]")
     return ("127.0.0.1" if host in ("*", "0.0.0.0") else host), port
+
+
+def client_address(address: str) -> str:
+    """``address`` as a client connects to it: a wildcard bind (``*``, ``0.0.0.0``) is this machine."""
+    host, port = parse_address(address)
+    return f"tcp://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def check_public_key(key: str) -> str:
@@ -101,7 +107,7 @@ class ZmqRequester:
         what: str = "the app",
     ) -> None:
         self.host, self.port = parse_address(address)
-        self.address = address.strip()
+        self.address = client_address(address)
         self.public_key = check_public_key(public_key) if public_key else None
         self.timeout = timeout
         self.max_reply = max_reply
@@ -168,10 +174,9 @@ class ZmqRequester:
             raise ProtocolError(f"{self.what} at {self.address} sent a reply that is not JSON") from exc
 
     def _timeout(self, deadline: Deadline, doing: str) -> Timeout:
-        why = (
-            "the server is absent or busy, its reply exceeded "
-            f"{self.max_reply // (1024 * 1024)} MiB, or the encryption does not match"
-        )
+        cap = self.max_reply
+        size = f"{cap // (1024 * 1024)} MiB" if cap >= 1024 * 1024 else f"{cap} bytes"
+        why = f"the server is absent or busy, its reply exceeded {size}, or the encryption does not match"
         return Timeout(
             f"no answer from {self.what} at {self.address} within {deadline.seconds:g} s ({doing}): {why}",
             host=self.host,
@@ -212,7 +217,7 @@ class ZmqSubscriber:
     ) -> None:
         zmq = _zmq()
         self.host, self.port = parse_address(address)
-        self.address = address.strip()
+        self.address = client_address(address)
         self.what = what
         self._ctx = zmq.Context()
         self._sock = self._ctx.socket(zmq.SUB)
@@ -252,4 +257,11 @@ class ZmqSubscriber:
         self.close()
 
 
-__all__ = ["MAX_REPLY", "ZmqRequester", "ZmqSubscriber", "check_public_key", "parse_address"]
+__all__ = [
+    "MAX_REPLY",
+    "ZmqRequester",
+    "ZmqSubscriber",
+    "check_public_key",
+    "client_address",
+    "parse_address",
+]
