@@ -36,6 +36,7 @@ from tether.errors import Timeout, Unreachable, UsageError
 log = logging.getLogger("tether.qserver.zmq")
 
 TITLE = "Bluesky RE Manager (0MQ)"
+WHAT = "RE Manager's 0MQ control socket"
 CONTROL_PORT = 60615
 INFO_PORT = 60625
 CONSOLE_TOPIC = b"QS_Console"
@@ -223,35 +224,27 @@ def speaks_zmq(host: str, port: int) -> bool:
 
 
 # -- the probe -----------------------------------------------------------------------------------------
-def probe_zmq(host: str, port: int, timeout: float, *, public_key: str | None = None) -> ProbeResult:
-    """Ask the control socket for ``status`` (read-only) and check it answers as RE Manager."""
-    from tether.transport.zmq import ZmqRequester
-
-    deadline = Deadline(timeout)
-    try:  # a refused port is told at once, without 0MQ (which would retry in silence)
+def _refused(host: str, port: int, deadline: Deadline) -> ProbeResult | None:
+    """A bare TCP connect first: a refused port is told at once (0MQ would retry in silence)."""
+    try:
         socket.create_connection((host, port), timeout=deadline.remaining(0.05)).close()
     except ConnectionRefusedError as exc:
-        return ProbeResult(Verdict.UNREACHABLE, detail=f"connection refused ({exc})")
+        return ProbeResult(Verdict.UNREACHABLE, detail=f"connection refused ({exc})", title=TITLE)
     except OSError as exc:
-        return ProbeResult(Verdict.UNKNOWN, detail=f"TCP connect failed: {exc}")
-    address = f"tcp://{f'[{host}]' if ':' in host else host}:{port}"
-    try:
-        with ZmqRequester(address, public_key=public_key, timeout=deadline.remaining(0.05)) as rq:
-            reply = rq.request({"method": "status"})
-    except UsageError as exc:
-        return ProbeResult(Verdict.UNKNOWN, detail=exc.message)
-    except Timeout:
-        return ProbeResult(
-            Verdict.UNKNOWN,
-            detail="no 0MQ reply to status within the deadline"
-            + ("" if public_key else " (an encrypted control socket needs $QSERVER_ZMQ_PUBLIC_KEY)"),
-        )
-    except Unreachable as exc:
-        return ProbeResult(Verdict.NOT_ME, detail=f"not a 0MQ REP socket ({exc.message})")
+        return ProbeResult(Verdict.UNKNOWN, detail=f"TCP connect failed: {exc}", title=TITLE)
+    return None
+
+
+def _ask_status(address: str, deadline: Deadline, public_key: str | None) -> ProbeResult:
+    """Send ``status`` (read-only); the verdict on the reply. Transport errors are raised, typed."""
+    from tether.transport.zmq import ZmqRequester
+
+    with ZmqRequester(address, public_key=public_key, timeout=deadline.remaining(0.05), what=WHAT) as rq:
+        reply = rq.request({"method": "status"})
     msg = reply.get("msg") if isinstance(reply, dict) else None
     version = _VERSION.match(msg) if isinstance(msg, str) else None
     if version is None or "manager_state" not in reply:
-        return ProbeResult(Verdict.NOT_ME, detail="a 0MQ reply, but not RE Manager's status")
+        return ProbeResult(Verdict.NOT_ME, detail="a 0MQ reply, but not RE Manager's status", title=TITLE)
     return ProbeResult(
         Verdict.VERIFIED,
         version=version.group(1),
@@ -261,29 +254,54 @@ def probe_zmq(host: str, port: int, timeout: float, *, public_key: str | None = 
     )
 
 
+def probe_zmq(host: str, port: int, timeout: float, *, public_key: str | None = None) -> ProbeResult:
+    """Ask the control socket for ``status`` (read-only) and check it answers as RE Manager."""
+    from tether.errors import AuthError
+
+    deadline = Deadline(timeout)
+    refused = _refused(host, port, deadline)
+    if refused is not None:
+        return refused
+    address = f"tcp://{f'[{host}]' if ':' in host else host}:{port}"
+    try:
+        return _ask_status(address, deadline, public_key)
+    except (UsageError, AuthError) as exc:  # a bad key, an encrypted socket: it may well be RE Manager
+        return ProbeResult(Verdict.UNKNOWN, detail=exc.message, title=TITLE)
+    except Timeout:
+        return ProbeResult(Verdict.UNKNOWN, detail="no 0MQ reply to status within the deadline", title=TITLE)
+    except Unreachable as exc:
+        return ProbeResult(Verdict.NOT_ME, detail=f"not RE Manager's 0MQ socket ({exc.message})")
+
+
 def verify_zmq(address: str, timeout: float, *, public_key: str | None = None, info: str | None = None):
-    """The verified endpoint of the control socket at ``address`` (``--zmq``), or the typed error."""
+    """The verified endpoint of the control socket at ``address`` (``--zmq``), or the typed error:
+    :class:`AuthError` for an encryption mismatch, :class:`Timeout` for silence, :class:`WrongApp`
+    for another protocol, :class:`NotFound` when nothing listens."""
     from tether.adapter import Confidence, raise_for_verdict
     from tether.endpoint import Endpoint
-    from tether.transport.zmq import check_public_key, parse_address
+    from tether.errors import ProtocolError, WrongApp
+    from tether.transport.zmq import check_public_key, client_address, parse_address
 
     host, port = parse_address(address)
+    address = client_address(address)
     if public_key:
         check_public_key(public_key)
-    res = probe_zmq(host, port, timeout, public_key=public_key)
-    if res.verdict == Verdict.UNKNOWN and "no 0MQ reply" in res.detail:
-        raise Timeout(
-            f"{TITLE} at {address} did not answer status within {timeout:g} s",
-            hint=(
-                "check the public key (--zmq-public-key, $QSERVER_ZMQ_PUBLIC_KEY): "
-                "a wrong one is never answered"
+    deadline = Deadline(timeout)
+    res = _refused(host, port, deadline)
+    if res is None:
+        try:
+            res = _ask_status(address, deadline, public_key)
+        except ProtocolError as exc:
+            raise WrongApp(
+                f"{address} does not answer as {TITLE}: {exc.message}", host=host, port=port
+            ) from exc
+        except Timeout as exc:
+            exc.hint = "is start-re-manager running there? " + (
+                "Check the public key (--zmq-public-key)"
                 if public_key
-                else "if the manager encrypts its control socket, give its public key: --zmq-public-key KEY "
-                "or $QSERVER_ZMQ_PUBLIC_KEY (qserver-zmq-keys makes the pair)"
-            ),
-            host=host,
-            port=port,
-        )
+                else "Is it encrypted (--zmq-public-key)?"
+            )
+            raise
     raise_for_verdict(res, title=TITLE, where=address, host=host, port=port)
     pid, name, cmdline = _owner(port) if is_loopback(host) else (None, None, [])
     info = info or info_address(host, port)
@@ -347,9 +365,7 @@ class ZmqDoor:
     ) -> None:
         from tether.transport.zmq import ZmqRequester, parse_address
 
-        self.requester = ZmqRequester(
-            control, public_key=public_key, timeout=timeout, what="RE Manager's 0MQ control socket"
-        )
+        self.requester = ZmqRequester(control, public_key=public_key, timeout=timeout, what=WHAT)
         self.control = self.requester.address
         host, _ = parse_address(control)
         self.info = info or f"tcp://{f'[{host}]' if ':' in host else host}:{INFO_PORT}"

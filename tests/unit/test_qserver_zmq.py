@@ -15,7 +15,7 @@ import zmq
 import tether
 from tether.discovery import Discovery
 from tether.endpoint import Listener
-from tether.errors import ProtocolError, Timeout, UsageError
+from tether.errors import AuthError, ProtocolError, Timeout, UsageError
 from tether.testing import FakeServer
 from tether.transport.zmq import ZmqRequester, ZmqSubscriber, check_public_key, parse_address
 from tether_qserver import zmq as door
@@ -167,16 +167,37 @@ def test_close_terminates_the_context_and_leaves_no_thread(manager):
     assert _threads() == before
 
 
-def test_curve_works_with_the_servers_public_key_and_times_out_without_it(manager):
+def test_curve_works_with_the_servers_public_key_and_says_at_once_when_the_key_does_not_fit(manager):
     public, secret = zmq.curve_keypair()
     fake = manager(lambda m: {"ok": True}, curve_secret=secret)
     with ZmqRequester(fake.address, public_key=public.decode(), timeout=2) as rq:
         assert rq.request({"method": "status"}) == {"ok": True}
     other, _ = zmq.curve_keypair()
-    for key in (None, other.decode()):
-        with ZmqRequester(fake.address, public_key=key, timeout=0.4) as rq, pytest.raises(Timeout):
+    for key, said in ((None, "no public key was given"), (other.decode(), "not the server's")):
+        rq = ZmqRequester(fake.address, public_key=key, timeout=3)
+        started = time.monotonic()
+        with rq, pytest.raises(AuthError, match=said) as info:
             rq.request({"method": "status"})
-    assert fake.requests == [{"method": "status"}]  # the others never got through
+        assert time.monotonic() - started < 1.5 and info.value.exit_code == 5  # not a wait for the deadline
+        assert "--zmq-public-key" in info.value.hint
+    plain = manager(lambda m: {"ok": True})
+    rq = ZmqRequester(plain.address, public_key=public.decode(), timeout=3)
+    with rq, pytest.raises(AuthError, match="not encrypted"):
+        rq.request({"method": "status"})
+    assert fake.requests == [{"method": "status"}] and plain.requests == []  # the others never got through
+
+
+def test_a_peer_that_is_not_0mq_is_a_protocol_error_not_a_wait():
+    def http(conn, server):
+        conn.recv(64, timeout=1.0)
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+
+    with FakeServer(http) as other:
+        rq = ZmqRequester(f"tcp://127.0.0.1:{other.port}", timeout=3)
+        started = time.monotonic()
+        with rq, pytest.raises(ProtocolError, match="does not speak 0MQ"):
+            rq.request({"method": "status"})
+        assert time.monotonic() - started < 1.5
 
 
 # -- the door: HTTP-style calls as manager methods ----------------------------------------------------

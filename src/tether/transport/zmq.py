@@ -18,7 +18,11 @@ messages. Wire facts they rely on (libzmq 4.3, pyzmq's documentation):
 - CURVE: the client sets ``CURVE_SERVERKEY`` (the server's 40-character z85 public key) and a key
   pair of its own (any pair: the server does not authenticate clients). A server that wants
   CURVE and a client without the key (or the reverse, or a wrong key) never complete the
-  handshake: again no reply, never an error message.
+  handshake and never send an error message; the socket's **monitor** tells: a mechanism
+  mismatch (``EVENT_HANDSHAKE_FAILED_PROTOCOL``, ``PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH``)
+  or a server that hangs up on our HELLO (``EVENT_HANDSHAKE_FAILED_NO_DETAIL``, a wrong key)
+  is an :class:`~tether.errors.AuthError` at once, not a wait for the deadline. A peer that
+  is not 0MQ at all fails the greeting the same way (another protocol error code).
 - Each requester and subscriber owns its own ``zmq.Context``, terminated on :meth:`close`, so
   that no I/O thread outlives the object.
 """
@@ -28,10 +32,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 from typing import Any
 
 from ..deadline import Deadline
-from ..errors import ProtocolError, Timeout, Unreachable, UsageError
+from ..errors import AuthError, ProtocolError, TetherError, Timeout, Unreachable, UsageError
 
 log = logging.getLogger("tether.transport.zmq")
 
@@ -68,6 +73,38 @@ def check_public_key(key: str) -> str:
             hint="a private key is never needed by a client: give the server's public key",
         )
     return key
+
+
+#: a ZMTP 3.0 greeting offering the NULL mechanism (rfc.zeromq.org/spec/23): signature, version 3.0,
+#: mechanism name padded to 20 bytes, as-server 0, 31 bytes of filler
+_NULL_GREETING = b"\xff" + b"\x00" * 8 + b"\x7f" + b"\x03\x00" + b"NULL".ljust(20, b"\x00") + b"\x00" * 32
+
+
+def peer_mechanism(host: str, port: int, timeout: float) -> bytes | None:
+    """The security mechanism a 0MQ server's greeting names (``b"CURVE"``, ``b"NULL"`` …);
+    ``b""`` when the peer's first bytes are not a ZMTP greeting, ``None`` when it sends none.
+
+    Only called after a 0MQ socket has already greeted that same peer (a failed handshake).
+    """
+    deadline = Deadline(timeout)
+    data = b""
+    try:
+        with socket.create_connection((host, port), timeout=deadline.remaining(0.05)) as sock:
+            sock.sendall(_NULL_GREETING[:11])  # up to our major version: the server then sends its
+            # whole greeting, and judges mechanisms only once it has ours, which never comes
+            while len(data) < 64 and not deadline.expired:
+                sock.settimeout(deadline.remaining(0.01))
+                chunk = sock.recv(64 - len(data))
+                if not chunk:
+                    break
+                data += chunk
+    except OSError:
+        pass
+    if not data:
+        return None
+    if data[:1] != b"\xff" or (len(data) >= 10 and data[9:10] != b"\x7f"):
+        return b""
+    return data[12:32].rstrip(b"\x00") if len(data) >= 32 else None
 
 
 def _zmq() -> Any:
@@ -114,6 +151,7 @@ class ZmqRequester:
         self.what = what
         self._ctx: Any = None
         self._sock: Any = None
+        self._monitor: Any = None
         self._keys: tuple[bytes, bytes] | None = None
         self.sockets_opened = 0  # how many REQ sockets this requester has made (tests read it)
 
@@ -133,20 +171,72 @@ class ZmqRequester:
             sock.setsockopt(zmq.CURVE_SERVERKEY, self.public_key.encode("ascii"))
             sock.setsockopt(zmq.CURVE_PUBLICKEY, self._keys[0])
             sock.setsockopt(zmq.CURVE_SECRETKEY, self._keys[1])
+        events = (
+            zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+            | zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL
+            | zmq.EVENT_HANDSHAKE_FAILED_AUTH
+        )
+        self._monitor = sock.get_monitor_socket(events)
+        self._sock = sock
         try:
             sock.connect(self.address)
         except zmq.ZMQError as exc:
-            sock.close(linger=0)
+            self._drop_socket()
             raise UsageError(f"0MQ cannot connect to {self.address}: {exc}") from exc
-        self._sock = sock
         self.sockets_opened += 1
         return sock
 
     def _drop_socket(self) -> None:
         """Throw the REQ socket away (it is stuck mid-request): the next request opens a fresh one."""
         if self._sock is not None:
+            self._sock.disable_monitor()
+            self._monitor.close(linger=0)
             self._sock.close(linger=0)
-            self._sock = None
+            self._sock = self._monitor = None
+
+    def _handshake_failed(self) -> TetherError:
+        """The error for the handshake failure the socket's monitor reports (read at once)."""
+        zmq = _zmq()
+        from zmq.utils.monitor import recv_monitor_message
+
+        event = recv_monitor_message(self._monitor)
+        self._drop_socket()
+        where = f"{self.what} at {self.address}"
+        kind, value = event["event"], event["value"]
+        mismatch = (
+            kind == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL
+            and value == zmq.PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
+        )
+        if kind == zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL and not mismatch:
+            return ProtocolError(f"{where} does not speak 0MQ's protocol (ZMTP error {value:#x})")
+        if kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+            return AuthError(f"{where} refused this client (0MQ authentication, status {value})")
+        # A CURVE server hangs up on a NULL client; whether the client first sees the server's
+        # greeting (a mechanism mismatch) or the hang-up (no detail) is a race. A hang-up alone
+        # may also be a peer that is no 0MQ server at all: its own greeting tells them apart.
+        if not self.public_key and not mismatch:
+            mechanism = peer_mechanism(self.host, self.port, 1.0)
+            if mechanism is None:
+                return Unreachable(f"{where} closed the connection during the 0MQ handshake")
+            if mechanism == b"":
+                return ProtocolError(f"{where} does not speak 0MQ's protocol (no ZMTP greeting)")
+            mismatch = mechanism == b"CURVE"
+        if not self.public_key and not mismatch:
+            return Unreachable(f"{where} closed the connection during the 0MQ handshake")
+        if not self.public_key:
+            return AuthError(
+                f"{where} closed the 0MQ handshake: it is encrypted (CURVE) and no public key was given",
+                hint="give the server's public key: --zmq-public-key KEY or $QSERVER_ZMQ_PUBLIC_KEY",
+            )
+        if mismatch:
+            return AuthError(
+                f"{where} is not encrypted, but a public key was given",
+                hint="drop the public key (--zmq-public-key, $QSERVER_ZMQ_PUBLIC_KEY)",
+            )
+        return AuthError(
+            f"{where} refused the encrypted handshake: the public key is not the server's",
+            hint="check the public key (--zmq-public-key, $QSERVER_ZMQ_PUBLIC_KEY)",
+        )
 
     # -- requests ---------------------------------------------------------------------------
     def request(self, message: Any, *, timeout: float | None = None) -> Any:
@@ -160,7 +250,13 @@ class ZmqRequester:
                 self._drop_socket()
                 raise self._timeout(deadline, "sending")
             sock.send(payload, zmq.NOBLOCK)
-            if not sock.poll(_ms(deadline), zmq.POLLIN):
+            poller = zmq.Poller()
+            poller.register(sock, zmq.POLLIN)
+            poller.register(self._monitor, zmq.POLLIN)
+            ready = dict(poller.poll(_ms(deadline)))
+            if sock not in ready and self._monitor in ready:
+                raise self._handshake_failed()
+            if sock not in ready:
                 self._drop_socket()
                 raise self._timeout(deadline, "waiting for the reply")
             data = sock.recv(zmq.NOBLOCK)
