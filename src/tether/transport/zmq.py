@@ -211,32 +211,34 @@ class ZmqRequester:
             return ProtocolError(f"{where} does not speak 0MQ's protocol (ZMTP error {value:#x})")
         if kind == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
             return AuthError(f"{where} refused this client (0MQ authentication, status {value})")
-        # A CURVE server hangs up on a NULL client; whether the client first sees the server's
-        # greeting (a mechanism mismatch) or the hang-up (no detail) is a race. A hang-up alone
-        # may also be a peer that is no 0MQ server at all: its own greeting tells them apart.
-        if not self.public_key and not mismatch:
-            mechanism = peer_mechanism(self.host, self.port, 1.0)
-            if mechanism is None:
-                return Unreachable(f"{where} closed the connection during the 0MQ handshake")
-            if mechanism == b"":
-                return ProtocolError(f"{where} does not speak 0MQ's protocol (no ZMTP greeting)")
-            mismatch = mechanism == b"CURVE"
-        if not self.public_key and not mismatch:
+        # A server whose mechanism is not ours hangs up; whether we first see its greeting (a
+        # mechanism mismatch) or only the hang-up (no detail) is a race. A hang-up may also be a
+        # wrong CURVE key, or a peer that is no 0MQ server: the server's own greeting tells.
+        theirs = (
+            (b"NULL" if self.public_key else b"CURVE")
+            if mismatch
+            else peer_mechanism(self.host, self.port, 1.0)
+        )
+        if theirs is None:
             return Unreachable(f"{where} closed the connection during the 0MQ handshake")
-        if not self.public_key:
+        if theirs == b"":
+            return ProtocolError(f"{where} does not speak 0MQ's protocol (no ZMTP greeting)")
+        if theirs == b"CURVE" and not self.public_key:
             return AuthError(
                 f"{where} closed the 0MQ handshake: it is encrypted (CURVE) and no public key was given",
                 hint="give the server's public key: --zmq-public-key KEY or $QSERVER_ZMQ_PUBLIC_KEY",
             )
-        if mismatch:
+        if theirs == b"CURVE":
             return AuthError(
-                f"{where} is not encrypted, but a public key was given",
+                f"{where} refused the encrypted handshake: the public key is not the server's",
+                hint="check the public key (--zmq-public-key, $QSERVER_ZMQ_PUBLIC_KEY)",
+            )
+        if self.public_key:
+            return AuthError(
+                f"{where} is not encrypted ({theirs.decode('ascii', 'replace')}), but a public key was given",
                 hint="drop the public key (--zmq-public-key, $QSERVER_ZMQ_PUBLIC_KEY)",
             )
-        return AuthError(
-            f"{where} refused the encrypted handshake: the public key is not the server's",
-            hint="check the public key (--zmq-public-key, $QSERVER_ZMQ_PUBLIC_KEY)",
-        )
+        return Unreachable(f"{where} closed the connection during the 0MQ handshake")
 
     # -- requests ---------------------------------------------------------------------------
     def request(self, message: Any, *, timeout: float | None = None) -> Any:
