@@ -41,6 +41,9 @@ CONTROL_PORT = 60615
 INFO_PORT = 60625
 CONSOLE_TOPIC = b"QS_Console"
 INFO_TOPIC = b"QS_Info"
+#: the longest a single request waits: RE Manager answers every method at once (long operations
+#: only start), and the HTTP server itself gives it 2 s (``default_zmq_request_timeout_recv``)
+REQUEST_TIMEOUT = 5.0
 #: who the manager records as the submitter of items added over 0MQ (the HTTP server puts the login)
 USER = "tether"
 USER_GROUP = "primary"
@@ -404,10 +407,11 @@ class ZmqDoor:
         retries: int | None = None,
     ) -> Any:
         """Send the 0MQ request for ``path``; the manager's reply (its refusals are ``success: false``,
-        as over HTTP). Never resent: a lost reply is a :class:`Timeout`, the caller decides."""
+        as over HTTP), within ``timeout`` and at most :data:`REQUEST_TIMEOUT` s. Never resent: a lost
+        reply is a :class:`Timeout`, the caller decides."""
         msg = self.message(path, body)
         try:
-            return self.requester.request(msg, timeout=timeout)
+            return self.requester.request(msg, timeout=min(timeout or self.timeout, REQUEST_TIMEOUT))
         except Timeout as exc:
             exc.hint = exc.hint or (
                 "is start-re-manager running? check the public key (--zmq-public-key)"
