@@ -366,3 +366,47 @@ def test_zmq_names_the_door_and_wins_over_a_scan(monkeypatch, manager, tmp_path,
     assert out["title"] == "Bluesky RE Manager (0MQ)" and out["extra"]["door"] == "zmq"
     assert out["manager"]["manager_state"] == "idle"
     assert run(["qserver", "status", "--zmq", "localhost:1"]) == 2
+
+
+def _endpoint(port: int, door_name: str | None):
+    from tether.endpoint import Confidence, Endpoint
+
+    extra = {"door": "zmq", "zmq_control": f"tcp://127.0.0.1:{port}"} if door_name == "zmq" else {}
+    return Endpoint(app="qserver", host="127.0.0.1", port=port, confidence=Confidence.VERIFIED, extra=extra)
+
+
+@pytest.mark.parametrize(
+    ("found", "picked"),
+    [
+        ([("zmq", 60615), ("http", 60610)], 60610),  # both doors: HTTP (it carries logins)
+        ([("zmq", 60615)], 60615),  # only the manager: 0MQ
+        ([("http", 60610), ("http", 60611), ("zmq", 60615)], None),  # two HTTP servers: the core says so
+        ([("zmq", 60615), ("zmq", 60616)], None),
+        ([], None),
+    ],
+)
+def test_with_nothing_named_the_http_door_is_preferred(monkeypatch, found, picked):
+
+    endpoints = [_endpoint(port, kind) for kind, port in found]
+    monkeypatch.setattr(tether, "scan", lambda apps, timeout: endpoints)
+    got = tether.registry.get("qserver").locate(None, None, {}, 1.0)
+    assert (got.port if got else None) == picked
+
+
+def test_a_named_door_wins_and_the_zmq_variable_yields_to_a_named_url(monkeypatch):
+    from tether_qserver import adapter
+
+    calls = []
+    monkeypatch.setattr(adapter, "verify_url", lambda url, timeout: calls.append(("http", url)))
+    monkeypatch.setattr(door, "verify_zmq", lambda addr, timeout, **kw: calls.append(("zmq", addr)))
+    locate = tether.registry.get("qserver").locate
+    monkeypatch.setenv("QSERVER_ZMQ_CONTROL_ADDRESS", "tcp://127.0.0.1:60615")
+    locate(None, None, {"url": "http://h:60610", "zmq": "tcp://127.0.0.1:60615"}, 1.0)  # from the variable
+    locate(None, None, {"url": "http://h:60610", "zmq": "tcp://127.0.0.1:5000"}, 1.0)  # --zmq
+    locate(None, None, {"zmq": "tcp://127.0.0.1:60615"}, 1.0)  # the variable alone
+    assert calls == [
+        ("http", "http://h:60610"),
+        ("zmq", "tcp://127.0.0.1:5000"),
+        ("zmq", "tcp://127.0.0.1:60615"),
+    ]
+    assert locate(None, 60615, {"zmq": "tcp://127.0.0.1:5000"}, 1.0) is None  # --port: the core probes it
