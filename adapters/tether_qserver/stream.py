@@ -294,6 +294,8 @@ def console_lines(
 
     The follow starts before the past is read, so nothing printed in between is lost."""
     check_transport(transport)
+    if qs.door == "zmq" and not follow:
+        qs.console_text(lines)  # RE Manager keeps no console buffer: the door says so (UsageError)
     stream = follow_console(qs, transport=transport, duration=duration) if follow else iter(())
     past = qs.console_text(lines).rstrip("\n") if lines > 0 and qs.door == "http" else ""  # 0MQ: no buffer
     if past:

@@ -410,3 +410,24 @@ def test_a_named_door_wins_and_the_zmq_variable_yields_to_a_named_url(monkeypatc
         ("zmq", "tcp://127.0.0.1:60615"),
     ]
     assert locate(None, 60615, {"zmq": "tcp://127.0.0.1:5000"}, 1.0) is None  # --port: the core probes it
+
+
+def test_verbose_shows_the_0mq_requests_with_the_lock_key_masked(monkeypatch, manager, tmp_path, capsys):
+    from tether.cli import run
+
+    monkeypatch.setenv("TETHER_CONFIG", str(tmp_path / "absent.toml"))
+    fake = manager(lambda m: STATUS if m["method"] == "status" else {"success": True, "msg": ""})
+    assert run(["qserver", "clear", "--zmq", fake.address, "-v", "--lock-key", "sekrit123"]) == 0
+    err = capsys.readouterr().err
+    assert '{"method": "queue_clear", "params": {"lock_key": "***"}}' in err and "sekrit123" not in err
+    assert fake.requests[-1] == {"method": "queue_clear", "params": {"lock_key": "sekrit123"}}
+
+
+def test_console_without_follow_over_0mq_says_why_and_sends_nothing(monkeypatch, manager, tmp_path, capsys):
+    from tether.cli import run
+
+    monkeypatch.setenv("TETHER_CONFIG", str(tmp_path / "absent.toml"))
+    fake = manager(lambda m: STATUS)
+    assert run(["qserver", "console", "--zmq", fake.address]) == 2
+    assert "console --follow" in capsys.readouterr().err
+    assert [r["method"] for r in fake.requests] == ["status"]  # the probe only

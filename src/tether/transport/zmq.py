@@ -33,6 +33,7 @@ import json
 import logging
 import re
 import socket
+import time
 from typing import Any
 
 from ..deadline import Deadline
@@ -246,6 +247,7 @@ class ZmqRequester:
         zmq = _zmq()
         deadline = Deadline(self.timeout if timeout is None else timeout)
         payload = json.dumps(message).encode("utf-8")
+        started = time.monotonic()
         sock = self._socket()
         try:
             if not sock.poll(_ms(deadline), zmq.POLLOUT):
@@ -265,7 +267,14 @@ class ZmqRequester:
         except zmq.ZMQError as exc:
             self._drop_socket()
             raise Unreachable(f"0MQ request to {self.what} at {self.address} failed: {exc}") from exc
-        log.debug("0MQ %s: %d bytes sent, %d received", self.address, len(payload), len(data))
+        if log.isEnabledFor(logging.DEBUG):  # -v: the CLI's log handler masks secrets (lock keys)
+            log.debug(
+                "0MQ %s %s -> %d bytes in %.1f ms",
+                self.address,
+                payload[:300].decode("utf-8", errors="replace"),
+                len(data),
+                (time.monotonic() - started) * 1000,
+            )
         try:
             return json.loads(data)
         except ValueError as exc:
