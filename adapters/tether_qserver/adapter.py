@@ -8,20 +8,18 @@ same commands drive either; the HTTP server is preferred when both answer (it ca
 
 from __future__ import annotations
 
-import os
-
 from tether.adapter import Adapter, Hint, ProbeResult, is_loopback
 from tether.endpoint import Listener
 
-from .probe import DEFAULT_PORT, is_httpserver_process, probe_openapi, verify_url
+from . import zmq
+from .probe import DEFAULT_PORT, is_httpserver_process, probe_openapi
 from .settings import SETTINGS
-from .zmq import CONTROL_PORT, control_hint
 
 
 class QServerAdapter(Adapter):
     name = "qserver"
     title = "Bluesky HTTP Server"
-    default_ports = (DEFAULT_PORT, CONTROL_PORT)
+    default_ports = (DEFAULT_PORT, zmq.CONTROL_PORT)
     description = "Submit, run and track Bluesky Queue Server plans over its HTTP server."
     settings = SETTINGS
 
@@ -33,15 +31,13 @@ class QServerAdapter(Adapter):
         )
         if is_httpserver_process(listener.cmdline):
             hint = Hint("process runs bluesky_httpserver", "process").stronger(hint)
-        return hint or control_hint(listener)
+        return hint or zmq.control_hint(listener)
 
     def probe(self, host: str, port: int, timeout: float) -> ProbeResult:
         """``GET /openapi.json``; on a port a hint names as RE Manager's control socket, the 0MQ
         ``status`` instead (never a 0MQ greeting elsewhere)."""
-        from . import zmq
-
         if zmq.speaks_zmq(host, port):
-            res = zmq.probe_zmq(host, port, timeout, public_key=_zmq_key())
+            res = zmq.probe_zmq(host, port, timeout, public_key=zmq.scan_key())
             info = zmq.info_address(host, port) if res.verdict == "verified" else None
             if info:
                 res.extra["zmq_info"] = info
@@ -55,19 +51,9 @@ class QServerAdapter(Adapter):
         return res
 
     def locate(self, host, port, settings, timeout):
-        """The door the settings name (verified), else the one a scan finds, the HTTP server first;
-        ``None`` lets the core scan or probe ``host``/``port`` (and say what it found)."""
-        if host is not None or port is not None:
-            return None
-        from . import zmq
-
-        url, control = settings.get("url"), settings.get("zmq")
-        if control and not (url and control == os.environ.get("QSERVER_ZMQ_CONTROL_ADDRESS")):
-            key, info = settings.get("zmq_public_key"), settings.get("zmq_info")
-            return zmq.verify_zmq(control, timeout, public_key=key, info=info)
-        if url:
-            return verify_url(url, timeout)
-        return _prefer_http(timeout)
+        """The door the settings name (verified), else the one a scan finds, the HTTP server first
+        (:func:`.zmq.locate`); ``None`` lets the core probe ``host``/``port`` or say what it found."""
+        return zmq.locate(settings, timeout) if host is None and port is None else None
 
     def connect(self, endpoint, **options):
         """A :class:`~tether_qserver.client.QueueServer` for ``endpoint``; the settings become its
@@ -80,25 +66,3 @@ class QServerAdapter(Adapter):
         from .cli import cmd
 
         return cmd.app
-
-
-def _zmq_key() -> str | None:
-    """The public key a scan's 0MQ probe uses: the environment or the config file's (a probe has no flags)."""
-    from tether import config
-
-    return config.resolve("qserver", SETTINGS, {}).get("zmq_public_key")
-
-
-def _prefer_http(timeout: float):
-    """The single verified HTTP server, else the single verified 0MQ control socket; ``None``
-    when neither is single (the core then says what it found, or that nothing answered)."""
-    import tether
-
-    verified = [e for e in tether.scan(["qserver"], timeout=min(timeout, 1.0)) if e.verified]
-    http = [e for e in verified if e.extra.get("door") != "zmq"]
-    zmq = [e for e in verified if e.extra.get("door") == "zmq"]
-    if len(http) == 1:
-        return http[0]
-    if not http and len(zmq) == 1:
-        return zmq[0]
-    return None

@@ -323,6 +323,50 @@ def verify_zmq(address: str, timeout: float, *, public_key: str | None = None, i
     )
 
 
+# -- which door ------------------------------------------------------------------------------------------
+def locate(settings: Mapping[str, Any], timeout: float):
+    """The verified endpoint of the door the settings name, else of the one a scan finds:
+
+    ``--zmq`` -> RE Manager's socket; ``--url`` -> the HTTP server (a URL also wins over
+    ``$QSERVER_ZMQ_CONTROL_ADDRESS``, often set for the HTTP server's own sake); nothing named ->
+    :func:`prefer_http`.
+    """
+    from .probe import verify_url
+
+    url, control = settings.get("url"), settings.get("zmq")
+    if control and not (url and control == os.environ.get("QSERVER_ZMQ_CONTROL_ADDRESS")):
+        info = settings.get("zmq_info")
+        return verify_zmq(control, timeout, public_key=settings.get("zmq_public_key"), info=info)
+    if url:
+        return verify_url(url, timeout)
+    return prefer_http(timeout)
+
+
+def prefer_http(timeout: float):
+    """The single verified HTTP server, else the single verified 0MQ control socket; ``None``
+    when neither is single (the core then scans again and says what it found, or that nothing
+    answered). The HTTP server wins when both answer: it carries logins and the console buffer."""
+    import tether
+
+    verified = [e for e in tether.scan(["qserver"], timeout=min(timeout, 1.0)) if e.verified]
+    http = [e for e in verified if e.extra.get("door") != "zmq"]
+    zmq = [e for e in verified if e.extra.get("door") == "zmq"]
+    if len(http) == 1:
+        return http[0]
+    if not http and len(zmq) == 1:
+        return zmq[0]
+    return None
+
+
+def scan_key() -> str | None:
+    """The public key a scan's probe uses: the environment's or the config file's (a probe has no flags)."""
+    from tether import config
+
+    from .settings import SETTINGS
+
+    return config.resolve("qserver", SETTINGS, {}).get("zmq_public_key")
+
+
 def info_address(host: str, port: int) -> str | None:
     """The info address of the ``start-re-manager`` on this machine's ``port``, as a client
     connects to it (``*`` becomes ``host``), when the socket table shows that process."""

@@ -394,10 +394,10 @@ def test_with_nothing_named_the_http_door_is_preferred(monkeypatch, found, picke
 
 
 def test_a_named_door_wins_and_the_zmq_variable_yields_to_a_named_url(monkeypatch):
-    from tether_qserver import adapter
+    from tether_qserver import probe
 
     calls = []
-    monkeypatch.setattr(adapter, "verify_url", lambda url, timeout: calls.append(("http", url)))
+    monkeypatch.setattr(probe, "verify_url", lambda url, timeout: calls.append(("http", url)))
     monkeypatch.setattr(door, "verify_zmq", lambda addr, timeout, **kw: calls.append(("zmq", addr)))
     locate = tether.registry.get("qserver").locate
     monkeypatch.setenv("QSERVER_ZMQ_CONTROL_ADDRESS", "tcp://127.0.0.1:60615")
