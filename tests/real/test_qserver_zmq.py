@@ -107,6 +107,16 @@ def test_a_scan_never_greets_a_port_no_hint_names(manager, capsys):
     assert other.connections == 0  # nothing hints at it: not even a connect
 
 
+def test_the_scan_shows_both_doors_and_which_http_server_fronts_which_manager(qserver_app, capsys):
+    assert run(["scan", "--json"]) == 0
+    found = {e["port"]: e for e in out_json(capsys)}
+    http, manager_port = found[qserver_app.port], int(qserver_app.zmq_control.rsplit(":", 1)[1])
+    assert http["title"] == "Bluesky HTTP Server" and http["confidence"] == "verified"
+    assert http["extra"]["fronts"] == qserver_app.zmq_control
+    assert found[manager_port]["title"] == TITLE and found[manager_port]["confidence"] == "verified"
+    assert _listens(found[manager_port]["pid"], manager_port)
+
+
 # -- the commands, over 0MQ ------------------------------------------------------------------------------
 def test_status_over_0mq_reports_the_manager(manager, capsys):
     assert run(tz(manager, "status", "--json")) == 0
