@@ -1,21 +1,25 @@
 """The QServerAdapter class: the entry point tether loads (group ``tether.adapters``).
 
-Detection (hints and the probe) lives in :mod:`.probe`; the client and commands load lazily.
+Detection (hints and the probe) lives in :mod:`.probe`, and for RE Manager's own 0MQ control
+socket in :mod:`.zmq`; the client and commands load lazily. One adapter, two doors: ``tether scan``
+lists both as ``qserver`` (titles "Bluesky HTTP Server" and "Bluesky RE Manager (0MQ)"), and the
+same commands drive either; the HTTP server is preferred when both answer (it carries logins).
 """
 
 from __future__ import annotations
 
-from tether.adapter import Adapter, Hint, ProbeResult
+from tether.adapter import Adapter, Hint, ProbeResult, is_loopback
 from tether.endpoint import Listener
 
-from .probe import DEFAULT_PORT, is_httpserver_process, probe_openapi, verify_url
+from . import zmq
+from .probe import DEFAULT_PORT, is_httpserver_process, probe_openapi
 from .settings import SETTINGS
 
 
 class QServerAdapter(Adapter):
     name = "qserver"
     title = "Bluesky HTTP Server"
-    default_ports = (DEFAULT_PORT,)
+    default_ports = (DEFAULT_PORT, zmq.CONTROL_PORT)
     description = "Submit, run and track Bluesky Queue Server plans over its HTTP server."
     settings = SETTINGS
 
@@ -27,15 +31,29 @@ class QServerAdapter(Adapter):
         )
         if is_httpserver_process(listener.cmdline):
             hint = Hint("process runs bluesky_httpserver", "process").stronger(hint)
-        return hint
+        return hint or zmq.control_hint(listener)
 
     def probe(self, host: str, port: int, timeout: float) -> ProbeResult:
-        return probe_openapi(host, port, timeout)
+        """``GET /openapi.json``; on a port a hint names as RE Manager's control socket, the 0MQ
+        ``status`` instead (never a 0MQ greeting elsewhere)."""
+        if zmq.speaks_zmq(host, port):
+            res = zmq.probe_zmq(host, port, timeout, public_key=zmq.scan_key())
+            info = zmq.info_address(host, port) if res.verdict == "verified" else None
+            if info:
+                res.extra["zmq_info"] = info
+            return res
+        res = probe_openapi(host, port, timeout)
+        if res.verdict == "verified" and is_loopback(host):
+            fronts = zmq.fronted_manager(port)
+            if fronts:
+                res.extra["fronts"] = fronts
+                res.detail += f"; fronts RE Manager at {fronts}"
+        return res
 
     def locate(self, host, port, settings, timeout):
-        """The server the ``url`` setting names (verified), or ``None`` to scan/probe host and port."""
-        url = settings.get("url")
-        return verify_url(url, timeout) if url and host is None and port is None else None
+        """The door the settings name (verified), else the one a scan finds, the HTTP server first
+        (:func:`.zmq.locate`); ``None`` lets the core probe ``host``/``port`` or say what it found."""
+        return zmq.locate(settings, timeout) if host is None and port is None else None
 
     def connect(self, endpoint, **options):
         """A :class:`~tether_qserver.client.QueueServer` for ``endpoint``; the settings become its

@@ -167,7 +167,8 @@ def status(
         for change in status_changes(qs, transport, for_):
             render.json_line(change) if target.json else render.line(status_line(change))
         return
-    endpoint, manager = target.endpoint(), qs.summary() if qs.auth_headers() else None
+    endpoint = target.endpoint()
+    manager = qs.summary() if qs.auth_headers() or qs.door == "zmq" else None
     if target.json:
         return render.print_json({**endpoint.to_dict(), "manager": manager})
     target.emit(endpoint, columns=views.ENDPOINT)

@@ -268,6 +268,7 @@ class QueueServer:
         retries: int = 2,
         lock_key: str | None = None,
         login: dict[str, Any] | None = None,
+        transport: Any = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
@@ -279,7 +280,9 @@ class QueueServer:
             key_source = f"the login of {self._login.get('username')} ({self._login.get('provider')})"
         self.key_source = key_source if api_key or self._login else "nowhere"
         self._http_options = {"timeout": timeout, "verify": verify, "cert": cert, "retries": retries}
-        self.http = self._new_http()
+        # ``transport``: another door with HttpSession's call() (RE Manager's 0MQ socket, zmq.ZmqDoor)
+        self._transport = transport
+        self.http = transport or self._new_http()
         self._verify = verify
         self._lock_key: str | None = None
         self.lock_key = lock_key
@@ -297,6 +300,9 @@ class QueueServer:
         insecure: bool = False,
         ca_bundle: str | None = None,
         timeout: float | None = None,
+        zmq: str | None = None,
+        zmq_public_key: str | None = None,
+        zmq_info: str | None = None,
         **options: Any,
     ) -> QueueServer:
         """A client for a verified endpoint, from the adapter's settings: ``api_key``/``api_key_file``
@@ -311,6 +317,15 @@ class QueueServer:
         options.setdefault("login", None if key else auth.load(base_url.rstrip("/")))
         if timeout is not None:
             options["timeout"] = min(timeout, MAX_CALL_TIMEOUT)
+        if endpoint.extra.get("door") == "zmq":  # RE Manager's own socket: see zmq.py
+            from .zmq import ZmqDoor
+
+            control = endpoint.extra["zmq_control"]
+            info = zmq_info or endpoint.extra.get("zmq_info")
+            door = ZmqDoor(
+                control, public_key=zmq_public_key, info=info, timeout=options.get("timeout", 10.0)
+            )
+            return cls(control, timeout=door.timeout, transport=door, lock_key=options.get("lock_key"))
         options.setdefault("verify", False if insecure else (ca_bundle or True))
         return cls(base_url, api_key=key, key_source=source, **options)
 
@@ -372,6 +387,8 @@ class QueueServer:
         """An HTTP session with the current credentials (a new login replaces the old session)."""
         from tether.transport.http import HttpSession
 
+        if getattr(self, "_transport", None) is not None:
+            return self._transport  # the 0MQ door has no HTTP credentials to renew
         if getattr(self, "http", None) is not None:
             self.http.close()
         return HttpSession(
@@ -404,6 +421,11 @@ class QueueServer:
     def secrets(self) -> list[str]:
         """Every secret this client holds (API key, lock keys, tokens): what ``-v`` must mask."""
         return list(self._secrets)
+
+    @property
+    def door(self) -> str:
+        """``"http"`` (the HTTP server) or ``"zmq"`` (RE Manager's own 0MQ control socket)."""
+        return getattr(self.http, "door", "http")
 
     @property
     def api_key(self) -> str | None:
@@ -466,7 +488,7 @@ class QueueServer:
         self.environment_open()
         st = self.wait_for(lambda s: s.get("manager_state") in settled, timeout)
         if not st.get("worker_environment_exists"):
-            tail = self.console_text(40)
+            tail = self.console_text(40) if self.door == "http" else ""  # 0MQ: the manager keeps none
             raise CommandError(
                 "the environment did not open (worker_environment_exists is false)",
                 app_message=tail.strip()[-2000:] or None,

@@ -30,3 +30,22 @@ SETTINGS = (
     Setting("insecure", "Do not verify TLS certificates.", kind="bool"),
     Setting("ca_bundle", "Verify TLS with this CA bundle.", kind="path"),
 )
+
+# The manager's own 0MQ door (no HTTP server needed): see zmq.py and the README.
+SETTINGS += (
+    Setting(
+        "zmq",
+        "RE Manager's 0MQ control address tcp://HOST:PORT: talk to the manager itself, not the HTTP server.",
+        env=("QSERVER_ZMQ_CONTROL_ADDRESS",),
+    ),
+    Setting(
+        "zmq_public_key",
+        "The manager's 0MQ public key, for an encrypted control socket (qserver-zmq-keys makes the pair).",
+        env=("QSERVER_ZMQ_PUBLIC_KEY",),
+    ),
+    Setting(
+        "zmq_info",
+        "RE Manager's 0MQ info address tcp://HOST:PORT (console output; default: the control host, 60625).",
+        env=("QSERVER_ZMQ_INFO_ADDRESS",),
+    ),
+)

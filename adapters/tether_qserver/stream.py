@@ -70,7 +70,8 @@ class StatusFeed:
         self.qs = qs
         self.transport = transport
         self.poll_interval = poll_interval
-        self.mode = "poll" if transport == "poll" else "ws"
+        # RE Manager's 0MQ door has no status stream to read: its status is polled (one 0MQ round trip)
+        self.mode = "poll" if transport == "poll" or qs.door == "zmq" else "ws"
         self._ws: WsConnection | None = None
         self._heard = False
         self._last_poll = 0.0
@@ -263,6 +264,10 @@ def follow_console(
     from tether.errors import HandshakeRefused
 
     check_transport(transport)
+    if qs.door == "zmq":  # RE Manager publishes its console on the info socket
+        from .zmq import follow_console as follow_info
+
+        return follow_info(qs.http.info, duration=duration)
     deadline = Deadline(duration) if duration is not None else None
     if transport != "poll":
         try:
@@ -289,8 +294,10 @@ def console_lines(
 
     The follow starts before the past is read, so nothing printed in between is lost."""
     check_transport(transport)
+    if qs.door == "zmq" and not follow:
+        qs.console_text(lines)  # RE Manager keeps no console buffer: the door says so (UsageError)
     stream = follow_console(qs, transport=transport, duration=duration) if follow else iter(())
-    past = qs.console_text(lines).rstrip("\n") if lines > 0 else ""
+    past = qs.console_text(lines).rstrip("\n") if lines > 0 and qs.door == "http" else ""  # 0MQ: no buffer
     if past:
         yield past
     yield from stream

@@ -107,6 +107,9 @@ class ProbeResult:
     version: str | None = None
     detail: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    #: the endpoint's title when it is not the adapter's (one adapter, two doors: an HTTP server
+    #: and the manager's own 0MQ socket)
+    title: str | None = None
 
 
 def connect_failed(exc: Unreachable) -> ProbeResult:

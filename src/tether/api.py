@@ -124,7 +124,7 @@ def verify(app: str, host: str | None, port: int, *, timeout: float = 2.0) -> En
             version = None
     return Endpoint(
         app=adapter.name,
-        title=adapter.title,
+        title=res.title or adapter.title,
         version=version,
         host=host,
         port=port,

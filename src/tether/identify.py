@@ -110,7 +110,7 @@ def _endpoint(
             version = None
     return Endpoint(
         app=adapter.name if adapter else None,
-        title=adapter.title if adapter else None,
+        title=((result.title if result else None) or adapter.title) if adapter else None,
         version=version,
         host=listener.host,
         port=listener.port,
