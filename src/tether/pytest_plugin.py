@@ -24,7 +24,8 @@ report (a "tether artifacts" section, and ``user_properties`` for JUnit XML).
 
 JavaScript errors: ``--tether-js-errors=fail`` (or ``tether_js_errors = fail`` in the ini file)
 fails a ``firefox`` test whose pages threw an uncaught error, with the errors' messages in the
-report; ``warn`` adds them as a warning; ``ignore`` (the default) leaves them alone. With ``fail``
+report; ``warn`` adds them as a warning; ``ignore`` (the default) leaves them alone; a test's own
+``@pytest.mark.tether_js_errors("ignore")`` (or ``"fail"``, ``"warn"``) overrides it. With ``fail``
 or ``warn`` the fixture's session collects the console over WebDriver BiDi
 (``firefox.console_messages()``): the Firefox it launches runs BiDi; one attached to must too.
 
@@ -103,8 +104,26 @@ def _js_errors_mode(config: pytest.Config) -> str:
     return mode
 
 
+def _item_js_errors_mode(item: pytest.Item) -> str:
+    """The mode for one test: its ``tether_js_errors`` marker, else the run's."""
+    marker = item.get_closest_marker("tether_js_errors")
+    if marker is None:
+        return _js_errors_mode(item.config)
+    mode = marker.args[0] if marker.args else marker.kwargs.get("mode")
+    if mode not in JS_ERRORS:
+        raise pytest.UsageError(
+            f"{item.nodeid}: @pytest.mark.tether_js_errors({mode!r}): use one of {', '.join(JS_ERRORS)}"
+        )
+    return mode
+
+
 def pytest_configure(config: pytest.Config) -> None:
     _js_errors_mode(config)  # a bad ini value stops the run before any test
+    config.addinivalue_line(
+        "markers",
+        "tether_js_errors(mode): this test's uncaught JavaScript errors: ignore, warn or fail "
+        "(overrides --tether-js-errors)",
+    )
 
 
 def _artifacts_dir(config: pytest.Config) -> Path:
@@ -216,7 +235,7 @@ def firefox(request: pytest.FixtureRequest, tether_firefox_endpoint: Any) -> Ite
     ``fail`` or ``warn`` its session collects the console (``firefox.console_messages()``)."""
     from tether.errors import NotFound, TetherError
 
-    mode = _js_errors_mode(request.config)
+    mode = _item_js_errors_mode(request.node)
     console = mode != "ignore"
     ff = _client("firefox", tether_firefox_endpoint, timeout=30, console=console)
     try:
@@ -329,8 +348,8 @@ def pytest_runtest_call(item: pytest.Item) -> None:
         return
     n = len(errors)
     message = f"{n} uncaught JavaScript error{'s' * (n > 1)} in the page: " + _describe_errors(errors)
-    if _js_errors_mode(item.config) == "fail":
-        pytest.fail(message + "\n(--tether-js-errors=fail)", pytrace=False)
+    if _item_js_errors_mode(item) == "fail":
+        pytest.fail(message + "\n(tether_js_errors: fail)", pytrace=False)
     import warnings
 
     warnings.warn(JavaScriptErrorWarning(message), stacklevel=1)

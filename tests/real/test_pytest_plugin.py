@@ -246,6 +246,14 @@ def test_fixtures_attach_to_the_one_app_running_and_leave_it_running(tmp_path):
 
 
 JS_ERRORS = """
+import pytest
+
+
+@pytest.mark.tether_js_errors("ignore")
+def test_a_page_expected_to_throw(firefox):
+    firefox.navigate("data:text/html,<script>throw new Error('EXPECTED-7')</script>")
+
+
 def test_a_page_that_throws(firefox):
     firefox.navigate("data:text/html,<title>throws</title><script>throw new Error('JS-BOOM-815')</script>")
     assert firefox.title == "throws"
@@ -297,13 +305,14 @@ def test_js_errors_fail_a_test_whose_page_threw_with_the_message_and_pass_when_o
     failing = run_project(project, "--tether-firefox-port", port, "--tether-js-errors=fail")
     out = failing.stdout
     assert failing.returncode == 1, out + failing.stderr
-    assert "2 failed, 1 passed" in out, out
+    assert "2 failed, 2 passed" in out, out
     assert "FAILED test_with_tether.py::test_a_page_that_throws" in out
     assert "1 uncaught JavaScript error in the page: Error: JS-BOOM-815" in out  # the failure's message
     assert "FAILED test_with_tether.py::test_an_error_thrown_after_the_last_command" in out
     assert "TypeError: LATE-ONE-42" in out
     assert "tether JavaScript errors" in out  # the failure's report has its own section
     assert "OTHER-TAB" not in out  # the first tab's errors are not the tests'
+    assert "EXPECTED-7" not in out  # the test's own marker says ignore
 
     ignored = run_project(project, "--tether-firefox-port", port, "-k", "throws or last_command")
     assert ignored.returncode == 0, ignored.stdout + ignored.stderr
@@ -312,7 +321,7 @@ def test_js_errors_fail_a_test_whose_page_threw_with_the_message_and_pass_when_o
     (project / "pytest.ini").write_text("[pytest]\ntether_js_errors = warn\n")
     warned = run_project(project, "--tether-firefox-port", port)
     assert warned.returncode == 0, warned.stdout + warned.stderr
-    assert "3 passed, 2 warnings" in warned.stdout, warned.stdout
+    assert "4 passed, 2 warnings" in warned.stdout, warned.stdout
     assert (
         "JavaScriptErrorWarning: 1 uncaught JavaScript error in the page: Error: JS-BOOM-815" in warned.stdout
     )
