@@ -172,20 +172,21 @@ def launch(
         raise UsageError(f"--window-size must be positive, not {window_size}")
     if proxy is not None:
         proxy_prefs(proxy)
-    rec = do_launch(
-        headless=headless,
-        port=marionette_port,
-        profile=profile,
-        bidi=bidi,
-        binary=binary,
-        system_access=system_access,
-        prefs=prefs,
-        window_size=size,
-        download_dir=download_dir,
-        accept_insecure_certs=accept_insecure_certs,
-        proxy=proxy,
-        timeout=target.timeout or 60.0,
-    )
+    with target.progress("starting Firefox"):
+        rec = do_launch(
+            headless=headless,
+            port=marionette_port,
+            profile=profile,
+            bidi=bidi,
+            binary=binary,
+            system_access=system_access,
+            prefs=prefs,
+            window_size=size,
+            download_dir=download_dir,
+            accept_insecure_certs=accept_insecure_certs,
+            proxy=proxy,
+            timeout=target.timeout or 60.0,
+        )
     text = f"Firefox (pid {rec.pid}) listens for Marionette on {rec.host}:{rec.port}"
     if rec.bidi_port:
         text += f"; WebDriver BiDi on {rec.bidi_url}"
@@ -377,7 +378,8 @@ def wait(
     """Wait (up to --timeout) for an element, a title or a URL; exit 4 if it does not come."""
     if sum(x is not None for x in (selector, title, url)) != 1:
         raise UsageError("wait for exactly one of: a SELECTOR, --title, --url")
-    with session(target) as ff, ff.frame(*_frames(frame)):
+    what = selector or (f"the title {title!r}" if title else f"the URL {url!r}")
+    with session(target) as ff, ff.frame(*_frames(frame)), target.progress(f"waiting for {what}"):
         found = ff.wait_for(selector, by=_by(xpath), title=title, url=url, timeout=target.timeout or 10.0)
         data = {"selector": selector, "text": found.text} if selector else {"title": ff.title, "url": ff.url}
     target.emit(data, text=f"found {selector}" if selector else data["title" if title else "url"])
@@ -747,11 +749,16 @@ def downloads(
     timeout = target.timeout or 30.0
     end = time.monotonic() + timeout
     files = list_downloads(folder)
-    while wait_ and not (files and all(f["complete"] for f in files)):
-        if time.monotonic() > end:
-            raise Timeout(f"downloads in {folder} not complete within {timeout:g} s")
-        time.sleep(0.1)
-        files = list_downloads(folder)
+    if wait_:
+        with target.progress(f"waiting for downloads in {folder}") as bar:
+            while not (files and all(f["complete"] for f in files)):
+                if time.monotonic() > end:
+                    raise Timeout(f"downloads in {folder} not complete within {timeout:g} s")
+                time.sleep(0.1)
+                files = list_downloads(folder)
+                done = sum(f["complete"] for f in files)
+                size = sum(f["bytes"] or 0 for f in files)
+                bar.update(description=f"downloads in {folder}: {done}/{len(files)} complete, {size} bytes")
     target.emit(files, columns=["name", "bytes", "complete"], empty=f"no downloads in {folder}")
 
 

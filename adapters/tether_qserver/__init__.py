@@ -7,7 +7,7 @@ The API key comes from ``$QSERVER_HTTP_SERVER_API_KEY``, ``api_key_file=`` or th
     qs.ensure_environment()
     qs.run({"name": "count", "args": [["det1", "det2"]], "kwargs": {"num": 3}}).exit_status  # 'completed'
 
-The client (``QueueServer``, ``RunResult``, ``ItemFailed``) is imported on first use, so
+The client (``QueueServer``, ``RunResult``, ``RunResults``, ``ItemFailed``) is imported on first use, so
 that loading the adapter for a scan stays cheap.
 """
 
@@ -15,11 +15,11 @@ from typing import Any
 
 from .adapter import QServerAdapter
 
-__all__ = ["ItemFailed", "QServerAdapter", "QueueServer", "RunResult"]
+__all__ = ["ItemFailed", "QServerAdapter", "QueueServer", "RunResult", "RunResults"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("QueueServer", "RunResult", "ItemFailed"):
+    if name in ("QueueServer", "RunResult", "RunResults", "ItemFailed"):
         from . import client
 
         return getattr(client, name)

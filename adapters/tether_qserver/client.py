@@ -220,6 +220,17 @@ class RunResult:
             out.append(f"the server put the plan back at the queue's front as {self.requeued_uid}")
         return out
 
+    def _repr_html_(self) -> str:
+        """A table of the result's fields in a notebook, and a failed plan's traceback tail."""
+        from html import escape
+
+        rows = [("ok", self.ok), *self.summary().items()]
+        html = _html_table(["field", "value"], [[k, v] for k, v in rows])
+        if not self.ok and self.traceback:
+            tail = "\n".join(self.traceback.rstrip().splitlines()[-8:])
+            html += f"<pre>{escape(tail)}</pre>"
+        return html
+
     @classmethod
     def from_history(cls, item: Mapping[str, Any]) -> RunResult:
         res = item.get("result") or {}
@@ -235,6 +246,37 @@ class RunResult:
             time_stop=res.get("time_stop"),
             client_request_id=(item.get("meta") or {}).get("client_request_id"),
         )
+
+
+class RunResults(list):
+    """The results of the plans that ran, in order (what :meth:`QueueServer.run_queue` returns):
+    a list of :class:`RunResult`, shown as a table in a notebook."""
+
+    def _repr_html_(self) -> str:
+        heads = ["plan", "item uid", "exit status", "scan ids", "duration", "message"]
+        return _html_table(
+            heads,
+            [
+                [r.name, r.item_uid, r.exit_status, r.scan_ids, r.summary().get("duration"), r.msg]
+                for r in self
+            ],
+        )
+
+
+def _html_table(heads: list[str], rows: list[list[Any]]) -> str:
+    """An HTML table, every cell escaped: plan names, messages and tracebacks are the server's text,
+    never markup."""
+    from html import escape
+
+    def cell(value: Any) -> str:
+        if isinstance(value, (list, tuple)):
+            value = ", ".join(str(v) for v in value)
+        return escape("" if value is None else str(value))
+
+    left = ' style="text-align:left"'
+    head = "".join(f"<th{left}>{escape(h)}</th>" for h in heads)
+    body = "".join("<tr>" + "".join(f"<td{left}>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 class ItemFailed(CommandError):
@@ -930,9 +972,9 @@ class QueueServer:
         on_status: Callable[[dict], None] | None = None,
         transport: str = "auto",
         raise_on_failure: bool = False,
-    ) -> list[RunResult]:
+    ) -> RunResults:
         """Add ``item`` to the back of the queue, start the queue (unless it runs) and wait for
-        ``item``; the results of every item that ran meanwhile, ``item``'s last. When the queue
+        ``item``; the results of every item that ran meanwhile, ``item``'s last (a list). When the queue
         stops before reaching ``item`` (one ahead failed), ``item`` is taken back out and the
         :class:`CommandError` names what ran (``ran``)."""
         from .stream import check_transport
@@ -957,7 +999,7 @@ class QueueServer:
         ran = [r for r in self._ran_since(before) if r.item_uid != mine.item_uid]
         if raise_on_failure and not mine.ok:
             raise ItemFailed(mine)
-        return [*ran, mine]
+        return RunResults([*ran, mine])
 
     def _ran_since(self, before: set) -> list[RunResult]:
         items = self.history_get(reload=True).get("items", [])

@@ -22,8 +22,12 @@ with ``igv`` a snapshot of IGV's view, under ``--tether-artifacts DIR`` (default
 in pytest's temporary directory, printed in the header); their paths are added to the test's
 report (a "tether artifacts" section, and ``user_properties`` for JUnit XML).
 
-Not here yet: ``--tether-js-errors=fail`` (failing a test on an uncaught page error) needs
-console capture in the Firefox client, which it does not offer yet.
+JavaScript errors: ``--tether-js-errors=fail`` (or ``tether_js_errors = fail`` in the ini file)
+fails a ``firefox`` test whose pages threw an uncaught error, with the errors' messages in the
+report; ``warn`` adds them as a warning; ``ignore`` (the default) leaves them alone; a test's own
+``@pytest.mark.tether_js_errors("ignore")`` (or ``"fail"``, ``"warn"``) overrides it. With ``fail``
+or ``warn`` the fixture's session collects the console over WebDriver BiDi
+(``firefox.console_messages()``): the Firefox it launches runs BiDi; one attached to must too.
 
 This module imports only pytest at load time: it is loaded in every pytest run of an
 environment where tether is installed. tether and the adapters load when a fixture is used.
@@ -40,6 +44,16 @@ import pytest
 
 ARTIFACTS_KEY = pytest.StashKey[Path]()
 SAVED_KEY = pytest.StashKey[list]()
+PAGES_KEY = pytest.StashKey[tuple]()  # an item's (Firefox client, contexts that were there before it)
+JS_ERRORS_KEY = pytest.StashKey[list]()  # an item's uncaught JavaScript errors, once read
+
+JS_ERRORS = ("ignore", "warn", "fail")
+#: how long the check waits for errors still on their way (they come asynchronously: 0-35 ms measured)
+JS_SETTLE = 0.05
+
+
+class JavaScriptErrorWarning(UserWarning):
+    """A ``firefox`` test's page threw an uncaught JavaScript error (``--tether-js-errors=warn``)."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -68,6 +82,47 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="DIR",
         help="Where failing tests' screenshots, page sources and IGV snapshots go "
         "(default: tether-artifacts in pytest's temporary directory).",
+    )
+    group.addoption(
+        "--tether-js-errors",
+        choices=JS_ERRORS,
+        default=None,
+        help="A firefox test whose page threw an uncaught JavaScript error: fail it, warn, or ignore "
+        "(the default; ini: tether_js_errors).",
+    )
+    parser.addini(
+        "tether_js_errors", "Uncaught JavaScript errors in firefox tests: ignore, warn or fail.", default=""
+    )
+
+
+def _js_errors_mode(config: pytest.Config) -> str:
+    mode = config.getoption("tether_js_errors") or config.getini("tether_js_errors") or "ignore"
+    if mode not in JS_ERRORS:
+        raise pytest.UsageError(
+            f"tether_js_errors = {mode!r} in the ini file: use one of {', '.join(JS_ERRORS)}"
+        )
+    return mode
+
+
+def _item_js_errors_mode(item: pytest.Item) -> str:
+    """The mode for one test: its ``tether_js_errors`` marker, else the run's."""
+    marker = item.get_closest_marker("tether_js_errors")
+    if marker is None:
+        return _js_errors_mode(item.config)
+    mode = marker.args[0] if marker.args else marker.kwargs.get("mode")
+    if mode not in JS_ERRORS:
+        raise pytest.UsageError(
+            f"{item.nodeid}: @pytest.mark.tether_js_errors({mode!r}): use one of {', '.join(JS_ERRORS)}"
+        )
+    return mode
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _js_errors_mode(config)  # a bad ini value stops the run before any test
+    config.addinivalue_line(
+        "markers",
+        "tether_js_errors(mode): this test's uncaught JavaScript errors: ignore, warn or fail "
+        "(overrides --tether-js-errors)",
     )
 
 
@@ -150,7 +205,7 @@ def _session_endpoint(request: pytest.FixtureRequest, app: str, title: str, laun
 def _launch_firefox(config: pytest.Config):
     from tether_firefox.launch import launch, quit_firefox
 
-    rec = launch(headless=True)
+    rec = launch(headless=True, bidi=True)  # BiDi: the console of --tether-js-errors
     return rec.port, lambda: quit_firefox(port=rec.port)
 
 
@@ -174,17 +229,32 @@ def tether_igv_endpoint(request: pytest.FixtureRequest) -> Iterator[Any]:
 
 
 @pytest.fixture
-def firefox(tether_firefox_endpoint: Any) -> Iterator[Any]:
+def firefox(request: pytest.FixtureRequest, tether_firefox_endpoint: Any) -> Iterator[Any]:
     """A :class:`tether_firefox.Firefox` with its own Marionette session and a fresh tab, both
-    closed after the test (the browser stays up for the next test)."""
-    from tether.errors import TetherError
+    closed after the test (the browser stays up for the next test). With ``--tether-js-errors``
+    ``fail`` or ``warn`` its session collects the console (``firefox.console_messages()``)."""
+    from tether.errors import NotFound, TetherError
 
-    ff = _client("firefox", tether_firefox_endpoint, timeout=30)
-    ff.open()
+    mode = _item_js_errors_mode(request.node)
+    console = mode != "ignore"
+    ff = _client("firefox", tether_firefox_endpoint, timeout=30, console=console)
+    try:
+        ff.open()
+    except NotFound as exc:
+        if not console:
+            raise
+        pytest.fail(
+            f"--tether-js-errors={mode} needs a Firefox running WebDriver BiDi: {exc} "
+            "(the Firefox the plugin launches runs it; start yours with --remote-debugging-port)",
+            pytrace=False,
+        )
     original = tab = None
     try:
         original = ff.window
+        before = set(ff.windows())  # errors of tabs that were there already are not this test's
         tab = ff.new_window("tab")
+        if console:
+            request.node.stash[PAGES_KEY] = (ff, before)
         yield ff
     finally:
         try:
@@ -229,6 +299,62 @@ def qserver(request: pytest.FixtureRequest) -> Any:
         pytest.fail(f"the Bluesky HTTP server: {exc}", pytrace=False)
 
 
+# -- uncaught JavaScript errors ------------------------------------------------------------------
+def _page_errors(item: pytest.Item) -> list[dict]:
+    """The uncaught JavaScript errors of the pages ``item`` drove (read once; [] when the
+    ``firefox`` fixture collects no console)."""
+    if JS_ERRORS_KEY in item.stash:
+        return item.stash[JS_ERRORS_KEY]
+    watched = item.stash.get(PAGES_KEY, None)
+    errors: list[dict] = []
+    if watched is not None:
+        import time
+
+        from tether.errors import TetherError
+
+        ff, before = watched
+        # An error thrown by the test's last command may still be on its way: a round trip through
+        # the page (its messages to Firefox's parent process keep their order), then a short wait.
+        try:
+            ff.request("WebDriver:ExecuteScript", {"script": "return 0", "args": []}, timeout=2.0)
+        except TetherError:  # a dialog open, the window closed: the wait alone then
+            pass
+        time.sleep(JS_SETTLE)
+        try:
+            errors = [e for e in ff.js_errors() if e.get("context") not in before]
+        except TetherError:  # the test closed the session itself
+            errors = []
+    item.stash[JS_ERRORS_KEY] = errors
+    return errors
+
+
+def _describe_errors(errors: list[dict]) -> str:
+    def where(e: dict) -> str:
+        url = str(e.get("url") or "")
+        url = url if len(url) <= 120 else url[:117] + "..."
+        return f" ({url}:{e['line']})" if url and e.get("line") is not None else (f" ({url})" if url else "")
+
+    return "\n".join(f"{e.get('text')}{where(e)}" for e in errors)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """After a test passed (pytest's own call raises when it fails, and this never runs): fail it
+    or warn when its pages threw uncaught JavaScript errors."""
+    if PAGES_KEY not in item.stash:
+        return
+    errors = _page_errors(item)
+    if not errors:
+        return
+    n = len(errors)
+    message = f"{n} uncaught JavaScript error{'s' * (n > 1)} in the page: " + _describe_errors(errors)
+    if _item_js_errors_mode(item) == "fail":
+        pytest.fail(message + "\n(tether_js_errors: fail)", pytrace=False)
+    import warnings
+
+    warnings.warn(JavaScriptErrorWarning(message), stacklevel=1)
+
+
 # -- artifacts of failing tests ------------------------------------------------------------------
 def _slug(nodeid: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_")[:150]
@@ -264,7 +390,13 @@ def _save_artifacts(item: pytest.Item) -> list[tuple[str, str]]:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     outcome = yield
     report = outcome.get_result()
-    if report.when != "call" or not report.failed:
+    if report.when != "call":
+        return
+    if PAGES_KEY in item.stash:
+        errors = _page_errors(item)
+        if errors:
+            report.sections.append(("tether JavaScript errors", _describe_errors(errors)))
+    if not report.failed:
         return
     saved = _save_artifacts(item)  # the fixtures are still up: teardown comes after this report
     if not saved:
@@ -288,4 +420,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(f"  {what}: {where}")
 
 
-__all__ = ["firefox", "igv", "qserver", "tether_firefox_endpoint", "tether_igv_endpoint"]
+__all__ = [
+    "JavaScriptErrorWarning",
+    "firefox",
+    "igv",
+    "qserver",
+    "tether_firefox_endpoint",
+    "tether_igv_endpoint",
+]

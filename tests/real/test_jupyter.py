@@ -121,3 +121,47 @@ def test_client_screenshots_and_snapshots_display_inline(tmp_path, firefox_app, 
     no_errors(cells)
     assert png_of(cells[0]).startswith(b"\x89PNG")
     assert png_of(cells[1]) == snap.read_bytes()
+
+
+def html_of(cell) -> str:
+    (data,) = [o["data"]["text/html"] for o in cell.outputs if "text/html" in o.get("data", {})]
+    return data
+
+
+def test_plans_results_render_as_tables(tmp_path, qserver_app, monkeypatch):
+    """What QueueServer.run returns (a RunResult) and run_queue returns (RunResults, a list) display
+    as HTML tables of their fields; the server's text in them is escaped (a failed plan's traceback
+    has `<module>` in it)."""
+    import re
+    from html import escape
+
+    from .test_qserver import ensure_env
+
+    ensure_env(qserver_app)
+    monkeypatch.setenv("QSERVER_HTTP_SERVER_API_KEY", qserver_app.api_key)  # the kernel inherits it
+    cells = execute(
+        tmp_path,
+        f"""
+        import tether
+        qs = tether.connect("qserver", port={qserver_app.port})
+        qs.run({{"name": "count", "args": [["det1"]], "kwargs": {{"num": 2}}}}, timeout=60)
+        """,
+        'failed = qs.run({"name": "mv", "args": ["motor", "abc"]}, timeout=60)\nfailed',
+        "print(failed.traceback)",
+        'qs.run_queue({"name": "count", "args": [["det2"]]}, timeout=60)',
+    )
+    no_errors(cells)
+    ran, failed, queued = html_of(cells[0]), html_of(cells[1]), html_of(cells[3])
+    tags = {"table", "thead", "tbody", "tr", "th", "td", "pre"}
+    for html in (ran, failed, queued):
+        assert set(re.findall(r"<\s*([a-zA-Z]+)", html)) <= tags
+    cell = '<td style="text-align:left">{}</td>'.format
+    assert cell("exit_status") + cell("completed") in ran and cell("name") + cell("count") in ran
+    assert "RunResult(" in cells[0].outputs[0]["data"]["text/plain"]  # text/plain stays the repr
+    assert cell("exit_status") + cell("failed") in failed and "Plan failed" in failed
+    last = text(cells[2]).strip().splitlines()[-1]  # TypeError: unsupported operand … 'str' and 'int'
+    assert "'" in last and "<pre>" in failed and escape(last) in failed and last not in failed
+    heads = re.findall(r"<th[^>]*>([^<]*)</th>", queued)
+    assert heads == ["plan", "item uid", "exit status", "scan ids", "duration", "message"]
+    rows = re.findall(r"<tr><td[^>]*>([^<]*)</td><td[^>]*>[^<]*</td><td[^>]*>([^<]*)</td>", queued)
+    assert rows[-1] == ("count", "completed")  # one row per plan that ran, the one queued last

@@ -165,6 +165,7 @@ def test_apps_launched_for_a_session_are_stopped_after_it(tmp_path, igv_app):
         "--tether-launch",
         "--tether-igv-genome", str(igv_app.genome),
         "-k", "fresh_tab or shows_a_page or igv_goes or record_pids",
+        "--tether-js-errors=fail",  # the Firefox it launches runs BiDi: the console is collected
         env={"TETHER_IGV_STATE_DIR": str(tmp_path / "igv-state")},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -242,3 +243,102 @@ def test_fixtures_attach_to_the_one_app_running_and_leave_it_running(tmp_path):
     assert "no Bluesky HTTP server is verified on this machine" in result["out"]
     assert int((project / "pid").read_text()) == result["pid"]  # attached to it, not a launched one
     assert result["alive_after"]  # and left running
+
+
+JS_ERRORS = """
+import pytest
+
+
+@pytest.mark.tether_js_errors("ignore")
+def test_a_page_expected_to_throw(firefox):
+    firefox.navigate("data:text/html,<script>throw new Error('EXPECTED-7')</script>")
+
+
+def test_a_page_that_throws(firefox):
+    firefox.navigate("data:text/html,<title>throws</title><script>throw new Error('JS-BOOM-815')</script>")
+    assert firefox.title == "throws"
+
+
+def test_an_error_thrown_after_the_last_command(firefox):
+    firefox.navigate("data:text/html,<title>late</title>")
+    firefox.execute("setTimeout(() => { throw new TypeError('LATE-ONE-42') }, 0)")
+
+
+def test_a_clean_page(firefox):
+    firefox.navigate("data:text/html,<title>clean</title><script>console.log('all fine')</script>")
+    assert firefox.title == "clean"
+    logged = [m["text"] for m in firefox.console_messages() if m["type"] == "console"]
+    assert logged == ["all fine"]  # the session collects the console (of every tab: OTHER-TAB's errors too)
+"""
+
+
+@pytest.fixture
+def bidi_firefox(tmp_path, monkeypatch):
+    """A Firefox of its own running WebDriver BiDi (what the console capture needs), quit after the test;
+    its first tab throws an error every 20 ms: another tab's errors are never a test's."""
+    import signal
+
+    import tether
+    from tether_firefox import launch_firefox, quit_firefox
+
+    monkeypatch.setenv("TETHER_STATE_DIR", str(tmp_path / "state"))
+    rec = launch_firefox(headless=True, bidi=True, timeout=60)
+    try:
+        with tether.connect("firefox", port=rec.port) as ff:
+            ff.navigate(
+                "data:text/html,<script>setInterval(() => { throw new Error('OTHER-TAB') }, 20)</script>"
+            )
+        yield rec
+    finally:
+        try:
+            quit_firefox(port=rec.port, timeout=10)
+        finally:
+            if psutil.pid_exists(rec.pid):
+                os.killpg(rec.pid, signal.SIGKILL)
+
+
+def test_js_errors_fail_a_test_whose_page_threw_with_the_message_and_pass_when_off(tmp_path, bidi_firefox):
+    project = make_project(tmp_path)
+    (project / "test_with_tether.py").write_text(textwrap.dedent(JS_ERRORS))
+    port = str(bidi_firefox.port)
+
+    failing = run_project(project, "--tether-firefox-port", port, "--tether-js-errors=fail")
+    out = failing.stdout
+    assert failing.returncode == 1, out + failing.stderr
+    assert "2 failed, 2 passed" in out, out
+    assert "FAILED test_with_tether.py::test_a_page_that_throws" in out
+    assert "1 uncaught JavaScript error in the page: Error: JS-BOOM-815" in out  # the failure's message
+    assert "FAILED test_with_tether.py::test_an_error_thrown_after_the_last_command" in out
+    assert "TypeError: LATE-ONE-42" in out
+    assert "tether JavaScript errors" in out  # the failure's report has its own section
+    assert "OTHER-TAB" not in out  # the first tab's errors are not the tests'
+    assert "EXPECTED-7" not in out  # the test's own marker says ignore
+
+    ignored = run_project(project, "--tether-firefox-port", port, "-k", "throws or last_command")
+    assert ignored.returncode == 0, ignored.stdout + ignored.stderr
+    assert "2 passed" in ignored.stdout and "JS-BOOM-815" not in ignored.stdout
+
+    (project / "pytest.ini").write_text("[pytest]\ntether_js_errors = warn\n")
+    warned = run_project(project, "--tether-firefox-port", port)
+    assert warned.returncode == 0, warned.stdout + warned.stderr
+    assert "4 passed, 2 warnings" in warned.stdout, warned.stdout
+    assert (
+        "JavaScriptErrorWarning: 1 uncaught JavaScript error in the page: Error: JS-BOOM-815" in warned.stdout
+    )
+
+
+def test_js_errors_need_a_firefox_running_bidi(tmp_path, firefox_app):
+    project = make_project(tmp_path)
+    proc = run_project(project, "--tether-firefox-port", str(firefox_app.port), "--tether-js-errors=fail",
+                       "-k", "shows_a_page")  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "1 error" in proc.stdout
+    assert "--tether-js-errors=fail needs a Firefox running WebDriver BiDi" in proc.stdout
+
+
+def test_a_bad_js_errors_setting_in_the_ini_file_stops_the_run(tmp_path):
+    project = make_project(tmp_path)
+    (project / "pytest.ini").write_text("[pytest]\ntether_js_errors = sometimes\n")
+    proc = run_project(project)
+    assert proc.returncode == 4, proc.stdout + proc.stderr  # pytest's usage error
+    assert "tether_js_errors = 'sometimes'" in proc.stderr
