@@ -213,7 +213,8 @@ def window_bounds(width: int | None, height: int | None) -> tuple[int, int] | No
 
 
 def write_prefs(igv_dir: Path, port: int, genome: str, bounds: tuple[int, int] | None = None) -> None:
-    """Preferences for an offline start with no dialog (see realapps.md §1); ``bounds`` is the
+    """Preferences for an offline start with no dialog (no genome download, no
+    update check, no first-run dialog); ``bounds`` is the
     window's size (``IGV.Bounds``; IGV ignores it when it does not fit the screen)."""
     genomes_list = igv_dir / "genomes.tsv"
     genomes_list.write_text("", encoding="utf-8")  # a local list: IGV skips the genome-server fetch

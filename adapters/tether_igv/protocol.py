@@ -19,7 +19,7 @@ before the nonce:
   "still working"). A good command costs what a bare client pays; a silent failure is
   reported after ``grace`` instead of hanging.
 - ``"always"``: every command is written together with its echo. On a long-lived connection
-  that walks into the **Nagle/delayed-ACK trap** (``measured.md``): IGV writes ``OK`` and the
+  that walks into the **Nagle/delayed-ACK trap** (measured: ``benchmarks/igv_goto.py``): IGV writes ``OK`` and the
   nonce as two small segments without ``TCP_NODELAY``, Nagle holds the nonce until ``OK`` is
   ACKed, and the client delays that ACK ~40 ms. tether defuses it with ``TCP_QUICKACK``
   re-armed before every read (Linux) and, with ``lazy``, by returning on ``OK`` and reading the

@@ -6,7 +6,7 @@
 >>> result.exit_status, result.run_uids                              # doctest: +SKIP
 ('completed', ['21be7faf-…'])
 
-Wire facts this client relies on (``shared/reference/qserver.md``): every endpoint takes a
+Wire facts this client relies on (read in bluesky-httpserver's routers): every endpoint takes a
 JSON body, GETs included; a refusal is HTTP 200 with ``success: false`` and ``msg``;
 ``GET /api/status`` is served from a 0.4 s cache unless the body is ``{"reload": true}``.
 """

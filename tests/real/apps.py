@@ -264,7 +264,7 @@ class IGVApp:
 
 
 def write_igv_prefs(igv_dir: Path, genome: Path, port: int) -> None:
-    """Preferences for a dialog-free offline start (realapps.md §1)."""
+    """Preferences for a dialog-free offline start (no download, no update check, no first-run dialog)."""
     igv_dir.mkdir(parents=True, exist_ok=True)
     genomes_tsv = genome.parent / "genomes.tsv"
     genomes_tsv.touch()
