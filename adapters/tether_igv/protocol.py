@@ -19,9 +19,9 @@ before the nonce:
   "still working"). A good command costs what a bare client pays; a silent failure is
   reported after ``grace`` instead of hanging.
 - ``"always"``: every command is written together with its echo. On a long-lived connection
-  that walks into the **Nagle/delayed-ACK trap** (measured: ``benchmarks/igv_goto.py``): IGV writes ``OK`` and the
-  nonce as two small segments without ``TCP_NODELAY``, Nagle holds the nonce until ``OK`` is
-  ACKed, and the client delays that ACK ~40 ms. tether defuses it with ``TCP_QUICKACK``
+  that walks into the **Nagle/delayed-ACK trap** (measured by ``benchmarks/igv_goto.py``): IGV
+  writes ``OK`` and the nonce as two small segments without ``TCP_NODELAY``, Nagle holds the
+  nonce until ``OK`` is ACKed, and the client delays that ACK ~40 ms. tether defuses it with ``TCP_QUICKACK``
   re-armed before every read (Linux) and, with ``lazy``, by returning on ``OK`` and reading the
   nonce after the next command's write (which carries the ACK). It still pays IGV's own time
   for one more command per command (~1.3× a bare goto), hence not the default.
