@@ -131,25 +131,6 @@ for _args in (
     _declare(*_args)
 
 
-class _Own:
-    """Lets the core's :class:`Commands` declare what a group does alone (``queue``, ``history``)."""
-
-    def __init__(self, group: typer.Typer) -> None:
-        self.group = group
-
-    def command(self, name: str | None = None, **kw: Any) -> Any:
-        return self.group.callback(invoke_without_command=True, **kw)
-
-
-def _own(name: str, help: str) -> Commands:
-    """A group ``name`` whose own command is declared on the returned :class:`Commands`."""
-    group = cmd.group(name, help=help)
-    group.info.no_args_is_help = False
-    own = Commands("qserver", help=help, settings=SETTINGS, status=False)
-    own.app = _Own(group)  # type: ignore[assignment]
-    return own
-
-
 # -- status and environment ----------------------------------------------------------------------------
 @cmd("status", timeout=2.0)
 def status(
@@ -293,11 +274,12 @@ def run(
 
 
 # -- the queue ---------------------------------------------------------------------------------------
-@_own("queue", "Show the running item and the queue (or change the queue's mode).")()
-def queue(target: Target, ctx: typer.Context) -> None:
+cmd.group("queue", help="Show the running item and the queue (or change the queue's mode).")
+
+
+@cmd(group="queue", default=True)
+def queue(target: Target) -> None:
     """Show the running item and the queue."""
-    if ctx.invoked_subcommand:
-        return
     with target.client() as qs:
         reply = qs.queue_get()
     if target.json:
@@ -429,18 +411,15 @@ def pause(
     _call(target, "re_pause", "pause requested", option="immediate" if immediate else "deferred")
 
 
-@_own("history", "Show finished items (or clear the history).")()
+cmd.group("history", help="Show finished items (or clear the history).")
+
+
+@cmd(group="history", default=True)
 def history(
     target: Target,
-    ctx: typer.Context,
     last: Annotated[int | None, typer.Option("--last", "-n", help="Only the last N items.")] = None,
-    clear_: Flag("--clear", "Clear the history (as: history clear).") = False,
 ) -> None:
     """Show finished items with their exit status, scan ids and messages."""
-    if ctx.invoked_subcommand:
-        return
-    if clear_:
-        return _call(target, "history_clear", "history cleared")
     with target.client() as qs:
         items = qs.history_get().get("items", [])
     items = items if last is None else items[-last:] if last > 0 else []

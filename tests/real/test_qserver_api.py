@@ -163,11 +163,15 @@ def test_history_clear_keeps_the_last_items(app, capsys):
     assert len(out(capsys, "history", app=app)) == size - 1
 
 
-def test_re_managers_0mq_port_is_named_and_the_http_port_pointed_to(app, capsys):
+def test_re_managers_0mq_port_is_recognised_and_driven_through_its_own_door(app, capsys):
+    # Once only an HTTP-door error (exit 6, naming port 60610); now the 0MQ door drives it.
     zmq_port = app.zmq_control.rsplit(":", 1)[1]
-    assert run(["qserver", "queue", "--port", zmq_port]) == 6
-    err = " ".join(capsys.readouterr().err.split())
-    assert "ZeroMQ socket" in err and "RE Manager" in err and "60610" in err
+    assert run(["qserver", "status", "--port", zmq_port, "--json"]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["title"] == "Bluesky RE Manager (0MQ)" and status["extra"]["door"] == "zmq"
+    assert status["manager"]["manager_state"] == "idle"
+    assert run(["qserver", "queue", "--port", zmq_port, "--json"]) == 0
+    assert "items" in json.loads(capsys.readouterr().out)
 
 
 def test_kernel_interrupt_is_refused_by_a_worker_that_is_no_kernel(app, capsys):

@@ -20,7 +20,7 @@ from tether.testing import FakeServer
 
 from . import re_manager
 from .conftest import _unavailable
-from .test_qserver import ensure_env
+from .test_qserver import ensure_env, remove_quietly
 
 pytestmark = pytest.mark.real
 
@@ -157,8 +157,13 @@ def test_a_plan_runs_to_completion_over_0mq_with_the_console_followed(manager, c
 
     assert run(tz(manager, "history", "--json")) == 0
     history = {i["item_uid"]: i for i in out_json(capsys)}
-    assert history[added["item_uid"]]["result"]["exit_status"] == "completed"
     assert history[result["item_uid"]]["result"]["run_uids"] == result["run_uids"]
+    # `run` executes its own plan now (item execute): the item queued before it was not touched
+    assert added["item_uid"] not in history
+    assert run(tz(manager, "queue", "--json")) == 0
+    assert [i["item_uid"] for i in out_json(capsys)["items"]] == [added["item_uid"]]
+    assert run(tz(manager, "remove", added["item_uid"], "--json")) == 0
+    capsys.readouterr()
 
     assert run(tz(manager, "env", "close", "--wait", "--json")) == 0
     assert out_json(capsys)["worker_environment_exists"] is False
@@ -189,12 +194,16 @@ def test_the_json_shapes_match_the_http_doors(manager, qserver_app, monkeypatch,
     assert set(h) == set(z) and set(h["manager"]) == set(z["manager"])
     h, z = both("add", "count", "det1,", "num=1")
     assert keys(h) == keys(z)
-    h, z = both("queue")
-    assert set(h) == set(z) and keys(h["items"][-1]) == keys(z["items"][-1])
-    h, z = both("run", "count", "det1,", "num=1")
-    assert keys(h) == keys(z) and h["exit_status"] == z["exit_status"] == "completed"
-    h, z = both("history", "--last", "1")
-    assert keys(h) == keys(z)
+    try:
+        h_q, z_q = both("queue")
+        assert set(h_q) == set(z_q) and keys(h_q["items"][-1]) == keys(z_q["items"][-1])
+        h_r, z_r = both("run", "count", "det1,", "num=1")
+        assert keys(h_r) == keys(z_r) and h_r["exit_status"] == z_r["exit_status"] == "completed"
+        h_h, z_h = both("history", "--last", "1")
+        assert keys(h_h) == keys(z_h)
+    finally:  # `run` leaves the queue as it was: take back what `add` queued on either door
+        remove_quietly(qserver_app, h[0]["item_uid"])
+        assert run(tz(manager, "remove", z[0]["item_uid"])) == 0
     assert run(tz(manager, "env", "close", "--wait")) == 0
 
 

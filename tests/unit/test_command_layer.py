@@ -194,3 +194,27 @@ def test_a_commands_own_port_option_is_its_own_not_the_targets(conf):
     res = CliRunner().invoke(cmd.app, ["launch", "--port", "4444"])
     assert res.exit_code == 0, res.output
     assert seen == [(None, 4444)]
+
+
+def test_a_group_can_have_its_own_command_beside_its_subcommands(conf):
+    seen: list = []
+    cmd = Commands("demo", help="Demo.", status=False)
+    cmd.group("queue", help="The queue.")
+
+    @cmd(group="queue", default=True)
+    def queue(target: Target, last: Annotated[int, typer.Option("--last")] = 0) -> None:
+        """List the queue."""
+        seen.append(("list", last, target.json))
+
+    @cmd("mode", group="queue")
+    def mode(target: Target) -> None:
+        seen.append(("mode",))
+
+    runner = CliRunner()
+    assert runner.invoke(cmd.app, ["queue", "--last", "2", "--json"]).exit_code == 0
+    assert runner.invoke(cmd.app, ["queue", "mode"]).exit_code == 0
+    assert seen == [("list", 2, True), ("mode",)]  # the group's own command did not run for `mode`
+    paths = {d.path for d in cmd.declared}
+    assert paths == {("demo", "queue"), ("demo", "queue", "mode")}
+    with pytest.raises(ValueError, match="name the group"):
+        cmd(default=True)

@@ -285,6 +285,7 @@ class Commands:
         shared: Iterable[str] = SHARED,
         settings: bool = True,
         destructive: bool = False,
+        default: bool = False,
         **typer_kw: Any,
     ) -> Callable[[Callable], Callable]:
         """Declare ``fn(target: Target, ...)`` as a command; its other parameters are its own
@@ -292,7 +293,10 @@ class Commands:
         client's own deadline per command); ``shared`` the shared options it takes;
         ``settings=False`` leaves the adapter's settings out (a command that connects nowhere);
         ``destructive`` marks a command that stops or destroys something (agents need
-        ``--allow-destructive`` for it)."""
+        ``--allow-destructive`` for it); ``default`` (with ``group``) makes it what the group
+        does alone (``tether qserver queue`` lists the queue; ``queue mode`` is a subcommand)."""
+        if default and not group:
+            raise ValueError("default=True declares a group's own command: name the group")
         shared = tuple(shared)
         if "host" in shared and "ssh_config" not in shared:  # an ssh:// host may need its config file
             shared += ("ssh_config",)
@@ -333,6 +337,9 @@ class Commands:
 
             @functools.wraps(fn)
             def wrapper(**kw: Any) -> Any:
+                ctx = kw.pop("_tether_ctx", None)
+                if ctx is not None and ctx.invoked_subcommand is not None:
+                    return None  # a subcommand of the group runs, not the group's own command
                 target = self._target(kw, declared, shared, default_timeout=timeout)
                 handler = _verbose_on(target) if target.verbose else None
                 try:
@@ -341,15 +348,28 @@ class Commands:
                     if handler is not None:
                         _verbose_off(handler)
 
-            wrapper.__signature__ = sig.replace(parameters=own + extra)  # type: ignore[attr-defined]
-            wrapper.__annotations__ = {p.name: p.annotation for p in own + extra}
+            context = (
+                [
+                    inspect.Parameter(
+                        "_tether_ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
+                    )
+                ]
+                if default
+                else []
+            )
+            wrapper.__signature__ = sig.replace(parameters=context + own + extra)  # type: ignore[attr-defined]
+            wrapper.__annotations__ = {p.name: p.annotation for p in context + own + extra}
             parent = self._groups[group] if group else self.app
-            parent.command(name, **typer_kw)(wrapper)
+            if default:
+                parent.info.no_args_is_help = False
+                parent.callback(invoke_without_command=True, **typer_kw)(wrapper)
+            else:
+                parent.command(name, **typer_kw)(wrapper)
             cli_name = name or fn.__name__.replace("_", "-")
             self.declared.append(
                 Declared(
                     app=self.name,
-                    path=(self.name, *((group,) if group else ()), cli_name),
+                    path=(self.name, *((group,) if group else ()), *(() if default else (cli_name,))),
                     fn=fn,
                     params=tuple(own),
                     shared=shared,

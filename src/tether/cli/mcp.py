@@ -212,6 +212,8 @@ def _tool(path: tuple[str, ...], command: Any, *, destructive: bool = False, sec
 def _walk(group: Any, path: tuple[str, ...]):
     for name, sub in group.commands.items():
         if hasattr(sub, "commands"):  # a group
+            if getattr(sub, "invoke_without_command", False):  # it does something alone too
+                yield (*path, name), sub
             yield from _walk(sub, (*path, name))
         else:
             yield (*path, name), sub
