@@ -26,36 +26,55 @@ def is_httpserver_process(cmdline: list[str]) -> bool:
 def probe_openapi(
     host: str, port: int, timeout: float, *, prefix: str = "", scheme: str = "http"
 ) -> ProbeResult:
+    """``GET <prefix>/openapi.json`` within ``timeout`` seconds in all (connect, headers and body:
+    a server trickling bytes cannot stretch it), reading at most ``MAX_SCHEMA`` bytes."""
+    from tether.deadline import Deadline
+    from tether.transport.tcp import Watchdog
+
+    deadline = Deadline(timeout)
     cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
     conn = cls(host, port, timeout=timeout)
+    watch = Watchdog(deadline)
     try:
-        conn.request(
-            "GET",
-            f"{prefix.rstrip('/')}/openapi.json",
-            headers={"Accept": "application/json", "Connection": "close"},
-        )
-        resp = conn.getresponse()
-        body = resp.read(MAX_SCHEMA)
-    except ConnectionRefusedError as exc:
-        return ProbeResult(Verdict.UNREACHABLE, detail=f"connection refused ({exc})")
+        with watch:
+            watch.watch(conn)
+            conn.request(
+                "GET",
+                f"{prefix.rstrip('/')}/openapi.json",
+                headers={"Accept": "application/json", "Connection": "close", "Accept-Encoding": "identity"},
+            )
+            resp = conn.getresponse()
+            body = resp.read(MAX_SCHEMA + 1)
+    except ConnectionRefusedError:
+        return ProbeResult(Verdict.UNREACHABLE, detail="connection refused")
     except TimeoutError:
-        return ProbeResult(Verdict.UNKNOWN, detail="no HTTP answer within the deadline")
+        return ProbeResult(Verdict.UNKNOWN, detail=f"no whole HTTP answer within {timeout:g} s")
     except (http.client.HTTPException, ValueError) as exc:
+        if watch.fired:
+            return ProbeResult(Verdict.UNKNOWN, detail=f"no whole HTTP answer within {timeout:g} s")
         return ProbeResult(Verdict.NOT_ME, detail=f"not an HTTP server ({type(exc).__name__})")
     except OSError as exc:
-        return ProbeResult(Verdict.UNKNOWN, detail=f"HTTP probe failed: {exc}")
+        if watch.fired:
+            return ProbeResult(Verdict.UNKNOWN, detail=f"no whole HTTP answer within {timeout:g} s")
+        if isinstance(exc, ConnectionResetError):
+            return ProbeResult(Verdict.UNKNOWN, detail="the connection was reset before an HTTP answer")
+        return ProbeResult(Verdict.UNKNOWN, detail=f"HTTP probe failed: {exc.strerror or type(exc).__name__}")
     finally:
         conn.close()
     if resp.status != 200:
         return ProbeResult(Verdict.NOT_ME, detail=f"GET /openapi.json answered HTTP {resp.status}")
+    if len(body) > MAX_SCHEMA:
+        return ProbeResult(Verdict.NOT_ME, detail=f"/openapi.json is larger than {MAX_SCHEMA} bytes")
     try:
-        info = json.loads(body).get("info", {})
-    except (ValueError, AttributeError):
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
         return ProbeResult(Verdict.NOT_ME, detail="/openapi.json is not JSON")
-    if info.get("title") != TITLE:
-        return ProbeResult(Verdict.NOT_ME, detail=f"an HTTP API titled {info.get('title')!r}, not {TITLE!r}")
+    info = doc.get("info") if isinstance(doc, dict) else None
+    title = info.get("title") if isinstance(info, dict) else None
+    if title != TITLE:
+        return ProbeResult(Verdict.NOT_ME, detail=f"an HTTP API titled {str(title)[:80]!r}, not {TITLE!r}")
     return ProbeResult(
-        Verdict.VERIFIED, version=str(info.get("version") or "") or None, detail="OpenAPI title matches"
+        Verdict.VERIFIED, version=str(info.get("version") or "")[:80] or None, detail="OpenAPI title matches"
     )
 
 

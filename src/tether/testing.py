@@ -10,6 +10,8 @@ a dropped connection); real apps prove the rest. Every fake runs in threads on a
 - :func:`marionette_handler`, :func:`marionette_frame`, :func:`read_marionette_command` — Marionette's
   ``len:json`` framing, greeting and command replies.
 - :class:`FakeHTTP` — a threaded HTTP server with routes and a request log.
+- :func:`replying`, :func:`trickling`, :func:`endless`, :func:`http_response` — hostile peers for
+  the fault matrix (a reply then silence, bytes one at a time, a stream without end).
 - :func:`check_adapter` — the Adapter contract as an executable spec.
 
 A third-party adapter keeps the contract by running the check in its own tests::
@@ -47,12 +49,16 @@ __all__ = [
     "FakeServer",
     "check_adapter",
     "close_at_once",
+    "endless",
     "fake_igv",
     "http_400",
+    "http_response",
     "marionette_frame",
     "marionette_handler",
     "read_marionette_command",
+    "replying",
     "silent",
+    "trickling",
 ]
 
 
@@ -185,6 +191,69 @@ def http_400(conn: _Recorder, server: FakeServer) -> None:
     """A plain HTTP server's answer to a line that is not HTTP."""
     conn.recv()
     conn.sendall(b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\n\r\nbad request\n")
+
+
+# -- hostile peers: the fault matrix's servers -----------------------------------------------------
+
+
+def replying(data: bytes, *, read_first: bool = True, then_close: bool = False) -> Callable[..., None]:
+    """A handler that (after reading the request, unless ``read_first=False``) sends ``data``
+    and then stays connected and silent (``then_close``: hangs up instead)."""
+
+    def handler(conn: _Recorder, server: FakeServer) -> None:
+        if read_first:
+            conn.recv(65536, timeout=5)
+        conn.sendall(data)
+        if not then_close:
+            conn.wait_closed(30)
+
+    return handler
+
+
+def trickling(data: bytes, *, every: float = 0.5, read_first: bool = True) -> Callable[..., None]:
+    """A handler that sends ``data`` one byte every ``every`` seconds (then more of the last
+    byte's kind: it never finishes on its own), until the client hangs up. A per-read timeout
+    never fires on it; only an overall deadline ends the exchange."""
+
+    def handler(conn: _Recorder, server: FakeServer) -> None:
+        if read_first:
+            conn.recv(65536, timeout=5)
+        i = 0
+        while not server._stop.is_set():
+            byte = data[i : i + 1] or b"x"
+            try:
+                conn.sendall(byte)
+            except OSError:
+                return
+            i += 1
+            if conn.recv(1, timeout=every) == b"" and server.client_closed[conn.idx]:
+                return
+
+    return handler
+
+
+def endless(head: bytes, *, chunk: bytes = b"x" * 65536, read_first: bool = True) -> Callable[..., None]:
+    """A handler that sends ``head`` and then ``chunk`` for ever, as fast as the client reads,
+    until it hangs up: an unbounded reader's memory grows without limit."""
+
+    def handler(conn: _Recorder, server: FakeServer) -> None:
+        if read_first:
+            conn.recv(65536, timeout=5)
+        try:
+            conn.sendall(head)
+            while not server._stop.is_set():
+                conn.sendall(chunk)
+        except OSError:
+            return
+
+    return handler
+
+
+def http_response(status: int = 200, body: bytes = b"{}", headers: dict[str, str] | None = None) -> bytes:
+    """The bytes of a whole HTTP/1.1 response (``Content-Length`` set, connection closed after)."""
+    head = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}", "Connection: close"]
+    head += [f"{k}: {v}" for k, v in (headers or {"Content-Type": "application/json"}).items()]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
 # -- IGV's batch port: one command per line -------------------------------------------------------
