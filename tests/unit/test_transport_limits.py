@@ -141,3 +141,114 @@ def test_an_openapi_answer_of_another_shape_is_not_the_app(body):
     with FakeServer(replying(http_response(200, body))) as srv:
         res = probe_openapi("127.0.0.1", srv.port, 2.0)
     assert res.verdict == "not-me", res
+
+
+# -- WebSocket: the same deadline and a message cap -----------------------------------------------------
+def _upgrade(conn) -> None:
+    import base64
+    import hashlib
+
+    request = b""
+    while b"\r\n\r\n" not in request:
+        request += conn.recv(4096)
+    key = next(
+        line.split(b":", 1)[1].strip()
+        for line in request.split(b"\r\n")
+        if line.lower().startswith(b"sec-websocket-key")
+    )
+    accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+    conn.sendall(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+    )
+
+
+def _ws_server(after_upgrade):
+    def handler(conn, server):
+        _upgrade(conn)
+        after_upgrade(conn, server)
+
+    return FakeServer(handler)
+
+
+def _text_frame_header(length: int, fin: bool = True) -> bytes:
+    first = (0x80 if fin else 0) | 0x1
+    if length < 126:
+        return bytes([first, length])
+    if length < 65536:
+        return bytes([first, 126]) + length.to_bytes(2, "big")
+    return bytes([first, 127]) + length.to_bytes(8, "big")
+
+
+def test_a_websocket_message_trickled_a_byte_at_a_time_ends_at_the_deadline():
+    from tether.transport.ws import WsConnection
+
+    def trickle(conn, server):
+        conn.sendall(_text_frame_header(1000))
+        trickling(b"a" * 1000, every=0.2, read_first=False)(conn, server)
+
+    with _ws_server(trickle) as srv, WsConnection.open(f"ws://127.0.0.1:{srv.port}/", timeout=2) as ws:
+        start = time.monotonic()
+        with pytest.raises(Timeout) as err:
+            ws.recv(1.0)
+        took = time.monotonic() - start
+    assert took < 1.6, took
+    assert "1 s" in str(err.value)
+
+
+def test_a_silent_websocket_times_out_and_stays_usable():
+    from tether.transport.ws import WsConnection
+
+    def later(conn, server):
+        time.sleep(0.8)
+        conn.sendall(_text_frame_header(2) + b"hi")
+        conn.wait_closed(5)
+
+    with _ws_server(later) as srv, WsConnection.open(f"ws://127.0.0.1:{srv.port}/", timeout=2) as ws:
+        with pytest.raises(Timeout):
+            ws.recv(0.3)
+        assert ws.recv(2.0) == "hi"
+
+
+def test_an_oversized_websocket_message_is_refused_from_its_header():
+    from tether.transport.ws import WsConnection
+
+    def huge(conn, server):
+        conn.sendall(_text_frame_header(1 << 40))
+        conn.wait_closed(5)
+
+    with _ws_server(huge) as srv:
+        ws = WsConnection.open(f"ws://127.0.0.1:{srv.port}/", timeout=2, max_message=1 << 20)
+        with pytest.raises(ProtocolError) as err:
+            ws.recv(2.0)
+        ws.close()
+    assert "limit of 1048576 bytes" in str(err.value)
+
+
+def test_a_websocket_message_in_many_small_fragments_is_capped_too():
+    from tether.transport.ws import WsConnection
+
+    def fragments(conn, server):
+        try:
+            conn.sendall(_text_frame_header(1000, fin=False) + b"a" * 1000)
+            while True:
+                conn.sendall(bytes([0x00, 126]) + (1000).to_bytes(2, "big") + b"a" * 1000)
+        except OSError:
+            return
+
+    with _ws_server(fragments) as srv:
+        ws = WsConnection.open(f"ws://127.0.0.1:{srv.port}/", timeout=2, max_message=100_000)
+        with pytest.raises(ProtocolError):
+            ws.recv(3.0)
+        ws.close()
+
+
+def test_a_websocket_upgrade_trickled_a_byte_at_a_time_ends_at_the_deadline():
+    from tether.transport.ws import WsConnection
+
+    with FakeServer(trickling(b"HTTP/1.1 101 Switching Protocols\r\nX: " + b"y" * 100, every=0.2)) as srv:
+        start = time.monotonic()
+        with pytest.raises(Timeout):
+            WsConnection.open(f"ws://127.0.0.1:{srv.port}/", timeout=1.0)
+        took = time.monotonic() - start
+    assert took < 1.6, took
