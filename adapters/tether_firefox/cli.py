@@ -43,7 +43,8 @@ def session(target: Target, *, chrome: bool = False) -> "Firefox":
     """The command's session on the Firefox found (or named by --port); use it with ``with``:
     the session is deleted when the command ends. Page loads and scripts share the deadline."""
     deadline = target.timeout if target.timeout is not None else DEADLINE
-    return target.client(page_load_timeout=deadline, script_timeout=deadline, chrome=chrome)
+    budget = {"budget": target.timeout} if target.timeout is not None else {}
+    return target.client(page_load_timeout=deadline, script_timeout=deadline, chrome=chrome, **budget)
 
 
 def _by(xpath: bool) -> str:

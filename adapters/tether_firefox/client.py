@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tether.deadline import Deadline
 from tether.discovery import listener_pid
 from tether.endpoint import Endpoint
 from tether.errors import Busy, NotFound, TetherError, UsageError
@@ -150,6 +151,9 @@ class Firefox:
     wait for the session's own timeouts (``page_load_timeout``, ``script_timeout``,
     ``implicit_wait``, seconds) plus a margin. ``chrome=True`` switches to the chrome context
     (Firefox must run with ``-remote-allow-system-access``).
+    ``budget``: one deadline (seconds) for everything this client does — opening the session,
+    every command, closing — as a CLI command's ``--timeout`` asks; each call then waits at
+    most what is left of it, and a call that timed out is not followed by a wait to close.
     """
 
     def __init__(
@@ -166,9 +170,11 @@ class Firefox:
         connect_timeout: float = 5.0,
         busy_wait: float = 3.0,
         endpoint: Endpoint | None = None,
+        budget: float | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.timeout = timeout
+        self._budget = Deadline(budget) if budget is not None else None
         self.endpoint = endpoint
         self.connect_timeout = connect_timeout
         self.busy_wait = busy_wait
@@ -208,16 +214,20 @@ class Firefox:
         """Connect and open the session (done for you by ``with`` and by the first command)."""
         if self._m is not None:
             return self
+        left = self._budget.remaining() if self._budget else None
+        connect = self.connect_timeout if left is None else max(min(self.connect_timeout, left), 0.01)
         m = Marionette.open(
             self.host,
             self.port,
             timeout=self.timeout,
-            connect_timeout=self.connect_timeout,
-            busy_wait=self.busy_wait,
+            connect_timeout=connect,
+            busy_wait=self.busy_wait if left is None else min(self.busy_wait, left),
         )
         try:
-            # NewSession waits for Firefox's startup and first window: give it the full deadline.
-            reply = m.call("WebDriver:NewSession", self._caps_request, timeout=max(self.timeout, 30.0))
+            # NewSession waits for Firefox's startup and first window: give it the full deadline
+            # (what is left of the budget, when there is one).
+            wait = self._wait(max(self.timeout, 30.0))
+            reply = m.call("WebDriver:NewSession", self._caps_request, deadline=wait)
         except SessionNotCreated as exc:
             m.close()
             if "maximum" in (exc.app_message or "").lower():
@@ -246,9 +256,12 @@ class Firefox:
         if m is None:
             return
         try:
-            if not m.closed:
-                with contextlib.suppress(TetherError):  # the socket closing ends the session anyway
-                    m.call("WebDriver:DeleteSession", timeout=min(self.timeout, 10.0))
+            # closing the socket ends the session too: after a call that timed out (Firefox
+            # frozen, or busy) or past the budget, do not wait for DeleteSession as well
+            left = self._budget.remaining() if self._budget else 10.0
+            if not m.closed and not m.timed_out and left > 0.05:
+                with contextlib.suppress(TetherError):
+                    m.call("WebDriver:DeleteSession", timeout=min(self.timeout, 10.0, left))
         finally:
             m.close()
             self.session_id = None
@@ -265,6 +278,14 @@ class Firefox:
         return self.capabilities.get("moz:processID") or (self.endpoint.pid if self.endpoint else None)
 
     # -- raw commands ----------------------------------------------------------------------
+    def _wait(self, seconds: float) -> Deadline:
+        """The deadline of one call: ``seconds``, cut to what is left of the budget (whose
+        length the timeout message then states)."""
+        deadline = Deadline(seconds)
+        if self._budget is not None and self._budget.at < deadline.at:
+            deadline.at, deadline.seconds = self._budget.at, self._budget.seconds
+        return deadline
+
     def _deadline_for(self, name: str) -> float:
         if name in NAVIGATING:
             return max(self.timeout, self._timeouts.get("pageLoad", 0) / 1000 + MARGIN)
@@ -278,15 +299,15 @@ class Firefox:
         """Any Marionette command, by name; returns Firefox's raw result (the escape hatch)."""
         m = self._m or self.open()._m
         assert m is not None
-        return m.call(name, _to_wire(params) if params else None, timeout=timeout or self._deadline_for(name))
+        wait = self._wait(timeout or self._deadline_for(name))
+        return m.call(name, _to_wire(params) if params else None, deadline=wait)
 
     def request(self, name: str, params: dict | None = None, *, timeout: float | None = None) -> Any:
         """Like :meth:`call`, but unwraps ``{"value": …}``."""
         m = self._m or self.open()._m
         assert m is not None
-        return m.request(
-            name, _to_wire(params) if params else None, timeout=timeout or self._deadline_for(name)
-        )
+        wait = self._wait(timeout or self._deadline_for(name))
+        return m.request(name, _to_wire(params) if params else None, deadline=wait)
 
     # -- navigation ------------------------------------------------------------------------
     def navigate(self, url: str) -> None:
