@@ -252,3 +252,62 @@ def test_a_websocket_upgrade_trickled_a_byte_at_a_time_ends_at_the_deadline():
             WsConnection.open(f"ws://127.0.0.1:{srv.port}/", timeout=1.0)
         took = time.monotonic() - start
     assert took < 1.6, took
+
+
+# -- memory: a capped reply costs about its cap, an accepted one about twice its size ----------------
+def _peak(fn) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_an_endless_body_costs_at_most_one_and_a_half_times_the_cap():
+    cap = 8 << 20
+    chunk = b"10000\r\n" + b"x" * 65536 + b"\r\n"
+    with FakeServer(endless(CHUNKED, chunk=chunk)) as srv:
+        s = HttpSession(f"http://127.0.0.1:{srv.port}", timeout=10, max_body=cap)
+        errors: list = []
+
+        def read() -> None:
+            try:
+                s.get("/x")
+            except ProtocolError as exc:
+                errors.append(exc)
+
+        peak = _peak(read)
+        s.close()
+    assert errors, "the endless body was not refused"
+    assert peak < 1.5 * cap, peak / cap
+
+
+def test_a_large_reply_is_parsed_at_about_twice_its_size():
+    size = 16 << 20
+    body = b'"' + b"x" * size + b'"'
+    with FakeServer(replying(http_response(200, body))) as srv:
+        s = HttpSession(f"http://127.0.0.1:{srv.port}", timeout=10)
+        out: list = []
+        peak = _peak(lambda: out.append(s.get("/x")))
+        s.close()
+    assert len(out[0]) == size
+    assert peak < 2.3 * size, peak / size  # 3x before: bytes, their decoded copy and the value
+
+
+def test_a_large_marionette_frame_is_read_at_about_twice_its_size():
+    from tether.deadline import Deadline
+    from tether.transport.framed import FramedConnection
+
+    size = 16 << 20
+    body = b'[1,1,null,{"value":"' + b"A" * size + b'"}]'
+    with FakeServer(replying(b"%d:" % len(body) + body, read_first=False)) as srv:
+        conn = FramedConnection.open("127.0.0.1", srv.port, 5)
+        time.sleep(0.3)  # let the whole frame arrive in the socket buffers (not counted by tracemalloc)
+        out: list = []
+        peak = _peak(lambda: out.append(conn.read_frame(Deadline(10))))
+        conn.close()
+    assert len(out[0][3]["value"]) == size
+    assert peak < 2.3 * size, peak / size  # 2.85x before

@@ -331,12 +331,17 @@ class HttpSession:
                 resp.status_code,
                 (time.monotonic() - started) * 1000,
             )
+        # decoded first and the bytes dropped: the parser then holds the text and the values
         try:
-            data = json.loads(body) if body else {}
-        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+            text, valid = body.decode("utf-8"), True
+        except UnicodeDecodeError:  # JSON is UTF-8 (RFC 8259): this is no JSON reply
+            text, valid = body.decode("utf-8", errors="replace"), False
+        del body
+        try:
+            data = (json.loads(text) if text else {}) if valid else None
+        except (ValueError, RecursionError):
             data = None
-        text = body.decode("utf-8", errors="replace") if data is None or resp.status_code >= 400 else ""
-        return resp.status_code, data, text
+        return resp.status_code, data, text if data is None or resp.status_code >= 400 else ""
 
     def _read_body(self, method: str, path: str, resp: Any, deadline: Deadline) -> bytearray:
         """The whole body, counted as it streams in: never more than ``max_body`` bytes held."""

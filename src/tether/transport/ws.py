@@ -58,6 +58,10 @@ def _cap_messages(ws: Any, cap: int) -> None:
         if so_far + len(frame.data) > cap:
             raise _TooBig(so_far + len(frame.data), cap)
         add(frame)
+        if not frame.fin and parts.cont_data and isinstance(parts.cont_data[1], bytes):
+            # websocket-client joins fragments with bytes += bytes: a copy of the whole message
+            # per fragment (quadratic). A bytearray grows in place.
+            parts.cont_data[1] = bytearray(parts.cont_data[1])
 
     frames.recv_length = checked_length
     parts.add = checked_add
@@ -152,7 +156,7 @@ class WsConnection:
         except (TimeoutError, websocket.WebSocketTimeoutException) as exc:
             raise Timeout(f"{doing} {self.url}: nothing within {seconds:.3g} s") from exc
         except _TooBig as exc:
-            self.close()
+            self.abort()
             raise ProtocolError(
                 f"{doing} {self.url}: a message of {exc.size} bytes exceeds the limit of {exc.cap} bytes",
                 limit=exc.cap,
@@ -193,7 +197,7 @@ class WsConnection:
                 opcode, data = self._ws.recv_data(control_frame=False)
             except Exception:
                 if watch.fired:  # a peer trickling a message: cut at the deadline
-                    self.close()
+                    self.abort()
                     raise TimeoutError from None
                 raise
         if opcode == websocket.ABNF.OPCODE_CLOSE:
@@ -204,7 +208,7 @@ class WsConnection:
                 code=code,
                 reason=reason,
             )
-        if isinstance(data, bytes):
+        if isinstance(data, (bytes, bytearray)):
             return data.decode("utf-8", errors="replace")
         return data
 
@@ -226,6 +230,17 @@ class WsConnection:
     @property
     def closed(self) -> bool:
         return self._ws is None or not self._ws.connected
+
+    def abort(self) -> None:
+        """Drop the connection without the closing handshake (the peer broke the protocol: it
+        would not answer a close frame in step either)."""
+        if self._ws is None:
+            return
+        try:
+            self._ws.shutdown()
+        except Exception:  # already broken: nothing more to do
+            pass
+        self._ws = None
 
     def close(self) -> None:
         """Close the WebSocket (quietly when it is already broken)."""
