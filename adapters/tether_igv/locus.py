@@ -38,7 +38,10 @@ def _number(text: str, locus: str) -> int:
     # Thousands separators: "1,000" is fine, ",1000" or "1,,000" is not.
     if not re.fullmatch(r"\d{1,3}(,\d{3})+|\d+", text):
         raise UsageError(f"bad number {text!r} in locus {locus!r}")
-    return int(text.replace(",", ""))
+    digits = text.replace(",", "")
+    if len(digits) > 15:  # beyond any genome (and beyond int()'s 4300-digit limit for some)
+        raise UsageError(f"bad locus {locus[:40]!r}…: position {text[:20]}… is too large")
+    return int(digits)
 
 
 def parse_locus(text: str) -> Locus:

@@ -26,6 +26,7 @@ directory>`` + ``snapshot <name>``. Lines without a path are sent exactly as wri
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,16 +200,26 @@ class Resolver:
         return [f"snapshotDirectory {directory_token}", "snapshot " + " ".join(rest)]
 
 
+def split_lines(text: str) -> list[str]:
+    """``text`` cut into lines where IGV's batch runner cuts them (Java's ``readLine``: ``\n``,
+    ``\r\n`` or ``\r``), not where ``str.splitlines`` does: U+2028, ``\x0b``, ``\x85`` … stay
+    inside a line, as IGV reads them (a line ``echo a<U+2028>exit`` is one command, not two)."""
+    lines = re.split(r"\r\n|\r|\n", text)
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline ending the last line starts no new one
+    return lines
+
+
 def read_script(script: str | Path) -> tuple[str, Path, list[str]]:
     """A script's name, the directory its relative paths are resolved against, and its lines;
     ``-`` reads stdin (resolved against the current directory)."""
     if str(script) == "-":
         import sys
 
-        return "stdin", Path.cwd(), sys.stdin.read().splitlines()
+        return "stdin", Path.cwd(), split_lines(sys.stdin.read())
     path = Path(script)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = split_lines(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise UsageError(f"cannot read {script}: {exc.strerror or exc}") from exc
     return path.name, path.absolute().parent, lines  # IGV's BatchRunner: the script's parent

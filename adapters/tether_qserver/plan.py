@@ -53,7 +53,7 @@ def parse_value(text: str) -> Any:
     """One shorthand value: JSON, else a Python literal, else ``a,b`` → list, else the string."""
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deeply: literal_eval says so below
         pass
     try:
         value = ast.literal_eval(text)
@@ -163,7 +163,7 @@ def _load_file(ref: str, stdin_text: str | None = None) -> Any:
 def _parse_literal(text: str, *, where: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     try:
         return ast.literal_eval(text.strip())
@@ -173,6 +173,13 @@ def _parse_literal(text: str, *, where: str) -> Any:
 
 def parse_items(tokens: list[str], *, stdin_text: str | None = None) -> list[dict[str, Any]]:
     """Every item the tokens describe: one for shorthand/literal, one or more for ``@file``."""
+    try:
+        return _parse_items(tokens, stdin_text)
+    except RecursionError:  # a value nested hundreds deep: no plan takes that
+        raise UsageError("the plan's arguments are nested too deeply to read") from None
+
+
+def _parse_items(tokens: list[str], stdin_text: str | None) -> list[dict[str, Any]]:
     if not tokens:
         raise UsageError("no plan given: name a plan (count det1,det2 num=3), a JSON item, or @file")
     first = tokens[0]
@@ -241,7 +248,10 @@ def validate_item(item: Mapping[str, Any], plans: Mapping[str, Any], devices: It
             f"unknown plan {name!r}{_suggest(name, plans)}",
             hint="allowed plans: " + ", ".join(sorted(plans)),
         )
-    params = list(plans[name].get("parameters", []))
+    spec = plans[name] if isinstance(plans[name], Mapping) else {}
+    params = [
+        p for p in spec.get("parameters") or [] if isinstance(p, Mapping) and isinstance(p.get("name"), str)
+    ]
     kind = {p["name"]: int((p.get("kind") or {}).get("value", 1)) for p in params}
     positional = [p for p in params if kind[p["name"]] in _POSITIONAL]
     var_pos = next((p for p in params if kind[p["name"]] == _VAR_POSITIONAL), None)

@@ -90,12 +90,13 @@ def verify_url(url: str, timeout: float):
     from tether.endpoint import Endpoint
     from tether.errors import UsageError
 
-    parts = urlsplit(url)
     try:
+        parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        port = 0
-    if parts.scheme not in ("http", "https") or not parts.hostname or not port:
+        host = parts.hostname
+    except ValueError:  # "Invalid IPv6 URL", a port out of range …
+        host, port = None, 0
+    if not host or parts.scheme not in ("http", "https") or not port:
         raise UsageError(f"--url must look like http://host:port or https://host/prefix, not {url!r}")
     res = probe_openapi(parts.hostname, port, timeout, prefix=parts.path, scheme=parts.scheme)
     raise_for_verdict(res, title=TITLE, where=url, host=parts.hostname, port=port)
