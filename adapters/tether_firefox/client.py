@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from tether.deadline import Deadline
 from tether.discovery import listener_pid
 from tether.endpoint import Endpoint
-from tether.errors import Busy, NotFound, TetherError, UsageError
+from tether.errors import Busy, NotFound, ProtocolError, TetherError, UsageError
 
 from .marionette import (
     ELEMENT_KEY,
@@ -238,6 +238,12 @@ class Firefox:
         except BaseException:
             m.close()
             raise
+        if not isinstance(reply, dict) or not isinstance(reply.get("capabilities", {}), dict):
+            m.close()
+            raise ProtocolError(
+                "Firefox answered WebDriver:NewSession without a session object"
+                " (expected sessionId and capabilities)"
+            )
         self._m = m
         self.session_id = reply.get("sessionId")
         self.capabilities = reply.get("capabilities") or {}
