@@ -9,8 +9,8 @@ from . import config, registry
 from .adapter import is_loopback, raise_for_verdict
 from .discovery import Discovery, list_listeners
 from .endpoint import Confidence, Endpoint, Listener
-from .errors import AmbiguousTarget, Busy, NotFound, UsageError
-from .identify import DEFAULT_TIMEOUT, gather, identify, safe_probe
+from .errors import AmbiguousTarget, Busy, NotFound, UsageError, WrongApp
+from .identify import DEFAULT_TIMEOUT, claimed_elsewhere, gather, identify, safe_probe
 
 DEFAULT_HOST = "127.0.0.1"
 
@@ -69,9 +69,11 @@ def verify(app: str, host: str | None, port: int, *, timeout: float = 2.0) -> En
     host = host or DEFAULT_HOST
     if not 0 < port < 65536:
         raise UsageError(f"port {port} is out of range (1-65535)")
+    owner = _owner(port) if is_loopback(host) else None
+    if owner is not None:
+        _refuse_if_claimed(adapter, owner, host, port)
     res = safe_probe(adapter, host, port, timeout)
     raise_for_verdict(res, title=adapter.title, where=f"{host}:{port}", host=host, port=port)
-    owner = _owner(port) if is_loopback(host) else None
     version = res.version
     if version is None and owner is not None:
         try:
@@ -92,6 +94,29 @@ def verify(app: str, host: str | None, port: int, *, timeout: float = 2.0) -> En
         cmdline=owner.cmdline if owner else [],
         extra=dict(res.extra),
     )
+
+
+def _refuse_if_claimed(adapter, owner: Listener, host: str, port: int) -> None:
+    """:class:`WrongApp`, before any probe, when another adapter's process or file hint claims
+    the port: probing it (an HTTP request to IGV's port raises IGV's window) is not harmless."""
+    hints = []
+    for other in {a.name: a for a in (*registry.usable(), adapter)}.values():
+        try:
+            hint = other.hints(owner)
+        except Exception:  # a hint source must never break a command
+            hint = None
+        if hint is not None:
+            hints.append((other, hint))
+    claimed = claimed_elsewhere(adapter, hints)
+    if claimed is not None:
+        other, hint = claimed
+        raise WrongApp(
+            f"{host}:{port} is {other.title}'s ({hint.reason}), not {adapter.title}: not probed,"
+            f" as {adapter.title}'s probe could disturb {other.title}",
+            host=host,
+            port=port,
+            hint=f"use tether {other.name} …, or name {adapter.title}'s own port",
+        )
 
 
 def find(app: str, host: str | None = None, port: int | None = None, *, timeout: float = 2.0) -> Endpoint:
