@@ -78,16 +78,20 @@ class GenomeIndex:
         """The index of a local FASTA genome (``<fasta>.fai``), or ``None`` when there is none to read."""
         if not genome or "://" in genome:
             return None
-        path = Path(genome).expanduser()
-        for fai in (Path(str(path) + ".fai"), path.with_suffix(".fai")):
+        try:  # the name comes from IGV's reply: it may hold a NUL, an unknown ~user …
+            path = Path(genome).expanduser()
+            candidates = (Path(str(path) + ".fai"), path.with_suffix(".fai"))
+        except (RuntimeError, ValueError):
+            return None
+        for fai in candidates:
             try:
                 text = fai.read_text(encoding="utf-8", errors="replace")
-            except OSError:
+            except (OSError, ValueError):  # ValueError: an embedded NUL byte
                 continue
             lengths = {}
             for row in text.splitlines():
                 parts = row.split("\t")
-                if len(parts) >= 2 and parts[1].strip().isdigit():
+                if len(parts) >= 2 and parts[1].strip().isdigit() and len(parts[1].strip()) < 19:
                     lengths[parts[0]] = int(parts[1])
             if lengths:
                 return cls(lengths, str(fai))

@@ -96,6 +96,10 @@ def verify_url(url: str, timeout: float):
         host = parts.hostname
     except ValueError:  # "Invalid IPv6 URL", a port out of range …
         host, port = None, 0
+    if host:
+        from tether.adapter import check_host
+
+        check_host(host)
     if not host or parts.scheme not in ("http", "https") or not port:
         raise UsageError(f"--url must look like http://host:port or https://host/prefix, not {url!r}")
     res = probe_openapi(parts.hostname, port, timeout, prefix=parts.path, scheme=parts.scheme)

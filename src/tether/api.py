@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import config, registry
-from .adapter import is_loopback, raise_for_verdict
+from .adapter import check_host, is_loopback, raise_for_verdict
 from .discovery import Discovery, list_listeners
 from .endpoint import Confidence, Endpoint, Listener
 from .errors import AmbiguousTarget, Busy, NotFound, UsageError, WrongApp
@@ -66,7 +66,7 @@ def verify(app: str, host: str | None, port: int, *, timeout: float = 2.0) -> En
     :class:`WrongApp` (something else answers), :class:`Unreachable`/:class:`Timeout`.
     """
     adapter = registry.get(app)
-    host = host or DEFAULT_HOST
+    host = check_host(host or DEFAULT_HOST)
     if not 0 < port < 65536:
         raise UsageError(f"port {port} is out of range (1-65535)")
     owner = _owner(port) if is_loopback(host) else None
@@ -127,6 +127,8 @@ def find(app: str, host: str | None = None, port: int | None = None, *, timeout:
     Otherwise this machine is scanned.
     """
     adapter = registry.get(app)
+    if host is not None:
+        check_host(host)
     if port is not None:
         return verify(app, host, port, timeout=timeout)
     if host is not None and not is_loopback(host):

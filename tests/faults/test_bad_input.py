@@ -200,3 +200,63 @@ def test_a_port_hinted_as_igv_gets_no_http_probe(cli, monkeypatch, listener):
     _clean(code, out, err)
     assert code == 6 and "IGV" in err, err
     assert listener.connections == 0  # not even a connection: GET /openapi.json raises IGV's window
+
+
+# -- diagnoses in plain words (item 9) ----------------------------------------------------------------
+def _igv_then(after_echo):
+    """A fake IGV that answers the probe's echo, then treats any other line with ``after_echo``."""
+
+    def handler(conn, server):
+        buf = b""
+        while True:
+            data = conn.recv(4096, timeout=5)
+            if not data:
+                return
+            buf += data
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                if line.startswith(b"echo"):
+                    conn.sendall((line[5:] or b"echo") + b"\n")
+                    continue
+                after_echo(conn)
+                return
+
+    return FakeServer(handler)
+
+
+def _endless(conn):
+    try:
+        while True:
+            conn.sendall(b"x" * 65536)
+    except OSError:
+        return
+
+
+def test_an_endless_line_after_the_igv_probe_is_not_reported_as_igv_exiting(cli):
+    with _igv_then(_endless) as igv:
+        code, out, err = cli("igv", "goto", "chr1:1-100", "--port", str(igv.port), "-t", "3")
+    _clean(code, out, err)
+    assert code == 4
+    assert "exited" not in err and "1048576 bytes" in err
+
+
+def test_a_reset_connection_is_said_in_words_not_errno(cli, monkeypatch):
+    import socket
+    import struct
+
+    def reset(conn, server):
+        conn.recv(65536)
+        conn.conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    monkeypatch.setenv("QSERVER_HTTP_SERVER_API_KEY", KEY)
+    with FakeServer(reset) as srv:
+        code, out, err = cli("qserver", "status", "--url", f"http://127.0.0.1:{srv.port}", "-t", "2")
+    _clean(code, out, err)
+    assert code == 4 and "Errno" not in err and "reset" in err
+
+
+@pytest.mark.parametrize("host", ["exa..mple", "a" * 70 + ".org", "bad host"])
+def test_a_host_name_that_cannot_exist_is_bad_input_not_idna_text(cli, host):
+    code, out, err = cli("igv", "goto", "chr1", "--host", host, "-t", "2")
+    _clean(code, out, err)
+    assert code == 2 and "idna" not in err and "not a valid host name" in err
