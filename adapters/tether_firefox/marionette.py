@@ -313,7 +313,7 @@ class Marionette:
         self.host, self.port = host, port
         self.timeout = timeout
         self._next_id = 0
-        self.timed_out = False  # a call gave up waiting: closing must not wait again
+        self.timed_out = False  # a call gave up waiting (or was interrupted): closing must not wait
 
     @classmethod
     def open(
@@ -385,7 +385,13 @@ class Marionette:
         self._next_id = (self._next_id + 1) & 0xFFFFFFFF
         msg_id = self._next_id
         self.conn.write_frame([0, msg_id, name, params or {}], deadline)
-        return self.receive(msg_id, name, deadline)
+        try:
+            return self.receive(msg_id, name, deadline)
+        except MarionetteError:
+            raise  # Firefox answered (with an error): the connection is in step
+        except BaseException:  # a timeout, Ctrl-C, a broken frame: a reply may still come
+            self.timed_out = True
+            raise
 
     def request(
         self,

@@ -87,10 +87,22 @@ def read_api_key(
     ``$TETHER_QSERVER_*``, then ``[qserver]`` in the config file).
     """
     if api_key_file:
-        return _read_key_file(api_key_file), f"the file {api_key_file} (the api_key_file setting)"
+        source = f"the file {api_key_file} (the api_key_file setting)"
+        return _sendable(_read_key_file(api_key_file), source), source
     if api_key:
-        return api_key.strip(), "the api_key setting"
+        return _sendable(api_key.strip(), "the api_key setting"), "the api_key setting"
     return None, "nowhere"
+
+
+def _sendable(key: str | None, source: str) -> str | None:
+    """``key``, unless it holds a character an HTTP header cannot carry (a line break …): bad
+    input, refused before anything is sent (and never printed)."""
+    if key and any(ord(c) < 32 or ord(c) == 127 for c in key):
+        raise UsageError(
+            f"the API key from {source} holds a control character (a line break?): it cannot be sent",
+            hint="nothing was sent; check the key",
+        )
+    return key
 
 
 def auth_hint(source: str) -> str:
