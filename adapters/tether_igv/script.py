@@ -137,6 +137,13 @@ class Resolver:
     # -- commands ------------------------------------------------------------------------------
     def commands(self, text: str) -> list[str]:
         """The command(s) to send for one script line (``text`` stripped, not a comment)."""
+        try:
+            return self._commands(text)
+        except OSError as exc:  # a path the file system refuses to look at: ENAMETOOLONG, ELOOP …
+            name = f" {exc.filename[:60]!r}…" if isinstance(exc.filename, str) else ""
+            raise UsageError(f"a path on this line cannot be used{name}: {exc.strerror or exc}") from exc
+
+    def _commands(self, text: str) -> list[str]:
         args = split_quoted(text, " ")
         verb = args[0].lower() if args else ""
         new = list(args)
@@ -222,6 +229,8 @@ def read_script(script: str | Path) -> tuple[str, Path, list[str]]:
         lines = split_lines(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise UsageError(f"cannot read {script}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{script} is not UTF-8 text (byte {exc.start}): nothing was sent") from exc
     return path.name, path.absolute().parent, lines  # IGV's BatchRunner: the script's parent
 
 
@@ -236,6 +245,10 @@ def prepare(lines: Iterable[str], base_dir: str | Path | None = None) -> list[Sc
     prepared = []
     for number, raw in enumerate(lines, start=1):
         A.check_text(raw.rstrip("\r\n"), f"line {number}")
+        try:
+            raw.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (stdin read with surrogateescape …)
+            raise UsageError(f"line {number} is not valid UTF-8 text", hint="nothing was sent") from None
         text = raw.strip()
         line = ScriptLine(number, text)
         if text and not text.startswith(("#", "//")):

@@ -49,6 +49,15 @@ _POSITIONAL = (0, 1)
 _VAR_POSITIONAL, _KEYWORD_ONLY, _VAR_KEYWORD = 2, 3, 4
 
 
+def _literal(text: str) -> Any:
+    """``ast.literal_eval`` without its SyntaxWarnings ("invalid decimal literal" on stderr)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        return ast.literal_eval(text)
+
+
 def parse_value(text: str) -> Any:
     """One shorthand value: JSON, else a Python literal, else ``a,b`` → list, else the string."""
     try:
@@ -56,7 +65,7 @@ def parse_value(text: str) -> Any:
     except (ValueError, RecursionError):  # nested too deeply: literal_eval says so below
         pass
     try:
-        value = ast.literal_eval(text)
+        value = _literal(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         pass
     else:
@@ -147,6 +156,8 @@ def _load_file(ref: str, stdin_text: str | None = None) -> Any:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot read plan file {path}: {exc.strerror or exc}") from exc
+        except (UnicodeError, ValueError) as exc:  # not UTF-8 inside, or a name no file can have
+            raise UsageError(f"cannot read plan file {path[:80]!r}: {exc}") from exc
         suffix = Path(path).suffix.lower()
     if suffix in (".yaml", ".yml") or (not suffix and not text.lstrip().startswith(("{", "["))):
         try:
@@ -166,7 +177,7 @@ def _parse_literal(text: str, *, where: str) -> Any:
     except (ValueError, RecursionError):
         pass
     try:
-        return ast.literal_eval(text.strip())
+        return _literal(text.strip())
     except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
         raise UsageError(f"{where} is neither JSON nor a Python literal: {exc}") from exc
 

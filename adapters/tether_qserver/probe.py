@@ -78,16 +78,12 @@ def probe_openapi(
     )
 
 
-def verify_url(url: str, timeout: float):
-    """The verified endpoint behind ``url`` (which may carry a path prefix), or the typed error.
-
-    Probes ``<prefix>/openapi.json``: tether never sends a command to an unverified server.
-    The endpoint's ``extra["base_url"]`` keeps the scheme and the prefix for the client.
-    """
+def parse_url(url: str) -> tuple[str, str, int, str]:
+    """``(scheme, host, port, path prefix)`` of a server URL, or :class:`UsageError`: only
+    ``http``/``https`` with a host, a port in range, and nothing that cannot name a machine."""
     from urllib.parse import urlsplit
 
-    from tether.adapter import Confidence, raise_for_verdict
-    from tether.endpoint import Endpoint
+    from tether.adapter import check_host
     from tether.errors import UsageError
 
     try:
@@ -95,20 +91,30 @@ def verify_url(url: str, timeout: float):
         port = parts.port or (443 if parts.scheme == "https" else 80)
         host = parts.hostname
     except ValueError:  # "Invalid IPv6 URL", a port out of range …
-        host, port = None, 0
-    if host:
-        from tether.adapter import check_host
+        host, port, parts = None, 0, None
+    if not host or parts is None or parts.scheme not in ("http", "https") or not port:
+        raise UsageError(f"--url must look like http://host:port or https://host/prefix, not {url[:200]!r}")
+    check_host(host)
+    return parts.scheme, host, port, parts.path
 
-        check_host(host)
-    if not host or parts.scheme not in ("http", "https") or not port:
-        raise UsageError(f"--url must look like http://host:port or https://host/prefix, not {url!r}")
-    res = probe_openapi(parts.hostname, port, timeout, prefix=parts.path, scheme=parts.scheme)
-    raise_for_verdict(res, title=TITLE, where=url, host=parts.hostname, port=port)
+
+def verify_url(url: str, timeout: float):
+    """The verified endpoint behind ``url`` (which may carry a path prefix), or the typed error.
+
+    Probes ``<prefix>/openapi.json``: tether never sends a command to an unverified server.
+    The endpoint's ``extra["base_url"]`` keeps the scheme and the prefix for the client.
+    """
+    from tether.adapter import Confidence, raise_for_verdict
+    from tether.endpoint import Endpoint
+
+    scheme, host, port, prefix = parse_url(url)
+    res = probe_openapi(host, port, timeout, prefix=prefix, scheme=scheme)
+    raise_for_verdict(res, title=TITLE, where=url, host=host, port=port)
     return Endpoint(
         app="qserver",
         title=TITLE,
         version=res.version,
-        host=parts.hostname,
+        host=host,
         port=port,
         confidence=Confidence.VERIFIED,
         detail=res.detail,
