@@ -8,6 +8,7 @@ come from :class:`tether.cli.command.Commands`.
 
 # No ``from __future__ import annotations`` here: typer reads the commands' ``Annotated`` options
 # from the signature Commands builds, which keeps annotations as written (strings would be lost).
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ import typer
 
 from tether.cli import render
 from tether.cli.command import Commands, Target
-from tether.errors import UsageError
+from tether.errors import Busy, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Firefox
@@ -43,7 +44,9 @@ def session(target: Target, *, chrome: bool = False) -> "Firefox":
     """The command's session on the Firefox found (or named by --port); use it with ``with``:
     the session is deleted when the command ends. Page loads and scripts share the deadline."""
     deadline = target.timeout if target.timeout is not None else DEADLINE
-    budget = {"budget": target.timeout} if target.timeout is not None else {}
+    with contextlib.suppress(Busy):  # probe first: the session gets what is left of --timeout
+        target.endpoint()
+    budget = {"budget": target.remaining()} if target.timeout is not None else {}
     return target.client(page_load_timeout=deadline, script_timeout=deadline, chrome=chrome, **budget)
 
 

@@ -102,6 +102,11 @@ def _sendable(key: str | None, source: str) -> str | None:
             f"the API key from {source} holds a control character (a line break?): it cannot be sent",
             hint="nothing was sent; check the key",
         )
+    if key and not key.isascii():  # the HTTP server answers such a key with a 500, not a 401
+        raise UsageError(
+            f"the API key from {source} holds a non-ASCII character: it cannot be an API key",
+            hint="nothing was sent; check the key",
+        )
     return key
 
 

@@ -41,7 +41,7 @@ from .conftest import record
 
 DEADLINE = 2.0  # -t of every cell: short, so that the whole matrix stays quick
 MARGIN = 1.5  # seconds allowed beyond the deadline (process start, the probe's own share)
-KEY = "m4trix-Key-\u00e9-7f3a"
+KEY = "m4trix-Key-5ecret-7f3a"
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -315,6 +315,7 @@ QSERVER_CELLS = {
     "wrong key": (lambda: _serve(_qs(_needs_key)), QUEUE_CMD, 5, KEY),
     "empty key": (lambda: _serve(_qs(_needs_key)), QUEUE_CMD, 5, ""),
     "odd key (line break)": (lambda: _serve(_qs(QUEUE)), QUEUE_CMD, 2, KEY[:5] + "\r\n" + KEY[5:]),
+    "odd key (non-ASCII)": (lambda: _serve(_qs(QUEUE)), QUEUE_CMD, 2, KEY + "\u00e9"),
 }
 
 
