@@ -46,7 +46,7 @@ def session(target: Target, *, chrome: bool = False) -> "Firefox":
     deadline = target.timeout if target.timeout is not None else DEADLINE
     with contextlib.suppress(Busy):  # probe first: the session gets what is left of --timeout
         target.endpoint()
-    budget = {"budget": target.remaining()} if target.timeout is not None else {}
+    budget = {"budget": target.deadline()} if target.timeout is not None else {}
     return target.client(page_load_timeout=deadline, script_timeout=deadline, chrome=chrome, **budget)
 
 

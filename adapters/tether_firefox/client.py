@@ -151,7 +151,8 @@ class Firefox:
     wait for the session's own timeouts (``page_load_timeout``, ``script_timeout``,
     ``implicit_wait``, seconds) plus a margin. ``chrome=True`` switches to the chrome context
     (Firefox must run with ``-remote-allow-system-access``).
-    ``budget``: one deadline (seconds) for everything this client does — opening the session,
+    ``budget``: one deadline (seconds, or a :class:`~tether.deadline.Deadline` already running) for
+    everything this client does — opening the session,
     every command, closing — as a CLI command's ``--timeout`` asks; each call then waits at
     most what is left of it, and a call that timed out is not followed by a wait to close.
     """
@@ -170,11 +171,11 @@ class Firefox:
         connect_timeout: float = 5.0,
         busy_wait: float = 3.0,
         endpoint: Endpoint | None = None,
-        budget: float | None = None,
+        budget: float | Deadline | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.timeout = timeout
-        self._budget = Deadline(budget) if budget is not None else None
+        self._budget = Deadline(budget) if isinstance(budget, (int, float)) else budget
         self.endpoint = endpoint
         self.connect_timeout = connect_timeout
         self.busy_wait = busy_wait

@@ -114,6 +114,17 @@ class Target:
     _clients: list[Any] = field(default_factory=list)
     _started: float = field(default_factory=lambda: __import__("time").monotonic())
 
+    def deadline(self) -> Any:
+        """The command's deadline as a :class:`~tether.deadline.Deadline` (started with the
+        command, ``seconds`` = ``--timeout``), or ``None``: for clients that take one budget."""
+        if self.timeout is None:
+            return None
+        from ..deadline import Deadline
+
+        deadline = Deadline(self.timeout)
+        deadline.at = self._started + self.timeout
+        return deadline
+
     def remaining(self) -> float | None:
         """What is left of the command's deadline (``None``: no deadline), never below 0.25 s:
         the probe that found the app and the client's calls share one ``--timeout``."""
