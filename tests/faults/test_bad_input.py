@@ -260,3 +260,32 @@ def test_a_host_name_that_cannot_exist_is_bad_input_not_idna_text(cli, host):
     code, out, err = cli("igv", "goto", "chr1", "--host", host, "-t", "2")
     _clean(code, out, err)
     assert code == 2 and "idna" not in err and "not a valid host name" in err
+
+
+def test_a_scan_runs_no_probe_of_an_adapter_whose_port_hint_another_adapters_process_outranks():
+    from tether.adapter import Adapter, Hint, ProbeResult, Verdict
+    from tether.endpoint import Listener
+    from tether.identify import gather, identify
+
+    class Fake(Adapter):
+        default_ports = ()
+
+        def __init__(self, name, strength, verdict):
+            self.name, self.title, self.strength, self.verdict = name, name.upper(), strength, verdict
+            self.probed: list[int] = []
+
+        def hints(self, li):
+            return Hint(f"{self.name} evidence", self.strength)
+
+        def probe(self, host, port, timeout):
+            self.probed.append(port)
+            return ProbeResult(self.verdict)
+
+    igv = Fake("igv", "process", Verdict.UNKNOWN)  # IGV busy with a long command: no answer yet
+    http = Fake("http", "port", Verdict.NOT_ME)  # its probe would raise IGV's window
+    li = Listener(host="127.0.0.1", port=60151, pid=1, cmdline=["java", "igv.jar"])
+    for order in ((igv, http), (http, igv)):
+        igv.probed.clear(), http.probed.clear()
+        found = identify(gather([li], order), order, timeout=0.5)
+        assert http.probed == [] and igv.probed == [60151]
+        assert [e.app for e in found] == ["igv"]
