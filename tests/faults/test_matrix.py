@@ -140,7 +140,7 @@ IGV_CELLS = {
     "wrong reply (an error line)": (lambda: _serve(_igv(lambda c, ln: c.sendall(b"ERROR [/] x\n"))), GOTO, 1),
     "wrong app": (lambda: _serve(http_400), GOTO, 6),
     "app killed mid-command": (lambda: _serve(_igv(lambda c, ln: False)), GOTO, 4),
-    "app frozen then resumed": (lambda: _serve(_igv(_later(0.7, b"OK\n"))), GOTO, 0),
+    "app frozen then resumed": (lambda: _serve(_igv(_later(0.4, b"OK\n"))), GOTO, 0),
     "app frozen": (lambda: _serve(_igv(_frozen)), GOTO, 4),
     "injection": (lambda: _serve(_igv(lambda c, ln: c.sendall(b"OK\n"))), ["igv", "goto", "chr1\nexit"], 2),
 }
