@@ -289,3 +289,24 @@ def test_a_scan_runs_no_probe_of_an_adapter_whose_port_hint_another_adapters_pro
         found = identify(gather([li], order), order, timeout=0.5)
         assert http.probed == [] and igv.probed == [60151]
         assert [e.app for e in found] == ["igv"]
+
+
+def test_run_reports_a_frozen_http_server_within_lost_after_not_after_each_calls_full_deadline():
+    import time
+
+    from tether.errors import Unreachable
+    from tether_qserver.client import QueueServer
+    from tether_qserver.stream import track_item
+
+    frozen = {"/api/status": lambda conn: conn.wait_closed(30) and False}
+    from tether.testing import http_routes
+
+    with FakeServer(http_routes(frozen)) as srv:
+        qs = QueueServer(f"http://127.0.0.1:{srv.port}", api_key=KEY, timeout=30)
+        start = time.monotonic()
+        with pytest.raises(Unreachable) as err:
+            track_item(qs, "uid-1", timeout=600, transport="poll", lost_after=1.5)
+        took = time.monotonic() - start
+        qs.http.close()
+    assert took < 4, took  # 23 s and more before: each poll waited the client's whole deadline
+    assert "stopped answering" in err.value.message
