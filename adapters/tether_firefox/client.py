@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tether.deadline import Deadline
 from tether.discovery import listener_pid
 from tether.endpoint import Endpoint
-from tether.errors import Busy, NotFound, TetherError, UsageError
+from tether.errors import Busy, NotFound, ProtocolError, TetherError, UsageError
 from tether.image import PNG
 
 from .marionette import (
@@ -310,6 +311,10 @@ class Firefox(_Finder):
     wait for the session's own timeouts (``page_load_timeout``, ``script_timeout``,
     ``implicit_wait``, seconds) plus a margin. ``chrome=True`` switches to the chrome context
     (Firefox must run with ``-remote-allow-system-access``).
+    ``budget``: one deadline (seconds, or a :class:`~tether.deadline.Deadline` already running) for
+    everything this client does — opening the session,
+    every command, closing — as a CLI command's ``--timeout`` asks; each call then waits at
+    most what is left of it, and a call that timed out is not followed by a wait to close.
     """
 
     def __init__(
@@ -327,9 +332,11 @@ class Firefox(_Finder):
         busy_wait: float = 3.0,
         endpoint: Endpoint | None = None,
         console: bool | Callable[[dict[str, Any]], Any] = False,
+        budget: float | Deadline | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.timeout = timeout
+        self._budget = Deadline(budget) if isinstance(budget, (int, float)) else budget
         self.endpoint = endpoint
         self.connect_timeout = connect_timeout
         self.busy_wait = busy_wait
@@ -383,16 +390,20 @@ class Firefox(_Finder):
         """Connect and open the session (done for you by ``with`` and by the first command)."""
         if self._m is not None:
             return self
+        left = self._budget.remaining() if self._budget else None
+        connect = self.connect_timeout if left is None else max(min(self.connect_timeout, left), 0.01)
         m = Marionette.open(
             self.host,
             self.port,
             timeout=self.timeout,
-            connect_timeout=self.connect_timeout,
-            busy_wait=self.busy_wait,
+            connect_timeout=connect,
+            busy_wait=self.busy_wait if left is None else min(self.busy_wait, left),
         )
         try:
-            # NewSession waits for Firefox's startup and first window: give it the full deadline.
-            reply = m.call("WebDriver:NewSession", self._caps_request, timeout=max(self.timeout, 30.0))
+            # NewSession waits for Firefox's startup and first window: give it the full deadline
+            # (what is left of the budget, when there is one).
+            wait = self._wait(max(self.timeout, 30.0))
+            reply = m.call("WebDriver:NewSession", self._caps_request, deadline=wait)
         except SessionNotCreated as exc:
             m.close()
             if "maximum" in (exc.app_message or "").lower():
@@ -403,6 +414,12 @@ class Firefox(_Finder):
         except BaseException:
             m.close()
             raise
+        if not isinstance(reply, dict) or not isinstance(reply.get("capabilities", {}), dict):
+            m.close()
+            raise ProtocolError(
+                "Firefox answered WebDriver:NewSession without a session object"
+                " (expected sessionId and capabilities)"
+            )
         self._m = m
         self.session_id = reply.get("sessionId")
         self.capabilities = reply.get("capabilities") or {}
@@ -454,9 +471,12 @@ class Firefox(_Finder):
         console, self._console = self._console, None
         m, self._m = self._m, None
         try:
-            if m is not None and not m.closed:
-                with contextlib.suppress(TetherError):  # the socket closing ends the session anyway
-                    m.call("WebDriver:DeleteSession", timeout=min(self.timeout, 10.0))
+            # closing the socket ends the session too: after a call that timed out (Firefox
+            # frozen, or busy) or past the budget, do not wait for DeleteSession as well
+            left = self._budget.remaining() if self._budget else 10.0
+            if m is not None and not m.closed and not m.timed_out and left > 0.05:
+                with contextlib.suppress(TetherError):
+                    m.call("WebDriver:DeleteSession", timeout=min(self.timeout, 10.0, left))
         finally:
             if m is not None:
                 m.close()
@@ -476,6 +496,14 @@ class Firefox(_Finder):
         return self.capabilities.get("moz:processID") or (self.endpoint.pid if self.endpoint else None)
 
     # -- raw commands ----------------------------------------------------------------------
+    def _wait(self, seconds: float) -> Deadline:
+        """The deadline of one call: ``seconds``, cut to what is left of the budget (whose
+        length the timeout message then states)."""
+        deadline = Deadline(seconds)
+        if self._budget is not None and self._budget.at < deadline.at:
+            deadline.at, deadline.seconds = self._budget.at, self._budget.seconds
+        return deadline
+
     def _deadline_for(self, name: str) -> float:
         if name in NAVIGATING:
             return max(self.timeout, self._timeouts.get("pageLoad", 0) / 1000 + MARGIN)
@@ -489,15 +517,15 @@ class Firefox(_Finder):
         """Any Marionette command, by name; returns Firefox's raw result (the escape hatch)."""
         m = self._m or self.open()._m
         assert m is not None
-        return m.call(name, _to_wire(params) if params else None, timeout=timeout or self._deadline_for(name))
+        wait = self._wait(timeout or self._deadline_for(name))
+        return m.call(name, _to_wire(params) if params else None, deadline=wait)
 
     def request(self, name: str, params: dict | None = None, *, timeout: float | None = None) -> Any:
         """Like :meth:`call`, but unwraps ``{"value": …}``."""
         m = self._m or self.open()._m
         assert m is not None
-        return m.request(
-            name, _to_wire(params) if params else None, timeout=timeout or self._deadline_for(name)
-        )
+        wait = self._wait(timeout or self._deadline_for(name))
+        return m.request(name, _to_wire(params) if params else None, deadline=wait)
 
     # -- navigation ------------------------------------------------------------------------
     def navigate(self, url: str) -> None:

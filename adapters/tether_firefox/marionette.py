@@ -390,6 +390,7 @@ class Marionette:
         self.host, self.port = host, port
         self.timeout = timeout
         self._next_id = 0
+        self.timed_out = False  # a call gave up waiting (or was interrupted): closing must not wait
 
     @classmethod
     def open(
@@ -422,6 +423,7 @@ class Marionette:
             try:
                 frame = self.conn.read_frame(deadline)
             except Timeout as exc:
+                self.timed_out = True  # a reply may still come: this connection is out of step
                 raise Timeout(
                     f"Firefox did not answer {name} within {deadline.seconds:g} s",
                     hint="raise --timeout, or check the page (a modal dialog, a script that never returns)",
@@ -443,19 +445,41 @@ class Marionette:
                 raise map_error(name, frame[2])
             return frame[3]
 
-    def call(self, name: str, params: dict | None = None, *, timeout: float | None = None) -> Any:
-        """Run one command and return its raw result (``{"value": …}`` for most commands)."""
+    def call(
+        self,
+        name: str,
+        params: dict | None = None,
+        *,
+        timeout: float | None = None,
+        deadline: Deadline | None = None,
+    ) -> Any:
+        """Run one command and return its raw result (``{"value": …}`` for most commands);
+        ``deadline`` (a command's, shared by its calls) takes the place of ``timeout``."""
         if self.conn.sock is None:
             raise Unreachable("the Marionette connection is closed")
-        deadline = Deadline(self.timeout if timeout is None else timeout)
+        if deadline is None:
+            deadline = Deadline(self.timeout if timeout is None else timeout)
         self._next_id = (self._next_id + 1) & 0xFFFFFFFF
         msg_id = self._next_id
         self.conn.write_frame([0, msg_id, name, params or {}], deadline)
-        return self.receive(msg_id, name, deadline)
+        try:
+            return self.receive(msg_id, name, deadline)
+        except MarionetteError:
+            raise  # Firefox answered (with an error): the connection is in step
+        except BaseException:  # a timeout, Ctrl-C, a broken frame: a reply may still come
+            self.timed_out = True
+            raise
 
-    def request(self, name: str, params: dict | None = None, *, timeout: float | None = None) -> Any:
+    def request(
+        self,
+        name: str,
+        params: dict | None = None,
+        *,
+        timeout: float | None = None,
+        deadline: Deadline | None = None,
+    ) -> Any:
         """Run one command and return its value (unwrapping ``{"value": …}`` where Firefox wraps)."""
-        result = self.call(name, params, timeout=timeout)
+        result = self.call(name, params, timeout=timeout, deadline=deadline)
         if name in NO_VALUE or not isinstance(result, dict) or "value" not in result:
             return result
         return result["value"]

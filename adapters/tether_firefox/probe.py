@@ -160,9 +160,9 @@ def probe_marionette(host: str, port: int, timeout: float) -> ProbeResult:
                     Verdict.NOT_ME,
                     detail=f"{owner[0]} accepted but sent no Marionette greeting within {timeout:g} s",
                 )
-            return ProbeResult(
-                Verdict.BUSY, detail="accepted but sent no greeting: another client may hold the session"
-            )
+            # Firefox refuses a second client by closing at once; silence is a Firefox that
+            # cannot answer (stopped, or hung), not one busy with another client
+            return ProbeResult(Verdict.UNKNOWN, detail=_not_answering(port, timeout))
         except ProtocolError as exc:
             return ProbeResult(Verdict.NOT_ME, detail=f"not Marionette framing ({exc.message})")
         except TetherError as exc:
@@ -175,6 +175,21 @@ def probe_marionette(host: str, port: int, timeout: float) -> ProbeResult:
                 Verdict.BUSY, detail="closed without a greeting: another client holds the Marionette session"
             )
         return check_greeting(greeting)
+
+
+def _not_answering(port: int, timeout: float) -> str:
+    why = f"accepted but sent no Marionette greeting within {timeout:g} s"
+    pid = listener_pid(port)
+    if pid is None:
+        return why + ": Firefox is not responding"
+    try:
+        import psutil
+
+        if psutil.Process(pid).status() == psutil.STATUS_STOPPED:
+            return why + f": its process (pid {pid}) is stopped; resume it with kill -CONT {pid}"
+    except (ImportError, psutil.Error):
+        pass
+    return why + f": Firefox (pid {pid}) is not responding (hung?)"
 
 
 def firefox_version(cmdline: list[str], pid: int | None = None) -> str | None:

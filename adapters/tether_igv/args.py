@@ -85,16 +85,41 @@ def is_url(value: str) -> bool:
     return "://" in value and head.isalnum()
 
 
+def local_path(text: str, what: str = "path") -> Path:
+    """``text`` as a local path with ``~`` expanded; :class:`UsageError` for ``~nosuchuser``."""
+    try:
+        return Path(text).expanduser()
+    except RuntimeError:  # Path.expanduser: "Could not determine home directory"
+        raise UsageError(f"{what} {text!r}: no such user for ~", hint="nothing was sent") from None
+
+
+def _path_error(exc: OSError, text: str, what: str) -> UsageError:
+    return UsageError(f"{what} {text[:80]!r}: {exc.strerror or exc}", hint="nothing was sent")
+
+
+def exists_locally(text: str, what: str = "path") -> bool:
+    """Whether ``text`` names an existing local file or directory (a path too long, or an
+    unknown ``~user``, is bad input: :class:`UsageError`)."""
+    path = local_path(text, what)
+    try:
+        return path.exists()
+    except OSError as exc:  # ENAMETOOLONG, ELOOP …
+        raise _path_error(exc, text, what) from exc
+
+
 def path_or_url(value: str | Path, what: str = "path", *, must_exist: bool = True) -> str:
     """A URL unchanged, or a local path made absolute (IGV resolves relative paths against its own cwd)."""
     text = str(value)
     check_text(text, what)
     if is_url(text):
         return text
-    path = Path(text).expanduser()
-    if must_exist and not path.exists():
+    path = local_path(text, what)
+    if must_exist and not exists_locally(text, what):
         raise UsageError(f"{what} {text} does not exist", hint="nothing was sent")
-    return str(path.resolve())
+    try:
+        return str(path.resolve())
+    except OSError as exc:
+        raise _path_error(exc, text, what) from exc
 
 
 SNAPSHOT_SUFFIXES = (".png", ".svg")
@@ -108,11 +133,14 @@ def snapshot_target(path: str | Path) -> tuple[str, str]:
     """
     text = str(path)
     check_text(text, "snapshot path")
-    p = Path(text).expanduser()
+    p = local_path(text, "snapshot path")
     if p.suffix.lower() not in SNAPSHOT_SUFFIXES:
         raise UsageError(
             f"refused: snapshot {text!r} must end in .png or .svg (IGV writes only those)",
             hint="nothing was sent",
         )
-    p = p.resolve()
+    try:
+        p = p.resolve()
+    except OSError as exc:
+        raise _path_error(exc, text, "snapshot path") from exc
     return str(p.parent), p.name

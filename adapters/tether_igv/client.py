@@ -499,7 +499,7 @@ class IGVClient:
         text = str(genome)
         value = (
             A.path_or_url(text, "genome")
-            if (A.is_url(text) or Path(text).expanduser().exists())
+            if (A.is_url(text) or A.exists_locally(text, "genome"))
             else A.word(text, "genome id")
         )
         reply = self.execute("genome " + A.quote(value, "genome"), timeout=timeout, kind="genome")

@@ -38,7 +38,10 @@ def _number(text: str, locus: str) -> int:
     # Thousands separators: "1,000" is fine, ",1000" or "1,,000" is not.
     if not re.fullmatch(r"\d{1,3}(,\d{3})+|\d+", text):
         raise UsageError(f"bad number {text!r} in locus {locus!r}")
-    return int(text.replace(",", ""))
+    digits = text.replace(",", "")
+    if len(digits) > 15:  # beyond any genome (and beyond int()'s 4300-digit limit for some)
+        raise UsageError(f"bad locus {locus[:40]!r}…: position {text[:20]}… is too large")
+    return int(digits)
 
 
 def parse_locus(text: str) -> Locus:
@@ -75,16 +78,20 @@ class GenomeIndex:
         """The index of a local FASTA genome (``<fasta>.fai``), or ``None`` when there is none to read."""
         if not genome or "://" in genome:
             return None
-        path = Path(genome).expanduser()
-        for fai in (Path(str(path) + ".fai"), path.with_suffix(".fai")):
+        try:  # the name comes from IGV's reply: it may hold a NUL, an unknown ~user …
+            path = Path(genome).expanduser()
+            candidates = (Path(str(path) + ".fai"), path.with_suffix(".fai"))
+        except (RuntimeError, ValueError):
+            return None
+        for fai in candidates:
             try:
                 text = fai.read_text(encoding="utf-8", errors="replace")
-            except OSError:
+            except (OSError, ValueError):  # ValueError: an embedded NUL byte
                 continue
             lengths = {}
             for row in text.splitlines():
                 parts = row.split("\t")
-                if len(parts) >= 2 and parts[1].strip().isdigit():
+                if len(parts) >= 2 and parts[1].strip().isdigit() and len(parts[1].strip()) < 19:
                     lengths[parts[0]] = int(parts[1])
             if lengths:
                 return cls(lengths, str(fai))

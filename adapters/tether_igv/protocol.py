@@ -182,6 +182,15 @@ class IGVConnection:
                 port=self.port,
                 reason="timeout",
             ) from exc
+        except ProtocolError as exc:  # an endless line: IGV is alive and talking, but not IGV's way
+            self.close(drain=False)
+            raise ProtocolError(
+                f"{_where(self.host, self.port)} answered {command!r} with {exc.message}: "
+                "not an IGV reply; the connection was closed",
+                host=self.host,
+                port=self.port,
+                reason="protocol",
+            ) from exc
         except Unreachable as exc:
             self.close(drain=False)
             raise Unreachable(

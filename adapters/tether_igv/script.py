@@ -28,6 +28,7 @@ path are sent exactly as written. Errors name the line and quote it as written.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,6 +167,13 @@ class Resolver:
     # -- commands ------------------------------------------------------------------------------
     def commands(self, text: str) -> list[str]:
         """The command(s) to send for one script line (``text`` stripped, not a comment)."""
+        try:
+            return self._commands(text)
+        except OSError as exc:  # a path the file system refuses to look at: ENAMETOOLONG, ELOOP …
+            name = f" {exc.filename[:60]!r}…" if isinstance(exc.filename, str) else ""
+            raise UsageError(f"a path on this line cannot be used{name}: {exc.strerror or exc}") from exc
+
+    def _commands(self, text: str) -> list[str]:
         args = split_quoted(text, " ")
         verb = args[0].lower() if args else ""
         new = list(args)
@@ -226,19 +234,31 @@ class Resolver:
         return [f"snapshotDirectory {directory_token}", "snapshot " + " ".join(rest)]
 
 
+def split_lines(text: str) -> list[str]:
+    """``text`` cut into lines where IGV's batch runner cuts them (Java's ``readLine``: ``\n``,
+    ``\r\n`` or ``\r``), not where ``str.splitlines`` does: U+2028, ``\x0b``, ``\x85`` … stay
+    inside a line, as IGV reads them (a line ``echo a<U+2028>exit`` is one command, not two)."""
+    lines = re.split(r"\r\n|\r|\n", text)
+    if lines and lines[-1] == "":
+        lines.pop()  # the newline ending the last line starts no new one
+    return lines
+
+
 def read_script(script: str | Path) -> tuple[str, Path, list[str]]:
     """A script's name, its directory (IGV's ``scriptDir``) and its lines; ``-`` reads stdin
     (its directory: the current one)."""
     if str(script) == "-":
         import sys
 
-        return "stdin", Path.cwd(), sys.stdin.read().splitlines()
+        return "stdin", Path.cwd(), split_lines(sys.stdin.read())
     path = Path(script)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = split_lines(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise UsageError(f"cannot read {script}: {exc.strerror or exc}") from exc
-    return path.name, path.absolute().parent, lines  # IGV's BatchRunner: scriptDir is its parent
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{script} is not UTF-8 text (byte {exc.start}): nothing was sent") from exc
+    return path.name, path.absolute().parent, lines  # IGV's BatchRunner: the script's parent
 
 
 def prepare(
@@ -255,6 +275,10 @@ def prepare(
     prepared = []
     for number, raw in enumerate(lines, start=1):
         A.check_text(raw.rstrip("\r\n"), f"line {number}")
+        try:
+            raw.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (stdin read with surrogateescape …)
+            raise UsageError(f"line {number} is not valid UTF-8 text", hint="nothing was sent") from None
         text = raw.strip()
         line = ScriptLine(number, text)
         if text and not text.startswith(("#", "//")):

@@ -21,7 +21,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tether.errors import AuthError, CommandError, TetherError, Timeout, Unreachable, UsageError
+from tether.errors import (
+    AuthError,
+    CommandError,
+    ProtocolError,
+    TetherError,
+    Timeout,
+    Unreachable,
+    UsageError,
+)
 
 from . import auth
 from .plan import normalize_item, validate_item
@@ -100,10 +108,27 @@ def read_api_key(
     ``$TETHER_QSERVER_*``, then ``[qserver]`` in the config file).
     """
     if api_key_file:
-        return _read_key_file(api_key_file), f"the file {api_key_file} (the api_key_file setting)"
+        source = f"the file {api_key_file} (the api_key_file setting)"
+        return _sendable(_read_key_file(api_key_file), source), source
     if api_key:
-        return api_key.strip(), "the api_key setting"
+        return _sendable(api_key.strip(), "the api_key setting"), "the api_key setting"
     return None, "nowhere"
+
+
+def _sendable(key: str | None, source: str) -> str | None:
+    """``key``, unless it holds a character an HTTP header cannot carry (a line break …): bad
+    input, refused before anything is sent (and never printed)."""
+    if key and any(ord(c) < 32 or ord(c) == 127 for c in key):
+        raise UsageError(
+            f"the API key from {source} holds a control character (a line break?): it cannot be sent",
+            hint="nothing was sent; check the key",
+        )
+    if key and not key.isascii():  # the HTTP server answers such a key with a 500, not a 401
+        raise UsageError(
+            f"the API key from {source} holds a non-ASCII character: it cannot be an API key",
+            hint="nothing was sent; check the key",
+        )
+    return key
 
 
 def auth_hint(source: str) -> str:
@@ -288,6 +313,73 @@ class ItemFailed(CommandError):
         self.result = result
 
 
+# -- reply shapes: replies are data from outside, checked before use ---------------------------------
+_ITEMS, _BY_NAME, _PLANS = "a list of objects", "an object of objects", "plans by name"
+#: what a successful reply to ``/api<path>`` must hold: key -> (expected, required)
+REPLY_SHAPES: dict[str, dict[str, tuple[Any, bool]]] = {
+    "/status": {"manager_state": (str, True)},
+    "/queue/get": {"items": (_ITEMS, True), "running_item": (dict, False)},
+    "/history/get": {"items": (_ITEMS, True)},
+    "/queue/item/add/batch": {"items": (_ITEMS, True)},
+    "/plans/allowed": {"plans_allowed": (_PLANS, True)},
+    "/plans/existing": {"plans_existing": (_PLANS, True)},
+    "/devices/allowed": {"devices_allowed": (dict, True)},
+    "/devices/existing": {"devices_existing": (dict, True)},
+    "/lock/info": {"lock_info": (dict, True)},
+    "/console_output": {"text": (str, True)},
+    **{p: {"item": (dict, True)} for p in ("/queue/item/add", "/queue/item/update", "/queue/item/get")},
+    **{p: {"item": (dict, True)} for p in ("/queue/item/remove", "/queue/item/move")},
+}
+_NAMES = {str: "a string", dict: "an object", list: "a list", _PLANS: "plan descriptions by name"}
+
+
+def check_reply(path: str, reply: Any) -> dict:
+    """``reply`` if it has the shape :data:`REPLY_SHAPES` gives for ``path``, else :class:`ProtocolError`
+    naming what was expected (a reply is data from outside: never trusted to be what we think)."""
+    if not isinstance(reply, dict):
+        raise ProtocolError(
+            f"the queue server answered {path.lstrip('/')} with {_kind(reply)},"
+            " where a JSON object was expected"
+        )
+    if reply.get("success") is False:
+        return reply
+    for key, (expected, required) in REPLY_SHAPES.get(path, {}).items():
+        if key not in reply or (reply[key] is None and not required):
+            if required:
+                raise ProtocolError(f"the queue server's reply to {path.lstrip('/')} has no {key!r}")
+            continue
+        value = reply[key]
+        if expected == _ITEMS:
+            ok = isinstance(value, list) and all(isinstance(v, dict) for v in value)
+        elif expected in (_BY_NAME, _PLANS):
+            ok = isinstance(value, dict) and all(isinstance(v, dict) for v in value.values())
+            if ok and expected == _PLANS:
+                ok = all(_plan_ok(v) for v in value.values())
+        else:
+            ok = isinstance(value, expected)
+        if not ok:
+            raise ProtocolError(
+                f"the queue server's reply to {path.lstrip('/')} has {key!r} as {_kind(value)},"
+                f" where {_NAMES.get(expected, expected)} was expected"
+            )
+    return reply
+
+
+def _plan_ok(plan: dict) -> bool:
+    """A plan description: ``parameters`` (when given) a list of objects, each with a string
+    ``name`` and, when given, an object ``kind``."""
+    params = plan.get("parameters", [])
+    return isinstance(params, list) and all(
+        isinstance(p, dict) and isinstance(p.get("name"), str) and isinstance(p.get("kind", {}), dict)
+        for p in params
+    )
+
+
+def _kind(value: Any) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__)
+
+
 # -- the client ---------------------------------------------------------------------------------
 class QueueServer:
     """A client of the Bluesky HTTP Server (``base_url`` may carry a path prefix).
@@ -410,8 +502,9 @@ class QueueServer:
             if exc.detail.get("status") == 408 and not exc.hint:
                 exc.hint = "the HTTP server answers but RE Manager does not: is start-re-manager running?"
             raise
-        if isinstance(reply, dict) and reply.get("success") is False:
-            msg = reply.get("msg") or "the request was refused"
+        reply = check_reply(path, reply)
+        if reply.get("success") is False:
+            msg = str(reply.get("msg") or "the request was refused")
             raise CommandError(f"the queue server refused {path.lstrip('/')}: {msg}", app_message=msg)
         return reply
 
@@ -599,7 +692,9 @@ class QueueServer:
         body = self._opt(
             items=[normalize_item(i) for i in items], pos=pos, before_uid=before_uid, after_uid=after_uid
         )
-        reply = self.http.call("POST", "/api/queue/item/add/batch", body)
+        reply = check_reply(
+            "/queue/item/add/batch", self.http.call("POST", "/api/queue/item/add/batch", body)
+        )
         if not reply.get("success", True):
             errors = [r.get("msg") for r in reply.get("results", []) if not r.get("success")]
             msg = reply.get("msg") or "; ".join(e for e in errors if e) or "the batch was refused"

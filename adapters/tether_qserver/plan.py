@@ -49,14 +49,23 @@ _POSITIONAL = (0, 1)
 _VAR_POSITIONAL, _KEYWORD_ONLY, _VAR_KEYWORD = 2, 3, 4
 
 
+def _literal(text: str) -> Any:
+    """``ast.literal_eval`` without its SyntaxWarnings ("invalid decimal literal" on stderr)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SyntaxWarning)
+        return ast.literal_eval(text)
+
+
 def parse_value(text: str) -> Any:
     """One shorthand value: JSON, else a Python literal, else ``a,b`` → list, else the string."""
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # nested too deeply: literal_eval says so below
         pass
     try:
-        value = ast.literal_eval(text)
+        value = _literal(text)
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         pass
     else:
@@ -147,6 +156,8 @@ def _load_file(ref: str, stdin_text: str | None = None) -> Any:
             text = Path(path).read_text(encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"cannot read the file {path}: {exc.strerror or exc}") from exc
+        except (UnicodeError, ValueError) as exc:  # not UTF-8 inside, or a name no file can have
+            raise UsageError(f"cannot read the file {path[:80]!r}: {exc}") from exc
         suffix = Path(path).suffix.lower()
     if suffix in (".yaml", ".yml") or (not suffix and not text.lstrip().startswith(("{", "["))):
         try:
@@ -163,10 +174,10 @@ def _load_file(ref: str, stdin_text: str | None = None) -> Any:
 def _parse_literal(text: str, *, where: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         pass
     try:
-        return ast.literal_eval(text.strip())
+        return _literal(text.strip())
     except (ValueError, SyntaxError, MemoryError, RecursionError) as exc:
         raise UsageError(f"{where} is neither JSON nor a Python literal: {exc}") from exc
 
@@ -190,6 +201,13 @@ def parse_data(arg: str, *, where: str = "the argument") -> Any:
 
 def parse_items(tokens: list[str], *, stdin_text: str | None = None) -> list[dict[str, Any]]:
     """Every item the tokens describe: one for shorthand/literal, one or more for ``@file``."""
+    try:
+        return _parse_items(tokens, stdin_text)
+    except RecursionError:  # a value nested hundreds deep: no plan takes that
+        raise UsageError("the plan's arguments are nested too deeply to read") from None
+
+
+def _parse_items(tokens: list[str], stdin_text: str | None) -> list[dict[str, Any]]:
     if not tokens:
         raise UsageError("no plan given: name a plan (count det1,det2 num=3), a JSON item, or @file")
     first = tokens[0]
@@ -258,7 +276,10 @@ def validate_item(item: Mapping[str, Any], plans: Mapping[str, Any], devices: It
             f"unknown plan {name!r}{_suggest(name, plans)}",
             hint="allowed plans: " + ", ".join(sorted(plans)),
         )
-    params = list(plans[name].get("parameters", []))
+    spec = plans[name] if isinstance(plans[name], Mapping) else {}
+    params = [
+        p for p in spec.get("parameters") or [] if isinstance(p, Mapping) and isinstance(p.get("name"), str)
+    ]
     kind = {p["name"]: int((p.get("kind") or {}).get("value", 1)) for p in params}
     positional = [p for p in params if kind[p["name"]] in _POSITIONAL]
     var_pos = next((p for p in params if kind[p["name"]] == _VAR_POSITIONAL), None)

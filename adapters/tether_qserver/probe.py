@@ -32,38 +32,57 @@ def is_httpserver_process(cmdline: list[str]) -> bool:
 def probe_openapi(
     host: str, port: int, timeout: float, *, prefix: str = "", scheme: str = "http"
 ) -> ProbeResult:
+    """``GET <prefix>/openapi.json`` within ``timeout`` seconds in all (connect, headers and body:
+    a server trickling bytes cannot stretch it), reading at most ``MAX_SCHEMA`` bytes."""
+    from tether.deadline import Deadline
+    from tether.transport.tcp import Watchdog
+
+    deadline = Deadline(timeout)
     cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
     conn = cls(host, port, timeout=timeout)
+    watch = Watchdog(deadline)
     try:
-        conn.request(
-            "GET",
-            f"{prefix.rstrip('/')}/openapi.json",
-            headers={"Accept": "application/json", "Connection": "close"},
-        )
-        if scheme == "http" and _speaks_zmq(conn.sock):
-            return ProbeResult(Verdict.NOT_ME, detail=ZMQ_DETAIL)
-        resp = conn.getresponse()
-        body = resp.read(MAX_SCHEMA)
-    except ConnectionRefusedError as exc:
-        return ProbeResult(Verdict.UNREACHABLE, detail=f"connection refused ({exc})")
+        with watch:
+            watch.watch(conn)
+            conn.request(
+                "GET",
+                f"{prefix.rstrip('/')}/openapi.json",
+                headers={"Accept": "application/json", "Connection": "close", "Accept-Encoding": "identity"},
+            )
+            if scheme == "http" and _speaks_zmq(conn.sock):
+                return ProbeResult(Verdict.NOT_ME, detail=ZMQ_DETAIL)
+            resp = conn.getresponse()
+            body = resp.read(MAX_SCHEMA + 1)
+    except ConnectionRefusedError:
+        return ProbeResult(Verdict.UNREACHABLE, detail="connection refused")
     except TimeoutError:
-        return ProbeResult(Verdict.UNKNOWN, detail="no HTTP answer within the deadline")
+        return ProbeResult(Verdict.UNKNOWN, detail=f"no whole HTTP answer within {timeout:g} s")
     except (http.client.HTTPException, ValueError) as exc:
+        if watch.fired:
+            return ProbeResult(Verdict.UNKNOWN, detail=f"no whole HTTP answer within {timeout:g} s")
         return ProbeResult(Verdict.NOT_ME, detail=f"not an HTTP server ({type(exc).__name__})")
     except OSError as exc:
-        return ProbeResult(Verdict.UNKNOWN, detail=f"HTTP probe failed: {exc}")
+        if watch.fired:
+            return ProbeResult(Verdict.UNKNOWN, detail=f"no whole HTTP answer within {timeout:g} s")
+        if isinstance(exc, ConnectionResetError):
+            return ProbeResult(Verdict.UNKNOWN, detail="the connection was reset before an HTTP answer")
+        return ProbeResult(Verdict.UNKNOWN, detail=f"HTTP probe failed: {exc.strerror or type(exc).__name__}")
     finally:
         conn.close()
     if resp.status != 200:
         return ProbeResult(Verdict.NOT_ME, detail=f"GET /openapi.json answered HTTP {resp.status}")
+    if len(body) > MAX_SCHEMA:
+        return ProbeResult(Verdict.NOT_ME, detail=f"/openapi.json is larger than {MAX_SCHEMA} bytes")
     try:
-        info = json.loads(body).get("info", {})
-    except (ValueError, AttributeError):
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
         return ProbeResult(Verdict.NOT_ME, detail="/openapi.json is not JSON")
-    if info.get("title") != TITLE:
-        return ProbeResult(Verdict.NOT_ME, detail=f"an HTTP API titled {info.get('title')!r}, not {TITLE!r}")
+    info = doc.get("info") if isinstance(doc, dict) else None
+    title = info.get("title") if isinstance(info, dict) else None
+    if title != TITLE:
+        return ProbeResult(Verdict.NOT_ME, detail=f"an HTTP API titled {str(title)[:80]!r}, not {TITLE!r}")
     return ProbeResult(
-        Verdict.VERIFIED, version=str(info.get("version") or "") or None, detail="OpenAPI title matches"
+        Verdict.VERIFIED, version=str(info.get("version") or "")[:80] or None, detail="OpenAPI title matches"
     )
 
 
@@ -77,32 +96,43 @@ def _speaks_zmq(sock) -> bool:
     return len(head) == 10 and head[:1] == ZMTP_SIGNATURE[0] and head[9:] == ZMTP_SIGNATURE[1]
 
 
+def parse_url(url: str) -> tuple[str, str, int, str]:
+    """``(scheme, host, port, path prefix)`` of a server URL, or :class:`UsageError`: only
+    ``http``/``https`` with a host, a port in range, and nothing that cannot name a machine."""
+    from urllib.parse import urlsplit
+
+    from tether.adapter import check_host
+    from tether.errors import UsageError
+
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        host = parts.hostname
+    except ValueError:  # "Invalid IPv6 URL", a port out of range …
+        host, port, parts = None, 0, None
+    if not host or parts is None or parts.scheme not in ("http", "https") or not port:
+        raise UsageError(f"--url must look like http://host:port or https://host/prefix, not {url[:200]!r}")
+    check_host(host)
+    return parts.scheme, host, port, parts.path
+
+
 def verify_url(url: str, timeout: float):
     """The verified endpoint behind ``url`` (which may carry a path prefix), or the typed error.
 
     Probes ``<prefix>/openapi.json``: tether never sends a command to an unverified server.
     The endpoint's ``extra["base_url"]`` keeps the scheme and the prefix for the client.
     """
-    from urllib.parse import urlsplit
-
     from tether.adapter import Confidence, raise_for_verdict
     from tether.endpoint import Endpoint
-    from tether.errors import UsageError
 
-    parts = urlsplit(url)
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        port = 0
-    if parts.scheme not in ("http", "https") or not parts.hostname or not port:
-        raise UsageError(f"--url must look like http://host:port or https://host/prefix, not {url!r}")
-    res = probe_openapi(parts.hostname, port, timeout, prefix=parts.path, scheme=parts.scheme)
-    raise_for_verdict(res, title=TITLE, where=url, host=parts.hostname, port=port)
+    scheme, host, port, prefix = parse_url(url)
+    res = probe_openapi(host, port, timeout, prefix=prefix, scheme=scheme)
+    raise_for_verdict(res, title=TITLE, where=url, host=host, port=port)
     return Endpoint(
         app="qserver",
         title=TITLE,
         version=res.version,
-        host=parts.hostname,
+        host=host,
         port=port,
         confidence=Confidence.VERIFIED,
         detail=res.detail,

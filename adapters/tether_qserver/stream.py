@@ -184,8 +184,8 @@ def track_item(
     state = "queued"
     with StatusFeed(qs, transport) as feed:
         st: dict | None = None
-        try:
-            st = qs.status(reload=True, retries=0)
+        try:  # bounded by lost_after too: a frozen server is reported within it, as documented
+            st = qs.status(reload=True, retries=0, timeout=min(qs.timeout, lost_after))
         except (Timeout, Unreachable):
             st = None
         while True:
@@ -211,7 +211,8 @@ def track_item(
                     item_uid=item_uid,
                 )
             try:
-                st = feed.next(deadline.remaining(0.05))
+                silent_for = time.monotonic() - last_ok
+                st = feed.next(min(deadline.remaining(0.05), max(0.5, lost_after - silent_for)))
             except (Timeout, Unreachable) as exc:
                 if isinstance(exc, (AuthError, HandshakeRefused)):  # transport="ws" and none offered
                     raise

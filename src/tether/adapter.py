@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .deadline import Deadline
 from .endpoint import Confidence, Endpoint, Listener
-from .errors import Busy, NotFound, Timeout, Unreachable, WrongApp
+from .errors import Busy, NotFound, Timeout, Unreachable, UsageError, WrongApp
 from .findings import Finding
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -229,6 +229,25 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_host(host: str) -> str:
+    """``host`` if it can name a machine (an IP address, or a name IDNA can encode), else
+    :class:`UsageError`: ``exa..mple`` or a 64-character label is bad input, not a failed probe."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return host
+    except ValueError:
+        pass
+    try:
+        if not host or any(c.isspace() or c in "/\\@?#" for c in host):
+            raise UnicodeError("empty, or holds a space or a URL character")
+        host.encode("idna")
+    except UnicodeError as exc:
+        reason = str(exc).split("(")[-1].rstrip(")") if "(" in str(exc) else str(exc)
+        reason = reason.removeprefix("UnicodeError: ")
+        raise UsageError(f"{host[:80]!r} is not a valid host name: {reason}") from None
+    return host
+
+
 def raise_for_verdict(res: ProbeResult, *, title: str, where: str, host: str, port: int) -> None:
     """Raise the typed error for a probe that did not verify ``title`` at ``where``; return if it did.
 
@@ -273,6 +292,7 @@ __all__ = [
     "ProbeResult",
     "Setting",
     "Verdict",
+    "check_host",
     "connect_failed",
     "is_loopback",
     "raise_for_verdict",

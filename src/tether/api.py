@@ -6,11 +6,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from . import config, registry, remote
-from .adapter import is_loopback, raise_for_verdict
+from .adapter import check_host, is_loopback, raise_for_verdict
 from .discovery import Discovery, list_listeners
 from .endpoint import Confidence, Endpoint, Listener
-from .errors import AmbiguousTarget, Busy, NotFound, TetherError, UsageError
-from .identify import DEFAULT_TIMEOUT, gather, identify, safe_probe
+from .errors import AmbiguousTarget, Busy, NotFound, TetherError, UsageError, WrongApp
+from .identify import DEFAULT_TIMEOUT, claimed_elsewhere, gather, identify, safe_probe
 from .ssh import is_ssh
 
 DEFAULT_HOST = "127.0.0.1"
@@ -110,12 +110,14 @@ def verify(app: str, host: str | None, port: int, *, timeout: float = 2.0) -> En
     :class:`WrongApp` (something else answers), :class:`Unreachable`/:class:`Timeout`.
     """
     adapter = registry.get(app)
-    host = host or DEFAULT_HOST
+    host = check_host(host or DEFAULT_HOST)
     if not 0 < port < 65536:
         raise UsageError(f"port {port} is out of range (1-65535)")
+    owner = _owner(port) if is_loopback(host) else None
+    if owner is not None:
+        _refuse_if_claimed(adapter, owner, host, port)
     res = safe_probe(adapter, host, port, timeout)
     raise_for_verdict(res, title=adapter.title, where=f"{host}:{port}", host=host, port=port)
-    owner = _owner(port) if is_loopback(host) else None
     version = res.version
     if version is None and owner is not None:
         try:
@@ -138,6 +140,29 @@ def verify(app: str, host: str | None, port: int, *, timeout: float = 2.0) -> En
     )
 
 
+def _refuse_if_claimed(adapter, owner: Listener, host: str, port: int) -> None:
+    """:class:`WrongApp`, before any probe, when another adapter's process or file hint claims
+    the port: probing it (an HTTP request to IGV's port raises IGV's window) is not harmless."""
+    hints = []
+    for other in {a.name: a for a in (*registry.usable(), adapter)}.values():
+        try:
+            hint = other.hints(owner)
+        except Exception:  # a hint source must never break a command
+            hint = None
+        if hint is not None:
+            hints.append((other, hint))
+    claimed = claimed_elsewhere(adapter, hints)
+    if claimed is not None:
+        other, hint = claimed
+        raise WrongApp(
+            f"{host}:{port} is {other.title}'s ({hint.reason}), not {adapter.title}: not probed,"
+            f" as {adapter.title}'s probe could disturb {other.title}",
+            host=host,
+            port=port,
+            hint=f"use tether {other.name} …, or name {adapter.title}'s own port",
+        )
+
+
 def find(
     app: str,
     host: str | None = None,
@@ -156,6 +181,8 @@ def find(
     adapter = registry.get(app)
     if is_ssh(host):
         return _find_remote(adapter, str(host), port, timeout, ssh_config)
+    if host is not None:
+        check_host(host)
     if port is not None:
         return verify(app, host, port, timeout=timeout)
     if host is not None and not is_loopback(host):

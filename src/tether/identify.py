@@ -71,6 +71,20 @@ def gather(listeners: list[Listener], adapters: tuple[Adapter, ...]) -> list[Can
     return out
 
 
+def claimed_elsewhere(adapter: Adapter, hints: list[tuple[Adapter, Hint]]) -> tuple[Adapter, Hint] | None:
+    """The other adapter whose process or file hint outranks ``adapter``'s own hint on a
+    listener, if any: ``adapter``'s active probe must not run there (nmap's rule — an active
+    probe may have side effects; IGV raises its window for any HTTP request on its port)."""
+    own = [Hint._ORDER.get(h.strength, 0) for a, h in hints if a.name == adapter.name]
+    own_rank = max(own) if own else -1
+    for other, hint in hints:
+        if other.name == adapter.name or hint.strength not in ("process", "file"):
+            continue
+        if Hint._ORDER.get(hint.strength, 0) > own_rank:
+            return other, hint
+    return None
+
+
 def safe_probe(adapter: Adapter, host: str, port: int, timeout: float) -> ProbeResult:
     try:
         return adapter.probe(host, port, timeout)
@@ -150,6 +164,8 @@ def _identify_one(
 
     fallback: Endpoint | None = None
     for adapter, hint in cand.hints:
+        if claimed_elsewhere(adapter, cand.hints):
+            continue  # another app's process/file evidence: this adapter's probe stays away
         res = safe_probe(adapter, listener.host, listener.port, timeout)
         if res.verdict == Verdict.VERIFIED:
             return _endpoint(listener, adapter, res, Confidence.VERIFIED, reasons(hint))

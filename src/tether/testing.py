@@ -10,6 +10,9 @@ a dropped connection); real apps prove the rest. Every fake runs in threads on a
 - :func:`marionette_handler`, :func:`marionette_frame`, :func:`read_marionette_command` — Marionette's
   ``len:json`` framing, greeting and command replies.
 - :class:`FakeHTTP` — a threaded HTTP server with routes and a request log.
+- :func:`replying`, :func:`trickling`, :func:`endless`, :func:`http_response`, :func:`http_routes` —
+  hostile peers for the fault matrix (a reply then silence, bytes one at a time, a stream
+  without end, an HTTP server whose routes misbehave).
 - :func:`check_adapter` — the Adapter contract as an executable spec.
 
 A third-party adapter keeps the contract by running the check in its own tests::
@@ -47,12 +50,17 @@ __all__ = [
     "FakeServer",
     "check_adapter",
     "close_at_once",
+    "endless",
     "fake_igv",
     "http_400",
+    "http_response",
+    "http_routes",
     "marionette_frame",
     "marionette_handler",
     "read_marionette_command",
+    "replying",
     "silent",
+    "trickling",
 ]
 
 
@@ -185,6 +193,108 @@ def http_400(conn: _Recorder, server: FakeServer) -> None:
     """A plain HTTP server's answer to a line that is not HTTP."""
     conn.recv()
     conn.sendall(b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\n\r\nbad request\n")
+
+
+# -- hostile peers: the fault matrix's servers -----------------------------------------------------
+
+
+def replying(data: bytes, *, read_first: bool = True, then_close: bool = False) -> Callable[..., None]:
+    """A handler that (after reading the request, unless ``read_first=False``) sends ``data``
+    and then stays connected and silent (``then_close``: hangs up instead)."""
+
+    def handler(conn: _Recorder, server: FakeServer) -> None:
+        if read_first:
+            conn.recv(65536, timeout=5)
+        conn.sendall(data)
+        if not then_close:
+            conn.wait_closed(30)
+
+    return handler
+
+
+def trickling(data: bytes, *, every: float = 0.5, read_first: bool = True) -> Callable[..., None]:
+    """A handler that sends ``data`` one byte every ``every`` seconds (then more of the last
+    byte's kind: it never finishes on its own), until the client hangs up. A per-read timeout
+    never fires on it; only an overall deadline ends the exchange."""
+
+    def handler(conn: _Recorder, server: FakeServer) -> None:
+        if read_first:
+            conn.recv(65536, timeout=5)
+        i = 0
+        while not server._stop.is_set():
+            byte = data[i : i + 1] or b"x"
+            try:
+                conn.sendall(byte)
+            except OSError:
+                return
+            i += 1
+            if conn.recv(1, timeout=every) == b"" and server.client_closed[conn.idx]:
+                return
+
+    return handler
+
+
+def endless(head: bytes, *, chunk: bytes = b"x" * 65536, read_first: bool = True) -> Callable[..., None]:
+    """A handler that sends ``head`` and then ``chunk`` for ever, as fast as the client reads,
+    until it hangs up: an unbounded reader's memory grows without limit."""
+
+    def handler(conn: _Recorder, server: FakeServer) -> None:
+        if read_first:
+            conn.recv(65536, timeout=5)
+        try:
+            conn.sendall(head)
+            while not server._stop.is_set():
+                conn.sendall(chunk)
+        except OSError:
+            return
+
+    return handler
+
+
+def http_response(status: int = 200, body: bytes = b"{}", headers: dict[str, str] | None = None) -> bytes:
+    """The bytes of a whole HTTP/1.1 response (``Content-Length`` set, connection closed after)."""
+    head = [f"HTTP/1.1 {status} X", f"Content-Length: {len(body)}", "Connection: close"]
+    head += [f"{k}: {v}" for k, v in (headers or {"Content-Type": "application/json"}).items()]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + body
+
+
+def http_routes(routes: dict[str, bytes | Callable[[Any], None]]) -> Callable[..., None]:
+    """A raw HTTP/1.1 handler serving one request after another on a connection (keep-alive):
+    ``routes[path]`` is the whole response (bytes, e.g. :func:`http_response`) or a function of
+    the connection that answers, misbehaves or hangs up (return ``False`` to end the connection).
+    Unknown paths answer 404. Request lines are matched by path only (the query string dropped)."""
+
+    def handler(conn: _Recorder, server: FakeServer) -> None:
+        buf = b""
+        while not server._stop.is_set():
+            while b"\r\n\r\n" not in buf:
+                data = conn.recv(65536, timeout=10)
+                if not data:
+                    return
+                buf += data
+            head, buf = buf.split(b"\r\n\r\n", 1)
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length" and value.strip().isdigit():
+                    length = int(value.strip())
+            while len(buf) < length:
+                data = conn.recv(65536, timeout=10)
+                if not data:
+                    return
+                buf += data
+            buf = buf[length:]
+            path = head.split(b" ", 2)[1].decode("latin-1").split("?", 1)[0]
+            answer = routes.get(path, http_response(404, b'{"detail": "Not Found"}'))
+            if callable(answer):
+                if answer(conn) is False:
+                    return
+            else:
+                conn.sendall(answer)
+                if b"Connection: close" in answer.split(b"\r\n\r\n", 1)[0]:
+                    return
+
+    return handler
 
 
 # -- IGV's batch port: one command per line -------------------------------------------------------

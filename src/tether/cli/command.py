@@ -168,6 +168,27 @@ class Target:
     secret_names: tuple[str, ...] = ()
     _endpoint: Any = None
     _clients: list[Any] = field(default_factory=list)
+    _started: float = field(default_factory=lambda: __import__("time").monotonic())
+
+    def deadline(self) -> Any:
+        """The command's deadline as a :class:`~tether.deadline.Deadline` (started with the
+        command, ``seconds`` = ``--timeout``), or ``None``: for clients that take one budget."""
+        if self.timeout is None:
+            return None
+        from ..deadline import Deadline
+
+        deadline = Deadline(self.timeout)
+        deadline.at = self._started + self.timeout
+        return deadline
+
+    def remaining(self) -> float | None:
+        """What is left of the command's deadline (``None``: no deadline), never below 0.25 s:
+        the probe that found the app and the client's calls share one ``--timeout``."""
+        if self.timeout is None:
+            return None
+        import time
+
+        return max(0.25, self.timeout - (time.monotonic() - self._started))
 
     @property
     def probe_timeout(self) -> float:
@@ -196,7 +217,9 @@ class Target:
 
         opts = {**self.settings, **options}
         if self.timeout is not None:
-            opts.setdefault("timeout", self.timeout)
+            # what is left of the deadline: the whole of it unless the probe already ran (clients
+            # that probe lazily, as IGV's does, refuse bad input before connecting at all)
+            opts.setdefault("timeout", self.remaining() if self._endpoint is not None else self.timeout)
         client = registry.get(self.app).attach(self.endpoint, **opts)
         self._clients.append(client)
         return client

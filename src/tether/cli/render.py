@@ -177,8 +177,9 @@ def error(exc: Exception, *, as_json: bool) -> None:
 
     con = _console(stderr=True)
     con.print(Text.assemble(("error", "bold red"), ": ", str(data.get("message") or type(exc).__name__)))
-    if data.get("app_message") and data["app_message"] not in (data.get("message") or ""):
-        con.print(f"  the app said: {data['app_message']}", markup=False)
+    app_message = str(data.get("app_message") or "")  # the app's own text: any JSON value it sent
+    if app_message and app_message not in str(data.get("message") or ""):
+        con.print(f"  the app said: {app_message}", markup=False)
     if data.get("hint"):
         con.print(f"  hint: {data['hint']}", markup=False)
 

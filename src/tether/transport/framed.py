@@ -92,17 +92,43 @@ class FramedConnection:
         if length > self.max_frame:
             raise ProtocolError(f"frame length {length} exceeds the limit of {self.max_frame} bytes")
         end = colon + 1 + length
-        while len(buf) < end:
-            # Small reads for small frames (a 1 MiB recv buffer per reply costs more than the
-            # reply); large ones for the rest of a big frame (screenshots, page sources).
-            if not self._fill(deadline, min(max(end - len(buf), READ_SIZE), BIG_READ)):
-                raise Unreachable("the connection closed in the middle of a frame")
-        body = buf[colon + 1 : end]
-        del buf[:end]
+        if length >= BIG_READ and len(buf) < end:
+            body = self._read_big(colon, length, deadline)
+        else:
+            while len(buf) < end:
+                # Small reads for small frames (a 1 MiB recv buffer per reply costs more than
+                # the reply itself).
+                if not self._fill(deadline, max(end - len(buf), READ_SIZE)):
+                    raise Unreachable("the connection closed in the middle of a frame")
+            body = buf[colon + 1 : end]
+            del buf[:end]
         try:
-            return json.loads(body)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise ProtocolError(f"a frame is not valid UTF-8 JSON: {exc}") from exc
+            # decoded first and the bytes dropped: the parser then holds the text and the values
+            text = body.decode("utf-8")
+            del body
+            return json.loads(text)
+        except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+            raise ProtocolError(f"a frame is not valid UTF-8 JSON: {str(exc)[:200]}") from exc
+
+    def _read_big(self, colon: int, length: int, deadline: Deadline) -> bytearray:
+        """A large frame's body read straight into one buffer of its size (no chunks copied
+        into a growing buffer, no slice copied out of it): memory stays at one frame."""
+        body = bytearray(length)
+        have = len(self._buf) - colon - 1
+        body[:have] = memoryview(self._buf)[colon + 1 :]
+        self._buf.clear()
+        view = memoryview(body)
+        while have < length:
+            sock = self._arm(deadline)
+            try:
+                n = sock.recv_into(view[have:], min(length - have, BIG_READ))
+            except OSError as exc:  # TimeoutError included
+                raise recv_error(exc, deadline) from exc
+            if not n:
+                raise Unreachable("the connection closed in the middle of a frame")
+            have += n
+        view.release()
+        return body
 
     def write_frame(self, value: Any, deadline: Deadline) -> None:
         """Send ``value`` as one frame (its length counted in UTF-8 bytes)."""

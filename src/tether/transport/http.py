@@ -1,5 +1,17 @@
 """JSON over HTTP with requests: one session, a base URL that may carry a path prefix,
-a deadline on every call, retries for reads only, and errors mapped to :mod:`tether.errors`.
+one deadline per call, retries for reads only, and errors mapped to :mod:`tether.errors`.
+
+**One deadline per call.** requests' ``timeout`` bounds each socket read, so a server that
+sends a byte every half second (in its headers or its body) would never time out. Here every
+call has one :class:`~tether.deadline.Deadline` covering connect, send, headers, body and the
+retries of a read; a :class:`~tether.transport.tcp.Watchdog` shuts the socket down when it
+passes, and the :class:`Timeout` states the deadline that applied.
+
+**Bounded replies.** The body is streamed and counted: more than ``max_body`` bytes (64 MiB by
+default) is a :class:`ProtocolError` before more is read, so memory stays near the cap.
+Headers are bounded by http.client (100 lines of at most 64 KiB each); a server that breaks
+that is a :class:`ProtocolError` too. Compressed bodies are not asked for (``Accept-Encoding:
+identity``) and refused if sent anyway: a small compressed reply could expand without bound.
 
 Every call sends a JSON body (``{}`` at least), GETs included: some HTTP APIs (the Bluesky
 HTTP Server) read their parameters from the body of a GET.
@@ -16,11 +28,14 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from ..deadline import Deadline
 from ..errors import AuthError, HttpError, ProtocolError, Timeout, Unreachable
+from .tcp import Watchdog
 
 log = logging.getLogger("tether.transport.http")
 
@@ -28,6 +43,62 @@ log = logging.getLogger("tether.transport.http")
 RETRYABLE_STATUSES = frozenset({408, 500, 502, 503, 504})
 REDACTED = "***"
 _SENSITIVE_HEADERS = {"authorization", "cookie", "proxy-authorization", "x-api-key"}
+#: Default cap of a reply body, in bytes.
+MAX_BODY = 64 * 1024 * 1024
+_CHUNK = 64 * 1024
+#: The watchdog of the call running in this thread: the connection classes below hand it
+#: their sockets as they open or reuse them.
+_current = threading.local()
+
+
+def _watch_current(conn: Any) -> None:
+    watch = getattr(_current, "watch", None)
+    if watch is not None:
+        watch.watch(conn)
+
+
+_adapter_cls: Any = None
+
+
+def _deadline_adapter() -> Any:
+    """A requests transport adapter whose connections let the current call's watchdog shut
+    their socket at the deadline (built on first use: requests is imported lazily)."""
+    global _adapter_cls
+    if _adapter_cls is not None:
+        return _adapter_cls
+    from requests.adapters import HTTPAdapter
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+    from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+    class _Watched:
+        def _new_conn(self):  # the raw socket, before TLS wraps it
+            sock = super()._new_conn()  # type: ignore[misc]
+            _watch_current(sock)
+            return sock
+
+        def request(self, *args, **kw):  # a kept-alive connection is reused without connecting
+            _watch_current(self)
+            return super().request(*args, **kw)  # type: ignore[misc]
+
+    class _Conn(_Watched, HTTPConnection):
+        pass
+
+    class _SConn(_Watched, HTTPSConnection):
+        pass
+
+    class _Pool(HTTPConnectionPool):
+        ConnectionCls = _Conn
+
+    class _SPool(HTTPSConnectionPool):
+        ConnectionCls = _SConn
+
+    class DeadlineAdapter(HTTPAdapter):
+        def init_poolmanager(self, *args, **kw):
+            super().init_poolmanager(*args, **kw)
+            self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _SPool}
+
+    _adapter_cls = DeadlineAdapter
+    return _adapter_cls
 
 
 def join_url(base: str, path: str) -> str:
@@ -87,6 +158,7 @@ class HttpSession:
     failures, timeouts and 408/5xx, with ``backoff`` seconds doubling between them. Writes are
     never retried: the server may have acted on the first attempt.
     ``auth_hint``: what a 401/403 error should tell the user (where credentials come from).
+    ``max_body``: the largest reply body accepted, in bytes.
 
     >>> s = HttpSession("http://127.0.0.1:60610", headers={"Authorization": "ApiKey k"}, secrets=["k"])
     >>> s.call("GET", "/api/status", {"reload": True})                     # doctest: +SKIP
@@ -105,6 +177,7 @@ class HttpSession:
         secrets: Iterable[str] = (),
         auth_hint: str | None = None,
         what: str = "the server",
+        max_body: int = MAX_BODY,
     ) -> None:
         import requests
 
@@ -114,9 +187,15 @@ class HttpSession:
         self.backoff = backoff
         self.auth_hint = auth_hint
         self.what = what
+        self.max_body = max_body
         self._secrets = [s for s in secrets if s]
         self._session = requests.Session()
-        self._session.headers.update({"Accept": "application/json", "Content-Type": "application/json"})
+        adapter = _deadline_adapter()()
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers.update(
+            {"Accept": "application/json", "Content-Type": "application/json", "Accept-Encoding": "identity"}
+        )
         self._session.headers.update(dict(headers or {}))
         # Read proxy and CA settings from the environment once, not on every request
         # (requests' trust_env re-reads them, and ~/.netrc, per call).
@@ -161,11 +240,14 @@ class HttpSession:
         secret ones with :meth:`add_secret` first, as for any body. ``files``: a multipart upload
         (``{"field": (file name, content)}``, with ``form`` fields beside).
 
+        ``timeout`` (default: the session's) is the one deadline of the whole call: connect,
+        send, headers, body, and the retries of a read with their pauses.
         ``read`` marks the call safe to retry (default: GET is a read, anything else is not);
         ``retries`` overrides the session's count for this read.
-        Raises :class:`AuthError` (401/403), :class:`Timeout` (no answer in time, or 408 after
-        retries), :class:`Unreachable` (refused/reset, 5xx after retries), :class:`HttpError`
-        (other 4xx/5xx, with the server's ``detail``), :class:`ProtocolError` (not JSON).
+        Raises :class:`AuthError` (401/403), :class:`Timeout` (no whole answer in time, or 408
+        after retries), :class:`Unreachable` (refused/reset, 5xx after retries), :class:`HttpError`
+        (other 4xx/5xx, with the server's ``detail``), :class:`ProtocolError` (not JSON, or
+        larger than ``max_body``).
         """
         method = method.upper()
         is_read = (method == "GET") if read is None else read
@@ -179,24 +261,27 @@ class HttpSession:
 
             send["data"] = urlencode(dict(form)).encode("ascii")
             send["headers"] = {"Content-Type": "application/x-www-form-urlencoded"}
-        deadline = timeout if timeout is not None else self.timeout
+        deadline = Deadline(timeout if timeout is not None else self.timeout)
         delay = self.backoff
         for attempt in range(1, attempts + 1):
-            last = attempt == attempts
+            # another try only when it can still finish: a pause and some time to answer
+            last = attempt == attempts or deadline.remaining() < delay + 0.05
             try:
-                resp = self._send(method, path, send, deadline)
+                status, data, text = self._send(method, path, send, deadline)
+            except ProtocolError:
+                raise  # the server answered, wrongly: asking again gets the same
             except (Timeout, Unreachable):
-                if last:
+                if last or deadline.remaining() < delay + 0.05:
                     raise
                 time.sleep(delay)
                 delay *= 2
                 continue
-            if resp.status_code in RETRYABLE_STATUSES and not last:
-                log.debug("%s %s -> %s, retrying (read)", method, path, resp.status_code)
+            if status in RETRYABLE_STATUSES and not last:
+                log.debug("%s %s -> %s, retrying (read)", method, path, status)
                 time.sleep(delay)
                 delay *= 2
                 continue
-            return self._decode(method, path, resp)
+            return self._decode(method, path, status, data, text)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def get(self, path: str, body: Mapping[str, Any] | None = None, **kw: Any) -> Any:
@@ -207,29 +292,50 @@ class HttpSession:
         """``call("POST", …)``: a write, never retried."""
         return self.call("POST", path, body, **kw)
 
-    def _send(self, method: str, path: str, send: dict[str, Any], timeout: float):
+    def _timeout(self, method: str, path: str, deadline: Deadline) -> Timeout:
+        return Timeout(
+            f"{self.what} at {self.base_url} did not answer {method} {path} within {deadline.seconds:g} s"
+            " (one deadline for connecting, sending and reading the whole reply)",
+            deadline=deadline.seconds,
+        )
+
+    def _send(self, method: str, path: str, send: dict[str, Any], deadline: Deadline) -> tuple[int, Any, str]:
+        """One attempt: ``(status, decoded JSON or None, body text)``, all within ``deadline``.
+        ``send``: what requests sends (``data``, and ``files``/``headers`` for forms and uploads)."""
         import requests
 
         url = self.url(path)
         started = time.monotonic()
+        if deadline.expired:
+            raise self._timeout(method, path, deadline)
+        watch = Watchdog(deadline)
+        _current.watch = watch
+        resp = None
         try:
-            resp = self._session.request(method, url, timeout=timeout, **send)
-        except requests.exceptions.Timeout as exc:
-            log.debug("%s %s timed out after %.3f s", method, url, timeout)
-            raise Timeout(
-                f"{self.what} at {self.base_url} did not answer {method} {path} within {timeout:g} s"
-            ) from exc
-        except requests.exceptions.SSLError as exc:
-            raise Unreachable(
-                f"TLS failed talking to {self.base_url}: {self.redact(str(exc))}",
-                hint="check the certificate, or pass a CA bundle (verify)",
-            ) from exc
-        except requests.exceptions.ConnectionError as exc:
-            raise Unreachable(
-                f"cannot reach {self.what} at {self.base_url}: {_short(self.redact(str(exc)))}"
-            ) from exc
-        except requests.exceptions.RequestException as exc:
-            raise Unreachable(f"{method} {path} failed: {_short(self.redact(str(exc)))}") from exc
+            with watch:
+                try:
+                    left = deadline.remaining(0.001)
+                    resp = self._session.request(method, url, timeout=(left, left), stream=True, **send)
+                    body = self._read_body(method, path, resp, deadline)
+                except ProtocolError:
+                    raise
+                except requests.exceptions.SSLError as exc:
+                    if watch.fired:
+                        raise self._timeout(method, path, deadline) from exc
+                    raise Unreachable(
+                        f"TLS failed talking to {self.base_url}: {self.redact(str(exc))}",
+                        hint="check the certificate, or pass a CA bundle (verify)",
+                    ) from exc
+                except (requests.exceptions.Timeout, TimeoutError) as exc:
+                    raise self._timeout(method, path, deadline) from exc
+                except Exception as exc:  # requests, urllib3, http.client and socket errors alike
+                    if watch.fired or deadline.expired:
+                        raise self._timeout(method, path, deadline) from exc
+                    raise self._broken(method, path, exc) from exc
+        finally:
+            _current.watch = None
+            if resp is not None:
+                resp.close()
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "%s %s body=%s headers=%s -> %s in %.1f ms",
@@ -240,17 +346,76 @@ class HttpSession:
                 resp.status_code,
                 (time.monotonic() - started) * 1000,
             )
-        return resp
-
-    def _decode(self, method: str, path: str, resp) -> Any:
-        status = resp.status_code
-        # JSON is UTF-8 (RFC 8259): decode it directly; requests' .text would first guess
-        # the charset, which costs more than the request on a fast local server.
-        text = resp.content.decode("utf-8", errors="replace")
+        # decoded first and the bytes dropped: the parser then holds the text and the values
         try:
-            data = json.loads(text) if text else {}
-        except ValueError:
+            text, valid = body.decode("utf-8"), True
+        except UnicodeDecodeError:  # JSON is UTF-8 (RFC 8259): this is no JSON reply
+            text, valid = body.decode("utf-8", errors="replace"), False
+        del body
+        try:
+            data = (json.loads(text) if text else {}) if valid else None
+        except (ValueError, RecursionError):
             data = None
+        return resp.status_code, data, text if data is None or resp.status_code >= 400 else ""
+
+    def _read_body(self, method: str, path: str, resp: Any, deadline: Deadline) -> bytearray:
+        """The whole body, counted as it streams in: never more than ``max_body`` bytes held."""
+        encoding = (resp.headers.get("Content-Encoding") or "identity").strip().lower()
+        if encoding != "identity":
+            raise ProtocolError(
+                f"{self.what} sent a {encoding!r}-encoded reply to {method} {path}, which was not asked for"
+            )
+        cap = self.max_body
+        declared = resp.headers.get("Content-Length", "")
+        if declared.isdigit() and len(declared) < 20 and int(declared) > cap:
+            raise self._too_big(method, path)
+        body = bytearray()
+        read = resp.raw.read
+        while True:
+            chunk = read(min(_CHUNK, cap + 1 - len(body)), decode_content=False)
+            if not chunk:
+                return body
+            body += chunk
+            if len(body) > cap:
+                raise self._too_big(method, path)
+
+    def _too_big(self, method: str, path: str) -> ProtocolError:
+        return ProtocolError(
+            f"{self.what} sent a reply to {method} {path} larger than the limit of {_size(self.max_body)}",
+            limit=self.max_body,
+        )
+
+    def _broken(self, method: str, path: str, exc: BaseException) -> Unreachable:
+        """The tether error for a failed exchange that was not the deadline."""
+        import http.client
+
+        found = _find(exc, (http.client.HTTPException, ConnectionRefusedError, ConnectionResetError))
+        if isinstance(found, http.client.LineTooLong) or "got more than" in str(found or ""):
+            return ProtocolError(
+                f"{self.what} sent HTTP headers beyond the limit (100 lines of at most 64 KiB)"
+                f" answering {method} {path}"
+            )
+        if isinstance(found, ConnectionRefusedError):
+            return Unreachable(
+                f"cannot reach {self.what} at {self.base_url}: nothing accepts connections there",
+                reason="refused",
+            )
+        if isinstance(found, ConnectionResetError):
+            return Unreachable(
+                f"{self.what} at {self.base_url} reset the connection during {method} {path}", reason="reset"
+            )
+        if isinstance(found, http.client.HTTPException):
+            what = type(found).__name__
+            if what == "RemoteDisconnected":
+                return Unreachable(f"{self.what} at {self.base_url} closed the connection without answering")
+            return ProtocolError(
+                f"{self.what} at {self.base_url} did not answer {method} {path} with valid HTTP ({what})"
+            )
+        return Unreachable(
+            f"cannot reach {self.what} at {self.base_url}: {_short(self.redact(_reason(exc)))}"
+        )
+
+    def _decode(self, method: str, path: str, status: int, data: Any, text: str) -> Any:
         detail = _detail(data, text)
         if status in (401, 403):
             raise AuthError(
@@ -270,7 +435,8 @@ class HttpSession:
             )
         if data is None:
             raise ProtocolError(
-                f"{method} {path} answered HTTP {status} with a body that is not JSON: {_short(text)!r}"
+                f"{method} {path} answered HTTP {status} with a body that is not JSON:"
+                f" {self.redact(_short(text))!r}"
             )
         return data
 
@@ -300,6 +466,37 @@ def _detail(data: Any, text: str) -> str:
     return _short(text)
 
 
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n} bytes"
+
+
+def _find(exc: BaseException, types: tuple[type, ...]) -> BaseException | None:
+    """The first exception of ``types`` in ``exc``, its causes, contexts and arguments (requests
+    wraps urllib3's errors, which wrap http.client's and the socket's)."""
+    seen: set[int] = set()
+    todo: list[Any] = [exc]
+    while todo:
+        item = todo.pop(0)
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, types):
+            return item
+        todo.extend([item.__cause__, item.__context__, *item.args, getattr(item, "reason", None)])
+    return None
+
+
+def _reason(exc: BaseException) -> str:
+    """A failure in words, without the library's wrapping (``HTTPConnectionPool(...): Max retries``)."""
+    inner = _find(exc, (OSError,))
+    if isinstance(inner, OSError) and inner.strerror:
+        return inner.strerror.lower()
+    return str(exc)
+
+
 def _short(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -321,6 +518,7 @@ class RedactingFilter(logging.Filter):
 
 
 __all__ = [
+    "MAX_BODY",
     "RETRYABLE_STATUSES",
     "HttpError",
     "HttpSession",

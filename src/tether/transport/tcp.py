@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import errno
+import heapq
+import itertools
 import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
 
 from ..deadline import Deadline
 from ..errors import TetherError, Timeout, Unreachable
@@ -74,6 +80,115 @@ def send_all(sock: socket.socket, data: bytes, deadline: Deadline) -> None:
         raise send_error(exc, deadline) from exc
 
 
+class _Alarms:
+    """One daemon thread that calls functions at given monotonic times (cheaper than a
+    ``threading.Timer`` per call: a command may make hundreds of calls)."""
+
+    def __init__(self) -> None:
+        self._cv = threading.Condition()
+        self._heap: list[list[Any]] = []
+        self._seq = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def add(self, at: float, fn: Callable[[], None]) -> list[Any]:
+        entry = [at, next(self._seq), fn]
+        with self._cv:
+            heapq.heappush(self._heap, entry)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="tether-deadlines", daemon=True)
+                self._thread.start()
+            self._cv.notify()
+        return entry
+
+    @staticmethod
+    def cancel(entry: list[Any]) -> None:
+        entry[2] = None  # dropped when it comes up
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while True:
+                    while self._heap and self._heap[0][2] is None:
+                        heapq.heappop(self._heap)
+                    if not self._heap:
+                        self._cv.wait()
+                        continue
+                    wait = self._heap[0][0] - time.monotonic()
+                    if wait <= 0:
+                        fn = heapq.heappop(self._heap)[2]
+                        break
+                    self._cv.wait(wait)
+            if fn is not None:
+                try:
+                    fn()
+                except Exception:  # an alarm must never kill the thread
+                    pass
+
+
+_ALARMS = _Alarms()
+
+
+def shutdown_quietly(sock: Any) -> None:
+    """Shut ``sock`` down both ways: a read blocked on it in another thread returns at once."""
+    if sock is None:
+        return
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+class Watchdog:
+    """Ends a blocking exchange at its deadline, however the peer paces its bytes.
+
+    A socket timeout bounds each read, not the exchange: a peer sending one byte every half
+    second keeps a library's read loop (http.client's header parser, a body reader) alive for
+    ever. Used as ``with Watchdog(deadline) as wd: wd.watch(sock); ...``, it shuts the watched
+    sockets down when the deadline passes, so the blocked read returns; ``wd.fired`` then says
+    the failure was the deadline (report :class:`Timeout`, not the library's "connection closed").
+    ``watch`` takes a socket or any object with a ``sock`` attribute (read when the alarm fires).
+    """
+
+    def __init__(self, deadline: Deadline) -> None:
+        self.deadline = deadline
+        self.fired = False
+        self._watched: list[Any] = []
+        self._lock = threading.Lock()
+        self._alarm: list[Any] | None = None
+
+    def watch(self, thing: Any) -> None:
+        """Shut ``thing`` (a socket, or an object whose ``sock`` is one) down at the deadline."""
+        with self._lock:
+            self._watched.append(thing)
+            fired = self.fired
+        if fired:
+            self._shut(thing)
+
+    @staticmethod
+    def _shut(thing: Any) -> None:
+        if isinstance(thing, socket.socket):
+            shutdown_quietly(thing)
+        else:
+            shutdown_quietly(getattr(thing, "sock", None))
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            watched = list(self._watched)
+        for thing in watched:
+            self._shut(thing)
+
+    def __enter__(self) -> Watchdog:
+        self._alarm = _ALARMS.add(self.deadline.at, self._fire)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._alarm is not None:
+            _ALARMS.cancel(self._alarm)
+        with self._lock:
+            self._watched.clear()
+
+
 def close_quietly(sock: socket.socket | None) -> None:
     if sock is None:
         return
@@ -86,10 +201,12 @@ def close_quietly(sock: socket.socket | None) -> None:
 __all__ = [
     "Timeout",
     "Unreachable",
+    "Watchdog",
     "close_quietly",
     "connect",
     "recv_error",
     "recv_some",
     "send_all",
     "send_error",
+    "shutdown_quietly",
 ]
