@@ -132,7 +132,7 @@ for _args in (
 
 
 # -- status and environment ----------------------------------------------------------------------------
-@cmd("status", timeout=2.0)
+@cmd("status", timeout=5.0)
 def status(
     target: Target, follow: FollowOpt = False, for_: ForOpt = None, transport: TransportOpt = "auto"
 ) -> None:
@@ -143,7 +143,7 @@ def status(
     from .stream import check_transport, status_changes, status_line
 
     check_transport(transport)
-    qs = target.client(timeout=max(target.timeout or 0, 5.0))
+    qs = target.client()
     if follow:
         for change in status_changes(qs, transport, for_):
             render.json_line(change) if target.json else render.line(status_line(change))

@@ -218,3 +218,32 @@ def test_a_group_can_have_its_own_command_beside_its_subcommands(conf):
     assert paths == {("demo", "queue"), ("demo", "queue", "mode")}
     with pytest.raises(ValueError, match="name the group"):
         cmd(default=True)
+
+
+def test_the_probe_and_the_calls_share_one_timeout(monkeypatch):
+    """A server that takes 1.5 s to answer the probe and never answers the command: with
+    --timeout 2 the command ends near 2 s, not 2 s after the probe (one deadline, not two)."""
+    import time
+
+    from tether.cli import run
+    from tether.testing import FakeHTTP
+
+    openapi = {"info": {"title": "Bluesky HTTP Server", "version": "0.0.14"}}
+
+    def slow_probe(body):
+        time.sleep(1.5)
+        return 200, openapi
+
+    def frozen(body):
+        time.sleep(6)
+        return 200, {}
+
+    monkeypatch.setenv("QSERVER_HTTP_SERVER_API_KEY", "k")
+    with FakeHTTP() as fake:
+        fake.routes[("GET", "/openapi.json")] = slow_probe
+        fake.routes[("GET", "/api/queue/get")] = frozen
+        started = time.monotonic()
+        code = run(["qserver", "queue", "--port", str(fake.port), "--timeout", "2"])
+        took = time.monotonic() - started
+    assert code == 4
+    assert took < 3.0, took  # 2 s and a margin; two deadlines in a row would be 3.5 s

@@ -217,8 +217,11 @@ class Target:
 
         opts = {**self.settings, **options}
         if self.timeout is not None:
-            # what is left of the deadline: the whole of it unless the probe already ran (clients
-            # that probe lazily, as IGV's does, refuse bad input before connecting at all)
+            # One --timeout for the probe and every call: probe first, and the client gets what is
+            # left. A client that finds the app lazily (IGV's ``deferred``: bad input is refused
+            # before any connection) gets the whole deadline for its own calls.
+            if not options.get("deferred"):
+                self.endpoint()
             opts.setdefault("timeout", self.remaining() if self._endpoint is not None else self.timeout)
         client = registry.get(self.app).attach(self.endpoint, **opts)
         self._clients.append(client)
