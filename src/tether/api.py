@@ -7,7 +7,7 @@ from typing import Any
 
 from . import config, registry
 from .adapter import is_loopback, raise_for_verdict
-from .discovery import Discovery, list_listeners
+from .discovery import Discovery, list_listeners, port_owner
 from .endpoint import Confidence, Endpoint, Listener
 from .errors import AmbiguousTarget, Busy, NotFound, UsageError
 from .identify import DEFAULT_TIMEOUT, gather, identify, safe_probe
@@ -49,14 +49,12 @@ def scan(
 
 
 def _owner(port: int) -> Listener | None:
-    """The local listener on ``port`` (for its pid), if the socket table shows one."""
+    """The local listener on ``port`` (for its pid), if the socket table shows one: that port's
+    sockets and their owner only, not every socket of the machine."""
     try:
-        for item in list_listeners().listeners:
-            if item.port == port:
-                return item
+        return port_owner(port)
     except Exception:
         return None
-    return None
 
 
 def verify(app: str, host: str | None, port: int, *, timeout: float = 2.0) -> Endpoint:

@@ -128,9 +128,130 @@ def tcp_connections(max_age: float = 0.5) -> list:
     return conns
 
 
+def _proc_address(text: str, family: str) -> str:
+    """An address as /proc/net/tcp{,6} writes it (hex, in 32-bit host-order words) as text."""
+    import socket as _s
+
+    raw = bytes.fromhex(text)
+    if family == "ipv4":
+        return _s.inet_ntop(_s.AF_INET, raw[::-1])
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
+    return _s.inet_ntop(_s.AF_INET6, words)
+
+
+def _listening_sockets(port: int) -> list[tuple[int, str, str]] | None:
+    """``(inode, bind, family)`` of every socket listening on TCP ``port`` (Linux: from
+    ``/proc/net/tcp`` and ``tcp6``, no process walked); ``None`` where there is no such table."""
+    found = []
+    needle = f":{port:04X} "
+    seen_table = False
+    for family, table in (("ipv4", "/proc/net/tcp"), ("ipv6", "/proc/net/tcp6")):
+        try:
+            with open(table, encoding="ascii") as f:
+                text = f.read()
+        except OSError:
+            continue
+        seen_table = True
+        if needle not in text:
+            continue
+        for line in text.splitlines()[1:]:
+            fields = line.split()
+            # sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+            if len(fields) < 10 or fields[3] != "0A" or not fields[1].endswith(needle[:-1]):
+                continue
+            inode = int(fields[9])
+            if inode:
+                found.append((inode, _proc_address(fields[1].split(":")[0], family), family))
+    return found if seen_table else None
+
+
+def _pid_holding(inodes: set[int]) -> int | None:
+    """The process holding one of the socket ``inodes`` (Linux: ``/proc/<pid>/fd``), newest
+    process first, stopping at the first found — then up its parents while they hold it too,
+    so that a server that forks workers sharing its socket is named by its first process."""
+    import os
+
+    targets = {f"socket:[{i}]" for i in inodes}
+
+    def holds(pid: int) -> bool:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:  # gone, or another user's (no permission)
+            return False
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in targets:
+                    return True
+            except OSError:
+                continue
+        return False
+
+    try:
+        pids = sorted((int(n) for n in os.listdir("/proc") if n.isdigit()), reverse=True)
+    except OSError:
+        return None
+    me = os.getpid()
+    found = next((pid for pid in pids if pid != me and holds(pid)), None)
+    if found is None and holds(me):
+        found = me
+    while found is not None:
+        try:
+            with open(f"/proc/{found}/stat", encoding="ascii", errors="replace") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+        if ppid <= 1 or not holds(ppid):
+            break
+        found = ppid
+    return found
+
+
+def port_owner(port: int) -> Listener | None:
+    """The local listener on TCP ``port`` and its owning process, without listing every socket of
+    the machine (what a command given ``--port`` needs to name the app's pid): on Linux, the
+    port's listening sockets from ``/proc/net/tcp{,6}``, then only the process holding one of
+    them. ``None`` when nothing listens there; a listener with no pid when its owner cannot
+    be seen. Elsewhere, the full listing."""
+    sockets = _listening_sockets(port) if sys.platform.startswith("linux") else None
+    if sockets is None:
+        return next((li for li in list_listeners().listeners if li.port == port), None)
+    if not sockets:
+        return None
+    pid = _pid_holding({inode for inode, _, _ in sockets})
+    order = {"0.0.0.0": 0, "::": 1}
+    _, bind, family = min(sockets, key=lambda s: (order.get(s[1], 2), s[2] != "ipv4"))
+    if pid is None:
+        return Listener(
+            host=connect_host(bind),
+            port=port,
+            bind=bind,
+            family=family,
+            note="owner unknown (another user's process, or no permission)",
+        )
+    psutil = _psutil()
+    name, cmdline, user = _process_info(psutil, pid, {})
+    return Listener(
+        host=connect_host(bind),
+        port=port,
+        bind=bind,
+        family=family,
+        pid=pid,
+        process=name,
+        cmdline=list(cmdline),
+        username=user,
+    )
+
+
 def listener_pid(port: int) -> int | None:
     """The pid of the process listening on ``port`` on this machine, when it can be seen (from
-    the scan's socket snapshot when one was just taken); ``None`` when it cannot (permissions)."""
+    the scan's socket snapshot when one was just taken, else from :func:`port_owner`); ``None``
+    when it cannot (permissions)."""
+    if _snapshot is None or time.monotonic() - _snapshot[0] > 0.5:
+        try:
+            owner = port_owner(port)
+        except Exception:
+            return None
+        return owner.pid if owner is not None else None
     psutil = _psutil()
     try:
         conns = tcp_connections()

@@ -9,8 +9,9 @@ send nothing, read what the peer says unasked — on every other listener.
 from __future__ import annotations
 
 import socket
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from dataclasses import dataclass
+from typing import Any
 
 from .adapter import Adapter, Hint, ProbeResult, Verdict
 from .endpoint import Confidence, Endpoint, Listener
@@ -177,9 +178,44 @@ def identify(
     deep: bool = False,
     workers: int = 16,
 ) -> list[Endpoint]:
-    """Probe hinted candidates in parallel; return an endpoint per candidate worth reporting."""
+    """Probe hinted candidates in parallel; return an endpoint per candidate worth reporting.
+
+    Only what sends or reads something goes to the thread pool (a hinted candidate when
+    probing, every listed one when ``deep``): a machine's hundreds of unclaimed listeners are
+    reported inline, a lone probe runs in the caller's thread, and the pool is made once per
+    process and kept for the next scan.
+    """
     if not candidates:
         return []
-    with ThreadPoolExecutor(max_workers=min(workers, len(candidates))) as pool:
-        results = list(pool.map(lambda c: _identify_one(c, timeout, probe, deep, adapters), candidates))
+    one = lambda c: _identify_one(c, timeout, probe, deep, adapters)  # noqa: E731
+    results: list[Endpoint | None] = [None] * len(candidates)
+    remote = [i for i, c in enumerate(candidates) if (c.hints and probe) or (deep and not c.hints)]
+    for i, cand in enumerate(candidates):
+        if not ((cand.hints and probe) or (deep and not cand.hints)):
+            results[i] = one(cand)
+    if len(remote) == 1:
+        results[remote[0]] = one(candidates[remote[0]])
+    elif remote:
+        for i, res in zip(remote, _pool(workers).map(one, [candidates[i] for i in remote]), strict=True):
+            results[i] = res
     return [r for r in results if r is not None]
+
+
+_POOLS: dict[tuple[int, int], Any] = {}
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(workers: int) -> Any:
+    """The process's thread pool of ``workers`` threads for probes, made at first use (threads
+    start as work arrives) and kept: a scan a second in ``scan --watch`` or a notebook does not
+    start sixteen threads each time. Per process: a forked child has none of its parent's threads."""
+    import os
+
+    key = (os.getpid(), workers)
+    with _POOL_LOCK:
+        pool = _POOLS.get(key)
+        if pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = _POOLS[key] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tether-probe")
+        return pool
