@@ -7,7 +7,6 @@ greeting, while another client holds the session: that is reported as busy.
 
 from __future__ import annotations
 
-import configparser
 import json
 import os
 from pathlib import Path
@@ -68,18 +67,20 @@ def bidi_client(port: int) -> str | None:
     it, Marionette still greets new connections — and ends that session when such a connection
     closes, even one that only read the greeting. So before touching Marionette, look for one.
     """
+    from tether.discovery import process_info
+
+    owner = listener_pid(port)  # the scan's socket snapshot, or that port's sockets alone
+    profile = profile_dir(process_info(owner)[1]) if owner else None
+    bidi = bidi_port_of(profile) if profile else None
+    if bidi is None:
+        return None
     import psutil
 
     from tether.discovery import tcp_connections
 
     try:
-        conns = tcp_connections()  # the scan's own snapshot when called during a scan
-        owner = next((c.pid for c in conns if c.status == psutil.CONN_LISTEN and c.laddr[1] == port), None)
-        profile = profile_dir(psutil.Process(owner).cmdline()) if owner else None
+        conns = tcp_connections()
     except (psutil.Error, OSError):
-        return None
-    bidi = bidi_port_of(profile) if profile else None
-    if bidi is None:
         return None
     for c in conns:
         if c.status == psutil.CONN_ESTABLISHED and c.raddr and c.raddr[1] == bidi and c.pid != owner:
@@ -109,14 +110,11 @@ def listener_name(host: str, port: int) -> tuple[str, bool] | None:
 
 def firefox_processes():
     """(pid, name, cmdline) of running Firefox main processes started with Marionette."""
-    try:
-        import psutil
-    except ImportError:  # pragma: no cover
-        return
-    for proc in psutil.process_iter(["pid", "name", "cmdline"]):
-        name, cmd = proc.info.get("name"), proc.info.get("cmdline") or []
+    from tether.discovery import processes
+
+    for pid, name, cmd in processes():
         if is_firefox(name, cmd) and (has_marionette(cmd) or profile_dir(cmd)) and "-contentproc" not in cmd:
-            yield proc.info["pid"], name, cmd
+            yield pid, name, cmd
 
 
 def check_greeting(value) -> ProbeResult:
@@ -200,10 +198,30 @@ def firefox_version(cmdline: list[str], pid: int | None = None) -> str | None:
         except OSError:
             pass
     for ini in (exe.parent / "application.ini", exe.parent / "browser" / "application.ini"):
-        parser = configparser.ConfigParser()
-        try:
-            if parser.read(ini, encoding="utf-8") and parser.has_option("App", "Version"):
-                return parser.get("App", "Version")
-        except configparser.Error:
+        version = _ini_value(ini, "App", "Version")
+        if version is not None:
+            return version
+    return None
+
+
+def _ini_value(path: Path, section: str, key: str) -> str | None:
+    """``[section] key=value`` of an INI file as configparser reads it (names case-insensitive,
+    ``=`` or ``:``, values stripped), without importing configparser (every verified Firefox
+    endpoint reads its version so). ``None`` when the file, the section or the key is missing."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    inside = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
             continue
+        if line.startswith("[") and line.endswith("]"):
+            inside = line[1:-1] == section
+            continue
+        if inside:
+            cut = min((i for i in (line.find("="), line.find(":")) if i >= 0), default=-1)
+            if cut > 0 and line[:cut].strip().lower() == key.lower():
+                return line[cut + 1 :].strip()
     return None

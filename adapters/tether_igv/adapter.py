@@ -5,12 +5,17 @@ Detection (hints and the probe) lives in :mod:`.probe`; the client and commands 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 from tether.adapter import Adapter, Hint, ProbeResult
 from tether.endpoint import Listener
 
 from .probe import DEFAULT_PORT, configured_port, is_igv_process, probe_igv, read_prefs, version_from_install
+
+#: the last ``~/igv/prefs.properties`` read: [(path, inode, size, mtime), PORT_NUMBER]
+_HOME_PREFS: list[Any] = []
 
 
 def _with_exit_hook(options: dict) -> dict:
@@ -43,8 +48,20 @@ class IGVAdapter(Adapter):
 
     @staticmethod
     def _home_prefs_port() -> int | None:
-        value = read_prefs(Path.home() / "igv").get("PORT_NUMBER", "")
-        return int(value) if value.isdigit() else None
+        """``PORT_NUMBER`` of ``~/igv/prefs.properties``. Asked for every listener of a scan
+        (hundreds): the file is parsed again only when it changes (path, inode, size, mtime)."""
+        directory = os.path.join(os.path.expanduser("~"), "igv")  # Path.home(), without pathlib's cost
+        try:
+            st = os.stat(os.path.join(directory, "prefs.properties"))
+        except OSError:
+            return None
+        key = (directory, st.st_ino, st.st_size, st.st_mtime_ns)
+        if _HOME_PREFS and _HOME_PREFS[0] == key:
+            return _HOME_PREFS[1]
+        value = read_prefs(Path(directory)).get("PORT_NUMBER", "")
+        port = int(value) if value.isdigit() else None
+        _HOME_PREFS[:] = [key, port]
+        return port
 
     def extra_listeners(self, listeners):
         port = self._home_prefs_port()

@@ -10,6 +10,7 @@ back without a pid; they are still listed, with a note saying why.
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -139,11 +140,69 @@ def _proc_address(text: str, family: str) -> str:
     return _s.inet_ntop(_s.AF_INET6, words)
 
 
-def _listening_sockets(port: int) -> list[tuple[int, str, str]] | None:
-    """``(inode, bind, family)`` of every socket listening on TCP ``port`` (Linux: from
-    ``/proc/net/tcp`` and ``tcp6``, no process walked); ``None`` where there is no such table."""
+def _sock_diag_listening() -> list[tuple[int, str, int, str]] | None:
+    """``(inode, bind, port, family)`` of every listening TCP socket, from the kernel's
+    ``sock_diag`` netlink interface (what ``ss`` uses): the kernel filters the listening
+    sockets, where ``/proc/net/tcp`` makes it write out every connection of the machine
+    (tens of milliseconds on a busy one). ``None`` when netlink is not available."""
+    import socket as _s
+    import struct
+
+    netlink = getattr(_s, "AF_NETLINK", None)
+    if netlink is None:
+        return None
+    found: list[tuple[int, str, int, str]] = []
+    try:
+        sock = _s.socket(netlink, _s.SOCK_DGRAM, 4)  # NETLINK_SOCK_DIAG
+    except OSError:
+        return None
+    with sock:
+        sock.settimeout(1.0)
+        for seq, (family, name) in enumerate(((_s.AF_INET, "ipv4"), (_s.AF_INET6, "ipv6")), 1):
+            # inet_diag_req_v2: family, protocol (TCP), ext, pad, states (1 << TCP_LISTEN), an empty id
+            body = struct.pack("=BBBBI", family, 6, 0, 0, 1 << 10) + bytes(48)
+            # nlmsghdr: length, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, seq, pid
+            sock.send(struct.pack("=LHHLL", 16 + len(body), 20, 0x301, seq, 0) + body)
+            done = False
+            while not done:
+                data = sock.recv(65536)
+                if not data:
+                    return None
+                offset = 0
+                while offset + 16 <= len(data):
+                    length, kind, _, _, _ = struct.unpack_from("=LHHLL", data, offset)
+                    if length < 16:
+                        return None
+                    if kind == 3:  # NLMSG_DONE
+                        done = True
+                        break
+                    if kind == 2:  # NLMSG_ERROR
+                        return None
+                    if kind == 20 and length >= 16 + 72:
+                        base = offset + 16
+                        fam, state = data[base], data[base + 1]
+                        (port,) = struct.unpack_from("!H", data, base + 4)
+                        src = data[base + 8 : base + 24]
+                        (inode,) = struct.unpack_from("=I", data, base + 68)
+                        if state == 10 and inode:
+                            raw = src[:4] if fam == _s.AF_INET else src
+                            found.append((inode, _s.inet_ntop(fam, raw), port, name))
+                    offset += (length + 3) & ~3
+    return found
+
+
+def _listen_table(port: int | None = None) -> list[tuple[int, str, int, str]] | None:
+    """``(inode, bind, port, family)`` of the sockets listening on TCP ``port`` (every port when
+    ``None``): from ``sock_diag`` netlink, else ``/proc/net/tcp`` and ``tcp6`` (only the
+    listening rows decoded) — no process walked; ``None`` where there is neither."""
+    try:
+        listening = _sock_diag_listening()
+    except (OSError, ValueError, IndexError):
+        listening = None
+    if listening is not None:
+        return [row for row in listening if port is None or row[2] == port]
     found = []
-    needle = f":{port:04X} "
+    needle = f":{port:04X} " if port is not None else None
     seen_table = False
     for family, table in (("ipv4", "/proc/net/tcp"), ("ipv6", "/proc/net/tcp6")):
         try:
@@ -152,25 +211,99 @@ def _listening_sockets(port: int) -> list[tuple[int, str, str]] | None:
         except OSError:
             continue
         seen_table = True
-        if needle not in text:
+        if needle is not None and needle not in text:
             continue
         for line in text.splitlines()[1:]:
             fields = line.split()
             # sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-            if len(fields) < 10 or fields[3] != "0A" or not fields[1].endswith(needle[:-1]):
+            if len(fields) < 10 or fields[3] != "0A":
+                continue
+            address, _, hexport = fields[1].partition(":")
+            number = int(hexport, 16)
+            if port is not None and number != port:
                 continue
             inode = int(fields[9])
             if inode:
-                found.append((inode, _proc_address(fields[1].split(":")[0], family), family))
+                found.append((inode, _proc_address(address, family), number, family))
     return found if seen_table else None
+
+
+def _listening_sockets(port: int) -> list[tuple[int, str, str]] | None:
+    """``(inode, bind, family)`` of every socket listening on TCP ``port`` (Linux)."""
+    table = _listen_table(port)
+    return None if table is None else [(inode, bind, family) for inode, bind, _, family in table]
+
+
+def _socket_holders(inodes: set[int]) -> dict[int, list[int]]:
+    """Socket inode -> the pids holding it (every process walked, as psutil does: a server
+    that forks workers sharing its socket is listed once per process)."""
+    targets = {f"socket:[{i}]": i for i in inodes}
+    holders: dict[int, list[int]] = {}
+    try:
+        pids = sorted(int(n) for n in os.listdir("/proc") if n.isdigit())
+    except OSError:
+        return holders
+    for pid in pids:
+        try:
+            fds = os.listdir(f"/proc/{pid}/fd")
+        except OSError:  # gone, or another user's (no permission)
+            continue
+        for fd in fds:
+            try:
+                inode = targets.get(os.readlink(f"/proc/{pid}/fd/{fd}"))
+            except OSError:
+                continue
+            if inode is not None and pid not in holders.setdefault(inode, []):
+                holders[inode].append(pid)
+    return holders
+
+
+_listening: tuple[float, dict[int, int]] | None = None  # the last listing: port -> pid
+
+
+def _linux_listing() -> Discovery | None:
+    """:func:`_system_wide` from ``/proc`` itself: the listening rows of the socket tables, the
+    pids holding those sockets, and each owner's name, command line and user — what
+    ``psutil.net_connections`` and ``psutil.Process`` give, without decoding every connection
+    of the machine nor importing psutil. ``None`` where ``/proc`` has no socket tables."""
+    global _listening
+    table = _listen_table()
+    if table is None:
+        return None
+    holders = _socket_holders({inode for inode, _, _, _ in table})
+    info: dict[int, tuple[str | None, list[str], str | None]] = {}
+    found = []
+    for inode, bind, port, family in table:
+        for pid in holders.get(inode) or [None]:
+            if pid is not None and pid not in info:
+                info[pid] = _linux_process_info(pid)
+            name, cmdline, user = info[pid] if pid is not None else (None, [], None)
+            found.append(
+                Listener(
+                    host=connect_host(bind),
+                    port=port,
+                    bind=bind,
+                    family=family,
+                    pid=pid,
+                    process=name,
+                    cmdline=list(cmdline),
+                    username=user,
+                    note=None if pid else "owner unknown (another user's process, or no permission)",
+                )
+            )
+    listeners = dedupe(found)
+    _listening = (time.monotonic(), {li.port: li.pid for li in reversed(listeners) if li.pid is not None})
+    unowned = sum(1 for li in found if li.pid is None)
+    notes = []
+    if unowned:
+        notes.append(f"{unowned} listening socket(s) belong to processes we may not inspect (pid unknown)")
+    return Discovery(listeners, PARTIAL if unowned else FULL, "/proc/net/tcp", notes)
 
 
 def _pid_holding(inodes: set[int]) -> int | None:
     """The process holding one of the socket ``inodes`` (Linux: ``/proc/<pid>/fd``), newest
     process first, stopping at the first found — then up its parents while they hold it too,
     so that a server that forks workers sharing its socket is named by its first process."""
-    import os
-
     targets = {f"socket:[{i}]" for i in inodes}
 
     def holds(pid: int) -> bool:
@@ -206,12 +339,97 @@ def _pid_holding(inodes: set[int]) -> int | None:
     return found
 
 
-def port_owner(port: int) -> Listener | None:
+def _linux_process_info(pid: int, *, user: bool = True) -> tuple[str | None, list[str], str | None]:
+    """What :func:`_process_info` gives — psutil's ``name()``, ``cmdline()`` and ``username()``,
+    by psutil's own rules — read from ``/proc/<pid>`` without importing psutil (~10 ms)."""
+    name, cmdline, username = None, [], None
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="surrogateescape") as f:
+            stat = f.read()
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+    except (OSError, ValueError):
+        return None, [], None
+    try:
+        with open(f"/proc/{pid}/cmdline", encoding="utf-8", errors="surrogateescape") as f:
+            data = f.read()
+        if data:
+            sep = "\x00" if data.endswith("\x00") else " "
+            if data.endswith(sep):
+                data = data[:-1]
+            cmdline = data.split(sep)
+            if sep == "\x00" and len(cmdline) == 1 and " " in data:  # a process that rewrote its title
+                cmdline = data.split(" ")
+    except OSError:
+        pass
+    if len(name) >= 15 and cmdline:  # the kernel truncates names to 15 characters
+        extended = os.path.basename(cmdline[0])
+        if extended.startswith(name):
+            name = extended
+    if not user:
+        return name, cmdline, None
+    try:
+        with open(f"/proc/{pid}/status", encoding="utf-8", errors="replace") as f:
+            uid = next(int(line.split()[1]) for line in f if line.startswith("Uid:"))
+        import pwd
+
+        try:
+            username = pwd.getpwuid(uid).pw_name
+        except KeyError:
+            username = str(uid)
+    except (OSError, StopIteration, ValueError, IndexError):
+        pass
+    return name, cmdline, username
+
+
+_owners: dict[int, tuple[float, Listener | None]] = {}
+
+
+def processes() -> list[tuple[int, str | None, list[str]]]:
+    """``(pid, name, cmdline)`` of every process we may read, as psutil names them; on Linux
+    read from ``/proc`` directly (psutil's ``process_iter`` costs several times more, and a
+    scan's hints ask for it)."""
+    if not sys.platform.startswith("linux"):
+        psutil = _psutil()
+        out = []
+        for proc in psutil.process_iter(["pid", "name", "cmdline"]):
+            out.append((proc.info["pid"], proc.info.get("name"), proc.info.get("cmdline") or []))
+        return out
+    try:
+        pids = [int(n) for n in os.listdir("/proc") if n.isdigit()]
+    except OSError:
+        return []
+    out = []
+    for pid in sorted(pids):
+        name, cmdline, _ = _linux_process_info(pid, user=False)
+        if name is not None:
+            out.append((pid, name, cmdline))
+    return out
+
+
+def process_info(pid: int) -> tuple[str | None, list[str], str | None]:
+    """``(name, cmdline, username)`` of process ``pid`` as psutil names them (``None``/``[]``
+    where it cannot be read); on Linux read from ``/proc`` without importing psutil."""
+    if sys.platform.startswith("linux"):
+        return _linux_process_info(pid)
+    return _process_info(_psutil(), pid, {})
+
+
+def port_owner(port: int, max_age: float = 0.5) -> Listener | None:
     """The local listener on TCP ``port`` and its owning process, without listing every socket of
     the machine (what a command given ``--port`` needs to name the app's pid): on Linux, the
     port's listening sockets from ``/proc/net/tcp{,6}``, then only the process holding one of
     them. ``None`` when nothing listens there; a listener with no pid when its owner cannot
-    be seen. Elsewhere, the full listing."""
+    be seen. Elsewhere, the full listing. Reused for ``max_age`` seconds (a probe and the
+    endpoint it verifies ask for the same port's owner), as :func:`tcp_connections` is."""
+    have = _owners.get(port)
+    if have is not None and time.monotonic() - have[0] <= max_age:
+        return have[1]
+    owner = _port_owner(port)
+    _owners[port] = (time.monotonic(), owner)
+    return owner
+
+
+def _port_owner(port: int) -> Listener | None:
     sockets = _listening_sockets(port) if sys.platform.startswith("linux") else None
     if sockets is None:
         return next((li for li in list_listeners().listeners if li.port == port), None)
@@ -228,8 +446,7 @@ def port_owner(port: int) -> Listener | None:
             family=family,
             note="owner unknown (another user's process, or no permission)",
         )
-    psutil = _psutil()
-    name, cmdline, user = _process_info(psutil, pid, {})
+    name, cmdline, user = _linux_process_info(pid)
     return Listener(
         host=connect_host(bind),
         port=port,
@@ -246,6 +463,8 @@ def listener_pid(port: int) -> int | None:
     """The pid of the process listening on ``port`` on this machine, when it can be seen (from
     the scan's socket snapshot when one was just taken, else from :func:`port_owner`); ``None``
     when it cannot (permissions)."""
+    if _listening is not None and time.monotonic() - _listening[0] <= 0.5 and port in _listening[1]:
+        return _listening[1][port]
     if _snapshot is None or time.monotonic() - _snapshot[0] > 0.5:
         try:
             owner = port_owner(port)
@@ -306,7 +525,17 @@ def _per_process(psutil) -> Discovery:
 
 
 def list_listeners(platform: str | None = None) -> Discovery:
-    """Every listening TCP socket we can see, IPv4 and IPv6, deduplicated, with owning processes."""
+    """Every listening TCP socket we can see, IPv4 and IPv6, deduplicated, with owning processes.
+
+    On Linux (``platform`` not named) read from ``/proc`` directly; psutil otherwise, and
+    where ``/proc`` has no socket tables."""
+    if platform is None and sys.platform.startswith("linux"):
+        try:
+            disc = _linux_listing()
+        except OSError:
+            disc = None
+        if disc is not None:
+            return disc
     platform = platform or sys.platform
     try:
         psutil = _psutil()

@@ -35,14 +35,17 @@ def gather(listeners: list[Listener], adapters: tuple[Adapter, ...]) -> list[Can
         except Exception:  # a hint source must never break a scan
             pass
     merged: list[Listener] = []
+    by_port: dict[int, list[Listener]] = {}  # merged listeners by port: hundreds of listeners, no n²
     for item in pool:
-        same = [
-            li
-            for li in merged
-            if li.port == item.port and (li.pid == item.pid or item.pid is None or li.pid is None)
-        ]
-        if same:
-            have = same[0]
+        have = next(
+            (
+                li
+                for li in by_port.get(item.port, ())
+                if li.pid == item.pid or item.pid is None or li.pid is None
+            ),
+            None,
+        )
+        if have is not None:
             if have.pid is None and item.pid is not None:
                 have.pid, have.process, have.cmdline = item.pid, item.process, item.cmdline
             if item.source == "file" and have.source != "file":
@@ -51,6 +54,7 @@ def gather(listeners: list[Listener], adapters: tuple[Adapter, ...]) -> list[Can
                 )
             continue
         merged.append(item)
+        by_port.setdefault(item.port, []).append(item)
     listed_ports = {li.port for li in merged}
     for adapter in adapters:
         for port in adapter.default_ports:
@@ -201,21 +205,62 @@ def identify(
     return [r for r in results if r is not None]
 
 
-_POOLS: dict[tuple[int, int], Any] = {}
+class _Pool:
+    """A few daemon threads taking ``(fn, item, slot)`` from a queue: a parallel map without
+    ``concurrent.futures`` (which imports ``logging`` and ``string``: milliseconds of every
+    ``tether scan``). Threads start as work needs them, up to ``workers``, and stay for the
+    next scan."""
+
+    def __init__(self, workers: int) -> None:
+        import queue
+
+        self.workers = workers
+        self.tasks: Any = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
+        self.lock = threading.Lock()
+
+    def _run(self) -> None:
+        while True:
+            fn, item, done, out, index = self.tasks.get()
+            try:
+                out[index] = (True, fn(item))
+            except BaseException as exc:  # handed back to the caller, raised there
+                out[index] = (False, exc)
+            done.release()
+
+    def map(self, fn: Any, items: list) -> list:
+        out: list[Any] = [None] * len(items)
+        done = threading.Semaphore(0)
+        with self.lock:
+            while len(self.threads) < min(self.workers, len(items)):
+                t = threading.Thread(target=self._run, name="tether-probe", daemon=True)
+                self.threads.append(t)
+                t.start()
+        for index, item in enumerate(items):
+            self.tasks.put((fn, item, done, out, index))
+        for _ in items:
+            done.acquire()
+        results = []
+        for ok, value in out:
+            if not ok:
+                raise value
+            results.append(value)
+        return results
+
+
+_POOLS: dict[tuple[int, int], _Pool] = {}
 _POOL_LOCK = threading.Lock()
 
 
-def _pool(workers: int) -> Any:
-    """The process's thread pool of ``workers`` threads for probes, made at first use (threads
-    start as work arrives) and kept: a scan a second in ``scan --watch`` or a notebook does not
-    start sixteen threads each time. Per process: a forked child has none of its parent's threads."""
+def _pool(workers: int) -> _Pool:
+    """The process's pool of ``workers`` probe threads, made at first use and kept: a scan a
+    second in ``scan --watch`` or a notebook does not start sixteen threads each time. Per
+    process: a forked child has none of its parent's threads."""
     import os
 
     key = (os.getpid(), workers)
     with _POOL_LOCK:
         pool = _POOLS.get(key)
         if pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            pool = _POOLS[key] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tether-probe")
+            pool = _POOLS[key] = _Pool(workers)
         return pool

@@ -115,7 +115,7 @@ def test_qserver_status_with_a_port_imports_only_the_queue_servers_path():
 
 def test_scan_imports_no_adapter_cli_and_no_http_client(listener):
     mods = _imports(["scan", "--json"])
-    assert {"tether.api", "tether.identify", "psutil"} <= mods
+    assert {"tether.api", "tether.identify", "tether.discovery"} <= mods
     assert not mods & NEVER, mods & NEVER
     assert not mods & HTTP, mods & HTTP
     assert not {m for m in mods if m.startswith("tether_") and m.endswith(".cli")}
@@ -165,3 +165,123 @@ def test_port_owner_is_none_where_nothing_listens():
     with socket.socket() as s:  # a port that was free a moment ago, bound but not listening
         s.bind(("127.0.0.1", 0))
         assert discovery.port_owner(s.getsockname()[1]) is None
+
+
+def _tree(app) -> list:
+    from tether.cli.app import _command_name
+
+    return [_command_name(c) for c in app.registered_commands] + [
+        (g.name, _tree(g.typer_instance)) for g in app.registered_groups
+    ]
+
+
+@pytest.mark.parametrize(
+    "args,tree",
+    [
+        (["igv", "goto", "chr1:1-100", "--port", "5"], [("igv", ["goto"])]),
+        (["qserver", "env", "open", "--wait"], [("qserver", [("env", ["open"])])]),
+        (["scan", "--json"], ["scan"]),
+    ],
+)
+def test_only_the_invoked_command_is_built(args, tree):
+    from tether.cli.app import build_app, narrowed
+
+    assert _tree(narrowed(build_app(args), args)) == tree
+
+
+def test_help_and_typos_keep_every_command(capsys):
+    from tether.cli import run
+    from tether.cli.app import build_app, narrowed
+
+    whole = build_app(["igv", "--help"])
+    igv = next(g.typer_instance for g in whole.registered_groups if g.name == "igv")
+    (kept,) = narrowed(whole, ["igv", "--help"]).registered_groups
+    assert kept.typer_instance is igv  # every igv command kept
+    assert run(["igv", "gotoo", "chr1:1-100"]) == 2
+    assert "Did you mean 'goto'" in capsys.readouterr().err
+    assert run(["igv", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "goto" in out and "snapshot" in out and "load" in out
+
+
+def _gotos(port: int, replies: dict) -> list[bytes]:
+    from tether.cli import run
+
+    with fake_igv(replies) as igv:
+        assert run(["igv", "goto", "chr1:1-100", "--port", str(port or igv.port)]) == 0
+        igv.settle(2)
+        return igv.received
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the /proc socket tables are Linux's")
+def test_an_igv_without_current_genome_path_is_not_asked_again_by_the_next_command(capsys):
+    old = {"currentGenomePath": b"UNKOWN COMMAND\n"}
+    first = b"".join(_gotos(0, old))
+    second = b"".join(_gotos(0, old))  # another fake, same process (pid and start time): known
+    assert b"currentGenomePath" in first and b"goto chr1:1-100" in first
+    assert b"currentGenomePath" not in second and b"goto chr1:1-100" in second
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the /proc socket tables are Linux's")
+def test_a_process_that_changed_is_asked_again(capsys):
+    from tether import launched
+    from tether_igv import client
+
+    old = {"currentGenomePath": b"UNKOWN COMMAND\n"}
+    _gotos(0, old)
+    path = launched.state_dir() / "igv" / client._NO_GENOME_QUERY
+    pid, start = path.read_text().split()
+    path.write_text(f"{pid} {int(start) + 1}\n")  # the same pid, started at another time
+    assert b"currentGenomePath" in b"".join(_gotos(0, old))
+    # and an IGV that answers it is asked every time (its genome can change)
+    path.unlink()
+    new = {"currentGenomePath": b"/data/genome.fa\n"}
+    assert b"currentGenomePath" in b"".join(_gotos(0, new))
+    assert b"currentGenomePath" in b"".join(_gotos(0, new))
+
+
+def test_a_one_shot_igv_command_goes_on_the_connection_its_probe_proved(capsys):
+    from tether.cli import run
+
+    old = {"currentGenomePath": b"UNKOWN COMMAND\n"}
+    _gotos(0, old)  # learn that this "IGV process" lacks currentGenomePath
+    with fake_igv(old) as igv:
+        assert run(["igv", "goto", "chr1:1-100", "--port", str(igv.port)]) == 0
+        assert igv.settle(2)
+    # one connection: the probe's echo first (nothing is sent to an unproved port), then the command
+    assert igv.received == [b"echo\nversion\ngoto chr1:1-100\n"]
+    assert igv.client_closed == [True]
+
+
+def test_a_probe_outside_a_command_closes_its_connection():
+    from tether_igv.probe import keep_probe_connection, probe_igv
+
+    with fake_igv({}) as igv:
+        assert probe_igv("127.0.0.1", igv.port, 1.0).verdict == "verified"
+        with keep_probe_connection() as kept:
+            assert probe_igv("127.0.0.1", igv.port, 1.0).verdict == "verified"
+            assert list(kept) == [("127.0.0.1", igv.port)]
+        assert not kept  # what nobody took is closed when the block ends
+        assert igv.settle(2) and igv.client_closed == [True, True]
+
+
+def test_the_queue_servers_probe_reads_chunked_and_sized_bodies():
+    from tether_qserver.probe import probe_openapi
+
+    body = json.dumps({"info": {"title": "Bluesky HTTP Server", "version": "0.0.14"}}).encode()
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:10], body[10:])) + b"0\r\n\r\n"
+    for head, payload in (
+        (b"Transfer-Encoding: chunked\r\n", chunked),
+        (b"Content-Length: %d\r\n" % len(body), body),
+        (b"", body),  # until the close
+    ):
+
+        def serve(conn, _server, head=head, payload=payload):
+            conn.recv(4096, timeout=2)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + head + b"\r\n" + payload)
+
+        with FakeServer(serve) as srv:
+            res = probe_openapi("127.0.0.1", srv.port, 1.0)
+        assert res.verdict == "verified" and res.version == "0.0.14", (head, res)
+    with FakeServer(lambda conn, _s: (conn.recv(4096, timeout=2), conn.sendall(b"SSH-2.0-x\r\n"))) as srv:
+        assert probe_openapi("127.0.0.1", srv.port, 1.0).verdict == "not-me"

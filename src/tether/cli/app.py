@@ -271,7 +271,7 @@ def _command_name(info: typer.models.CommandInfo) -> str | None:
     return callback.__name__.lower().replace("_", "-") if callback is not None else None
 
 
-def narrowed(app: typer.Typer, words: list[str]) -> typer.Typer:
+def narrowed(app: typer.Typer, words: list[str], *, top: bool = True) -> typer.Typer:
     """``app`` keeping, at each level, only the commands and groups that ``words`` name.
 
     typer turns every registered command into a click command (its parameters, their types,
@@ -293,14 +293,14 @@ def narrowed(app: typer.Typer, words: list[str]) -> typer.Typer:
         g.name is None for g in app.registered_groups
     ):
         return app  # a name typer resolves some other way: keep everything
-    if not (app.registered_callback or app.info.callback or groups) and len(commands) == 1:
-        return app  # typer would run a lone command as the whole program: keep it a group
+    if top and not (app.registered_callback or app.info.callback or groups) and len(commands) == 1:
+        return app  # typer would run a lone top-level command as the whole program: keep a group
     out = copy.copy(app)
     out.registered_commands = commands
     out.registered_groups = []
     for group in groups:
         group = copy.copy(group)
         if group.typer_instance is not None:
-            group.typer_instance = narrowed(group.typer_instance, words)
+            group.typer_instance = narrowed(group.typer_instance, words, top=False)
         out.registered_groups.append(group)
     return out
