@@ -136,6 +136,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=11)
     parser.add_argument("--listeners", type=int, default=200)
     parser.add_argument("--json", help="also write the figures here")
+    parser.add_argument("--only", nargs="*", help="only these rows (igv firefox qserver scan help inproc)")
     args = parser.parse_args()
 
     from tests.real import apps
@@ -206,6 +207,8 @@ def main() -> int:
             found = {(e["app"], e["port"]) for e in json.loads(out) if e["confidence"] == "verified"}
             return set(ports.items()) <= found  # others' apps may be listening too
 
+        if args.only:
+            rows = {k: v for k, v in rows.items() if k in args.only}
         # every command once, output checked (and the page cache warmed)
         for key, (label, t_cmd, m_cmd, ok) in rows.items():
             for who, cmd, check in (("tether", t_cmd, ok or check_scan), ("floor", m_cmd, ok)):
@@ -239,7 +242,7 @@ def main() -> int:
                 order = [("tether", t_cmd), ("floor", m_cmd)]
                 for who, cmd in order if rnd % 2 == 0 else reversed(order):
                     times[key][who].append(timed(cmd, env)[0])
-            if lsof:
+            if lsof and (not args.only or "inproc" in args.only):
                 pair = [("tether", None), ("floor", [lsof, "-nP", "-iTCP", "-sTCP:LISTEN"])]
                 for who, cmd in pair if rnd % 2 == 0 else reversed(pair):
                     times["inproc"][who].append(inproc_scan() if cmd is None else timed(cmd, env)[0])

@@ -12,7 +12,6 @@ import os
 from pathlib import Path
 
 from tether.adapter import ProbeResult, Verdict, connect_failed
-from tether.discovery import listener_pid
 from tether.errors import ProtocolError, TetherError, Timeout, Unreachable
 
 DEFAULT_PORT = 2828
@@ -67,7 +66,7 @@ def bidi_client(port: int) -> str | None:
     it, Marionette still greets new connections — and ends that session when such a connection
     closes, even one that only read the greeting. So before touching Marionette, look for one.
     """
-    from tether.discovery import process_info
+    from tether.discovery import listener_pid, process_info
 
     owner = listener_pid(port)  # the scan's socket snapshot, or that port's sockets alone
     profile = profile_dir(process_info(owner)[1]) if owner else None
@@ -97,6 +96,7 @@ def listener_name(host: str, port: int) -> tuple[str, bool] | None:
     import psutil
 
     from tether.adapter import is_loopback
+    from tether.discovery import listener_pid
 
     if not is_loopback(host) or (pid := listener_pid(port)) is None:
         return None
