@@ -18,12 +18,17 @@ from .probe import DEFAULT_PORT, configured_port, is_igv_process, probe_igv, rea
 _HOME_PREFS: list[Any] = []
 
 
-def _with_exit_hook(options: dict) -> dict:
-    # Quitting an IGV tether launched also ends its Xvfb and forgets its record; that is the
-    # launch layer's work (launch -> client, never back), so the client gets it as a hook.
+def _after_exit(*args: Any, **kwargs: Any) -> Any:
     from .launch import after_exit
 
-    return {"on_exit": after_exit, **options}
+    return after_exit(*args, **kwargs)
+
+
+def _with_exit_hook(options: dict) -> dict:
+    # Quitting an IGV tether launched also ends its Xvfb and forgets its record; that is the
+    # launch layer's work (launch -> client, never back), so the client gets it as a hook —
+    # one that imports the launch layer only when IGV is told to exit (not for every goto).
+    return {"on_exit": _after_exit, **options}
 
 
 class IGVAdapter(Adapter):

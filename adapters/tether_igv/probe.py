@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tether.adapter import ProbeResult, Verdict, connect_failed
+from tether.adapter import ProbeResult, Verdict, connect_failed, is_loopback
 from tether.endpoint import Listener
 from tether.errors import TetherError, Timeout, Unreachable
 
@@ -178,6 +178,20 @@ def version_from_install(cmdline: list[str]) -> str | None:
     return None
 
 
+def _installed_version(port: int) -> str | None:
+    """The version of the IGV install behind local ``port`` (its owner's jar, or Debian's
+    package), when the owner can be seen and runs IGV; ``None`` otherwise."""
+    from tether.discovery import port_owner
+
+    try:
+        owner = port_owner(port)
+    except Exception:
+        return None
+    if owner is None or not is_igv_process(owner):
+        return None
+    return version_from_install(owner.cmdline)
+
+
 class _Kept(threading.local):
     """Where :func:`keep_probe_connection` asks the probe to leave its connection (per thread)."""
 
@@ -238,14 +252,20 @@ def probe_igv(host: str, port: int, timeout: float) -> ProbeResult:
         if reply != "echo":
             return ProbeResult(Verdict.NOT_ME, detail=f"answered {reply[:60]!r} to 'echo'")
         version = None
-        try:
-            conn.send_line("version", Deadline(min(timeout, 0.5)))
-            answer = conn.readline(Deadline(min(timeout, 0.5))) or ""
-            if answer and not answer.upper().startswith(("UNKNOWN", "UNKOWN", "ERROR")):
-                version = answer.strip() if answer.strip() not in _UNKNOWN_VERSIONS else None
-            keep = slot is not None and answer != "" and not conn.pending
-        except TetherError:
-            pass  # echo proved it; the version is a bonus
+        if slot is not None and is_loopback(host) and not conn.pending:
+            # a one-shot command's probe: each command costs a pass through IGV's command thread;
+            # the version of a local IGV is what its install says (the same about.properties)
+            version = _installed_version(port)
+            keep = version is not None
+        if not keep:
+            try:
+                conn.send_line("version", Deadline(min(timeout, 0.5)))
+                answer = conn.readline(Deadline(min(timeout, 0.5))) or ""
+                if answer and not answer.upper().startswith(("UNKNOWN", "UNKOWN", "ERROR")):
+                    version = answer.strip() if answer.strip() not in _UNKNOWN_VERSIONS else None
+                keep = slot is not None and answer != "" and not conn.pending
+            except TetherError:
+                pass  # echo proved it; the version is a bonus
         if keep and slot is not None:
             old = slot.pop((host, port), None)
             if old is not None:

@@ -249,7 +249,7 @@ def test_a_one_shot_igv_command_goes_on_the_connection_its_probe_proved(capsys):
         assert run(["igv", "goto", "chr1:1-100", "--port", str(igv.port)]) == 0
         assert igv.settle(2)
     # one connection: the probe's echo first (nothing is sent to an unproved port), then the command
-    assert igv.received == [b"echo\nversion\ngoto chr1:1-100\n"]
+    assert igv.received == [b"echo\nversion\ngoto chr1:1-100\n"]  # the fake runs no IGV install
     assert igv.client_closed == [True]
 
 
@@ -285,3 +285,18 @@ def test_the_queue_servers_probe_reads_chunked_and_sized_bodies():
         assert res.verdict == "verified" and res.version == "0.0.14", (head, res)
     with FakeServer(lambda conn, _s: (conn.recv(4096, timeout=2), conn.sendall(b"SSH-2.0-x\r\n"))) as srv:
         assert probe_openapi("127.0.0.1", srv.port, 1.0).verdict == "not-me"
+
+
+def test_a_one_shot_command_skips_the_version_query_when_the_install_names_it(monkeypatch, capsys):
+    from tether.cli import run
+    from tether_igv import probe
+
+    asked = []
+    monkeypatch.setattr(probe, "_installed_version", lambda port: asked.append(port) or "2.16.0")
+    old = {"currentGenomePath": b"UNKOWN COMMAND\n"}
+    _gotos(0, old)
+    with fake_igv(old) as igv:
+        assert run(["igv", "goto", "chr1:1-100", "--port", str(igv.port)]) == 0
+        assert igv.settle(2)
+    assert asked[-1] == igv.port
+    assert igv.received == [b"echo\ngoto chr1:1-100\n"]  # proved by echo; the version from the install
