@@ -68,7 +68,8 @@ def bidi_client(port: int) -> str | None:
     """
     from tether.discovery import listener_pid, process_info
 
-    owner = listener_pid(port)  # the scan's socket snapshot, or that port's sockets alone
+    # the scan's socket snapshot, or that port's sockets alone (Firefox's processes looked at first)
+    owner = listener_pid(port, prefer=lambda cmd: is_firefox(None, cmd) and "-contentproc" not in cmd)
     profile = profile_dir(process_info(owner)[1]) if owner else None
     bidi = bidi_port_of(profile) if profile else None
     if bidi is None:
@@ -112,8 +113,13 @@ def firefox_processes():
     """(pid, name, cmdline) of running Firefox main processes started with Marionette."""
     from tether.discovery import processes
 
-    for pid, name, cmd in processes():
-        if is_firefox(name, cmd) and (has_marionette(cmd) or profile_dir(cmd)) and "-contentproc" not in cmd:
+    def candidate(cmd: list[str]) -> bool:  # what the command line alone can tell
+        return (
+            bool(cmd) and (has_marionette(cmd) or profile_dir(cmd) is not None) and "-contentproc" not in cmd
+        )
+
+    for pid, name, cmd in processes(candidate):
+        if is_firefox(name, cmd):
             yield pid, name, cmd
 
 

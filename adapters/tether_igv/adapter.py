@@ -55,7 +55,7 @@ class IGVAdapter(Adapter):
     def _home_prefs_port() -> int | None:
         """``PORT_NUMBER`` of ``~/igv/prefs.properties``. Asked for every listener of a scan
         (hundreds): the file is parsed again only when it changes (path, inode, size, mtime)."""
-        directory = os.path.join(os.path.expanduser("~"), "igv")  # Path.home(), without pathlib's cost
+        directory = os.path.join(os.environ.get("HOME") or os.path.expanduser("~"), "igv")  # Path.home()
         try:
             st = os.stat(os.path.join(directory, "prefs.properties"))
         except OSError:

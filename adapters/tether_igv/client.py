@@ -15,6 +15,7 @@ for a burst of commands.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -144,12 +145,12 @@ _NO_GENOME_QUERY = "without-currentGenomePath.txt"
 def _process_start(pid: int) -> str | None:
     """What tells process ``pid`` from a later one with the same pid: its start time (Linux: the
     start in clock ticks from ``/proc/<pid>/stat``, read without psutil)."""
-    if os.path.exists(f"/proc/{pid}/stat"):
+    if sys.platform.startswith("linux"):
         try:
             with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
                 return f.read().rsplit(")", 1)[1].split()[19]
         except (OSError, IndexError):
-            return None
+            return None  # no such process
     from tether.launched import start_time
 
     start = start_time(pid)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -183,8 +184,11 @@ def _installed_version(port: int) -> str | None:
     package), when the owner can be seen and runs IGV; ``None`` otherwise."""
     from tether.discovery import port_owner
 
+    def java_igv(cmdline: list[str]) -> bool:
+        return is_igv_process(Listener(host="127.0.0.1", port=port, cmdline=cmdline))
+
     try:
-        owner = port_owner(port)
+        owner = port_owner(port, prefer=java_igv)
     except Exception:
         return None
     if owner is None or not is_igv_process(owner):
@@ -252,12 +256,12 @@ def probe_igv(host: str, port: int, timeout: float) -> ProbeResult:
         if reply != "echo":
             return ProbeResult(Verdict.NOT_ME, detail=f"answered {reply[:60]!r} to 'echo'")
         version = None
-        if slot is not None and is_loopback(host) and not conn.pending:
-            # a one-shot command's probe: each command costs a pass through IGV's command thread;
-            # the version of a local IGV is what its install says (the same about.properties)
+        if is_loopback(host) and not conn.pending and sys.platform.startswith("linux"):
+            # each command costs a pass through IGV's command thread: the version of a local IGV
+            # is what its install says (the about.properties IGV reads), found without asking
             version = _installed_version(port)
-            keep = version is not None
-        if not keep:
+        keep = slot is not None and version is not None
+        if version is None:
             try:
                 conn.send_line("version", Deadline(min(timeout, 0.5)))
                 answer = conn.readline(Deadline(min(timeout, 0.5))) or ""

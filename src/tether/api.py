@@ -48,11 +48,20 @@ def scan(
     return sorted(endpoints, key=lambda e: (Confidence(e.confidence).rank, e.app or "~", e.port))
 
 
-def _owner(port: int) -> Listener | None:
+def _owner(port: int, adapter: Any = None) -> Listener | None:
     """The local listener on ``port`` (for its pid), if the socket table shows one: that port's
-    sockets and their owner only, not every socket of the machine."""
+    sockets and their owner only, not every socket of the machine — the processes ``adapter``
+    recognises by their command line looked at first."""
+
+    def likely(cmdline: list[str]) -> bool:
+        try:
+            hint = adapter.hints(Listener(host=DEFAULT_HOST, port=port, cmdline=cmdline))
+        except Exception:
+            return False
+        return hint is not None and hint.strength != "port"
+
     try:
-        return port_owner(port)
+        return port_owner(port, prefer=likely if adapter is not None else None)
     except Exception:
         return None
 
@@ -69,7 +78,7 @@ def verify(app: str, host: str | None, port: int, *, timeout: float = 2.0) -> En
         raise UsageError(f"port {port} is out of range (1-65535)")
     res = safe_probe(adapter, host, port, timeout)
     raise_for_verdict(res, title=adapter.title, where=f"{host}:{port}", host=host, port=port)
-    owner = _owner(port) if is_loopback(host) else None
+    owner = _owner(port, adapter) if is_loopback(host) else None
     version = res.version
     if version is None and owner is not None:
         try:

@@ -13,6 +13,7 @@ import getpass
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .endpoint import Listener, connect_host
@@ -258,7 +259,7 @@ def _socket_holders(inodes: set[int]) -> dict[int, list[int]]:
     return holders
 
 
-_listening: tuple[float, dict[int, int]] | None = None  # the last listing: port -> pid
+_listening: tuple[float, dict[int, Listener]] | None = None  # the last listing: port -> its owner
 
 
 def _linux_listing() -> Discovery | None:
@@ -292,7 +293,8 @@ def _linux_listing() -> Discovery | None:
                 )
             )
     listeners = dedupe(found)
-    _listening = (time.monotonic(), {li.port: li.pid for li in reversed(listeners) if li.pid is not None})
+    # the first owner of each port, as port_owner would name it (listeners are sorted by port, pid)
+    _listening = (time.monotonic(), {li.port: li for li in reversed(listeners) if li.pid is not None})
     unowned = sum(1 for li in found if li.pid is None)
     notes = []
     if unowned:
@@ -300,10 +302,12 @@ def _linux_listing() -> Discovery | None:
     return Discovery(listeners, PARTIAL if unowned else FULL, "/proc/net/tcp", notes)
 
 
-def _pid_holding(inodes: set[int]) -> int | None:
+def _pid_holding(inodes: set[int], prefer: Callable[[list[str]], bool] | None = None) -> int | None:
     """The process holding one of the socket ``inodes`` (Linux: ``/proc/<pid>/fd``), newest
     process first, stopping at the first found — then up its parents while they hold it too,
-    so that a server that forks workers sharing its socket is named by its first process."""
+    so that a server that forks workers sharing its socket is named by its first process.
+    ``prefer``: processes whose command line it accepts are looked at first (their sockets
+    alone, not every descriptor of every process: the likely owner is found in a few reads)."""
     targets = {f"socket:[{i}]" for i in inodes}
 
     def holds(pid: int) -> bool:
@@ -324,7 +328,18 @@ def _pid_holding(inodes: set[int]) -> int | None:
     except OSError:
         return None
     me = os.getpid()
-    found = next((pid for pid in pids if pid != me and holds(pid)), None)
+    found = None
+    if prefer is not None:
+        likely = []
+        for pid in pids:
+            cmdline = _linux_cmdline(pid)
+            if cmdline and prefer(cmdline):
+                likely.append(pid)
+        found = next((pid for pid in likely if holds(pid)), None)
+        tried = set(likely)
+        pids = [pid for pid in pids if pid not in tried] if found is None else []
+    if found is None:
+        found = next((pid for pid in pids if pid != me and holds(pid)), None)
     if found is None and holds(me):
         found = me
     while found is not None:
@@ -349,18 +364,7 @@ def _linux_process_info(pid: int, *, user: bool = True) -> tuple[str | None, lis
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
     except (OSError, ValueError):
         return None, [], None
-    try:
-        with open(f"/proc/{pid}/cmdline", encoding="utf-8", errors="surrogateescape") as f:
-            data = f.read()
-        if data:
-            sep = "\x00" if data.endswith("\x00") else " "
-            if data.endswith(sep):
-                data = data[:-1]
-            cmdline = data.split(sep)
-            if sep == "\x00" and len(cmdline) == 1 and " " in data:  # a process that rewrote its title
-                cmdline = data.split(" ")
-    except OSError:
-        pass
+    cmdline = _linux_cmdline(pid) or []
     if len(name) >= 15 and cmdline:  # the kernel truncates names to 15 characters
         extended = os.path.basename(cmdline[0])
         if extended.startswith(name):
@@ -384,15 +388,20 @@ def _linux_process_info(pid: int, *, user: bool = True) -> tuple[str | None, lis
 _owners: dict[int, tuple[float, Listener | None]] = {}
 
 
-def processes() -> list[tuple[int, str | None, list[str]]]:
-    """``(pid, name, cmdline)`` of every process we may read, as psutil names them; on Linux
-    read from ``/proc`` directly (psutil's ``process_iter`` costs several times more, and a
-    scan's hints ask for it)."""
+def processes(
+    wanted: Callable[[list[str]], bool] | None = None,
+) -> list[tuple[int, str | None, list[str]]]:
+    """``(pid, name, cmdline)`` of every process we may read (only those whose command line
+    ``wanted`` accepts, when given), as psutil names them; on Linux read from ``/proc``
+    directly — the command line first, the name only for the processes kept (psutil's
+    ``process_iter`` costs several times more, and a scan's hints ask for it)."""
     if not sys.platform.startswith("linux"):
         psutil = _psutil()
         out = []
         for proc in psutil.process_iter(["pid", "name", "cmdline"]):
-            out.append((proc.info["pid"], proc.info.get("name"), proc.info.get("cmdline") or []))
+            cmdline = proc.info.get("cmdline") or []
+            if wanted is None or wanted(cmdline):
+                out.append((proc.info["pid"], proc.info.get("name"), cmdline))
         return out
     try:
         pids = [int(n) for n in os.listdir("/proc") if n.isdigit()]
@@ -400,10 +409,32 @@ def processes() -> list[tuple[int, str | None, list[str]]]:
         return []
     out = []
     for pid in sorted(pids):
+        if wanted is not None:
+            cmdline = _linux_cmdline(pid)
+            if cmdline is None or not wanted(cmdline):
+                continue
         name, cmdline, _ = _linux_process_info(pid, user=False)
         if name is not None:
             out.append((pid, name, cmdline))
     return out
+
+
+def _linux_cmdline(pid: int) -> list[str] | None:
+    """``/proc/<pid>/cmdline`` split as psutil splits it; ``None`` when it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/cmdline", encoding="utf-8", errors="surrogateescape") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if not data:
+        return []
+    sep = "\x00" if data.endswith("\x00") else " "
+    if data.endswith(sep):
+        data = data[:-1]
+    cmdline = data.split(sep)
+    if sep == "\x00" and len(cmdline) == 1 and " " in data:  # a process that rewrote its title
+        cmdline = data.split(" ")
+    return cmdline
 
 
 def process_info(pid: int) -> tuple[str | None, list[str], str | None]:
@@ -414,28 +445,34 @@ def process_info(pid: int) -> tuple[str | None, list[str], str | None]:
     return _process_info(_psutil(), pid, {})
 
 
-def port_owner(port: int, max_age: float = 0.5) -> Listener | None:
+def port_owner(
+    port: int, max_age: float = 0.5, *, prefer: Callable[[list[str]], bool] | None = None
+) -> Listener | None:
     """The local listener on TCP ``port`` and its owning process, without listing every socket of
     the machine (what a command given ``--port`` needs to name the app's pid): on Linux, the
     port's listening sockets from ``/proc/net/tcp{,6}``, then only the process holding one of
     them. ``None`` when nothing listens there; a listener with no pid when its owner cannot
     be seen. Elsewhere, the full listing. Reused for ``max_age`` seconds (a probe and the
-    endpoint it verifies ask for the same port's owner), as :func:`tcp_connections` is."""
+    endpoint it verifies ask for the same port's owner), as :func:`tcp_connections` is.
+    ``prefer``: a guess at the owner's command line (the app's), looked at first."""
     have = _owners.get(port)
     if have is not None and time.monotonic() - have[0] <= max_age:
         return have[1]
-    owner = _port_owner(port)
+    listed = _listening
+    if listed is not None and time.monotonic() - listed[0] <= max_age and port in listed[1]:
+        return listed[1][port]  # the scan that just listed every socket named it
+    owner = _port_owner(port, prefer)
     _owners[port] = (time.monotonic(), owner)
     return owner
 
 
-def _port_owner(port: int) -> Listener | None:
+def _port_owner(port: int, prefer: Callable[[list[str]], bool] | None = None) -> Listener | None:
     sockets = _listening_sockets(port) if sys.platform.startswith("linux") else None
     if sockets is None:
         return next((li for li in list_listeners().listeners if li.port == port), None)
     if not sockets:
         return None
-    pid = _pid_holding({inode for inode, _, _ in sockets})
+    pid = _pid_holding({inode for inode, _, _ in sockets}, prefer)
     order = {"0.0.0.0": 0, "::": 1}
     _, bind, family = min(sockets, key=lambda s: (order.get(s[1], 2), s[2] != "ipv4"))
     if pid is None:
@@ -459,15 +496,15 @@ def _port_owner(port: int) -> Listener | None:
     )
 
 
-def listener_pid(port: int) -> int | None:
+def listener_pid(port: int, *, prefer: Callable[[list[str]], bool] | None = None) -> int | None:
     """The pid of the process listening on ``port`` on this machine, when it can be seen (from
     the scan's socket snapshot when one was just taken, else from :func:`port_owner`); ``None``
     when it cannot (permissions)."""
     if _listening is not None and time.monotonic() - _listening[0] <= 0.5 and port in _listening[1]:
-        return _listening[1][port]
+        return _listening[1][port].pid
     if _snapshot is None or time.monotonic() - _snapshot[0] > 0.5:
         try:
-            owner = port_owner(port)
+            owner = port_owner(port, prefer=prefer)
         except Exception:
             return None
         return owner.pid if owner is not None else None
