@@ -300,3 +300,16 @@ def test_a_one_shot_command_skips_the_version_query_when_the_install_names_it(mo
         assert igv.settle(2)
     assert asked[-1] == igv.port
     assert igv.received == [b"echo\ngoto chr1:1-100\n"]  # proved by echo; the version from the install
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the /proc socket tables are Linux's")
+@pytest.mark.parametrize("guess", ["right", "wrong"])
+def test_a_guess_at_the_owner_never_changes_the_answer(listener, guess, monkeypatch):
+    from tether import discovery
+
+    me = discovery.process_info(os.getpid())[1]
+    prefer = (lambda cmd: cmd == me) if guess == "right" else (lambda cmd: False)
+    monkeypatch.setattr(discovery, "_owners", {})
+    monkeypatch.setattr(discovery, "_listening", None)
+    owner = discovery.port_owner(listener.port, prefer=prefer)
+    assert owner is not None and owner.pid == os.getpid() and owner.cmdline == me
