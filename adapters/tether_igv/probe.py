@@ -233,8 +233,8 @@ def probe_igv(host: str, port: int, timeout: float) -> ProbeResult:
 
     deadline = Deadline(timeout)
     slot = _KEPT.slot
-    try:
-        conn = LineConnection.open(host, port, timeout, what="IGV", quickack=slot is not None)
+    try:  # TCP_QUICKACK: IGV writes its reply without TCP_NODELAY (measured.md's delayed-ACK trap)
+        conn = LineConnection.open(host, port, timeout, what="IGV", quickack=True)
     except Unreachable as exc:  # refused or timed out (Timeout is an Unreachable)
         return connect_failed(exc)
     keep = False
