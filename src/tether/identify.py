@@ -194,13 +194,15 @@ def identify(
     one = lambda c: _identify_one(c, timeout, probe, deep, adapters)  # noqa: E731
     results: list[Endpoint | None] = [None] * len(candidates)
     remote = [i for i, c in enumerate(candidates) if (c.hints and probe) or (deep and not c.hints)]
+    # the probes go out first; the inline reports are made while they are on the wire
+    pending = _pool(workers).submit(one, [candidates[i] for i in remote]) if len(remote) > 1 else None
     for i, cand in enumerate(candidates):
         if not ((cand.hints and probe) or (deep and not cand.hints)):
             results[i] = one(cand)
     if len(remote) == 1:
         results[remote[0]] = one(candidates[remote[0]])
-    elif remote:
-        for i, res in zip(remote, _pool(workers).map(one, [candidates[i] for i in remote]), strict=True):
+    elif pending is not None:
+        for i, res in zip(remote, pending(), strict=True):
             results[i] = res
     return [r for r in results if r is not None]
 
@@ -229,6 +231,11 @@ class _Pool:
             done.release()
 
     def map(self, fn: Any, items: list) -> list:
+        return self.submit(fn, items)()
+
+    def submit(self, fn: Any, items: list) -> Any:
+        """Start ``fn`` on every item; the returned function waits and gives the results (in
+        order), raising what ``fn`` raised."""
         out: list[Any] = [None] * len(items)
         done = threading.Semaphore(0)
         with self.lock:
@@ -238,13 +245,17 @@ class _Pool:
                 t.start()
         for index, item in enumerate(items):
             self.tasks.put((fn, item, done, out, index))
-        for _ in items:
-            done.acquire()
-        results = []
-        for ok, value in out:
-            if not ok:
-                raise value
-            results.append(value)
+
+        def results() -> list:
+            for _ in items:
+                done.acquire()
+            values = []
+            for ok, value in out:
+                if not ok:
+                    raise value
+                values.append(value)
+            return values
+
         return results
 
 
