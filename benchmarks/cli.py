@@ -231,9 +231,11 @@ def main() -> int:
             verified = {(e.app, e.port) for e in eps if e.confidence == "verified"}
             if not set(ports.items()) <= verified:
                 raise SystemExit(f"tether.scan() verified {verified}, expected {ports}")
+            seen.append(len(eps))
             return took
 
         lsof = shutil.which("lsof")
+        seen: list[int] = []  # apps found per scan: others' apps on this machine are probed too
         inproc_scan()
         times: dict[str, dict[str, list[float]]] = {k: {"tether": [], "floor": []} for k in [*rows, "inproc"]}
         loads = [load()]
@@ -252,7 +254,8 @@ def main() -> int:
         labels["inproc"] = "in-process `tether.scan()` vs `lsof -nP -iTCP -sTCP:LISTEN` merely listing"
         print(
             f"rounds: {args.rounds}; load average before/after: {loads[0]} / {loads[1]};",
-            f"CPUs: {os.cpu_count()}",
+            f"CPUs: {os.cpu_count()};",
+            f"apps found per scan: {min(seen)}-{max(seen)} (3 started here; the rest are others')",
         )
         print()
         print("| command | tether | floor | ratio | goal |")
