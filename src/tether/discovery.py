@@ -302,10 +302,18 @@ def _linux_listing() -> Discovery | None:
     return Discovery(listeners, PARTIAL if unowned else FULL, "/proc/net/tcp", notes)
 
 
+def _exe(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return None
+
+
 def _pid_holding(inodes: set[int], prefer: Callable[[list[str]], bool] | None = None) -> int | None:
     """The process holding one of the socket ``inodes`` (Linux: ``/proc/<pid>/fd``), newest
-    process first, stopping at the first found — then up its parents while they hold it too,
-    so that a server that forks workers sharing its socket is named by its first process.
+    process first, stopping at the first found — then up its parents while they run the same
+    program and hold it too, so that a server that forks workers sharing its socket is named
+    by its first process.
     ``prefer``: processes whose command line it accepts are looked at first (their sockets
     alone, not every descriptor of every process: the likely owner is found in a few reads)."""
     targets = {f"socket:[{i}]" for i in inodes}
@@ -329,14 +337,15 @@ def _pid_holding(inodes: set[int], prefer: Callable[[list[str]], bool] | None = 
         return None
     me = os.getpid()
     found = None
-    if prefer is not None:
-        likely = []
+    if prefer is not None:  # newest first, the likely ones only, until one holds it
+        tried = set()
         for pid in pids:
             cmdline = _linux_cmdline(pid)
             if cmdline and prefer(cmdline):
-                likely.append(pid)
-        found = next((pid for pid in likely if holds(pid)), None)
-        tried = set(likely)
+                tried.add(pid)
+                if holds(pid):
+                    found = pid
+                    break
         pids = [pid for pid in pids if pid not in tried] if found is None else []
     if found is None:
         found = next((pid for pid in pids if pid != me and holds(pid)), None)
@@ -348,8 +357,8 @@ def _pid_holding(inodes: set[int], prefer: Callable[[list[str]], bool] | None = 
                 ppid = int(f.read().rsplit(")", 1)[1].split()[1])
         except (OSError, ValueError, IndexError):
             break
-        if ppid <= 1 or not holds(ppid):
-            break
+        if ppid <= 1 or _exe(ppid) != _exe(found) or not holds(ppid):
+            break  # a parent running another program (a shell, a test harness) is not a fork of it
         found = ppid
     return found
 
