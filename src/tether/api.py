@@ -42,7 +42,9 @@ def scan(
     adapters = _adapters(apps)
     disc = discovery if discovery is not None else list_listeners()
     candidates = gather(disc.listeners, adapters)
-    endpoints = identify(candidates, adapters, timeout=timeout, probe=probe, deep=deep)
+    endpoints = identify(
+        candidates, adapters, timeout=timeout, probe=probe, deep=deep, unknown=include_unknown
+    )
     if not include_unknown:
         endpoints = [e for e in endpoints if e.app is not None]
     return sorted(endpoints, key=lambda e: (Confidence(e.confidence).rank, e.app or "~", e.port))

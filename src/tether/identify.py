@@ -181,13 +181,15 @@ def identify(
     probe: bool = True,
     deep: bool = False,
     workers: int = 16,
+    unknown: bool = True,
 ) -> list[Endpoint]:
     """Probe hinted candidates in parallel; return an endpoint per candidate worth reporting.
 
     Only what sends or reads something goes to the thread pool (a hinted candidate when
     probing, every listed one when ``deep``): a machine's hundreds of unclaimed listeners are
     reported inline, a lone probe runs in the caller's thread, and the pool is made once per
-    process and kept for the next scan.
+    process and kept for the next scan. ``unknown=False``: the listeners no adapter hints at
+    are not reported at all (a scan without ``--all`` drops them: no need to build them).
     """
     if not candidates:
         return []
@@ -197,7 +199,7 @@ def identify(
     # the probes go out first; the inline reports are made while they are on the wire
     pending = _pool(workers).submit(one, [candidates[i] for i in remote]) if len(remote) > 1 else None
     for i, cand in enumerate(candidates):
-        if not ((cand.hints and probe) or (deep and not cand.hints)):
+        if not ((cand.hints and probe) or (deep and not cand.hints)) and (unknown or cand.hints):
             results[i] = one(cand)
     if len(remote) == 1:
         results[remote[0]] = one(candidates[remote[0]])
