@@ -13,7 +13,6 @@ time: while another client holds it, :class:`~tether.errors.Busy` is raised.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -680,6 +679,8 @@ class Firefox(_Finder):
         if element is not None:
             el = self.find(element) if isinstance(element, str) else element
             params = {"id": el.id, "full": False, "hash": False}
+        import base64
+
         data = PNG(base64.b64decode(self.request("WebDriver:TakeScreenshot", params)))
         if path is not None:
             Path(path).write_bytes(data)
@@ -688,6 +689,8 @@ class Firefox(_Finder):
     def pdf(self, path: str | Path | None = None, **options: Any) -> bytes:
         """The page printed to PDF (``WebDriver:Print``; options such as ``orientation``,
         ``scale``, ``background``, ``page``, ``margin``, ``pageRanges``)."""
+        import base64
+
         data = base64.b64decode(self.request("WebDriver:Print", options))
         if path is not None:
             Path(path).write_bytes(data)

@@ -7,13 +7,11 @@ greeting, while another client holds the session: that is reported as busy.
 
 from __future__ import annotations
 
-import configparser
 import json
 import os
 from pathlib import Path
 
 from tether.adapter import ProbeResult, Verdict, connect_failed
-from tether.discovery import listener_pid
 from tether.errors import ProtocolError, TetherError, Timeout, Unreachable
 
 DEFAULT_PORT = 2828
@@ -68,18 +66,21 @@ def bidi_client(port: int) -> str | None:
     it, Marionette still greets new connections — and ends that session when such a connection
     closes, even one that only read the greeting. So before touching Marionette, look for one.
     """
+    from tether.discovery import listener_pid, process_info
+
+    # the scan's socket snapshot, or that port's sockets alone (Firefox's processes looked at first)
+    owner = listener_pid(port, prefer=lambda cmd: is_firefox(None, cmd) and "-contentproc" not in cmd)
+    profile = profile_dir(process_info(owner)[1]) if owner else None
+    bidi = bidi_port_of(profile) if profile else None
+    if bidi is None:
+        return None
     import psutil
 
     from tether.discovery import tcp_connections
 
     try:
-        conns = tcp_connections()  # the scan's own snapshot when called during a scan
-        owner = next((c.pid for c in conns if c.status == psutil.CONN_LISTEN and c.laddr[1] == port), None)
-        profile = profile_dir(psutil.Process(owner).cmdline()) if owner else None
+        conns = tcp_connections()
     except (psutil.Error, OSError):
-        return None
-    bidi = bidi_port_of(profile) if profile else None
-    if bidi is None:
         return None
     for c in conns:
         if c.status == psutil.CONN_ESTABLISHED and c.raddr and c.raddr[1] == bidi and c.pid != owner:
@@ -96,6 +97,7 @@ def listener_name(host: str, port: int) -> tuple[str, bool] | None:
     import psutil
 
     from tether.adapter import is_loopback
+    from tether.discovery import listener_pid
 
     if not is_loopback(host) or (pid := listener_pid(port)) is None:
         return None
@@ -109,14 +111,16 @@ def listener_name(host: str, port: int) -> tuple[str, bool] | None:
 
 def firefox_processes():
     """(pid, name, cmdline) of running Firefox main processes started with Marionette."""
-    try:
-        import psutil
-    except ImportError:  # pragma: no cover
-        return
-    for proc in psutil.process_iter(["pid", "name", "cmdline"]):
-        name, cmd = proc.info.get("name"), proc.info.get("cmdline") or []
-        if is_firefox(name, cmd) and (has_marionette(cmd) or profile_dir(cmd)) and "-contentproc" not in cmd:
-            yield proc.info["pid"], name, cmd
+    from tether.discovery import processes
+
+    def candidate(cmd: list[str]) -> bool:  # what the command line alone can tell
+        return (
+            bool(cmd) and (has_marionette(cmd) or profile_dir(cmd) is not None) and "-contentproc" not in cmd
+        )
+
+    for pid, name, cmd in processes(candidate):
+        if is_firefox(name, cmd):
+            yield pid, name, cmd
 
 
 def check_greeting(value) -> ProbeResult:
@@ -178,6 +182,8 @@ def probe_marionette(host: str, port: int, timeout: float) -> ProbeResult:
 
 
 def _not_answering(port: int, timeout: float) -> str:
+    from tether.discovery import listener_pid
+
     why = f"accepted but sent no Marionette greeting within {timeout:g} s"
     pid = listener_pid(port)
     if pid is None:
@@ -215,10 +221,30 @@ def firefox_version(cmdline: list[str], pid: int | None = None) -> str | None:
         except OSError:
             pass
     for ini in (exe.parent / "application.ini", exe.parent / "browser" / "application.ini"):
-        parser = configparser.ConfigParser()
-        try:
-            if parser.read(ini, encoding="utf-8") and parser.has_option("App", "Version"):
-                return parser.get("App", "Version")
-        except configparser.Error:
+        version = _ini_value(ini, "App", "Version")
+        if version is not None:
+            return version
+    return None
+
+
+def _ini_value(path: Path, section: str, key: str) -> str | None:
+    """``[section] key=value`` of an INI file as configparser reads it (names case-insensitive,
+    ``=`` or ``:``, values stripped), without importing configparser (every verified Firefox
+    endpoint reads its version so). ``None`` when the file, the section or the key is missing."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    inside = False
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
             continue
+        if line.startswith("[") and line.endswith("]"):
+            inside = line[1:-1] == section
+            continue
+        if inside:
+            cut = min((i for i in (line.find("="), line.find(":")) if i >= 0), default=-1)
+            if cut > 0 and line[:cut].strip().lower() == key.lower():
+                return line[cut + 1 :].strip()
     return None

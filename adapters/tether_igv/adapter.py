@@ -5,20 +5,30 @@ Detection (hints and the probe) lives in :mod:`.probe`; the client and commands 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 from tether.adapter import Adapter, Hint, ProbeResult
 from tether.endpoint import Listener
 
 from .probe import DEFAULT_PORT, configured_port, is_igv_process, probe_igv, read_prefs, version_from_install
 
+#: the last ``~/igv/prefs.properties`` read: [(path, inode, size, mtime), PORT_NUMBER]
+_HOME_PREFS: list[Any] = []
+
+
+def _after_exit(*args: Any, **kwargs: Any) -> Any:
+    from .launch import after_exit
+
+    return after_exit(*args, **kwargs)
+
 
 def _with_exit_hook(options: dict) -> dict:
     # Quitting an IGV tether launched also ends its Xvfb and forgets its record; that is the
-    # launch layer's work (launch -> client, never back), so the client gets it as a hook.
-    from .launch import after_exit
-
-    return {"on_exit": after_exit, **options}
+    # launch layer's work (launch -> client, never back), so the client gets it as a hook —
+    # one that imports the launch layer only when IGV is told to exit (not for every goto).
+    return {"on_exit": _after_exit, **options}
 
 
 class IGVAdapter(Adapter):
@@ -43,8 +53,20 @@ class IGVAdapter(Adapter):
 
     @staticmethod
     def _home_prefs_port() -> int | None:
-        value = read_prefs(Path.home() / "igv").get("PORT_NUMBER", "")
-        return int(value) if value.isdigit() else None
+        """``PORT_NUMBER`` of ``~/igv/prefs.properties``. Asked for every listener of a scan
+        (hundreds): the file is parsed again only when it changes (path, inode, size, mtime)."""
+        directory = os.path.join(os.environ.get("HOME") or os.path.expanduser("~"), "igv")  # Path.home()
+        try:
+            st = os.stat(os.path.join(directory, "prefs.properties"))
+        except OSError:
+            return None
+        key = (directory, st.st_ino, st.st_size, st.st_mtime_ns)
+        if _HOME_PREFS and _HOME_PREFS[0] == key:
+            return _HOME_PREFS[1]
+        value = read_prefs(Path(directory)).get("PORT_NUMBER", "")
+        port = int(value) if value.isdigit() else None
+        _HOME_PREFS[:] = [key, port]
+        return port
 
     def extra_listeners(self, listeners):
         port = self._home_prefs_port()

@@ -15,6 +15,7 @@ for a burst of commands.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -135,6 +136,71 @@ def _choice(value: str, allowed: frozenset[str], what: str) -> str:
     return value
 
 
+#: IGV processes known to answer UNKNOWN COMMAND to ``currentGenomePath`` (IGV < 2.17), one
+#: ``<pid> <start>`` a line: what a process supports does not change while it runs, so each
+#: one-shot ``tether igv goto`` skips that exchange (a connection, three round trips).
+_NO_GENOME_QUERY = "without-currentGenomePath.txt"
+
+
+def _process_start(pid: int) -> str | None:
+    """What tells process ``pid`` from a later one with the same pid: its start time (Linux: the
+    start in clock ticks from ``/proc/<pid>/stat``, read without psutil)."""
+    if sys.platform.startswith("linux"):
+        try:
+            with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
+                return f.read().rsplit(")", 1)[1].split()[19]
+        except (OSError, IndexError):
+            return None  # no such process
+    from tether.launched import start_time
+
+    start = start_time(pid)
+    return None if start is None else f"{start:.2f}"
+
+
+def _genome_query_file() -> Path:
+    from tether import launched
+
+    return launched.state_dir() / "igv" / _NO_GENOME_QUERY
+
+
+def _local_process_lacks_genome_query(host: str, pid: int | None) -> bool:
+    if not pid or not _is_local(host):
+        return False
+    start = _process_start(pid)
+    try:
+        lines = _genome_query_file().read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return False
+    return start is not None and f"{pid} {start}" in lines
+
+
+def _remember_lacks_genome_query(host: str, pid: int | None) -> None:
+    """Note that process ``pid`` (pid and start time) lacks ``currentGenomePath``; entries of
+    processes that have ended are dropped. A failure to write only costs the next command a query."""
+    if not pid or not _is_local(host) or (start := _process_start(pid)) is None:
+        return
+    try:
+        from tether import launched
+
+        path = launched.app_dir("igv") / _NO_GENOME_QUERY
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError:
+            lines = []
+        keep = [
+            line
+            for line in lines
+            if len(parts := line.split()) == 2
+            and parts[0].isdigit()
+            and _process_start(int(parts[0])) == parts[1]
+        ]
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text("".join(f"{line}\n" for line in [*keep, f"{pid} {start}"] if line), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
 def _is_local(host: str) -> bool:
     return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
 
@@ -171,6 +237,7 @@ class IGVClient:
         on_exit: Callable[[IGVClient, float], None] | None = None,
     ) -> None:
         self._finder: Callable[[], Any] | None = None
+        self._handoff: Any = None  # the probe's connection to IGV, for the first command
         self._host = host
         self._port = port
         self.pid = pid
@@ -213,7 +280,12 @@ class IGVClient:
         if self._finder is None:
             return
         finder, self._finder = self._finder, None
-        endpoint = finder()
+        from .probe import keep_probe_connection
+
+        with keep_probe_connection() as kept:
+            endpoint = finder()
+            # the probe's connection, if it proved IGV on it: the first command goes there
+            self._handoff = kept.pop((endpoint.host, endpoint.port), None)
         self._host, self._port = endpoint.host, endpoint.port
         self.cmdline = self.cmdline or list(getattr(endpoint, "cmdline", []) or [])
         self.pid = self.pid or getattr(endpoint, "pid", None)
@@ -249,6 +321,14 @@ class IGVClient:
 
     # -- connections -----------------------------------------------------------------------
     def _open(self, lazy: bool) -> IGVConnection:
+        self._ensure_endpoint()
+        handoff, self._handoff = self._handoff, None
+        if handoff is not None and not handoff.closed:
+            # IGV answered the probe's echo on this connection: it serves it (no second echo)
+            handoff.quickack_active = handoff.quickack_active and self.quickack
+            return IGVConnection(
+                handoff, self._host, self._port, confirm=self.confirm, lazy=lazy, grace=self.grace
+            )
         return IGVConnection.open(
             self.host,
             self.port,
@@ -283,6 +363,9 @@ class IGVClient:
 
     def close(self) -> None:
         """Close the session connection, if one is open."""
+        handoff, self._handoff = self._handoff, None
+        if handoff is not None:
+            handoff.close()
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -391,6 +474,10 @@ class IGVClient:
         }
 
     def _resolve_genome(self, timeout: float | None = None) -> tuple[str | None, str | None]:
+        if self._has_current_genome_path is None:
+            self._ensure_endpoint()
+            if _local_process_lacks_genome_query(self._host, self.pid):
+                self._has_current_genome_path = False  # learnt by an earlier command to this process
         if self._has_current_genome_path is not False:
             try:
                 path = self.execute(
@@ -401,6 +488,7 @@ class IGVClient:
                     return path, "currentGenomePath"
             except CommandError:
                 self._has_current_genome_path = False  # IGV 2.16: UNKOWN COMMAND
+                _remember_lacks_genome_query(self._host, self.pid)
         if self._genome:
             return self._genome, self._genome_source
         if _is_local(self.host):

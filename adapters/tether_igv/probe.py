@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import os
 import re
-import zipfile
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from tether.adapter import ProbeResult, Verdict, connect_failed
+from tether.adapter import ProbeResult, Verdict, connect_failed, is_loopback
 from tether.endpoint import Listener
 from tether.errors import TetherError, Timeout, Unreachable
 
@@ -77,35 +80,150 @@ def _jar_path(cmdline: list[str]) -> str | None:
 
 
 def _dpkg_version(package: str = "igv") -> str | None:
+    """The version of Debian's installed ``package``, from dpkg's status file: the package's
+    stanza is found by its ``Package:`` line, not by splitting the whole file (it is large)."""
     try:
         text = Path("/var/lib/dpkg/status").read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    for stanza in text.split("\n\n"):
-        if (
-            re.search(rf"^Package: {re.escape(package)}$", stanza, re.MULTILINE)
-            and "Status: install ok installed" in stanza
-        ):
-            m = re.search(r"^Version: (?:\d+:)?([^\s+~-]+)", stanza, re.MULTILINE)
-            return m.group(1) if m else None
+    needle = f"Package: {package}\n"
+    at = text.find(needle)
+    while at >= 0:
+        if at == 0 or text[at - 1] == "\n":
+            start = text.rfind("\n\n", 0, at)
+            end = text.find("\n\n", at)
+            stanza = text[start + 2 if start >= 0 else 0 : end if end >= 0 else len(text)]
+            if "Status: install ok installed" in stanza:
+                m = re.search(r"^Version: (?:\d+:)?([^\s+~-]+)", stanza, re.MULTILINE)
+                return m.group(1) if m else None
+        at = text.find(needle, at + 1)
     return None
+
+
+class _NotPlainZip(Exception):
+    """A zip the quick reader does not handle (zip64, a prefix): zipfile reads it."""
+
+
+def _zip_member(path: str, name: str) -> bytes | None:
+    """Member ``name`` of the zip (jar) at ``path``, found in the central directory by its name
+    alone (zipfile parses every entry: ~20 ms for IGV's jar, on every command and scan);
+    ``None`` when it is not there. Raises :class:`_NotPlainZip` for what zipfile must read."""
+    import struct
+    import zlib
+
+    key = name.encode()
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        size = f.tell()
+        tail_len = min(size, 65536 + 22)
+        f.seek(size - tail_len)
+        tail = f.read()
+        eocd = tail.rfind(b"PK\x05\x06")
+        if eocd < 0 or len(tail) < eocd + 22:
+            raise _NotPlainZip()
+        cd_size, cd_offset = struct.unpack_from("<II", tail, eocd + 12)
+        if cd_offset == 0xFFFFFFFF or cd_offset + cd_size != size - tail_len + eocd:
+            raise _NotPlainZip()  # zip64, or data before the zip
+        f.seek(cd_offset)
+        cd = f.read(cd_size)
+        at = cd.find(key)
+        while at >= 0:
+            hdr = at - 46
+            if hdr >= 0 and cd[hdr : hdr + 4] == b"PK\x01\x02":
+                (method,) = struct.unpack_from("<H", cd, hdr + 10)
+                comp, _uncomp, name_len = struct.unpack_from("<IIH", cd, hdr + 20)
+                (local,) = struct.unpack_from("<I", cd, hdr + 42)
+                if name_len == len(key):
+                    f.seek(local)
+                    head = f.read(30)
+                    if head[:4] != b"PK\x03\x04" or method not in (0, 8):
+                        raise _NotPlainZip()
+                    n, e = struct.unpack_from("<HH", head, 26)
+                    f.seek(local + 30 + n + e)
+                    data = f.read(comp)
+                    return data if method == 0 else zlib.decompressobj(-15).decompress(data)
+            at = cd.find(key, at + 1)
+    return None
+
+
+def _about_properties(jar: str) -> str | None:
+    """The text of ``resources/about.properties`` in IGV's jar, or ``None``."""
+    import struct
+    import zlib
+
+    try:
+        raw = _zip_member(jar, "resources/about.properties")
+    except (OSError, zlib.error, struct.error):
+        return None
+    except _NotPlainZip:
+        import zipfile
+
+        try:
+            with zipfile.ZipFile(jar) as zf:
+                raw = zf.read("resources/about.properties")
+        except (OSError, KeyError, zipfile.BadZipFile):
+            return None
+    return raw.decode("utf-8", "replace") if raw is not None else None
 
 
 def version_from_install(cmdline: list[str]) -> str | None:
     """IGV's version from its jar (``resources/about.properties``), else from Debian's package."""
     jar = _jar_path(cmdline)
     if jar:
-        try:
-            with zipfile.ZipFile(jar) as zf:
-                props = zf.read("resources/about.properties").decode("utf-8", "replace")
-            m = re.search(r"^version=(.*)$", props, re.MULTILINE)
-            if m and m.group(1).strip() not in _UNKNOWN_VERSIONS:
-                return m.group(1).strip()
-        except (OSError, KeyError, zipfile.BadZipFile):
-            pass
+        props = _about_properties(jar)
+        m = re.search(r"^version=(.*)$", props, re.MULTILINE) if props else None
+        if m and m.group(1).strip() not in _UNKNOWN_VERSIONS:
+            return m.group(1).strip()
         if jar.startswith("/usr/share/java/"):
             return _dpkg_version("igv")
     return None
+
+
+def _installed_version(port: int) -> str | None:
+    """The version of the IGV install behind local ``port`` (its owner's jar, or Debian's
+    package), when the owner can be seen and runs IGV; ``None`` otherwise."""
+    from tether.discovery import port_owner
+
+    def java_igv(cmdline: list[str]) -> bool:
+        return is_igv_process(Listener(host="127.0.0.1", port=port, cmdline=cmdline))
+
+    try:
+        owner = port_owner(port, prefer=java_igv)
+    except Exception:
+        return None
+    if owner is None or not is_igv_process(owner):
+        return None
+    return version_from_install(owner.cmdline)
+
+
+class _Kept(threading.local):
+    """Where :func:`keep_probe_connection` asks the probe to leave its connection (per thread)."""
+
+    slot: dict | None = None
+
+
+_KEPT = _Kept()
+
+
+@contextmanager
+def keep_probe_connection() -> Iterator[dict]:
+    """Within this block, a probe of IGV *in this thread* that proves IGV leaves its connection
+    open in the yielded dict (``(host, port) -> LineConnection``) instead of closing it.
+
+    IGV serves one connection at a time and each new one costs a round trip through its
+    command thread: the client of a one-shot command (``tether igv goto --port P``) sends its
+    command on the very connection the probe's ``echo`` was answered on — IGV is proved to
+    serve it, as the client's own ``echo`` would prove. A scan's probes run in other threads
+    and close theirs as always. Connections left in the dict are closed when the block ends."""
+    kept: dict = {}
+    outer, _KEPT.slot = _KEPT.slot, kept
+    try:
+        yield kept
+    finally:
+        _KEPT.slot = outer
+        for conn in kept.values():
+            conn.close()
+        kept.clear()
 
 
 def probe_igv(host: str, port: int, timeout: float) -> ProbeResult:
@@ -114,11 +232,13 @@ def probe_igv(host: str, port: int, timeout: float) -> ProbeResult:
     from tether.transport.line import LineConnection
 
     deadline = Deadline(timeout)
-    try:
-        conn = LineConnection.open(host, port, timeout, what="IGV")
+    slot = _KEPT.slot
+    try:  # TCP_QUICKACK: IGV writes its reply without TCP_NODELAY (measured.md's delayed-ACK trap)
+        conn = LineConnection.open(host, port, timeout, what="IGV", quickack=True)
     except Unreachable as exc:  # refused or timed out (Timeout is an Unreachable)
         return connect_failed(exc)
-    with conn:
+    keep = False
+    try:
         try:
             conn.send_line("echo", deadline)
             reply = conn.readline(deadline)
@@ -136,11 +256,26 @@ def probe_igv(host: str, port: int, timeout: float) -> ProbeResult:
         if reply != "echo":
             return ProbeResult(Verdict.NOT_ME, detail=f"answered {reply[:60]!r} to 'echo'")
         version = None
-        try:
-            conn.send_line("version", Deadline(min(timeout, 0.5)))
-            answer = conn.readline(Deadline(min(timeout, 0.5))) or ""
-            if answer and not answer.upper().startswith(("UNKNOWN", "UNKOWN", "ERROR")):
-                version = answer.strip() if answer.strip() not in _UNKNOWN_VERSIONS else None
-        except TetherError:
-            pass  # echo proved it; the version is a bonus
+        if is_loopback(host) and not conn.pending and sys.platform.startswith("linux"):
+            # each command costs a pass through IGV's command thread: the version of a local IGV
+            # is what its install says (the about.properties IGV reads), found without asking
+            version = _installed_version(port)
+        keep = slot is not None and version is not None
+        if version is None:
+            try:
+                conn.send_line("version", Deadline(min(timeout, 0.5)))
+                answer = conn.readline(Deadline(min(timeout, 0.5))) or ""
+                if answer and not answer.upper().startswith(("UNKNOWN", "UNKOWN", "ERROR")):
+                    version = answer.strip() if answer.strip() not in _UNKNOWN_VERSIONS else None
+                keep = slot is not None and answer != "" and not conn.pending
+            except TetherError:
+                pass  # echo proved it; the version is a bonus
+        if keep and slot is not None:
+            old = slot.pop((host, port), None)
+            if old is not None:
+                old.close()
+            slot[(host, port)] = conn
         return ProbeResult(Verdict.VERIFIED, version=version, detail="answered 'echo'")
+    finally:
+        if not keep:
+            conn.close()

@@ -31,7 +31,7 @@ Queries (``echo``, ``version``, ``currentGenomePath``) always use the echo: thei
 
 from __future__ import annotations
 
-import secrets
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,7 +53,7 @@ GRACE = 0.25
 
 
 def new_nonce() -> str:
-    return f"tether-{secrets.token_hex(6)}"
+    return f"tether-{os.urandom(6).hex()}"  # secrets.token_hex, without importing secrets
 
 
 @dataclass

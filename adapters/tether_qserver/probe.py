@@ -1,14 +1,16 @@
 """The Bluesky HTTP Server's adapter: hints (uvicorn/bluesky_httpserver processes) and the OpenAPI probe.
 
 ``GET /openapi.json`` needs no API key, changes nothing, and names the server
-(``info.title == "Bluesky HTTP Server"``) and its version. The probe uses the standard
-library's ``http.client`` so that a scan does not pay for importing requests.
+(``info.title == "Bluesky HTTP Server"``) and its version. The probe speaks plain HTTP/1.1
+over a socket (``http.client`` for https only), so that a scan — and every other adapter's
+command, which loads this module with the adapter — pays neither for requests nor for
+``http.client``/``ssl`` (~25 ms of imports).
 """
 
 from __future__ import annotations
 
-import http.client
 import json
+import time
 
 from tether.adapter import ProbeResult, Verdict
 
@@ -34,43 +36,24 @@ def probe_openapi(
 ) -> ProbeResult:
     """``GET <prefix>/openapi.json`` within ``timeout`` seconds in all (connect, headers and body:
     a server trickling bytes cannot stretch it), reading at most ``MAX_SCHEMA`` bytes."""
-    from tether.deadline import Deadline
-    from tether.transport.tcp import Watchdog
-
-    deadline = Deadline(timeout)
-    cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
-    conn = cls(host, port, timeout=timeout)
-    watch = Watchdog(deadline)
+    path = f"{prefix.rstrip('/')}/openapi.json"
     try:
-        with watch:
-            watch.watch(conn)
-            conn.request(
-                "GET",
-                f"{prefix.rstrip('/')}/openapi.json",
-                headers={"Accept": "application/json", "Connection": "close", "Accept-Encoding": "identity"},
-            )
-            if scheme == "http" and _speaks_zmq(conn.sock):
-                return ProbeResult(Verdict.NOT_ME, detail=ZMQ_DETAIL)
-            resp = conn.getresponse()
-            body = resp.read(MAX_SCHEMA + 1)
-    except ConnectionRefusedError:
-        return ProbeResult(Verdict.UNREACHABLE, detail="connection refused")
+        if scheme == "https":
+            status, body = _get_https(host, port, path, timeout)
+        else:
+            status, body = _get_plain(host, port, path, timeout)
+    except _ZmqPeer:
+        return ProbeResult(Verdict.NOT_ME, detail=ZMQ_DETAIL)
+    except ConnectionRefusedError as exc:
+        return ProbeResult(Verdict.UNREACHABLE, detail=f"connection refused ({exc})")
     except TimeoutError:
         return ProbeResult(Verdict.UNKNOWN, detail=f"no whole HTTP answer within {timeout:g} s")
-    except (http.client.HTTPException, ValueError) as exc:
-        if watch.fired:
-            return ProbeResult(Verdict.UNKNOWN, detail=f"no whole HTTP answer within {timeout:g} s")
-        return ProbeResult(Verdict.NOT_ME, detail=f"not an HTTP server ({type(exc).__name__})")
+    except _NotHttp as exc:
+        return ProbeResult(Verdict.NOT_ME, detail=f"not an HTTP server ({exc})")
     except OSError as exc:
-        if watch.fired:
-            return ProbeResult(Verdict.UNKNOWN, detail=f"no whole HTTP answer within {timeout:g} s")
-        if isinstance(exc, ConnectionResetError):
-            return ProbeResult(Verdict.UNKNOWN, detail="the connection was reset before an HTTP answer")
-        return ProbeResult(Verdict.UNKNOWN, detail=f"HTTP probe failed: {exc.strerror or type(exc).__name__}")
-    finally:
-        conn.close()
-    if resp.status != 200:
-        return ProbeResult(Verdict.NOT_ME, detail=f"GET /openapi.json answered HTTP {resp.status}")
+        return ProbeResult(Verdict.UNKNOWN, detail=f"HTTP probe failed: {exc}")
+    if status != 200:
+        return ProbeResult(Verdict.NOT_ME, detail=f"GET /openapi.json answered HTTP {status}")
     if len(body) > MAX_SCHEMA:
         return ProbeResult(Verdict.NOT_ME, detail=f"/openapi.json is larger than {MAX_SCHEMA} bytes")
     try:
@@ -84,6 +67,121 @@ def probe_openapi(
     return ProbeResult(
         Verdict.VERIFIED, version=str(info.get("version") or "")[:80] or None, detail="OpenAPI title matches"
     )
+
+
+class _ZmqPeer(Exception):
+    """The port greets with ZMTP's signature: a ZeroMQ socket."""
+
+
+class _NotHttp(Exception):
+    """The peer does not answer in HTTP."""
+
+
+def _get_https(host: str, port: int, path: str, timeout: float) -> tuple[int, bytes]:
+    import http.client
+
+    conn = http.client.HTTPSConnection(host, port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Accept": "application/json", "Connection": "close"})
+        resp = conn.getresponse()
+        return resp.status, resp.read(MAX_SCHEMA + 1)
+    except (http.client.HTTPException, ValueError) as exc:
+        raise _NotHttp(type(exc).__name__) from exc
+    finally:
+        conn.close()
+
+
+def _get_plain(host: str, port: int, path: str, timeout: float) -> tuple[int, bytes]:
+    """``GET path`` in HTTP/1.1 over a socket: the status and the body (at most ``MAX_SCHEMA``
+    bytes; ``Content-Length``, chunked, or up to the close that ``Connection: close`` asks for)."""
+    import socket
+
+    hostname = f"[{host}]" if ":" in host else host
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {hostname}:{port}\r\nAccept: application/json\r\n"
+        "Accept-Encoding: identity\r\nConnection: close\r\n\r\n"
+    )
+    end = time.monotonic() + timeout  # one deadline for connect, request, headers and body
+
+    def left() -> float:
+        remaining = end - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError(f"no whole HTTP answer within {timeout:g} s")
+        return remaining
+
+    sock = socket.create_connection((host, port), timeout=timeout)
+    try:
+        sock.settimeout(left())
+        sock.sendall(request.encode("ascii"))
+        if _speaks_zmq(sock):
+            raise _ZmqPeer()
+        data = b""
+        while b"\r\n\r\n" not in data:
+            sock.settimeout(left())  # a server trickling bytes cannot stretch the deadline
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise _NotHttp("closed before the end of the headers")
+            data += chunk
+            if len(data) > 65536 and b"\r\n\r\n" not in data:
+                raise _NotHttp("no end of headers")
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        parts = lines[0].split(" ", 2)
+        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
+            raise _NotHttp("BadStatusLine")
+        status = int(parts[1])
+        headers = {}
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if not sep:
+                raise _NotHttp("a malformed header")
+            headers[name.strip().lower()] = value.strip()
+
+        def more() -> bytes:
+            sock.settimeout(left())
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise _NotHttp("closed before the end of the body")
+            return chunk
+
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            return status, _dechunk(body, more)
+        length = headers.get("content-length")
+        if length is not None:
+            if not length.isdigit():
+                raise _NotHttp("a malformed Content-Length")
+            want = min(int(length), MAX_SCHEMA + 1)  # one byte more tells "too large"
+            while len(body) < want:
+                body += more()
+            return status, body[:want]
+        while len(body) <= MAX_SCHEMA:
+            sock.settimeout(left())
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return status, body[: MAX_SCHEMA + 1]
+    finally:
+        sock.close()
+
+
+def _dechunk(data: bytes, more) -> bytes:
+    """A chunked body (``data`` read so far, ``more()`` for the rest), at most ``MAX_SCHEMA`` + 1 bytes."""
+    out = b""
+    while True:
+        while b"\r\n" not in data:
+            data += more()
+        size_line, _, data = data.partition(b"\r\n")
+        try:
+            size = int(size_line.split(b";", 1)[0].strip(), 16)
+        except ValueError:
+            raise _NotHttp("a malformed chunk") from None
+        if size == 0 or len(out) > MAX_SCHEMA:
+            return out[: MAX_SCHEMA + 1]  # one byte more tells "too large"
+        while len(data) < size + 2:
+            data += more()
+        out += data[:size]
+        data = data[size + 2 :]
 
 
 def _speaks_zmq(sock) -> bool:

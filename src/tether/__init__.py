@@ -7,12 +7,15 @@
 >>> igv.goto("chr1:100,000-200,000")                             # doctest: +SKIP
 
 Importing tether is cheap: requests, selenium and websocket-client are imported only by
-the adapter code that needs them.
+the adapter code that needs them, and ``connect``/``find``/``scan``/``verify`` load the
+discovery machinery (sockets, thread pools, the registry) at first use — so that an
+adapter's ``import tether`` and ``tether --help`` do not pay for it.
 """
 
 from __future__ import annotations
 
-from .api import connect, find, scan, verify
+from typing import TYPE_CHECKING, Any
+
 from .endpoint import Endpoint, Listener
 from .errors import (
     AmbiguousTarget,
@@ -29,6 +32,19 @@ from .errors import (
 )
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .api import connect, find, scan, verify
+
+_API = ("connect", "find", "scan", "verify")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython: object) -> None:

@@ -36,10 +36,20 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .deadline import Deadline
 from .endpoint import Confidence, Endpoint, Listener
 from .errors import Busy, NotFound, Timeout, Unreachable, UsageError, WrongApp
-from .findings import Finding
 
 if TYPE_CHECKING:  # pragma: no cover
     import typer
+
+    from .findings import Finding
+
+
+def __getattr__(name: str) -> Any:
+    # Finding (what ``audit`` returns) loads at first use: commands and scans never need it
+    if name == "Finding":
+        from .findings import Finding
+
+        return Finding
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Verdict(str, Enum):

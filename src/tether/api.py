@@ -5,15 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from . import config, registry, remote
+from . import config, registry
 from .adapter import check_host, is_loopback, raise_for_verdict
-from .discovery import Discovery, list_listeners
+from .discovery import Discovery, list_listeners, port_owner
 from .endpoint import Confidence, Endpoint, Listener
 from .errors import AmbiguousTarget, Busy, NotFound, TetherError, UsageError, WrongApp
 from .identify import DEFAULT_TIMEOUT, claimed_elsewhere, gather, identify, safe_probe
-from .ssh import is_ssh
 
 DEFAULT_HOST = "127.0.0.1"
+
+
+def is_ssh(host: str | None) -> bool:
+    """``True`` for an ``ssh://`` host (:mod:`tether.ssh` and :mod:`tether.remote`, which import
+    hashlib and a thread pool, load only when one is named)."""
+    return bool(host) and str(host).startswith("ssh://")
 
 
 def _adapters(apps: Iterable[str] | None):
@@ -60,7 +65,9 @@ def scan(
     adapters = _adapters(apps)
     disc = discovery if discovery is not None else list_listeners()
     candidates = gather(disc.listeners, adapters)
-    endpoints = identify(candidates, adapters, timeout=timeout, probe=probe, deep=deep)
+    endpoints = identify(
+        candidates, adapters, timeout=timeout, probe=probe, deep=deep, unknown=include_unknown
+    )
     if not include_unknown:
         endpoints = [e for e in endpoints if e.app is not None]
     return sorted(endpoints, key=lambda e: (Confidence(e.confidence).rank, e.app or "~", e.port))
@@ -84,6 +91,8 @@ def scan_hosts(
                 hint="tether reaches other machines through OpenSSH only",
             )
     eps: list[Endpoint] = scan(apps, timeout=timeout, **kw) if local else []
+    from . import remote
+
     remote_eps, errors = remote.scan(
         [h for h in hosts if is_ssh(h)], _adapters(apps), timeout=timeout, ssh_config=ssh_config, **kw
     )
@@ -92,15 +101,22 @@ def scan_hosts(
     ), errors
 
 
-def _owner(port: int) -> Listener | None:
-    """The local listener on ``port`` (for its pid), if the socket table shows one."""
+def _owner(port: int, adapter: Any = None) -> Listener | None:
+    """The local listener on ``port`` (for its pid), if the socket table shows one: that port's
+    sockets and their owner only, not every socket of the machine — the processes ``adapter``
+    recognises by their command line looked at first."""
+
+    def likely(cmdline: list[str]) -> bool:
+        try:
+            hint = adapter.hints(Listener(host=DEFAULT_HOST, port=port, cmdline=cmdline))
+        except Exception:
+            return False
+        return hint is not None and hint.strength != "port"
+
     try:
-        for item in list_listeners().listeners:
-            if item.port == port:
-                return item
+        return port_owner(port, prefer=likely if adapter is not None else None)
     except Exception:
         return None
-    return None
 
 
 def verify(app: str, host: str | None, port: int, *, timeout: float = 2.0) -> Endpoint:
@@ -113,7 +129,7 @@ def verify(app: str, host: str | None, port: int, *, timeout: float = 2.0) -> En
     host = check_host(host or DEFAULT_HOST)
     if not 0 < port < 65536:
         raise UsageError(f"port {port} is out of range (1-65535)")
-    owner = _owner(port) if is_loopback(host) else None
+    owner = _owner(port, adapter) if is_loopback(host) else None
     if owner is not None:
         _refuse_if_claimed(adapter, owner, host, port)
     res = safe_probe(adapter, host, port, timeout)
@@ -235,6 +251,8 @@ def _pick(adapter, eps: list[Endpoint], looked: set[str], where: str = "") -> En
 
 def _find_remote(adapter, url: str, port: int | None, timeout: float, ssh_config: str | None) -> Endpoint:
     """:func:`find` on another machine: scan it over ssh (or take ``port``), forward, verify."""
+    from . import remote
+
     connect = max(timeout, 2.0)
     if port is not None:
         if not 0 < port < 65536:

@@ -9,8 +9,9 @@ send nothing, read what the peer says unasked — on every other listener.
 from __future__ import annotations
 
 import socket
-from concurrent.futures import ThreadPoolExecutor
+import threading
 from dataclasses import dataclass
+from typing import Any
 
 from .adapter import Adapter, Hint, ProbeResult, Verdict
 from .endpoint import Confidence, Endpoint, Listener
@@ -34,14 +35,17 @@ def gather(listeners: list[Listener], adapters: tuple[Adapter, ...]) -> list[Can
         except Exception:  # a hint source must never break a scan
             pass
     merged: list[Listener] = []
+    by_port: dict[int, list[Listener]] = {}  # merged listeners by port: hundreds of listeners, no n²
     for item in pool:
-        same = [
-            li
-            for li in merged
-            if li.port == item.port and (li.pid == item.pid or item.pid is None or li.pid is None)
-        ]
-        if same:
-            have = same[0]
+        have = next(
+            (
+                li
+                for li in by_port.get(item.port, ())
+                if li.pid == item.pid or item.pid is None or li.pid is None
+            ),
+            None,
+        )
+        if have is not None:
             if have.pid is None and item.pid is not None:
                 have.pid, have.process, have.cmdline = item.pid, item.process, item.cmdline
             if item.source == "file" and have.source != "file":
@@ -50,6 +54,7 @@ def gather(listeners: list[Listener], adapters: tuple[Adapter, ...]) -> list[Can
                 )
             continue
         merged.append(item)
+        by_port.setdefault(item.port, []).append(item)
     listed_ports = {li.port for li in merged}
     for adapter in adapters:
         for port in adapter.default_ports:
@@ -192,10 +197,99 @@ def identify(
     probe: bool = True,
     deep: bool = False,
     workers: int = 16,
+    unknown: bool = True,
 ) -> list[Endpoint]:
-    """Probe hinted candidates in parallel; return an endpoint per candidate worth reporting."""
+    """Probe hinted candidates in parallel; return an endpoint per candidate worth reporting.
+
+    Only what sends or reads something goes to the thread pool (a hinted candidate when
+    probing, every listed one when ``deep``): a machine's hundreds of unclaimed listeners are
+    reported inline, a lone probe runs in the caller's thread, and the pool is made once per
+    process and kept for the next scan. ``unknown=False``: the listeners no adapter hints at
+    are not reported at all (a scan without ``--all`` drops them: no need to build them).
+    """
     if not candidates:
         return []
-    with ThreadPoolExecutor(max_workers=min(workers, len(candidates))) as pool:
-        results = list(pool.map(lambda c: _identify_one(c, timeout, probe, deep, adapters), candidates))
+    one = lambda c: _identify_one(c, timeout, probe, deep, adapters)  # noqa: E731
+    results: list[Endpoint | None] = [None] * len(candidates)
+    remote = [i for i, c in enumerate(candidates) if (c.hints and probe) or (deep and not c.hints)]
+    # the probes go out first; the inline reports are made while they are on the wire
+    pending = _pool(workers).submit(one, [candidates[i] for i in remote]) if len(remote) > 1 else None
+    for i, cand in enumerate(candidates):
+        if not ((cand.hints and probe) or (deep and not cand.hints)) and (unknown or cand.hints):
+            results[i] = one(cand)
+    if len(remote) == 1:
+        results[remote[0]] = one(candidates[remote[0]])
+    elif pending is not None:
+        for i, res in zip(remote, pending(), strict=True):
+            results[i] = res
     return [r for r in results if r is not None]
+
+
+class _Pool:
+    """A few daemon threads taking ``(fn, item, slot)`` from a queue: a parallel map without
+    ``concurrent.futures`` (which imports ``logging`` and ``string``: milliseconds of every
+    ``tether scan``). Threads start as work needs them, up to ``workers``, and stay for the
+    next scan."""
+
+    def __init__(self, workers: int) -> None:
+        import queue
+
+        self.workers = workers
+        self.tasks: Any = queue.SimpleQueue()
+        self.threads: list[threading.Thread] = []
+        self.lock = threading.Lock()
+
+    def _run(self) -> None:
+        while True:
+            fn, item, done, out, index = self.tasks.get()
+            try:
+                out[index] = (True, fn(item))
+            except BaseException as exc:  # handed back to the caller, raised there
+                out[index] = (False, exc)
+            done.release()
+
+    def map(self, fn: Any, items: list) -> list:
+        return self.submit(fn, items)()
+
+    def submit(self, fn: Any, items: list) -> Any:
+        """Start ``fn`` on every item; the returned function waits and gives the results (in
+        order), raising what ``fn`` raised."""
+        out: list[Any] = [None] * len(items)
+        done = threading.Semaphore(0)
+        with self.lock:
+            while len(self.threads) < min(self.workers, len(items)):
+                t = threading.Thread(target=self._run, name="tether-probe", daemon=True)
+                self.threads.append(t)
+                t.start()
+        for index, item in enumerate(items):
+            self.tasks.put((fn, item, done, out, index))
+
+        def results() -> list:
+            for _ in items:
+                done.acquire()
+            values = []
+            for ok, value in out:
+                if not ok:
+                    raise value
+                values.append(value)
+            return values
+
+        return results
+
+
+_POOLS: dict[tuple[int, int], _Pool] = {}
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(workers: int) -> _Pool:
+    """The process's pool of ``workers`` probe threads, made at first use and kept: a scan a
+    second in ``scan --watch`` or a notebook does not start sixteen threads each time. Per
+    process: a forked child has none of its parent's threads."""
+    import os
+
+    key = (os.getpid(), workers)
+    with _POOL_LOCK:
+        pool = _POOLS.get(key)
+        if pool is None:
+            pool = _POOLS[key] = _Pool(workers)
+        return pool

@@ -40,7 +40,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import tempfile
 import time
 import warnings
 from collections.abc import Iterable
@@ -99,6 +98,8 @@ class Record:
     def save(self) -> None:
         """Write the record atomically: a reader sees the old file or the new one, never half of it."""
         directory = app_dir(self.app)
+        import tempfile
+
         fd, tmp = tempfile.mkstemp(prefix=f".{self.key}.", suffix=".tmp", dir=directory)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:

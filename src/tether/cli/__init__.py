@@ -19,7 +19,13 @@ def run(argv: list[str] | None = None) -> int:
     from .command import exit_code
 
     args = list(sys.argv[1:] if argv is None else argv)
-    command = typer.main.get_command(build_app(_completing() or args))
+    completing = _completing()
+    app = build_app(completing or args)
+    if completing is None:
+        from .app import narrowed
+
+        app = narrowed(app, args)
+    command = typer.main.get_command(app)
     try:
         result = command.main(args=args, prog_name="tether", standalone_mode=False)
         return result if isinstance(result, int) else 0

@@ -305,3 +305,45 @@ def build_app(args: list[str] | None = None) -> typer.Typer:
         if sub is not None:
             app.add_typer(sub, name=adapter.name, help=help_text)
     return app
+
+
+def _command_name(info: typer.models.CommandInfo) -> str | None:
+    if info.name:
+        return info.name
+    callback = info.callback
+    return callback.__name__.lower().replace("_", "-") if callback is not None else None
+
+
+def narrowed(app: typer.Typer, words: list[str], *, top: bool = True) -> typer.Typer:
+    """``app`` keeping, at each level, only the commands and groups that ``words`` name.
+
+    typer turns every registered command into a click command (its parameters, their types,
+    its help) before it runs one: for an adapter of thirty commands that is most of a
+    one-shot command's start-up. ``tether igv goto …`` needs the ``goto`` command only.
+    A level where no word names a command (``tether igv --help``, a typo) keeps all of them,
+    so help lists them and click's "No such command" suggests them; a word that is an option's
+    value and a command's name keeps that command too — never fewer than the command line
+    needs. A copy: the adapter's own typer apps are left whole.
+    """
+    import copy
+
+    names = set(words)
+    commands = [c for c in app.registered_commands if _command_name(c) in names]
+    groups = [g for g in app.registered_groups if g.name in names]
+    if not commands and not groups:
+        return app
+    if any(_command_name(c) is None for c in app.registered_commands) or any(
+        g.name is None for g in app.registered_groups
+    ):
+        return app  # a name typer resolves some other way: keep everything
+    if top and not (app.registered_callback or app.info.callback or groups) and len(commands) == 1:
+        return app  # typer would run a lone top-level command as the whole program: keep a group
+    out = copy.copy(app)
+    out.registered_commands = commands
+    out.registered_groups = []
+    for group in groups:
+        group = copy.copy(group)
+        if group.typer_instance is not None:
+            group.typer_instance = narrowed(group.typer_instance, words, top=False)
+        out.registered_groups.append(group)
+    return out

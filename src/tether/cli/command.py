@@ -25,14 +25,16 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 import sys
 import typing
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+
+if TYPE_CHECKING:  # pragma: no cover
+    import logging
 
 from . import render
 
@@ -104,6 +106,7 @@ VerboseOpt = Annotated[
 ]
 
 
+@functools.cache
 def _timeout_opt(default: float | None) -> Any:
     text = "Deadline in seconds for the command" + (
         "." if default is not None else " (default: the command's own deadline)."
@@ -118,7 +121,39 @@ def _has_str_annotations(params: Sequence[inspect.Parameter]) -> bool:
     return any(isinstance(p.annotation, str) for p in params[1:])
 
 
+@functools.lru_cache(maxsize=64)
+def _shared_params(shared: tuple[str, ...], timeout: float | None) -> tuple[inspect.Parameter, ...]:
+    """The shared options a command takes, as parameters (made once per combination: an
+    adapter's commands share them, and building them for each is most of declaring one)."""
+    common = {
+        "host": (HostOpt, None),
+        "port": (PortOpt, None),
+        "timeout": (_timeout_opt(timeout), timeout),
+        "json": (JsonOpt, False),
+        "verbose": (VerboseOpt, False),
+        "ssh_config": (SshConfigOpt, None),
+    }
+    return tuple(
+        inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=common[n][1], annotation=common[n][0])
+        for n in (*SHARED, "ssh_config")
+        if n in shared
+    )
+
+
+_SETTING_PARAMS: dict[int, tuple[Any, inspect.Parameter]] = {}
+
+
 def _setting_param(setting: Any) -> inspect.Parameter:
+    """The option of ``setting`` (made once per setting: an adapter's thirty commands share it)."""
+    have = _SETTING_PARAMS.get(id(setting))
+    if have is not None and have[0] is setting:
+        return have[1]
+    param = _make_setting_param(setting)
+    _SETTING_PARAMS[id(setting)] = (setting, param)
+    return param
+
+
+def _make_setting_param(setting: Any) -> inspect.Parameter:
     kind = _KINDS.get(setting.kind, str)
     help_text = setting.help
     if setting.env:
@@ -244,25 +279,36 @@ class Target:
         return render.progress(description, enabled=not self.json, **kw)
 
 
-class _StderrLog(logging.Handler):
-    """``-v`` output: each record on the current ``sys.stderr``."""
+@functools.lru_cache(maxsize=1)
+def _stderr_log() -> type:
+    """The ``-v`` handler class (``logging`` is imported only when ``-v`` is given)."""
+    import logging
 
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            sys.stderr.write(self.format(record) + "\n")
-        except (OSError, ValueError):  # stderr closed (a pipe gone): nothing to report to
-            pass
+    class _StderrLog(logging.Handler):
+        """``-v`` output: each record on the current ``sys.stderr``."""
+
+        def emit(self, record: logging.LogRecord) -> None:
+            try:
+                sys.stderr.write(self.format(record) + "\n")
+            except (OSError, ValueError):  # stderr closed (a pipe gone): nothing to report to
+                pass
+
+    return _StderrLog
 
 
 @functools.lru_cache(maxsize=1)
 def _logger() -> logging.Logger:
+    import logging
+
     return logging.getLogger("tether")
 
 
 def _verbose_on(target: Target) -> logging.Handler:
+    import logging
+
     from ..transport.http import RedactingFilter
 
-    handler = _StderrLog()
+    handler = _stderr_log()()
     handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
     handler.addFilter(RedactingFilter(target.secrets))
     logger = _logger()
@@ -272,9 +318,11 @@ def _verbose_on(target: Target) -> logging.Handler:
 
 
 def _verbose_off(handler: logging.Handler) -> None:
+    import logging
+
     logger = _logger()
     logger.removeHandler(handler)
-    if not any(isinstance(h, _StderrLog) for h in logger.handlers):
+    if not any(isinstance(h, _stderr_log()) for h in logger.handlers):
         logger.setLevel(logging.NOTSET)
 
 
@@ -339,21 +387,7 @@ class Commands:
             # reads an option's name and help from the annotation object, so resolve them here.
             hints = typing.get_type_hints(fn, include_extras=True) if _has_str_annotations(params) else {}
             own = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in params[1:]]
-            common = {
-                "host": (HostOpt, None),
-                "port": (PortOpt, None),
-                "timeout": (_timeout_opt(timeout), timeout),
-                "json": (JsonOpt, False),
-                "verbose": (VerboseOpt, False),
-                "ssh_config": (SshConfigOpt, None),
-            }
-            extra = [
-                inspect.Parameter(
-                    n, inspect.Parameter.KEYWORD_ONLY, default=common[n][1], annotation=common[n][0]
-                )
-                for n in (*SHARED, "ssh_config")
-                if n in shared
-            ]
+            extra = list(_shared_params(shared, timeout))
             declared = self.settings if settings else ()
             extra += [_setting_param(s) for s in declared]
             taken = {p.name for p in own}
