@@ -69,18 +69,28 @@ def _listener(psutil, conn, pid: int | None, cache: dict) -> Listener | None:
     import socket as _s
 
     family = "ipv6" if conn.family == _s.AF_INET6 else "ipv4"
-    name, cmdline, user = _process_info(psutil, pid, cache) if pid else (None, [], None)
-    note = None if pid else "owner unknown (another user's process, or no permission)"
+    return _listener_of(bind, port, family, pid, _process_info(psutil, pid, cache) if pid else None)
+
+
+UNKNOWN_OWNER = "owner unknown (another user's process, or no permission)"
+
+
+def _listener_of(
+    bind: str, port: int, family: str, pid: int | None, info: tuple[str | None, list[str], str | None] | None
+) -> Listener:
+    """A :class:`Listener` for a socket bound to ``bind``:``port``, owned by ``pid`` (whose name,
+    command line and user are ``info``), or of an owner nobody can see."""
+    name, cmdline, user = info if pid and info else (None, [], None)
     return Listener(
         host=connect_host(bind),
         port=port,
         bind=bind,
         family=family,
-        pid=pid,
+        pid=pid or None,
         process=name,
         cmdline=list(cmdline),
         username=user,
-        note=note,
+        note=None if pid else UNKNOWN_OWNER,
     )
 
 
@@ -278,20 +288,7 @@ def _linux_listing() -> Discovery | None:
         for pid in holders.get(inode) or [None]:
             if pid is not None and pid not in info:
                 info[pid] = _linux_process_info(pid)
-            name, cmdline, user = info[pid] if pid is not None else (None, [], None)
-            found.append(
-                Listener(
-                    host=connect_host(bind),
-                    port=port,
-                    bind=bind,
-                    family=family,
-                    pid=pid,
-                    process=name,
-                    cmdline=list(cmdline),
-                    username=user,
-                    note=None if pid else "owner unknown (another user's process, or no permission)",
-                )
-            )
+            found.append(_listener_of(bind, port, family, pid, info.get(pid) if pid is not None else None))
     listeners = dedupe(found)
     # the first owner of each port, as port_owner would name it (listeners are sorted by port, pid)
     _listening = (time.monotonic(), {li.port: li for li in reversed(listeners) if li.pid is not None})
@@ -484,25 +481,7 @@ def _port_owner(port: int, prefer: Callable[[list[str]], bool] | None = None) ->
     pid = _pid_holding({inode for inode, _, _ in sockets}, prefer)
     order = {"0.0.0.0": 0, "::": 1}
     _, bind, family = min(sockets, key=lambda s: (order.get(s[1], 2), s[2] != "ipv4"))
-    if pid is None:
-        return Listener(
-            host=connect_host(bind),
-            port=port,
-            bind=bind,
-            family=family,
-            note="owner unknown (another user's process, or no permission)",
-        )
-    name, cmdline, user = _linux_process_info(pid)
-    return Listener(
-        host=connect_host(bind),
-        port=port,
-        bind=bind,
-        family=family,
-        pid=pid,
-        process=name,
-        cmdline=list(cmdline),
-        username=user,
-    )
+    return _listener_of(bind, port, family, pid, _linux_process_info(pid) if pid is not None else None)
 
 
 def listener_pid(port: int, *, prefer: Callable[[list[str]], bool] | None = None) -> int | None:
