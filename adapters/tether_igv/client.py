@@ -235,8 +235,12 @@ class IGVClient:
         quickack: bool = True,
         lazy: bool = True,
         on_exit: Callable[[IGVClient, float], None] | None = None,
+        budget: Any = None,
     ) -> None:
         self._finder: Callable[[], Any] | None = None
+        #: the command's one deadline (a :class:`~tether.deadline.Deadline`): the lazy lookup's
+        #: probe and the calls share it, so no deadline is longer than what the probe left
+        self._budget = budget
         self._handoff: Any = None  # the probe's connection to IGV, for the first command
         self._host = host
         self._port = port
@@ -287,6 +291,9 @@ class IGVClient:
             # the probe's connection, if it proved IGV on it: the first command goes there
             self._handoff = kept.pop((endpoint.host, endpoint.port), None)
         self._host, self._port = endpoint.host, endpoint.port
+        if self._budget is not None:
+            left = self._budget.remaining(0.25)
+            self.timeouts = {k: min(v, left) for k, v in self.timeouts.items()}
         self.cmdline = self.cmdline or list(getattr(endpoint, "cmdline", []) or [])
         self.pid = self.pid or getattr(endpoint, "pid", None)
         self._version = self._version or getattr(endpoint, "version", None)

@@ -247,3 +247,33 @@ def test_the_probe_and_the_calls_share_one_timeout(monkeypatch):
         took = time.monotonic() - started
     assert code == 4
     assert took < 3.0, took  # 2 s and a margin; two deadlines in a row would be 3.5 s
+
+
+def test_igvs_lazy_lookup_and_its_command_share_one_timeout():
+    """IGV is found only at the first command (bad input never connects), yet its probe and the
+    command still share --timeout: a probe answered after 1.5 s leaves 0.5 s for the goto."""
+    import time
+
+    from tether.cli import run
+    from tether.testing import FakeServer
+
+    def slow_echo_then_silent(conn, server):
+        buf = b""
+        while True:
+            data = conn.recv(4096, timeout=10)
+            if not data:
+                return
+            buf += data
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                if line.strip() == b"echo":
+                    time.sleep(1.5)
+                    conn.sendall(b"echo\n")
+                # anything else: IGV is stuck on it, no answer ever
+
+    with FakeServer(slow_echo_then_silent) as server:
+        started = time.monotonic()
+        code = run(["igv", "goto", "chr1:1-100", "--port", str(server.port), "--timeout", "2"])
+        took = time.monotonic() - started
+    assert code == 4
+    assert took < 3.0, took  # one 2 s deadline and a margin; the probe plus a fresh 2 s would be 3.5 s
