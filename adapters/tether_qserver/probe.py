@@ -44,14 +44,16 @@ def probe_openapi(
             status, body = _get_plain(host, port, path, timeout)
     except _ZmqPeer:
         return ProbeResult(Verdict.NOT_ME, detail=ZMQ_DETAIL)
-    except ConnectionRefusedError as exc:
-        return ProbeResult(Verdict.UNREACHABLE, detail=f"connection refused ({exc})")
+    except ConnectionRefusedError:
+        return ProbeResult(Verdict.UNREACHABLE, detail="connection refused")
     except TimeoutError:
         return ProbeResult(Verdict.UNKNOWN, detail=f"no whole HTTP answer within {timeout:g} s")
     except _NotHttp as exc:
         return ProbeResult(Verdict.NOT_ME, detail=f"not an HTTP server ({exc})")
-    except OSError as exc:
-        return ProbeResult(Verdict.UNKNOWN, detail=f"HTTP probe failed: {exc}")
+    except ConnectionResetError:
+        return ProbeResult(Verdict.UNKNOWN, detail="the connection was reset before an HTTP answer")
+    except OSError as exc:  # said in words: errno text is for programmers
+        return ProbeResult(Verdict.UNKNOWN, detail=f"HTTP probe failed: {exc.strerror or type(exc).__name__}")
     if status != 200:
         return ProbeResult(Verdict.NOT_ME, detail=f"GET /openapi.json answered HTTP {status}")
     if len(body) > MAX_SCHEMA:

@@ -194,7 +194,9 @@ def test_a_port_hinted_as_igv_gets_no_http_probe(cli, monkeypatch, listener):
         process="java",
         cmdline=["java", "-Xmx8g", "-jar", "/opt/IGV_2.19/lib/igv.jar", "org.broad.igv.ui.Main"],
     )
-    monkeypatch.setattr(tether.api, "_owner", lambda port: igv if port == listener.port else None)
+    monkeypatch.setattr(
+        tether.api, "_owner", lambda port, adapter=None: igv if port == listener.port else None
+    )
     code, out, err = cli("qserver", "status", "--port", str(listener.port), "-t", "2")
     listener.settle(1)
     _clean(code, out, err)
