@@ -256,7 +256,12 @@ class Target:
             # left. A client that finds the app lazily (IGV's ``deferred``: bad input is refused
             # before any connection) gets the whole deadline for its own calls.
             if not options.get("deferred"):
-                self.endpoint()
+                from ..errors import Busy
+
+                try:
+                    self.endpoint()
+                except Busy:  # the adapter's attach looks again, its own way (Firefox waits for
+                    pass  # the session slot to free up, or names the client that holds it)
             opts.setdefault("timeout", self.remaining() if self._endpoint is not None else self.timeout)
         client = registry.get(self.app).attach(self.endpoint, **opts)
         self._clients.append(client)
