@@ -10,7 +10,7 @@ from .adapter import check_host, is_loopback, raise_for_verdict
 from .discovery import Discovery, list_listeners, port_owner
 from .endpoint import Confidence, Endpoint, Listener
 from .errors import AmbiguousTarget, Busy, NotFound, TetherError, UsageError, WrongApp
-from .identify import DEFAULT_TIMEOUT, claimed_elsewhere, gather, identify, safe_probe
+from .identify import DEFAULT_TIMEOUT, claimed_elsewhere, gather, hints_for, identify, safe_probe
 
 DEFAULT_HOST = "127.0.0.1"
 
@@ -159,15 +159,8 @@ def verify(app: str, host: str | None, port: int, *, timeout: float = 2.0) -> En
 def _refuse_if_claimed(adapter, owner: Listener, host: str, port: int) -> None:
     """:class:`WrongApp`, before any probe, when another adapter's process or file hint claims
     the port: probing it (an HTTP request to IGV's port raises IGV's window) is not harmless."""
-    hints = []
-    for other in {a.name: a for a in (*registry.usable(), adapter)}.values():
-        try:
-            hint = other.hints(owner)
-        except Exception:  # a hint source must never break a command
-            hint = None
-        if hint is not None:
-            hints.append((other, hint))
-    claimed = claimed_elsewhere(adapter, hints)
+    adapters = {a.name: a for a in (*registry.usable(), adapter)}.values()
+    claimed = claimed_elsewhere(adapter, hints_for(owner, adapters))
     if claimed is not None:
         other, hint = claimed
         raise WrongApp(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,21 @@ BANNER_BYTES = 128
 class Candidate:
     listener: Listener
     hints: list[tuple[Adapter, Hint]]
+
+
+def hints_for(listener: Listener, adapters: Iterable[Adapter]) -> list[tuple[Adapter, Hint]]:
+    """Each adapter's hint on ``listener``, strongest first. A hint source that fails is no hint:
+    it must never break a scan or a command."""
+    hints = []
+    for adapter in adapters:
+        try:
+            hint = adapter.hints(listener)
+        except Exception:
+            hint = None
+        if hint is not None:
+            hints.append((adapter, hint))
+    hints.sort(key=lambda ah: -Hint._ORDER.get(ah[1].strength, 0))
+    return hints
 
 
 def gather(listeners: list[Listener], adapters: tuple[Adapter, ...]) -> list[Candidate]:
@@ -61,18 +77,7 @@ def gather(listeners: list[Listener], adapters: tuple[Adapter, ...]) -> list[Can
             if port not in listed_ports:
                 merged.append(Listener(host="127.0.0.1", port=port, source="default-port"))
                 listed_ports.add(port)
-    out = []
-    for item in merged:
-        hints = []
-        for adapter in adapters:
-            try:
-                hint = adapter.hints(item)
-            except Exception:
-                hint = None
-            if hint is not None:
-                hints.append((adapter, hint))
-        hints.sort(key=lambda ah: -Hint._ORDER.get(ah[1].strength, 0))
-        out.append(Candidate(item, hints))
+    out = [Candidate(item, hints_for(item, adapters)) for item in merged]
     return out
 
 

@@ -17,10 +17,10 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from .adapter import Adapter, Hint, raise_for_verdict
+from .adapter import Adapter, raise_for_verdict
 from .endpoint import Confidence, Endpoint, Listener
 from .errors import TetherError
-from .identify import Candidate, identify, safe_probe
+from .identify import Candidate, hints_for, identify, safe_probe
 from .ssh import Ssh, SshHost
 
 
@@ -40,19 +40,7 @@ def _candidates(listeners: list[Listener], adapters: tuple[Adapter, ...]) -> lis
             for p in a.default_ports
             if p not in listed
         ]
-    out = []
-    for item in pool:
-        hints = []
-        for adapter in adapters:
-            try:
-                hint = adapter.hints(item)
-            except Exception:  # a hint source must never break a scan
-                hint = None
-            if hint is not None:
-                hints.append((adapter, hint))
-        hints.sort(key=lambda ah: -Hint._ORDER.get(ah[1].strength, 0))
-        out.append(Candidate(item, hints))
-    return out
+    return [Candidate(item, hints_for(item, adapters)) for item in pool]
 
 
 def _as_remote(ep: Endpoint, target: SshHost, remote: Listener) -> Endpoint:
