@@ -36,7 +36,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +57,7 @@ __all__ = [
     "http_routes",
     "marionette_frame",
     "marionette_handler",
+    "read_lines",
     "read_marionette_command",
     "replying",
     "silent",
@@ -300,6 +301,20 @@ def http_routes(routes: dict[str, bytes | Callable[[Any], None]]) -> Callable[..
 # -- IGV's batch port: one command per line -------------------------------------------------------
 
 
+def read_lines(conn: _Recorder, timeout: float = 10.0) -> Iterator[bytes]:
+    """The lines a client sends (without their ``\n``), until it closes the connection or is
+    silent for ``timeout`` seconds: the loop every line-protocol fake needs."""
+    buf = b""
+    while True:
+        data = conn.recv(4096, timeout=timeout)
+        if not data:
+            return
+        buf += data
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            yield line
+
+
 def fake_igv(
     replies: dict[str, bytes | None] | Callable[[str], bytes | None],
     *,
@@ -314,27 +329,20 @@ def fake_igv(
     def handler(conn: _Recorder, server: FakeServer) -> None:
         if hold is not None:
             hold.wait(10)
-        buf = b""
-        while True:
-            data = conn.recv(4096, timeout=10)
-            if not data:
+        for line in read_lines(conn):
+            text = line.decode()
+            verb = text.split(" ", 1)[0]
+            if verb == "echo":
+                conn.sendall((text[5:] or "echo").encode() + b"\n")
+                continue
+            if stall_after and verb == stall_after:
+                time.sleep(10)
                 return
-            buf += data
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                text = line.decode()
-                verb = text.split(" ", 1)[0]
-                if verb == "echo":
-                    conn.sendall((text[5:] or "echo").encode() + b"\n")
-                    continue
-                if stall_after and verb == stall_after:
-                    time.sleep(10)
-                    return
-                answer = replies(text) if callable(replies) else replies.get(verb, b"OK\n")
-                if answer == b"CLOSE":
-                    return
-                if answer is not None:
-                    conn.sendall(answer)
+            answer = replies(text) if callable(replies) else replies.get(verb, b"OK\n")
+            if answer == b"CLOSE":
+                return
+            if answer is not None:
+                conn.sendall(answer)
 
     return FakeServer(handler)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tether.testing import FakeHTTP, FakeServer, fake_igv, http_response, replying
+from tether.testing import FakeHTTP, FakeServer, fake_igv, http_response, read_lines, replying
 
 OPENAPI = {"info": {"title": "Bluesky HTTP Server", "version": "0.0.1"}}
 STATUS = {
@@ -209,19 +209,12 @@ def _igv_then(after_echo):
     """A fake IGV that answers the probe's echo, then treats any other line with ``after_echo``."""
 
     def handler(conn, server):
-        buf = b""
-        while True:
-            data = conn.recv(4096, timeout=5)
-            if not data:
-                return
-            buf += data
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                if line.startswith(b"echo"):
-                    conn.sendall((line[5:] or b"echo") + b"\n")
-                    continue
-                after_echo(conn)
-                return
+        for line in read_lines(conn, timeout=5):
+            if line.startswith(b"echo"):
+                conn.sendall((line[5:] or b"echo") + b"\n")
+                continue
+            after_echo(conn)
+            return
 
     return FakeServer(handler)
 

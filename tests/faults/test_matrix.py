@@ -31,6 +31,7 @@ from tether.testing import (
     http_response,
     http_routes,
     marionette_frame,
+    read_lines,
     read_marionette_command,
     replying,
     silent,
@@ -76,18 +77,11 @@ def _igv(on_command: Callable) -> Callable:
     (return False to end the connection)."""
 
     def handler(conn, server):
-        buf = b""
-        while True:
-            data = conn.recv(4096, timeout=10)
-            if not data:
+        for line in read_lines(conn):
+            if line.startswith(b"echo"):
+                conn.sendall((line[5:] or b"echo") + b"\n")
+            elif on_command(conn, line) is False:
                 return
-            buf += data
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                if line.startswith(b"echo"):
-                    conn.sendall((line[5:] or b"echo") + b"\n")
-                elif on_command(conn, line) is False:
-                    return
 
     return handler
 

@@ -255,21 +255,14 @@ def test_igvs_lazy_lookup_and_its_command_share_one_timeout():
     import time
 
     from tether.cli import run
-    from tether.testing import FakeServer
+    from tether.testing import FakeServer, read_lines
 
     def slow_echo_then_silent(conn, server):
-        buf = b""
-        while True:
-            data = conn.recv(4096, timeout=10)
-            if not data:
-                return
-            buf += data
-            while b"\n" in buf:
-                line, buf = buf.split(b"\n", 1)
-                if line.strip() == b"echo":
-                    time.sleep(1.5)
-                    conn.sendall(b"echo\n")
-                # anything else: IGV is stuck on it, no answer ever
+        for line in read_lines(conn):
+            if line.strip() == b"echo":
+                time.sleep(1.5)
+                conn.sendall(b"echo\n")
+            # anything else: IGV is stuck on it, no answer ever
 
     with FakeServer(slow_echo_then_silent) as server:
         started = time.monotonic()
