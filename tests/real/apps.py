@@ -612,3 +612,16 @@ def _redis_ping(port: int) -> bool:
     with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
         s.sendall(b"PING\r\n")
         return s.recv(16).startswith(b"+PONG")
+
+
+def run_example_test(name: str, firefox_port: int, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``pytest examples/<name>`` in a subprocess, pointed at the Firefox on ``firefox_port``
+    (the examples are the web-test team's own test modules: they must pass as written)."""
+    example = Path(__file__).resolve().parents[2] / "examples" / name
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(example)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, "TETHER_FIREFOX_PORT": str(firefox_port)},
+    )

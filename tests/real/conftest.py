@@ -78,3 +78,25 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             "real apps started in: " + ", ".join(f"{k} {v:.2f} s" for k, v in STARTUP_TIMES.items())
         )
+
+
+@pytest.fixture
+def bidi_firefox(tmp_path, monkeypatch):
+    """A Firefox of the test's own, launched by tether with the Remote Agent (WebDriver BiDi: what
+    console capture needs), quit after the test — killed by its process group if quitting fails."""
+    import signal
+
+    import psutil
+
+    from tether_firefox import launch_firefox, quit_firefox
+
+    monkeypatch.setenv("TETHER_STATE_DIR", str(tmp_path / "state"))
+    rec = launch_firefox(headless=True, bidi=True, timeout=60)
+    try:
+        yield rec
+    finally:
+        try:
+            quit_firefox(port=rec.port, timeout=10)
+        finally:
+            if psutil.pid_exists(rec.pid):
+                os.killpg(rec.pid, signal.SIGKILL)

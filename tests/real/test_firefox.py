@@ -242,14 +242,7 @@ def test_firefox_killed_mid_command_exits_4_without_hanging(tmp_path, site):
 
 
 def test_example_smoke_test_passes_against_the_running_firefox(firefox_app):
-    example = Path(__file__).resolve().parents[2] / "examples" / "firefox_smoke_test.py"
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(example)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "TETHER_FIREFOX_PORT": str(firefox_app.port)},
-    )
+    run = apps.run_example_test("firefox_smoke_test.py", firefox_app.port)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "4 passed" in run.stdout
 

@@ -313,28 +313,6 @@ def test_downloads_without_a_download_dir_is_not_found(tmp_path):
 
 
 # ----------------------------------------------------------------------------- console messages while driving
-@pytest.fixture
-def bidi_firefox(tmp_path, monkeypatch):
-    """A Firefox of its own with the Remote Agent (WebDriver BiDi), quit after the test."""
-    import os
-    import signal
-
-    import psutil
-
-    from tether_firefox import launch_firefox, quit_firefox
-
-    monkeypatch.setenv("TETHER_STATE_DIR", str(tmp_path / "state"))
-    rec = launch_firefox(headless=True, bidi=True, timeout=60)
-    try:
-        yield rec
-    finally:
-        try:
-            quit_firefox(port=rec.port, timeout=10)
-        finally:
-            if psutil.pid_exists(rec.pid):
-                os.killpg(rec.pid, signal.SIGKILL)
-
-
 def test_a_session_collects_the_console_and_errors_its_own_click_caused(bidi_firefox, site):
     seen: list[dict] = []
     with tether.connect("firefox", port=bidi_firefox.port, console=seen.append) as ff:
@@ -370,18 +348,8 @@ def test_console_collection_needs_webdriver_bidi(firefox_app):
 
 # ----------------------------------------------------------------------------- the example web test
 def test_the_example_web_test_passes_against_the_running_firefox(firefox_app):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
+    from .apps import run_example_test
 
-    example = Path(__file__).resolve().parents[2] / "examples" / "firefox_web_test.py"
-    run = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(example)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "TETHER_FIREFOX_PORT": str(firefox_app.port)},
-    )
+    run = run_example_test("firefox_web_test.py", firefox_app.port)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "6 passed" in run.stdout

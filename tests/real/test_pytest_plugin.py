@@ -273,34 +273,22 @@ def test_a_clean_page(firefox):
 
 
 @pytest.fixture
-def bidi_firefox(tmp_path, monkeypatch):
-    """A Firefox of its own running WebDriver BiDi (what the console capture needs), quit after the test;
-    its first tab throws an error every 20 ms: another tab's errors are never a test's."""
-    import signal
-
+def noisy_bidi_firefox(bidi_firefox):
+    """The test's own BiDi Firefox (conftest) whose first tab throws an error every 20 ms: another
+    tab's errors are never a test's."""
     import tether
-    from tether_firefox import launch_firefox, quit_firefox
 
-    monkeypatch.setenv("TETHER_STATE_DIR", str(tmp_path / "state"))
-    rec = launch_firefox(headless=True, bidi=True, timeout=60)
-    try:
-        with tether.connect("firefox", port=rec.port) as ff:
-            ff.navigate(
-                "data:text/html,<script>setInterval(() => { throw new Error('OTHER-TAB') }, 20)</script>"
-            )
-        yield rec
-    finally:
-        try:
-            quit_firefox(port=rec.port, timeout=10)
-        finally:
-            if psutil.pid_exists(rec.pid):
-                os.killpg(rec.pid, signal.SIGKILL)
+    with tether.connect("firefox", port=bidi_firefox.port) as ff:
+        ff.navigate("data:text/html,<script>setInterval(() => { throw new Error('OTHER-TAB') }, 20)</script>")
+    return bidi_firefox
 
 
-def test_js_errors_fail_a_test_whose_page_threw_with_the_message_and_pass_when_off(tmp_path, bidi_firefox):
+def test_js_errors_fail_a_test_whose_page_threw_with_the_message_and_pass_when_off(
+    tmp_path, noisy_bidi_firefox
+):
     project = make_project(tmp_path)
     (project / "test_with_tether.py").write_text(textwrap.dedent(JS_ERRORS))
-    port = str(bidi_firefox.port)
+    port = str(noisy_bidi_firefox.port)
 
     failing = run_project(project, "--tether-firefox-port", port, "--tether-js-errors=fail")
     out = failing.stdout
