@@ -24,6 +24,21 @@ from .probe import (
 )
 
 
+def _as_launched(ff):
+    """A Firefox tether launched with ``--accept-insecure-certs`` gets sessions that accept them
+    (its launch record says so), for ``tether.connect`` and every command alike. The launch layer
+    is the adapter's to consult: the client never imports it (launch -> client, never back)."""
+    from tether.adapter import is_loopback
+
+    if is_loopback(ff.host):
+        from .launch import find_record
+
+        rec = find_record(port=ff.port)
+        if rec is not None and rec.accept_insecure_certs:
+            ff.ask_capabilities(acceptInsecureCerts=True)
+    return ff
+
+
 class FirefoxAdapter(Adapter):
     """Firefox through Marionette: found by port, process and MarionetteActivePort; proved by its greeting."""
 
@@ -111,7 +126,7 @@ class FirefoxAdapter(Adapter):
     def connect(self, endpoint, **options):
         from .client import Firefox
 
-        return Firefox.from_endpoint(endpoint, **options)
+        return _as_launched(Firefox.from_endpoint(endpoint, **options))
 
     def attach(self, locate, **options):
         """``tether.connect("firefox")``: the client for the Firefox ``locate()`` verifies, with a
@@ -120,7 +135,7 @@ class FirefoxAdapter(Adapter):
         the command deadline."""
         from .client import attach_located
 
-        return attach_located(locate, **options)
+        return _as_launched(attach_located(locate, **options))
 
     def audit(self, endpoint):
         from .audit import audit

@@ -8,7 +8,6 @@ come from :class:`tether.cli.command.Commands`.
 
 # No ``from __future__ import annotations`` here: typer reads the commands' ``Annotated`` options
 # from the signature Commands builds, which keeps annotations as written (strings would be lost).
-import contextlib
 import json
 import sys
 from collections.abc import Callable
@@ -19,7 +18,7 @@ import typer
 
 from tether.cli import render
 from tether.cli.command import Commands, Target
-from tether.errors import Busy, UsageError
+from tether.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Firefox
@@ -58,17 +57,9 @@ def session(target: Target, *, chrome: bool = False) -> "Firefox":
     """The command's session on the Firefox found (or named by --port); use it with ``with``:
     the session is deleted when the command ends. Page loads and scripts share the deadline.
     A Firefox tether launched with --accept-insecure-certs gets sessions that accept them."""
-    from .launch import find_record
-
     deadline = target.timeout if target.timeout is not None else DEADLINE
-    with contextlib.suppress(Busy):  # probe first: the session gets what is left of --timeout
-        target.endpoint()
     budget = {"budget": target.deadline()} if target.timeout is not None else {}
-    ff = target.client(page_load_timeout=deadline, script_timeout=deadline, chrome=chrome, **budget)
-    rec = find_record(port=ff.port)
-    if rec is not None and rec.accept_insecure_certs:
-        ff.ask_capabilities(acceptInsecureCerts=True)
-    return ff
+    return target.client(page_load_timeout=deadline, script_timeout=deadline, chrome=chrome, **budget)
 
 
 def _by(xpath: bool) -> str:

@@ -262,7 +262,7 @@ def test_bad_launch_options_exit_2_before_anything_starts(tmp_path, argv):
     assert done.returncode == 2, done.stderr
 
 
-def test_launch_options_and_a_headless_download(site, tmp_path):
+def test_launch_options_and_a_headless_download(site, tmp_path, monkeypatch):
     import os
     import signal
 
@@ -293,6 +293,10 @@ def test_launch_options_and_a_headless_download(site, tmp_path):
         assert json.loads(prefs.stdout) == [42, "hello world", "127.0.0.1", 1]
         assert json.loads(ff("eval", "return [outerWidth, outerHeight]").stdout) == [800, 600]
         assert json.loads(ff("capabilities", "--json").stdout)["acceptInsecureCerts"] is True
+        # the Python API gets the launch record's options too, not only the CLI
+        monkeypatch.setenv("TETHER_STATE_DIR", str(state))
+        with tether.connect("firefox", port=int(port)) as session:
+            assert session.capabilities["acceptInsecureCerts"] is True
 
         assert "no downloads" in ff("downloads").stdout
         ff("navigate", f"{site}/download.html")  # localhost is never sent through the proxy
