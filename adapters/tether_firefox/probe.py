@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from tether import hostfiles
 from tether.adapter import ProbeResult, Verdict, connect_failed
 from tether.errors import ProtocolError, TetherError, Timeout, Unreachable
 
@@ -42,20 +43,18 @@ def profile_dir(cmdline: list[str]) -> Path | None:
 
 
 def active_port(profile: Path) -> int | None:
-    """The port in ``<profile>/MarionetteActivePort`` (can be stale after a crash: verify by probing)."""
-    try:
-        text = (profile / PORT_FILE).read_text(encoding="ascii", errors="replace").strip()
-    except OSError:
-        return None
+    """The port in ``<profile>/MarionetteActivePort`` (can be stale after a crash: verify by probing),
+    read on the machine being looked at (:mod:`tether.hostfiles`: over SSH for a remote scan)."""
+    text = (hostfiles.current().read_text(profile / PORT_FILE, limit=64) or "").strip()
     return int(text) if text.isdigit() and 0 < int(text) < 65536 else None
 
 
 def bidi_port_of(profile: str | Path) -> int | None:
     """The WebDriver BiDi port Firefox wrote to ``<profile>/WebDriverBiDiServer.json``."""
     try:
-        data = json.loads((Path(profile) / BIDI_FILE).read_text())
+        data = json.loads(hostfiles.current().read_text(Path(profile) / BIDI_FILE, limit=65536) or "")
         return int(data["ws_port"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError):
         return None
 
 
@@ -199,28 +198,21 @@ def _not_answering(port: int, timeout: float) -> str:
 
 
 def firefox_version(cmdline: list[str], pid: int | None = None) -> str | None:
-    """Firefox's version from ``application.ini`` beside its binary (no process spawned).
+    """Firefox's version from ``application.ini`` beside its binary (no process spawned), on the
+    machine being looked at (:mod:`tether.hostfiles`).
 
     The binary is the process's executable where we may read it, else ``cmdline[0]``
     looked up on PATH when it is a bare name (``firefox-esr …`` after a wrapper's exec).
     """
-    exe: Path | None = None
-    if pid:
-        try:
-            exe = Path(os.readlink(f"/proc/{pid}/exe"))
-        except OSError:
-            exe = None
+    files = hostfiles.current()
+    exe = files.readlink(f"/proc/{pid}/exe") if pid else None
     if exe is None:
         if not cmdline:
             return None
-        import shutil
-
-        exe = Path(cmdline[0] if os.sep in cmdline[0] else (shutil.which(cmdline[0]) or cmdline[0]))
-        try:
-            exe = exe.resolve()
-        except OSError:
-            pass
-    for ini in (exe.parent / "application.ini", exe.parent / "browser" / "application.ini"):
+        exe = cmdline[0] if "/" in cmdline[0] else (files.which(cmdline[0]) or cmdline[0])
+        exe = files.realpath(exe)
+    folder = PurePosixPath(exe).parent if files.remote else Path(exe).parent
+    for ini in (folder / "application.ini", folder / "browser" / "application.ini"):
         version = _ini_value(ini, "App", "Version")
         if version is not None:
             return version
@@ -231,9 +223,8 @@ def _ini_value(path: Path, section: str, key: str) -> str | None:
     """``[section] key=value`` of an INI file as configparser reads it (names case-insensitive,
     ``=`` or ``:``, values stripped), without importing configparser (every verified Firefox
     endpoint reads its version so). ``None`` when the file, the section or the key is missing."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+    text = hostfiles.current().read_text(path, limit=1 << 20)
+    if text is None:
         return None
     inside = False
     for raw in text.splitlines():

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from tether import hostfiles
 from tether.adapter import Adapter, Hint, ProbeResult
 from tether.endpoint import Listener
 
@@ -55,7 +56,11 @@ class IGVAdapter(Adapter):
     def _home_prefs_port() -> int | None:
         """``PORT_NUMBER`` of ``~/igv/prefs.properties``. Asked for every listener of a scan
         (hundreds): the file is parsed again only when it changes (path, inode, size, mtime)."""
-        directory = os.path.join(os.environ.get("HOME") or os.path.expanduser("~"), "igv")  # Path.home()
+        files = hostfiles.current()
+        if files.remote:  # another machine's home (an SSH scan): its files object keeps what it read
+            value = read_prefs(Path(files.home()) / "igv").get("PORT_NUMBER", "")
+            return int(value) if value.isdigit() else None
+        directory = os.path.join(files.home(), "igv")
         try:
             st = os.stat(os.path.join(directory, "prefs.properties"))
         except OSError:

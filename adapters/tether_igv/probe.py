@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from tether import hostfiles
 from tether.adapter import ProbeResult, Verdict, connect_failed, is_loopback
 from tether.endpoint import Listener
 from tether.errors import TetherError, Timeout, Unreachable
@@ -34,21 +35,22 @@ def is_igv_process(listener: Listener) -> bool:
 
 
 def igv_directory(cmdline: list[str]) -> Path:
-    """The IGV directory a process runs with: ``--igvDirectory DIR``, else ``~/igv``."""
+    """The IGV directory a process runs with: ``--igvDirectory DIR``, else ``~/igv`` (the home of
+    the machine being looked at: :mod:`tether.hostfiles`)."""
     for i, arg in enumerate(cmdline):
         if arg == "--igvDirectory" and i + 1 < len(cmdline):
             return Path(cmdline[i + 1])
         if arg.startswith("--igvDirectory="):
             return Path(arg.split("=", 1)[1])
-    return Path.home() / "igv"
+    return Path(hostfiles.current().home()) / "igv"
 
 
 def read_prefs(directory: Path) -> dict[str, str]:
-    """``prefs.properties`` of an IGV directory as a dict (empty when unreadable)."""
+    """``prefs.properties`` of an IGV directory as a dict (empty when unreadable), read on the
+    machine being looked at (over SSH for a remote scan)."""
     prefs: dict[str, str] = {}
-    try:
-        text = (directory / "prefs.properties").read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    text = hostfiles.current().read_text(directory / "prefs.properties", limit=1 << 20)
+    if text is None:
         return prefs
     for line in text.splitlines():
         line = line.strip()
@@ -82,9 +84,8 @@ def _jar_path(cmdline: list[str]) -> str | None:
 def _dpkg_version(package: str = "igv") -> str | None:
     """The version of Debian's installed ``package``, from dpkg's status file: the package's
     stanza is found by its ``Package:`` line, not by splitting the whole file (it is large)."""
-    try:
-        text = Path("/var/lib/dpkg/status").read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    text = hostfiles.current().read_text("/var/lib/dpkg/status", limit=64 << 20)
+    if text is None:
         return None
     needle = f"Package: {package}\n"
     at = text.find(needle)
@@ -170,7 +171,8 @@ def version_from_install(cmdline: list[str]) -> str | None:
     """IGV's version from its jar (``resources/about.properties``), else from Debian's package."""
     jar = _jar_path(cmdline)
     if jar:
-        props = _about_properties(jar)
+        # the jar is read here only when it is this machine's (a zip is not read over SSH)
+        props = None if hostfiles.current().remote else _about_properties(jar)
         m = re.search(r"^version=(.*)$", props, re.MULTILINE) if props else None
         if m and m.group(1).strip() not in _UNKNOWN_VERSIONS:
             return m.group(1).strip()

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from . import hostfiles
 from .adapter import Adapter, Hint, ProbeResult, Verdict
 from .endpoint import Confidence, Endpoint, Listener
 
@@ -42,8 +43,11 @@ def hints_for(listener: Listener, adapters: Iterable[Adapter]) -> list[tuple[Ada
     return hints
 
 
-def gather(listeners: list[Listener], adapters: tuple[Adapter, ...]) -> list[Candidate]:
-    """Listed sockets, plus adapters' default ports and file-named ports, each with its hints."""
+def gather(
+    listeners: list[Listener], adapters: tuple[Adapter, ...], *, defaults: bool = True
+) -> list[Candidate]:
+    """Listed sockets, plus adapters' file-named ports and (``defaults``) their default ports, each
+    with its hints. The files are those of the machine :func:`tether.hostfiles.current` names."""
     pool = list(listeners)
     for adapter in adapters:
         try:
@@ -72,7 +76,7 @@ def gather(listeners: list[Listener], adapters: tuple[Adapter, ...]) -> list[Can
         merged.append(item)
         by_port.setdefault(item.port, []).append(item)
     listed_ports = {li.port for li in merged}
-    for adapter in adapters:
+    for adapter in adapters if defaults else ():
         for port in adapter.default_ports:
             if port not in listed_ports:
                 merged.append(Listener(host="127.0.0.1", port=port, source="default-port"))
@@ -214,7 +218,8 @@ def identify(
     """
     if not candidates:
         return []
-    one = lambda c: _identify_one(c, timeout, probe, deep, adapters)  # noqa: E731
+    files = hostfiles.current()  # the probe threads read the same machine's files (version hints)
+    one = lambda c: hostfiles.within(files, _identify_one, c, timeout, probe, deep, adapters)  # noqa: E731
     results: list[Endpoint | None] = [None] * len(candidates)
     remote = [i for i, c in enumerate(candidates) if (c.hints and probe) or (deep and not c.hints)]
     # the probes go out first; the inline reports are made while they are on the wire

@@ -20,7 +20,8 @@ from dataclasses import replace
 from .adapter import Adapter, raise_for_verdict
 from .endpoint import Confidence, Endpoint, Listener
 from .errors import TetherError
-from .identify import Candidate, hints_for, identify, safe_probe
+from .hostfiles import looking_at, register
+from .identify import Candidate, gather, identify, safe_probe
 from .ssh import Ssh, SshHost
 
 
@@ -29,18 +30,15 @@ def _use_remote_tether() -> bool:
 
 
 def _candidates(listeners: list[Listener], adapters: tuple[Adapter, ...]) -> list[Candidate]:
-    """Each remote listener with the adapters' hints (port, process, command line). Unlike a local
-    scan, no adapter's extra listeners: those read this machine's files, not the host's."""
-    pool = list(listeners)
-    listed = {li.port for li in pool}
-    if not pool:  # listing denied: the default ports are still worth a probe
-        pool = [
-            Listener(host="127.0.0.1", port=p, source="default-port")
-            for a in adapters
-            for p in a.default_ports
-            if p not in listed
-        ]
-    return [Candidate(item, hints_for(item, adapters)) for item in pool]
+    """Each remote listener with the adapters' hints (port, process, command line, and the files
+    they read — the host's, through :mod:`tether.hostfiles`), plus the ports those files name. An
+    adapter's default ports only when the listing said nothing (denied): a listed host's unlisted
+    port is closed, and each probe here costs a forward."""
+    candidates = gather(listeners, adapters, defaults=not listeners)
+    if listeners:  # a port a file names that the host does not list is closed: no forward for it
+        listed = {li.port for li in listeners}
+        candidates = [c for c in candidates if c.listener.port in listed]
+    return candidates
 
 
 def _as_remote(ep: Endpoint, target: SshHost, remote: Listener) -> Endpoint:
@@ -99,6 +97,22 @@ def scan_host(
                 )
             return out
     listeners, method = ssh.listeners(timeout=timeout)
+    with looking_at(ssh.files()):  # hints and version hints read the host's files, over ssh
+        return _fallback(ssh, listeners, method, adapters, probe, include_unknown, timeout)
+
+
+def _fallback(
+    ssh: Ssh,
+    listeners: list[Listener],
+    method: str,
+    adapters: tuple[Adapter, ...],
+    probe: bool,
+    include_unknown: bool,
+    timeout: float,
+) -> list[Endpoint]:
+    """The apps among the host's ``listeners`` (read with standard tools), each hinted port
+    probed here through a forward."""
+    target = ssh.target
     candidates = _candidates(listeners, adapters)
     hinted = [c for c in candidates if c.hints]
     found: list[Endpoint] = []
@@ -179,6 +193,7 @@ def through(
     there through the forward; the endpoint returned is the forward, for the adapter's client."""
     ssh = Ssh(url, config=ssh_config, timeout=connect_timeout)
     local = ssh.forward(remote_host, remote_port)
+    register(ssh.target.url, ssh.files())  # for a client whose app writes a file there (a snapshot)
     res = safe_probe(adapter, "127.0.0.1", local, timeout)
     raise_for_verdict(
         res,

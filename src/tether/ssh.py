@@ -36,6 +36,7 @@ from typing import Any
 
 from .endpoint import Listener, connect_host
 from .errors import AuthError, TetherError, Timeout, Unreachable, UsageError
+from .hostfiles import MAX_BYTES, Files
 
 SCHEME = "ssh://"
 DEFAULT_PERSIST = 60.0  # seconds an idle ControlMaster stays up
@@ -159,6 +160,7 @@ class Ssh:
         self.exe = exe
         key = hashlib.sha256(f"{self.target.url}|{self.config or ''}".encode()).hexdigest()[:20]
         self.control = control_dir() / key
+        self.home: str | None = None  # the remote user's $HOME, once a listing said it
 
     # -- the ssh command line ----------------------------------------------------------------
     def argv(self, *extra: str, command: str | None = None) -> list[str]:
@@ -304,13 +306,20 @@ class Ssh:
     def listeners(self, *, timeout: float) -> tuple[list[Listener], str]:
         """The host's listening TCP sockets with their processes, from standard tools; and how."""
         out = self.run(LISTING_SCRIPT, timeout=timeout + 5)
+        m = re.search(r"^#home (/[^\n]*)$", out, re.MULTILINE)
+        self.home = m.group(1) if m else None
         return parse_listing(out)
+
+    def files(self) -> SshFiles:
+        """The host's files, read through the master (for adapters' hints: :mod:`tether.hostfiles`)."""
+        return SshFiles(self)
 
 
 # A POSIX sh script: sections the parser below reads. ss gives the owning pids when allowed;
 # without ss, /proc/net/tcp* and the socket inodes under /proc/PID/fd give them.
 LISTING_SCRIPT = r"""
 export LC_ALL=C
+printf '#home %s\n' "$HOME"
 pids=""
 if command -v ss >/dev/null 2>&1; then
   echo '#ss'
@@ -330,6 +339,102 @@ for p in $pids; do
 done
 echo '#end'
 """
+
+
+class SshFiles(Files):
+    """The files of the host at the other end of ``ssh``, each read once (``head -c``, through the
+    ControlMaster) and kept for the life of this object: one scan. Missing, unreadable, a
+    directory, over the limit, or ssh failing: ``None`` — a hint source never raises."""
+
+    remote = True
+
+    def __init__(self, ssh: Ssh) -> None:
+        self.ssh = ssh
+        self.where = self.target_name = str(ssh.target)
+        self._seen: dict[tuple[str, str, int], str | None] = {}
+        import threading
+
+        self._lock = threading.Lock()
+
+    def _ask(self, kind: str, arg: str, limit: int, script: str) -> str | None:
+        key = (kind, arg, limit)
+        with self._lock:
+            if key in self._seen:
+                return self._seen[key]
+        try:
+            out = self.ssh.run(script)
+        except TetherError:
+            out = ""
+        head, sep, body = out.partition("\n")
+        value = body if sep and head == "#y" else None
+        if value is not None and kind != "read":
+            value = value.rstrip("\n") or None
+        with self._lock:
+            self._seen[key] = value
+        return value
+
+    def read_text(self, path: str | os.PathLike[str], *, limit: int = MAX_BYTES) -> str | None:
+        name = os.fspath(path)
+        text = self._ask(
+            "read",
+            name,
+            limit,
+            f'f={_quote(name)}; if [ -f "$f" ] && [ -r "$f" ]; then echo \'#y\'; '
+            f"head -c {limit + 1} -- \"$f\"; else echo '#n'; fi",
+        )
+        return text if text is not None and len(text.encode("utf-8", "replace")) <= limit else None
+
+    def _value(self, kind: str, arg: str, expr: str) -> str | None:
+        """What the shell command ``expr`` prints on the host (cached), ``None`` if it fails."""
+        return self._ask(kind, arg, 0, f"t=$({expr}) && echo '#y' && printf '%s\\n' \"$t\"")
+
+    def home(self) -> str:
+        if self.ssh.home is None:
+            self.ssh.home = self._value("home", "", 'printf %s "$HOME"') or "/"
+        return self.ssh.home
+
+    def readlink(self, path: str | os.PathLike[str]) -> str | None:
+        name = os.fspath(path)
+        return self._value("link", name, f"readlink -- {_quote(name)}")
+
+    def which(self, name: str) -> str | None:
+        return self._value("which", name, f"command -v -- {_quote(name)}")
+
+    def read_bytes(self, path: str | os.PathLike[str], *, limit: int = MAX_BYTES) -> bytes | None:
+        import base64
+        import binascii
+
+        name = os.fspath(path)
+        try:  # base64: ssh's output is read as text
+            out = self.ssh.run(
+                f'f={_quote(name)}; if [ -f "$f" ] && [ -r "$f" ]; then echo \'#y\'; '
+                f"head -c {limit + 1} -- \"$f\" | base64; else echo '#n'; fi",
+                timeout=self.ssh.timeout + limit / 5e6,
+            )
+        except TetherError:
+            return None
+        head, _, body = out.partition("\n")
+        if head != "#y":
+            return None
+        try:
+            data = base64.b64decode("".join(body.split()), validate=True)
+        except (binascii.Error, ValueError):
+            return None
+        return data if len(data) <= limit else None
+
+    def temp_dir(self) -> str:
+        made = self._value("mktemp", str(time.monotonic()), "mktemp -d")
+        if not made:
+            raise Unreachable(f"ssh to {self.target_name}: cannot make a temporary directory there")
+        return made
+
+    def remove(self, path: str | os.PathLike[str]) -> None:
+        name = _quote(os.fspath(path))
+        with contextlib.suppress(TetherError):
+            self.ssh.run(f"if [ -d {name} ]; then rmdir -- {name}; else rm -f -- {name}; fi; true")
+
+    def realpath(self, path: str) -> str:
+        return self._value("real", path, f"readlink -f -- {_quote(path)}") or path
 
 
 def parse_listing(text: str) -> tuple[list[Listener], str]:
