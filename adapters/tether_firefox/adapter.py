@@ -30,7 +30,8 @@ def _as_launched(ff):
     is the adapter's to consult: the client never imports it (launch -> client, never back)."""
     from tether.adapter import is_loopback
 
-    if is_loopback(ff.host):
+    through_ssh = bool(ff.endpoint is not None and ff.endpoint.extra.get("ssh"))
+    if is_loopback(ff.host) and not through_ssh:  # a forward's records are the other machine's
         from .launch import find_record
 
         rec = find_record(port=ff.port)
@@ -71,8 +72,17 @@ class FirefoxAdapter(Adapter):
         return hint
 
     def extra_listeners(self, listeners):
-        """Ports named in the MarionetteActivePort file of each running Firefox's profile."""
-        for pid, name, cmd in firefox_processes():
+        """Ports named in the MarionetteActivePort file of each running Firefox's profile. On
+        another machine (an SSH scan) the Firefoxes are those its listing shows: a process walk
+        here would see this machine's."""
+        from tether import hostfiles
+
+        if hostfiles.current().remote:
+            seen = {(li.pid, li.process, tuple(li.cmdline)) for li in listeners if li.pid}
+            found = [(pid, name, list(cmd)) for pid, name, cmd in seen if is_firefox(name, list(cmd))]
+        else:
+            found = list(firefox_processes())
+        for pid, name, cmd in found:
             profile = profile_dir(cmd)
             port = active_port(profile) if profile else None
             if port is None:

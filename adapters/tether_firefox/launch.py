@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tether import launched
+from tether.adapter import is_loopback
 from tether.errors import AmbiguousTarget, NotFound, TetherError, Timeout, Unreachable, UsageError
 from tether.launched import DataField
 
@@ -386,14 +387,20 @@ def quit_firefox(
     profile is removed. A Firefox not in tether's launch record is refused unless ``force``;
     that one is reached through ``client()`` (default: :meth:`Firefox.attach` of ``host``/``port``).
     """
-    rec = find_record(port=port)
+    elsewhere = host is not None and not is_loopback(host)
+    rec = None if elsewhere else find_record(port=port)  # the records are this machine's
     if rec is None:
         if not force:
             raise UsageError(
-                "tether did not launch " + (f"the Firefox on port {port}" if port else "any running Firefox"),
-                hint="tether quits only the Firefox it launched; add --force to quit another one",
+                f"tether quits only a Firefox it launched on this machine, not the one at {host}"
+                if elsewhere
+                else "tether did not launch "
+                + (f"the Firefox on port {port}" if port else "any running Firefox"),
+                hint="add --force to quit it all the same (Marionette:Quit)"
+                if elsewhere
+                else "tether quits only the Firefox it launched; add --force to quit another one",
             )
-        return _quit_foreign(host, port, timeout, client)
+        return _quit_foreign(host, port, timeout, client, elsewhere=elsewhere)
     how = "marionette"
     try:
         from .client import Firefox
@@ -418,13 +425,29 @@ def quit_firefox(
 
 
 def _quit_foreign(
-    host: str | None, port: int | None, timeout: float, client: Callable[[], Firefox] | None
+    host: str | None,
+    port: int | None,
+    timeout: float,
+    client: Callable[[], Firefox] | None,
+    *,
+    elsewhere: bool = False,
 ) -> dict[str, Any]:
     from .client import Firefox
 
     ff = client() if client is not None else Firefox.attach(host, port, timeout=min(timeout, 10.0))
     ff.open()
     pid = ff.pid
+    if elsewhere:  # its pid is another machine's: Firefox's answer to Marionette:Quit is the word
+        ff.quit(timeout=min(timeout, 10.0))
+        there = (ff.endpoint.extra.get("remote_port") if ff.endpoint else None) or port
+        return {
+            "pid": pid,
+            "port": there,
+            "host": host,
+            "stopped": "marionette",
+            "profile_removed": False,
+            "log": None,
+        }
     started = launched.start_time(pid)
     ff.quit(timeout=min(timeout, 10.0))
     gone = launched.wait_process_gone(pid, started, timeout) if pid else False

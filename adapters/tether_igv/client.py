@@ -205,6 +205,10 @@ def _is_local(host: str) -> bool:
     return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
 
 
+#: the largest snapshot copied back from another machine (an SVG of a busy view is megabytes)
+SNAPSHOT_MAX_BYTES = 256 << 20
+
+
 class IGVClient:
     """A client of IGV's batch port.
 
@@ -236,12 +240,16 @@ class IGVClient:
         lazy: bool = True,
         on_exit: Callable[[IGVClient, float], None] | None = None,
         budget: Any = None,
+        machine: str | None = None,
     ) -> None:
         self._finder: Callable[[], Any] | None = None
         #: the command's one deadline (a :class:`~tether.deadline.Deadline`): the lazy lookup's
         #: probe and the calls share it, so no deadline is longer than what the probe left
         self._budget = budget
         self._handoff: Any = None  # the probe's connection to IGV, for the first command
+        #: the ``ssh://`` URL of the machine IGV runs on when ``host:port`` is a forward from there
+        #: (its files, its processes and tether's records of it are that machine's, not this one's)
+        self.machine = machine
         self._host = host
         self._port = port
         self.pid = pid
@@ -270,6 +278,7 @@ class IGVClient:
         options.setdefault("cmdline", list(getattr(endpoint, "cmdline", []) or []))
         options.setdefault("pid", getattr(endpoint, "pid", None))
         options.setdefault("version", getattr(endpoint, "version", None))
+        options.setdefault("machine", (getattr(endpoint, "extra", None) or {}).get("ssh"))
         return cls(endpoint.host, endpoint.port, **options)
 
     @classmethod
@@ -297,11 +306,21 @@ class IGVClient:
         self.cmdline = self.cmdline or list(getattr(endpoint, "cmdline", []) or [])
         self.pid = self.pid or getattr(endpoint, "pid", None)
         self._version = self._version or getattr(endpoint, "version", None)
+        self.machine = self.machine or (getattr(endpoint, "extra", None) or {}).get("ssh")
 
     @property
     def host(self) -> str:
         self._ensure_endpoint()
         return self._host
+
+    @property
+    def _where(self) -> str:
+        return self.machine or self.host
+
+    @property
+    def on_this_machine(self) -> bool:
+        """Whether IGV runs on this machine (a loopback host, not a forward from another)."""
+        return _is_local(self._where)
 
     @property
     def port(self) -> int:
@@ -483,7 +502,7 @@ class IGVClient:
     def _resolve_genome(self, timeout: float | None = None) -> tuple[str | None, str | None]:
         if self._has_current_genome_path is None:
             self._ensure_endpoint()
-            if _local_process_lacks_genome_query(self._host, self.pid):
+            if _local_process_lacks_genome_query(self._where, self.pid):
                 self._has_current_genome_path = False  # learnt by an earlier command to this process
         if self._has_current_genome_path is not False:
             try:
@@ -495,10 +514,10 @@ class IGVClient:
                     return path, "currentGenomePath"
             except CommandError:
                 self._has_current_genome_path = False  # IGV 2.16: UNKOWN COMMAND
-                _remember_lacks_genome_query(self._host, self.pid)
+                _remember_lacks_genome_query(self._where, self.pid)
         if self._genome:
             return self._genome, self._genome_source
-        if _is_local(self.host):
+        if self.on_this_machine:
             from tether import launched
 
             rec = launched.load("igv", self.port)  # launch.py's record, read without importing it
@@ -613,14 +632,47 @@ class IGVClient:
         """
         directory, name = A.snapshot_target(path)
         target = Path(directory) / name
+        from tether import hostfiles
+
+        files = hostfiles.machine(self.machine) if self.machine else None
+        if files is not None and files.remote:
+            return self._snapshot_there(files, target, timeout)
         before = target.stat().st_mtime_ns if target.exists() else None
         with self.session():
             self.execute("snapshotDirectory " + A.quote(directory, "directory"), timeout=timeout)
             self.execute("snapshot " + A.quote(name, "file name"), timeout=timeout, kind="snapshot")
-        if _is_local(self.host):
+        if self.on_this_machine:
             after = target.stat().st_mtime_ns if target.exists() else None
             if after is None or after == before:
                 raise CommandError(f"IGV answered OK but did not write {target}", app_message="OK")
+        return ImagePath(target)
+
+    def _snapshot_there(self, files: Any, target: Path, timeout: float | None) -> Path:
+        """A snapshot by an IGV on another machine (reached over SSH): IGV writes it in a private
+        temporary directory there, and it is copied to ``target`` here, then removed there."""
+        there = files.temp_dir()
+        written = f"{there}/{target.name}"
+        try:
+            with self.session():
+                self.execute("snapshotDirectory " + A.quote(there, "directory"), timeout=timeout)
+                self.execute(
+                    "snapshot " + A.quote(target.name, "file name"), timeout=timeout, kind="snapshot"
+                )
+            data = files.read_bytes(written, limit=SNAPSHOT_MAX_BYTES)
+        finally:
+            files.remove(written)
+            files.remove(there)
+        if not data:
+            raise CommandError(
+                f"IGV answered OK but wrote no {target.name} in {there} on {self.machine}", app_message="OK"
+            )
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
+        try:
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from exc
         return ImagePath(target)
 
     def save_session(self, path: str | Path, *, timeout: float | None = None) -> Path:
@@ -634,7 +686,7 @@ class IGVClient:
         """
         text = A.check_text(str(path), "session file")
         spec = BY_IGV["savesession"]
-        local = _is_local(self.host)
+        local = self.on_this_machine
         target = Path(text).expanduser()
         target = target.resolve() if local else target
         if not target.is_absolute():

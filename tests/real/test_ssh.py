@@ -173,6 +173,78 @@ def test_commands_through_the_forward(ssh_env, igv_app, firefox_app, qserver_app
         assert forwarded_to(ssh_env, fixture.port), f"no forwarded channel to {fixture.port} in the sshd log"
 
 
+def _tether_without(hidden: list[Path], *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``tether ARGS`` run where ``hidden`` are empty directories: in a mount namespace of its own
+    with a tmpfs over each, as on a laptop that has none of the host's files. The sshd, and the
+    apps, still see the real ones."""
+    script = (
+        'for d in "$@"; do [ "$d" = -- ] && break; mount -t tmpfs tmpfs "$d" || exit 97; shift; done; '
+        'shift; exec "$@"'
+    )
+    return subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh",
+         *map(str, hidden), "--", sys.executable, "-m", "tether", *args],
+        capture_output=True, text=True, timeout=60, env={**os.environ, **(env or {})},
+    )  # fmt: skip
+
+
+def test_the_fallback_reads_the_apps_files_on_the_host(ssh_env, igv_app, firefox_app):
+    """Without tether on the host, Firefox's MarionetteActivePort and IGV's prefs.properties are
+    read there, over ssh: the local tether runs where the profile and the IGV directory are empty."""
+    hidden = [firefox_app.profile, igv_app.igv_dir]
+    apps_ = ("--app", "firefox", "--app", "igv")
+    here = _tether_without(hidden, "scan", "--json", *apps_)
+    assert here.returncode == 0, here.stdout + here.stderr  # the control: this side lacks the files
+    local = {r["port"]: r for r in json.loads(here.stdout)}
+    assert "MarionetteActivePort" not in local.get(firefox_app.port, {}).get("detail", "")
+    assert "prefs.properties" not in local[igv_app.port]["detail"], local[igv_app.port]
+    proc = _tether_without(
+        hidden, "scan", "--host", ssh_env.url, "--json", *apps_, env={"TETHER_SSH_REMOTE_TETHER": "0"}
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = {r["port"]: r for r in json.loads(proc.stdout)}
+    ff, igv = rows[firefox_app.port], rows[igv_app.port]
+    assert ff["confidence"] == "verified" and igv["confidence"] == "verified"
+    assert f"{firefox_app.profile}/MarionetteActivePort" in ff["detail"], ff
+    assert "prefs.properties" in igv["detail"], igv
+    assert ff["version"] and ff["version"][0].isdigit(), ff  # application.ini, found by /proc/PID/exe there
+
+
+def test_an_igv_snapshot_over_ssh_arrives_here(ssh_env, igv_app, tmp_path):
+    """IGV writes the snapshot on its machine (a private temporary directory there); tether copies
+    it to the path named here and removes it there."""
+    before = {p for p in Path("/tmp").glob("tmp.*") if p.is_dir()}
+    out = tmp_path / "here" / "view.png"
+    out.parent.mkdir()
+    proc = tether("igv", "snapshot", str(out), "--host", ssh_env.url, "--port", str(igv_app.port), "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert json.loads(proc.stdout) == {"file": str(out), "bytes": out.stat().st_size}
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    left = {p for p in Path("/tmp").glob("tmp.*") if p.is_dir()} - before
+    assert not [p for p in left if (p / "view.png").exists()], left
+    assert forwarded_to(ssh_env, igv_app.port)
+
+
+def test_the_host_files_reader(ssh_env, tmp_path):
+    """What hints read through: a file's text and bytes, a name that needs quoting, the limit,
+    a missing file or a directory (None), the host's $HOME, a temporary directory made and removed."""
+    files = Ssh(ssh_env.url).files()
+    odd = tmp_path / "it's a $name; with `quotes`"
+    odd.write_text("PORT_NUMBER=60151\n")
+    assert files.read_text(odd) == "PORT_NUMBER=60151\n"
+    assert files.read_text(odd, limit=5) is None
+    assert files.read_text(tmp_path / "missing") is None and files.read_text(tmp_path) is None
+    blob = bytes(range(256)) * 64
+    (tmp_path / "blob").write_bytes(blob)
+    assert files.read_bytes(tmp_path / "blob") == blob
+    assert files.home() == "/root"  # the ssh user's, as sshd set it
+    assert files.readlink("/proc/self/exe") and files.which("sh")
+    made = files.temp_dir()
+    assert Path(made).is_dir() and oct(Path(made).stat().st_mode & 0o777) == "0o700"
+    files.remove(made)
+    assert not Path(made).exists()
+
+
 def test_no_port_finds_the_app_by_scanning_the_host(ssh_env, igv_app):
     # several IGVs may run on this shared machine: ask for ours by its port, found through the scan
     proc = tether("igv", "status", "--host", ssh_env.url, "--json")
