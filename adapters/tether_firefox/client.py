@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tether import hostfiles
+from tether.adapter import is_loopback
 from tether.deadline import Deadline
 from tether.discovery import listener_pid
 from tether.endpoint import Endpoint
@@ -385,19 +387,25 @@ class Firefox(_Finder):
         self._caps_request.update(capabilities)
 
     # -- session ---------------------------------------------------------------------------
+    def _machine(self) -> hostfiles.Files:
+        """The files of the machine Firefox runs on: the host's when reached over SSH."""
+        url = self.endpoint.extra.get("ssh") if self.endpoint is not None else None
+        return (hostfiles.machine(url) if url else None) or hostfiles.current()
+
     def open(self) -> Firefox:
         """Connect and open the session (done for you by ``with`` and by the first command)."""
         if self._m is not None:
             return self
         left = self._budget.remaining() if self._budget else None
         connect = self.connect_timeout if left is None else max(min(self.connect_timeout, left), 0.01)
-        m = Marionette.open(
-            self.host,
-            self.port,
-            timeout=self.timeout,
-            connect_timeout=connect,
-            busy_wait=self.busy_wait if left is None else min(self.busy_wait, left),
-        )
+        with hostfiles.looking_at(self._machine()):  # a forward's BiDi clients are the host's
+            m = Marionette.open(
+                self.host,
+                self.port,
+                timeout=self.timeout,
+                connect_timeout=connect,
+                busy_wait=self.busy_wait if left is None else min(self.busy_wait, left),
+            )
         try:
             # NewSession waits for Firefox's startup and first window: give it the full deadline
             # (what is left of the budget, when there is one).
@@ -976,9 +984,10 @@ def attach_located(locate: Callable[[], Endpoint], *, busy_wait: float = 3.0, **
             return Firefox.from_endpoint(locate(), busy_wait=busy_wait, **options)
         except Busy as exc:
             busy_port = exc.detail.get("port")
-            holder = likely_holder(busy_port, listener_pid(busy_port)) if busy_port else None
+            here = is_loopback(exc.detail.get("host") or "127.0.0.1")  # not an ssh:// host's port
+            holder = likely_holder(busy_port, listener_pid(busy_port)) if busy_port and here else None
             if holder is not None or time.monotonic() + pause > give_up:
-                if busy_port:
+                if busy_port and here:  # another machine's Busy already says what its probe saw
                     raise busy_error(exc.detail.get("host") or "127.0.0.1", busy_port, holder) from exc
                 raise
         time.sleep(pause)

@@ -65,6 +65,9 @@ def bidi_client(port: int) -> str | None:
     it, Marionette still greets new connections — and ends that session when such a connection
     closes, even one that only read the greeting. So before touching Marionette, look for one.
     """
+    files = hostfiles.current()
+    if files.remote:
+        return _bidi_client_there(files, port)
     from tether.discovery import listener_pid, process_info
 
     # the scan's socket snapshot, or that port's sockets alone (Firefox's processes looked at first)
@@ -87,6 +90,25 @@ def bidi_client(port: int) -> str | None:
                 return f"{psutil.Process(c.pid).name()} (pid {c.pid}) over WebDriver BiDi" if c.pid else None
             except psutil.Error:
                 return f"pid {c.pid} over WebDriver BiDi"
+    return None
+
+
+def _bidi_client_there(files: hostfiles.Files, port: int) -> str | None:
+    """:func:`bidi_client` for a Firefox on another machine, ``port`` a local forward to its
+    Marionette: its profile's BiDi port, and an established connection to it in that machine's
+    ``/proc/net/tcp*`` (read afresh: a connection comes and goes)."""
+    behind = files.behind(port)
+    profile = profile_dir(behind[2]) if behind else None
+    bidi = bidi_port_of(profile) if profile else None
+    if bidi is None:
+        return None
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        raw = files.read_bytes(table, limit=64 << 20) or b""
+        for line in raw.decode("ascii", "replace").splitlines()[1:]:
+            fields = line.split()
+            local = fields[1].rpartition(":")[2] if len(fields) > 3 else ""
+            if fields[3:4] == ["01"] and local and int(local, 16) == bidi:  # 01: ESTABLISHED
+                return f"a client on {files.where} over WebDriver BiDi (port {bidi})"
     return None
 
 

@@ -63,6 +63,12 @@ class Files:
         """``path`` with its symbolic links resolved (as far as they resolve)."""
         return os.path.realpath(path)
 
+    def behind(self, port: int) -> tuple[int, int | None, list[str]] | None:
+        """For a local ``port`` forwarded from the machine looked at: the port there, and the pid
+        and command line of its owner there (``None``, ``[]`` when unseen). ``None``: no forward
+        (this machine: ``port`` is the app's own, its owner found the usual way)."""
+        return None
+
     # -- what a client that has an app write a file there needs (IGV's snapshot over SSH) -------
     def read_bytes(self, path: str | os.PathLike[str], *, limit: int = MAX_BYTES) -> bytes | None:
         """The file's bytes (never cached), or ``None``: missing, unreadable, over ``limit``."""

@@ -20,9 +20,9 @@ from dataclasses import replace
 from .adapter import Adapter, raise_for_verdict
 from .endpoint import Confidence, Endpoint, Listener
 from .errors import TetherError
-from .hostfiles import looking_at, register
+from .hostfiles import current, looking_at, register
 from .identify import Candidate, gather, identify, safe_probe
-from .ssh import Ssh, SshHost
+from .ssh import Ssh, SshFiles, SshHost
 
 
 def _use_remote_tether() -> bool:
@@ -113,6 +113,7 @@ def _fallback(
     """The apps among the host's ``listeners`` (read with standard tools), each hinted port
     probed here through a forward."""
     target = ssh.target
+    files = current()
     candidates = _candidates(listeners, adapters)
     hinted = [c for c in candidates if c.hints]
     found: list[Endpoint] = []
@@ -120,6 +121,9 @@ def _fallback(
         # each hinted port is probed here, through a forward of the one ControlMaster
         with ThreadPoolExecutor(max_workers=min(8, len(hinted))) as pool:
             locals_ = list(pool.map(lambda c: ssh.forward(c.listener.host, c.listener.port), hinted))
+        for c, port in zip(hinted, locals_, strict=True):
+            if isinstance(files, SshFiles):
+                files.note_forward(port, c.listener.port, c.listener.pid, c.listener.cmdline)
         shadows = [
             Candidate(replace(c.listener, host="127.0.0.1", port=port, source="listing"), c.hints)
             for c, port in zip(hinted, locals_, strict=True)
@@ -193,8 +197,12 @@ def through(
     there through the forward; the endpoint returned is the forward, for the adapter's client."""
     ssh = Ssh(url, config=ssh_config, timeout=connect_timeout)
     local = ssh.forward(remote_host, remote_port)
-    register(ssh.target.url, ssh.files())  # for a client whose app writes a file there (a snapshot)
-    res = safe_probe(adapter, "127.0.0.1", local, timeout)
+    files = ssh.files()
+    files.note_forward(local, remote_port, found.pid if found else None, found.cmdline if found else ())
+    # the probe, and the client's later checks, look at the host's files and sockets, not ours
+    register(ssh.target.url, files)
+    with looking_at(files):
+        res = safe_probe(adapter, "127.0.0.1", local, timeout)
     raise_for_verdict(
         res,
         title=adapter.title,

@@ -352,6 +352,8 @@ class SshFiles(Files):
         self.ssh = ssh
         self.where = self.target_name = str(ssh.target)
         self._seen: dict[tuple[str, str, int], str | None] = {}
+        #: local forward port -> (remote port, owner pid there, its command line)
+        self._forwards: dict[int, tuple[int, int | None, list[str]]] = {}
         import threading
 
         self._lock = threading.Lock()
@@ -383,6 +385,23 @@ class SshFiles(Files):
             f"head -c {limit + 1} -- \"$f\"; else echo '#n'; fi",
         )
         return text if text is not None and len(text.encode("utf-8", "replace")) <= limit else None
+
+    def note_forward(self, local: int, remote_port: int, pid: int | None = None, cmdline=()) -> None:
+        """Remember that ``local`` leads to ``remote_port`` there (owned by ``pid``, when known)."""
+        self._forwards[local] = (remote_port, pid, list(cmdline))
+
+    def behind(self, port: int) -> tuple[int, int | None, list[str]] | None:
+        got = self._forwards.get(port)
+        if got is None or got[1] is not None:
+            return got
+        try:  # a port named by hand: the host's listing says whose it is (once)
+            listeners, _ = self.ssh.listeners(timeout=self.ssh.timeout)
+        except TetherError:
+            return got
+        owner = next((li for li in listeners if li.port == got[0] and li.pid), None)
+        if owner is not None:
+            got = self._forwards[port] = (got[0], owner.pid, list(owner.cmdline))
+        return got
 
     def _value(self, kind: str, arg: str, expr: str) -> str | None:
         """What the shell command ``expr`` prints on the host (cached), ``None`` if it fails."""

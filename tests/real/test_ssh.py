@@ -225,6 +225,26 @@ def test_an_igv_snapshot_over_ssh_arrives_here(ssh_env, igv_app, tmp_path):
     assert forwarded_to(ssh_env, igv_app.port)
 
 
+@pytest.mark.parametrize("how", ["tether on the host", "ss and /proc"])
+def test_a_webdriver_bidi_session_on_the_host_is_left_alone(ssh_env, bidi_firefox, how):
+    """Marionette ends a BiDi client's session when a connection that only read its greeting
+    closes: over ssh too, the scan and a command must see the client there and not connect."""
+    from tether_firefox.bidi import BiDi
+
+    env = {"TETHER_SSH_REMOTE_TETHER": "1" if how == "tether on the host" else "0"}
+    port = str(bidi_firefox.port)
+    with BiDi.open(bidi_firefox.bidi_port) as holder:
+        scan = tether("scan", "--host", ssh_env.url, "--json", "--app", "firefox", env=env)
+        assert scan.returncode == 0, scan.stdout + scan.stderr
+        rows = [r for r in json.loads(scan.stdout) if r["port"] == bidi_firefox.port]
+        assert [r["confidence"] for r in rows] == ["busy"], rows
+        title = tether("firefox", "title", "--host", ssh_env.url, "--port", port, env=env)
+        assert title.returncode == 4 and "WebDriver BiDi" in title.stderr, title.stdout + title.stderr
+        assert holder.command("session.status")["ready"] is False  # the holder's session is still there
+    title = tether("firefox", "title", "--host", ssh_env.url, "--port", port, "--json", env=env)
+    assert title.returncode == 0, title.stderr
+
+
 def test_the_host_files_reader(ssh_env, tmp_path):
     """What hints read through: a file's text and bytes, a name that needs quoting, the limit,
     a missing file or a directory (None), the host's $HOME, a temporary directory made and removed."""

@@ -249,7 +249,6 @@ def test_a_refused_line_sends_nothing_at_all(base):
     assert server.connections == 0
 
 
-
 def test_cli_run_from_above_the_script_follows_igvs_rule(base, tmp_path, monkeypatch, cli):
     # like 'igv -b review/review.txt' started in tmp_path: the data exists only next to the
     # script (found there); the snapshot directory exists nowhere yet (made in the working
