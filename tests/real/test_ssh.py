@@ -9,6 +9,7 @@ UserKnownHostsFile. The sshd is stopped by pid when the module ends.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -381,12 +382,19 @@ def test_an_mcp_tool_reaches_a_remote_app_only_when_its_host_is_named(ssh_env, i
     async def go():
         async with stdio_client(params) as (read, write), ClientSession(read, write) as client:
             await client.initialize()
-            return await client.call_tool(
+            goto = await client.call_tool(
                 "igv_goto", {"loci": ["chr2:1-500"], "host": ssh_env.url, "port": igv_app.port}
             )
+            snap = await client.call_tool("igv_snapshot", {"host": ssh_env.url, "port": igv_app.port})
+            return goto, snap
 
     before = ssh_env.log_text().count(f"target 127.0.0.1 port {igv_app.port}")
-    result = anyio.run(go)
+    result, snap = anyio.run(go)
     assert not result.is_error, result.content[0].text
     assert json.loads(result.content[0].text)["reply"] == "OK"
     assert ssh_env.log_text().count(f"target 127.0.0.1 port {igv_app.port}") > before
+    # IGV's snapshot on the host comes back as the tool's image
+    assert not snap.is_error, snap.content[0].text
+    image = snap.content[1]
+    assert image.type == "image" and image.mime_type == "image/png"
+    assert base64.b64decode(image.data).startswith(b"\x89PNG\r\n\x1a\n")
