@@ -403,8 +403,12 @@ class QueueServer:
         lock_key: str | None = None,
         login: dict[str, Any] | None = None,
         transport: Any = None,
+        login_key: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        #: what the stored login is filed under: the URL, or for a forward from an ssh:// host that
+        #: host and the server's address there (a forward's local port changes; another app may get it)
+        self.login_key = login_key or self.base_url
         self.timeout = timeout
         self._api_key = api_key or None
         self._secrets: list[str] = [api_key] if api_key else []
@@ -448,7 +452,11 @@ class QueueServer:
             host = f"[{endpoint.host}]" if ":" in endpoint.host else endpoint.host
             base_url = f"http://{host}:{endpoint.port}"
         key, source = read_api_key(api_key, api_key_file)
-        options.setdefault("login", None if key else auth.load(base_url.rstrip("/")))
+        if endpoint.extra.get("ssh"):
+            there = f"{endpoint.extra.get('remote_host', '127.0.0.1')}:{endpoint.extra.get('remote_port')}"
+            options.setdefault("login_key", f"{endpoint.extra['ssh']} {there}")
+        login_key = options.get("login_key") or base_url.rstrip("/")
+        options.setdefault("login", None if key else auth.load(login_key))
         if timeout is not None:
             options["timeout"] = min(timeout, MAX_CALL_TIMEOUT)
         if endpoint.extra.get("door") == "zmq":  # RE Manager's own socket: see zmq.py
@@ -1360,7 +1368,7 @@ class QueueServer:
         self._login = entry
         if entry:
             self.add_secret(entry["access_token"]), self.add_secret(entry["refresh_token"])
-            auth.save(self.base_url, entry)
+            auth.save(self.login_key, entry)
             self.key_source = f"the login of {entry.get('username')} ({entry.get('provider')})"
         self.http = self._new_http()
 
@@ -1392,7 +1400,7 @@ class QueueServer:
         except AuthError:  # the session had expired already: nothing left to revoke
             pass
         finally:
-            auth.forget(self.base_url)
+            auth.forget(self.login_key)
             self._use_login(None)
         return {"logged_out": True, "session_revoked": bool(sid)}
 

@@ -16,6 +16,7 @@ from tether.cli import run
 
 from . import apps
 from .test_qserver_cli import KEY_VARS
+from .test_ssh import sshd  # noqa: F401  (the OpenSSH server fixture)
 
 pytestmark = pytest.mark.real
 
@@ -193,3 +194,26 @@ def test_bad_login_and_apikey_input_exits_2_or_is_refused_and_changes_nothing(
     monkeypatch.setattr("sys.stdin", io.StringIO("\n"))  # an empty password
     assert run(tq(login_server, *args)) == 2
     assert not env.exists()
+
+
+def test_a_login_over_ssh_outlives_its_forward(login_server, env, monkeypatch, capfd, sshd):  # noqa: F811
+    """Logged in through an ssh:// host, the tokens are filed under that host and the server's
+    address there, not under the forward's local port: a new forward (another local port, once
+    the ControlMaster has gone) still finds them, and no local server on the old port gets them."""
+    from tether.ssh import Ssh
+
+    monkeypatch.setenv("TETHER_SSH_CONFIG", str(sshd.config))
+    port = login_server.rsplit(":", 1)[1]
+    there = ["--host", sshd.url, "--port", port]
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    try:
+        assert run(["qserver", "login", "--username", USER, "--password-stdin", *there]) == 0
+        assert list(json.loads(env.read_text())) == [f"{sshd.url} 127.0.0.1:{port}"]
+        Ssh(sshd.url).close()  # the master and its forwards are gone: the next command makes new ones
+        capfd.readouterr()
+        assert run(["qserver", "whoami", "--json", *there]) == 0
+        assert any(i["id"] == USER for i in json.loads(capfd.readouterr().out)["identities"])
+        assert run(["qserver", "logout", "--json", *there]) == 0
+        assert json.loads(env.read_text()) == {}
+    finally:
+        Ssh(sshd.url).close()
