@@ -241,6 +241,10 @@ def probe_igv(host: str, port: int, timeout: float) -> ProbeResult:
     try:
         try:
             conn.send_line("echo", deadline)
+            # while IGV's command thread answers (milliseconds), find the version of a local IGV's
+            # install (its jar, or Debian's status file): local reads only, used only if IGV answers
+            local = is_loopback(host) and sys.platform.startswith("linux")
+            installed = _installed_version(port) if local else None
             reply = conn.readline(deadline)
         except Timeout:
             if conn.pending:  # IGV never speaks unasked, nor without a newline
@@ -255,11 +259,9 @@ def probe_igv(host: str, port: int, timeout: float) -> ProbeResult:
             return ProbeResult(Verdict.UNKNOWN, detail="the connection closed without a reply")
         if reply != "echo":
             return ProbeResult(Verdict.NOT_ME, detail=f"answered {reply[:60]!r} to 'echo'")
-        version = None
-        if is_loopback(host) and not conn.pending and sys.platform.startswith("linux"):
-            # each command costs a pass through IGV's command thread: the version of a local IGV
-            # is what its install says (the about.properties IGV reads), found without asking
-            version = _installed_version(port)
+        # each command costs a pass through IGV's command thread: the version of a local IGV is
+        # what its install says (the about.properties IGV reads), found without asking
+        version = installed if not conn.pending else None
         keep = slot is not None and version is not None
         if version is None:
             try:
