@@ -96,7 +96,7 @@ def _get_https(host: str, port: int, path: str, timeout: float) -> tuple[int, by
 def _get_plain(host: str, port: int, path: str, timeout: float) -> tuple[int, bytes]:
     """``GET path`` in HTTP/1.1 over a socket: the status and the body (at most ``MAX_SCHEMA``
     bytes; ``Content-Length``, chunked, or up to the close that ``Connection: close`` asks for)."""
-    import socket
+    from tether.transport.tcp import create_connection
 
     hostname = f"[{host}]" if ":" in host else host
     request = (
@@ -111,7 +111,7 @@ def _get_plain(host: str, port: int, path: str, timeout: float) -> tuple[int, by
             raise TimeoutError(f"no whole HTTP answer within {timeout:g} s")
         return remaining
 
-    sock = socket.create_connection((host, port), timeout=timeout)
+    sock = create_connection(host, port, timeout)  # a numeric host skips the name lookup
     try:
         sock.settimeout(left())
         sock.sendall(request.encode("ascii"))

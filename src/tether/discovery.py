@@ -451,6 +451,27 @@ def process_info(pid: int) -> tuple[str | None, list[str], str | None]:
     return _process_info(_psutil(), pid, {})
 
 
+def process_environ(pid: int) -> dict[str, str]:
+    """The environment process ``pid`` started with (``{}`` when it cannot be read: gone, or
+    another user's); on Linux read from ``/proc/<pid>/environ`` without importing psutil."""
+    if not sys.platform.startswith("linux"):
+        try:
+            return dict(_psutil().Process(pid).environ())
+        except Exception:
+            return {}
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            data = f.read()
+    except OSError:
+        return {}
+    env = {}
+    for entry in data.decode("utf-8", "surrogateescape").split("\x00"):
+        key, sep, value = entry.partition("=")
+        if sep and key:
+            env[key] = value
+    return env
+
+
 def port_owner(
     port: int, max_age: float = 0.5, *, prefer: Callable[[list[str]], bool] | None = None
 ) -> Listener | None:
