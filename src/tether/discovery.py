@@ -254,18 +254,25 @@ def _socket_holders(inodes: set[int]) -> dict[int, list[int]]:
         pids = sorted(int(n) for n in os.listdir("/proc") if n.isdigit())
     except OSError:
         return holders
+    readlink, flags = os.readlink, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
     for pid in pids:
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
+        try:  # each link read relative to the open fd directory: /proc/<pid> is not looked up again
+            fd_dir = os.open(f"/proc/{pid}/fd", flags)
         except OSError:  # gone, or another user's (no permission)
             continue
-        for fd in fds:
-            try:
-                inode = targets.get(os.readlink(f"/proc/{pid}/fd/{fd}"))
-            except OSError:
-                continue
-            if inode is not None and pid not in holders.setdefault(inode, []):
-                holders[inode].append(pid)
+        try:
+            fds = os.listdir(fd_dir)
+            for fd in fds:
+                try:
+                    inode = targets.get(readlink(fd, dir_fd=fd_dir))
+                except OSError:
+                    continue
+                if inode is not None and pid not in holders.setdefault(inode, []):
+                    holders[inode].append(pid)
+        except OSError:
+            continue
+        finally:
+            os.close(fd_dir)
     return holders
 
 
@@ -454,22 +461,30 @@ def process_info(pid: int) -> tuple[str | None, list[str], str | None]:
 def process_environ(pid: int) -> dict[str, str]:
     """The environment process ``pid`` started with (``{}`` when it cannot be read: gone, or
     another user's); on Linux read from ``/proc/<pid>/environ`` without importing psutil."""
+    have = _environs.get(pid)
+    if have is not None and time.monotonic() - have[0] <= 0.5:
+        return dict(have[1])  # a scan asks once per socket of the process (a manager has several)
+    env: dict[str, str] = {}
     if not sys.platform.startswith("linux"):
         try:
-            return dict(_psutil().Process(pid).environ())
+            env = dict(_psutil().Process(pid).environ())
         except Exception:
-            return {}
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            data = f.read()
-    except OSError:
-        return {}
-    env = {}
-    for entry in data.decode("utf-8", "surrogateescape").split("\x00"):
-        key, sep, value = entry.partition("=")
-        if sep and key:
-            env[key] = value
-    return env
+            pass
+    else:
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                data = f.read()
+        except OSError:
+            data = b""
+        for entry in data.decode("utf-8", "surrogateescape").split("\x00"):
+            key, sep, value = entry.partition("=")
+            if sep and key:
+                env[key] = value
+    _environs[pid] = (time.monotonic(), env)
+    return dict(env)
+
+
+_environs: dict[int, tuple[float, dict[str, str]]] = {}
 
 
 def port_owner(
