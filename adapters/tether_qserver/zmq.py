@@ -25,6 +25,7 @@ import os
 import re
 import time
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 from tether.adapter import Hint, ProbeResult, Verdict, is_loopback
@@ -145,6 +146,7 @@ def _environ(pid: int | None) -> Mapping[str, str]:
     return process_environ(pid)
 
 
+@lru_cache(maxsize=64)  # asked for every listener of a scan (hundreds), mostly of one address
 def _port_of(address: str | None) -> int | None:
     m = re.match(r"^tcp://[^:]+:(\d+)$", (address or "").strip().replace("[", "").replace("]", ""))
     return int(m.group(1)) if m else None
