@@ -174,7 +174,7 @@ def test_a_scan_verifies_a_0mq_manager_without_pyzmq_psutil_or_platformdirs():
     assert any(
         e["port"] == port and e["confidence"] == "verified" and e["version"] == "0.0.25" for e in found
     )
-    for mod in ("zmq", "psutil", "platformdirs", "concurrent.futures"):
+    for mod in ("zmq", "psutil", "platformdirs", "concurrent.futures", "logging"):
         assert mod not in mods, mod
 
 

@@ -30,7 +30,6 @@ messages. Wire facts they rely on (libzmq 4.3, pyzmq's documentation):
 from __future__ import annotations
 
 import json
-import logging
 import re
 import time
 from typing import Any
@@ -38,8 +37,6 @@ from typing import Any
 from ..deadline import Deadline
 from ..errors import AuthError, ProtocolError, TetherError, Timeout, Unreachable, UsageError
 from .tcp import create_connection
-
-log = logging.getLogger("tether.transport.zmq")
 
 #: the largest reply accepted (RE Manager's biggest answers, the plan lists, are a few MB)
 MAX_REPLY = 32 * 1024 * 1024
@@ -185,8 +182,9 @@ def request_plain(
     What a one-shot request costs without pyzmq (its import, a context and its I/O thread, a
     monitor socket: ~15 ms of a ``tether scan``): the peer's greeting must be ZMTP 3 offering
     NULL (an encrypted socket is told before anything of ours but the greeting is sent), then
-    our ``READY`` (socket type REQ) goes out and the peer's must name a REP or ROUTER socket, then the request is sent as a REQ socket frames it (an empty delimiter, the
-    body) and the reply's frames are read, each under ``max_reply``. rfc.zeromq.org/spec/23.
+    our ``READY`` (socket type REQ) goes out and the peer's must name a REP or ROUTER socket;
+    then the request is sent as a REQ socket frames it (an empty delimiter, the body) and the
+    reply's frames are read, each under ``max_reply``. rfc.zeromq.org/spec/23.
     Errors as :class:`ZmqRequester`'s: :class:`ProtocolError` (not 0MQ, not a REP socket, not
     JSON), :class:`AuthError` (the peer wants CURVE or another mechanism), :class:`Timeout`,
     :class:`Unreachable` (the peer hung up). The socket is left to the caller to close.
@@ -407,6 +405,9 @@ class ZmqRequester:
         except zmq.ZMQError as exc:
             self._drop_socket()
             raise Unreachable(f"0MQ request to {self.what} at {self.address} failed: {exc}") from exc
+        import logging  # here, not at import: a scan's plain-ZMTP probe loads this module too
+
+        log = logging.getLogger("tether.transport.zmq")
         if log.isEnabledFor(logging.DEBUG):  # -v: the CLI's log handler masks secrets (lock keys)
             log.debug(
                 "0MQ %s %s -> %d bytes in %.1f ms",
