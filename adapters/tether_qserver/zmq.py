@@ -126,7 +126,8 @@ HTTP_ONLY = {
 # -- where the manager listens (hints) -----------------------------------------------------------
 def is_manager_process(cmdline: list[str]) -> bool:
     """A ``start-re-manager`` process (its manager and worker children carry the same command line)."""
-    return any(mark in part for part in cmdline[:3] for mark in _MANAGER_MARKS)
+    head = "\x00".join(cmdline[:3])  # asked for every listener of a scan: one string to search
+    return any(mark in head for mark in _MANAGER_MARKS)
 
 
 def _option(cmdline: list[str], name: str) -> str | None:
