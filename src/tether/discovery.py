@@ -9,7 +9,6 @@ back without a pid; they are still listed, with a note saying why.
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 import time
@@ -571,6 +570,8 @@ def _system_wide(psutil) -> Discovery:
 def _per_process(psutil) -> Discovery:
     """macOS: ask the current user's processes one by one (the system-wide call needs root)."""
     try:
+        import getpass  # here: it imports termios, and only macOS's listing needs it
+
         me = getpass.getuser()
     except Exception:  # no passwd entry
         me = None

@@ -132,6 +132,11 @@ def test_scan_imports_no_adapter_cli_and_no_http_client(listener):
     assert not mods & HTTP, mods & HTTP
     assert not {m for m in mods if m.startswith("tether_") and m.endswith(".cli")}
     assert "tether_igv.client" not in mods and "tether_firefox.client" not in mods
+    # the listing reads /proc itself, the config file is found without platformdirs, and getpass
+    # (termios) is macOS's listing's only
+    linux_only = ("psutil", "platformdirs") if sys.platform.startswith("linux") else ()
+    for mod in (*linux_only, "getpass", "termios", "logging", "encodings.idna"):
+        assert mod not in mods, mod
 
 
 def test_a_scan_verifies_a_0mq_manager_without_pyzmq_psutil_or_platformdirs():
