@@ -6,6 +6,7 @@ Detection (hints and the probe) lives in :mod:`.probe`; the client and commands 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,11 @@ from tether.endpoint import Listener
 
 from .probe import DEFAULT_PORT, configured_port, is_igv_process, probe_igv, read_prefs, version_from_install
 
-#: the last ``~/igv/prefs.properties`` read: [(path, inode, size, mtime), PORT_NUMBER]
+#: the last ``~/igv/prefs.properties`` read: [(path, inode, size, mtime), PORT_NUMBER, checked at]
 _HOME_PREFS: list[Any] = []
+#: how long an answer of :meth:`IGVAdapter._home_prefs_port` stands without a new ``stat``: a
+#: scan asks once per listener (hundreds, within milliseconds)
+_HOME_PREFS_FRESH = 0.25
 
 
 def _after_exit(*args: Any, **kwargs: Any) -> Any:
@@ -60,17 +64,23 @@ class IGVAdapter(Adapter):
         if files.remote:  # another machine's home (an SSH scan): its files object keeps what it read
             value = read_prefs(Path(files.home()) / "igv").get("PORT_NUMBER", "")
             return int(value) if value.isdigit() else None
-        directory = os.path.join(files.home(), "igv")
+        home = files.home()
+        now = time.monotonic()
+        if _HOME_PREFS and _HOME_PREFS[0][0] == home and now - _HOME_PREFS[2] <= _HOME_PREFS_FRESH:
+            return _HOME_PREFS[1]  # (the key's first item is HOME: a changed HOME is looked at again)
+        directory = os.path.join(home, "igv")
         try:
             st = os.stat(os.path.join(directory, "prefs.properties"))
         except OSError:
+            _HOME_PREFS[:] = [(home, None), None, now]
             return None
-        key = (directory, st.st_ino, st.st_size, st.st_mtime_ns)
+        key = (home, st.st_ino, st.st_size, st.st_mtime_ns)
         if _HOME_PREFS and _HOME_PREFS[0] == key:
+            _HOME_PREFS[2] = now
             return _HOME_PREFS[1]
         value = read_prefs(Path(directory)).get("PORT_NUMBER", "")
         port = int(value) if value.isdigit() else None
-        _HOME_PREFS[:] = [key, port]
+        _HOME_PREFS[:] = [key, port, now]
         return port
 
     def extra_listeners(self, listeners):

@@ -81,24 +81,52 @@ def _jar_path(cmdline: list[str]) -> str | None:
     return None
 
 
+DPKG_STATUS = "/var/lib/dpkg/status"
+#: the last answers of :func:`_dpkg_version`, by package: (the status file's identity, version)
+_DPKG_SEEN: dict[str, tuple[tuple, str | None]] = {}
+
+
 def _dpkg_version(package: str = "igv") -> str | None:
     """The version of Debian's installed ``package``, from dpkg's status file: the package's
-    stanza is found by its ``Package:`` line, not by splitting the whole file (it is large)."""
-    text = hostfiles.current().read_text("/var/lib/dpkg/status", limit=64 << 20)
-    if text is None:
+    stanza is found by its ``Package:`` line in the bytes, and only that stanza decoded (the
+    file is hundreds of kB: decoding it all cost each IGV probe ~2 ms). Read again only when
+    the file changes (inode, size, mtime): a scan a second need not re-read it. On another
+    machine (an SSH scan) the host's file, read once per scan by its files object."""
+    files = hostfiles.current()
+    key: tuple | None = None
+    if files.remote:
+        data = files.read_bytes(DPKG_STATUS, limit=64 << 20)
+        if data is None:
+            return None
+    else:
+        try:
+            with open(DPKG_STATUS, "rb") as f:
+                st = os.fstat(f.fileno())
+                key = (st.st_ino, st.st_size, st.st_mtime_ns)
+                seen = _DPKG_SEEN.get(package)
+                if seen is not None and seen[0] == key:
+                    return seen[1]
+                data = f.read()
+        except OSError:
+            return None
         return None
-    needle = f"Package: {package}\n"
-    at = text.find(needle)
+    version = None
+    needle = f"Package: {package}\n".encode()
+    at = data.find(needle)
     while at >= 0:
-        if at == 0 or text[at - 1] == "\n":
-            start = text.rfind("\n\n", 0, at)
-            end = text.find("\n\n", at)
-            stanza = text[start + 2 if start >= 0 else 0 : end if end >= 0 else len(text)]
+        if at == 0 or data[at - 1 : at] == b"\n":
+            start = data.rfind(b"\n\n", 0, at)
+            end = data.find(b"\n\n", at)
+            raw = data[start + 2 if start >= 0 else 0 : end if end >= 0 else len(data)]
+            stanza = raw.decode("utf-8", errors="replace")
             if "Status: install ok installed" in stanza:
                 m = re.search(r"^Version: (?:\d+:)?([^\s+~-]+)", stanza, re.MULTILINE)
-                return m.group(1) if m else None
-        at = text.find(needle, at + 1)
-    return None
+                version = m.group(1) if m else None
+                break
+        at = data.find(needle, at + 1)
+    if key is not None:
+        _DPKG_SEEN[package] = (key, version)
+    return version
 
 
 class _NotPlainZip(Exception):
@@ -147,8 +175,27 @@ def _zip_member(path: str, name: str) -> bytes | None:
     return None
 
 
+#: the last :func:`_about_properties` answers, by jar path: (the jar's identity, text)
+_ABOUT_SEEN: dict[str, tuple[tuple, str | None]] = {}
+
+
 def _about_properties(jar: str) -> str | None:
-    """The text of ``resources/about.properties`` in IGV's jar, or ``None``."""
+    """The text of ``resources/about.properties`` in IGV's jar, or ``None``; read again only
+    when the jar changes (inode, size, mtime), so a scan a second does not re-read its index."""
+    try:
+        st = os.stat(jar)
+    except OSError:
+        return None
+    key = (st.st_ino, st.st_size, st.st_mtime_ns)
+    seen = _ABOUT_SEEN.get(jar)
+    if seen is not None and seen[0] == key:
+        return seen[1]
+    text = _read_about_properties(jar)
+    _ABOUT_SEEN[jar] = (key, text)
+    return text
+
+
+def _read_about_properties(jar: str) -> str | None:
     import struct
     import zlib
 
@@ -243,6 +290,10 @@ def probe_igv(host: str, port: int, timeout: float) -> ProbeResult:
     try:
         try:
             conn.send_line("echo", deadline)
+            # while IGV's command thread answers (milliseconds), find the version of a local IGV's
+            # install (its jar, or Debian's status file): local reads only, used only if IGV answers
+            local = is_loopback(host) and sys.platform.startswith("linux")
+            installed = _installed_version(port) if local else None
             reply = conn.readline(deadline)
         except Timeout:
             if conn.pending:  # IGV never speaks unasked, nor without a newline
@@ -257,11 +308,9 @@ def probe_igv(host: str, port: int, timeout: float) -> ProbeResult:
             return ProbeResult(Verdict.UNKNOWN, detail="the connection closed without a reply")
         if reply != "echo":
             return ProbeResult(Verdict.NOT_ME, detail=f"answered {reply[:60]!r} to 'echo'")
-        version = None
-        if is_loopback(host) and not conn.pending and sys.platform.startswith("linux"):
-            # each command costs a pass through IGV's command thread: the version of a local IGV
-            # is what its install says (the about.properties IGV reads), found without asking
-            version = _installed_version(port)
+        # each command costs a pass through IGV's command thread: the version of a local IGV is
+        # what its install says (the about.properties IGV reads), found without asking
+        version = installed if not conn.pending else None
         keep = slot is not None and version is not None
         if version is None:
             try:

@@ -21,19 +21,16 @@ Wire facts: ``bluesky_queueserver/manager/manager.py`` (handler table, ``_status
 
 from __future__ import annotations
 
-import logging
 import os
 import re
-import socket
 import time
 from collections.abc import Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 from tether.adapter import Hint, ProbeResult, Verdict, is_loopback
 from tether.deadline import Deadline
 from tether.errors import Timeout, Unreachable, UsageError
-
-log = logging.getLogger("tether.qserver.zmq")
 
 TITLE = "Bluesky RE Manager (0MQ)"
 WHAT = "RE Manager's 0MQ control socket"
@@ -129,7 +126,8 @@ HTTP_ONLY = {
 # -- where the manager listens (hints) -----------------------------------------------------------
 def is_manager_process(cmdline: list[str]) -> bool:
     """A ``start-re-manager`` process (its manager and worker children carry the same command line)."""
-    return any(mark in part for part in cmdline[:3] for mark in _MANAGER_MARKS)
+    head = "\x00".join(cmdline[:3])  # asked for every listener of a scan: one string to search
+    return any(mark in head for mark in _MANAGER_MARKS)
 
 
 def _option(cmdline: list[str], name: str) -> str | None:
@@ -144,14 +142,12 @@ def _option(cmdline: list[str], name: str) -> str | None:
 def _environ(pid: int | None) -> Mapping[str, str]:
     if not pid:
         return {}
-    try:
-        import psutil
+    from tether.discovery import process_environ
 
-        return psutil.Process(pid).environ()
-    except Exception:  # gone, or not ours to read
-        return {}
+    return process_environ(pid)
 
 
+@lru_cache(maxsize=64)  # asked for every listener of a scan (hundreds), mostly of one address
 def _port_of(address: str | None) -> int | None:
     m = re.match(r"^tcp://[^:]+:(\d+)$", (address or "").strip().replace("[", "").replace("]", ""))
     return int(m.group(1)) if m else None
@@ -195,18 +191,15 @@ def control_hint(listener: Any) -> Hint | None:
 
 def _owner(port: int) -> tuple[int | None, str | None, list[str]]:
     """pid, name and command line of this machine's listener on ``port`` (from the socket table)."""
-    from tether.discovery import listener_pid
+    from tether.discovery import port_owner
 
-    pid = listener_pid(port)
-    if pid is None:
-        return None, None, []
     try:
-        import psutil
-
-        proc = psutil.Process(pid)
-        return pid, proc.name(), proc.cmdline()
+        owner = port_owner(port)  # a scan's own listing when one was just taken; /proc on Linux
     except Exception:
-        return pid, None, []
+        return None, None, []
+    if owner is None or owner.pid is None:
+        return None, None, []
+    return owner.pid, owner.process, list(owner.cmdline)
 
 
 def speaks_zmq(host: str, port: int) -> bool:
@@ -227,23 +220,36 @@ def speaks_zmq(host: str, port: int) -> bool:
 
 
 # -- the probe -----------------------------------------------------------------------------------------
-def _refused(host: str, port: int, deadline: Deadline) -> ProbeResult | None:
-    """A bare TCP connect first: a refused port is told at once (0MQ would retry in silence)."""
+def _connect(host: str, port: int, deadline: Deadline) -> Any:
+    """A TCP connection first: a refused port is told at once (0MQ would retry in silence).
+    The connected socket, or the verdict when there is none."""
+    from tether.transport.tcp import create_connection
+
     try:
-        socket.create_connection((host, port), timeout=deadline.remaining(0.05)).close()
+        return create_connection(host, port, deadline.remaining(0.05))
     except ConnectionRefusedError as exc:
         return ProbeResult(Verdict.UNREACHABLE, detail=f"connection refused ({exc})", title=TITLE)
     except OSError as exc:
         return ProbeResult(Verdict.UNKNOWN, detail=f"TCP connect failed: {exc}", title=TITLE)
-    return None
 
 
-def _ask_status(address: str, deadline: Deadline, public_key: str | None) -> ProbeResult:
-    """Send ``status`` (read-only); the verdict on the reply. Transport errors are raised, typed."""
-    from tether.transport.zmq import ZmqRequester
+def _ask_status(address: str, deadline: Deadline, public_key: str | None, sock: Any) -> ProbeResult:
+    """Send ``status`` (read-only); the verdict on the reply. Transport errors are raised, typed.
 
-    with ZmqRequester(address, public_key=public_key, timeout=deadline.remaining(0.05), what=WHAT) as rq:
-        reply = rq.request({"method": "status"})
+    ``sock``: the TCP connection :func:`_connect` made. Without encryption the request goes on it
+    in plain ZMTP (no pyzmq: its import and context cost a scan ~15 ms); with a public key, pyzmq
+    does the CURVE handshake on a connection of its own."""
+    from tether.transport.zmq import ZmqRequester, request_plain
+
+    if public_key is None:
+        try:
+            reply = request_plain(sock, {"method": "status"}, deadline, what=WHAT, address=address)
+        finally:
+            sock.close()
+    else:
+        sock.close()
+        with ZmqRequester(address, public_key=public_key, timeout=deadline.remaining(0.05), what=WHAT) as rq:
+            reply = rq.request({"method": "status"})
     msg = reply.get("msg") if isinstance(reply, dict) else None
     version = _VERSION.match(msg) if isinstance(msg, str) else None
     if version is None or "manager_state" not in reply:
@@ -262,12 +268,12 @@ def probe_zmq(host: str, port: int, timeout: float, *, public_key: str | None = 
     from tether.errors import AuthError
 
     deadline = Deadline(timeout)
-    refused = _refused(host, port, deadline)
-    if refused is not None:
-        return refused
+    sock = _connect(host, port, deadline)
+    if isinstance(sock, ProbeResult):
+        return sock
     address = f"tcp://{f'[{host}]' if ':' in host else host}:{port}"
     try:
-        return _ask_status(address, deadline, public_key)
+        return _ask_status(address, deadline, public_key, sock)
     except (UsageError, AuthError) as exc:  # a bad key, an encrypted socket: it may well be RE Manager
         return ProbeResult(Verdict.UNKNOWN, detail=exc.message, title=TITLE)
     except Timeout:
@@ -290,10 +296,10 @@ def verify_zmq(address: str, timeout: float, *, public_key: str | None = None, i
     if public_key:
         check_public_key(public_key)
     deadline = Deadline(timeout)
-    res = _refused(host, port, deadline)
-    if res is None:
+    res = _connect(host, port, deadline)
+    if not isinstance(res, ProbeResult):
         try:
-            res = _ask_status(address, deadline, public_key)
+            res = _ask_status(address, deadline, public_key, res)
         except ProtocolError as exc:
             raise WrongApp(
                 f"{address} does not answer as {TITLE}: {exc.message}", host=host, port=port
@@ -516,6 +522,9 @@ def _console(sub: Any, info: str, deadline: Deadline | None, expect_info: bool) 
             try:
                 msg = json.loads(payload).get("msg")
             except (ValueError, AttributeError):
+                import logging  # here: every command loads this module with the adapter
+
+                log = logging.getLogger("tether.qserver.zmq")
                 log.debug("a console message that is not JSON was skipped")
                 continue
             if isinstance(msg, str):

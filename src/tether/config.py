@@ -28,10 +28,25 @@ from typing import Any
 from .errors import UsageError
 
 
+def xdg_dir(variable: str, default: str) -> str | None:
+    """The XDG base directory ``$variable`` (when it is an absolute path), else ``default``
+    (``~/...``, expanded): what platformdirs gives on Linux, without importing it (~5 ms of
+    every command). ``None`` off Linux and on Android, where platformdirs decides."""
+    if not sys.platform.startswith("linux") or (
+        os.environ.get("ANDROID_DATA") == "/data" and os.environ.get("ANDROID_ROOT") == "/system"
+    ):
+        return None
+    value = os.environ.get(variable, "")
+    return value if os.path.isabs(value) else os.path.expanduser(default)
+
+
 def config_path() -> Path:
     env = os.environ.get("TETHER_CONFIG")
     if env:
         return Path(env).expanduser()
+    base = xdg_dir("XDG_CONFIG_HOME", "~/.config")
+    if base is not None:
+        return Path(base) / "tether" / "config.toml"
     from platformdirs import user_config_dir
 
     return Path(user_config_dir("tether")) / "config.toml"

@@ -9,7 +9,6 @@ back without a pid; they are still listed, with a note saying why.
 
 from __future__ import annotations
 
-import getpass
 import os
 import sys
 import time
@@ -254,18 +253,25 @@ def _socket_holders(inodes: set[int]) -> dict[int, list[int]]:
         pids = sorted(int(n) for n in os.listdir("/proc") if n.isdigit())
     except OSError:
         return holders
+    readlink, flags = os.readlink, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
     for pid in pids:
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
+        try:  # each link read relative to the open fd directory: /proc/<pid> is not looked up again
+            fd_dir = os.open(f"/proc/{pid}/fd", flags)
         except OSError:  # gone, or another user's (no permission)
             continue
-        for fd in fds:
-            try:
-                inode = targets.get(os.readlink(f"/proc/{pid}/fd/{fd}"))
-            except OSError:
-                continue
-            if inode is not None and pid not in holders.setdefault(inode, []):
-                holders[inode].append(pid)
+        try:
+            fds = os.listdir(fd_dir)
+            for fd in fds:
+                try:
+                    inode = targets.get(readlink(fd, dir_fd=fd_dir))
+                except OSError:
+                    continue
+                if inode is not None and pid not in holders.setdefault(inode, []):
+                    holders[inode].append(pid)
+        except OSError:
+            continue
+        finally:
+            os.close(fd_dir)
     return holders
 
 
@@ -360,13 +366,28 @@ def _pid_holding(inodes: set[int], prefer: Callable[[list[str]], bool] | None = 
     return found
 
 
+def _read_proc(path: str) -> bytes:
+    """The whole of a small ``/proc`` file, with plain ``os`` calls: a scan reads hundreds of
+    them, and ``open()``'s text layers cost three times the read itself. Raises ``OSError``."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        data = os.read(fd, 65536)
+        if len(data) == 65536:  # a long command line or environment: read to the end
+            chunks = [data]
+            while chunk := os.read(fd, 65536):
+                chunks.append(chunk)
+            data = b"".join(chunks)
+        return data
+    finally:
+        os.close(fd)
+
+
 def _linux_process_info(pid: int, *, user: bool = True) -> tuple[str | None, list[str], str | None]:
     """What :func:`_process_info` gives — psutil's ``name()``, ``cmdline()`` and ``username()``,
     by psutil's own rules — read from ``/proc/<pid>`` without importing psutil (~10 ms)."""
     name, cmdline, username = None, [], None
     try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8", errors="surrogateescape") as f:
-            stat = f.read()
+        stat = _read_proc(f"/proc/{pid}/stat").decode("utf-8", "surrogateescape")
         name = stat[stat.index("(") + 1 : stat.rindex(")")]
     except (OSError, ValueError):
         return None, [], None
@@ -378,8 +399,8 @@ def _linux_process_info(pid: int, *, user: bool = True) -> tuple[str | None, lis
     if not user:
         return name, cmdline, None
     try:
-        with open(f"/proc/{pid}/status", encoding="utf-8", errors="replace") as f:
-            uid = next(int(line.split()[1]) for line in f if line.startswith("Uid:"))
+        status = _read_proc(f"/proc/{pid}/status").decode("utf-8", "replace")
+        uid = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("Uid:"))
         import pwd
 
         try:
@@ -428,8 +449,7 @@ def processes(
 def _linux_cmdline(pid: int) -> list[str] | None:
     """``/proc/<pid>/cmdline`` split as psutil splits it; ``None`` when it cannot be read."""
     try:
-        with open(f"/proc/{pid}/cmdline", encoding="utf-8", errors="surrogateescape") as f:
-            data = f.read()
+        data = _read_proc(f"/proc/{pid}/cmdline").decode("utf-8", "surrogateescape")
     except OSError:
         return None
     if not data:
@@ -449,6 +469,34 @@ def process_info(pid: int) -> tuple[str | None, list[str], str | None]:
     if sys.platform.startswith("linux"):
         return _linux_process_info(pid)
     return _process_info(_psutil(), pid, {})
+
+
+def process_environ(pid: int) -> dict[str, str]:
+    """The environment process ``pid`` started with (``{}`` when it cannot be read: gone, or
+    another user's); on Linux read from ``/proc/<pid>/environ`` without importing psutil."""
+    have = _environs.get(pid)
+    if have is not None and time.monotonic() - have[0] <= 0.5:
+        return dict(have[1])  # a scan asks once per socket of the process (a manager has several)
+    env: dict[str, str] = {}
+    if not sys.platform.startswith("linux"):
+        try:
+            env = dict(_psutil().Process(pid).environ())
+        except Exception:
+            pass
+    else:
+        try:
+            data = _read_proc(f"/proc/{pid}/environ")
+        except OSError:
+            data = b""
+        for entry in data.decode("utf-8", "surrogateescape").split("\x00"):
+            key, sep, value = entry.partition("=")
+            if sep and key:
+                env[key] = value
+    _environs[pid] = (time.monotonic(), env)
+    return dict(env)
+
+
+_environs: dict[int, tuple[float, dict[str, str]]] = {}
 
 
 def port_owner(
@@ -522,6 +570,8 @@ def _system_wide(psutil) -> Discovery:
 def _per_process(psutil) -> Discovery:
     """macOS: ask the current user's processes one by one (the system-wide call needs root)."""
     try:
+        import getpass  # here: it imports termios, and only macOS's listing needs it
+
         me = getpass.getuser()
     except Exception:  # no passwd entry
         me = None

@@ -8,7 +8,6 @@ send nothing, read what the peer says unasked — on every other listener.
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -108,8 +107,10 @@ def safe_probe(adapter: Adapter, host: str, port: int, timeout: float) -> ProbeR
 
 def read_banner(host: str, port: int, timeout: float) -> bytes | None:
     """nmap's NULL probe: connect, send nothing, return what arrives (b"" on close), None if nothing could."""
+    from .transport.tcp import create_connection
+
     try:
-        sock = socket.create_connection((host, port), timeout=timeout)
+        sock = create_connection(host, port, timeout)
     except OSError:
         return None
     try:

@@ -9,7 +9,9 @@ Layout (one JSON file per record, written atomically: temp file + ``os.replace``
     <state dir>/<app>/<app>-<pid>-<ms>.log    the app's output (see new_log)
 
 The state dir is ``$TETHER_STATE_DIR`` if set, else ``<user runtime dir>/tether`` when the user
-runtime dir exists (Linux: ``$XDG_RUNTIME_DIR``), else ``<user cache dir>/tether`` (platformdirs).
+runtime dir exists (Linux: ``$XDG_RUNTIME_DIR`` or ``/run/user/<uid>``, owned and private, as the
+XDG spec asks), else ``<user cache dir>/tether`` (Linux: ``$XDG_CACHE_HOME`` or ``~/.cache``;
+platformdirs elsewhere).
 
 A record holds the pid *and* the process's start time (``create_time``): a pid alone can name
 another program once ours has exited, so a record counts as alive only while both match, and a
@@ -64,12 +66,43 @@ def state_dir() -> Path:
     override = os.environ.get("TETHER_STATE_DIR")
     if override:
         return Path(override)
+    linux = _linux_state_dir()
+    if linux is not None:
+        return linux
     import platformdirs
 
     with warnings.catch_warnings():  # no $XDG_RUNTIME_DIR: platformdirs warns, names /tmp/runtime-<uid>
         warnings.simplefilter("ignore")
         runtime = Path(platformdirs.user_runtime_dir())
     return (runtime if runtime.is_dir() else Path(platformdirs.user_cache_dir())) / "tether"
+
+
+def _linux_state_dir() -> Path | None:
+    """:func:`state_dir` on Linux without importing platformdirs (~5 ms of every command): the
+    XDG runtime dir (``$XDG_RUNTIME_DIR``, else ``/run/user/<uid>``) when it is what the XDG
+    spec asks (a directory, not a symlink, ours, mode 0700), else ``$XDG_CACHE_HOME`` or
+    ``~/.cache``. ``None`` where platformdirs decides (off Linux, Android)."""
+    import stat
+    import sys
+
+    if not sys.platform.startswith("linux") or (
+        os.environ.get("ANDROID_DATA") == "/data" and os.environ.get("ANDROID_ROOT") == "/system"
+    ):
+        return None  # (tether.config.xdg_dir's test: config and launched may not import each other)
+    cache = os.environ.get("XDG_CACHE_HOME", "")
+    if not os.path.isabs(cache):
+        cache = os.path.expanduser("~/.cache")
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    for candidate in (runtime if os.path.isabs(runtime) else None, f"/run/user/{os.geteuid()}"):
+        if candidate is None:
+            continue
+        try:
+            info = os.lstat(candidate)
+        except OSError:
+            continue
+        if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and info.st_mode & 0o777 == 0o700:
+            return Path(candidate) / "tether"
+    return Path(cache) / "tether"
 
 
 def app_dir(app: str) -> Path:

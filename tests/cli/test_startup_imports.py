@@ -81,6 +81,18 @@ def test_igv_goto_with_a_port_imports_only_igvs_path():
     assert "concurrent.futures" not in mods  # one probe: no thread pool
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the XDG directories are Linux's")
+def test_igv_goto_imports_neither_platformdirs_nor_logging_nor_the_idna_codec():
+    """The config file and the state dir are found without platformdirs, the queue server's
+    adapter (loaded for its hints) does not import logging, and a numeric host is connected to
+    without a name lookup (which imports the idna codec)."""
+    with fake_igv({}) as igv:
+        mods = _imports(["igv", "goto", "chr1:100-200", "--port", str(igv.port)])
+        assert any(b"goto chr1:100-200" in r for r in igv.received)
+    for mod in ("platformdirs", "logging", "encodings.idna", "tempfile"):
+        assert mod not in mods, mod
+
+
 def test_firefox_title_with_a_port_imports_only_firefoxs_path():
     replies = {
         "WebDriver:NewSession": lambda p: {"sessionId": "s1", "capabilities": {"browserName": "firefox"}},
@@ -120,6 +132,55 @@ def test_scan_imports_no_adapter_cli_and_no_http_client(listener):
     assert not mods & HTTP, mods & HTTP
     assert not {m for m in mods if m.startswith("tether_") and m.endswith(".cli")}
     assert "tether_igv.client" not in mods and "tether_firefox.client" not in mods
+    # the listing reads /proc itself, the config file is found without platformdirs, and getpass
+    # (termios) is macOS's listing's only
+    linux_only = ("psutil", "platformdirs") if sys.platform.startswith("linux") else ()
+    for mod in (*linux_only, "getpass", "termios", "logging", "encodings.idna"):
+        assert mod not in mods, mod
+
+
+def test_a_scan_verifies_a_0mq_manager_without_pyzmq_psutil_or_platformdirs():
+    """RE Manager's control socket is asked for its status in plain ZMTP (pyzmq's import and
+    context are most of a scan's time), its owner and environment are read from /proc."""
+    import threading
+
+    import zmq
+
+    ctx = zmq.Context()
+    router = ctx.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    port = router.bind_to_random_port("tcp://127.0.0.1")
+    stop = threading.Event()
+
+    def serve():
+        while not stop.is_set():
+            if router.poll(50):
+                ident, empty, _ = router.recv_multipart()
+                status = {"msg": "RE Manager v0.0.25", "manager_state": "idle"}
+                router.send_multipart([ident, empty, json.dumps(status).encode()])
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        code = "import json, sys, tether; print(json.dumps([e.to_dict() for e in tether.scan(['qserver'])]))"
+        code += "; print(json.dumps(sorted(sys.modules)))"
+        env = {**os.environ, "QSERVER_ZMQ_CONTROL_ADDRESS": f"tcp://127.0.0.1:{port}"}
+        env.pop("QSERVER_ZMQ_PUBLIC_KEY", None)
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60
+        )
+    finally:
+        stop.set()
+        thread.join(2)
+        router.close(linger=0)
+        ctx.term()
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    found, mods = (json.loads(line) for line in proc.stdout.splitlines()[-2:])
+    assert any(
+        e["port"] == port and e["confidence"] == "verified" and e["version"] == "0.0.25" for e in found
+    )
+    for mod in ("zmq", "psutil", "platformdirs", "concurrent.futures", "logging"):
+        assert mod not in mods, mod
 
 
 @pytest.fixture

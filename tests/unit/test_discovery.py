@@ -110,7 +110,7 @@ def test_sockets_of_other_users_are_listed_without_pid(fake_psutil):
 
 
 def test_denied_system_wide_listing_falls_back_to_per_process(fake_psutil, monkeypatch):
-    monkeypatch.setattr(discovery.getpass, "getuser", lambda: "me")
+    monkeypatch.setattr("getpass.getuser", lambda: "me")  # discovery imports getpass where it needs it
 
     def denied(kind):
         raise psutil.AccessDenied()
@@ -146,7 +146,7 @@ def _proc_with(pid, conns, *, fail=None, user="me"):
 
 
 def test_macos_lists_per_process_for_the_current_user(fake_psutil, monkeypatch):
-    monkeypatch.setattr(discovery.getpass, "getuser", lambda: "me")
+    monkeypatch.setattr("getpass.getuser", lambda: "me")  # discovery imports getpass where it needs it
 
     def system_wide(kind):  # on macOS this needs root: it must not be called
         raise AssertionError("system-wide call used on macOS")

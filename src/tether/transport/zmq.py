@@ -30,16 +30,13 @@ messages. Wire facts they rely on (libzmq 4.3, pyzmq's documentation):
 from __future__ import annotations
 
 import json
-import logging
 import re
-import socket
 import time
 from typing import Any
 
 from ..deadline import Deadline
 from ..errors import AuthError, ProtocolError, TetherError, Timeout, Unreachable, UsageError
-
-log = logging.getLogger("tether.transport.zmq")
+from .tcp import create_connection
 
 #: the largest reply accepted (RE Manager's biggest answers, the plan lists, are a few MB)
 MAX_REPLY = 32 * 1024 * 1024
@@ -90,7 +87,7 @@ def peer_mechanism(host: str, port: int, timeout: float) -> bytes | None:
     deadline = Deadline(timeout)
     data = b""
     try:
-        with socket.create_connection((host, port), timeout=deadline.remaining(0.05)) as sock:
+        with create_connection(host, port, deadline.remaining(0.05)) as sock:
             sock.sendall(_NULL_GREETING[:11])  # up to our major version: the server then sends its
             # whole greeting, and judges mechanisms only once it has ours, which never comes
             while len(data) < 64 and not deadline.expired:
@@ -106,6 +103,147 @@ def peer_mechanism(host: str, port: int, timeout: float) -> bytes | None:
     if data[:1] != b"\xff" or (len(data) >= 10 and data[9:10] != b"\x7f"):
         return b""
     return data[12:32].rstrip(b"\x00") if len(data) >= 32 else None
+
+
+#: the greeting as libzmq writes it (padding ``0…01``), offering ZMTP 3.0 and the NULL mechanism
+_REQ_GREETING = b"\xff" + b"\x00" * 7 + b"\x01\x7f" + b"\x03\x00" + b"NULL".ljust(20, b"\x00") + b"\x00" * 32
+_MORE, _LONG, _COMMAND = 0x01, 0x02, 0x04
+
+
+def _frame(flags: int, body: bytes) -> bytes:
+    if len(body) < 256:
+        return bytes((flags, len(body))) + body
+    return bytes((flags | _LONG,)) + len(body).to_bytes(8, "big") + body
+
+
+def _ready(socket_type: bytes) -> bytes:
+    """The NULL mechanism's READY command naming our socket type (and an empty identity)."""
+    props = {b"Socket-Type": socket_type, b"Identity": b""}
+    body = b"\x05READY" + b"".join(
+        bytes((len(k),)) + k + len(v).to_bytes(4, "big") + v for k, v in props.items()
+    )
+    return _frame(_COMMAND, body)
+
+
+def _properties(data: bytes) -> dict[bytes, bytes]:
+    props, at = {}, 0
+    while at < len(data):
+        size = data[at]
+        name = data[at + 1 : at + 1 + size]
+        at += 1 + size
+        if at + 4 > len(data):
+            raise ValueError("a truncated property")
+        length = int.from_bytes(data[at : at + 4], "big")
+        props[name] = data[at + 4 : at + 4 + length]
+        at += 4 + length
+    return props
+
+
+class _Wire:
+    """Exact reads from a connected socket under one deadline."""
+
+    def __init__(self, sock: Any, deadline: Deadline) -> None:
+        self.sock, self.deadline, self.buf = sock, deadline, bytearray()
+
+    def read(self, size: int) -> bytes:
+        from .tcp import recv_some
+
+        while len(self.buf) < size:
+            chunk = recv_some(self.sock, self.deadline)
+            if not chunk:
+                raise Unreachable("the peer closed the connection during the 0MQ exchange")
+            self.buf += chunk
+        out = bytes(self.buf[:size])
+        del self.buf[:size]
+        return out
+
+    def frame(self, cap: int) -> tuple[int, bytes]:
+        flags = self.read(1)[0]
+        if flags & ~(_MORE | _LONG | _COMMAND):
+            raise ProtocolError("a ZMTP frame with reserved flags set")
+        size = int.from_bytes(self.read(8), "big") if flags & _LONG else self.read(1)[0]
+        if size > cap:
+            raise ProtocolError(f"a 0MQ frame of {size} bytes, over the {cap}-byte cap")
+        return flags, self.read(size)
+
+
+def request_plain(
+    sock: Any,
+    message: Any,
+    deadline: Deadline,
+    *,
+    max_reply: int = MAX_REPLY,
+    what: str = "the app",
+    address: str = "",
+) -> Any:
+    """One request to a REP (or ROUTER) socket over a connected TCP ``sock``, in ZMTP 3.0 with
+    the NULL mechanism (no encryption): the decoded JSON reply, all within ``deadline``.
+
+    What a one-shot request costs without pyzmq (its import, a context and its I/O thread, a
+    monitor socket: ~15 ms of a ``tether scan``): the peer's greeting must be ZMTP 3 offering
+    NULL (an encrypted socket is told before anything of ours but the greeting is sent), then
+    our ``READY`` (socket type REQ) goes out and the peer's must name a REP or ROUTER socket;
+    then the request is sent as a REQ socket frames it (an empty delimiter, the body) and the
+    reply's frames are read, each under ``max_reply``. rfc.zeromq.org/spec/23.
+    Errors as :class:`ZmqRequester`'s: :class:`ProtocolError` (not 0MQ, not a REP socket, not
+    JSON), :class:`AuthError` (the peer wants CURVE or another mechanism), :class:`Timeout`,
+    :class:`Unreachable` (the peer hung up). The socket is left to the caller to close.
+    """
+    from .tcp import send_all
+
+    where = f"{what} at {address}" if address else what
+    wire = _Wire(sock, deadline)
+    # up to our major version first: libzmq then sends its whole greeting, and judges mechanisms
+    # only once it has ours (given whole, a mismatch is a hang-up without the peer's mechanism)
+    send_all(sock, _REQ_GREETING[:11], deadline)
+    greeting = wire.read(11)
+    if greeting[0] != 0xFF or not greeting[9] & 0x01:
+        raise ProtocolError(f"{where} does not speak 0MQ's protocol (no ZMTP greeting)")
+    if greeting[10] < 3:
+        raise ProtocolError(f"{where} speaks ZMTP {greeting[10]}, an older 0MQ than tether speaks (3)")
+    mechanism = wire.read(53)[1:21].rstrip(b"\x00")
+    if mechanism == b"CURVE":
+        raise AuthError(
+            f"{where} closed the 0MQ handshake: it is encrypted (CURVE) and no public key was given",
+            hint="give the server's public key: --zmq-public-key KEY or $QSERVER_ZMQ_PUBLIC_KEY",
+        )
+    if mechanism != b"NULL":
+        name = mechanism.decode("ascii", "replace")[:20]
+        raise AuthError(f"{where} wants the 0MQ {name} mechanism, which tether does not speak")
+    send_all(sock, _REQ_GREETING[11:] + _ready(b"REQ"), deadline)
+    flags, body = wire.frame(4096)
+    if not flags & _COMMAND or body[:1] != b"\x05" or body[1:6] not in (b"READY", b"ERROR"):
+        raise ProtocolError(f"{where} does not speak 0MQ's protocol (no READY command)")
+    if body[1:6] == b"ERROR":
+        reason = body[7 : 7 + body[6]].decode("utf-8", "replace") if len(body) > 6 else ""
+        raise Unreachable(f"{where} refused the 0MQ handshake: {reason or 'no reason given'}")
+    try:
+        peer_type = _properties(body[6:]).get(b"Socket-Type", b"")
+    except (ValueError, IndexError):
+        raise ProtocolError(f"{where} sent a malformed READY command") from None
+    if peer_type not in (b"REP", b"ROUTER"):
+        kind = peer_type.decode("ascii", "replace")[:20] or "unnamed"
+        raise ProtocolError(f"{where} is a 0MQ {kind} socket, not one that answers requests (REP)")
+    payload = json.dumps(message).encode("utf-8")
+    send_all(sock, _frame(_MORE, b"") + _frame(0, payload), deadline)
+    frames: list[bytes] = []
+    total = 0
+    while True:
+        flags, body = wire.frame(max_reply)
+        if flags & _COMMAND:
+            continue  # ZMTP 3.1's PING and the like: not part of the reply
+        total += len(body)
+        if total > max_reply:
+            raise ProtocolError(f"{where} sent a reply over the {max_reply}-byte cap")
+        frames.append(body)
+        if not flags & _MORE:
+            break
+    if len(frames) < 2 or frames[0] != b"":
+        raise ProtocolError(f"{where} sent a reply without a REQ envelope")
+    try:
+        return json.loads(frames[-1])
+    except ValueError as exc:
+        raise ProtocolError(f"{where} sent a reply that is not JSON") from exc
 
 
 def _zmq() -> Any:
@@ -267,6 +405,9 @@ class ZmqRequester:
         except zmq.ZMQError as exc:
             self._drop_socket()
             raise Unreachable(f"0MQ request to {self.what} at {self.address} failed: {exc}") from exc
+        import logging  # here, not at import: a scan's plain-ZMTP probe loads this module too
+
+        log = logging.getLogger("tether.transport.zmq")
         if log.isEnabledFor(logging.DEBUG):  # -v: the CLI's log handler masks secrets (lock keys)
             log.debug(
                 "0MQ %s %s -> %d bytes in %.1f ms",
