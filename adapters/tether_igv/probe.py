@@ -109,7 +109,6 @@ def _dpkg_version(package: str = "igv") -> str | None:
                 data = f.read()
         except OSError:
             return None
-        return None
     version = None
     needle = f"Package: {package}\n".encode()
     at = data.find(needle)

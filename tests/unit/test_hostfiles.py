@@ -40,6 +40,10 @@ class Elsewhere(hostfiles.Files):
         text = self.files.get(os.fspath(path))
         return text if text is not None and len(text) <= limit else None
 
+    def read_bytes(self, path, *, limit=hostfiles.MAX_BYTES):
+        text = self.read_text(path, limit=limit)
+        return None if text is None else text.encode()
+
     def home(self):
         return self._home
 
@@ -137,6 +141,21 @@ def test_igv_hints_read_prefs_in_the_home_there():
         )
         assert "configured" in igv.hints(java).reason  # PORT_NUMBER of ~/igv, ~ being the host's
     assert PurePosixPath("/home/lab/igv/prefs.properties") != PurePosixPath(os.path.expanduser("~/igv"))
+
+
+def test_igv_version_there_comes_from_its_dpkg_status_never_our_jar(monkeypatch):
+    from tether_igv import probe
+
+    def no_local_jar(path):
+        raise AssertionError("this machine's jar read for another machine's IGV")
+
+    monkeypatch.setattr(probe, "_about_properties", no_local_jar)
+    status = "Package: igv\nStatus: install ok installed\nVersion: 2.17.4+dfsg-1\n\n"
+    there = Elsewhere({"/var/lib/dpkg/status": status})
+    cmd = ["java", "-cp", "/usr/share/java/igv.jar", "org.broad.igv.ui.Main"]
+    with hostfiles.looking_at(there):
+        assert probe.version_from_install(cmd) == "2.17.4"
+    assert probe.version_from_install(["java"]) is None
 
 
 def test_the_probe_threads_read_the_same_machine(monkeypatch):
