@@ -5,7 +5,8 @@
 1. **Adds**: ``--adds`` item adds through ``QueueServer.item_add`` (the same request as
    ``REManagerAPI.item_add``), through ``QueueServer.submit`` (validated against the allowed
    lists and tagged with a client request id: what ``tether qserver add`` does) and through
-   ``REManagerAPI.item_add``; the order rotates each round, the queue is cleared between.
+   ``REManagerAPI.item_add``, interleaved one add at a time (whose turn first rotates), the
+   queue cleared after each round; each client's figure is ``--adds`` × its median add.
    Goal: tether ≤ 1.0× REManagerAPI.
 2. **Completion seen**: a one-point ``count`` is added and the queue started; the figure is
    the time from the plan's end (the manager's ``time_stop``) to the client seeing it
@@ -34,29 +35,29 @@ sys.path.insert(0, str(ROOT))
 PLAN = {"name": "count", "args": [["det1"]], "kwargs": {"num": 1}}
 
 
-def adds_tether(qs, n: int) -> float:
-    """``QueueServer.item_add``: the same request REManagerAPI.item_add sends."""
-    started = time.perf_counter()
-    for _ in range(n):
-        qs.item_add(PLAN)
-    return time.perf_counter() - started
-
-
-def adds_tether_submit(qs, n: int) -> float:
-    """``QueueServer.submit``: validated against the allowed lists and tagged with a request id."""
-    started = time.perf_counter()
-    for _ in range(n):
-        qs.submit(PLAN)
-    return time.perf_counter() - started
-
-
-def adds_rm(rm, n: int) -> float:
+def adds(qs, rm, n: int, rnd: int) -> dict[str, float]:
+    """``n`` adds by each of: ``QueueServer.item_add`` (the same request REManagerAPI.item_add
+    sends), ``QueueServer.submit`` (validated against the allowed lists and tagged with a
+    request id: what ``tether qserver add`` does) and ``REManagerAPI.item_add`` — interleaved one
+    add at a time, whose turn first rotating, so that the three meet the same server, queue
+    length and load. Each figure is ``n`` × that client's median add (a stray slow request of
+    the shared machine does not decide a round)."""
     from bluesky_queueserver_api import BPlan
 
-    started = time.perf_counter()
-    for _ in range(n):
-        rm.item_add(BPlan("count", ["det1"], num=1))
-    return time.perf_counter() - started
+    calls = {
+        "tether": lambda: qs.item_add(PLAN),
+        "submit": lambda: qs.submit(PLAN),
+        "rm": lambda: rm.item_add(BPlan("count", ["det1"], num=1)),
+    }
+    order = list(calls)
+    took: dict[str, list[float]] = {who: [] for who in order}
+    for i in range(n):
+        k = (rnd + i) % 3
+        for who in order[k:] + order[:k]:
+            started = time.perf_counter()
+            calls[who]()
+            took[who].append(time.perf_counter() - started)
+    return {who: n * statistics.median(times) for who, times in took.items()}
 
 
 def completion_tether(qs) -> tuple[float, float]:
@@ -120,12 +121,9 @@ def main() -> int:
         qs.ensure_environment(timeout=60)
         qs.queue_clear()
         add_pairs, submit_pairs, done_pairs, result_pairs = [], [], [], []
-        adders = [("tether", adds_tether, qs), ("submit", adds_tether_submit, qs), ("rm", adds_rm, rm)]
         for rnd in range(args.rounds):
-            t = {}
-            for who, adder, client in adders[rnd % 3 :] + adders[: rnd % 3]:  # rotate who goes first
-                t[who] = adder(client, args.adds)
-                qs.queue_clear()
+            t = adds(qs, rm, args.adds, rnd)
+            qs.queue_clear()
             add_pairs.append((t["tether"], t["rm"]))
             submit_pairs.append((t["submit"], t["rm"]))
             for who in ("tether", "rm") if rnd % 2 == 0 else ("rm", "tether"):
