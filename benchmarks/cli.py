@@ -22,7 +22,6 @@ import compileall
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -149,12 +148,9 @@ def main() -> int:
     for tree in (ROOT / "src", ROOT / "adapters"):
         compileall.compile_dir(str(tree), quiet=1)
 
-    listeners = []
-    for _ in range(args.listeners):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        s.listen()
-        listeners.append(s)
+    from scan import other_listeners  # benchmarks/scan.py: never on an adapter's default port
+
+    listeners = other_listeners(args.listeners)
 
     started_apps: list = []
     try:
