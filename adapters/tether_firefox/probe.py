@@ -102,13 +102,12 @@ def _bidi_client_there(files: hostfiles.Files, port: int) -> str | None:
     bidi = bidi_port_of(profile) if profile else None
     if bidi is None:
         return None
+    from tether.discovery import TCP_ESTABLISHED, proc_net_tcp
+
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        raw = files.read_bytes(table, limit=64 << 20) or b""
-        for line in raw.decode("ascii", "replace").splitlines()[1:]:
-            fields = line.split()
-            local = fields[1].rpartition(":")[2] if len(fields) > 3 else ""
-            if fields[3:4] == ["01"] and local and int(local, 16) == bidi:  # 01: ESTABLISHED
-                return f"a client on {files.where} over WebDriver BiDi (port {bidi})"
+        text = (files.read_bytes(table, limit=64 << 20) or b"").decode("ascii", "replace")
+        if any(port == bidi for _, port, _ in proc_net_tcp(text, TCP_ESTABLISHED)):
+            return f"a client on {files.where} over WebDriver BiDi (port {bidi})"
     return None
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from .endpoint import Listener, connect_host
@@ -150,6 +150,26 @@ def _proc_address(text: str, family: str) -> str:
     return _s.inet_ntop(_s.AF_INET6, words)
 
 
+#: TCP states as /proc/net/tcp writes them
+TCP_ESTABLISHED, TCP_LISTEN = "01", "0A"
+
+
+def proc_net_tcp(text: str, state: str) -> Iterator[tuple[str, int, int]]:
+    """``(local address in hex, local port, inode)`` of the rows of a ``/proc/net/tcp`` or
+    ``tcp6`` table in ``state`` (:data:`TCP_LISTEN`, :data:`TCP_ESTABLISHED`); only those rows
+    are decoded. The text may be another machine's (read over SSH): a malformed row is skipped."""
+    for line in text.splitlines()[1:]:
+        fields = line.split()
+        # sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+        if len(fields) < 10 or fields[3] != state:
+            continue
+        address, _, hexport = fields[1].partition(":")
+        try:
+            yield address, int(hexport, 16), int(fields[9])
+        except ValueError:
+            continue
+
+
 def _sock_diag_listening() -> list[tuple[int, str, int, str]] | None:
     """``(inode, bind, port, family)`` of every listening TCP socket, from the kernel's
     ``sock_diag`` netlink interface (what ``ss`` uses): the kernel filters the listening
@@ -223,16 +243,9 @@ def _listen_table(port: int | None = None) -> list[tuple[int, str, int, str]] | 
         seen_table = True
         if needle is not None and needle not in text:
             continue
-        for line in text.splitlines()[1:]:
-            fields = line.split()
-            # sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
-            if len(fields) < 10 or fields[3] != "0A":
-                continue
-            address, _, hexport = fields[1].partition(":")
-            number = int(hexport, 16)
+        for address, number, inode in proc_net_tcp(text, TCP_LISTEN):
             if port is not None and number != port:
                 continue
-            inode = int(fields[9])
             if inode:
                 found.append((inode, _proc_address(address, family), number, family))
     return found if seen_table else None

@@ -20,7 +20,7 @@ from dataclasses import replace
 from .adapter import Adapter, raise_for_verdict
 from .endpoint import Confidence, Endpoint, Listener
 from .errors import TetherError
-from .hostfiles import current, looking_at, register
+from .hostfiles import looking_at, register
 from .identify import Candidate, gather, identify, safe_probe
 from .ssh import Ssh, SshFiles, SshHost
 
@@ -97,12 +97,14 @@ def scan_host(
                 )
             return out
     listeners, method = ssh.listeners(timeout=timeout)
-    with looking_at(ssh.files()):  # hints and version hints read the host's files, over ssh
-        return _fallback(ssh, listeners, method, adapters, probe, include_unknown, timeout)
+    files = ssh.files()
+    with looking_at(files):  # hints and version hints read the host's files, over ssh
+        return _fallback(ssh, files, listeners, method, adapters, probe, include_unknown, timeout)
 
 
 def _fallback(
     ssh: Ssh,
+    files: SshFiles,
     listeners: list[Listener],
     method: str,
     adapters: tuple[Adapter, ...],
@@ -113,7 +115,6 @@ def _fallback(
     """The apps among the host's ``listeners`` (read with standard tools), each hinted port
     probed here through a forward."""
     target = ssh.target
-    files = current()
     candidates = _candidates(listeners, adapters)
     hinted = [c for c in candidates if c.hints]
     found: list[Endpoint] = []
@@ -121,14 +122,13 @@ def _fallback(
         # each hinted port is probed here, through a forward of the one ControlMaster
         with ThreadPoolExecutor(max_workers=min(8, len(hinted))) as pool:
             locals_ = list(pool.map(lambda c: ssh.forward(c.listener.host, c.listener.port), hinted))
+        shadows, by_port = [], {}
         for c, port in zip(hinted, locals_, strict=True):
-            if isinstance(files, SshFiles):
-                files.note_forward(port, c.listener.port, c.listener.pid, c.listener.cmdline)
-        shadows = [
-            Candidate(replace(c.listener, host="127.0.0.1", port=port, source="listing"), c.hints)
-            for c, port in zip(hinted, locals_, strict=True)
-        ]
-        by_port = {port: c.listener for c, port in zip(hinted, locals_, strict=True)}
+            files.note_forward(port, c.listener.port, c.listener.pid, c.listener.cmdline)
+            shadows.append(
+                Candidate(replace(c.listener, host="127.0.0.1", port=port, source="listing"), c.hints)
+            )
+            by_port[port] = c.listener
         for ep in identify(shadows, adapters, timeout=timeout, probe=True, deep=False):
             remote = by_port[ep.port]
             if ep.app is None and remote.source != "listing":

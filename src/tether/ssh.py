@@ -350,7 +350,7 @@ class SshFiles(Files):
 
     def __init__(self, ssh: Ssh) -> None:
         self.ssh = ssh
-        self.where = self.target_name = str(ssh.target)
+        self.where = str(ssh.target)
         self._seen: dict[tuple[str, str, int], str | None] = {}
         #: local forward port -> (remote port, owner pid there, its command line)
         self._forwards: dict[int, tuple[int, int | None, list[str]]] = {}
@@ -444,7 +444,7 @@ class SshFiles(Files):
     def temp_dir(self) -> str:
         made = self._value("mktemp", str(time.monotonic()), "mktemp -d")
         if not made:
-            raise Unreachable(f"ssh to {self.target_name}: cannot make a temporary directory there")
+            raise Unreachable(f"ssh to {self.where}: cannot make a temporary directory there")
         return made
 
     def remove(self, path: str | os.PathLike[str]) -> None:

@@ -226,14 +226,6 @@ class Target:
         return max(0.25, self.timeout - (time.monotonic() - self._started))
 
     @property
-    def on_this_machine(self) -> bool:
-        """Whether the app is on this machine (no ``--host``, or a loopback one): only then do
-        tether's launch records, this machine's files and its processes say anything of it."""
-        from ..adapter import is_loopback
-
-        return self.host is None or is_loopback(self.host)
-
-    @property
     def probe_timeout(self) -> float:
         """The deadline of the scan or probe that finds the app (bounded by the command's)."""
         return min(self.timeout if self.timeout is not None else 2.0, 5.0)
