@@ -30,8 +30,7 @@ def _as_launched(ff):
     is the adapter's to consult: the client never imports it (launch -> client, never back)."""
     from tether.adapter import is_loopback
 
-    through_ssh = bool(ff.endpoint is not None and ff.endpoint.extra.get("ssh"))
-    if is_loopback(ff.host) and not through_ssh:  # a forward's records are the other machine's
+    if is_loopback(ff.host) and ff.machine is None:  # a forward's records are the other machine's
         from .launch import find_record
 
         rec = find_record(port=ff.port)

@@ -387,10 +387,15 @@ class Firefox(_Finder):
         self._caps_request.update(capabilities)
 
     # -- session ---------------------------------------------------------------------------
+    @property
+    def machine(self) -> str | None:
+        """The ``ssh://`` URL of the machine Firefox runs on when reached through a forward from
+        there (its files, sockets and tether's records of it are that machine's), else ``None``."""
+        return self.endpoint.extra.get("ssh") if self.endpoint is not None else None
+
     def _machine(self) -> hostfiles.Files:
         """The files of the machine Firefox runs on: the host's when reached over SSH."""
-        url = self.endpoint.extra.get("ssh") if self.endpoint is not None else None
-        return (hostfiles.machine(url) if url else None) or hostfiles.current()
+        return (hostfiles.machine(self.machine) if self.machine else None) or hostfiles.current()
 
     def open(self) -> Firefox:
         """Connect and open the session (done for you by ``with`` and by the first command)."""

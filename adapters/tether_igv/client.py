@@ -163,8 +163,8 @@ def _genome_query_file() -> Path:
     return launched.state_dir() / "igv" / _NO_GENOME_QUERY
 
 
-def _local_process_lacks_genome_query(host: str, pid: int | None) -> bool:
-    if not pid or not _is_local(host):
+def _local_process_lacks_genome_query(local: bool, pid: int | None) -> bool:
+    if not pid or not local:
         return False
     start = _process_start(pid)
     try:
@@ -174,10 +174,11 @@ def _local_process_lacks_genome_query(host: str, pid: int | None) -> bool:
     return start is not None and f"{pid} {start}" in lines
 
 
-def _remember_lacks_genome_query(host: str, pid: int | None) -> None:
-    """Note that process ``pid`` (pid and start time) lacks ``currentGenomePath``; entries of
-    processes that have ended are dropped. A failure to write only costs the next command a query."""
-    if not pid or not _is_local(host) or (start := _process_start(pid)) is None:
+def _remember_lacks_genome_query(local: bool, pid: int | None) -> None:
+    """Note that process ``pid`` (pid and start time, of this machine: ``local``) lacks
+    ``currentGenomePath``; entries of processes that have ended are dropped. A failure to write
+    only costs the next command a query."""
+    if not pid or not local or (start := _process_start(pid)) is None:
         return
     try:
         from tether import launched
@@ -314,13 +315,9 @@ class IGVClient:
         return self._host
 
     @property
-    def _where(self) -> str:
-        return self.machine or self.host
-
-    @property
     def on_this_machine(self) -> bool:
         """Whether IGV runs on this machine (a loopback host, not a forward from another)."""
-        return _is_local(self._where)
+        return self.machine is None and _is_local(self.host)
 
     @property
     def port(self) -> int:
@@ -502,7 +499,7 @@ class IGVClient:
     def _resolve_genome(self, timeout: float | None = None) -> tuple[str | None, str | None]:
         if self._has_current_genome_path is None:
             self._ensure_endpoint()
-            if _local_process_lacks_genome_query(self._where, self.pid):
+            if _local_process_lacks_genome_query(self.on_this_machine, self.pid):
                 self._has_current_genome_path = False  # learnt by an earlier command to this process
         if self._has_current_genome_path is not False:
             try:
@@ -514,7 +511,7 @@ class IGVClient:
                     return path, "currentGenomePath"
             except CommandError:
                 self._has_current_genome_path = False  # IGV 2.16: UNKOWN COMMAND
-                _remember_lacks_genome_query(self._where, self.pid)
+                _remember_lacks_genome_query(self.on_this_machine, self.pid)
         if self._genome:
             return self._genome, self._genome_source
         if self.on_this_machine:
