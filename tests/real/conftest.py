@@ -9,7 +9,13 @@ elsewhere it is a skip that says what to install.
 from __future__ import annotations
 
 import os
+import shutil
+import socket
+import subprocess
+import sys
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -100,3 +106,79 @@ def bidi_firefox(tmp_path, monkeypatch):
         finally:
             if psutil.pid_exists(rec.pid):
                 os.killpg(rec.pid, signal.SIGKILL)
+
+
+# ----------------------------------------------------------------------------- the OpenSSH server
+SSHD = "/usr/sbin/sshd"
+
+
+@dataclass
+class Sshd:
+    port: int
+    pid: int
+    log: Path
+    config: Path  # the client's ssh_config ($TETHER_SSH_CONFIG)
+    dir: Path
+
+    @property
+    def url(self) -> str:
+        return f"ssh://root@127.0.0.1:{self.port}"
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def _keygen(path: Path) -> None:
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory):
+    """A real OpenSSH server on a free loopback port (see tests/real/test_ssh.py): a throwaway
+    host key, an authorized key made for the test, DEBUG logs where the forwarded channels show.
+    Stopped by pid when the session ends."""
+    if not Path(SSHD).exists() or not shutil.which("ssh-keygen"):
+        _unavailable(
+            "OpenSSH server", apps.AppMissing("sshd is not installed (Debian package openssh-server)")
+        )
+    if os.geteuid() != 0:
+        _unavailable(
+            "OpenSSH server", apps.AppMissing("the test sshd logs in as root: run the tests as root")
+        )
+    d = tmp_path_factory.mktemp("sshd")
+    for name in ("hostkey", "clientkey", "wrongkey"):
+        _keygen(d / name)
+    (d / "authorized_keys").write_text((d / "clientkey.pub").read_text())
+    port = apps.free_port()
+    venv_bin = Path(sys.executable).parent  # so that the remote shell finds this tether
+    (d / "sshd_config").write_text(
+        f"ListenAddress 127.0.0.1\nHostKey {d / 'hostkey'}\nAuthorizedKeysFile {d / 'authorized_keys'}\n"
+        f"PidFile {d / 'sshd.pid'}\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\n"
+        f"AllowTcpForwarding yes\nSetEnv PATH={venv_bin}:/usr/local/bin:/usr/bin:/bin\n"
+    )
+    host_pub = " ".join((d / "hostkey.pub").read_text().split()[:2])
+    (d / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub}\n")
+    client = (
+        "Host 127.0.0.1\n  IdentitiesOnly yes\n  IdentityAgent none\n  StrictHostKeyChecking yes\n"
+        f"  UserKnownHostsFile {d / 'known_hosts'}\n"
+    )
+    (d / "ssh_config").write_text(client + f"  IdentityFile {d / 'clientkey'}\n")
+    (d / "wrong_config").write_text(client + f"  IdentityFile {d / 'wrongkey'}\n")
+    Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation directory
+    log = d / "sshd.log"
+    proc = apps.spawn(
+        "sshd",
+        [SSHD, "-D", "-f", str(d / "sshd_config"), "-p", str(port), "-E", str(log), "-o", "LogLevel=DEBUG"],
+        d / "sshd.out",
+    )
+    try:
+
+        def banner():
+            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+                return s.recv(64).startswith(b"SSH-2.0")
+
+        apps.wait_for("sshd's banner", banner, 15, proc)
+        yield Sshd(port, proc.pid, log, d / "ssh_config", d)
+    finally:
+        proc.stop()

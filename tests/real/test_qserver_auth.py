@@ -16,7 +16,6 @@ from tether.cli import run
 
 from . import apps
 from .test_qserver_cli import KEY_VARS
-from .test_ssh import sshd  # noqa: F401  (the OpenSSH server fixture)
 
 pytestmark = pytest.mark.real
 
@@ -196,7 +195,7 @@ def test_bad_login_and_apikey_input_exits_2_or_is_refused_and_changes_nothing(
     assert not env.exists()
 
 
-def test_a_login_over_ssh_outlives_its_forward(login_server, env, monkeypatch, capfd, sshd):  # noqa: F811
+def test_a_login_over_ssh_outlives_its_forward(login_server, env, monkeypatch, capfd, sshd):
     """Logged in through an ssh:// host, the tokens are filed under that host and the server's
     address there, not under the forward's local port: a new forward (another local port, once
     the ControlMaster has gone) still finds them, and no local server on the old port gets them."""

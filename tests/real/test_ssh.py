@@ -4,7 +4,7 @@ The sshd runs in the foreground (``-D``) on a free 127.0.0.1 port with a throwaw
 authorized key made for the test, ``StrictModes no`` and ``UsePAM no``, and logs at DEBUG to a
 file, where the forwarded channels show (``server_request_direct_tcpip … target … port N``).
 The client side is named only through ``$TETHER_SSH_CONFIG``: that file's IdentityFile and
-UserKnownHostsFile. The sshd is stopped by pid when the module ends.
+UserKnownHostsFile. The sshd (tests/real/conftest.py, one per session) is stopped by pid at the end.
 """
 
 from __future__ import annotations
@@ -12,13 +12,11 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,81 +24,9 @@ import pytest
 from tether.ssh import Ssh, wait_gone
 
 from . import apps
+from .conftest import Sshd
 
 pytestmark = pytest.mark.real
-
-SSHD = "/usr/sbin/sshd"
-
-
-@dataclass
-class Sshd:
-    port: int
-    pid: int
-    log: Path
-    config: Path  # the client's ssh_config ($TETHER_SSH_CONFIG)
-    dir: Path
-
-    @property
-    def url(self) -> str:
-        return f"ssh://root@127.0.0.1:{self.port}"
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-
-def _keygen(path: Path) -> None:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True)
-
-
-@pytest.fixture(scope="module")
-def sshd(tmp_path_factory):
-    from .conftest import _unavailable
-
-    if not Path(SSHD).exists() or not shutil.which("ssh-keygen"):
-        _unavailable(
-            "OpenSSH server", apps.AppMissing("sshd is not installed (Debian package openssh-server)")
-        )
-    if os.geteuid() != 0:
-        _unavailable(
-            "OpenSSH server", apps.AppMissing("the test sshd logs in as root: run the tests as root")
-        )
-    d = tmp_path_factory.mktemp("sshd")
-    for name in ("hostkey", "clientkey", "wrongkey"):
-        _keygen(d / name)
-    (d / "authorized_keys").write_text((d / "clientkey.pub").read_text())
-    port = apps.free_port()
-    venv_bin = Path(sys.executable).parent  # so that the remote shell finds this tether
-    (d / "sshd_config").write_text(
-        f"ListenAddress 127.0.0.1\nHostKey {d / 'hostkey'}\nAuthorizedKeysFile {d / 'authorized_keys'}\n"
-        f"PidFile {d / 'sshd.pid'}\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n"
-        "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\nPermitRootLogin prohibit-password\n"
-        f"AllowTcpForwarding yes\nSetEnv PATH={venv_bin}:/usr/local/bin:/usr/bin:/bin\n"
-    )
-    host_pub = " ".join((d / "hostkey.pub").read_text().split()[:2])
-    (d / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_pub}\n")
-    client = (
-        "Host 127.0.0.1\n  IdentitiesOnly yes\n  IdentityAgent none\n  StrictHostKeyChecking yes\n"
-        f"  UserKnownHostsFile {d / 'known_hosts'}\n"
-    )
-    (d / "ssh_config").write_text(client + f"  IdentityFile {d / 'clientkey'}\n")
-    (d / "wrong_config").write_text(client + f"  IdentityFile {d / 'wrongkey'}\n")
-    Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation directory
-    log = d / "sshd.log"
-    proc = apps.spawn(
-        "sshd",
-        [SSHD, "-D", "-f", str(d / "sshd_config"), "-p", str(port), "-E", str(log), "-o", "LogLevel=DEBUG"],
-        d / "sshd.out",
-    )
-    try:
-
-        def banner():
-            with socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                return s.recv(64).startswith(b"SSH-2.0")
-
-        apps.wait_for("sshd's banner", banner, 15, proc)
-        yield Sshd(port, proc.pid, log, d / "ssh_config", d)
-    finally:
-        proc.stop()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from tether import hostfiles
+from tether import hostfiles, launched
 from tether.endpoint import Listener
 from tether.errors import UsageError
 from tether.identify import Candidate, gather, identify
@@ -196,7 +196,7 @@ def _record_here(port: int):
         app="firefox",
         key=str(port),
         pid=os.getpid(),
-        create_time=__import__("tether.launched").launched.start_time(os.getpid()),
+        create_time=launched.start_time(os.getpid()),
         data={"host": "127.0.0.1", "port": port, "profile": "/nonexistent", "binary": "firefox"},
     )
     rec.save()
