@@ -6,8 +6,9 @@ The figures of benchmarks/qserver.py, over the other door (no HTTP server anywhe
 
 1. **Adds**: ``--adds`` item adds through ``QueueServer.item_add`` (the request
    ``REManagerAPI.item_add`` sends), through ``QueueServer.submit`` (validated and tagged: what
-   ``tether qserver add`` does) and through ``REManagerAPI.item_add`` (0MQ); the order rotates each
-   round, the queue is cleared between. Goal: tether <= 1.0x REManagerAPI. The command-line tools
+   ``tether qserver add`` does) and through ``REManagerAPI.item_add`` (0MQ), interleaved one add at
+   a time and each judged by its median add (``adds`` of benchmarks/qserver.py); the queue is
+   cleared after each round. Goal: tether <= 1.0x REManagerAPI. The command-line tools
    start a process per add, so they do ``--cli-adds`` each (``qserver queue add plan JSON`` and
    ``tether qserver add``) and are reported per add.
 2. **Completion seen**: a one-point ``count`` is added and the queue started; the figure is the
@@ -34,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from qserver import adds, completion_rm  # noqa: E402  (benchmarks/qserver.py, beside this file)
 
 PLAN = {"name": "count", "args": [["det1"]], "kwargs": {"num": 1}}
 TETHER = [sys.executable, "-c", "import sys; from tether.cli import main; main(sys.argv[1:])"]
@@ -68,18 +71,6 @@ def completion_tether(qs) -> float:
     return in_hand - result.time_stop
 
 
-def completion_rm(rm) -> float:
-    from bluesky_queueserver_api import BPlan
-
-    uid = rm.item_add(BPlan("count", ["det1"], num=1))["item"]["item_uid"]
-    rm.queue_start()
-    rm.wait_for_idle(timeout=60)
-    seen = time.time()
-    item = next(i for i in rm.history_get()["items"] if i["item_uid"] == uid)
-    assert item["result"]["exit_status"] == "completed", item
-    return seen - item["result"]["time_stop"]
-
-
 def completion_cli(control: str, rm) -> float:
     """``qserver queue add`` + ``queue start``, then ``qserver status`` until the history grows."""
     before = qserver_cli(control, "status")["items_in_history"]
@@ -111,7 +102,6 @@ def main() -> int:
     parser.add_argument("--zmq", help="a running RE Manager's control address (default: start one)")
     args = parser.parse_args()
 
-    from bluesky_queueserver_api import BPlan
     from bluesky_queueserver_api.zmq import REManagerAPI
 
     import tether
@@ -129,12 +119,6 @@ def main() -> int:
         rm = REManagerAPI(zmq_control_addr=control)
         qs.ensure_environment(timeout=60)
         qs.queue_clear()
-        tether_add = (lambda: qs.item_add(PLAN), "tether")
-        adders = [
-            tether_add,
-            (lambda: qs.submit(PLAN), "submit"),
-            (lambda: rm.item_add(BPlan("count", ["det1"], num=1)), "rm"),
-        ]
         clis = [
             (lambda: qserver_cli(control, "queue", "add", "plan", json.dumps(PLAN)), "qserver CLI"),
             (
@@ -147,16 +131,13 @@ def main() -> int:
                 "tether CLI",
             ),
         ]
-        for fn, _ in adders:  # connect and warm up each client once, outside the timings
-            fn()
+        adds(qs, rm, 1, 0)  # connect and warm up each client once, outside the timings
         qs.queue_clear()
         rows: dict[str, list[float]] = {}
         done: dict[str, list[float]] = {"tether": [], "rm": [], "qserver CLI": []}
         for rnd in range(args.rounds):
-            t = {}
-            for fn, who in adders[rnd % 3 :] + adders[: rnd % 3]:  # rotate who goes first
-                t[who] = timed(fn, args.adds)
-                qs.queue_clear()
+            t = adds(qs, rm, args.adds, rnd)  # the three clients interleaved, as benchmarks/qserver.py
+            qs.queue_clear()
             for fn, who in clis if rnd % 2 == 0 else clis[::-1]:
                 t[who] = timed(fn, args.cli_adds) / args.cli_adds * args.adds  # scaled to --adds
                 qs.queue_clear()
