@@ -222,18 +222,19 @@ STATUS_STYLE = {"completed": "green", "failed": "red", "aborted": "red", "halted
 
 
 def header(mon: Monitor, where: str) -> Any:
-    """One line: where, RE Manager's state, the environment, the RunEngine, counts, the time."""
+    """One line: RE Manager's state, the environment, the RunEngine, the counts, then where."""
     from rich.text import Text
 
     st = mon.status
-    env = st.get("worker_environment_state") or ("open" if st.get("worker_environment_exists") else "closed")
+    env = "open" if st.get("worker_environment_exists") else "closed"
+    env_state = st.get("worker_environment_state")
+    if env_state and env_state not in ("idle", "closed", env):
+        env += f" ({env_state})"
     parts: list[tuple[str, str] | str] = [
-        ("tether qserver monitor ", "bold"),
-        (where, ""),
-        "  manager ",
+        "manager ",
         (str(st.get("manager_state") or "?"), "bold cyan"),
         "  env ",
-        (str(env), "bold green" if st.get("worker_environment_exists") else "bold yellow"),
+        (env, "bold green" if st.get("worker_environment_exists") else "bold yellow"),
         "  RE ",
         (str(st.get("re_state") or "-"), "bold"),
         f"  queue {st.get('items_in_queue', '?')}  history {st.get('items_in_history', '?')}",
@@ -247,10 +248,10 @@ def header(mon: Monitor, where: str) -> Any:
     lock = st.get("lock") or {}
     if isinstance(lock, dict) and (lock.get("environment") or lock.get("queue")):
         parts.append(("  locked", "yellow"))
-    text = Text.assemble(*parts, no_wrap=True, overflow="ellipsis")
     if mon.error:
-        text.append(f"  ✗ {mon.error}", style="bold red")
-    return text
+        parts.append((f"  ✗ {mon.error}", "bold red"))
+    parts.append((f"   {where}", "dim"))
+    return Text.assemble(*parts, no_wrap=True, overflow="ellipsis")
 
 
 def _table(rows: list[dict], columns: list[tuple[str, str]], *, limit: int, empty: str) -> Any:
