@@ -8,9 +8,10 @@
   in redis: a shared redis must not mix two managers' queues), its console published on the info
   socket (``--zmq-publish-console ON``: ``console --follow`` over 0MQ needs it), and the built-in
   simulated startup profile (``det1``, ``motor`` …) unless ``profile=DIR`` names a collection;
-- ``start-bluesky-httpserver`` in front of it (not with ``zmq_only``), with a new API key in its
-  environment (``QSERVER_HTTP_SERVER_SINGLE_USER_API_KEY``: the server reads that one; never on a
-  command line, where the process list would show it).
+- bluesky-httpserver in front of it (not with ``zmq_only``), with a new API key in its environment
+  (``QSERVER_HTTP_SERVER_SINGLE_USER_API_KEY``: the server reads that one; never on a command line,
+  where the process list would show it), run as ``python -m tether_qserver.httpserver``: the
+  server's own start logs its settings, key included, and that wrapper masks it.
 
 It waits until the manager answers ``status`` (through the HTTP server with the key, or on its 0MQ
 socket) and records what it started with :mod:`tether.launched` (app ``"qserver"``, keyed by the
@@ -264,6 +265,7 @@ def launch(
         raise Unreachable(f"no redis answers PING at {redis}", hint="leave --redis out: tether starts one")
     bins = {
         "manager": program("start-re-manager", "pip install bluesky-queueserver"),
+        # run by tether_qserver.httpserver (its key kept out of its log), from this Python: checked here
         "http": None if zmq_only else program("start-bluesky-httpserver", "pip install bluesky-httpserver"),
         "redis": None if redis_at else program("redis-server", "apt-get install redis-server"),
     }
@@ -336,7 +338,15 @@ def _launch_once(
         )  # fmt: skip
         if not zmq_only:
             started["http"] = _spawn(
-                [bins["http"] or "start-bluesky-httpserver", "--host", "127.0.0.1", "--port", str(http_port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "tether_qserver.httpserver",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(http_port),
+                ],
                 logs["http"],
                 env={
                     "QSERVER_HTTP_SERVER_SINGLE_USER_API_KEY": key,
