@@ -730,8 +730,10 @@ def monitor(
 
         raise Unreachable(f"the queue server does not answer: {mon.error}")
     endpoint = target.endpoint()
-    where = f"{qs.base_url if qs.door == 'http' else qs.http.control} ({qs.door}"
-    where += f", {endpoint.version})" if endpoint.version else ")"
+    where = qs.base_url if qs.door == "http" else qs.http.control
+    if endpoint.extra.get("ssh"):  # the forward's local port means nothing to people: name the host's
+        where = f"{endpoint.extra['ssh']} port {endpoint.extra.get('remote_port')}"
+    where += f" ({qs.door}" + (f", {endpoint.version})" if endpoint.version else ")")
     console = live.ConsoleTail(qs, transport=transport)
     console.start()
     qs.timeout = min(qs.timeout, 5.0)  # one slow reply must not freeze the screen for long

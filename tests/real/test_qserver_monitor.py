@@ -155,3 +155,34 @@ def test_monitor_over_zmq_shows_the_manager_and_its_history(qserver_app, tmux):
         20,
     )
     quit_and_check(tmux)
+
+
+@pytest.fixture
+def ssh_master_closed(sshd, monkeypatch):
+    """The monitor's OpenSSH master (and its forwards) ends with the test."""
+    from tether.ssh import Ssh
+
+    monkeypatch.setenv("TETHER_SSH_CONFIG", str(sshd.config))
+    yield
+    Ssh(sshd.url).close()
+
+
+def test_monitor_through_an_ssh_host(qserver_app, sshd, ssh_master_closed, tmux):
+    app = qserver_app
+    ensure_env(app)
+    tmux.start(
+        {
+            "QSERVER_HTTP_SERVER_API_KEY": app.api_key,
+            "TETHER_SSH_CONFIG": str(sshd.config),
+            "TETHER_SSH_PERSIST": "3",
+        }
+    )
+    tmux.type(f"{TETHER} qserver monitor --host {sshd.url} --port {app.port}" + AFTER)
+    shown = tmux.wait_for(
+        "the server through the forward", lambda s: f"{sshd.url} port {app.port}" in s and "env open" in s, 30
+    )
+    assert "manager idle" in shown or "manager executing" in shown
+    with client(app) as qs:  # the console's WebSocket through the forward shows what the server prints
+        qs.run({"name": "count", "args": [["det2"]], "kwargs": {"num": 2, "delay": 0.2}}, timeout=60)
+    tmux.wait_for("the plan in history", lambda s: "num=2 delay=0.2" in s and "completed" in s, 20)
+    quit_and_check(tmux)
