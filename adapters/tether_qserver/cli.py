@@ -705,8 +705,9 @@ def monitor(
 ) -> None:
     """A full-screen live view: RE Manager's state, the running plan, the queue, history, the console.
 
-    Read-only; q quits. Needs a terminal: elsewhere use `queue --json`, `history --json`,
-    `status --follow` or `console --follow`.
+    Read-only; q quits. It needs a terminal.
+
+    Elsewhere: queue --json, history --json, status --follow, console --follow.
     """
     from . import monitor as live
     from .stream import check_transport
@@ -743,7 +744,10 @@ def monitor(
 
 HISTORY_DEFAULT = 10
 PortOwnOpt = Annotated[
-    int | None, typer.Option("--port", "-p", help="The HTTP server's port (default: a free one).")
+    int | None,
+    typer.Option(
+        "--port", "-p", help="The HTTP server's port (--zmq-only: the 0MQ control port); default: free."
+    ),
 ]
 
 
@@ -762,8 +766,9 @@ def launch(
 ) -> None:
     """Start a queue server from nothing: redis, RE Manager and the HTTP server, on free ports.
 
-    Prints the shell lines to export (its URL and a new API key, shown only this once), so that
-    `eval "$(tether qserver launch)"` points later commands at it. Stop it with `tether qserver shutdown`.
+    Prints the lines to export (its URL, a new API key shown this once): eval "$(tether qserver launch)".
+
+    Stop it all with: tether qserver shutdown.
     """
     from .launch import exports
     from .launch import launch as start

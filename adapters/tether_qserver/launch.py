@@ -20,10 +20,10 @@ ports, addresses and logs — not the API key, which is returned once (:attr:`La
 saved) for the caller to hand on. A port taken between choosing and binding ("address already in
 use" in a log) starts everything again on new ports, up to three times.
 
-The key's two names: the HTTP server reads ``QSERVER_HTTP_SERVER_SINGLE_USER_API_KEY``; clients
-(bluesky-queueserver-api's ``REManagerAPI``, the ``qserver`` tools and tether) read
-``QSERVER_HTTP_SERVER_API_KEY`` (tether also ``TETHER_QSERVER_API_KEY``). :func:`exports` gives the
-shell lines that point clients at a launched server.
+The key's two names: the HTTP server reads ``QSERVER_HTTP_SERVER_SINGLE_USER_API_KEY``; tether, the
+client, ``QSERVER_HTTP_SERVER_API_KEY`` (or ``TETHER_QSERVER_API_KEY``); bluesky-queueserver-api
+0.0.13 reads only ``QSERVER_HTTP_SERVER_URI`` and takes the key in code (``set_authorization_key``).
+:func:`exports` gives the shell lines that point clients at a launched server.
 
 >>> inst = launch()                                            # doctest: +SKIP
 >>> inst.url, inst.api_key
@@ -115,8 +115,8 @@ class Launched(launched.Record):
 
 
 def exports(rec: Launched) -> list[str]:
-    """Shell lines that point tether (and bluesky-queueserver-api, and the ``qserver`` tools) at
-    ``rec``: the HTTP server's URL and key, or the manager's 0MQ addresses with ``zmq_only``."""
+    """Shell lines that point tether (and bluesky-queueserver-api's URL) at ``rec``: the HTTP
+    server's URL and key, or the manager's 0MQ addresses with ``zmq_only``."""
     if rec.zmq_only:
         return [
             f"export QSERVER_ZMQ_CONTROL_ADDRESS={rec.zmq_control}",
