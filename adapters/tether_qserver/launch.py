@@ -284,8 +284,9 @@ class _PortTaken(Exception):
     """A port chosen free was bound by someone else before our server could bind it."""
 
 
-def _collision(rec: Launched) -> bool:
-    for log in rec.logs():
+def _collision(logs: list[str]) -> bool:
+    """Whether a log says a port we chose was taken before our server bound it."""
+    for log in logs:
         try:
             text = Path(log).read_text(errors="replace").lower()
         except OSError:
@@ -324,6 +325,7 @@ def _launch_once(
                 cwd=workdir,
             )  # fmt: skip
             redis_at = ("127.0.0.1", redis_port)
+            _wait_redis(started["redis"], redis_at, logs["redis"])  # a manager started first retries slowly
         zmq_control, zmq_info = f"tcp://127.0.0.1:{control}", f"tcp://127.0.0.1:{info}"
         started["manager"] = _spawn(
             [bins["manager"] or "start-re-manager",
@@ -382,16 +384,29 @@ def _launch_once(
         wait_ready(rec, started, timeout)
         return rec
     except BaseException as exc:
+        collided = _collision([str(p) for p in logs.values()]) and not isinstance(exc, KeyboardInterrupt)
         if rec is not None:
-            collided = _collision(rec)
             rec.stop(timeout=5.0, keep_log=not collided)
-            if collided and not isinstance(exc, KeyboardInterrupt):
-                raise _PortTaken() from exc
         else:
             for proc in started.values():
                 launched.stop_process(proc.pid, launched.start_time(proc.pid), 5.0)
             shutil.rmtree(workdir, ignore_errors=True)
+            if collided:
+                for log in logs.values():
+                    log.unlink(missing_ok=True)
+        if collided:
+            raise _PortTaken() from exc
         raise
+
+
+def _wait_redis(proc: subprocess.Popen, at: tuple[str, int], log: Path, timeout: float = 20.0) -> None:
+    """Wait until our redis answers PING (about 0.1 s); :class:`Unreachable` if it exits or never does."""
+    end = time.monotonic() + timeout
+    while not _redis_ping(*at):
+        if proc.poll() is not None or time.monotonic() > end:
+            tail = launched.log_tail(log, 5).replace("\n", " | ")
+            raise Unreachable(f"redis did not start: {tail or 'no output'}", hint=f"see {log}")
+        time.sleep(0.02)
 
 
 def wait_ready(rec: Launched, procs: dict[str, subprocess.Popen], timeout: float = READY_TIMEOUT) -> None:
@@ -424,7 +439,7 @@ def wait_ready(rec: Launched, procs: dict[str, subprocess.Popen], timeout: float
                     return
             except TetherError as exc:
                 last = exc
-            time.sleep(0.25)
+            time.sleep(0.1)
     finally:
         qs.close()
     raise Timeout(

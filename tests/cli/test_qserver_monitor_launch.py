@@ -221,3 +221,20 @@ def test_a_console_source_that_cannot_start_is_an_error_line_not_a_crash():
     tail = qm.ConsoleTail(FakeQS(), source=refused)
     tail.start()
     assert tail.error == "console refused" and tail._thread is None
+
+
+def test_launch_starts_again_on_new_ports_when_one_was_taken_then_gives_up(tmp_path, state_dir, monkeypatch):
+    """A redis whose port was taken meanwhile ("Address already in use"): three attempts, each on
+    new ports, then Unreachable; nothing is left running, recorded or logged."""
+    count = tmp_path / "attempts"
+    fake = tmp_path / "fake-redis"
+    fake.write_text(f"#!/bin/sh\necho \"$2\" >> {count}\necho 'bind: Address already in use'\nexit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(ql, "program", lambda name, package: str(fake))
+    with pytest.raises(Unreachable, match="taken by another program 3 times"):
+        ql.launch(zmq_only=True, timeout=5)
+    ports = count.read_text().split()  # redis-server --port PORT …
+    assert len(ports) == 3 and all(p.isdigit() for p in ports)
+    assert not list((state_dir / "qserver").glob("*.json")) and not list(
+        (state_dir / "qserver").glob("*.log")
+    )
