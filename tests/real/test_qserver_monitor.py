@@ -88,13 +88,16 @@ def running_panel(screen: str) -> str:
     return "" if at is None else "\n".join(lines[at + 1 : at + 3])
 
 
-def quit_and_check(tmux: Tmux) -> None:
+def quit_and_check(tmux: Tmux, key: str = "q", code: str = "0") -> None:
     import re
 
-    tmux.type("q", enter=False)
+    if key == "C-c":
+        tmux.tmux("send-keys", "-t", "t", "C-c")
+    else:
+        tmux.type(key, enter=False)
     text = tmux.wait_for("the exit status", lambda s: re.search(r"EXIT=\d+ FLAGS=\S*", s), 15)
     found = re.search(r"EXIT=(\d+) FLAGS=(\S*)", text)
-    assert found and found.group(1) == "0", text
+    assert found and found.group(1) == code, text
     flags = found.group(2).split(",")
     assert "icanon" in flags and "echo" in flags, flags  # the terminal is back in line mode, echoing
 
@@ -185,4 +188,4 @@ def test_monitor_through_an_ssh_host(qserver_app, sshd, ssh_master_closed, tmux)
     with client(app) as qs:  # the console's WebSocket through the forward shows what the server prints
         qs.run({"name": "count", "args": [["det2"]], "kwargs": {"num": 2, "delay": 0.2}}, timeout=60)
     tmux.wait_for("the plan in history", lambda s: "num=2 delay=0.2" in s and "completed" in s, 20)
-    quit_and_check(tmux)
+    quit_and_check(tmux, "C-c", "130")  # interrupted: the terminal is restored all the same
