@@ -737,7 +737,6 @@ def monitor(
     where += f" ({qs.door}" + (f", {endpoint.version})" if endpoint.version else ")")
     console = live.ConsoleTail(qs, transport=transport)
     console.start()
-    qs.timeout = min(qs.timeout, 5.0)  # one slow reply must not freeze the screen for long
     with render.screen() as screen:
         live.run(mon, screen, console, where=where, interval=interval or live.INTERVAL)
 

@@ -31,6 +31,7 @@ HISTORY_ROWS = 10
 CONSOLE_KEEP = 500
 CONSOLE_PAST = 100
 INTERVAL = 0.5
+STATUS_TIMEOUT = 3.0
 QUIT_KEYS = ("q", "Q")
 
 
@@ -149,7 +150,9 @@ class Monitor:
         A server that does not answer is shown as such (:attr:`error`) and asked again next
         time; a refused key (:class:`AuthError`) is raised: asking again cannot fix it."""
         try:
-            st = self.qs.status(reload=True, retries=0)
+            # a short deadline: while a call waits, the screen does not answer q (the HTTP server
+            # itself answers 408 after 2 s when RE Manager is gone)
+            st = self.qs.status(reload=True, retries=0, timeout=STATUS_TIMEOUT)
             self.reads["status"] += 1
             if not isinstance(st, dict):
                 st = {}
