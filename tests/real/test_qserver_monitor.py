@@ -106,9 +106,12 @@ def test_monitor_follows_plans_through_queue_and_history_and_quits_on_q(qserver_
     app = qserver_app
     ensure_env(app)
     qs = client(app)
-    slow = qs.submit({"name": "count", "args": [["det1"]], "kwargs": {"num": 7, "delay": 0.4}})["item_uid"]
-    quick = qs.submit({"name": "count", "args": [["det2"]], "kwargs": {"num": 2}})["item_uid"]
-    fails = qs.submit({"name": "mv", "args": ["motor", "abc"]})["item_uid"]  # fails in the RunEngine
+    added = [
+        qs.submit({"name": "count", "args": [["det1"]], "kwargs": {"num": 7, "delay": 0.4}}),
+        qs.submit({"name": "count", "args": [["det2"]], "kwargs": {"num": 2}}),
+        qs.submit({"name": "mv", "args": ["motor", "abc"]}),  # fails in the RunEngine
+    ]
+    slow, _, fails = (item["item_uid"] for item in added)
     try:
         tmux.start({"QSERVER_HTTP_SERVER_API_KEY": app.api_key})
         tmux.type(f"{TETHER} qserver monitor --port {app.port}" + AFTER)
@@ -137,9 +140,11 @@ def test_monitor_follows_plans_through_queue_and_history_and_quits_on_q(qserver_
         assert history_item(app, slow)["result"]["exit_status"] == "completed"
         assert history_item(app, fails)["result"]["exit_status"] == "failed"
         quit_and_check(tmux)
-    finally:
-        for uid in (slow, quick, fails):
-            remove_quietly(app, uid)
+    finally:  # the failed item is back in the queue under a new uid: found by its tag
+        tags = {item["meta"]["client_request_id"] for item in added}
+        for item in qs.queue_get(reload=True).get("items", []):
+            if (item.get("meta") or {}).get("client_request_id") in tags:
+                remove_quietly(app, item["item_uid"])
         qs.close()
 
 
