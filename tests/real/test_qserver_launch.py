@@ -101,8 +101,16 @@ def test_launch_from_nothing_scan_finds_it_the_key_works_and_shutdown_leaves_no_
         stop_by_pid({"pid": record["pid"], **record["data"]})
 
 
-def test_launch_zmq_only_on_a_chosen_port_with_a_profile(clean_env, tmp_path):
+def test_launch_zmq_only_on_a_chosen_port_with_a_profile_and_a_redis_of_ours(clean_env, tmp_path):
     from tether_qserver.launch import free_ports, sim_profile
+
+    from . import apps
+
+    redis_port, port = free_ports(2)
+    redis_bin = apps.need_binary("redis-server", "redis-server")
+    argv = [redis_bin, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--dir", str(tmp_path)]
+    redis = apps.spawn("redis", argv, tmp_path / "redis.log")
+    apps.wait_for("redis", lambda: apps._redis_ping(redis_port), 20, redis)
 
     profile = tmp_path / "profile"
     profile.mkdir()
@@ -111,10 +119,9 @@ def test_launch_zmq_only_on_a_chosen_port_with_a_profile(clean_env, tmp_path):
         if (sim / name).is_file():
             (profile / name).write_text((sim / name).read_text())
     assert list(profile.glob("*.py"))
-    (port,) = free_ports(1)
     done = tether(
-        "qserver", "launch", "--zmq-only", "--port", str(port), "--profile", str(profile), "--json",
-        env=clean_env,
+        "qserver", "launch", "--zmq-only", "--port", str(port), "--profile", str(profile),
+        "--redis", f"127.0.0.1:{redis_port}", "--json", env=clean_env,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     record = json.loads(done.stdout)
@@ -122,6 +129,7 @@ def test_launch_zmq_only_on_a_chosen_port_with_a_profile(clean_env, tmp_path):
         assert record["url"] is None and record["http_pid"] is None and "api_key" not in record
         assert record["zmq_control"] == f"tcp://127.0.0.1:{port}" and record["exports"] is None
         assert record["profile"] == str(profile.resolve())
+        assert record["redis"] == f"127.0.0.1:{redis_port}" and record["redis_pid"] is None
         zmq = {**clean_env, "QSERVER_ZMQ_CONTROL_ADDRESS": record["zmq_control"]}
         status = tether("qserver", "status", "--json", env=zmq)
         assert status.returncode == 0 and json.loads(status.stdout)["manager"]["manager_state"] == "idle"
@@ -132,6 +140,8 @@ def test_launch_zmq_only_on_a_chosen_port_with_a_profile(clean_env, tmp_path):
         assert plans.returncode == 0 and "count" in json.loads(plans.stdout)
         stop = tether("qserver", "shutdown", "--port", str(port), env=clean_env)
         assert stop.returncode == 0, stop.stderr
-        assert gone(record["pid"], record["redis_pid"])
+        assert gone(record["pid"])
+        assert redis.alive()  # a redis tether did not start is left running
     finally:
         stop_by_pid(record)
+        redis.stop()
