@@ -219,11 +219,11 @@ class QueueServer(QueueServerAPI):
         return self._status_for_lists[1]
 
     def validate(self, item: Mapping[str, Any], *, status: Mapping[str, Any] | None = None) -> dict:
-        """The normalized item, or :class:`UsageError` naming what is wrong (nothing is sent)."""
+        """The item as it will be sent (a lone device where a list is expected made a one-item
+        list), or :class:`UsageError` naming what is wrong (nothing is sent)."""
         item = normalize_item(item)
         st = status or self._recent_status()
-        validate_item(item, self.plans_allowed(status=st), self.devices_allowed(status=st))
-        return item
+        return validate_item(item, self.plans_allowed(status=st), self.devices_allowed(status=st))
 
     # -- submit and track ---------------------------------------------------------------------------
     def submit(

@@ -240,11 +240,113 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
+def _annotation(param: Mapping[str, Any]) -> str:
+    """The parameter's annotation as the server writes it (``"int | None"``), or ``""``."""
+    ann = param.get("annotation")
+    return str(ann.get("type") or "") if isinstance(ann, Mapping) else ""
+
+
 def _device_param(param: Mapping[str, Any]) -> tuple[bool, bool]:
     """(takes devices, devices only) from a parameter's annotation."""
-    ann = str((param.get("annotation") or {}).get("type", ""))
-    has = any(m in ann for m in _DEVICE_MARKS)
+    ann = _annotation(param)
+    marks = (*_DEVICE_MARKS, *_device_enums(param))
+    has = any(m in ann for m in marks)
     return has, has and "Any" not in ann and "str" not in ann
+
+
+def _device_enums(param: Mapping[str, Any]) -> list[str]:
+    """The names a startup profile gives lists of devices in a parameter's annotation
+    (``{"type": "typing.List[Motors]", "devices": {"Motors": ["motor1", "motor2"]}}``)."""
+    ann = param.get("annotation")
+    enums = ann.get("devices") if isinstance(ann, Mapping) else None
+    return [str(k) for k in enums] if isinstance(enums, Mapping) else []
+
+
+# -- argument types, read from the annotations the server sends (``int | None``,
+# ``collections.abc.Sequence[__READABLE__]``, ``typing.List[float]`` …). Only what is understood
+# whole is refused; anything else (a site's enum, ``typing.Any``, a device) is left to the server.
+_UNKNOWN = object()
+_NUMBERS = {"int", "float", "complex", "numbers.Number", "numbers.Real", "numbers.Integral"}
+_LISTS = (
+    "list", "typing.List", "collections.abc.Sequence", "typing.Sequence", "collections.abc.Iterable",
+    "typing.Iterable", "collections.abc.Collection", "collections.abc.MutableSequence",
+)  # fmt: skip
+_MAPS = ("dict", "typing.Dict", "collections.abc.Mapping", "typing.Mapping", "typing.MutableMapping")
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """``text`` split on ``sep`` outside brackets."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch == sep and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return [p.strip() for p in [*parts, text[start:]]]
+
+
+def _alternatives(ann: str) -> list[str]:
+    """The members of a union: ``int | None`` and ``typing.Optional[int]`` -> ``["int", "None"]``."""
+    out = []
+    for alt in _split_top(ann, "|"):
+        base, _, inner = alt.partition("[")
+        if base in ("typing.Optional", "Optional") and inner.endswith("]"):
+            out += [*_alternatives(inner[:-1]), "None"]
+        elif base in ("typing.Union", "Union") and inner.endswith("]"):
+            for member in _split_top(inner[:-1], ","):
+                out += _alternatives(member)
+        else:
+            out.append(alt)
+    return out
+
+
+def _fits(value: Any, ann: str) -> bool | object:
+    """True/False when ``value`` does/does not fit ``ann``; ``_UNKNOWN`` when ``ann`` is not understood."""
+    verdicts = [_fits_one(value, alt) for alt in _alternatives(ann)]
+    if any(v is True for v in verdicts):
+        return True
+    return _UNKNOWN if any(v is _UNKNOWN for v in verdicts) else False
+
+
+def _fits_one(value: Any, ann: str) -> bool | object:
+    base, _, inner = ann.partition("[")
+    inner = inner[:-1] if inner.endswith("]") else ""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if base in ("None", "NoneType"):
+        return value is None
+    if base == "int":  # as pydantic's lax mode: 3.0 is an int, 3.5 is not
+        return number and float(value).is_integer()
+    if base in _NUMBERS:
+        return number
+    if base == "str":
+        return isinstance(value, str)
+    if base == "bool":
+        return isinstance(value, bool)
+    if base in _MAPS:
+        return isinstance(value, dict)
+    if base in _LISTS:
+        if not isinstance(value, list):  # refused when the items' type is understood (a site's enum is not)
+            return False if _fits_one(None, inner or "typing.Any") is not _UNKNOWN else _UNKNOWN
+        if not inner:
+            return True
+        verdicts = [_fits(v, inner) for v in value]
+        return False if False in verdicts else True if all(v is True for v in verdicts) else _UNKNOWN
+    return _UNKNOWN  # Any, a device marker, a tuple (bluesky's *args), a site's type: the server judges
+
+
+def _check_type(plan: str, param: Mapping[str, Any], value: Any, *, each: bool = False) -> None:
+    """:class:`UsageError` naming the parameter when ``value`` (``each``: every value of a ``*args``)
+    plainly does not fit its annotation."""
+    ann = _annotation(param)
+    if not ann:
+        return
+    for v in value if each and isinstance(value, list) else [value]:
+        if _fits(v, ann) is False:
+            raise UsageError(
+                f"{plan}: {param['name']!r} takes {ann}, not {v!r}",
+                hint=f"give {param['name']} a value of that type (tether qserver plans {plan} describes it)",
+            )
 
 
 def _strings(value: Any) -> Iterable[str]:
@@ -259,12 +361,32 @@ def _has_default(param: Mapping[str, Any]) -> bool:
     return "default" in param or param.get("is_optional") is True
 
 
-def validate_item(item: Mapping[str, Any], plans: Mapping[str, Any], devices: Iterable[str]) -> None:
-    """Raise :class:`UsageError` if ``item`` names an unknown plan, an unknown or missing
-    parameter, or an unknown device. ``plans`` is ``plans_allowed`` (full form, with
-    annotations), ``devices`` the names in ``devices_allowed``."""
+def _param_kind(plan: str, param: Mapping[str, Any]) -> int:
+    """The parameter's kind (inspect's 0-4), or :class:`ProtocolError`: the description is the
+    server's data, and a malformed one is its fault, said as such (never a bare ValueError)."""
+    kind = param.get("kind") or {}
+    value = kind.get("value", 1) if isinstance(kind, Mapping) else None
+    if type(value) is not int or not 0 <= value <= 4:
+        from tether.errors import ProtocolError
+
+        raise ProtocolError(
+            f"the queue server describes parameter {param.get('name')!r} of plan {plan!r} with the kind"
+            f" {str(kind)[:80]!r}, which is none of Python's parameter kinds"
+        )
+    return value
+
+
+def validate_item(item: Mapping[str, Any], plans: Mapping[str, Any], devices: Iterable[str]) -> dict:
+    """``item`` as it will be sent, or :class:`UsageError` if it names an unknown plan, an unknown
+    or missing parameter, an unknown device, or a value its parameter's annotation plainly refuses
+    (``num=abc`` for ``int``). ``plans`` is ``plans_allowed`` (full form, with annotations),
+    ``devices`` the names in ``devices_allowed``.
+
+    A lone device name where a list of devices is expected (``count det1``) becomes a one-item list
+    (``["det1"]``), as a user means it: ``add``, ``run`` and their ``--dry-run`` all send that."""
+    item = {**item}
     if item.get("item_type", "plan") != "plan":
-        return
+        return item
     name = item["name"]
     if not plans:
         raise UsageError(
@@ -280,16 +402,18 @@ def validate_item(item: Mapping[str, Any], plans: Mapping[str, Any], devices: It
     params = [
         p for p in spec.get("parameters") or [] if isinstance(p, Mapping) and isinstance(p.get("name"), str)
     ]
-    kind = {p["name"]: int((p.get("kind") or {}).get("value", 1)) for p in params}
+    kind = {p["name"]: _param_kind(name, p) for p in params}
     positional = [p for p in params if kind[p["name"]] in _POSITIONAL]
     var_pos = next((p for p in params if kind[p["name"]] == _VAR_POSITIONAL), None)
     var_kw = any(kind[p["name"]] == _VAR_KEYWORD for p in params)
     by_name = {p["name"]: p for p in params}
     args, kwargs = list(item.get("args", [])), dict(item.get("kwargs", {}))
     bound: dict[str, Any] = {}
+    where: dict[str, tuple[str, Any]] = {}  # a parameter's place in the item: ("args", i) or ("kwargs", key)
     for i, value in enumerate(args):
         if i < len(positional):
             bound[positional[i]["name"]] = value
+            where[positional[i]["name"]] = ("args", i)
         elif var_pos is not None:
             bound.setdefault(var_pos["name"], []).append(value)
         else:
@@ -308,6 +432,7 @@ def validate_item(item: Mapping[str, Any], plans: Mapping[str, Any], devices: It
         if key in bound:
             raise UsageError(f"{name}: {key!r} given both by position and by name")
         bound[key] = value
+        where[key] = ("kwargs", key)
     missing = [
         p["name"]
         for p in params
@@ -321,16 +446,20 @@ def validate_item(item: Mapping[str, Any], plans: Mapping[str, Any], devices: It
         )
     device_names = set(devices)
     for key, value in bound.items():
-        _, only = _device_param(by_name[key])
+        param = by_name[key]
+        _, only = _device_param(param)
+        ann = _annotation(param)
+        if only and isinstance(value, str) and ann.startswith(_SEQUENCES) and key in where:
+            value = bound[key] = [value]  # a lone device where a list is expected: a one-item list
+            part, at = where[key]
+            if part == "args":
+                args[at] = value
+            else:
+                kwargs[at] = value
         if not only:
             # "device or anything" (mv's args): any value may be legitimate, so leave it to the server
+            _check_type(name, param, value, each=kind[key] == _VAR_POSITIONAL)
             continue
-        ann = str((by_name[key].get("annotation") or {}).get("type", ""))
-        if isinstance(value, str) and ann.startswith(_SEQUENCES):
-            raise UsageError(
-                f"{name}: {key!r} takes a list of devices, not the single name {value!r}",
-                hint=f"write {value}, (a trailing comma makes a one-item list) or '[\"{value}\"]'",
-            )
         for word in _strings(value):
             root = word.split(".", 1)[0]
             if root not in device_names:
@@ -338,3 +467,8 @@ def validate_item(item: Mapping[str, Any], plans: Mapping[str, Any], devices: It
                     f"{name}: unknown device {word!r} for {key!r}{_suggest(root, device_names)}",
                     hint="allowed devices: " + ", ".join(sorted(device_names)),
                 )
+    if args:
+        item["args"] = args
+    if kwargs:
+        item["kwargs"] = kwargs
+    return item

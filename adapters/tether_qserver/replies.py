@@ -60,12 +60,18 @@ def check_reply(path: str, reply: Any) -> dict:
 
 def _plan_ok(plan: dict) -> bool:
     """A plan description: ``parameters`` (when given) a list of objects, each with a string
-    ``name`` and, when given, an object ``kind``."""
+    ``name`` and, when given, an object ``kind`` whose ``value`` is one of inspect's five kinds (0-4)."""
     params = plan.get("parameters", [])
     return isinstance(params, list) and all(
-        isinstance(p, dict) and isinstance(p.get("name"), str) and isinstance(p.get("kind", {}), dict)
-        for p in params
+        isinstance(p, dict) and isinstance(p.get("name"), str) and _kind_ok(p.get("kind", {})) for p in params
     )
+
+
+def _kind_ok(kind: Any) -> bool:
+    if not isinstance(kind, dict):
+        return False
+    value = kind.get("value", 1)
+    return type(value) is int and 0 <= value <= 4
 
 
 def _kind(value: Any) -> str:
