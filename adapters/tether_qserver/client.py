@@ -264,15 +264,39 @@ class QueueServer(QueueServerAPI):
         pos: str | int | None = None,
         before_uid: str | None = None,
         after_uid: str | None = None,
+        where: list[str] | None = None,
     ) -> list[dict]:
-        """Add ``items`` (all validated before the first is sent; several go as one batch)."""
+        """Add ``items`` (all validated before the first is sent; several go as one batch).
+        ``where``: each item's place in a file (``plans.csv:3``), named by the error of a bad one."""
         if validate:
-            st = self.status()
-            items = [self.validate(i, status=st) for i in items]
-        where = {"pos": pos, "before_uid": before_uid, "after_uid": after_uid}
+            items = self.validate_many(items, where=where)
+        place = {"pos": pos, "before_uid": before_uid, "after_uid": after_uid}
         if len(items) == 1:
-            return [self.submit(items[0], validate=False, **where)]
-        return self.item_add_batch(items, **where)
+            return [self.submit(items[0], validate=False, **place)]
+        return self.item_add_batch(items, **place)
+
+    def validate_many(self, items: list[Mapping[str, Any]], *, where: list[str] | None = None) -> list[dict]:
+        """Every item as it will be sent (:meth:`validate`), or one :class:`UsageError` naming each
+        bad item (``where``: its place, ``plans.csv:3``; else its number) and why: nothing is sent."""
+        st = self._recent_status()
+        out, bad = [], []
+        for i, item in enumerate(items):
+            try:
+                out.append(self.validate(item, status=st))
+            except UsageError as exc:
+                place = where[i] if where and i < len(where) else f"item {i + 1}"
+                bad.append(f"{place}: {exc.message}")
+                last = exc
+        if not bad:
+            return out
+        if len(bad) == 1:
+            named = bad[0] if where or len(items) > 1 else last.message
+            hint = f"nothing was added; {last.hint}" if where and last.hint else last.hint
+            raise UsageError(named, hint=hint)
+        raise UsageError(
+            f"{len(bad)} of {len(items)} items are refused:\n  " + "\n  ".join(bad),
+            hint="nothing was added; fix them and add again",
+        )
 
     @staticmethod
     def progress_text(st: Mapping[str, Any]) -> str:

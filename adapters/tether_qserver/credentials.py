@@ -13,6 +13,7 @@ from tether.errors import AuthError, CommandError, UsageError
 
 from . import auth
 
+#: Where the key may come from, for the hint of an authentication failure.
 KEY_SOURCES = (
     "--api-key-file FILE, $QSERVER_HTTP_SERVER_API_KEY, $QSERVER_HTTP_SERVER_API_KEYFILE, or api_key_file/"
     "api_key under [qserver] in tether's config file (--api-key works too but shows in the process list);"
@@ -40,11 +41,34 @@ def read_api_key(
     ``$TETHER_QSERVER_*``, then ``[qserver]`` in the config file).
     """
     if api_key_file:
-        source = f"the file {api_key_file} (the api_key_file setting)"
+        source = f"the file {api_key_file} ({_origin('api_key_file', api_key_file)})"
         return _sendable(_read_key_file(api_key_file), source), source
     if api_key:
-        return _sendable(api_key.strip(), "the api_key setting"), "the api_key setting"
+        source = _origin("api_key", api_key)
+        return _sendable(api_key.strip(), source), source
     return None, "nowhere"
+
+
+#: the queue server's own variables for the settings (what its tools read too)
+_ENV = {"api_key": "QSERVER_HTTP_SERVER_API_KEY", "api_key_file": "QSERVER_HTTP_SERVER_API_KEYFILE"}
+
+
+def _origin(name: str, value: Any) -> str:
+    """Where setting ``name``'s ``value`` came from, as the user set it: ``$QSERVER_HTTP_SERVER_API_KEY``,
+    ``$TETHER_QSERVER_API_KEY``, the config file, or the flag (the resolver took the first that is set,
+    the flag first: a flag equal to the variable is named as the variable, which holds it too)."""
+    from tether import config
+
+    for var in (_ENV[name], config.env_name("qserver", name)):
+        if os.environ.get(var) is not None and os.environ[var] == str(value):
+            return f"${var}"
+    try:
+        table = config.load().get("qserver", {})
+    except Exception:  # a config file that does not load was said when the settings resolved
+        table = {}
+    if isinstance(table, dict) and table.get(name) is not None and str(table[name]) == str(value):
+        return f"{name} under [qserver] in {config.config_path()}"
+    return f"--{name.replace('_', '-')} (the {name} setting)"
 
 
 def _sendable(key: str | None, source: str) -> str | None:

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
-from tether.errors import CommandError, Timeout, UsageError
+from tether.errors import CommandError, HttpError, Timeout, UsageError
 
 from . import auth
 from .credentials import Logins, auth_hint
@@ -26,6 +26,13 @@ DEFAULT_TIMEOUT = 10.0
 MAX_CALL_TIMEOUT = 30.0
 
 
+#: what a refusal for a closed environment adds
+OPEN_ENV_HINT = "open the environment first: tether qserver env open --wait (or run --open-env)"
+METADATA_HINT = (
+    "this HTTP server has no /api/re/metadata (bluesky-httpserver 0.0.14 and older); RE Manager answers"
+    " it over its own 0MQ socket: tether qserver metadata --zmq tcp://HOST:60615 (tether scan lists it)"
+)
+#: Endpoints that take ``lock_key`` (the environment's and the queue's writes).
 LOCKABLE = frozenset(
     {
         "/environment/open",
@@ -191,7 +198,9 @@ class QueueServerAPI(Logins):
         reply = check_reply(path, reply)
         if reply.get("success") is False:
             msg = str(reply.get("msg") or "the request was refused")
-            raise CommandError(f"the queue server refused {path.lstrip('/')}: {msg}", app_message=msg)
+            hint = OPEN_ENV_HINT if "environment does not exist" in msg.lower() else None
+            what = path.lstrip("/")
+            raise CommandError(f"the queue server refused {what}: {msg}", app_message=msg, hint=hint)
         return reply
 
     def _get(self, path: str, body: Mapping[str, Any] | None = None, **kw: Any) -> dict:
@@ -506,7 +515,12 @@ class QueueServerAPI(Logins):
         converts it (its default converter, or a site's); each item's result is in ``results``."""
         form = {"data_type": data_type} if data_type else {}
         files = {"spreadsheet": (name, content)}
-        reply = self.http.call("POST", "/api/queue/upload/spreadsheet", form=form, files=files)
+        try:
+            reply = self.http.call("POST", "/api/queue/upload/spreadsheet", form=form, files=files)
+        except HttpError as exc:
+            if exc.status in (404, 405):  # a server without the route
+                exc.hint = "this server offers no spreadsheet upload: tether qserver add --file PLANS.csv"
+            raise
         if not reply.get("success", True):
             errors = [r.get("msg") for r in reply.get("results", []) if not r.get("success")]
             msg = reply.get("msg") or "; ".join(e for e in errors if e) or "the spreadsheet was refused"
@@ -624,8 +638,14 @@ class QueueServerAPI(Logins):
         return self._get(f"/re/runs/{option}")
 
     def re_metadata(self) -> dict:
-        """The RunEngine's metadata (``RE.md``); newer servers only."""
-        return self._get("/re/metadata")
+        """The RunEngine's metadata (``RE.md``). bluesky-httpserver 0.0.14 has no route for it (404):
+        RE Manager answers it over its own 0MQ socket (``--zmq``), which the error's hint says."""
+        try:
+            return self._get("/re/metadata")
+        except HttpError as exc:
+            if exc.status == 404:
+                exc.hint = METADATA_HINT
+            raise
 
     def console_uid(self) -> str:
         """The uid of the console buffer's state (it changes with each new message)."""

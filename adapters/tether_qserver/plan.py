@@ -122,6 +122,15 @@ def _jsonable(value: Any, where: str) -> Any:
     raise UsageError(f"{where}: {value!r} ({type(value).__name__}) cannot be sent as JSON")
 
 
+def _numbers(token: str) -> bool:
+    """Whether ``token`` is a number or a comma-separated list of numbers (``-1``, ``-1e-3``, ``-1,-2``):
+    a value, where the command line would take a leading ``-`` for an option."""
+    try:
+        return all(float(part) is not None for part in token.rstrip(",").split(","))
+    except ValueError:
+        return False
+
+
 def parse_shorthand(tokens: list[str]) -> dict[str, Any]:
     """``["count", "det1,det2", "num=3"]`` → ``{"item_type": "plan", "name": "count",
     "args": [["det1", "det2"]], "kwargs": {"num": 3}}``."""
@@ -133,6 +142,11 @@ def parse_shorthand(tokens: list[str]) -> dict[str, Any]:
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
     for tok in rest:
+        if tok.startswith("-") and not _numbers(tok):
+            raise UsageError(
+                f"no such option: {tok}",
+                hint="a value that starts with - and is no number is quoted as JSON: '\"-x\"'",
+            )
         match = _KEY.match(tok)
         if match:
             key, value = match.groups()
@@ -232,6 +246,128 @@ def parse_item(tokens: list[str], *, stdin_text: str | None = None) -> dict[str,
     if len(items) != 1:
         raise UsageError(f"expected one plan, got {len(items)} (use add for several)")
     return items[0]
+
+
+# -- plans from a file (``tether qserver add --file``) -------------------------------------------------
+def read_plan_file(path: str) -> list[tuple[str, dict[str, Any]]]:
+    """The items of a file of plans, each with where it is (``plans.csv:3``), all read before any
+    is checked or sent; :class:`UsageError` naming ``file:line`` for a row that cannot be read.
+
+    - ``.csv``: a header row, then one plan a row. The ``plan`` column names the plan; an ``args``
+      column (optional) holds its positional arguments, comma-separated (``'det1', 'motor', -1, 1``,
+      as the queue server's own spreadsheets write them); every other column is a keyword argument.
+      Each cell is read as a value on the command line is (a Python/JSON literal, ``a,b`` a list, a
+      bare word a string); empty cells are left out, and so are rows with no plan.
+    - ``.yaml``/``.yml``/``.json``: one item or a list of items (``{name, args, kwargs}``), or
+      the shorthand of the command line as a string (``count det1, num=3``).
+    """
+    suffix = Path(path).suffix.lower()
+    if path == "-" or suffix not in (".csv", ".yaml", ".yml", ".json"):
+        raise UsageError(f"--file takes a .csv, .yaml or .json file of plans, not {path!r}")
+    text = read_text(path)
+    name = Path(path).name
+    if suffix == ".csv":
+        return _csv_items(text, name)
+    return _document_items(text, name, suffix)
+
+
+def _csv_items(text: str, name: str) -> list[tuple[str, dict[str, Any]]]:
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise UsageError(f"{name} is empty: a header row was expected") from None
+    except csv.Error as exc:
+        raise UsageError(f"{name}:1: {exc}") from None
+    if "plan" not in header:
+        raise UsageError(
+            f"{name}:1: no 'plan' column in the header {header}",
+            hint="the first row names the columns: plan, then args and keyword arguments (num, delay …)",
+        )
+    dup = sorted({h for h in header if h and header.count(h) > 1})
+    if dup or "" in header:
+        raise UsageError(f"{name}:1: " + (f"columns {dup} appear twice" if dup else "a column has no name"))
+    items = []
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise UsageError(f"{name}:{reader.line_num}: {exc}") from None
+        where = f"{name}:{reader.line_num}"
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) > len(header):
+            raise UsageError(f"{where}: {len(row)} cells, but the header names {len(header)} columns")
+        cells = {h: c.strip() for h, c in zip(header, row, strict=False) if c.strip()}
+        plan = cells.pop("plan", None)
+        if plan is None:
+            raise UsageError(f"{where}: no plan named in the 'plan' column")
+        try:
+            args = _literal(f"({cells.pop('args')},)") if "args" in cells else ()
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            raise UsageError(
+                f"{where}: cannot read the args {row[header.index('args')]!r}",
+                hint="comma-separated Python literals, device names quoted: 'det1', 'motor', -1, 1",
+            ) from None
+        try:
+            kwargs = {k: parse_value(v) for k, v in cells.items()}
+            items.append((where, _named_item(plan, list(args), kwargs, where)))
+        except RecursionError:
+            raise UsageError(f"{where}: a value is nested too deeply to read") from None
+        except UsageError as exc:
+            raise UsageError(f"{where}: {exc.message}", hint=exc.hint) from None
+    if not items:
+        raise UsageError(f"{name} holds no plans (only its header)")
+    return items
+
+
+def _named_item(plan: str, args: list[Any], kwargs: dict[str, Any], where: str) -> dict[str, Any]:
+    plan = plan.strip("'\"")  # the server's spreadsheets quote plan names
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", plan):
+        raise UsageError(f"{plan!r} is not a plan name (expected an identifier such as count)")
+    return normalize_item({"name": plan, "args": args, "kwargs": kwargs}, where=where)
+
+
+def _document_items(text: str, name: str, suffix: str) -> list[tuple[str, dict[str, Any]]]:
+    """The items of a YAML or JSON file, each with the line it starts on."""
+    try:
+        import yaml
+    except ImportError as exc:  # pragma: no cover - pyyaml is a dependency of the test extra
+        raise UsageError("reading YAML needs PyYAML: pip install 'tether[yaml]'") from exc
+    lines: list[int] = []
+    try:
+        data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+        node = yaml.compose(text)  # JSON is YAML for line numbers' sake; a tab in JSON is not: none then
+        if isinstance(node, yaml.SequenceNode):
+            lines = [n.start_mark.line + 1 for n in node.value]
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"{name} is not valid JSON: {exc}") from None
+    except yaml.YAMLError as exc:
+        if suffix != ".json":
+            raise UsageError(f"{name} is not valid YAML: {exc}") from None
+    entries = data if isinstance(data, list) else [data]
+    if not entries or data is None:
+        raise UsageError(f"{name} holds no plans")
+    items = []
+    for i, entry in enumerate(entries):
+        where = f"{name}:{lines[i]}" if i < len(lines) else f"{name} (item {i + 1})"
+        try:
+            if isinstance(entry, str):
+                item = parse_shorthand(entry.split())
+            else:
+                item = normalize_item(entry, where=where)
+        except RecursionError:
+            raise UsageError(f"{where}: a value is nested too deeply to read") from None
+        except UsageError as exc:
+            msg = exc.message if exc.message.startswith(where) else f"{where}: {exc.message}"
+            raise UsageError(msg, hint=exc.hint) from None
+        items.append((where, item))
+    return items
 
 
 # -- validation -------------------------------------------------------------------------------

@@ -120,6 +120,8 @@ HTTP_ONLY = {
     "/api/console_output/uid": _NO_BUFFER,
     "/api/console_output_update": _NO_BUFFER,
     "/api/auth": "logins and API keys belong to the HTTP server; RE Manager's 0MQ socket has no users",
+    "/api/queue/upload/spreadsheet": "the spreadsheet upload is the HTTP server's (its converter); RE"
+    " Manager's 0MQ socket has none: tether qserver add --file PLANS.csv reads it here and adds its rows",
 }
 
 
@@ -386,7 +388,12 @@ def locate(settings: Mapping[str, Any], timeout: float):
         return verify_zmq(control, timeout, public_key=settings.get("zmq_public_key"), info=info)
     if url:
         return verify_url(url, timeout)
-    return prefer_http(timeout)
+    global _given_key
+    _given_key = settings.get("zmq_public_key")  # --zmq-public-key without --zmq: the scan's probes use it
+    try:
+        return prefer_http(timeout)
+    finally:
+        _given_key = None
 
 
 def prefer_http(timeout: float):
@@ -405,8 +412,15 @@ def prefer_http(timeout: float):
     return None
 
 
+#: the public key a command was given (``--zmq-public-key``) while it looks for the manager
+_given_key: str | None = None
+
+
 def scan_key() -> str | None:
-    """The public key a scan's probe uses: the environment's or the config file's (a probe has no flags)."""
+    """The public key a scan's probe uses: the one the command was given while it looks for the
+    manager (:func:`locate`), else the environment's or the config file's (a probe has no flags)."""
+    if _given_key:
+        return _given_key
     from tether import config
 
     from .settings import SETTINGS
