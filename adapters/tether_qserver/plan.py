@@ -307,13 +307,7 @@ def _csv_items(text: str, name: str) -> list[tuple[str, dict[str, Any]]]:
         plan = cells.pop("plan", None)
         if plan is None:
             raise UsageError(f"{where}: no plan named in the 'plan' column")
-        try:
-            args = _literal(f"({cells.pop('args')},)") if "args" in cells else ()
-        except (ValueError, SyntaxError, MemoryError, RecursionError):
-            raise UsageError(
-                f"{where}: cannot read the args {row[header.index('args')]!r}",
-                hint="comma-separated Python literals, device names quoted: 'det1', 'motor', -1, 1",
-            ) from None
+        args = _csv_args(cells.pop("args"), where) if "args" in cells else []
         try:
             kwargs = {k: parse_value(v) for k, v in cells.items()}
             items.append((where, _named_item(plan, list(args), kwargs, where)))
@@ -324,6 +318,22 @@ def _csv_items(text: str, name: str) -> list[tuple[str, dict[str, Any]]]:
     if not items:
         raise UsageError(f"{name} holds no plans (only its header)")
     return items
+
+
+def _csv_args(cell: str, where: str) -> list[Any]:
+    """An ``args`` cell: comma-separated Python literals (``['det1'], 'motor', -1, 1``), or failing
+    that, comma-separated command-line values (``det1, motor, -1, 1``: bare words are strings)."""
+    try:
+        return list(_literal(f"({cell},)"))
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        pass
+    try:
+        return [parse_value(part.strip()) for part in cell.split(",")]
+    except (UsageError, RecursionError):
+        raise UsageError(
+            f"{where}: cannot read the args {cell!r}",
+            hint="comma-separated Python literals; quote a list's names: ['det1', 'det2'], motor, -1, 1",
+        ) from None
 
 
 def _named_item(plan: str, args: list[Any], kwargs: dict[str, Any], where: str) -> dict[str, Any]:
