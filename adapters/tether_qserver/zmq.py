@@ -285,8 +285,9 @@ def probe_zmq(host: str, port: int, timeout: float, *, public_key: str | None = 
 
 
 #: how long a 0MQ socket may take to greet: libzmq's I/O thread sends the signature as soon as it
-#: accepts, whatever the program does (a manager busy in Python greets all the same)
-GREETING_WAIT = 1.0
+#: accepts, whatever the program does (a manager busy in Python greets all the same); 2 s leaves
+#: room for a loaded machine, and is still far short of a deadline
+GREETING_WAIT = 2.0
 
 
 def _check_greets(sock: Any, deadline: Deadline, address: str, host: str, port: int) -> None:
