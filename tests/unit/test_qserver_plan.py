@@ -212,3 +212,27 @@ def test_an_empty_plan_list_says_to_open_the_environment():
 def test_stdin_is_read_when_no_text_is_given(monkeypatch):
     monkeypatch.setattr("sys.stdin", io.StringIO("- {name: count, args: [[det1]]}\n"))
     assert parse_items(["@-"])[0]["args"] == [["det1"]]
+
+
+def test_a_file_of_plans_names_where_each_item_starts(tmp_path):
+    from tether_qserver.plan import read_plan_file
+
+    j = tmp_path / "plans.json"
+    j.write_text('[\n  {"name": "count", "args": [["det1"]]},\n\n  "count det1, num=2"\n]\n')
+    assert [(w, i["name"], i.get("kwargs")) for w, i in read_plan_file(str(j))] == [
+        ("plans.json:2", "count", None),
+        ("plans.json:4", "count", {"num": 2}),
+    ]
+    c = tmp_path / "plans.csv"
+    c.write_text('plan,args,md\n"count",det1,"{\'a\': 1}"\n,,\n\'count\',"[\'det1\']",\n')
+    assert [(w, i) for w, i in read_plan_file(str(c))] == [
+        ("plans.csv:2", {"item_type": "plan", "name": "count", "args": ["det1"], "kwargs": {"md": {"a": 1}}}),
+        ("plans.csv:4", {"item_type": "plan", "name": "count", "args": [["det1"]]}),
+    ]
+    for bad, words in (("x.txt", "takes a .csv, .yaml or .json"), ("-", "takes a .csv")):
+        with pytest.raises(UsageError, match=words):
+            read_plan_file(bad)
+    y = tmp_path / "plans.yaml"
+    y.write_text("- {name: count, args: [[det1]]}\n- {nmae: count}\n")
+    with pytest.raises(UsageError, match=r"plans.yaml:2 has unknown field"):
+        read_plan_file(str(y))
