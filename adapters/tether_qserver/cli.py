@@ -228,13 +228,16 @@ def add(
     """Add plans to the queue (checked against the allowed plans and devices first).
 
     --file adds every row of a file, all or nothing: each is checked before any is sent, and a bad
-    row is named by its file and line (exit 2, nothing added).
+    row is named by its file and line (exit 2, nothing added). An .xlsx file goes to the HTTP
+    server's spreadsheet upload, which converts and checks it there.
     """
     from .client import item_add_body
     from .plan import parse_items, read_plan_file
 
     if file is not None and plan:
         raise UsageError("give plans on the command line or --file, not both")
+    if file is not None and file.lower().endswith(".xlsx"):
+        return _upload_sheet(target, file, dry_run, pos or before or after)
     if file is None and not plan:
         raise UsageError("no plan given: name a plan (count det1 num=3), a JSON item, @file or --file FILE")
     found = read_plan_file(file) if file is not None else [(None, i) for i in parse_items(plan)]
@@ -249,6 +252,25 @@ def add(
     with target.client() as qs:
         added = qs.add(items, validate=not no_validate, where=places, **where)
     target.emit(added, columns=views.ADDED)
+
+
+def _upload_sheet(target: Target, file: str, dry_run: bool, placed: Any) -> None:
+    """``add --file plans.xlsx``: the HTTP server converts the sheet and adds its plans (its
+    spreadsheet upload); tether cannot read it, so nothing is checked here, and it goes to the back."""
+    from pathlib import Path
+
+    from .plan import read_text
+
+    if dry_run or placed:
+        raise UsageError(
+            f"an .xlsx file is converted by the server (its spreadsheet upload), which has no "
+            f"{'dry run' if dry_run else '--pos/--before/--after'}",
+            hint="save it as .csv: tether qserver add --file PLANS.csv checks every row here first",
+        )
+    content = read_text(file, binary=True)
+    with target.client() as qs:
+        reply = qs.queue_upload(Path(file).name, content)
+    target.emit(reply if target.json else reply.get("items", []), columns=views.ADDED)
 
 
 @cmd("run", timeout=600.0, context_settings=PLAN_CONTEXT)

@@ -513,6 +513,10 @@ class QueueServerAPI(Logins):
     def queue_upload(self, name: str, content: bytes, *, data_type: str | None = None) -> dict:
         """Add the plans of a spreadsheet (``name`` ends .xlsx or .csv) to the queue: the server
         converts it (its default converter, or a site's); each item's result is in ``results``."""
+        if self.door == "zmq":  # a multipart upload has no 0MQ method: refused before sending
+            from .zmq import HTTP_ONLY
+
+            raise UsageError(HTTP_ONLY["/api/queue/upload/spreadsheet"])
         form = {"data_type": data_type} if data_type else {}
         files = {"spreadsheet": (name, content)}
         try:

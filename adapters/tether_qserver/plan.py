@@ -263,7 +263,7 @@ def read_plan_file(path: str) -> list[tuple[str, dict[str, Any]]]:
     """
     suffix = Path(path).suffix.lower()
     if path == "-" or suffix not in (".csv", ".yaml", ".yml", ".json"):
-        raise UsageError(f"--file takes a .csv, .yaml or .json file of plans, not {path!r}")
+        raise UsageError(f"--file takes a .csv, .yaml, .json (or .xlsx) file of plans, not {path!r}")
     text = read_text(path)
     name = Path(path).name
     if suffix == ".csv":

@@ -185,3 +185,24 @@ def test_help_lists_the_commands_in_panels(capsys):
     heads = [p for p in ("Queue", "Run", "Environment", "History", "Admin", "Login") if f"─ {p} ─" in out]
     assert heads == ["Queue", "Run", "Environment", "History", "Admin", "Login"]
     assert out.index("─ Queue ─") < out.index("│ add ") < out.index("─ Run ─") < out.index("│ run ")
+
+
+def test_an_xlsx_goes_to_the_servers_upload_which_has_no_dry_run_nor_pos(server, tmp_path, capsys):
+    sheet = tmp_path / "plans.xlsx"
+    sheet.write_bytes(b"PK\x03\x04 not really a workbook")
+    server.routes[("POST", "/api/queue/upload/spreadsheet")] = lambda b: (
+        200,
+        {
+            "success": True,
+            "msg": "",
+            "items": [_uid({"name": "count", "args": [["det1"]]}, 1)],
+            "results": [],
+        },
+    )
+    for extra in (["--dry-run"], ["--pos", "front"]):
+        assert run(["qserver", "add", "--file", str(sheet), *extra]) == 2
+        assert "save it as .csv" in _err(capsys)
+    assert not server.count("POST", "/api/queue/upload/spreadsheet")
+    assert run(["qserver", "add", "--file", str(sheet), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["items"][0]["item_uid"] == "u1"
+    assert server.count("POST", "/api/queue/upload/spreadsheet") == 1

@@ -126,3 +126,38 @@ def test_run_with_the_environment_closed_says_how_to_open_it(key_env, capsys):
         assert queue_uid(key_env) == before
     finally:
         ensure_env(key_env)
+
+
+def test_an_xlsx_of_plans_goes_to_the_servers_spreadsheet_upload(key_env, capsys, tmp_path):
+    """bluesky-httpserver 0.0.14 offers POST /api/queue/upload/spreadsheet with a default converter
+    (no site function needed): plan names in column 1, args in column 2, keyword columns after."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    for row in (
+        ("plan_name", "args", "num"),
+        ("'count'", "['det1', 'det2']", 2),
+        ("'count'", "['det1']", None),
+    ):
+        book.active.append(row)
+    sheet = tmp_path / "plans.xlsx"
+    book.save(sheet)
+    before = queued_uids(key_env)
+    assert run(tq(key_env, "add", "--file", str(sheet), "--dry-run")) == 2  # nothing to check here: said
+    assert queued_uids(key_env) == before
+    capsys.readouterr()
+    assert run(tq(key_env, "add", "--file", str(sheet), "--json")) == 0
+    items = _out(capsys)["items"]
+    try:
+        assert [(i["args"], i.get("kwargs")) for i in items] == [
+            ([["det1", "det2"]], {"num": 2}),
+            ([["det1"]], None),
+        ]
+        assert queued_uids(key_env) == before + [i["item_uid"] for i in items]
+    finally:
+        for item in items:
+            remove_quietly(key_env, item["item_uid"])
+    # RE Manager's own socket has no upload: refused before anything is sent
+    assert run(["qserver", "add", "--file", str(sheet), "--zmq", key_env.zmq_control]) == 2
+    assert "add --file PLANS.csv" in " ".join(capsys.readouterr().err.split())
+    assert queued_uids(key_env) == before

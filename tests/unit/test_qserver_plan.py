@@ -229,7 +229,7 @@ def test_a_file_of_plans_names_where_each_item_starts(tmp_path):
         ("plans.csv:2", {"item_type": "plan", "name": "count", "args": ["det1"], "kwargs": {"md": {"a": 1}}}),
         ("plans.csv:4", {"item_type": "plan", "name": "count", "args": [["det1"]]}),
     ]
-    for bad, words in (("x.txt", "takes a .csv, .yaml or .json"), ("-", "takes a .csv")):
+    for bad, words in (("x.txt", "takes a .csv, .yaml, .json"), ("-", "takes a .csv")):
         with pytest.raises(UsageError, match=words):
             read_plan_file(bad)
     y = tmp_path / "plans.yaml"
