@@ -311,3 +311,64 @@ def test_a_large_marionette_frame_is_read_at_about_twice_its_size():
         conn.close()
     assert len(out[0][3]["value"]) == size
     assert peak < 2.3 * size, peak / size  # 2.85x before
+
+
+# -- a reply cut off inside its headers is no empty success ------------------------------------------------
+@pytest.mark.parametrize("then_close", [False, True])
+def test_a_reply_cut_off_after_its_status_line_is_an_error_not_an_empty_success(then_close):
+    """http.client reads a connection closed (or shut down at the deadline) inside the headers as
+    their end: the reply looked like an empty 200, and ``{}`` was taken for success."""
+    exc, took, _ = _call(replying(b"HTTP/1.1 200 OK\r\n", then_close=then_close), timeout=1.0, retries=0)
+    assert isinstance(exc, Timeout if not then_close else Unreachable), exc
+    assert took < 2.5
+
+
+def test_an_empty_body_the_headers_announce_is_an_empty_reply():
+    with FakeServer(replying(http_response(200, b""))) as srv:
+        session = HttpSession(f"http://127.0.0.1:{srv.port}")
+        assert session.post("/x") == {}
+        session.close()
+
+
+# -- the light GET of probes (tether.transport.http.light_get) ------------------------------------------
+def test_light_get_reads_sized_chunked_and_until_close_bodies():
+    from tether.transport.http import light_get
+
+    body = b'{"a": 1}'
+    chunked = b"3\r\n" + body[:3] + b"\r\n" + b"%x\r\n" % len(body[3:]) + body[3:] + b"\r\n0\r\n\r\n"
+    for head, payload in (
+        (b"Content-Length: %d\r\n" % len(body), body),
+        (b"Transfer-Encoding: chunked\r\n", chunked),
+        (b"", body),
+    ):
+        reply = b"HTTP/1.1 200 OK\r\nX-Y: z\r\n" + head + b"\r\n" + payload
+        with FakeServer(replying(reply, then_close=True)) as srv:
+            got = light_get("127.0.0.1", srv.port, "/x", 2.0)
+        assert (got.status, got.body, got.headers["x-y"]) == (200, body, "z")
+
+
+def test_light_get_tells_a_peer_that_is_not_http_at_once_and_keeps_its_first_bytes():
+    from tether.transport.http import light_get
+
+    with FakeServer(replying(b"SSH-2.0-x\r\n")) as srv:  # kept open: no end of headers will come
+        start = time.monotonic()
+        with pytest.raises(ProtocolError) as err:
+            light_get("127.0.0.1", srv.port, "/x", 10.0)
+        assert time.monotonic() - start < 5
+    assert err.value.detail["first_bytes"].startswith(b"SSH-2.0")
+
+
+def test_light_get_ends_by_its_deadline_caps_the_body_and_says_refused():
+    from tether.transport.http import light_get
+
+    with FakeServer(trickling(b"HTTP/1.1 200 OK\r\nX-A: " + b"a" * 100)) as srv, pytest.raises(Timeout):
+        light_get("127.0.0.1", srv.port, "/x", 0.5)
+    big = http_response(200, b"x" * 5000)
+    with FakeServer(replying(big)) as srv, pytest.raises(ProtocolError) as err:
+        light_get("127.0.0.1", srv.port, "/x", 2.0, max_body=1000)
+    assert err.value.detail["limit"] == 1000
+    with FakeServer(silent) as srv:
+        port = srv.port
+    with pytest.raises(Unreachable) as err:
+        light_get("127.0.0.1", port, "/x", 1.0)
+    assert err.value.detail.get("reason") == "refused"
