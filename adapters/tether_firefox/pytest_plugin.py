@@ -7,8 +7,16 @@ else one launched headless (with WebDriver BiDi) for the session and quit after 
 ``--tether-launch`` always launches.
 
 ``firefox`` (function-scoped) is a :class:`tether_firefox.Firefox` with its own Marionette
-session and a **fresh tab** (about:blank), closed again after the test, so navigation, history
-and page state do not leak between tests and a failing test never leaves the browser locked.
+session in a **fresh context**: a WebDriver BiDi user context of its own (cookies, localStorage,
+IndexedDB, cache) and a tab in it, removed after the test — nothing leaks from one test to the
+next, and Firefox does not restart (``Firefox.new_context()`` does the same in a script). A
+Firefox attached to that runs no BiDi (no ``--remote-debugging-port``) cannot make user
+contexts: the fixture says so once (a :class:`FreshContextWarning`) and gives each test a fresh
+tab only — navigation and page state are the test's own, cookies and storage the profile's.
+
+pytest-xdist: with ``-n N`` (N > 1) each worker launches a Firefox of its own (one Firefox
+serves one WebDriver session at a time); a Firefox named by port cannot serve several workers,
+and the run says so (a usage error naming ``--tether-launch``).
 
 Artifacts: when a test using ``firefox`` fails, a screenshot and the page source are saved with
 its artifacts (tether's shared plugin: ``--tether-artifacts``).
@@ -39,8 +47,15 @@ JS_ERRORS = ("ignore", "warn", "fail")
 JS_SETTLE = 0.05
 
 
+NO_BIDI_KEY = pytest.StashKey[bool]()  # the fixture said once that Firefox makes no fresh contexts
+
+
 class JavaScriptErrorWarning(UserWarning):
     """A ``firefox`` test's page threw an uncaught JavaScript error (``--tether-js-errors=warn``)."""
+
+
+class FreshContextWarning(UserWarning):
+    """The attached Firefox runs no WebDriver BiDi: ``firefox`` tests get a fresh tab, not a fresh context."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -82,8 +97,28 @@ def _item_js_errors_mode(item: pytest.Item) -> str:
     return mode
 
 
+def _one_firefox_for_workers(config: pytest.Config, workers: int, port: int) -> pytest.UsageError:
+    return pytest.UsageError(
+        f"{workers} pytest-xdist workers cannot share the Firefox on port {port}: a Firefox serves one "
+        "WebDriver session at a time. Run with --tether-launch (each worker launches a Firefox of its "
+        "own), or without -n"
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     _js_errors_mode(config)  # a bad ini value stops the run before any test
+    # `-n N --tether-firefox-port P`: refused before any worker starts (a port from the environment
+    # or the config file is refused by the workers' fixture, when a test uses Firefox)
+    workers = config.getoption("numprocesses", None)
+    port = config.getoption("tether_firefox_port", None)
+    if (
+        isinstance(workers, int)
+        and workers > 1
+        and port is not None
+        and not hasattr(config, "workerinput")
+        and not config.getoption("tether_launch", False)
+    ):
+        raise _one_firefox_for_workers(config, workers, port)
     config.addinivalue_line(
         "markers",
         "tether_js_errors(mode): this test's uncaught JavaScript errors: ignore, warn or fail "
@@ -99,18 +134,34 @@ def _launch_firefox(config: pytest.Config):
     return rec.port, lambda: quit_firefox(port=rec.port)
 
 
+def _xdist_workers(config: pytest.Config) -> int:
+    """How many pytest-xdist workers run the session (0: not under xdist)."""
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is None:
+        return 0
+    return int(workerinput.get("workercount") or 0)
+
+
 @pytest.fixture(scope="session")
 def tether_firefox_endpoint(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """The verified Firefox the ``firefox`` fixture drives (attached to, or launched for the session)."""
-    from tether.pytest_plugin import session_endpoint
+    """The verified Firefox the ``firefox`` fixture drives (attached to, or launched for the
+    session; under pytest-xdist, launched for each worker)."""
+    from tether.pytest_plugin import given_port, session_endpoint
 
-    yield from session_endpoint(request, "firefox", "Firefox", _launch_firefox)
+    workers = _xdist_workers(request.config)
+    if workers > 1 and not request.config.getoption("tether_launch", False):
+        port = given_port(request.config, "firefox")
+        if port is not None:
+            raise _one_firefox_for_workers(request.config, workers, port)
+    # under xdist every worker launches its own: a scan would find another worker's Firefox
+    yield from session_endpoint(request, "firefox", "Firefox", _launch_firefox, attach=workers <= 1)
 
 
 @pytest.fixture
 def firefox(request: pytest.FixtureRequest, tether_firefox_endpoint: Any) -> Iterator[Any]:
-    """A :class:`tether_firefox.Firefox` with its own Marionette session and a fresh tab, both
-    closed after the test (the browser stays up for the next test). With ``--tether-js-errors``
+    """A :class:`tether_firefox.Firefox` with its own Marionette session in a fresh context (a
+    WebDriver BiDi user context and a tab in it), removed after the test (the browser stays up
+    for the next test); a fresh tab only when Firefox runs no BiDi. With ``--tether-js-errors``
     ``fail`` or ``warn`` its session collects the console (``firefox.console_messages()``)."""
     from tether.errors import NotFound, TetherError
 
@@ -118,7 +169,7 @@ def firefox(request: pytest.FixtureRequest, tether_firefox_endpoint: Any) -> Ite
 
     mode = _item_js_errors_mode(request.node)
     console = mode != "ignore"
-    ff = FirefoxAdapter().connect(tether_firefox_endpoint, timeout=30, console=console)
+    ff = FirefoxAdapter().connect(tether_firefox_endpoint, timeout=30, console=console, bidi=True)
     try:
         ff.open()
     except NotFound as exc:
@@ -129,15 +180,25 @@ def firefox(request: pytest.FixtureRequest, tether_firefox_endpoint: Any) -> Ite
             "(the Firefox the plugin launches runs it; start yours with --remote-debugging-port)",
             pytrace=False,
         )
-    original = tab = None
+    original = tab = context = None
     try:
         original = ff.window
         before = set(ff.windows())  # errors of tabs that were there already are not this test's
-        tab = ff.new_window("tab")
+        if ff.bidi_url is not None:
+            context = ff.new_context()
+            context.__enter__()
+        else:
+            _say_no_fresh_context(request.config, ff)
+            tab = ff.new_window("tab")
         if console:
             request.node.stash[PAGES_KEY] = (ff, before)
         yield ff
     finally:
+        if context is not None:
+            try:
+                context.__exit__(None, None, None)  # removes the user context and its tabs
+            except TetherError:  # the browser went away
+                pass
         try:
             if tab is not None and ff.session_id is not None and tab in ff.windows():
                 ff.switch_to_window(tab)
@@ -147,6 +208,23 @@ def firefox(request: pytest.FixtureRequest, tether_firefox_endpoint: Any) -> Ite
             pass
         finally:
             ff.close()
+
+
+def _say_no_fresh_context(config: pytest.Config, ff: Any) -> None:
+    if config.stash.get(NO_BIDI_KEY, False):
+        return
+    config.stash[NO_BIDI_KEY] = True
+    import warnings
+
+    warnings.warn(
+        FreshContextWarning(
+            f"the Firefox on port {ff.port} runs no WebDriver BiDi: each firefox test gets a fresh tab, "
+            "but cookies and storage are shared by all (they belong to the profile). Run Firefox with "
+            "--remote-debugging-port (`tether firefox launch --bidi`), or --tether-launch, for a "
+            "fresh context per test"
+        ),
+        stacklevel=1,
+    )
 
 
 # -- uncaught JavaScript errors ------------------------------------------------------------------
@@ -231,4 +309,4 @@ def pytest_tether_artifacts(item: pytest.Item) -> list | None:
     return [("screenshot", "screenshot.png", screenshot), ("page source", "page.html", source)]
 
 
-__all__ = ["JavaScriptErrorWarning", "firefox", "tether_firefox_endpoint"]
+__all__ = ["FreshContextWarning", "JavaScriptErrorWarning", "firefox", "tether_firefox_endpoint"]
