@@ -98,6 +98,8 @@ class BiDi:
 
     def command(self, method: str, params: dict | None = None, *, timeout: float | None = None) -> Any:
         """Run one BiDi command; events that arrive meanwhile are kept for :meth:`events`."""
+        if self.ws.closed:  # closed by this side (the session was closed): say so, typed
+            raise Closed(f"the WebDriver BiDi connection is closed: {method} was not sent")
         self._next_id += 1
         msg_id = self._next_id
         deadline = Deadline(timeout or self.timeout)

@@ -549,6 +549,8 @@ class Firefox(_Finder):
         finally:
             self.user_context = previous_context
             try:
+                if self._bidi is not bidi:  # the block closed the session: the user context outlives
+                    bidi = self._bidi_channel()  # it, so a new session removes it
                 contexts.remove_user_context(bidi, uc)
                 if previous_window is not None and previous_window in self.windows():
                     self.switch_to_window(previous_window)

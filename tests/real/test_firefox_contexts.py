@@ -76,6 +76,11 @@ def test_b_sees_none_of_them(firefox, site):
     firefox.navigate(site)
     assert firefox.cookies() == []
     assert firefox.execute("return [document.cookie, localStorage.getItem('k')]") == ["", None]
+
+
+def test_c_closes_its_session_itself(firefox, site):
+    firefox.navigate(site)
+    firefox.close()  # the fixture still removes the user context and its tab
 """
 
 
@@ -85,7 +90,7 @@ def test_each_firefox_test_gets_a_fresh_context_and_nothing_leaks(tmp_path, bidi
     (project / "test_with_tether.py").write_text(textwrap.dedent(ISOLATION))
     proc = run_project(project, "--tether-firefox-port", str(bidi_firefox.port), "-W", "error::UserWarning")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "2 passed" in proc.stdout
+    assert "3 passed" in proc.stdout
 
     import tether
 

@@ -173,3 +173,14 @@ def test_a_cookie_of_any_shape_reads_as_marionettes_shape_or_a_protocol_error(co
     except ProtocolError:
         return
     assert isinstance(out["name"], str) and isinstance(out["value"], str)
+
+
+def test_a_command_on_a_closed_connection_is_a_typed_error():
+    from tether.errors import Closed
+    from tether_firefox.bidi import BiDi
+
+    ws = ScriptedWs([])
+    ws.closed = True
+    with pytest.raises(Closed, match="removeUserContext was not sent"):
+        BiDi(ws).command("browser.removeUserContext", {"userContext": "u"})
+    assert ws.sent == []
