@@ -37,7 +37,7 @@ PAGE = (
     " document.body.append(b) }, 300)</script>"
 )
 
-TETHER_SUITE = f'''
+TETHER_SUITE = f"""
 import pytest
 
 PAGE = {PAGE!r}
@@ -48,9 +48,9 @@ def test_late_button(firefox, n):
     firefox.navigate(PAGE)
     firefox.wait_for("#late", timeout=5).click()
     firefox.wait_until(lambda: firefox.find("#status").text == "Done", timeout=5, what="status Done")
-'''
+"""
 
-SELENIUM_SUITE = f'''
+SELENIUM_SUITE = f"""
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -64,7 +64,7 @@ def test_late_button(selenium, n):
     selenium.get(PAGE)
     WebDriverWait(selenium, 5).until(EC.element_to_be_clickable((By.ID, "late"))).click()
     WebDriverWait(selenium, 5).until(EC.text_to_be_present_in_element((By.ID, "status"), "Done"))
-'''
+"""
 
 
 def geckodriver() -> str:
