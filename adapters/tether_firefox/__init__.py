@@ -13,8 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from .adapter import FirefoxAdapter
-
 __all__ = [
     "Actions",
     "BiDi",
@@ -28,7 +26,9 @@ __all__ = [
 ]
 
 # name -> (module, attribute). ``launch_firefox`` is not called ``launch``: that is the submodule's name.
+# Even the adapter loads on first use: ``tether_firefox.pytest_plugin`` loads in every pytest run.
 _LAZY = {
+    "FirefoxAdapter": ("adapter", "FirefoxAdapter"),
     "Firefox": ("client", "Firefox"),
     "Element": ("client", "Element"),
     "ShadowRoot": ("client", "ShadowRoot"),

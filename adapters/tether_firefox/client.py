@@ -48,7 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self
 
     from .actions import Actions
-    from .bidi import Console
+    from .bidi import BiDi, Console
 
 CSS, XPATH, LINK_TEXT, PARTIAL_LINK_TEXT, TAG_NAME, ID, NAME = (
     "css selector",
@@ -316,6 +316,8 @@ class Firefox(_Finder):
     everything this client does — opening the session,
     every command, closing — as a CLI command's ``--timeout`` asks; each call then waits at
     most what is left of it, and a call that timed out is not followed by a wait to close.
+    ``bidi=True`` asks for the session's WebDriver BiDi URL (Firefox running its Remote Agent),
+    which :meth:`new_context` needs.
     """
 
     def __init__(
@@ -334,6 +336,7 @@ class Firefox(_Finder):
         endpoint: Endpoint | None = None,
         console: bool | Callable[[dict[str, Any]], Any] = False,
         budget: float | Deadline | None = None,
+        bidi: bool = False,
     ) -> None:
         self.host, self.port = host, port
         self.timeout = timeout
@@ -348,8 +351,11 @@ class Firefox(_Finder):
         self._caps_request.setdefault("unhandledPromptBehavior", "ignore")
         self._console_wanted = console
         self._console: Console | None = None
-        if console:  # the same session over WebDriver BiDi, for log.entryAdded
+        if console or bidi:  # the same session over WebDriver BiDi (log.entryAdded, user contexts)
             self._caps_request["webSocketUrl"] = True
+        self._bidi: BiDi | None = None  # the session's BiDi commands (new_context), opened on first use
+        #: the WebDriver BiDi user context this session drives (:meth:`new_context`); None: the default one
+        self.user_context: str | None = None
         wanted = {"pageLoad": page_load_timeout, "script": script_timeout, "implicit": implicit_wait}
         timeouts = {k: int(v * 1000) for k, v in wanted.items() if v is not None}
         if timeouts:
@@ -478,8 +484,86 @@ class Firefox(_Finder):
         """The uncaught JavaScript errors among :meth:`console_messages`."""
         return [e for e in self.console_messages() if e.get("type") == "javascript"]
 
+    # -- user contexts (WebDriver BiDi) -----------------------------------------------------
+    @property
+    def bidi_url(self) -> str | None:
+        """The session's WebDriver BiDi URL: None when Firefox runs no Remote Agent, or the session
+        was not asked for it (``bidi=True``)."""
+        url = self.open().capabilities.get("webSocketUrl")
+        return url if isinstance(url, str) and url.startswith("ws") else None
+
+    def _bidi_channel(self) -> BiDi:
+        if self._bidi is None:
+            from tether.transport.ws import WsConnection
+
+            from .bidi import BiDi
+
+            url = self.bidi_url
+            if url is None:
+                raise NotFound(
+                    "this session has no WebDriver BiDi: a fresh context needs it",
+                    hint="run Firefox with its Remote Agent (`tether firefox launch --bidi`, or "
+                    "--remote-debugging-port) and open the session with bidi=True",
+                )
+            ws = WsConnection.open(
+                url, timeout=min(self.timeout, 10.0), suppress_origin=True, what="Firefox WebDriver BiDi"
+            )
+            self._bidi = BiDi(ws, timeout=min(self.timeout, 10.0))
+        return self._bidi
+
+    @contextlib.contextmanager
+    def new_context(self) -> Iterator[Firefox]:
+        """A fresh browser context: a new WebDriver BiDi user context (cookies, localStorage,
+        IndexedDB and cache of its own) and a tab in it, which this session drives until the
+        block ends; then the user context is removed (its tabs closed, its data dropped) and the
+        session goes back to the window it was on. Firefox does not restart.
+
+        >>> with ff.new_context() as page:                          # doctest: +SKIP
+        ...     page.navigate("http://127.0.0.1:8000/login")
+
+        Needs the session's BiDi (``bidi=True``, Firefox with its Remote Agent): else
+        :class:`~tether.errors.NotFound`, saying so. ``page`` is this client: cookies and new
+        tabs go to the user context while the block runs.
+        """
+        from . import contexts
+
+        bidi = self._bidi_channel()
+        try:
+            previous_window: str | None = self.window
+        except TetherError:  # the session's window was closed: nothing to go back to
+            previous_window = None
+        previous_context = self.user_context
+        uc = contexts.create_user_context(bidi)
+        try:
+            tab = contexts.create_tab(bidi, uc)
+            self.switch_to_window(tab)
+            self.user_context = uc
+        except BaseException:
+            with contextlib.suppress(TetherError):
+                contexts.remove_user_context(bidi, uc)
+            raise
+        failed = True
+        try:
+            yield self
+            failed = False
+        finally:
+            self.user_context = previous_context
+            try:
+                if self._bidi is not bidi:  # the block closed the session: the user context outlives
+                    bidi = self._bidi_channel()  # it, so a new session removes it
+                contexts.remove_user_context(bidi, uc)
+                if previous_window is not None and previous_window in self.windows():
+                    self.switch_to_window(previous_window)
+            except TetherError:
+                if not failed:  # the block's own error comes first
+                    raise
+
     def close(self) -> None:
         """Delete the session (Firefox keeps running) and close the connection."""
+        bidi, self._bidi = self._bidi, None
+        if bidi is not None:
+            bidi.ws.close()
+        self.user_context = None
         console, self._console = self._console, None
         m, self._m = self._m, None
         try:
@@ -710,12 +794,22 @@ class Firefox(_Finder):
         return data
 
     # -- cookies ---------------------------------------------------------------------------
+    # In a user context (new_context) cookies go through BiDi: Marionette's reach the default jar.
     def cookies(self) -> list[dict[str, Any]]:
         """The cookies visible to the current page."""
+        if self.user_context is not None:
+            from . import contexts
+
+            return contexts.cookies(self._bidi_channel(), self.user_context, self.url)
         return self.request("WebDriver:GetCookies")
 
     def add_cookie(self, name: str, value: str, **fields: Any) -> None:
         """Set a cookie for the current page (``path``, ``domain``, ``secure``, ``httpOnly``, ``expiry``…)."""
+        if self.user_context is not None:
+            from . import contexts
+
+            contexts.add_cookie(self._bidi_channel(), self.user_context, self.url, name, value, **fields)
+            return
         self.request("WebDriver:AddCookie", {"cookie": {"name": name, "value": value, **fields}})
 
     def get_cookie(self, name: str) -> dict[str, Any] | None:
@@ -724,6 +818,11 @@ class Firefox(_Finder):
 
     def delete_cookie(self, name: str | None = None) -> None:
         """Delete the cookie ``name``, or every cookie of the page when ``name`` is None."""
+        if self.user_context is not None:
+            from . import contexts
+
+            contexts.delete_cookies(self._bidi_channel(), self.user_context, self.url, name)
+            return
         if name is None:
             self.request("WebDriver:DeleteAllCookies")
         else:
@@ -740,8 +839,14 @@ class Firefox(_Finder):
         return self.request("WebDriver:GetWindowHandles")
 
     def new_window(self, kind: str = "tab", *, switch: bool = True) -> str:
-        """Open a new tab (or ``kind="window"``); switch to it unless ``switch=False``. Returns its handle."""
-        handle = self.request("WebDriver:NewWindow", {"type": kind, "focus": switch})["handle"]
+        """Open a new tab (or ``kind="window"``); switch to it unless ``switch=False``. Returns its handle.
+        In a user context (:meth:`new_context`) the tab opens in that context."""
+        if self.user_context is not None:  # Marionette's NewWindow would open it in the default context
+            from . import contexts
+
+            handle = contexts.create_tab(self._bidi_channel(), self.user_context, kind)
+        else:
+            handle = self.request("WebDriver:NewWindow", {"type": kind, "focus": switch})["handle"]
         if switch:
             self.switch_to_window(handle)
         return handle
