@@ -43,6 +43,7 @@ from .marionette import (
     dialog_type,
     likely_holder,
 )
+from .network import NetworkMethods
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self
@@ -305,7 +306,7 @@ def _to_wire(value: Any) -> Any:
     return value
 
 
-class Firefox(_Finder):
+class Firefox(_Finder, NetworkMethods):
     """A Marionette session on one Firefox. Use it as a context manager (or call :meth:`close`).
 
     ``timeout`` bounds every command that is not a page load, script or element search; those
@@ -316,6 +317,8 @@ class Firefox(_Finder):
     everything this client does — opening the session,
     every command, closing — as a CLI command's ``--timeout`` asks; each call then waits at
     most what is left of it, and a call that timed out is not followed by a wait to close.
+    ``network=True`` asks for the session's WebDriver BiDi endpoint, which routes, request
+    waits and HAR recording use (:class:`~tether_firefox.network.NetworkMethods`).
     """
 
     def __init__(
@@ -334,6 +337,7 @@ class Firefox(_Finder):
         endpoint: Endpoint | None = None,
         console: bool | Callable[[dict[str, Any]], Any] = False,
         budget: float | Deadline | None = None,
+        network: bool = False,
     ) -> None:
         self.host, self.port = host, port
         self.timeout = timeout
@@ -348,7 +352,7 @@ class Firefox(_Finder):
         self._caps_request.setdefault("unhandledPromptBehavior", "ignore")
         self._console_wanted = console
         self._console: Console | None = None
-        if console:  # the same session over WebDriver BiDi, for log.entryAdded
+        if console or network:  # the same session over WebDriver BiDi: log.entryAdded, network.*
             self._caps_request["webSocketUrl"] = True
         wanted = {"pageLoad": page_load_timeout, "script": script_timeout, "implicit": implicit_wait}
         timeouts = {k: int(v * 1000) for k, v in wanted.items() if v is not None}
@@ -495,6 +499,7 @@ class Firefox(_Finder):
             self.session_id = None
             if console is not None:  # after the session: Firefox has closed its BiDi side by now
                 console.close()
+            self._close_network()  # routes and intercepts ended with the session
 
     def __enter__(self) -> Self:
         return self.open()
