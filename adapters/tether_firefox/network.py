@@ -470,6 +470,7 @@ class Network:
         self._collector: str | None = None
         self._listeners: list[Callable[[str, Request], None]] = []
         self._active = 0
+        self.console: list[dict[str, Any]] | None = None  # log entries, once collect_console() ran
         self.last_activity = time.monotonic()
         self._closed = threading.Event()
         self._thread = threading.Thread(target=self._run, name="tether-firefox-network", daemon=True)
@@ -563,6 +564,19 @@ class Network:
                     self._reply_ready.notify_all()
                 elif msg.get("type") == "error":
                     log.warning("Firefox refused a network command: %s", str(msg.get("message"))[:300])
+            return
+        if msg.get("method") == "log.entryAdded" and self.console is not None:
+            from .bidi import log_entry
+
+            params = msg.get("params")
+            if isinstance(params, dict):
+                try:
+                    entry = log_entry(params)
+                except (AttributeError, TypeError):  # a malformed entry is dropped, never raised here
+                    return
+                with self._lock:
+                    self.console.append(entry)
+                    del self.console[:-MAX_REQUESTS]
             return
         try:
             event = parse_event(msg)
@@ -669,6 +683,16 @@ class Network:
                 "network.addDataCollector", {"dataTypes": ["response"], "maxEncodedDataSize": self.body_cap}
             )
             self._collector = result.get("collector") if isinstance(result.get("collector"), str) else None
+
+    def collect_console(self) -> None:
+        """Keep the console messages and uncaught errors (``log.entryAdded``) in :attr:`console`."""
+        if self.console is None:
+            self.console = []
+            self.command("session.subscribe", {"events": ["log.entryAdded"]})
+
+    def console_snapshot(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.console or [])
 
     def body(self, request: Request, *, timeout: float = 5.0) -> bytes | None:
         """The response body of ``request`` when collected (see :meth:`collect_bodies`), else ``None``."""

@@ -17,6 +17,12 @@ to the profile and are shared by tabs: a test that needs a clean origin deletes 
 (``firefox.delete_cookie()``). ``igv`` (one client for the session) and ``qserver`` are
 session-scoped: IGV has one view, the queue server one queue.
 
+Network and trace: ``--tether-har`` records each ``firefox`` test's requests (WebDriver BiDi) and
+saves a failing test's ``network.har`` with its artifacts; ``--tether-trace=on-failure`` (or
+``always``) records each action (name, selector, duration, outcome) with a screenshot after it,
+the console and the network, and writes a self-contained ``trace.html`` (step through it with
+the arrow keys; the failing step is marked) with the artifacts of each failing (or every) test.
+
 Artifacts: when a test using ``firefox`` fails, a screenshot and the page source are saved, and
 with ``igv`` a snapshot of IGV's view, under ``--tether-artifacts DIR`` (default: ``tether-artifacts``
 in pytest's temporary directory, printed in the header); their paths are added to the test's
@@ -48,6 +54,8 @@ PAGES_KEY = pytest.StashKey[tuple]()  # an item's (Firefox client, contexts that
 JS_ERRORS_KEY = pytest.StashKey[list]()  # an item's uncaught JavaScript errors, once read
 
 JS_ERRORS = ("ignore", "warn", "fail")
+TRACES = ("off", "on-failure", "always")
+RECORDING_KEY = pytest.StashKey[Any]()  # an item's tether_firefox.trace.Recording (HAR, trace)
 #: how long the check waits for errors still on their way (they come asynchronously: 0-35 ms measured)
 JS_SETTLE = 0.05
 
@@ -89,6 +97,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="A firefox test whose page threw an uncaught JavaScript error: fail it, warn, or ignore "
         "(the default; ini: tether_js_errors).",
+    )
+    # -- network and trace (issue 22): the logic is tether_firefox.trace.Recording -----------
+    group.addoption(
+        "--tether-har",
+        action="store_true",
+        help="Record each firefox test's network; a failing test's HAR goes with its artifacts.",
+    )
+    group.addoption(
+        "--tether-trace",
+        choices=TRACES,
+        default="off",
+        help="Record each firefox test's actions, screenshots, console and network; write a "
+        "trace.html per failing test (on-failure) or per test (always). Default: off.",
     )
     parser.addini(
         "tether_js_errors", "Uncaught JavaScript errors in firefox tests: ignore, warn or fail.", default=""
@@ -237,7 +258,9 @@ def firefox(request: pytest.FixtureRequest, tether_firefox_endpoint: Any) -> Ite
 
     mode = _item_js_errors_mode(request.node)
     console = mode != "ignore"
-    ff = _client("firefox", tether_firefox_endpoint, timeout=30, console=console)
+    har, trace = request.config.getoption("tether_har"), request.config.getoption("tether_trace")
+    recording = har or trace != "off"
+    ff = _client("firefox", tether_firefox_endpoint, timeout=30, console=console, network=recording)
     try:
         ff.open()
     except NotFound as exc:
@@ -255,8 +278,14 @@ def firefox(request: pytest.FixtureRequest, tether_firefox_endpoint: Any) -> Ite
         tab = ff.new_window("tab")
         if console:
             request.node.stash[PAGES_KEY] = (ff, before)
+        if recording:  # after the fixture's own steps: the trace starts with the test's
+            from tether_firefox.trace import Recording
+
+            request.node.stash[RECORDING_KEY] = Recording(ff, har=har, trace=trace)
         yield ff
     finally:
+        if RECORDING_KEY in request.node.stash:
+            request.node.stash[RECORDING_KEY].stop()
         try:
             if tab is not None and ff.session_id is not None and tab in ff.windows():
                 ff.switch_to_window(tab)
@@ -386,6 +415,16 @@ def _save_artifacts(item: pytest.Item) -> list[tuple[str, str]]:
     return saved
 
 
+def _save_recording(item: pytest.Item, report: pytest.TestReport) -> list[tuple[str, str]]:
+    """A failing test's HAR (``--tether-har``), its trace (``--tether-trace``): (what, path or error)."""
+    recording = item.stash.get(RECORDING_KEY, None)
+    if recording is None:
+        return []
+    message = str(report.longreprtext or "") if report.failed else ""
+    directory = _artifacts_dir(item.config) / _slug(item.nodeid)
+    return recording.save(directory, title=item.nodeid, failed=report.failed, message=message)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     outcome = yield
@@ -396,9 +435,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
         errors = _page_errors(item)
         if errors:
             report.sections.append(("tether JavaScript errors", _describe_errors(errors)))
-    if not report.failed:
+    recorded = _save_recording(item, report)  # a HAR and a trace (issue 22), before the test's tab goes
+    if not report.failed and not recorded:
         return
-    saved = _save_artifacts(item)  # the fixtures are still up: teardown comes after this report
+    # the fixtures are still up: teardown comes after this report
+    saved = (_save_artifacts(item) if report.failed else []) + recorded
     if not saved:
         return
     report.sections.append(("tether artifacts", "\n".join(f"{what}: {where}" for what, where in saved)))

@@ -10,6 +10,8 @@ import http.server
 import json
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -30,10 +32,13 @@ PNG_1PX = base64.b64decode(
 # slow endpoint on a click. The empty icon keeps Firefox from asking for /favicon.ico.
 PAGE = """<!doctype html><html><head><title>Shop</title><link rel="icon" href="data:,"></head><body>
 <img id="logo" src="/img/logo.png"><ul id="items"></ul><p id="slow"></p>
-<button id="load" onclick="fetch('/api/slow').then(r => r.text()).then(t => slow.textContent = t)">load</button>
+<button id="load" onclick="fetch('/api/slow').then(r => r.text()).then(t => slow.textContent = t)">
+load</button>
 <script>
 fetch('/api/items?page=1').then(r => r.json()).then(items => {
-  for (const it of items) { const li = document.createElement('li'); li.textContent = it.name; items_el.append(li); }
+  for (const it of items) {
+    const li = document.createElement('li'); li.textContent = it.name; items_el.append(li);
+  }
   document.title = 'Shop: ' + items.length;
 });
 const items_el = document.getElementById('items'), slow = document.getElementById('slow');
@@ -191,3 +196,82 @@ def test_cli_navigate_writes_a_har(bidi_ff, site, tmp_path):
     urls = {e["request"]["url"].removeprefix(site.base) for e in entries}
     assert {"/", "/img/logo.png", "/api/items?page=1"} <= urls
     assert {u for u in urls if u.startswith("/")} == {p for p, _ in site.seen}
+
+
+# ----------------------------------------------------------------------------- the trace of a failed test
+TRACED_PROJECT = """
+import os
+
+BASE = os.environ["SITE"]
+
+
+def test_a_checkout_that_fails(firefox):
+    firefox.route("**/api/items*", json=[{"name": "<img src=x onerror=window.pwned=1>"}])
+    firefox.navigate(BASE + "/")
+    firefox.wait_for(title="Shop: 1")
+    firefox.execute("console.log('<script>window.pwned=2</script>')")
+    firefox.find("#load").click()
+    assert firefox.title == "<b>paid</b>", "the page never said <b>paid</b>"
+
+
+def test_a_passing_one(firefox):
+    firefox.navigate(BASE + "/")
+"""
+
+
+def test_a_failing_test_leaves_a_trace_firefox_opens_with_a_screenshot_per_step(bidi_ff, site, tmp_path):
+    from .test_pytest_plugin import plugin_args
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pytest.ini").write_text("[pytest]\n")
+    (project / "test_shop.py").write_text(TRACED_PROJECT)
+    artifacts = tmp_path / "artifacts"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", *plugin_args(), "-p", "no:cacheprovider", "-rA",
+         "--basetemp", str(tmp_path / "basetemp"), "--tether-firefox-port", str(bidi_ff.port),
+         "--tether-trace=on-failure", "--tether-har", "--tether-artifacts", str(artifacts)],
+        cwd=project, capture_output=True, text=True, timeout=120, env={**os.environ, "SITE": site.base},
+    )  # fmt: skip
+    assert proc.returncode == 1 and "1 failed, 1 passed" in proc.stdout, proc.stdout + proc.stderr
+    failed = artifacts / "test_shop.py_test_a_checkout_that_fails"
+    trace, har = failed / "trace.html", failed / "network.har"
+    assert f"trace: {trace}" in proc.stdout and f"network HAR: {har}" in proc.stdout
+    assert sorted(p.name for p in artifacts.iterdir()) == [failed.name]  # the passing test: nothing
+    har_urls = [e["request"]["url"] for e in json.loads(har.read_text())["log"]["entries"]]
+    assert site.base + "/" in har_urls and site.base + "/api/slow" in har_urls
+
+    with tether.connect("firefox", port=bidi_ff.port, timeout=15) as ff:
+        ff.navigate(trace.as_uri())
+        ff.wait_until(
+            lambda: ff.execute("return [...document.images].every(i => i.complete)"), timeout=5, what="images"
+        )
+        names = [s.text for s in ff.find_all("#steps li.step .name")]
+        # route, navigate, wait_for, execute, find, element.click, then the test's own failure
+        assert [n.split(" ")[1] for n in names] == [
+            "route", "navigate", "wait_for", "execute", "find", "element.click", "test",
+        ], names  # fmt: skip
+        assert "#load" in names[5]  # the element's step names the selector that found it
+        loaded = ff.execute(
+            "return [...document.querySelectorAll('#steps li.step img.thumb')].map(i => i.naturalWidth > 0)"
+        )
+        assert loaded == [True] * len(names)  # one screenshot per step, each loaded
+        marked = ff.find_all("#steps li.failure")
+        assert len(marked) == 1 and marked[0].attr("data-index") == str(len(names) - 1)
+        assert ff.execute("return document.body.dataset.selected") == str(len(names) - 1)  # opens there
+        assert "never said <b>paid</b>" in ff.find("#failure").text  # the message, as text
+        ff.press("ArrowLeft")
+        ff.press("ArrowLeft")
+        assert ff.execute("return document.body.dataset.selected") == str(len(names) - 3)
+        assert ff.find("#step-title").text == f"{len(names) - 2}. find #load"
+        ff.press("ArrowLeft")
+        assert ff.find("#step-title").text.startswith(f"{len(names) - 3}. execute")
+        assert "<script>window.pwned=2</script>" in ff.find("#console").text  # the console, as text
+        ff.press("Home")
+        assert "<img src=x onerror=window.pwned=1>" in ff.find("#step-title").text  # route's args, as text
+        ff.press("ArrowRight")
+        assert ff.find("#step-title").text.startswith("2. navigate")
+        assert f"GET 200 {site.base}/" in ff.find("#net").text  # the page's request, in its step
+        # app text never became markup: no script ran, no element came from it
+        planted = "return [window.pwned, document.querySelectorAll('b:not(#title), #steps img:not(.thumb)').length]"
+        assert ff.execute(planted) == [None, 0]
