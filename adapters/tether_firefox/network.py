@@ -451,13 +451,11 @@ class Network:
     """The network of one WebDriver session, over its own BiDi WebSocket ``url``
     (``ws://…/session/<id>``). Open it before the page requests what you want to see."""
 
-    def __init__(self, url: str, *, timeout: float = 10.0, body_cap: int = 1024 * 1024) -> None:
-        self.url = url
+    def __init__(self, ws: Any, *, timeout: float = 10.0, body_cap: int = 1024 * 1024) -> None:
+        self.ws = ws  # a WsConnection (or a fake with send_json, recv_json, closed, abort)
+        self.url = getattr(ws, "url", "")
         self.timeout = timeout
         self.body_cap = body_cap
-        self.ws = WsConnection.open(
-            url, timeout=timeout, suppress_origin=True, what="Firefox WebDriver BiDi", max_message=MAX_MESSAGE
-        )
         self.requests: list[Request] = []  # oldest first, redirect hops each their own
         self._by_id: dict[str, Request] = {}
         self._lock = threading.RLock()
@@ -480,6 +478,14 @@ class Network:
         except BaseException:
             self.close()
             raise
+
+    @classmethod
+    def open(cls, url: str, *, timeout: float = 10.0, body_cap: int = 1024 * 1024) -> Network:
+        """Connect to the session's BiDi endpoint ``url`` and subscribe to its network events."""
+        ws = WsConnection.open(
+            url, timeout=timeout, suppress_origin=True, what="Firefox WebDriver BiDi", max_message=MAX_MESSAGE
+        )
+        return cls(ws, timeout=timeout, body_cap=body_cap)
 
     # -- the wire ---------------------------------------------------------------------------
     def _send(self, method: str, params: dict[str, Any]) -> int:
@@ -827,7 +833,7 @@ class NetworkMethods:
                 hint="Firefox must run its Remote Agent (`tether firefox launch --bidi`), and the "
                 'session must ask for it: tether.connect("firefox", network=True)',
             )
-        self._network = Network(url, timeout=min(self.timeout, 10.0))
+        self._network = Network.open(url, timeout=min(self.timeout, 10.0))
         return self._network
 
     def _close_network(self) -> None:
