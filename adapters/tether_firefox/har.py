@@ -16,10 +16,11 @@ import os
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
-from .network import Request
+if TYPE_CHECKING:  # pragma: no cover
+    from .network import Request
 
 CREATOR = {"name": "tether", "version": "0"}
 TEXT_TYPES = ("text/", "application/json", "application/javascript", "application/xml", "image/svg+xml")
