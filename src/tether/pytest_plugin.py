@@ -253,14 +253,18 @@ def tether_igv_endpoint(request: pytest.FixtureRequest) -> Iterator[Any]:
 def firefox(request: pytest.FixtureRequest, tether_firefox_endpoint: Any) -> Iterator[Any]:
     """A :class:`tether_firefox.Firefox` with its own Marionette session and a fresh tab, both
     closed after the test (the browser stays up for the next test). With ``--tether-js-errors``
-    ``fail`` or ``warn`` its session collects the console (``firefox.console_messages()``)."""
+    ``fail`` or ``warn`` its session collects the console (``firefox.console_messages()``). Its
+    network (``firefox.route``, ``expect_response``, ``record_har``) works on a Firefox running
+    WebDriver BiDi, as the one the plugin launches does."""
     from tether.errors import NotFound, TetherError
 
     mode = _item_js_errors_mode(request.node)
     console = mode != "ignore"
     har, trace = request.config.getoption("tether_har"), request.config.getoption("tether_trace")
     recording = har or trace != "off"
-    ff = _client("firefox", tether_firefox_endpoint, timeout=30, console=console, network=recording)
+    # network=True: the session's BiDi endpoint, for firefox.route/expect_response/record_har in the test
+    # and for --tether-har/--tether-trace (a Firefox without the Remote Agent just offers none)
+    ff = _client("firefox", tether_firefox_endpoint, timeout=30, console=console, network=True)
     try:
         ff.open()
     except NotFound as exc:
