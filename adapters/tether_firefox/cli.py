@@ -227,6 +227,8 @@ HarOpt = Annotated[
 @cmd("navigate", timeout=DEADLINE)
 def navigate(target: Target, url: str, har: HarOpt = None) -> None:
     """Load URL and wait for the page."""
+    if har is not None and not har.parent.is_dir():  # refused before anything is sent
+        raise UsageError(f"--har {har}: no directory {har.parent}")
     client = session(target)
     page = {"url": url}
     if har is None:
@@ -234,8 +236,6 @@ def navigate(target: Target, url: str, har: HarOpt = None) -> None:
             ff.navigate(url)
             _acted(target, ff, page, lambda d: d["url"], read=lambda: {"url": ff.url, "title": ff.title})
         return
-    if not har.parent.is_dir():  # refused before anything is sent
-        raise UsageError(f"--har {har}: no directory {har.parent}")
     client.ask_capabilities(webSocketUrl=True)  # the session's BiDi endpoint, for the network
     with client as ff:
         with ff.record_har(har) as recorded:
