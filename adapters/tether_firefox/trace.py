@@ -308,7 +308,6 @@ def page(data: dict[str, Any]) -> str:
 TEMPLATE_FILE = Path(__file__).with_name("trace_page.html")
 
 
-
 class Recording:
     """What the pytest plugin records for one ``firefox`` test: a HAR (``--tether-har``) and a
     trace (``--tether-trace``), over the test's session; :meth:`save` writes them."""

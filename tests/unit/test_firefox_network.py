@@ -260,6 +260,8 @@ def test_a_route_fulfils_matching_requests_and_the_rest_continue(fake):
     net.add_route(make_route("**/api/*", status=201, json_body={"ok": True}, headers={"X-Mock": "1"}))
     net.add_route(make_route("**/*.png", block=True))
     assert ws.commands("network.addIntercept") == [{"phases": ["beforeRequestSent"]}]  # one, for all
+    # routes alone need no more than the event that carries the blocked request
+    assert ws.commands("session.subscribe") == [{"events": ["network.beforeRequestSent"]}]
     blocked = {"isBlocked": True, "intercepts": ["I1"]}
     ws.push(event("network.beforeRequestSent", "a", "http://h/api/x", **blocked))
     ws.push(event("network.beforeRequestSent", "b", "http://h/logo.png", **blocked))
@@ -282,6 +284,11 @@ def test_a_route_fulfils_matching_requests_and_the_rest_continue(fake):
     assert until(lambda: ws.commands("network.failRequest")) == [{"request": "b"}]
     assert until(lambda: ws.commands("network.continueRequest")) == [{"request": "c"}]
     assert [r.routed for r in net.snapshot()] == ["fulfilled", "blocked", None, None]
+    net.listen(lambda kind, req: None)  # a wait, a HAR: the rest of the events, once
+    net.listen(lambda kind, req: None)
+    assert ws.commands("session.subscribe")[1:] == [
+        {"events": ["network.responseStarted", "network.responseCompleted", "network.fetchError"]}
+    ]
     assert net.remove_routes("**/api/*") == 1 and ws.commands("network.removeIntercept") == []
     assert net.remove_routes() == 1 and ws.commands("network.removeIntercept") == [{"intercept": "I1"}]
 
