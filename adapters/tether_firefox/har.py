@@ -139,7 +139,10 @@ def entry(req: Request, body: bytes | None = None) -> dict[str, Any]:
 
 
 def har(
-    requests: Iterable[Request], body_of: Callable[[Request], bytes | None] | None = None
+    requests: Iterable[Request],
+    body_of: Callable[[Request], bytes | None] | None = None,
+    *,
+    browser_version: str = "",
 ) -> dict[str, Any]:
     """The HAR document (``{"log": …}``) of ``requests``, bodies from ``body_of`` (text ones only)."""
     entries = []
@@ -153,7 +156,7 @@ def har(
         "log": {
             "version": "1.2",
             "creator": CREATOR,
-            "browser": {"name": "Firefox", "version": ""},
+            "browser": {"name": "Firefox", "version": browser_version},
             "pages": [],
             "entries": entries,
         }
@@ -173,9 +176,10 @@ class HarRecorder:
     """The requests a :class:`~tether_firefox.network.Network` sees from now until :meth:`stop`,
     written as HAR by :meth:`save` (``ff.record_har`` is the context manager around it)."""
 
-    def __init__(self, network: Any, *, bodies: bool = True) -> None:
+    def __init__(self, network: Any, *, bodies: bool = True, browser_version: str = "") -> None:
         self.network = network
         self.bodies = bodies
+        self.browser_version = browser_version
         if bodies:
             network.collect_bodies()
         self._seen: list[Request] = []
@@ -201,7 +205,8 @@ class HarRecorder:
         end = time.monotonic() + settle
         while any(not r.finished for r in self._seen) and time.monotonic() < end and not self.network.closed:
             time.sleep(0.05)
-        return har(self._seen, self.network.body if self.bodies else None)
+        body_of = self.network.body if self.bodies else None
+        return har(self._seen, body_of, browser_version=self.browser_version)
 
     def save(self, path: str | Path, *, settle: float = 2.0) -> Path:
         """Stop recording and write the HAR file."""

@@ -924,7 +924,8 @@ class NetworkMethods:
         """
         from .har import HarRecorder
 
-        recorder = HarRecorder(self.network, bodies=bodies)
+        version = str(self.capabilities.get("browserVersion") or "")
+        recorder = HarRecorder(self.network, bodies=bodies, browser_version=version)
         try:
             yield recorder
         finally:

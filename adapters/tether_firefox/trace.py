@@ -329,7 +329,8 @@ class Recording:
         if har and self.network is not None:
             from .har import HarRecorder
 
-            self.har = HarRecorder(self.network, bodies=True)
+            version = str(ff.capabilities.get("browserVersion") or "")
+            self.har = HarRecorder(self.network, bodies=True, browser_version=version)
         if trace != "off":
             self.tracer = Tracer(ff, network=self.network).attach()
 

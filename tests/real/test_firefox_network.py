@@ -158,7 +158,7 @@ def test_a_har_lists_the_requests_the_server_answered(ff, site, tmp_path):
         ff.wait_for(title="Shop: 1")
         ff.wait_for_network_idle(idle=0.2, timeout=5)
     log = json.loads(path.read_text())["log"]
-    assert log["version"] == "1.2"
+    assert log["version"] == "1.2" and log["browser"]["version"] == ff.capabilities["browserVersion"] != ""
     served = [e for e in log["entries"] if e["request"]["url"].startswith(site.base)]  # not the data: icon
     got = sorted((e["request"]["url"].removeprefix(site.base), e["response"]["status"]) for e in served)
     assert got == sorted(site.seen) and len(got) == 3  # the page, its picture, its API call
@@ -273,5 +273,7 @@ def test_a_failing_test_leaves_a_trace_firefox_opens_with_a_screenshot_per_step(
         assert ff.find("#step-title").text.startswith("2. navigate")
         assert f"GET 200 {site.base}/" in ff.find("#net").text  # the page's request, in its step
         # app text never became markup: no script ran, no element came from it
-        planted = "return [window.pwned, document.querySelectorAll('b:not(#title), #steps img:not(.thumb)').length]"
+        planted = (
+            "return [window.pwned, document.querySelectorAll('b:not(#title), img:not(.thumb, #shot)').length]"
+        )
         assert ff.execute(planted) == [None, 0]
