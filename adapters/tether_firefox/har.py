@@ -33,13 +33,20 @@ def is_text(mime: str) -> bool:
 
 
 def _iso(ms: float) -> str:
-    if ms <= 0:
-        ms = datetime.now(timezone.utc).timestamp() * 1000
-    return (
-        datetime.fromtimestamp(ms / 1000, timezone.utc)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
+    try:
+        when = datetime.fromtimestamp(ms / 1000, timezone.utc) if ms > 0 else None
+    except (OverflowError, ValueError, OSError):  # a time Firefox could not have meant
+        when = None
+    when = when or datetime.now(timezone.utc)
+    return when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _query(url: str) -> list[dict[str, str]]:
+    try:
+        query = urlsplit(url).query
+    except ValueError:  # not a URL urllib can split ("http://[bad"): no query string then
+        return []
+    return [{"name": k, "value": v} for k, v in parse_qsl(query, keep_blank_values=True)]
 
 
 def _span(t: dict[str, float], start: str, end: str) -> float:
@@ -77,7 +84,7 @@ def _http_version(protocol: str) -> str:
 
 def entry(req: Request, body: bytes | None = None) -> dict[str, Any]:
     """One HAR entry."""
-    query = [{"name": k, "value": v} for k, v in parse_qsl(urlsplit(req.url).query, keep_blank_values=True)]
+    query = _query(req.url)
     times, total = timings(req)
     r = req.response
     response: dict[str, Any] = {

@@ -39,6 +39,7 @@ import base64
 import contextlib
 import json
 import logging
+import math
 import re
 import threading
 import time
@@ -139,9 +140,13 @@ def _text(value: Any, what: str, *, cap: int = MAX_URL, default: str | None = No
 
 def _num(value: Any, default: float = 0.0) -> float:
     """A number Firefox sends, or ``default`` when it sent none (or something else)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return default
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int too big for a float
+        return default
+    return number if math.isfinite(number) else default  # json.loads reads Infinity and NaN
 
 
 def parse_headers(value: Any) -> list[tuple[str, str]]:

@@ -189,7 +189,7 @@ def _mutated(base: dict, draw_keys, draw_values) -> dict:
     out = json.loads(json.dumps(base))
     params = out["params"]
     for key, value in zip(draw_keys, draw_values, strict=False):
-        target = params if key in params else params["request"]
+        target = params if key in params or not isinstance(params.get("request"), dict) else params["request"]
         target[key] = value
     return out
 
@@ -216,6 +216,21 @@ def test_a_mangled_network_event_parses_or_is_a_protocol_error(method, keys, val
     except ProtocolError:
         return
     assert ev is not None and isinstance(ev.request.url, str) and len(ev.request.headers) <= MAX_HEADERS
+    ev.request.response = ev.response
+    json.dumps(harmod.entry(ev.request, b"body"))  # and whatever parsed makes a HAR entry
+
+
+def test_what_the_fuzzer_found_makes_a_har_entry():
+    # a URL urllib cannot split, and numbers json.loads reads but no clock holds
+    msg = json.loads(
+        json.dumps(event("network.responseCompleted", "a", "http://[bad/x?y=1", response=response()))
+        .replace("1700000000500", "Infinity")
+        .replace("1700000000000", "1e300")
+    )
+    ev = parse_event(msg)
+    ev.request.response = ev.response
+    out = harmod.entry(ev.request, None)
+    assert out["request"]["queryString"] == [] and out["startedDateTime"].endswith("Z")
 
 
 @bounded
