@@ -241,7 +241,8 @@ def navigate(target: Target, url: str, har: HarOpt = None) -> None:
         with ff.record_har(har) as recorded:
             ff.navigate(url)
             try:  # what the loaded page fetches next; a page that polls forever is written as it stands
-                ff.wait_for_network_idle(idle=0.3, timeout=5.0)
+                with target.progress("waiting for the page's requests to finish"):
+                    ff.wait_for_network_idle(idle=0.3, timeout=5.0)
             except Timeout:
                 pass
         data = {"url": url, "har": str(har), "requests": len(recorded.requests)}

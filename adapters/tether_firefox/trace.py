@@ -49,7 +49,6 @@ ACTIONS = (
     "wait_for",
     "wait_until",
     "wait_for_network_idle",
-    "expect",
     "switch_to_frame",
     "switch_to_window",
     "new_window",
