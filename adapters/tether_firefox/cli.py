@@ -18,7 +18,7 @@ import typer
 
 from tether.cli import render
 from tether.cli.command import Commands, Target
-from tether.errors import UsageError
+from tether.errors import Timeout, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Firefox
@@ -214,12 +214,40 @@ def quit_(
 
 
 # ----------------------------------------------------------------------------- navigation
+HarOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--har",
+        help="Write the page's requests to FILE as HAR 1.2 (needs WebDriver BiDi: `launch --bidi`).",
+        dir_okay=False,
+    ),
+]
+
+
 @cmd("navigate", timeout=DEADLINE)
-def navigate(target: Target, url: str) -> None:
+def navigate(target: Target, url: str, har: HarOpt = None) -> None:
     """Load URL and wait for the page."""
-    with session(target) as ff:
-        ff.navigate(url)
-        _acted(target, ff, {"url": url}, lambda d: d["url"], read=lambda: {"url": ff.url, "title": ff.title})
+    if har is not None and not har.parent.is_dir():  # refused before anything is sent
+        raise UsageError(f"--har {har}: no directory {har.parent}")
+    client = session(target)
+    page = {"url": url}
+    if har is None:
+        with client as ff:
+            ff.navigate(url)
+            _acted(target, ff, page, lambda d: d["url"], read=lambda: {"url": ff.url, "title": ff.title})
+        return
+    client.ask_capabilities(webSocketUrl=True)  # the session's BiDi endpoint, for the network
+    with client as ff:
+        with ff.record_har(har) as recorded:
+            ff.navigate(url)
+            try:  # what the loaded page fetches next; a page that polls forever is written as it stands
+                with target.progress("waiting for the page's requests to finish"):
+                    ff.wait_for_network_idle(idle=0.3, timeout=5.0)
+            except Timeout:
+                pass
+        data = {"url": url, "har": str(har), "requests": len(recorded.requests)}
+        _acted(target, ff, data, lambda d: f"{d['url']} ({d['requests']} requests in {d['har']})",
+               read=lambda: {"url": ff.url, "title": ff.title})  # fmt: skip
 
 
 def _history(step: str, doc: str):

@@ -43,6 +43,7 @@ from .marionette import (
     dialog_type,
     likely_holder,
 )
+from .network import NetworkMethods
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self
@@ -305,7 +306,7 @@ def _to_wire(value: Any) -> Any:
     return value
 
 
-class Firefox(_Finder):
+class Firefox(_Finder, NetworkMethods):
     """A Marionette session on one Firefox. Use it as a context manager (or call :meth:`close`).
 
     ``timeout`` bounds every command that is not a page load, script or element search; those
@@ -317,7 +318,8 @@ class Firefox(_Finder):
     every command, closing — as a CLI command's ``--timeout`` asks; each call then waits at
     most what is left of it, and a call that timed out is not followed by a wait to close.
     ``bidi=True`` asks for the session's WebDriver BiDi URL (Firefox running its Remote Agent),
-    which :meth:`new_context` needs.
+    which :meth:`new_context`, routes, request waits and HAR recording
+    (:class:`~tether_firefox.network.NetworkMethods`) use.
     """
 
     def __init__(
@@ -351,7 +353,7 @@ class Firefox(_Finder):
         self._caps_request.setdefault("unhandledPromptBehavior", "ignore")
         self._console_wanted = console
         self._console: Console | None = None
-        if console or bidi:  # the same session over WebDriver BiDi (log.entryAdded, user contexts)
+        if console or bidi:  # the same session over WebDriver BiDi: log.entryAdded, user contexts, network.*
             self._caps_request["webSocketUrl"] = True
         self._bidi: BiDi | None = None  # the session's BiDi commands (new_context), opened on first use
         #: the WebDriver BiDi user context this session drives (:meth:`new_context`); None: the default one
@@ -579,6 +581,7 @@ class Firefox(_Finder):
             self.session_id = None
             if console is not None:  # after the session: Firefox has closed its BiDi side by now
                 console.close()
+            self._close_network()  # routes and intercepts ended with the session
 
     def __enter__(self) -> Self:
         return self.open()

@@ -21,6 +21,12 @@ and the run says so (a usage error naming ``--tether-launch``).
 Artifacts: when a test using ``firefox`` fails, a screenshot and the page source are saved with
 its artifacts (tether's shared plugin: ``--tether-artifacts``).
 
+Network and trace: ``--tether-har`` records each ``firefox`` test's requests (WebDriver BiDi) and
+saves a failing test's ``network.har`` with its artifacts; ``--tether-trace=on-failure`` (or
+``always``) records each action (name, selector, duration, outcome) with a screenshot after it,
+the console and the network, and writes a self-contained ``trace.html`` (step through it with
+the arrow keys; the failing step is marked) with the artifacts of each failing (or every) test.
+
 JavaScript errors: ``--tether-js-errors=fail`` (or ``tether_js_errors = fail`` in the ini file)
 fails a ``firefox`` test whose pages threw an uncaught error, with the errors' messages in the
 report; ``warn`` adds them as a warning; ``ignore`` (the default) leaves them alone; a test's own
@@ -43,6 +49,8 @@ PAGES_KEY = pytest.StashKey[tuple]()  # an item's (Firefox client, contexts that
 JS_ERRORS_KEY = pytest.StashKey[list]()  # an item's uncaught JavaScript errors, once read
 
 JS_ERRORS = ("ignore", "warn", "fail")
+TRACES = ("off", "on-failure", "always")
+RECORDING_KEY = pytest.StashKey[Any]()  # an item's tether_firefox.trace.Recording (--tether-har, --tether-trace)
 #: how long the check waits for errors still on their way (they come asynchronously: 0-35 ms measured)
 JS_SETTLE = 0.05
 
@@ -69,6 +77,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="A firefox test whose page threw an uncaught JavaScript error: fail it, warn, or ignore "
         "(the default; ini: tether_js_errors).",
+    )
+    group.addoption(
+        "--tether-har",
+        action="store_true",
+        help="Record each firefox test's network; a failing test's HAR goes with its artifacts.",
+    )
+    group.addoption(
+        "--tether-trace",
+        choices=TRACES,
+        default="off",
+        help="Record each firefox test's actions, screenshots, console and network; write a "
+        "trace.html per failing test (on-failure) or per test (always). Default: off.",
     )
     parser.addini(
         "tether_js_errors", "Uncaught JavaScript errors in firefox tests: ignore, warn or fail.", default=""
@@ -192,8 +212,15 @@ def firefox(request: pytest.FixtureRequest, tether_firefox_endpoint: Any) -> Ite
             tab = ff.new_window("tab")
         if console:
             request.node.stash[PAGES_KEY] = (ff, before)
+        har, trace = request.config.getoption("tether_har"), request.config.getoption("tether_trace")
+        if har or trace != "off":  # after the fixture's own steps: the trace starts with the test's
+            from .trace import Recording
+
+            request.node.stash[RECORDING_KEY] = Recording(ff, har=har, trace=trace)
         yield ff
     finally:
+        if RECORDING_KEY in request.node.stash:
+            request.node.stash[RECORDING_KEY].stop()
         if context is not None:
             try:
                 context.__exit__(None, None, None)  # removes the user context and its tabs
@@ -295,10 +322,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
 
 # -- artifacts of failing tests ------------------------------------------------------------------
 @pytest.hookimpl(optionalhook=True)
-def pytest_tether_artifacts(item: pytest.Item) -> list | None:
+def pytest_tether_artifacts(item: pytest.Item, report: pytest.TestReport) -> list | None:
     ff = getattr(item, "funcargs", {}).get("firefox")
     if ff is None:
         return None
+    recording = item.stash.get(RECORDING_KEY, None)
+    out = []
+    if recording is not None:  # the HAR and the trace (--tether-har, --tether-trace), first: tracing stops
+        message = str(report.longreprtext or "") if report.failed else ""
+        out = recording.savers(title=item.nodeid, failed=report.failed, message=message)
+    if not report.failed:
+        return out
 
     def screenshot(path: Path) -> None:
         ff.screenshot(path)
@@ -306,7 +340,7 @@ def pytest_tether_artifacts(item: pytest.Item) -> list | None:
     def source(path: Path) -> None:
         path.write_text(ff.source, encoding="utf-8")
 
-    return [("screenshot", "screenshot.png", screenshot), ("page source", "page.html", source)]
+    return [*out, ("screenshot", "screenshot.png", screenshot), ("page source", "page.html", source)]
 
 
 __all__ = ["FreshContextWarning", "JavaScriptErrorWarning", "firefox", "tether_firefox_endpoint"]

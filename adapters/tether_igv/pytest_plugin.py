@@ -53,9 +53,9 @@ def igv(tether_igv_endpoint: Any) -> Any:
 
 
 @pytest.hookimpl(optionalhook=True)
-def pytest_tether_artifacts(item: pytest.Item) -> list | None:
+def pytest_tether_artifacts(item: pytest.Item, report: pytest.TestReport) -> list | None:
     client = getattr(item, "funcargs", {}).get("igv")
-    if client is None:
+    if client is None or not report.failed:
         return None
 
     def snapshot(path: Path) -> None:

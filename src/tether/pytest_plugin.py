@@ -41,11 +41,12 @@ class TetherHookspecs:
     """The hooks tether's plugin calls on adapters' plugins."""
 
     @pytest.hookspec
-    def pytest_tether_artifacts(self, item: pytest.Item) -> list[Saver] | None:
-        """The artifacts a failing test ``item`` leaves: ``(what, file name, save)`` tuples
-        (e.g. ``("screenshot", "screenshot.png", lambda path: ff.screenshot(path))``), or None
-        when the item uses none of this plugin's fixtures. Called while the fixtures are up
-        (before teardown). Implement it with ``@pytest.hookimpl(optionalhook=True)``."""
+    def pytest_tether_artifacts(self, item: pytest.Item, report: pytest.TestReport) -> list[Saver] | None:
+        """The artifacts test ``item`` leaves after its call phase (``report``): ``(what, file
+        name, save)`` tuples (e.g. ``("screenshot", "screenshot.png", lambda path:
+        ff.screenshot(path))``), or None. Called for every test, passed or failed, while the
+        fixtures are up (before teardown): most plugins save only when ``report.failed``, a trace
+        asked for ``always`` saves either way. Implement it with ``@pytest.hookimpl(optionalhook=True)``."""
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -156,9 +157,10 @@ def _slug(nodeid: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_")[:150]
 
 
-def _save_artifacts(item: pytest.Item) -> list[tuple[str, str]]:
+def _save_artifacts(item: pytest.Item, report: pytest.TestReport) -> list[tuple[str, str]]:
     """Every plugin's artifacts of ``item``; returns (what, path or why not)."""
-    savers = [s for found in item.config.hook.pytest_tether_artifacts(item=item) for s in (found or ())]
+    found = item.config.hook.pytest_tether_artifacts(item=item, report=report)
+    savers = [s for each in found for s in (each or ())]
     if not savers:
         return []
     directory = artifacts_dir(item.config) / _slug(item.nodeid)
@@ -178,9 +180,9 @@ def _save_artifacts(item: pytest.Item) -> list[tuple[str, str]]:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
     outcome = yield
     report = outcome.get_result()
-    if report.when != "call" or not report.failed:
+    if report.when != "call":
         return
-    saved = _save_artifacts(item)  # the fixtures are still up: teardown comes after this report
+    saved = _save_artifacts(item, report)  # the fixtures are still up: teardown comes after this report
     if not saved:
         return
     report.sections.append(("tether artifacts", "\n".join(f"{what}: {where}" for what, where in saved)))
