@@ -4,11 +4,10 @@ Fakes stand in for the faults a real app cannot be made to produce on demand (si
 a dropped connection); real apps prove the rest. Every fake runs in threads on a free port of
 127.0.0.1 and records what its clients sent, so a test can prove what was (not) sent.
 
-- :class:`FakeServer` — a raw TCP server running ``handler(conn, server)`` per connection; with the
+- :class:`FakeServer` — a raw TCP server running ``handler(conn, server)`` per connection (``conn`` a
+  :class:`FakeConnection`); with the
   handlers :func:`silent`, :func:`close_at_once`, :func:`http_400`.
-- :func:`fake_igv` — a line server answering like IGV's batch port.
-- :func:`marionette_handler`, :func:`marionette_frame`, :func:`read_marionette_command` — Marionette's
-  ``len:json`` framing, greeting and command replies.
+- :func:`read_lines` — the lines a client sends, for any line-protocol fake.
 - :class:`FakeHTTP` — a threaded HTTP server with routes and a request log.
 - :func:`replying`, :func:`trickling`, :func:`endless`, :func:`http_response`, :func:`http_routes` —
   hostile peers for the fault matrix (a reply then silence, bytes one at a time, a stream
@@ -23,6 +22,9 @@ A third-party adapter keeps the contract by running the check in its own tests::
     def test_the_redis_adapter_keeps_the_adapter_contract():
         report = check_adapter(RedisAdapter())  # raises AssertionError naming every broken rule
         print(report)                           # what each probe said, and how long it took
+
+Each adapter ships the fakes of its own app's protocol next to it: ``tether_igv.testing``
+(``fake_igv``), ``tether_firefox.testing`` (Marionette's frames, greeting and replies).
 
 This module imports only the core's leaf modules (``tether.errors``, ``tether.endpoint``) and the
 standard library; ``http.server`` is imported by :class:`FakeHTTP` only.
@@ -43,22 +45,17 @@ from typing import Any
 from .endpoint import Listener
 
 __all__ = [
-    "MARIONETTE_GREETING",
-    "MARIONETTE_SESSION",
     "ConformanceReport",
+    "FakeConnection",
     "FakeHTTP",
     "FakeServer",
     "check_adapter",
     "close_at_once",
     "endless",
-    "fake_igv",
     "http_400",
     "http_response",
     "http_routes",
-    "marionette_frame",
-    "marionette_handler",
     "read_lines",
-    "read_marionette_command",
     "replying",
     "silent",
     "trickling",
@@ -110,7 +107,7 @@ class FakeServer:
 
     def _run(self, conn: socket.socket, idx: int) -> None:
         try:
-            self.handler(_Recorder(conn, self, idx), self)
+            self.handler(FakeConnection(conn, self, idx), self)
         except OSError:
             pass
         finally:
@@ -147,7 +144,7 @@ class FakeServer:
         self.close()
 
 
-class _Recorder:
+class FakeConnection:
     """A connection wrapper that records what the client sent, and whether it hung up."""
 
     def __init__(self, conn: socket.socket, server: FakeServer, idx: int) -> None:
@@ -181,16 +178,16 @@ class _Recorder:
             pass
 
 
-def silent(conn: _Recorder, server: FakeServer) -> None:
+def silent(conn: FakeConnection, server: FakeServer) -> None:
     """Accept, read, never answer (a busy IGV, a hung app)."""
     conn.wait_closed(10)
 
 
-def close_at_once(conn: _Recorder, server: FakeServer) -> None:
+def close_at_once(conn: FakeConnection, server: FakeServer) -> None:
     """Accept and close without a byte (Marionette while another client holds the session)."""
 
 
-def http_400(conn: _Recorder, server: FakeServer) -> None:
+def http_400(conn: FakeConnection, server: FakeServer) -> None:
     """A plain HTTP server's answer to a line that is not HTTP."""
     conn.recv()
     conn.sendall(b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\n\r\nbad request\n")
@@ -203,7 +200,7 @@ def replying(data: bytes, *, read_first: bool = True, then_close: bool = False) 
     """A handler that (after reading the request, unless ``read_first=False``) sends ``data``
     and then stays connected and silent (``then_close``: hangs up instead)."""
 
-    def handler(conn: _Recorder, server: FakeServer) -> None:
+    def handler(conn: FakeConnection, server: FakeServer) -> None:
         if read_first:
             conn.recv(65536, timeout=5)
         conn.sendall(data)
@@ -218,7 +215,7 @@ def trickling(data: bytes, *, every: float = 0.5, read_first: bool = True) -> Ca
     byte's kind: it never finishes on its own), until the client hangs up. A per-read timeout
     never fires on it; only an overall deadline ends the exchange."""
 
-    def handler(conn: _Recorder, server: FakeServer) -> None:
+    def handler(conn: FakeConnection, server: FakeServer) -> None:
         if read_first:
             conn.recv(65536, timeout=5)
         i = 0
@@ -239,7 +236,7 @@ def endless(head: bytes, *, chunk: bytes = b"x" * 65536, read_first: bool = True
     """A handler that sends ``head`` and then ``chunk`` for ever, as fast as the client reads,
     until it hangs up: an unbounded reader's memory grows without limit."""
 
-    def handler(conn: _Recorder, server: FakeServer) -> None:
+    def handler(conn: FakeConnection, server: FakeServer) -> None:
         if read_first:
             conn.recv(65536, timeout=5)
         try:
@@ -265,7 +262,7 @@ def http_routes(routes: dict[str, bytes | Callable[[Any], None]]) -> Callable[..
     the connection that answers, misbehaves or hangs up (return ``False`` to end the connection).
     Unknown paths answer 404. Request lines are matched by path only (the query string dropped)."""
 
-    def handler(conn: _Recorder, server: FakeServer) -> None:
+    def handler(conn: FakeConnection, server: FakeServer) -> None:
         buf = b""
         while not server._stop.is_set():
             while b"\r\n\r\n" not in buf:
@@ -298,10 +295,10 @@ def http_routes(routes: dict[str, bytes | Callable[[Any], None]]) -> Callable[..
     return handler
 
 
-# -- IGV's batch port: one command per line -------------------------------------------------------
+# -- line protocols -------------------------------------------------------------------------------
 
 
-def read_lines(conn: _Recorder, timeout: float = 10.0) -> Iterator[bytes]:
+def read_lines(conn: FakeConnection, timeout: float = 10.0) -> Iterator[bytes]:
     """The lines a client sends (without their ``\n``), until it closes the connection or is
     silent for ``timeout`` seconds: the loop every line-protocol fake needs."""
     buf = b""
@@ -313,103 +310,6 @@ def read_lines(conn: _Recorder, timeout: float = 10.0) -> Iterator[bytes]:
         while b"\n" in buf:
             line, buf = buf.split(b"\n", 1)
             yield line
-
-
-def fake_igv(
-    replies: dict[str, bytes | None] | Callable[[str], bytes | None],
-    *,
-    stall_after: str | None = None,
-    hold: threading.Event | None = None,
-) -> FakeServer:
-    """A line server answering like IGV: ``echo X`` → ``X``; ``replies`` maps a command verb to its
-    raw answer (``None``: no answer; ``b"CLOSE"``: drop the connection), or is a function of the
-    whole line giving that answer; anything else → ``OK``.
-    ``hold``: an event the handler waits on before serving at all (another client holds IGV)."""
-
-    def handler(conn: _Recorder, server: FakeServer) -> None:
-        if hold is not None:
-            hold.wait(10)
-        for line in read_lines(conn):
-            text = line.decode()
-            verb = text.split(" ", 1)[0]
-            if verb == "echo":
-                conn.sendall((text[5:] or "echo").encode() + b"\n")
-                continue
-            if stall_after and verb == stall_after:
-                time.sleep(10)
-                return
-            answer = replies(text) if callable(replies) else replies.get(verb, b"OK\n")
-            if answer == b"CLOSE":
-                return
-            if answer is not None:
-                conn.sendall(answer)
-
-    return FakeServer(handler)
-
-
-# -- Marionette: len:json frames ------------------------------------------------------------------
-
-MARIONETTE_GREETING = {"applicationType": "gecko", "marionetteProtocol": 3}
-
-#: replies that open and end a WebDriver session, for :func:`marionette_handler`
-MARIONETTE_SESSION: dict[str, Callable[[Any], object]] = {
-    "WebDriver:NewSession": lambda p: {"sessionId": "s1", "capabilities": {"browserName": "firefox"}},
-    "WebDriver:DeleteSession": lambda p: {"value": None},
-}
-
-
-def marionette_frame(value: object) -> bytes:
-    """``value`` as one Marionette frame: ``<byte length>:<json>``."""
-    body = json.dumps(value).encode()
-    return str(len(body)).encode() + b":" + body
-
-
-def read_marionette_command(conn: _Recorder) -> list | None:
-    """One ``len:json`` command from the client (None on EOF)."""
-    buf = b""
-    while b":" not in buf:
-        chunk = conn.recv(1)
-        if not chunk:
-            return None
-        buf += chunk
-    length = int(buf[:-1])
-    body = b""
-    while len(body) < length:
-        chunk = conn.recv(length - len(body))
-        if not chunk:
-            return None
-        body += chunk
-    return json.loads(body)
-
-
-def marionette_handler(
-    replies: dict[str, Callable[[Any], object]], received: list | None = None
-) -> Callable[[_Recorder], None]:
-    """A well-behaved Marionette: greets, then answers each command by name.
-
-    ``replies[name](params)`` gives the value; a dict with ``error`` and ``message`` is sent as
-    the error; a name not in ``replies`` gets ``unknown command``. Commands are appended to
-    ``received``. The handler takes the connection only: ``FakeServer(lambda c, _: h(c))``.
-    """
-
-    def handler(conn: _Recorder) -> None:
-        conn.sendall(marionette_frame(MARIONETTE_GREETING))
-        while (cmd := read_marionette_command(conn)) is not None:
-            if received is not None:
-                received.append(cmd)
-            _, msg_id, name, params = cmd
-            make = replies.get(name)
-            if make is None:
-                error = {"error": "unknown command", "message": name, "stacktrace": ""}
-                conn.sendall(marionette_frame([1, msg_id, error, None]))
-                continue
-            out = make(params)
-            if isinstance(out, dict) and "error" in out and set(out) >= {"error", "message"}:
-                conn.sendall(marionette_frame([1, msg_id, out, None]))
-            else:
-                conn.sendall(marionette_frame([1, msg_id, None, out]))
-
-    return handler
 
 
 # -- HTTP -----------------------------------------------------------------------------------------
@@ -680,34 +580,36 @@ _HTTP_404 = (
 
 
 def _marionette_like_greeting() -> bytes:
-    """Firefox's DevTools server greets in Marionette's framing; it is not Marionette."""
-    return marionette_frame({"from": "root", "applicationType": "browser", "traits": {}})
+    """Firefox's DevTools server greets in Marionette's ``<length>:<json>`` framing; it is not
+    Marionette (another app's greeting, as a wrong app on the port sends it)."""
+    body = json.dumps({"from": "root", "applicationType": "browser", "traits": {}}).encode()
+    return str(len(body)).encode() + b":" + body
 
 
 def _conformance_fakes(
     wait: float,
-) -> dict[str, tuple[Callable[[_Recorder, FakeServer], None], tuple[str, ...]]]:
+) -> dict[str, tuple[Callable[[FakeConnection, FakeServer], None], tuple[str, ...]]]:
     """case name: (handler, the verdicts a probe may give). Every handler reads until the client
     closes, so the check can tell that the probe did."""
 
-    def silent_port(conn: _Recorder, server: FakeServer) -> None:
+    def silent_port(conn: FakeConnection, server: FakeServer) -> None:
         conn.wait_closed(wait)
 
-    def garbage(conn: _Recorder, server: FakeServer) -> None:
+    def garbage(conn: FakeConnection, server: FakeServer) -> None:
         conn.sendall(_GARBAGE_BANNER)
         end = time.monotonic() + wait
         while not server.client_closed[conn.idx] and (left := end - time.monotonic()) > 0:
             if conn.recv(4096, left):
                 conn.sendall(b"?? garbage\r\n")
 
-    def http_server(conn: _Recorder, server: FakeServer) -> None:
+    def http_server(conn: FakeConnection, server: FakeServer) -> None:
         data = conn.recv(4096, wait)
         if data:
             is_http = re.match(rb"(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH) \S+ HTTP/1\.[01]\r?\n", data)
             conn.sendall(_HTTP_404 if is_http else b"HTTP/1.0 400 Bad Request\r\n\r\n")
         conn.wait_closed(wait)
 
-    def other_greeting(conn: _Recorder, server: FakeServer) -> None:
+    def other_greeting(conn: FakeConnection, server: FakeServer) -> None:
         conn.sendall(_marionette_like_greeting())
         conn.wait_closed(wait)
 
