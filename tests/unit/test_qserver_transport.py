@@ -12,6 +12,7 @@ import time
 import pytest
 import websockets.sync.server as ws_server
 
+from tether.deadline import Deadline
 from tether.errors import AuthError, CommandError, ProtocolError, Timeout, Unreachable
 from tether.testing import FakeHTTP
 from tether.transport.http import HttpError, HttpSession, join_url, safe_headers
@@ -207,11 +208,13 @@ def wsfake():
 def test_ws_json_round_trip_with_headers_and_no_origin(wsfake):
     from tether.transport.ws import WsConnection
 
-    with WsConnection.open(wsfake.url + "/echo", headers={"X-Test": "1"}, suppress_origin=True) as ws:
-        ws.send_json({"id": 1, "method": "session.status"})
-        assert ws.recv_json(2) == {"echo": {"id": 1, "method": "session.status"}}
+    with WsConnection.open(
+        wsfake.url + "/echo", headers={"X-Test": "1"}, suppress_origin=True, deadline=Deadline(5)
+    ) as ws:
+        ws.send_json({"id": 1, "method": "session.status"}, Deadline(2))
+        assert ws.recv_json(Deadline(2)) == {"echo": {"id": 1, "method": "session.status"}}
     assert wsfake.seen[0]["X-Test"] == "1" and "Origin" not in wsfake.seen[0]
-    with WsConnection.open(wsfake.url + "/echo") as ws:
+    with WsConnection.open(wsfake.url + "/echo", deadline=Deadline(5)) as ws:
         pass
     assert "Origin" in wsfake.seen[1]
 
@@ -219,13 +222,13 @@ def test_ws_json_round_trip_with_headers_and_no_origin(wsfake):
 def test_ws_receive_times_out_by_its_deadline_and_a_close_is_reported(wsfake):
     from tether.transport.ws import Closed, WsConnection
 
-    with WsConnection.open(wsfake.url + "/silent") as ws:
+    with WsConnection.open(wsfake.url + "/silent", deadline=Deadline(5)) as ws:
         started = time.monotonic()
         with pytest.raises(Timeout):
-            ws.recv(0.3)
+            ws.recv(Deadline(0.3))
         assert time.monotonic() - started < 1.0
-    with WsConnection.open(wsfake.url + "/close") as ws, pytest.raises(Closed) as err:
-        ws.recv(2)
+    with WsConnection.open(wsfake.url + "/close", deadline=Deadline(5)) as ws, pytest.raises(Closed) as err:
+        ws.recv(Deadline(2))
     assert err.value.code == 4001 and "go away" in str(err.value)
 
 
@@ -234,13 +237,16 @@ def test_ws_refused_handshakes_map_to_auth_and_handshake_errors(wsfake):
 
     with pytest.raises(AuthError):
         WsConnection.open(
-            wsfake.url + "/forbidden", headers={"Authorization": f"ApiKey {SECRET}"}, secrets=[SECRET]
+            wsfake.url + "/forbidden",
+            headers={"Authorization": f"ApiKey {SECRET}"},
+            secrets=[SECRET],
+            deadline=Deadline(5),
         )
     with pytest.raises(HandshakeRefused) as err:
-        WsConnection.open(wsfake.url + "/missing")
+        WsConnection.open(wsfake.url + "/missing", deadline=Deadline(5))
     assert err.value.status == 404
     with pytest.raises(Unreachable):
-        WsConnection.open("ws://127.0.0.1:9/x", timeout=1)
+        WsConnection.open("ws://127.0.0.1:9/x", deadline=Deadline(1))
 
 
 def test_a_lost_add_reply_is_resolved_by_the_request_tag_not_by_resending(fake):

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from tether.deadline import Deadline
 from tether.errors import ProtocolError, Timeout, Unreachable
 from tether.testing import FakeServer, endless, http_response, replying, silent, trickling
 from tether.transport.http import HttpSession
@@ -187,10 +188,13 @@ def test_a_websocket_message_trickled_a_byte_at_a_time_ends_at_the_deadline():
         conn.sendall(_text_frame_header(1000))
         trickling(b"a" * 1000, every=0.2, read_first=False)(conn, server)
 
-    with _ws_server(trickle) as srv, WsConnection.open(f"ws://127.0.0.1:{srv.port}/", timeout=2) as ws:
+    with (
+        _ws_server(trickle) as srv,
+        WsConnection.open(f"ws://127.0.0.1:{srv.port}/", deadline=Deadline(2)) as ws,
+    ):
         start = time.monotonic()
         with pytest.raises(Timeout) as err:
-            ws.recv(1.0)
+            ws.recv(Deadline(1.0))
         took = time.monotonic() - start
     assert took < 1.6, took
     assert "1 s" in str(err.value)
@@ -204,10 +208,13 @@ def test_a_silent_websocket_times_out_and_stays_usable():
         conn.sendall(_text_frame_header(2) + b"hi")
         conn.wait_closed(5)
 
-    with _ws_server(later) as srv, WsConnection.open(f"ws://127.0.0.1:{srv.port}/", timeout=2) as ws:
+    with (
+        _ws_server(later) as srv,
+        WsConnection.open(f"ws://127.0.0.1:{srv.port}/", deadline=Deadline(2)) as ws,
+    ):
         with pytest.raises(Timeout):
-            ws.recv(0.3)
-        assert ws.recv(2.0) == "hi"
+            ws.recv(Deadline(0.3))
+        assert ws.recv(Deadline(2.0)) == "hi"
 
 
 def test_an_oversized_websocket_message_is_refused_from_its_header():
@@ -218,9 +225,9 @@ def test_an_oversized_websocket_message_is_refused_from_its_header():
         conn.wait_closed(5)
 
     with _ws_server(huge) as srv:
-        ws = WsConnection.open(f"ws://127.0.0.1:{srv.port}/", timeout=2, max_message=1 << 20)
+        ws = WsConnection.open(f"ws://127.0.0.1:{srv.port}/", deadline=Deadline(2), max_message=1 << 20)
         with pytest.raises(ProtocolError) as err:
-            ws.recv(2.0)
+            ws.recv(Deadline(2.0))
         ws.close()
     assert "limit of 1048576 bytes" in str(err.value)
 
@@ -237,9 +244,9 @@ def test_a_websocket_message_in_many_small_fragments_is_capped_too():
             return
 
     with _ws_server(fragments) as srv:
-        ws = WsConnection.open(f"ws://127.0.0.1:{srv.port}/", timeout=2, max_message=100_000)
+        ws = WsConnection.open(f"ws://127.0.0.1:{srv.port}/", deadline=Deadline(2), max_message=100_000)
         with pytest.raises(ProtocolError):
-            ws.recv(3.0)
+            ws.recv(Deadline(3.0))
         ws.close()
 
 
@@ -249,7 +256,7 @@ def test_a_websocket_upgrade_trickled_a_byte_at_a_time_ends_at_the_deadline():
     with FakeServer(trickling(b"HTTP/1.1 101 Switching Protocols\r\nX: " + b"y" * 100, every=0.2)) as srv:
         start = time.monotonic()
         with pytest.raises(Timeout):
-            WsConnection.open(f"ws://127.0.0.1:{srv.port}/", timeout=1.0)
+            WsConnection.open(f"ws://127.0.0.1:{srv.port}/", deadline=Deadline(1.0))
         took = time.monotonic() - start
     assert took < 1.6, took
 
@@ -304,7 +311,7 @@ def test_a_large_marionette_frame_is_read_at_about_twice_its_size():
     size = 16 << 20
     body = b'[1,1,null,{"value":"' + b"A" * size + b'"}]'
     with FakeServer(replying(b"%d:" % len(body) + body, read_first=False)) as srv:
-        conn = FramedConnection.open("127.0.0.1", srv.port, 5)
+        conn = FramedConnection.open("127.0.0.1", srv.port, Deadline(5))
         time.sleep(0.3)  # let the whole frame arrive in the socket buffers (not counted by tracemalloc)
         out: list = []
         peak = _peak(lambda: out.append(conn.read_frame(Deadline(10))))
