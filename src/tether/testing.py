@@ -72,15 +72,27 @@ class FakeServer:
     ``client_closed`` whether the client closed that connection (an EOF or a reset was read).
     ``conn`` has ``recv``, ``sendall`` and ``wait_closed``; the connection is closed when the
     handler returns. Use it as a context manager, or call :meth:`close`.
+
+    ``full_backlog_for``: seconds during which the listener's backlog is full (a connection of
+    its own waits in it, not accepted): the kernel drops clients' SYNs, so a connect made then
+    completes only at the SYN's retransmission, about 1 s later (Linux) — a slow connect, the
+    way an overloaded app's port behaves. That client is then served by ``handler`` as usual.
     """
 
-    def __init__(self, handler: Callable[[Any, FakeServer], None], port: int = 0) -> None:
+    def __init__(
+        self, handler: Callable[[Any, FakeServer], None], port: int = 0, *, full_backlog_for: float = 0.0
+    ) -> None:
         self.handler = handler
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(8)
+        self.sock.listen(0 if full_backlog_for > 0 else 8)
         self.port: int = self.sock.getsockname()[1]
+        self._filler: socket.socket | None = None
+        self._full_until = 0.0
+        if full_backlog_for > 0:  # backlog 0 queues one connection: this one fills it
+            self._filler = socket.create_connection(("127.0.0.1", self.port), timeout=2)
+            self._full_until = time.monotonic() + full_backlog_for
         self.received: list[bytes] = []
         self.client_closed: list[bool] = []
         self.connections = 0
@@ -90,6 +102,15 @@ class FakeServer:
         self._thread.start()
 
     def _serve(self) -> None:
+        if self._filler is not None:
+            self._stop.wait(max(0.0, self._full_until - time.monotonic()))
+            try:  # the filler is first in the queue: accepting it makes room for the client
+                self.sock.settimeout(2)
+                own, _ = self.sock.accept()
+                own.close()
+            except OSError:
+                pass
+            self._filler.close()
         while not self._stop.is_set():
             try:  # close() may already have run: a closed socket ends the loop, quietly
                 self.sock.settimeout(0.1)
@@ -434,8 +455,15 @@ class ConformanceReport:
         return "\n".join(lines)
 
 
+#: the slow-connect case's timeout: longer than the ~1 s a connect waits for its SYN's
+#: retransmission, so the connect succeeds and the probe's reads must make do with what is left
+SLOW_CONNECT_TIMEOUT = 1.25
+#: how long after ``timeout + margin`` a probe still running is reported as hung (and left)
+HANG_GRACE = 2.0
+
+
 def check_adapter(
-    adapter: Any, *, timeout: float = 0.5, margin: float = 2.0, max_sent: int = 1024, strict: bool = True
+    adapter: Any, *, timeout: float = 0.5, margin: float = 0.5, max_sent: int = 1024, strict: bool = True
 ) -> ConformanceReport:
     """Check ``adapter`` against the Adapter contract, as the engine relies on it.
 
@@ -445,7 +473,10 @@ def check_adapter(
       ``cli()`` gives a typer app or None.
     - ``hints`` returns a hint with a known strength for each default port, and None for other
       programs' listeners (sshd, postgres, an HTTP server on their own ports); it never raises.
-    - ``probe(host, port, timeout)`` never raises and returns within ``timeout + margin`` seconds:
+    - ``probe(host, port, timeout)`` never raises and returns within ``timeout + margin`` seconds,
+      the connect included: against a port whose backlog is full at first (the connect takes
+      about a second; the probe's timeout there is :data:`SLOW_CONNECT_TIMEOUT`), a probe that
+      starts its deadline after connecting overruns, and fails the check. It returns
       ``unreachable`` for a closed port; ``busy`` or ``unknown`` for a port that accepts and never
       answers (or ``not-me``, for a probe that can see the listening process is not its app);
       ``not-me`` or ``unknown`` for a wrong app that talks (garbage, another app's greeting);
@@ -509,6 +540,14 @@ def _check_methods(adapter: Any, fail: Callable[[str], None]) -> dict[str, bool]
             inspect.signature(adapter.connect).bind(None, timeout=1.0)
         except TypeError:
             fail("connect(endpoint, **options) must accept client options such as timeout=")
+        except ValueError:
+            pass
+    attach = getattr(adapter, "attach", None)
+    if callable(attach):
+        try:  # every command hands its one deadline to attach (tether.cli.command.Target.client)
+            inspect.signature(attach).bind(lambda: None, deadline=None, timeout=1.0)
+        except TypeError:
+            fail("attach(locate, *, deadline=None, **options) must accept the command's deadline=")
         except ValueError:
             pass
     if ok.get("cli"):
@@ -655,7 +694,7 @@ def _probe_case(
 ) -> ProbeCase:
     fail = report.failures.append
     budget = timeout + margin
-    res, exc, took, finished = _run_probe(adapter, port, timeout, budget + margin)
+    res, exc, took, finished = _run_probe(adapter, port, timeout, budget + HANG_GRACE)
     verdict = _verdict(res)
     row = ProbeCase(case, verdict, round(took, 3), detail=str(getattr(res, "detail", "") or ""))
     report.probes.append(row)
@@ -669,7 +708,10 @@ def _probe_case(
     elif verdict not in allowed:
         fail(f"{where} said {verdict!r} ({row.detail}); expected {' or '.join(allowed)}")
     if finished and took > budget:
-        fail(f"{where} took {took:.2f}s, more than its timeout {timeout}s + {margin}s")
+        fail(
+            f"{where} took {took:.2f}s, more than its timeout {timeout}s + {margin}s"
+            + (" (a deadline started after connecting?)" if case == "slow-connect" else "")
+        )
     return row
 
 
@@ -682,13 +724,21 @@ def _check_probes(
         row = _probe_case(
             adapter, report, "closed-port", closed.getsockname()[1], (UNREACHABLE,), timeout, margin
         )
-    for case, (handler, allowed) in _conformance_fakes(timeout + margin + 1).items():
-        if row.seconds > timeout + margin:  # each further probe would only add its overrun
+    slow = max(timeout, SLOW_CONNECT_TIMEOUT)
+    fakes = _conformance_fakes(slow + margin + 1)
+    # (case, handler, verdicts allowed, the probe's timeout, seconds the backlog stays full)
+    cases = [(case, handler, allowed, timeout, 0.0) for case, (handler, allowed) in fakes.items()]
+    silent_port, accepted = fakes["silent-port"]
+    cases.append(("slow-connect", silent_port, accepted, slow, slow / 2))
+    last = timeout
+    for case, handler, allowed, seconds, full_for in cases:
+        if row.seconds > last + margin:  # each further probe would only add its overrun
             fail("the remaining probe cases were not run: the probe overran its timeout")
             return
-        with FakeServer(handler) as server:
-            row = _probe_case(adapter, report, case, server.port, allowed, timeout, margin)
-            settled = server.settle(margin)
+        with FakeServer(handler, full_backlog_for=full_for) as server:
+            row = _probe_case(adapter, report, case, server.port, allowed, seconds, margin)
+            last = seconds
+            settled = server.settle(max(margin, 1.0))
             row.sent = sum(len(b) for b in server.received)
             if row.sent > max_sent:
                 fail(
