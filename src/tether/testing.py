@@ -9,6 +9,9 @@ a dropped connection); real apps prove the rest. Every fake runs in threads on a
   handlers :func:`silent`, :func:`close_at_once`, :func:`http_400`.
 - :func:`read_lines` — the lines a client sends, for any line-protocol fake.
 - :class:`FakeHTTP` — a threaded HTTP server with routes and a request log.
+- :class:`FakeWebSocket` — a WebSocket server (standard library only) running ``handler(ws)``
+  per connection; :func:`ws_upgrade` and :func:`ws_frame` for hand-made faults (an oversized
+  header, a message trickled a byte at a time, endless fragments, a refused handshake).
 - :func:`replying`, :func:`trickling`, :func:`endless`, :func:`http_response`, :func:`http_routes` —
   hostile peers for the fault matrix (a reply then silence, bytes one at a time, a stream
   without end, an HTTP server whose routes misbehave).
@@ -49,6 +52,9 @@ __all__ = [
     "FakeConnection",
     "FakeHTTP",
     "FakeServer",
+    "FakeWebSocket",
+    "WsPeer",
+    "WsRequest",
     "check_adapter",
     "close_at_once",
     "endless",
@@ -59,6 +65,8 @@ __all__ = [
     "replying",
     "silent",
     "trickling",
+    "ws_frame",
+    "ws_upgrade",
 ]
 
 
@@ -331,6 +339,192 @@ def read_lines(conn: FakeConnection, timeout: float = 10.0) -> Iterator[bytes]:
         while b"\n" in buf:
             line, buf = buf.split(b"\n", 1)
             yield line
+
+
+# -- WebSocket (RFC 6455): the server side, for framing and fault tests ----------------------------
+
+_WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+WS_TEXT, WS_BINARY, WS_CLOSE, WS_PING, WS_PONG = 0x1, 0x2, 0x8, 0x9, 0xA
+
+
+def ws_frame(
+    payload: bytes | str = b"", opcode: int = WS_TEXT, *, fin: bool = True, length: int | None = None
+) -> bytes:
+    """One server frame (unmasked). ``length`` claims another payload length in the header
+    than ``payload`` has (an oversized message announced by its header, a frame cut short);
+    ``opcode=0`` is a continuation frame."""
+    data = payload.encode() if isinstance(payload, str) else payload
+    n = len(data) if length is None else length
+    first = bytes([(0x80 if fin else 0) | opcode])
+    if n < 126:
+        head = first + bytes([n])
+    elif n < 65536:
+        head = first + bytes([126]) + n.to_bytes(2, "big")
+    else:
+        head = first + bytes([127]) + n.to_bytes(8, "big")
+    return head + data
+
+
+@dataclass
+class WsRequest:
+    """The upgrade request a client sent: its path (query included) and headers (names as sent)."""
+
+    path: str
+    headers: dict[str, str]
+
+    def header(self, name: str) -> str | None:
+        """A header's value by case-insensitive name."""
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+
+
+def ws_upgrade(conn: FakeConnection, refuse: dict[str, int] | None = None) -> WsRequest | None:
+    """Read the client's upgrade request and answer ``101 Switching Protocols``; ``None`` when
+    the client sent no whole request, or when ``refuse`` maps its path (query dropped) to an
+    HTTP status, which is sent instead (a 403 for a bad key, a 404 for a wrong path)."""
+    import base64
+    import hashlib
+
+    request = b""
+    while b"\r\n\r\n" not in request:
+        data = conn.recv(4096, timeout=5)
+        if not data or len(request) > 65536:
+            return None
+        request += data
+    head = request.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    parts = head[0].split(" ")
+    headers = {}
+    for line in head[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip()] = value.strip()
+    req = WsRequest(parts[1] if len(parts) > 1 else "/", headers)
+    status = (refuse or {}).get(req.path.split("?", 1)[0])
+    if status is not None:
+        body = f"refused with {status}\n".encode()
+        conn.sendall(f"HTTP/1.1 {status} Refused\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        return None
+    key = (req.header("Sec-WebSocket-Key") or "").encode()
+    accept = base64.b64encode(hashlib.sha1(key + _WS_GUID).digest()).decode()
+    conn.sendall(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + f"Sec-WebSocket-Accept: {accept}\r\n\r\n".encode()
+    )
+    return req
+
+
+class WsPeer:
+    """The server's end of one WebSocket (what a :class:`FakeWebSocket` handler gets).
+
+    :meth:`recv` returns the client's next message (``None`` once it closed: a close frame is
+    answered, pings are ponged); :meth:`send` / :meth:`send_json` send one; :meth:`close` sends
+    a close frame with a code and reason. ``conn`` is the raw :class:`FakeConnection`, for
+    faults (``conn.sendall(ws_frame(..., length=1 << 40))``, trickling, silence).
+    """
+
+    def __init__(self, conn: FakeConnection, request: WsRequest) -> None:
+        self.conn, self.request, self.path = conn, request, request.path
+        self._buf = b""
+        self.closed = False
+
+    def _exact(self, n: int, timeout: float) -> bytes | None:
+        while len(self._buf) < n:
+            data = self.conn.recv(max(4096, n - len(self._buf)), timeout=timeout)
+            if not data:
+                return None
+            self._buf += data
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+    def recv_frame(self, timeout: float = 10.0) -> tuple[bool, int, bytes] | None:
+        """The client's next frame as ``(fin, opcode, payload)`` (unmasked); ``None`` on EOF or silence."""
+        head = self._exact(2, timeout)
+        if head is None:
+            return None
+        fin, opcode, n = bool(head[0] & 0x80), head[0] & 0x0F, head[1] & 0x7F
+        if n in (126, 127):
+            ext = self._exact(2 if n == 126 else 8, timeout)
+            if ext is None:
+                return None
+            n = int.from_bytes(ext, "big")
+        mask = self._exact(4, timeout) if head[1] & 0x80 else b"\0\0\0\0"
+        payload = self._exact(n, timeout) if n else b""
+        if mask is None or payload is None:
+            return None
+        return fin, opcode, bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+    def recv(self, timeout: float = 10.0) -> str | bytes | None:
+        """The client's next message (text as ``str``); ``None`` when it closed, or sent
+        nothing for ``timeout`` seconds."""
+        parts: list[bytes] = []
+        kind = WS_TEXT
+        while True:
+            frame = self.recv_frame(timeout)
+            if frame is None:
+                return None
+            fin, opcode, payload = frame
+            if opcode == WS_CLOSE:
+                if not self.closed:
+                    self.conn.sendall(ws_frame(payload[:2], WS_CLOSE))
+                    self.closed = True
+                return None
+            if opcode == WS_PING:
+                self.conn.sendall(ws_frame(payload, WS_PONG))
+                continue
+            if opcode == WS_PONG:
+                continue
+            if opcode in (WS_TEXT, WS_BINARY):
+                kind = opcode
+            parts.append(payload)
+            if fin:
+                data = b"".join(parts)
+                return data.decode("utf-8", errors="replace") if kind == WS_TEXT else data
+
+    def __iter__(self) -> Iterator[str | bytes]:
+        """The client's messages until it closes (or is silent for 10 s)."""
+        while (message := self.recv()) is not None:
+            yield message
+
+    def send(self, message: str | bytes) -> None:
+        self.conn.sendall(ws_frame(message, WS_TEXT if isinstance(message, str) else WS_BINARY))
+
+    def send_json(self, value: Any) -> None:
+        self.send(json.dumps(value))
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Send a close frame; the connection ends when the handler returns."""
+        if not self.closed:
+            self.conn.sendall(ws_frame(code.to_bytes(2, "big") + reason.encode(), WS_CLOSE))
+            self.closed = True
+
+
+class FakeWebSocket(FakeServer):
+    """A WebSocket server on 127.0.0.1 running ``handler(ws)`` (a :class:`WsPeer`) per connection
+    after the upgrade; ``refuse`` maps paths to the HTTP status their handshake gets instead.
+    ``url`` is ``ws://127.0.0.1:<port>``; ``requests`` the upgrade requests, in order. Standard
+    library only: framing and fault tests need no WebSocket package.
+
+    >>> def echo(ws):                                            # doctest: +SKIP
+    ...     for message in ws:
+    ...         ws.send(message)
+    >>> with FakeWebSocket(echo, refuse={"/forbidden": 403}) as server:   # doctest: +SKIP
+    ...     connect_to(server.url + "/echo")
+    """
+
+    def __init__(self, handler: Callable[[WsPeer], None], *, refuse: dict[str, int] | None = None) -> None:
+        self.requests: list[WsRequest] = []
+
+        def serve(conn: FakeConnection, server: FakeServer) -> None:
+            request = ws_upgrade(conn, refuse)
+            if request is None:
+                return
+            self.requests.append(request)
+            peer = WsPeer(conn, request)
+            handler(peer)
+            if not peer.closed:
+                peer.close(1000)
+            conn.wait_closed(2)
+
+        super().__init__(serve)
+        self.url = f"ws://127.0.0.1:{self.port}"
 
 
 # -- HTTP -----------------------------------------------------------------------------------------

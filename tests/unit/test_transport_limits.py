@@ -12,7 +12,16 @@ import pytest
 
 from tether.deadline import Deadline
 from tether.errors import ProtocolError, Timeout, Unreachable
-from tether.testing import FakeServer, endless, http_response, replying, silent, trickling
+from tether.testing import (
+    FakeServer,
+    endless,
+    http_response,
+    replying,
+    silent,
+    trickling,
+    ws_frame,
+    ws_upgrade,
+)
 from tether.transport.http import HttpSession
 
 SECRET = "k3y-\n-with-newline"
@@ -145,47 +154,19 @@ def test_an_openapi_answer_of_another_shape_is_not_the_app(body):
 
 
 # -- WebSocket: the same deadline and a message cap -----------------------------------------------------
-def _upgrade(conn) -> None:
-    import base64
-    import hashlib
-
-    request = b""
-    while b"\r\n\r\n" not in request:
-        request += conn.recv(4096)
-    key = next(
-        line.split(b":", 1)[1].strip()
-        for line in request.split(b"\r\n")
-        if line.lower().startswith(b"sec-websocket-key")
-    )
-    accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
-    conn.sendall(
-        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
-    )
-
-
 def _ws_server(after_upgrade):
     def handler(conn, server):
-        _upgrade(conn)
+        ws_upgrade(conn)
         after_upgrade(conn, server)
 
     return FakeServer(handler)
-
-
-def _text_frame_header(length: int, fin: bool = True) -> bytes:
-    first = (0x80 if fin else 0) | 0x1
-    if length < 126:
-        return bytes([first, length])
-    if length < 65536:
-        return bytes([first, 126]) + length.to_bytes(2, "big")
-    return bytes([first, 127]) + length.to_bytes(8, "big")
 
 
 def test_a_websocket_message_trickled_a_byte_at_a_time_ends_at_the_deadline():
     from tether.transport.ws import WsConnection
 
     def trickle(conn, server):
-        conn.sendall(_text_frame_header(1000))
+        conn.sendall(ws_frame(length=1000))
         trickling(b"a" * 1000, every=0.2, read_first=False)(conn, server)
 
     with (
@@ -205,7 +186,7 @@ def test_a_silent_websocket_times_out_and_stays_usable():
 
     def later(conn, server):
         time.sleep(0.8)
-        conn.sendall(_text_frame_header(2) + b"hi")
+        conn.sendall(ws_frame(b"hi"))
         conn.wait_closed(5)
 
     with (
@@ -221,7 +202,7 @@ def test_an_oversized_websocket_message_is_refused_from_its_header():
     from tether.transport.ws import WsConnection
 
     def huge(conn, server):
-        conn.sendall(_text_frame_header(1 << 40))
+        conn.sendall(ws_frame(length=1 << 40))
         conn.wait_closed(5)
 
     with _ws_server(huge) as srv:
@@ -237,9 +218,9 @@ def test_a_websocket_message_in_many_small_fragments_is_capped_too():
 
     def fragments(conn, server):
         try:
-            conn.sendall(_text_frame_header(1000, fin=False) + b"a" * 1000)
+            conn.sendall(ws_frame(b"a" * 1000, fin=False))
             while True:
-                conn.sendall(bytes([0x00, 126]) + (1000).to_bytes(2, "big") + b"a" * 1000)
+                conn.sendall(ws_frame(b"a" * 1000, opcode=0, fin=False))
         except OSError:
             return
 
