@@ -226,3 +226,20 @@ def test_an_attach_that_refuses_the_commands_deadline_breaks_the_contract():
             return locate()
 
     assert "must accept the command's deadline=" in failures(OldAttach())
+
+
+def test_the_example_adapters_own_tests_pass():
+    """examples/third_party_adapter/tests: what the README's "Writing an adapter" asks of a new
+    adapter (the contract check, its protocol against tether's generic fakes), run as its author would."""
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(EXAMPLE), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", str(EXAMPLE / "tests"), "-q", "-p", "no:cacheprovider"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "3 passed" in proc.stdout
