@@ -639,6 +639,7 @@ class IGVClient(GeneratedCommands):
         target = Path(directory) / name
         from tether import hostfiles
 
+        self.locate()  # which machine IGV runs on decides where the file is (bad input refused first)
         files = hostfiles.machine(self.machine) if self.machine else None
         if files is not None and files.remote:
             return self._snapshot_there(files, target, timeout)
@@ -691,6 +692,7 @@ class IGVClient(GeneratedCommands):
         """
         text = A.check_text(str(path), "session file")
         spec = BY_IGV["savesession"]
+        self.locate()  # where IGV runs decides how the path is read
         local = self.on_this_machine
         target = Path(text).expanduser()
         target = target.resolve() if local else target
