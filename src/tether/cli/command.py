@@ -206,8 +206,9 @@ class Target:
     _started: float = field(default_factory=lambda: __import__("time").monotonic())
 
     def deadline(self) -> Any:
-        """The command's deadline as a :class:`~tether.deadline.Deadline` (started with the
-        command, ``seconds`` = ``--timeout``), or ``None``: for clients that take one budget."""
+        """The command's one deadline as a :class:`~tether.deadline.Deadline` (started with the
+        command, ``seconds`` = ``--timeout``), or ``None`` without one: what :meth:`client` hands
+        the adapter's ``attach``, so the lookup and the client's calls share it."""
         if self.timeout is None:
             return None
         from ..deadline import Deadline
@@ -215,15 +216,6 @@ class Target:
         deadline = Deadline(self.timeout)
         deadline.at = self._started + self.timeout
         return deadline
-
-    def remaining(self) -> float | None:
-        """What is left of the command's deadline (``None``: no deadline), never below 0.25 s:
-        the probe that found the app and the client's calls share one ``--timeout``."""
-        if self.timeout is None:
-            return None
-        import time
-
-        return max(0.25, self.timeout - (time.monotonic() - self._started))
 
     @property
     def probe_timeout(self) -> float:
