@@ -66,14 +66,14 @@ class BiDi:
     ) -> BiDi:
         """Connect to ``ws://host:port/session`` and (by default) start a session."""
         url = f"ws://{host}:{port}/session"
+        opening = Deadline(timeout)  # the handshake and the new session share it
         # Firefox answers 400 to a handshake that carries an Origin header.
-        ws = WsConnection.open(
-            url, deadline=Deadline(timeout), suppress_origin=True, what="Firefox WebDriver BiDi"
-        )
+        ws = WsConnection.open(url, deadline=opening, suppress_origin=True, what="Firefox WebDriver BiDi")
         bidi = cls(ws, timeout=timeout)
         if new_session:
             try:
-                bidi.session_id = bidi.command("session.new", {"capabilities": {}})["sessionId"]
+                left = opening.remaining(0.05)
+                bidi.session_id = bidi.command("session.new", {"capabilities": {}}, timeout=left)["sessionId"]
             except BiDiError as exc:
                 bidi.close(end_session=False)
                 if exc.code == "session not created":
