@@ -12,9 +12,8 @@ arguments converted by the command's own parameter types (the CLI's validation: 
 refused before anything is sent), with ``--json`` on, and its output goes to a
 :class:`~tether.cli.render.Sink` — the data it emits is the tool's result, never text printed
 and parsed back. A failure is a tool error carrying tether's message and exit code, never a
-traceback. A
-command that writes an image (``igv snapshot``, ``firefox screenshot``) returns the image as
-MCP image content; its ``file`` may be left out (a temporary file is used). Commands that stop
+traceback. A command that writes an image (``igv snapshot``, ``firefox screenshot``) returns the
+image as MCP image content; its ``file`` may be left out (a temporary file is used). Commands that stop
 or destroy something are annotated ``destructiveHint`` and refused unless the server was
 started with ``--allow-destructive``. Options that stream until interrupted (``--follow``)
 and secret settings (keys come from the server's environment or config file) are not offered.
