@@ -11,7 +11,7 @@ import time
 import pytest
 
 from tether.deadline import Deadline
-from tether.errors import ProtocolError, Timeout, Unreachable
+from tether.errors import AuthError, ProtocolError, Timeout, Unreachable
 from tether.testing import (
     FakeServer,
     endless,
@@ -299,3 +299,31 @@ def test_a_large_marionette_frame_is_read_at_about_twice_its_size():
         conn.close()
     assert len(out[0][3]["value"]) == size
     assert peak < 2.3 * size, peak / size  # 2.85x before
+
+
+def test_the_websocket_fake_reads_masked_messages_and_answers_a_clients_close():
+    """tether.testing.FakeWebSocket: what a client sends arrives unmasked, in order; a close from
+    the client is answered (the client's close handshake completes) and ends the iteration."""
+    from tether.testing import FakeWebSocket
+    from tether.transport.ws import WsConnection
+
+    got: list = []
+
+    def handler(ws):
+        for message in ws:
+            got.append(message)
+            ws.send(message.upper())
+        got.append(("closed", ws.closed))
+
+    with FakeWebSocket(handler, refuse={"/no": 401}) as server:
+        ws = WsConnection.open(server.url + "/path?x=1", deadline=Deadline(2))
+        ws.send_text("hello " * 50, Deadline(2))  # 300 bytes: a 16-bit length header
+        assert ws.recv(Deadline(2)) == "HELLO " * 50
+        ws.send_json({"a": 1}, Deadline(2))
+        assert ws.recv(Deadline(2)) == '{"A": 1}'
+        ws.close()
+        assert server.settle(3)
+        with pytest.raises(AuthError):
+            WsConnection.open(server.url + "/no", deadline=Deadline(2))
+    assert got == ["hello " * 50, '{"a": 1}', ("closed", True)]
+    assert server.requests[0].path == "/path?x=1" and server.requests[0].header("upgrade") == "websocket"
