@@ -66,12 +66,16 @@ class BiDi:
     ) -> BiDi:
         """Connect to ``ws://host:port/session`` and (by default) start a session."""
         url = f"ws://{host}:{port}/session"
+        opening = Deadline(timeout)  # the handshake and the new session share it
         # Firefox answers 400 to a handshake that carries an Origin header.
-        ws = WsConnection.open(url, timeout=timeout, suppress_origin=True, what="Firefox WebDriver BiDi")
+        ws = WsConnection.open(url, deadline=opening, suppress_origin=True, what="Firefox WebDriver BiDi")
         bidi = cls(ws, timeout=timeout)
         if new_session:
             try:
-                bidi.session_id = session_id_of(bidi.command("session.new", {"capabilities": {}}))
+                left = opening.remaining(0.05)
+                bidi.session_id = session_id_of(
+                    bidi.command("session.new", {"capabilities": {}}, timeout=left)
+                )
             except BiDiError as exc:
                 bidi.close(end_session=False)
                 if exc.code == "session not created":
@@ -103,7 +107,7 @@ class BiDi:
         self._next_id += 1
         msg_id = self._next_id
         deadline = Deadline(timeout or self.timeout)
-        self.ws.send_json({"id": msg_id, "method": method, "params": params or {}}, timeout=deadline.seconds)
+        self.ws.send_json({"id": msg_id, "method": method, "params": params or {}}, deadline)
         while True:
             try:
                 msg = self._recv(deadline)
@@ -176,7 +180,9 @@ class Console:
     def __init__(
         self, url: str, *, timeout: float = 10.0, on_entry: Callable[[dict[str, Any]], Any] | None = None
     ) -> None:
-        ws = WsConnection.open(url, timeout=timeout, suppress_origin=True, what="Firefox WebDriver BiDi")
+        ws = WsConnection.open(
+            url, deadline=Deadline(timeout), suppress_origin=True, what="Firefox WebDriver BiDi"
+        )
         self._bidi = BiDi(ws, timeout=timeout)
         self.entries: list[dict[str, Any]] = []
         self.on_entry = on_entry

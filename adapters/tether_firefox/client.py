@@ -508,7 +508,7 @@ class Firefox(_Finder, NetworkMethods):
                     "--remote-debugging-port) and open the session with bidi=True",
                 )
             ws = WsConnection.open(
-                url, timeout=min(self.timeout, 10.0), suppress_origin=True, what="Firefox WebDriver BiDi"
+                url, deadline=Deadline(min(self.timeout, 10.0)), suppress_origin=True, what="Firefox WebDriver BiDi"
             )
             self._bidi = BiDi(ws, timeout=min(self.timeout, 10.0))
         return self._bidi
@@ -1083,18 +1083,30 @@ class Firefox(_Finder, NetworkMethods):
             self.switch_to_window(current, focus=False)
 
 
-def attach_located(locate: Callable[[], Endpoint], *, busy_wait: float = 3.0, **options: Any) -> Firefox:
+def attach_located(
+    locate: Callable[[], Endpoint],
+    *,
+    busy_wait: float = 3.0,
+    deadline: Deadline | None = None,
+    **options: Any,
+) -> Firefox:
     """The client for the Firefox ``locate()`` verifies (``FirefoxAdapter.attach``).
 
     Right after a session ends Firefox may refuse a new connection for a moment, which the
     probe sees as busy: ``locate`` is retried for up to ``busy_wait`` seconds, unless another
     client visibly holds the session, which the :class:`~tether.errors.Busy` error then names.
-    ``options`` go to :class:`Firefox` (``timeout`` is the command deadline).
+    ``options`` go to :class:`Firefox` (``timeout`` is the command deadline); with the command's
+    ``deadline``, the client's ``timeout`` is what the lookup (and its retries) left of it.
     """
     give_up, pause = time.monotonic() + busy_wait, 0.05
+    if deadline is not None:
+        give_up = min(give_up, deadline.at)
     while True:
         try:
-            return Firefox.from_endpoint(locate(), busy_wait=busy_wait, **options)
+            endpoint = locate()
+            if deadline is not None:
+                options["timeout"] = deadline.remaining(0.25)
+            return Firefox.from_endpoint(endpoint, busy_wait=busy_wait, **options)
         except Busy as exc:
             busy_port = exc.detail.get("port")
             here = is_loopback(exc.detail.get("host") or "127.0.0.1")  # not an ssh:// host's port

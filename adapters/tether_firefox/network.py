@@ -503,7 +503,11 @@ class Network:
     def open(cls, url: str, *, timeout: float = 10.0, body_cap: int = 1024 * 1024) -> Network:
         """Connect to the session's BiDi endpoint ``url`` and subscribe to its network events."""
         ws = WsConnection.open(
-            url, timeout=timeout, suppress_origin=True, what="Firefox WebDriver BiDi", max_message=MAX_MESSAGE
+            url,
+            deadline=Deadline(timeout),
+            suppress_origin=True,
+            what="Firefox WebDriver BiDi",
+            max_message=MAX_MESSAGE,
         )
         return cls(ws, timeout=timeout, body_cap=body_cap)
 
@@ -514,7 +518,7 @@ class Network:
             msg_id = self._next_id
             self._replies[msg_id] = []
         with self._send_lock:
-            self.ws.send_json({"id": msg_id, "method": method, "params": params}, timeout=5.0)
+            self.ws.send_json({"id": msg_id, "method": method, "params": params}, Deadline(5.0))
         return msg_id
 
     def command(

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import time
 
-from tether.testing import MARIONETTE_SESSION, FakeServer, marionette_handler
+from tether.testing import FakeServer
+from tether_firefox.testing import MARIONETTE_SESSION, marionette_handler
 
 
 def test_har_into_a_missing_directory_exits_2_before_connecting(cli, listener, tmp_path):

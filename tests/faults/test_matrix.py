@@ -23,19 +23,21 @@ from pathlib import Path
 import pytest
 
 from tether.testing import (
-    MARIONETTE_GREETING,
-    MARIONETTE_SESSION,
     FakeServer,
     endless,
     http_400,
     http_response,
     http_routes,
-    marionette_frame,
     read_lines,
-    read_marionette_command,
     replying,
     silent,
     trickling,
+)
+from tether_firefox.testing import (
+    MARIONETTE_GREETING,
+    MARIONETTE_SESSION,
+    marionette_frame,
+    read_marionette_command,
 )
 
 from .conftest import record

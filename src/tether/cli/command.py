@@ -206,8 +206,9 @@ class Target:
     _started: float = field(default_factory=lambda: __import__("time").monotonic())
 
     def deadline(self) -> Any:
-        """The command's deadline as a :class:`~tether.deadline.Deadline` (started with the
-        command, ``seconds`` = ``--timeout``), or ``None``: for clients that take one budget."""
+        """The command's one deadline as a :class:`~tether.deadline.Deadline` (started with the
+        command, ``seconds`` = ``--timeout``), or ``None`` without one: what :meth:`client` hands
+        the adapter's ``attach``, so the lookup and the client's calls share it."""
         if self.timeout is None:
             return None
         from ..deadline import Deadline
@@ -215,15 +216,6 @@ class Target:
         deadline = Deadline(self.timeout)
         deadline.at = self._started + self.timeout
         return deadline
-
-    def remaining(self) -> float | None:
-        """What is left of the command's deadline (``None``: no deadline), never below 0.25 s:
-        the probe that found the app and the client's calls share one ``--timeout``."""
-        if self.timeout is None:
-            return None
-        import time
-
-        return max(0.25, self.timeout - (time.monotonic() - self._started))
 
     @property
     def probe_timeout(self) -> float:
@@ -246,24 +238,14 @@ class Target:
         return self._endpoint
 
     def client(self, **options: Any) -> Any:
-        """The adapter's client for the verified app: the settings and the command deadline, plus
-        ``options``, reach it as ``tether.connect``'s ``client_options`` do."""
+        """The adapter's client for the verified app: the settings, plus ``options``, reach it as
+        ``tether.connect``'s ``client_options`` do, and the command's one deadline (``--timeout``,
+        started with the command) as ``deadline``. When and how the app is looked up is the
+        adapter's :meth:`~tether.adapter.Adapter.attach`: the core knows no app's ways."""
         from .. import registry
 
         opts = {**self.settings, **options}
-        if self.timeout is not None:
-            # One --timeout for the probe and every call: probe first, and the client gets what is
-            # left. A client that finds the app lazily (IGV's ``deferred``: bad input is refused
-            # before any connection) gets the whole deadline for its own calls.
-            if not options.get("deferred"):
-                from ..errors import Busy
-
-                try:
-                    self.endpoint()
-                except Busy:  # the adapter's attach looks again, its own way (Firefox waits for
-                    pass  # the session slot to free up, or names the client that holds it)
-            opts.setdefault("timeout", self.remaining() if self._endpoint is not None else self.timeout)
-        client = registry.get(self.app).attach(self.endpoint, **opts)
+        client = registry.get(self.app).attach(self.endpoint, deadline=self.deadline(), **opts)
         self._clients.append(client)
         return client
 
