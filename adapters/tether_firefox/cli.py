@@ -40,6 +40,14 @@ ChromeOpt = Annotated[
 ]
 
 
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Act at once: skip the wait for the element to be visible, enabled, stable and uncovered.",
+    ),
+]
+
 FrameOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -289,10 +297,13 @@ def find(
 
 
 @cmd("click", timeout=DEADLINE)
-def click(target: Target, selector: str, xpath: XPathOpt = False, frame: FrameOpt = None) -> None:
-    """Click the element matching SELECTOR (a dialog it opens is reported and left open)."""
+def click(
+    target: Target, selector: str, xpath: XPathOpt = False, force: ForceOpt = False, frame: FrameOpt = None
+) -> None:
+    """Click the element matching SELECTOR once it is there, visible, enabled, stable and not covered
+    (up to --timeout; exit 4 naming what blocks it). A dialog it opens is reported and left open."""
     with session(target) as ff, ff.frame(*_frames(frame)):
-        ff.click(selector, _by(xpath))
+        ff.click(selector, _by(xpath), force=force)
         _acted(target, ff, {"clicked": selector}, f"clicked {selector}", read=lambda: {"url": ff.url})
 
 
@@ -303,11 +314,12 @@ def type_(
     text: str,
     xpath: XPathOpt = False,
     clear: Annotated[bool, typer.Option("--clear", help="Clear the field first.")] = False,
+    force: ForceOpt = False,
     frame: FrameOpt = None,
 ) -> None:
-    """Type TEXT into the element matching SELECTOR."""
+    """Type TEXT into the element matching SELECTOR once it is visible, enabled and editable."""
     with session(target) as ff, ff.frame(*_frames(frame)):
-        ff.type(selector, text, _by(xpath), clear=clear)
+        ff.type(selector, text, _by(xpath), clear=clear, force=force)
         _acted(
             target,
             ff,
@@ -380,6 +392,86 @@ def wait(
     target.emit(data, text=f"found {selector}" if selector else data["title" if title else "url"])
 
 
+def _both(on: bool, off: bool, names: str) -> bool | None:
+    if on and off:
+        raise UsageError(f"{names} exclude each other")
+    return True if on else False if off else None
+
+
+@cmd("expect", timeout=10.0)
+def expect(
+    target: Target,
+    selector: Annotated[
+        str | None, typer.Argument(help="The element(s) the expectation is about (CSS, or --xpath).")
+    ] = None,
+    text: Annotated[
+        str | None, typer.Option("--text", help="Has this text (exact, whitespace normalised).")
+    ] = None,
+    contains: Annotated[str | None, typer.Option("--contains", help="Its text contains this.")] = None,
+    value: Annotated[str | None, typer.Option("--value", help="An input's value is this.")] = None,
+    count: Annotated[int | None, typer.Option("--count", help="This many elements match.", min=0)] = None,
+    visible: Annotated[bool, typer.Option("--visible", help="Is visible.")] = False,
+    hidden: Annotated[bool, typer.Option("--hidden", help="Is hidden (or absent).")] = False,
+    enabled: Annotated[bool, typer.Option("--enabled", help="Is enabled.")] = False,
+    disabled: Annotated[bool, typer.Option("--disabled", help="Is disabled.")] = False,
+    checked: Annotated[bool, typer.Option("--checked", help="Is checked.")] = False,
+    unchecked: Annotated[bool, typer.Option("--unchecked", help="Is not checked.")] = False,
+    attr: Annotated[
+        str | None,
+        typer.Option("--attr", help="Has attribute NAME=VALUE (NAME alone: has no such attribute)."),
+    ] = None,
+    title: Annotated[str | None, typer.Option("--title", help="The page's title is this.")] = None,
+    url: Annotated[str | None, typer.Option("--url", help="The page's URL is this.")] = None,
+    xpath: XPathOpt = False,
+    frame: FrameOpt = None,
+) -> None:
+    """Check the page, retrying until it holds or --timeout passes: exit 0 when met, 1 when not
+    (naming the expectation and the last value seen)."""
+    expected = {
+        "text": text,
+        "contains": contains,
+        "value": value,
+        "count": count,
+        "visible": _both(visible, hidden, "--visible and --hidden"),
+        "enabled": _both(enabled, disabled, "--enabled and --disabled"),
+        "checked": _both(checked, unchecked, "--checked and --unchecked"),
+    }
+    if attr is not None:
+        name, eq, want = attr.partition("=")
+        if not name:
+            raise UsageError(f"--attr takes NAME=VALUE (or NAME alone), not {attr!r}")
+        expected["attr"] = (name, want if eq else None)
+    expected = {k: v for k, v in expected.items() if v is not None}
+    page = {k: v for k, v in (("title", title), ("url", url)) if v is not None}
+    if selector is None and not page:
+        raise UsageError("expect what? a SELECTOR with --text/--count/--visible …, or --title/--url")
+    if selector is not None and page:
+        raise UsageError("expect either an element (SELECTOR) or --title/--url, not both")
+    if selector is not None and not expected:
+        raise UsageError(
+            f"expect what of {selector}? give --text, --contains, --value, --count, --visible, --hidden, "
+            "--enabled, --disabled, --checked, --unchecked or --attr"
+        )
+    if len(page) > 1:
+        raise UsageError("expect --title or --url, one at a time")
+    from .waiting import expectations, page_expectation
+
+    # refused before anything is sent: the same checks the client makes
+    said = (
+        [e.describe for e in expectations(**expected)]
+        if selector is not None
+        else [page_expectation(*next(iter(page.items()))).describe]
+    )
+    subject = selector or ("the title" if title is not None else "the URL")
+    what = f"{subject} {' and '.join(said)}"
+    with session(target) as ff, ff.frame(*_frames(frame)), target.progress(f"expecting {what}"):
+        if selector is not None:
+            seen = ff.expect(selector, by=_by(xpath), timeout=target.timeout, **expected)
+        else:
+            seen = ff.expect(timeout=target.timeout, **page)
+    target.emit({"expected": what, "met": True, "seen": seen}, text=f"ok: {what}")
+
+
 # ----------------------------------------------------------------------------- artifacts
 @cmd("screenshot", timeout=DEADLINE)
 def screenshot(
@@ -389,15 +481,19 @@ def screenshot(
     element: Annotated[
         str | None, typer.Option("--element", help="Only the element matching this CSS selector.")
     ] = None,
+    force: ForceOpt = False,
     frame: FrameOpt = None,
 ) -> None:
-    """Save a PNG of the viewport (default), the whole page (--full) or one element (--frame: of a frame)."""
+    """Save a PNG of the viewport (default), the whole page (--full) or one element, once it is
+    visible and stable (--frame: of a frame)."""
     if full and element:
         raise UsageError("--full and --element exclude each other")
     if frame and not element:
         raise UsageError("--frame needs --element (the viewport and the page are the top-level document's)")
+    if force and not element:
+        raise UsageError("--force is for --element (the viewport and the page need no waiting)")
     with session(target) as ff, ff.frame(*_frames(frame)):
-        data = ff.screenshot(file, full=full, element=element)
+        data = ff.screenshot(file, full=full, element=element, force=force)
     _written(target, file, data)
 
 
@@ -426,16 +522,29 @@ def press(
         ),
     ] = None,
     text: Annotated[str | None, typer.Option("--text", help="Type this text first.")] = None,
+    on: Annotated[
+        str | None,
+        typer.Option(
+            "--on",
+            help="Focus the element matching this CSS selector first (once it is visible and enabled).",
+        ),
+    ] = None,
+    force: ForceOpt = False,
     frame: FrameOpt = None,
 ) -> None:
-    """Press keys (and --text) on whatever has the focus; an unknown key name exits 2 before sending."""
+    """Press keys (and --text) on whatever has the focus, or on the --on element; an unknown key
+    name exits 2 before sending."""
     from .actions import parse_keys
 
     chords = list(keys or ())
     parse_keys(chords)  # every key checked before anything is sent
     if not chords and not text:
         raise UsageError("press what? give KEYS, --text, or both")
+    if force and on is None:
+        raise UsageError("--force is for --on (pressing on the focus waits for nothing)")
     with session(target) as ff, ff.frame(*_frames(frame)):
+        if on is not None:
+            ff.press(on=on, force=force)  # waits for it and focuses it
         chain = ff.actions()
         if text:
             chain.type(text)
@@ -445,10 +554,13 @@ def press(
 
 
 @cmd("hover", timeout=DEADLINE)
-def hover(target: Target, selector: str, xpath: XPathOpt = False, frame: FrameOpt = None) -> None:
-    """Rest the mouse over the element matching SELECTOR (a hover menu opens)."""
+def hover(
+    target: Target, selector: str, xpath: XPathOpt = False, force: ForceOpt = False, frame: FrameOpt = None
+) -> None:
+    """Rest the mouse over the element matching SELECTOR (a hover menu opens), once it is visible,
+    stable and not covered; scrolled into view first."""
     with session(target) as ff, ff.frame(*_frames(frame)):
-        ff.hover(ff.find(selector, _by(xpath)))
+        ff.hover(selector, _by(xpath), force=force)
         _acted(target, ff, {"hovering": selector}, f"hovering over {selector}")
 
 
@@ -457,11 +569,13 @@ def drag(
     target: Target,
     source: str,
     onto: Annotated[str, typer.Argument(metavar="TARGET")],
+    force: ForceOpt = False,
     frame: FrameOpt = None,
 ) -> None:
-    """Drag the element matching SOURCE onto the one matching TARGET (CSS selectors)."""
+    """Drag the element matching SOURCE onto the one matching TARGET (CSS selectors), once both
+    are visible, stable and not covered."""
     with session(target) as ff, ff.frame(*_frames(frame)):
-        ff.drag(source, onto)
+        ff.drag(source, onto, force=force)
         _acted(target, ff, {"dragged": source, "onto": onto}, f"dragged {source} onto {onto}")
 
 
@@ -486,14 +600,16 @@ def scroll(
         str | None,
         typer.Option("--by", help="Scroll by DX,DY CSS pixels (after reaching SELECTOR, if given)."),
     ] = None,
+    force: ForceOpt = False,
     frame: FrameOpt = None,
 ) -> None:
-    """Turn the mouse wheel: to an element, by an amount, or both; print the page's scroll position."""
+    """Turn the mouse wheel: to an element (once it is visible and stable), by an amount, or both;
+    print the page's scroll position."""
     dx, dy = _pair(by, "--by") or (0, 0)
     if selector is None and by is None:
         raise UsageError("scroll where? give a SELECTOR, --by DX,DY, or both")
     with session(target) as ff, ff.frame(*_frames(frame)):
-        ff.scroll(selector, dx, dy)
+        ff.scroll(selector, dx, dy, force=force)
         _acted(
             target,
             ff,

@@ -14,8 +14,9 @@ time: while another client holds it, :class:`~tether.errors.Busy` is raised.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,17 +32,37 @@ from tether.image import PNG
 from .marionette import (
     ELEMENT_KEY,
     SHADOW_KEY,
+    ElementClickIntercepted,
+    ElementNotInteractable,
+    InvalidSelector,
+    JavascriptError,
     Marionette,
     MarionetteError,
     NoSuchAlert,
     NoSuchElement,
     PageLoadTimeout,
     SessionNotCreated,
+    StaleElementReference,
     UnexpectedAlertOpen,
     UnsupportedOperation,
     busy_error,
     dialog_type,
     likely_holder,
+)
+from .timeouts import Timeouts
+from .waiting import (
+    ACTIONABLE,
+    CHECKS,
+    STATE,
+    ActionTimeout,
+    ExpectationFailed,
+    action_timeout,
+    attr_names,
+    expectation_failed,
+    expectations,
+    locator,
+    page_expectation,
+    seconds,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,7 +80,6 @@ CSS, XPATH, LINK_TEXT, PARTIAL_LINK_TEXT, TAG_NAME, ID, NAME = (
     "id",
     "name",
 )
-MARGIN = 5.0  # seconds the client waits beyond Firefox's own page-load/script timeouts
 #: commands that may wait for a page load (Firefox's pageLoad timeout bounds them)
 NAVIGATING = frozenset(
     {
@@ -175,8 +195,14 @@ class Element(_Finder):
 
     @property
     def rect(self) -> dict[str, float]:
-        """The element's position and size (``x``, ``y``, ``width``, ``height``) in CSS pixels."""
-        return self._req("WebDriver:GetElementRect")
+        """The element's position and size (``x``, ``y``, ``width``, ``height``) in CSS pixels,
+        relative to the document (Firefox also reports ``top``/``left``/``right``/``bottom``,
+        which are left out: they repeat these)."""
+        got = self._req("WebDriver:GetElementRect")
+        try:
+            return {k: float(got[k]) for k in ("x", "y", "width", "height")}
+        except (KeyError, TypeError, ValueError):
+            raise ProtocolError(f"Firefox answered WebDriver:GetElementRect with {got!r}") from None
 
     def attr(self, name: str) -> str | None:
         """The element's attribute ``name`` (``None`` when absent)."""
@@ -211,17 +237,18 @@ class Element(_Finder):
             return ShadowRoot(self.ff, value[SHADOW_KEY])
         raise MarionetteError(f"expected a shadow root reference, got {value!r}")
 
-    def click(self) -> None:
-        """Click the element (scrolled into view first, as a user would)."""
-        self._req("WebDriver:ElementClick")
+    def click(self, *, force: bool = False, timeout: float | None = None) -> None:
+        """Click the element once it is actionable (visible, enabled, stable, scrolled into view,
+        not covered: see :mod:`tether_firefox.waiting`); ``force`` clicks at once."""
+        self.ff.click(self, force=force, timeout=timeout)
 
-    def type(self, text: str) -> None:
-        """Type ``text`` into the element (appending to what it holds)."""
-        self._req("WebDriver:ElementSendKeys", text=text)
+    def type(self, text: str, *, force: bool = False, timeout: float | None = None) -> None:
+        """Type ``text`` into the element (appending to what it holds), once it is editable."""
+        self.ff.type(self, text, force=force, timeout=timeout)
 
-    def clear(self) -> None:
-        """Empty an input or textarea."""
-        self._req("WebDriver:ElementClear")
+    def clear(self, *, force: bool = False, timeout: float | None = None) -> None:
+        """Empty an input or textarea, once it is editable."""
+        self.ff.clear(self, force=force, timeout=timeout)
 
     def describe(self) -> dict[str, Any]:
         """What a person needs to recognise the element once its reference is gone: tag, a
@@ -235,9 +262,9 @@ class Element(_Finder):
         selector = tag + (f"#{ident}" if ident else "") + "".join(f".{c}" for c in classes)
         return {"element": selector, "tag": tag, "text": str(text).strip()}
 
-    def screenshot(self) -> PNG:
-        """A PNG of just this element."""
-        return self.ff.screenshot(element=self)
+    def screenshot(self, *, force: bool = False, timeout: float | None = None) -> PNG:
+        """A PNG of just this element (once it is visible and stable)."""
+        return self.ff.screenshot(element=self, force=force, timeout=timeout)
 
 
 @dataclass
@@ -323,24 +350,33 @@ class Firefox(_Finder):
         host: str = "127.0.0.1",
         port: int = 2828,
         *,
-        timeout: float = 30.0,
+        timeouts: Timeouts | Mapping[str, Any] | float | None = None,
+        timeout: float | None = None,
         page_load_timeout: float | None = None,
         script_timeout: float | None = None,
         implicit_wait: float | None = None,
         capabilities: dict[str, Any] | None = None,
         chrome: bool = False,
-        connect_timeout: float = 5.0,
-        busy_wait: float = 3.0,
+        connect_timeout: float | None = None,
+        busy_wait: float | None = None,
         endpoint: Endpoint | None = None,
         console: bool | Callable[[dict[str, Any]], Any] = False,
         budget: float | Deadline | None = None,
     ) -> None:
         self.host, self.port = host, port
-        self.timeout = timeout
+        #: every time limit of this client (:class:`~tether_firefox.timeouts.Timeouts`); the old
+        #: keywords (``timeout``, ``page_load_timeout`` …) set its fields
+        self.timing = Timeouts.of(
+            timeouts,
+            timeout=timeout,
+            page_load_timeout=page_load_timeout,
+            script_timeout=script_timeout,
+            implicit_wait=implicit_wait,
+            connect_timeout=connect_timeout,
+            busy_wait=busy_wait,
+        )
         self._budget = Deadline(budget) if isinstance(budget, (int, float)) else budget
         self.endpoint = endpoint
-        self.connect_timeout = connect_timeout
-        self.busy_wait = busy_wait
         self.chrome = chrome
         self._caps_request: dict[str, Any] = dict(capabilities or {})
         # A dialog stays open until someone answers it on purpose: Firefox's default would dismiss it
@@ -350,15 +386,34 @@ class Firefox(_Finder):
         self._console: Console | None = None
         if console:  # the same session over WebDriver BiDi, for log.entryAdded
             self._caps_request["webSocketUrl"] = True
-        wanted = {"pageLoad": page_load_timeout, "script": script_timeout, "implicit": implicit_wait}
-        timeouts = {k: int(v * 1000) for k, v in wanted.items() if v is not None}
-        if timeouts:
-            self._caps_request["timeouts"] = {**self._caps_request.get("timeouts", {}), **timeouts}
+        session_timeouts = self.timing.session()
+        if session_timeouts:
+            self._caps_request["timeouts"] = {**self._caps_request.get("timeouts", {}), **session_timeouts}
         self._m: Marionette | None = None
         self.session_id: str | None = None
         self.capabilities: dict[str, Any] = {}
         # Firefox's defaults, replaced by what NewSession reports.
         self._timeouts = {"pageLoad": 300_000, "script": 30_000, "implicit": 0}
+
+    # the old names of three Timeouts fields, kept readable and settable
+    @property
+    def timeout(self) -> float:
+        """The command deadline, seconds (``timing.command``)."""
+        return self.timing.command
+
+    @timeout.setter
+    def timeout(self, value: float) -> None:
+        self.timing = self.timing.with_(command=value)
+
+    @property
+    def connect_timeout(self) -> float:
+        """``timing.connect``."""
+        return self.timing.connect
+
+    @property
+    def busy_wait(self) -> float:
+        """``timing.busy_wait``."""
+        return self.timing.busy_wait
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
@@ -518,11 +573,11 @@ class Firefox(_Finder):
 
     def _deadline_for(self, name: str) -> float:
         if name in NAVIGATING:
-            return max(self.timeout, self._timeouts.get("pageLoad", 0) / 1000 + MARGIN)
+            return max(self.timeout, self._timeouts.get("pageLoad", 0) / 1000 + self.timing.margin)
         if name in SCRIPTS:
-            return max(self.timeout, self._timeouts.get("script", 0) / 1000 + MARGIN)
+            return max(self.timeout, self._timeouts.get("script", 0) / 1000 + self.timing.margin)
         if name in FINDING:
-            return max(self.timeout, self._timeouts.get("implicit", 0) / 1000 + MARGIN)
+            return max(self.timeout, self._timeouts.get("implicit", 0) / 1000 + self.timing.margin)
         return self.timeout
 
     def call(self, name: str, params: dict | None = None, *, timeout: float | None = None) -> Any:
@@ -577,16 +632,224 @@ class Firefox(_Finder):
             return Element(self, value[ELEMENT_KEY])
         raise MarionetteError(f"expected an element reference, got {value!r}")
 
-    def click(self, selector: str, by: str = CSS) -> None:
-        """Click the element matching ``selector``."""
-        self.find(selector, by).click()
+    # -- auto-waiting actions -------------------------------------------------------------
+    def _poll_deadline(self, timeout: float | None, default: float) -> Deadline:
+        """How long a retrying step (an action's checks, ``expect``, ``wait_for``) may poll:
+        ``timeout`` (else ``default``), ended early enough within the budget (a CLI command's
+        ``--timeout``) for the last read, the action and closing the session to fit."""
+        deadline = Deadline(default if timeout is None else timeout)
+        if self._budget is not None:
+            end = self._budget.at - min(1.0, self._budget.seconds * 0.15)
+            if end < deadline.at:
+                deadline.at = max(time.monotonic(), end)
+        return deadline
 
-    def type(self, selector: str, text: str, by: str = CSS, *, clear: bool = False) -> None:
-        """Type ``text`` into the element matching ``selector`` (after clearing it, with ``clear``)."""
-        el = self.find(selector, by)
-        if clear:
-            el.clear()
-        el.type(text)
+    def _target(self, target: Element | str, by: str) -> tuple[dict[str, Any], str]:
+        if isinstance(target, Element):
+            return {"els": [target]}, "the element"
+        if not isinstance(target, str) or not target.strip():
+            raise UsageError(f"an element action needs a selector or an Element, not {target!r}")
+        return locator(target, by), target
+
+    def _actionable(
+        self,
+        target: Element | str,
+        by: str,
+        action: str,
+        *,
+        force: bool,
+        deadline: Deadline,
+        started: float,
+    ) -> Element:
+        """Poll the checks of ``action`` (:data:`~tether_firefox.waiting.CHECKS`), one script a
+        try, until they pass (the element is returned) or ``deadline`` passes
+        (:class:`~tether_firefox.waiting.ActionTimeout`). ``force``: no checks, no waiting."""
+        loc, name = self._target(target, by)
+        opts = {"checks": list(CHECKS[action]), "force": force}
+        last: dict[str, Any] | None = None
+        pause = 0.02
+        while True:
+            left = deadline.remaining()
+            try:
+                got = self._from_wire(
+                    self.request(
+                        "WebDriver:ExecuteAsyncScript",
+                        {"script": ACTIONABLE, "args": [loc, opts]},
+                        timeout=max(left, 0.5) + 1.0,
+                    )
+                )
+            except StaleElementReference as exc:
+                raise StaleElementReference(
+                    f"cannot {action} the element: the page replaced or removed it",
+                    code=exc.code,
+                    app_message=exc.app_message,
+                    hint="give the action a selector (ff.click('#save')): it is looked up again on every try",
+                ) from exc
+            if not isinstance(got, dict):
+                raise ProtocolError(f"the actionability check returned {got!r}")
+            if got.get("ok") and isinstance(got.get("element"), Element):
+                return got["element"]
+            if got.get("check") == "selector":
+                raise InvalidSelector(
+                    f"{name!r} is not a valid selector: {got.get('detail')}", code="invalid selector"
+                )
+            if got.get("check") == "script":
+                raise JavascriptError(
+                    f"the actionability check failed: {got.get('detail')}", code="javascript error"
+                )
+            last = got
+            if force:  # force waits for nothing, not even the element
+                raise NoSuchElement(
+                    f"cannot {action} {name}: {name} {got.get('detail')}", code="no such element"
+                )
+            if deadline.remaining() <= pause:
+                if isinstance(target, Element):
+                    with contextlib.suppress(TetherError):
+                        name = target.describe()["element"]
+                raise action_timeout(action, name, last, time.monotonic() - started)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
+
+    def _act(
+        self,
+        action: str,
+        target: Element | str,
+        by: str,
+        do: Callable[[Element], Any],
+        *,
+        force: bool = False,
+        timeout: float | None = None,
+        deadline: Deadline | None = None,
+    ) -> Any:
+        """Wait until ``target`` is actionable for ``action``, then ``do(element)`` once. Firefox's
+        own refusal of a click (covered, not interactable, stale) right after the checks passed
+        means nothing happened: the checks run again while time is left."""
+        started = time.monotonic()
+        deadline = deadline or self._poll_deadline(timeout, self.timing.command)
+        while True:
+            el = self._actionable(target, by, action, force=force, deadline=deadline, started=started)
+            try:
+                return do(el)
+            except (ElementClickIntercepted, ElementNotInteractable, StaleElementReference):
+                if force or deadline.expired or isinstance(target, Element):
+                    raise
+                time.sleep(0.05)
+
+    def click(
+        self, target: Element | str, by: str = CSS, *, force: bool = False, timeout: float | None = None
+    ) -> None:
+        """Click the element matching ``target`` (a selector, or an :class:`Element`) once it is
+        actionable: attached, visible, enabled, scrolled into view, stable and not covered
+        (:mod:`tether_firefox.waiting`); waits up to ``timeout`` (``timing.command``), then
+        :class:`~tether_firefox.waiting.ActionTimeout` (exit 4) names what blocks it.
+        ``force=True`` clicks at once (Firefox's own WebDriver checks still apply).
+
+        >>> ff.click("#save")            # waits for the button the page adds later   # doctest: +SKIP
+        """
+        self._act("click", target, by, lambda el: self.request("WebDriver:ElementClick", {"id": el.id}),
+                  force=force, timeout=timeout)  # fmt: skip
+
+    def type(
+        self,
+        target: Element | str,
+        text: str,
+        by: str = CSS,
+        *,
+        clear: bool = False,
+        force: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        """Type ``text`` into the element matching ``target`` (after clearing it, with ``clear``),
+        once it is visible, enabled, editable and stable. A file input takes a path as soon as it
+        is there (hidden or not)."""
+
+        def do(el: Element) -> None:
+            if clear:
+                self.request("WebDriver:ElementClear", {"id": el.id})
+            self.request("WebDriver:ElementSendKeys", {"id": el.id, "text": text})
+
+        self._act("type", target, by, do, force=force, timeout=timeout)
+
+    def clear(
+        self, target: Element | str, by: str = CSS, *, force: bool = False, timeout: float | None = None
+    ) -> None:
+        """Empty the input or textarea matching ``target``, once it is visible, enabled and editable."""
+        self._act("clear", target, by, lambda el: self.request("WebDriver:ElementClear", {"id": el.id}),
+                  force=force, timeout=timeout)  # fmt: skip
+
+    # -- expect ----------------------------------------------------------------------------
+    def expect(
+        self,
+        selector: str | None = None,
+        *,
+        by: str = CSS,
+        text: str | re.Pattern[str] | None = None,
+        contains: str | re.Pattern[str] | None = None,
+        value: str | re.Pattern[str] | None = None,
+        count: int | None = None,
+        visible: bool | None = None,
+        enabled: bool | None = None,
+        checked: bool | None = None,
+        attr: tuple[str, Any] | Mapping[str, Any] | None = None,
+        title: str | re.Pattern[str] | None = None,
+        url: str | re.Pattern[str] | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Assert, retrying until it holds or ``timeout`` (``timing.expect``, 5 s) passes, that the
+        first element matching ``selector`` has ``text`` (exact after whitespace normalisation),
+        ``contains`` some text, has ``value``, is ``visible``/``enabled``/``checked`` (or not),
+        has ``attr=(name, value)`` (``None``: no such attribute), or that ``count`` elements
+        match; or that the page has ``title`` or ``url`` (exact). A compiled ``re`` pattern is
+        searched for instead. Several at once must all hold. Returns what was read last.
+
+        Not met in time: :class:`~tether_firefox.waiting.ExpectationFailed` (exit 1, an
+        ``AssertionError``): ``expected #status to have text 'Done'; last seen 'Loading' (waited 5 s)``.
+
+        >>> ff.click("#load"); ff.expect("#status", text="Done"); ff.expect("li", count=3)   # doctest: +SKIP
+        >>> ff.expect(title=re.compile("Dashboard"))                                         # doctest: +SKIP
+        """
+        page = {k: v for k, v in (("title", title), ("url", url)) if v is not None}
+        if selector is not None and page:
+            raise UsageError("expect either an element (a selector) or the page's title/url, not both")
+        if selector is None:
+            if len(page) != 1:
+                raise UsageError("expect what? a selector and what it should be, or title= or url=")
+            ((kind, expected),) = page.items()
+            checks = [page_expectation(kind, expected)]
+            subject = "the title" if kind == "title" else "the URL"
+
+            def read() -> dict[str, Any]:
+                return {kind: self.title if kind == "title" else self.url}
+
+        else:
+            checks = expectations(
+                text=text, contains=contains, value=value, count=count,
+                visible=visible, enabled=enabled, checked=checked, attr=attr,
+            )  # fmt: skip
+            loc, subject = locator(selector, by), selector
+            names = attr_names(attr)
+
+            def read() -> dict[str, Any]:
+                got = self.execute(STATE, [loc, names])
+                if not isinstance(got, dict):
+                    raise ProtocolError(f"reading {selector} returned {got!r}")
+                if "error" in got:
+                    raise InvalidSelector(f"{selector!r} is not a valid selector: {got['error']}",
+                                          code="invalid selector")  # fmt: skip
+                return got
+
+        started = time.monotonic()
+        deadline = self._poll_deadline(timeout, self.timing.expect)
+        pause = 0.02
+        while True:
+            state = read()
+            failing = next((c for c in checks if not c.met(state)), None)
+            if failing is None:
+                return state
+            if deadline.remaining() <= pause:
+                raise expectation_failed(subject, failing, state, time.monotonic() - started)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
     # -- scripts ---------------------------------------------------------------------------
     def execute(
@@ -633,14 +896,20 @@ class Firefox(_Finder):
         interval: float = 0.1,
         what: str = "the condition",
     ) -> Any:
-        """Poll ``condition()`` until it returns something truthy; raise a timeout (exit 4) otherwise."""
-        end = time.monotonic() + timeout
+        """Poll ``condition()`` until it returns something truthy; raise a timeout (exit 4) otherwise,
+        saying what it waited for (``what``). Within a CLI command's budget the polling stops in
+        time for that message: Firefox answered every poll, so the error is never "no answer"."""
+        started = time.monotonic()
+        deadline = self._poll_deadline(timeout, timeout)
         while True:
             value = condition()
             if value:
                 return value
-            if time.monotonic() + interval > end:
-                raise PageLoadTimeout(f"waited {timeout:g} s for {what}", code="timeout")
+            if deadline.remaining() <= interval:
+                waited = time.monotonic() - started
+                raise PageLoadTimeout(
+                    f"waited {seconds(waited)} for {what}: it did not come", code="timeout", hint=None
+                )
             time.sleep(interval)
 
     def wait_for(
@@ -682,15 +951,22 @@ class Firefox(_Finder):
 
     # -- artifacts -------------------------------------------------------------------------
     def screenshot(
-        self, path: str | Path | None = None, *, full: bool = False, element: Element | str | None = None
+        self,
+        path: str | Path | None = None,
+        *,
+        full: bool = False,
+        element: Element | str | None = None,
+        force: bool = False,
+        timeout: float | None = None,
     ) -> PNG:
-        """A PNG of the viewport (default), the whole document (``full``) or one element.
+        """A PNG of the viewport (default), the whole document (``full``) or one element (once
+        it is visible and stable; ``force``: at once).
 
         Written to ``path`` when given; the PNG bytes are returned either way.
         """
         params: dict[str, Any] = {"full": bool(full), "hash": False}
         if element is not None:
-            el = self.find(element) if isinstance(element, str) else element
+            el = self._act("screenshot", element, CSS, lambda found: found, force=force, timeout=timeout)
             params = {"id": el.id, "full": False, "hash": False}
         import base64
 
@@ -765,34 +1041,73 @@ class Firefox(_Finder):
 
         return Actions(self)
 
-    def _el(self, target: Element | str) -> Element:
-        return self.find(target) if isinstance(target, str) else target
+    def press(
+        self,
+        *chords: str,
+        on: Element | str | None = None,
+        by: str = CSS,
+        force: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        """Press keys on whatever has the focus: ``ff.press("Control+a", "Delete")``; with ``on``,
+        focus that element first, once it is visible and enabled."""
+        from .actions import parse_keys
 
-    def press(self, *chords: str) -> None:
-        """Press keys on whatever has the focus: ``ff.press("Control+a", "Delete")``."""
+        parse_keys(chords)  # an unknown key is refused before anything waits or is sent
+        if on is not None:
+            self._act("press", on, by, lambda el: self.execute("arguments[0].focus()", [el]),
+                      force=force, timeout=timeout)  # fmt: skip
         self.actions().press(*chords).perform()
 
-    def hover(self, target: Element | str) -> None:
-        """Rest the mouse over an element (a hover menu opens)."""
-        self.actions().hover(self._el(target)).perform()
+    def hover(
+        self, target: Element | str, by: str = CSS, *, force: bool = False, timeout: float | None = None
+    ) -> None:
+        """Rest the mouse over an element (a hover menu opens), once it is visible, stable and
+        not covered; one outside the viewport is scrolled into view first."""
+        self._act(
+            "hover", target, by, lambda el: self.actions().hover(el).perform(), force=force, timeout=timeout
+        )
 
-    def drag(self, source: Element | str, target: Element | str) -> None:
-        """Drag ``source`` onto ``target``.
+    def drag(
+        self,
+        source: Element | str,
+        target: Element | str,
+        *,
+        force: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        """Drag ``source`` onto ``target``, once both are actionable (visible, stable, not covered;
+        the source enabled).
 
         A ``draggable="true"`` source gets the HTML5 drag events (``dragstart`` … ``drop`` …
         ``dragend``, one ``DataTransfer`` throughout) dispatched in the page: Firefox's actions
         start a native drag session for it that never reaches the drop (measured on ESR 153,
         headless). Anything else is dragged with the mouse (press, move, release).
         """
-        src, dst = self._el(source), self._el(target)
-        if src.attr("draggable") == "true":
-            self.execute(HTML5_DRAG, [src, dst])
-        else:
-            self.actions().drag(src, dst).perform()
+        started = time.monotonic()
+        deadline = self._poll_deadline(timeout, self.timing.command)
 
-    def scroll(self, target: Element | str | None = None, dx: int = 0, dy: int = 0) -> None:
+        def onto(src: Element) -> None:
+            dst = self._actionable(target, CSS, "drop", force=force, deadline=deadline, started=started)
+            if src.attr("draggable") == "true":
+                self.execute(HTML5_DRAG, [src, dst])
+            else:
+                self.actions().drag(src, dst).perform()
+
+        self._act("drag", source, CSS, onto, force=force, deadline=deadline)
+
+    def scroll(
+        self,
+        target: Element | str | None = None,
+        dx: int = 0,
+        dy: int = 0,
+        *,
+        force: bool = False,
+        timeout: float | None = None,
+    ) -> None:
         """Turn the mouse wheel over the page: by (``dx``, ``dy``) CSS pixels, or, for ``target``,
-        as far as it takes to bring the element to the middle of the viewport (plus ``dx``, ``dy``).
+        as far as it takes to bring the element to the middle of the viewport (plus ``dx``, ``dy``),
+        once it is visible and stable.
 
         Firefox refuses a wheel over an element outside the viewport ("move target out of bounds"),
         so the wheel turns over the viewport and the distance is measured first.
@@ -802,7 +1117,7 @@ class Firefox(_Finder):
                 "const r = arguments[0].getBoundingClientRect();"
                 "return [Math.round(r.x + r.width / 2 - innerWidth / 2),"
                 " Math.round(r.y + r.height / 2 - innerHeight / 2)];",
-                [self._el(target)],
+                [self._act("scroll", target, CSS, lambda el: el, force=force, timeout=timeout)],
             )
             dx, dy = dx + int(off[0]), dy + int(off[1])
         self.actions().scroll(None, dx, dy).perform()
@@ -975,7 +1290,9 @@ class Firefox(_Finder):
             self.switch_to_window(current, focus=False)
 
 
-def attach_located(locate: Callable[[], Endpoint], *, busy_wait: float = 3.0, **options: Any) -> Firefox:
+def attach_located(
+    locate: Callable[[], Endpoint], *, busy_wait: float | None = None, **options: Any
+) -> Firefox:
     """The client for the Firefox ``locate()`` verifies (``FirefoxAdapter.attach``).
 
     Right after a session ends Firefox may refuse a new connection for a moment, which the
@@ -983,6 +1300,8 @@ def attach_located(locate: Callable[[], Endpoint], *, busy_wait: float = 3.0, **
     client visibly holds the session, which the :class:`~tether.errors.Busy` error then names.
     ``options`` go to :class:`Firefox` (``timeout`` is the command deadline).
     """
+    if busy_wait is None:
+        busy_wait = Timeouts.of(options.get("timeouts")).busy_wait
     give_up, pause = time.monotonic() + busy_wait, 0.05
     while True:
         try:
@@ -1007,13 +1326,16 @@ def attach(host: str | None = None, port: int | None = None, **options: Any) -> 
 __all__ = [
     "CSS",
     "XPATH",
+    "ActionTimeout",
     "Alert",
     "Dialog",
     "Element",
+    "ExpectationFailed",
     "Firefox",
     "NoSuchElement",
     "NotFound",
     "ShadowRoot",
+    "Timeouts",
     "attach",
     "attach_located",
 ]
