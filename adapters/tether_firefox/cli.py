@@ -67,7 +67,7 @@ def session(target: Target, *, chrome: bool = False) -> "Firefox":
     A Firefox tether launched with --accept-insecure-certs gets sessions that accept them."""
     deadline = target.timeout if target.timeout is not None else DEADLINE
     budget = {"budget": target.deadline()} if target.timeout is not None else {}
-    return target.client(page_load_timeout=deadline, script_timeout=deadline, chrome=chrome, **budget)
+    return target.client(timeouts={"page_load": deadline, "script": deadline}, chrome=chrome, **budget)
 
 
 def _by(xpath: bool) -> str:
@@ -111,7 +111,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Element):
         return value.describe()
     if isinstance(value, ShadowRoot):
-        return {"shadow_root": value.id}
+        return value.describe()
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
@@ -224,10 +224,16 @@ def quit_(
 # ----------------------------------------------------------------------------- navigation
 @cmd("navigate", timeout=DEADLINE)
 def navigate(target: Target, url: str) -> None:
-    """Load URL and wait for the page."""
+    """Load URL and wait for the page (the path of an existing file loads as its file:// URL)."""
+    from .client import resolve_url
+
+    # a bad URL is refused before connecting; a file path here means nothing to Firefox over SSH
+    url = resolve_url(url, local=not (target.host or "").startswith("ssh://"))
     with session(target) as ff:
-        ff.navigate(url)
-        _acted(target, ff, {"url": url}, lambda d: d["url"], read=lambda: {"url": ff.url, "title": ff.title})
+        loaded = ff.navigate(url)
+        _acted(
+            target, ff, {"url": loaded}, lambda d: d["url"], read=lambda: {"url": ff.url, "title": ff.title}
+        )
 
 
 def _history(step: str, doc: str):
@@ -686,10 +692,22 @@ def cookies_delete(
         str | None, typer.Argument(help="The cookie (default: every cookie of the page).")
     ] = None,
 ) -> None:
-    """Delete a cookie (or all of the page's cookies)."""
+    """Delete a cookie (or all of the page's cookies); exit 1 when the page has no cookie NAME."""
+    from .marionette import NoSuchCookie
+
     with session(target) as ff:
-        ff.delete_cookie(name)
-    target.emit({"deleted": name or "all"}, text=f"deleted {name or 'all cookies'}")
+        deleted = ff.delete_cookie(name)
+    if name is not None and not deleted:
+        raise NoSuchCookie(
+            f"no cookie named {name!r} on this page: nothing deleted",
+            code="no such cookie",
+            hint="`tether firefox cookies list` shows the page's cookies",
+        )
+    if name is not None:
+        target.emit({"deleted": name, "count": 1}, text=f"deleted cookie {name}")
+    else:
+        said = f"deleted {deleted} cookie{'s' if deleted != 1 else ''}" if deleted else "no cookies to delete"
+        target.emit({"deleted": "all", "count": deleted}, text=said)
 
 
 # ----------------------------------------------------------------------------- windows

@@ -280,6 +280,18 @@ class ShadowRoot(_Finder):
         """The shadow root as WebDriver sends it (a reference, for script arguments)."""
         return {SHADOW_KEY: self.id}
 
+    def describe(self) -> dict[str, Any]:
+        """What a person recognises once the reference is gone: the host it belongs to
+        (``my-card#card``), its mode and its text."""
+        info = self.ff.execute(
+            "const r = arguments[0], e = r.host;"
+            "return [e.localName, e.id, Array.from(e.classList || []), r.mode, r.textContent || ''];",
+            [self],
+        )
+        tag, ident, classes, mode, text = info
+        host = tag + (f"#{ident}" if ident else "") + "".join(f".{c}" for c in classes)
+        return {"shadow_root": host, "mode": mode, "text": " ".join(str(text).split())}
+
     def _find_params(self) -> dict[str, Any]:
         return {"shadowRoot": self.id}
 
@@ -595,9 +607,13 @@ class Firefox(_Finder):
         return m.request(name, _to_wire(params) if params else None, deadline=wait)
 
     # -- navigation ------------------------------------------------------------------------
-    def navigate(self, url: str) -> None:
-        """Load ``url`` and wait for it (per the session's page-load strategy)."""
+    def navigate(self, url: str) -> str:
+        """Load ``url`` and wait for it (per the session's page-load strategy); returns the URL
+        loaded. A path of an existing file (``page.html``, ``./out/report.html``, ``/tmp/x.html``)
+        becomes its ``file://`` URL when Firefox runs on this machine (:func:`resolve_url`)."""
+        url = resolve_url(url, local=self.machine is None and is_loopback(self.host))
         self.request("WebDriver:Navigate", {"url": url})
+        return url
 
     def back(self) -> None:
         """Go back one page in the window's history."""
@@ -702,12 +718,12 @@ class Firefox(_Finder):
                 raise NoSuchElement(
                     f"cannot {action} {name}: {name} {got.get('detail')}", code="no such element"
                 )
-            if deadline.remaining() <= pause:
+            if deadline.expired:
                 if isinstance(target, Element):
                     with contextlib.suppress(TetherError):
                         name = target.describe()["element"]
                 raise action_timeout(action, name, last, time.monotonic() - started)
-            time.sleep(pause)
+            time.sleep(min(pause, deadline.remaining()))  # the last try is at the deadline
             pause = min(pause * 2, 0.1)
 
     def _act(
@@ -846,9 +862,9 @@ class Firefox(_Finder):
             failing = next((c for c in checks if not c.met(state)), None)
             if failing is None:
                 return state
-            if deadline.remaining() <= pause:
+            if deadline.expired:
                 raise expectation_failed(subject, failing, state, time.monotonic() - started)
-            time.sleep(pause)
+            time.sleep(min(pause, deadline.remaining()))
             pause = min(pause * 2, 0.1)
 
     # -- scripts ---------------------------------------------------------------------------
@@ -905,12 +921,12 @@ class Firefox(_Finder):
             value = condition()
             if value:
                 return value
-            if deadline.remaining() <= interval:
+            if deadline.expired:
                 waited = time.monotonic() - started
                 raise PageLoadTimeout(
                     f"waited {seconds(waited)} for {what}: it did not come", code="timeout", hint=None
                 )
-            time.sleep(interval)
+            time.sleep(min(interval, deadline.remaining()))
 
     def wait_for(
         self,
@@ -998,12 +1014,18 @@ class Firefox(_Finder):
         """The current page's cookie ``name``, or ``None`` when it has none of that name."""
         return next((c for c in self.cookies() if c.get("name") == name), None)
 
-    def delete_cookie(self, name: str | None = None) -> None:
-        """Delete the cookie ``name``, or every cookie of the page when ``name`` is None."""
+    def delete_cookie(self, name: str | None = None) -> int:
+        """Delete the cookie ``name``, or every cookie of the page when ``name`` is None; returns
+        how many there were (0: the page had no such cookie, and nothing was deleted)."""
         if name is None:
-            self.request("WebDriver:DeleteAllCookies")
-        else:
-            self.request("WebDriver:DeleteCookie", {"name": name})
+            there = len(self.cookies())
+            if there:
+                self.request("WebDriver:DeleteAllCookies")
+            return there
+        if self.get_cookie(name) is None:
+            return 0
+        self.request("WebDriver:DeleteCookie", {"name": name})
+        return 1
 
     # -- windows ---------------------------------------------------------------------------
     @property
@@ -1290,6 +1312,58 @@ class Firefox(_Finder):
             self.switch_to_window(current, focus=False)
 
 
+#: schemes Firefox navigates to; anything else before a colon is probably not meant as a scheme
+URL_SCHEMES = frozenset(
+    {
+        "http",
+        "https",
+        "file",
+        "about",
+        "data",
+        "blob",
+        "javascript",
+        "view-source",
+        "moz-extension",
+        "resource",
+    }
+)
+
+
+def resolve_url(url: str, *, local: bool = True) -> str:
+    """What ``navigate`` sends for ``url``: a URL as it is; the path of an existing file (relative,
+    ``~``, absolute) as its ``file://`` URL when Firefox runs on this machine (``local``); anything
+    else refused with what to give instead (:class:`~tether.errors.UsageError`, exit 2) — Firefox's
+    own answer is a bare "invalid argument"."""
+    import re as _re
+    from urllib.parse import urlsplit
+
+    if not isinstance(url, str) or not url.strip():
+        raise UsageError("navigate where? give a URL (https://…, file:///…) or the path of a file")
+    url = url.strip()
+    scheme = urlsplit(url).scheme.lower()
+    if scheme in URL_SCHEMES or (len(scheme) > 1 and not _re.match(r"^[\w.-]+:\d+(/|$)", url)):
+        return url  # a URL (a custom scheme included): Firefox decides
+    path = Path(url).expanduser()
+    if local and path.exists():
+        return path.resolve().as_uri()
+    message = f"{url!r} is not a URL, and no file of that name exists here"
+    if _re.match(r"^[\w.-]+:\d+(/|$)", url):
+        hint = f"a host and port needs its scheme: http://{url}"
+    elif not local:
+        message = f"{url!r} is not a URL (a path on this machine means nothing to a Firefox on another one)"
+        hint = "give a URL it can load: http://…, or file:/// of a file on its machine"
+    elif _re.search(
+        r"\.(x?html?|svg|pdf|txt|json|xml|png|jpe?g|gif)$", url, _re.IGNORECASE
+    ) or url.startswith((".", "/", "~")):
+        message = f"no file {url!r} (looked in {Path.cwd()}), and it is not a URL"
+        hint = "give the path of an existing file, or a full URL (https://…, file:///…)"
+    elif "." in url.split("/")[0]:
+        hint = f"give a full URL (https://{url}), or the path of an existing file"
+    else:
+        hint = "give a full URL (https://…, file:///…) or the path of an existing file"
+    raise UsageError(message, hint=hint)
+
+
 def attach_located(
     locate: Callable[[], Endpoint], *, busy_wait: float | None = None, **options: Any
 ) -> Firefox:
@@ -1338,4 +1412,5 @@ __all__ = [
     "Timeouts",
     "attach",
     "attach_located",
+    "resolve_url",
 ]

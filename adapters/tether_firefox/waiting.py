@@ -329,6 +329,7 @@ class Expectation:
     seen: Callable[[dict[str, Any]], Any]
     met: Callable[[dict[str, Any]], bool]
     needs_element: bool = True
+    quoted: bool = True  # the value seen is quoted (text) or said as it is (visible, 3)
 
 
 def _element_expectation(describe: str, key: str, check: Callable[[Any], bool]) -> Expectation:
@@ -391,6 +392,7 @@ def expectations(
                     else not (s.get("count") and s.get("visible"))
                 ),
                 needs_element=bool(visible),
+                quoted=False,
             )
         )
     if enabled is not None:
@@ -399,6 +401,7 @@ def expectations(
                 "to be enabled" if enabled else "to be disabled",
                 lambda s: ("enabled" if s.get("enabled") else "disabled") if s.get("count") else None,
                 lambda s: bool(s.get("count")) and s.get("enabled") == enabled,
+                quoted=False,
             )
         )
     if checked is not None:
@@ -407,6 +410,7 @@ def expectations(
                 "to be checked" if checked else "to be unchecked",
                 lambda s: ("checked" if s.get("checked") else "unchecked") if s.get("count") else None,
                 lambda s: bool(s.get("count")) and s.get("checked") == checked,
+                quoted=False,
             )
         )
     if attr is not None:
@@ -461,7 +465,10 @@ def expectation_failed(
         seen_text, seen = f"no element matching {subject}", None
     else:
         seen = failing.seen(state)
-        seen_text = "nothing (no such attribute)" if seen is None else shown_value(seen)
+        if seen is None:
+            seen_text = "nothing (no such attribute)"
+        else:
+            seen_text = shown_value(seen) if failing.quoted else str(seen)
     return ExpectationFailed(
         f"expected {subject} {failing.describe}; last seen {seen_text} (waited {seconds(waited)})",
         expectation=f"{subject} {failing.describe}",
