@@ -74,6 +74,15 @@ def _by(xpath: bool) -> str:
     return "xpath" if xpath else "css selector"
 
 
+def _checked(*selectors: str | None, xpath: bool = False) -> None:
+    """Refuse a malformed selector (``a >>> ``) before connecting, as the client would after."""
+    from .waiting import locator
+
+    for selector in selectors:
+        if selector is not None:
+            locator(selector, _by(xpath))
+
+
 def _json_arg(text: str | None, what: str) -> Any:
     if text is None:
         return None
@@ -308,6 +317,7 @@ def click(
 ) -> None:
     """Click the element matching SELECTOR once it is there, visible, enabled, stable and not covered
     (up to --timeout; exit 4 naming what blocks it). A dialog it opens is reported and left open."""
+    _checked(selector, xpath=xpath)
     with session(target) as ff, ff.frame(*_frames(frame)):
         ff.click(selector, _by(xpath), force=force)
         _acted(target, ff, {"clicked": selector}, f"clicked {selector}", read=lambda: {"url": ff.url})
@@ -324,6 +334,7 @@ def type_(
     frame: FrameOpt = None,
 ) -> None:
     """Type TEXT into the element matching SELECTOR once it is visible, enabled and editable."""
+    _checked(selector, xpath=xpath)
     with session(target) as ff, ff.frame(*_frames(frame)):
         ff.type(selector, text, _by(xpath), clear=clear, force=force)
         _acted(
@@ -468,6 +479,7 @@ def expect(
         if selector is not None
         else [page_expectation(*next(iter(page.items()))).describe]
     )
+    _checked(selector, xpath=xpath)
     subject = selector or ("the title" if title is not None else "the URL")
     what = f"{subject} {' and '.join(said)}"
     with session(target) as ff, ff.frame(*_frames(frame)), target.progress(f"expecting {what}"):
@@ -498,6 +510,7 @@ def screenshot(
         raise UsageError("--frame needs --element (the viewport and the page are the top-level document's)")
     if force and not element:
         raise UsageError("--force is for --element (the viewport and the page need no waiting)")
+    _checked(element)
     with session(target) as ff, ff.frame(*_frames(frame)):
         data = ff.screenshot(file, full=full, element=element, force=force)
     _written(target, file, data)
@@ -548,6 +561,7 @@ def press(
         raise UsageError("press what? give KEYS, --text, or both")
     if force and on is None:
         raise UsageError("--force is for --on (pressing on the focus waits for nothing)")
+    _checked(on)
     with session(target) as ff, ff.frame(*_frames(frame)):
         if on is not None:
             ff.press(on=on, force=force)  # waits for it and focuses it
@@ -565,6 +579,7 @@ def hover(
 ) -> None:
     """Rest the mouse over the element matching SELECTOR (a hover menu opens), once it is visible,
     stable and not covered; scrolled into view first."""
+    _checked(selector, xpath=xpath)
     with session(target) as ff, ff.frame(*_frames(frame)):
         ff.hover(selector, _by(xpath), force=force)
         _acted(target, ff, {"hovering": selector}, f"hovering over {selector}")
@@ -580,6 +595,7 @@ def drag(
 ) -> None:
     """Drag the element matching SOURCE onto the one matching TARGET (CSS selectors), once both
     are visible, stable and not covered."""
+    _checked(source, onto)
     with session(target) as ff, ff.frame(*_frames(frame)):
         ff.drag(source, onto, force=force)
         _acted(target, ff, {"dragged": source, "onto": onto}, f"dragged {source} onto {onto}")
@@ -614,6 +630,7 @@ def scroll(
     dx, dy = _pair(by, "--by") or (0, 0)
     if selector is None and by is None:
         raise UsageError("scroll where? give a SELECTOR, --by DX,DY, or both")
+    _checked(selector)
     with session(target) as ff, ff.frame(*_frames(frame)):
         ff.scroll(selector, dx, dy, force=force)
         _acted(

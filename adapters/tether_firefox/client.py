@@ -285,7 +285,8 @@ class ShadowRoot(_Finder):
         (``my-card#card``), its mode and its text."""
         info = self.ff.execute(
             "const r = arguments[0], e = r.host;"
-            "return [e.localName, e.id, Array.from(e.classList || []), r.mode, r.textContent || ''];",
+            "const text = Array.from(r.children, (c) => c.innerText ?? c.textContent ?? '').join(' ');"
+            "return [e.localName, e.id, Array.from(e.classList || []), r.mode, text];",
             [self],
         )
         tag, ident, classes, mode, text = info
