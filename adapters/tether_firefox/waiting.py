@@ -232,7 +232,7 @@ class ActionTimeout(Timeout):
     ) -> None:
         super().__init__(
             message,
-            hint="the page never let it happen; `--force` (force=True) acts without the checks",
+            hint="`--force` (force=True) acts at once, without waiting for these checks",
             check=check,
             target=target,
             blocker=blocker,
