@@ -702,6 +702,12 @@ class Firefox(_Finder):
                     app_message=exc.app_message,
                     hint="give the action a selector (ff.click('#save')): it is looked up again on every try",
                 ) from exc
+            except JavascriptError as exc:
+                if not _unloaded(exc) or isinstance(target, Element):
+                    raise
+                got = None
+            if got is None:  # the page went away under the script (a navigation): try on the next one
+                got = {"ok": False, "check": "attached", "detail": "was on a page that was being replaced"}
             if not isinstance(got, dict):
                 raise ProtocolError(f"the actionability check returned {got!r}")
             if got.get("ok") and isinstance(got.get("element"), Element):
@@ -846,8 +852,15 @@ class Firefox(_Finder):
             loc, subject = locator(selector, by), selector
             names = attr_names(attr)
 
-            def read() -> dict[str, Any]:
-                got = self.execute(STATE, [loc, names])
+            def read() -> dict[str, Any] | None:
+                try:
+                    got = self.execute(STATE, [loc, names])
+                except JavascriptError as exc:
+                    if not _unloaded(exc):
+                        raise
+                    return None
+                if got is None:  # the page went away under the script (a navigation)
+                    return None
                 if not isinstance(got, dict):
                     raise ProtocolError(f"reading {selector} returned {got!r}")
                 if "error" in got:
@@ -858,12 +871,14 @@ class Firefox(_Finder):
         started = time.monotonic()
         deadline = self._poll_deadline(timeout, self.timing.expect)
         pause = 0.02
+        state: dict[str, Any] | None = None
         while True:
-            state = read()
-            failing = next((c for c in checks if not c.met(state)), None)
-            if failing is None:
+            state = read() or state  # a read during a navigation keeps the last state seen
+            failing = next((c for c in checks if not c.met(state)), None) if state is not None else checks[0]
+            if failing is None and state is not None:
                 return state
             if deadline.expired:
+                assert failing is not None
                 raise expectation_failed(subject, failing, state, time.monotonic() - started)
             time.sleep(min(pause, deadline.remaining()))
             pause = min(pause * 2, 0.1)
@@ -1311,6 +1326,12 @@ class Firefox(_Finder):
                 yield handle, self.title, self.url
         finally:
             self.switch_to_window(current, focus=False)
+
+
+def _unloaded(exc: MarionetteError) -> bool:
+    """Whether a script failed because its document went away (a navigation under it)."""
+    said = (exc.app_message or str(exc)).lower()
+    return any(w in said for w in ("unload", "navigat", "discarded", "destroyed", "dead object"))
 
 
 #: schemes Firefox navigates to; anything else before a colon is probably not meant as a scheme

@@ -87,6 +87,10 @@ function render() {
 }
 render();
 </script>""",
+    # a page that moves on by itself (a login's redirect): the element is on the next page
+    "redirect.html": """<title>Redirect</title><p>signing in…</p><script>
+setTimeout(() => { location.href = 'late.html'; }, 300);
+</script>""",
     # text and a list that arrive late
     "status.html": """<title>Loading</title><p id="status">Loading…</p><ul id="list"></ul>
 <label><input type="checkbox" id="agree"> agree</label><script>
@@ -170,6 +174,13 @@ def test_a_re_rendered_node_is_found_again(firefox, site):
     firefox.expect("#field", value="v2")
     firefox.click("#save")
     firefox.expect("#out", text="saved v2 1")
+
+
+def test_click_waits_through_a_redirect_to_the_next_page(firefox, site):
+    firefox.navigate(f"{site}/redirect.html")
+    firefox.click("#late")
+    firefox.expect("#out", text="clicked 1")
+    firefox.expect(title="Late")
 
 
 def test_expect_waits_for_late_text_a_list_a_checkbox_and_the_title(firefox, site):

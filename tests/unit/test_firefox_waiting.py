@@ -370,3 +370,30 @@ def test_navigate_resolves_a_file_path_and_refuses_what_is_not_a_url(tmp_path, m
     ff = Scripted(lambda name, params: None)
     assert ff.navigate("page.html") == page.resolve().as_uri()
     assert ff.sent == [("WebDriver:Navigate", {"url": page.resolve().as_uri()})]
+
+
+def test_a_page_going_away_under_the_check_is_tried_again_on_the_next_page():
+    from tether_firefox.marionette import JavascriptError
+
+    answers: list[Any] = [
+        None,
+        JavascriptError("x", code="javascript error", app_message="Document was unloaded"),
+    ]
+
+    def answer(name: str, params: dict) -> Any:
+        if name == "WebDriver:ExecuteAsyncScript":
+            got = answers.pop(0) if answers else READY
+            if isinstance(got, Exception):
+                raise got
+            return got
+        return None
+
+    ff = Scripted(answer)
+    ff.click("#next")
+    assert ff.names() == ["WebDriver:ExecuteAsyncScript"] * 3 + ["WebDriver:ElementClick"]
+
+
+def test_expect_keeps_the_last_state_through_a_navigation():
+    ff = Scripted(state_answer([{"count": 1, "text": "Saving"}, None, {"count": 1, "text": "Saving"}]))
+    with pytest.raises(ExpectationFailed, match="last seen 'Saving'"):
+        ff.expect("#s", text="Saved", timeout=0.2)
