@@ -131,14 +131,16 @@ const point = (el) => {
     if (want.has('scroll') && !point(el)) intoView(el);
     return {ok: true, element: el};
   }
+  // an <option> has no box of its own in a closed drop-down: its <select> is what shows and takes the click
+  const shown = ['option', 'optgroup'].includes(el.localName) ? (el.closest('select, datalist') || el) : el;
   const file = el.localName === 'input' && (el.type || '').toLowerCase() === 'file';
   if (want.has('editable') && file) return {ok: true, element: el};  // takes paths, hidden or not
   if (want.has('visible')) {
-    const why = hidden(el);
+    const why = hidden(shown);
     if (why) return fail('visible', 'is not visible (' + why + ')');
   }
   if (want.has('enabled')) {
-    if (el.matches(':disabled')) return fail('enabled', 'is disabled');
+    if (el.matches(':disabled') || shown.matches(':disabled')) return fail('enabled', 'is disabled');
     const aria = el.closest('[aria-disabled="true"]');
     const where = aria === el ? '' : ' on ' + tetherDescribe(aria);
     if (aria) return fail('enabled', 'is disabled (aria-disabled' + where + ')');
@@ -149,25 +151,25 @@ const point = (el) => {
         (el.type ? ' type=' + el.type : '') + '>)');
     if (el.readOnly) return fail('editable', 'is read-only');
   }
-  if (want.has('scroll') && !point(el)) intoView(el);
+  if (want.has('scroll') && !point(shown)) intoView(shown);
   if (want.has('stable')) {
-    const before = box(el);
+    const before = box(shown);
     await frame();
     if (!el.isConnected) return fail('attached', 'was removed from the document');
-    const after = box(el);
+    const after = box(shown);
     if (before.some((v, i) => Math.abs(v - after[i]) > 0.5))
       return fail('stable', 'is moving (its box went from ' + before.map(Math.round).join(',') +
         ' to ' + after.map(Math.round).join(',') + ' in one frame)');
   }
   if (want.has('hit')) {
-    const p = point(el);
+    const p = point(shown);
     if (!p) return fail('hit', 'is outside the viewport');
-    const root = el.getRootNode();
+    const root = shown.getRootNode();
     const hit = (root.elementFromPoint ? root : document).elementFromPoint(p[0], p[1]);
     let inside = false;
-    for (let n = hit; n; n = n.parentNode || n.host) if (n === el) { inside = true; break; }
+    for (let n = hit; n; n = n.parentNode || n.host) if (n === shown) { inside = true; break; }
     if (!inside) {
-      if (hit && hit.contains(el) && getComputedStyle(el).pointerEvents === 'none')
+      if (hit && hit.contains(shown) && getComputedStyle(shown).pointerEvents === 'none')
         return fail('hit', 'does not receive pointer events (pointer-events: none)');
       return fail('hit', 'is covered by ' + tetherDescribe(hit) + ' at ' + p.join(','), tetherDescribe(hit));
     }

@@ -91,6 +91,11 @@ render();
     "redirect.html": """<title>Redirect</title><p>signing in…</p><script>
 setTimeout(() => { location.href = 'late.html'; }, 300);
 </script>""",
+    # a drop-down whose options arrive late (an <option> has no box of its own: its <select> is checked)
+    "select.html": """<title>Select</title><select id="size"></select><script>
+setTimeout(() => { document.getElementById('size').innerHTML =
+  '<option value="s">small</option><option value="m">medium</option>'; }, 600);
+</script>""",
     # text and a list that arrive late
     "status.html": """<title>Loading</title><p id="status">Loading…</p><ul id="list"></ul>
 <label><input type="checkbox" id="agree"> agree</label><script>
@@ -181,6 +186,12 @@ def test_click_waits_through_a_redirect_to_the_next_page(firefox, site):
     firefox.click("#late")
     firefox.expect("#out", text="clicked 1")
     firefox.expect(title="Late")
+
+
+def test_an_option_that_arrives_late_is_selected_by_clicking_it(firefox, site):
+    firefox.navigate(f"{site}/select.html")
+    firefox.click("#size option[value=m]")
+    firefox.expect("#size", value="m")
 
 
 def test_expect_waits_for_late_text_a_list_a_checkbox_and_the_title(firefox, site):
