@@ -436,16 +436,18 @@ class Firefox(_Finder):
 
     @classmethod
     def attach(
-        cls, host: str | None = None, port: int | None = None, *, timeout: float = 30.0, **options: Any
+        cls, host: str | None = None, port: int | None = None, *, timeout: float | None = None, **options: Any
     ) -> Firefox:
         """Find the running Firefox (or verify ``host``/``port``) and return a client for it:
         ``tether.connect("firefox", …)`` with this client's defaults (see :func:`attach_located`
-        for the short retry while the session slot frees up)."""
+        for the short retry while the session slot frees up). ``timeout`` is the command deadline
+        (``timeouts.command``: the one of ``timeouts=`` when not given)."""
         import tether
 
-        return tether.connect(
-            "firefox", host, port, probe_timeout=min(timeout, 5.0), timeout=timeout, **options
-        )
+        command = timeout if timeout is not None else Timeouts.of(options.get("timeouts")).command
+        if timeout is not None:
+            options["timeout"] = timeout
+        return tether.connect("firefox", host, port, probe_timeout=min(command, 5.0), **options)
 
     def ask_capabilities(self, **capabilities: Any) -> None:
         """Capabilities to ask for at ``NewSession`` (``acceptInsecureCerts=True`` …): before

@@ -399,3 +399,14 @@ def test_expect_keeps_the_last_state_through_a_navigation():
     ff = Scripted(state_answer([{"count": 1, "text": "Saving"}, None, {"count": 1, "text": "Saving"}]))
     with pytest.raises(ExpectationFailed, match="last seen 'Saving'"):
         ff.expect("#s", text="Saved", timeout=0.2)
+
+
+def test_attach_keeps_the_command_deadline_of_a_timeouts_value(monkeypatch):
+    import tether
+
+    seen = {}
+    monkeypatch.setattr(tether, "connect", lambda app, host, port, **kw: seen.update(kw) or kw)
+    Firefox.attach(port=1, timeouts=Timeouts(command=4))
+    assert "timeout" not in seen and seen["probe_timeout"] == 4
+    Firefox.attach(port=1, timeout=12)
+    assert seen["timeout"] == 12 and seen["probe_timeout"] == 5.0
