@@ -27,7 +27,8 @@ def fleet_hosts(sshd, tmp_path):
     settings, and a closed port on 127.0.0.1: the unreachable host."""
     config = tmp_path / "ssh_config"
     aliases = "".join(f"Host {a}\n  HostName 127.0.0.1\n  Port {sshd.port}\n  User root\n" for a in ALIASES)
-    config.write_text(aliases + sshd.config.read_text())
+    shared = sshd.config.read_text().replace("Host 127.0.0.1\n", f"Host 127.0.0.1 {' '.join(ALIASES)}\n", 1)
+    config.write_text(aliases + shared)  # the key, known_hosts … for the aliases too
     dead = apps.free_port()  # nothing listens there: ssh's connect is refused at once
     env = {
         **os.environ,
