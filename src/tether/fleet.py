@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,6 +131,8 @@ def each(
 
     if len(hosts) == 1:
         return [one(hosts[0])]
+    from concurrent.futures import ThreadPoolExecutor  # (imports logging: only for a fleet)
+
     with ThreadPoolExecutor(max_workers=min(parallel, len(hosts)), thread_name_prefix="tether-host") as pool:
         return list(pool.map(one, hosts))
 

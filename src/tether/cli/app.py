@@ -72,10 +72,13 @@ def scan(
 
     With --host (repeatable) or --hosts FILE: those machines, in parallel, in one table with a HOST
     column; a host that fails is listed with its error (exit 4 when unreachable), the others still."""
-    from .. import fleet
     from ..api import scan as do_scan
 
-    hosts = fleet.hosts_from(host, hosts_file)
+    hosts: list[str] = []
+    if host or hosts_file:  # (tether.fleet loads for a fleet only: a plain scan stays light)
+        from .. import fleet
+
+        hosts = fleet.hosts_from(host, hosts_file)
     if watch:
         if hosts:
             from ..errors import UsageError
@@ -93,6 +96,8 @@ def scan(
         else:
             render.table(_scan_rows(eps), SCAN_COLUMNS, empty="no known app is listening (try --all)")
         return
+    from .. import fleet
+
     fleet.check_parallel(parallel)
     with render.progress(f"scanning {len(hosts)} host(s)", enabled=not json_):
         results = fleet.scan(hosts, app or None, parallel=parallel, ssh_config=ssh_config, **opts)
