@@ -115,6 +115,13 @@ def close_masters(urls: list[str], env: dict) -> None:
     subprocess.run([sys.executable, "-c", code, *urls], env=env, check=False, capture_output=True)
 
 
+def children_cpu(pid: int) -> float:
+    """CPU seconds of ``pid``'s reaped children (the sshd's: every connection and its sessions,
+    the remote scans included, once the connection ended)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")  # cutime, cstime
+
+
 def check(proc: subprocess.CompletedProcess) -> None:
     """The scan worked on every host: exit 0 and no host's error row (a host without an app of
     tether's has no row: these hosts run none unless ``--with-igv``)."""
@@ -159,16 +166,20 @@ def main() -> None:
             times: dict[str, list[float]] = {
                 k: [] for k in ("one cold", "fleet cold", "one warm", "fleet warm")
             }
+            host_cpu = {"one": 0.0, "fleet": 0.0}  # the "hosts'" side: sshd sessions, remote scans
             for r in range(args.rounds):
                 order = [("one", one), ("fleet", many)]
                 for label, argv in order if r % 2 == 0 else order[::-1]:
                     close_masters(urls, env)
+                    before = children_cpu(sshd.pid)
                     took, proc = run(argv, env)
                     check(proc)
                     times[f"{label} cold"].append(took)
                     took, proc = run(argv, env)  # the masters are up now
                     check(proc)
                     times[f"{label} warm"].append(took)
+                    close_masters(urls, env)  # the connections end: sshd reaps them, their CPU counted
+                    host_cpu[label] += children_cpu(sshd.pid) - before
             close_masters(urls, env)
         finally:
             sshd.terminate()
@@ -185,10 +196,17 @@ def main() -> None:
     for kind in ("cold", "warm"):
         a, b = med[f"one {kind}"], med[f"fleet {kind}"]
         print(f"{kind:12} {a * 1000:8.0f} ms {b * 1000:8.0f} ms {b / a:6.2f}x  <= 2x")
+    per = {k: v / (2 * args.rounds) for k, v in host_cpu.items()}  # a cold and a warm scan per round
+    cores = os.cpu_count() or 1
+    print(
+        f"CPU on the hosts' side (sshd, the remote scans) per scan: 1 host {per['one'] * 1000:.0f} ms,"
+        f" {args.hosts} hosts {per['fleet'] * 1000:.0f} ms: on this machine's {cores} cores alone that is"
+        f" >= {per['fleet'] / cores * 1000:.0f} ms of the fleet's wall time, which {args.hosts} real machines"
+        " would spend each on its own"
+    )
     if args.json:
-        Path(args.json).write_text(
-            json.dumps({"medians_s": med, "load": load, "hosts": args.hosts}, indent=2)
-        )
+        figures = {"medians_s": med, "host_cpu_per_scan_s": per, "load": load, "hosts": args.hosts}
+        Path(args.json).write_text(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":
