@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from . import choose, config, registry
+from . import config, registry
 from .adapter import check_host, is_loopback, raise_for_verdict
 from .discovery import Discovery, list_listeners, port_owner
 from .endpoint import Confidence, Endpoint, Listener
@@ -217,6 +217,8 @@ def _pick(adapter, eps: list[Endpoint], looked: set[str], where: str = "") -> En
     if len(verified) == 1:
         return verified[0]
     if len(verified) > 1:  # the one this user launched, else the only one this user owns, else exit 2
+        from . import choose  # (launch records: only when several answer)
+
         return choose.pick(adapter.name, adapter.title, verified, where)
     busy = [e for e in eps if e.confidence == Confidence.BUSY]
     if busy:
