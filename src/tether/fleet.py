@@ -21,6 +21,7 @@ Sits above :mod:`tether.audit` and :mod:`tether.watch` (it calls them per host);
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,8 @@ DEFAULT_PARALLEL = 16
 MAX_PARALLEL = 256
 #: the most hosts a ``--hosts`` file may name (a file of the wrong kind is refused, not read on)
 MAX_HOSTS = 4096
+#: a line of a ``--hosts`` file: ``ssh://[USER@]HOST[:PORT]`` or a host name or address
+_HOST = re.compile(r"^(ssh://)?([A-Za-z0-9._-]+@)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)(:\d{1,5})?/?$")
 
 
 @dataclass
@@ -86,10 +89,10 @@ def read_hosts(path: str | os.PathLike[str]) -> list[str]:
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
-        if any(c.isspace() for c in line):
+        if not _HOST.match(line):  # the line itself is not echoed: the file may be anything
             raise UsageError(
-                f"{os.fspath(path)} line {number}: one host a line, not {line!r}",
-                hint="write each host as ssh://[USER@]HOST[:PORT] (or a loopback name) on its own line",
+                f"{os.fspath(path)} line {number} is not a host",
+                hint="write each host as ssh://[USER@]HOST[:PORT] (or a host name) on its own line",
             )
         hosts.append(line)
         if len(hosts) > MAX_HOSTS:
@@ -129,8 +132,8 @@ def each(
         except TetherError as exc:
             return HostResult(host, error=exc)
 
-    if len(hosts) == 1:
-        return [one(hosts[0])]
+    if len(hosts) <= 1:
+        return [one(h) for h in hosts]
     from concurrent.futures import ThreadPoolExecutor  # (imports logging: only for a fleet)
 
     with ThreadPoolExecutor(max_workers=min(parallel, len(hosts)), thread_name_prefix="tether-host") as pool:

@@ -29,13 +29,18 @@ def test_a_hosts_file_is_one_host_a_line_with_comments(tmp_path):
 
 @pytest.mark.parametrize(
     ("text", "match"),
-    [("ssh://a ssh://b\n", "one host a line"), ("# nothing\n\n", "names no host")],
+    [
+        ("ssh://a ssh://b\n", "line 1 is not a host"),
+        ("ssh://lab1\nroot:$6$secret:19000:0:99999:7:::\n", "line 2 is not a host"),
+        ("# nothing\n\n", "names no host"),
+    ],
 )
 def test_a_bad_hosts_file_is_refused(tmp_path, text, match):
     f = tmp_path / "hosts"
     f.write_text(text)
-    with pytest.raises(UsageError, match=match):
+    with pytest.raises(UsageError, match=match) as info:
         fleet.read_hosts(f)
+    assert "secret" not in str(info.value)  # a file of another kind: its lines are never echoed
     with pytest.raises(UsageError, match="cannot read the hosts file"):
         fleet.read_hosts(tmp_path / "missing")
 

@@ -53,6 +53,9 @@ def fleet_out(results, rows_of, columns, json_: bool, *, empty: str) -> None:
         for r in results:  # in host order: a failed host's row where its endpoints would be
             out += [e.to_dict() for e in fleet.endpoints([r])] if r.ok else [r.error_row()]
         render.print_json(out)
+        for r in results:  # and for the person watching: each failed host on stderr, as before
+            if not r.ok:
+                render.note(f"{r.host}: {r.error.message}")
     else:
         rows = rows_of(fleet.endpoints(results))
         failed = [r for r in results if not r.ok]
