@@ -108,6 +108,7 @@ def audit(
     apps: Iterable[str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     discovery: Discovery | None = None,
+    ssh_config: str | None = None,
 ) -> list[Finding]:
     """The findings about every app found on this machine (or on ``hosts``), most severe first.
 
@@ -125,7 +126,7 @@ def audit(
     for host in targets:
         remote = not is_loopback(host)
         if is_ssh(host):  # that machine's own socket table, read over ssh: its binds are evidence
-            findings.extend(_ssh_findings(host, adapters, timeout))
+            findings.extend(_ssh_findings(host, adapters, timeout, ssh_config))
             continue
         if remote:
             endpoints = _remote_endpoints(host, adapters, timeout)
@@ -144,12 +145,14 @@ def audit(
     return sort_findings(dedupe(findings))
 
 
-def _ssh_findings(url: str, adapters: tuple[Adapter, ...], timeout: float) -> list[Finding]:
+def _ssh_findings(
+    url: str, adapters: tuple[Adapter, ...], timeout: float, ssh_config: str | None = None
+) -> list[Finding]:
     """The core's findings about the apps on the machine at ``url`` (``ssh://``), from its socket
     table: an app bound beyond that machine's loopback. The adapters' own hooks read this
     machine's processes and files, not that one's: they are not run there."""
     out = []
-    for ep in scan([a.name for a in adapters], host=url, timeout=timeout):
+    for ep in scan([a.name for a in adapters], host=url, timeout=timeout, ssh_config=ssh_config):
         own = next((a for a in adapters if a.name == ep.app), None)
         if own is not None and ep.confidence in (Confidence.VERIFIED, Confidence.BUSY):
             found = _exposure(own, ep, remote=False)

@@ -243,6 +243,7 @@ def audit(
     apps: Iterable[str] | None = None,
     timeout: float = 1.0,
     parallel: int = DEFAULT_PARALLEL,
+    ssh_config: str | None = None,
 ) -> list[HostResult]:
     """:func:`tether.audit.audit` of each host (``value``: its findings)."""
     from . import api
@@ -251,7 +252,9 @@ def audit(
     hosts = list(dict.fromkeys(hosts))
     apps = list(apps) if apps else None
     api._adapters(apps)
-    return each(hosts, lambda h: audit_one([h], apps=apps, timeout=timeout), parallel=parallel)
+    return each(
+        hosts, lambda h: audit_one([h], apps=apps, timeout=timeout, ssh_config=ssh_config), parallel=parallel
+    )
 
 
 def on_host(ep: Endpoint, host: str) -> Endpoint:

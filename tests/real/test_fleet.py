@@ -82,7 +82,9 @@ def test_status_audit_and_wait_over_hosts(fleet_hosts, igv_app):
     rows = json.loads(waited.stdout)
     assert rows[0]["host"] == hosts[0] and rows[0]["port"] == igv_app.port
     assert rows[1]["host"] == dead and rows[1]["error"]["type"] == "Timeout"
-    audit = tether("audit", "--host", hosts[0], "--host", dead, "--json", env=env)
+    no_env = {k: v for k, v in env.items() if k != "TETHER_SSH_CONFIG"}  # the option names it here
+    config = env["TETHER_SSH_CONFIG"]
+    audit = tether("audit", "--host", hosts[0], "--host", dead, "--ssh-config", config, "--json", env=no_env)
     rows = json.loads(audit.stdout)
     assert [r["host"] for r in rows if r.get("error")] == [dead]
     critical = [r for r in rows if r.get("severity") == "critical"]

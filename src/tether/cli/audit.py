@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from . import render
-from .command import JsonOpt
+from .command import JsonOpt, SshConfigOpt
 from .hosts import DEFAULT_PARALLEL, HostsFileOpt, ParallelOpt
 
 #: the exit status when a finding at or above ``--fail-on`` exists
@@ -46,6 +46,7 @@ def audit(
     hosts_file: HostsFileOpt = None,
     parallel: ParallelOpt = DEFAULT_PARALLEL,
     timeout: Annotated[float, typer.Option("--timeout", "-t", help="Deadline in seconds per probe.")] = 1.0,
+    ssh_config: SshConfigOpt = None,
 ) -> None:
     """Report who else could drive the apps found here: each finding with its severity, evidence and fix.
 
@@ -71,11 +72,13 @@ def audit(
     failed: list = []
     with render.progress("auditing", enabled=not json_):
         if len(hosts) > 1 or hosts_file:
-            results = fleet.audit(hosts, timeout=timeout, parallel=fleet.check_parallel(parallel))
+            results = fleet.audit(
+                hosts, timeout=timeout, parallel=fleet.check_parallel(parallel), ssh_config=ssh_config
+            )
             findings = [f for r in results if r.ok for f in r.value]
             failed = [r for r in results if not r.ok]
         else:
-            findings = run_audit(hosts or None, timeout=timeout)
+            findings = run_audit(hosts or None, timeout=timeout, ssh_config=ssh_config)
     if json_:
         render.print_json([*(f.to_dict() for f in findings), *(r.error_row() for r in failed)])
     else:
