@@ -398,19 +398,22 @@ def locate(settings: Mapping[str, Any], timeout: float):
 
 
 def prefer_http(timeout: float):
-    """The single verified HTTP server, else the single verified 0MQ control socket; ``None``
+    """The single verified HTTP server (of several: the one :func:`tether.choose.choose` picks,
+    this user's), else the single (or chosen) verified 0MQ control socket; ``None``
     when neither is single (the core then scans again and says what it found, or that nothing
     answered). The HTTP server wins when both answer: it carries logins and the console buffer."""
     import tether
+    from tether.choose import choose
 
     verified = [e for e in tether.scan(["qserver"], timeout=min(timeout, 1.0)) if e.verified]
     http = [e for e in verified if e.extra.get("door") != "zmq"]
     zmq = [e for e in verified if e.extra.get("door") == "zmq"]
-    if len(http) == 1:
-        return http[0]
-    if not http and len(zmq) == 1:
-        return zmq[0]
-    return None
+    door = http or zmq
+    if len(door) == 1:
+        return door[0]
+    # several servers of one door: the one this user launched, else the only one this user owns
+    chosen = choose(door) if door else None
+    return chosen.endpoint if chosen is not None else None
 
 
 #: the public key a command was given (``--zmq-public-key``) while it looks for the manager

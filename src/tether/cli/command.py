@@ -37,6 +37,15 @@ if TYPE_CHECKING:  # pragma: no cover
     import logging
 
 from . import render
+from .hosts import (
+    DEFAULT_PARALLEL,
+    STATUS_COLUMNS,
+    FleetHostOpt,
+    HostsFileOpt,
+    ParallelOpt,
+    fleet_out,
+    status_rows,
+)
 
 #: every shared option; a command may take a subset (``shared=``)
 SHARED = ("host", "port", "timeout", "json", "verbose")
@@ -327,8 +336,8 @@ class Commands:
         self._groups: dict[str, typer.Typer] = {}
         self.declared: list[Declared] = []
         DECLARED[app] = self
-        if status:
-            self("status", timeout=2.0)(_status)
+        if status:  # its --host is its own: repeatable (every host's instance, in parallel)
+            self("status", timeout=2.0, shared=("port", "timeout", "json", "verbose"))(_status)
 
     def group(self, name: str, help: str) -> typer.Typer:
         """A sub-group (``tether qserver env …``); declare its commands with ``group=name``."""
@@ -459,8 +468,36 @@ class Commands:
         )
 
 
-def _status(target: Target) -> None:
-    """Show the instance tether finds (version, port, pid), or exit 3."""
+def _status(
+    target: Target,
+    host: FleetHostOpt = None,
+    hosts_file: HostsFileOpt = None,
+    parallel: ParallelOpt = DEFAULT_PARALLEL,
+    ssh_config: SshConfigOpt = None,
+) -> None:
+    """Show the instance tether finds (version, port, pid), or exit 3.
+
+    With --host repeated (or --hosts FILE): each host's instance, in parallel, one row per host;
+    a host where it is not found or that cannot be reached is listed with its error (exit 3/4)."""
+    from .. import fleet
+
+    hosts = fleet.hosts_from(host, hosts_file)
+    if len(hosts) > 1 or hosts_file:
+        with render.progress(f"looking on {len(hosts)} host(s)", enabled=not target.json):
+            results = fleet.status(
+                target.app,
+                hosts,
+                target.port,
+                parallel=fleet.check_parallel(parallel),
+                settings=target.settings,
+                probe_timeout=target.probe_timeout,
+                ssh_config=ssh_config,
+            )
+        fleet_out(results, status_rows, [("host", "HOST"), *STATUS_COLUMNS], target.json, empty="no host")
+        return
+    if hosts:
+        target.host = hosts[0]
+    target.ssh_config = ssh_config
     target.emit(target.endpoint(), columns=["app", "version", "host", "port", "pid", "process", "confidence"])
 
 
