@@ -833,6 +833,59 @@ class IGVClient:
         if self.on_exit is not None:
             self.on_exit(self, deadline)
 
+    # -- review ----------------------------------------------------------------------------
+    def snapshots(
+        self,
+        regions: str | Path | list[str],
+        out_dir: str | Path,
+        *,
+        tracks: Iterable[str | Path] = (),
+        genome: str | None = None,
+        flank: int = 50,
+        sort: str | None = None,
+        display: str | None = None,
+        max_panel_height: int | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        parallel: int | None = None,
+        resume: bool = False,
+        title: str | None = None,
+        on_progress: Callable[[Any], None] | None = None,
+        on_note: Callable[[str], None] | None = None,
+    ) -> Any:
+        """One image per region of a VCF, BED, file of loci or list of loci into ``out_dir``,
+        with ``manifest.json`` and a review page ``index.html``; see :mod:`tether_igv.review`.
+
+        ``parallel=N`` draws with N private headless IGVs tether launches and stops (this
+        client's IGV is not used); otherwise this IGV draws them. ``tracks`` are loaded once per
+        IGV. Returns a :class:`~tether_igv.review.ReviewResult`; raises
+        :class:`~tether_igv.review.ReviewError` (exit 1) when regions were skipped or failed.
+        """
+        from .review import ReviewOptions, review
+
+        options = ReviewOptions(
+            tracks=[str(t) for t in tracks],
+            genome=genome,
+            flank=flank,
+            sort=sort,
+            display=display,
+            max_panel_height=max_panel_height,
+            width=width,
+            height=height,
+            title=title,
+        )
+        items = [str(regions)] if isinstance(regions, (str, Path)) else [str(r) for r in regions]
+        return review(
+            None if parallel else self,
+            items,
+            out_dir,
+            parallel=parallel,
+            resume=resume,
+            options=options,
+            on_progress=on_progress,
+            on_note=on_note,
+        )
+
     # -- scripts ----------------------------------------------------------------------------
     def batch(
         self,

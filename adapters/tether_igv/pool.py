@@ -1,0 +1,153 @@
+"""A pool of private headless IGVs for one run: the same genome, tracks, preferences and window
+size in each, started side by side with :func:`tether_igv.launch.launch`, and every one of them
+(and its Xvfb) stopped by pid when the pool closes — at the end, on an error, on Ctrl-C.
+
+>>> with Pool(2, genome="genome.fa", tracks=["reads.bam"], width=1000) as pool:   # doctest: +SKIP
+...     for member in pool.members:
+...         member.client.goto("chr1:1-100")
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from tether.errors import TetherError, UsageError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import IGVClient
+    from .launch import Launched
+
+MAX_PARALLEL = 16
+
+
+@dataclass
+class Member:
+    """One IGV of the pool: its launch record (pid, port, Xvfb) and a client for it."""
+
+    rec: Launched
+    client: IGVClient
+
+    @property
+    def label(self) -> str:
+        return f"IGV pid {self.rec.pid} (port {self.rec.port})"
+
+    def alive(self) -> bool:
+        return self.rec.alive()
+
+
+class Pool:
+    """``size`` IGVs launched for one run; use as a context manager (``stop()`` otherwise)."""
+
+    def __init__(
+        self,
+        size: int,
+        *,
+        genome: str | None,
+        tracks: list[str] | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        memory: str | None = None,
+        timeout: float = 90.0,
+        setup: Callable[[IGVClient], None] | None = None,
+        on_note: Callable[[str], None] | None = None,
+    ) -> None:
+        if not isinstance(size, int) or not 1 <= size <= MAX_PARALLEL:
+            raise UsageError(f"refused: --parallel must be 1 to {MAX_PARALLEL}, not {size!r}")
+        self.size = size
+        self.genome = genome
+        self.tracks = list(tracks or [])
+        self.width, self.height, self.memory, self.timeout = width, height, memory, timeout
+        self.setup = setup
+        self.on_note = on_note or (lambda _msg: None)
+        self.members: list[Member] = []
+        self._records: list[Launched] = []
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._closed = False
+
+    def __enter__(self) -> Pool:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> list[Member]:
+        """Launch every IGV at once (each waits for its own genome), then load the tracks into
+        each. One that fails to start is reported and left out; none at all raises its error."""
+        from .launch import launch
+
+        errors: list[BaseException] = []
+
+        def one() -> None:
+            try:
+                rec = launch(
+                    self.genome,
+                    headless=True,
+                    width=self.width,
+                    height=self.height,
+                    memory=self.memory,
+                    timeout=self.timeout,
+                )
+            except BaseException as exc:
+                with self._lock:
+                    errors.append(exc)
+                return
+            with self._lock:
+                closed = self._closed
+                if not closed:
+                    self._records.append(rec)
+            if closed:  # the pool was stopped (Ctrl-C) while this one started
+                rec.stop(timeout=5.0)
+                return
+            try:
+                member = self._prepare(rec)
+            except BaseException as exc:
+                with self._lock:
+                    errors.append(exc)
+                return
+            with self._lock:
+                self.members.append(member)
+
+        threads = self._threads = [threading.Thread(target=one, daemon=True) for _ in range(self.size)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive():
+                t.join(0.2)  # short joins: Ctrl-C reaches the main thread, and __exit__ stops all
+        self.members.sort(key=lambda m: m.rec.port)
+        if not self.members:
+            first = errors[0] if errors else TetherError("no IGV of the pool started")
+            raise first
+        for exc in errors:
+            self.on_note(f"one IGV of the pool did not start ({exc}); going on with {len(self.members)}")
+        return self.members
+
+    def _prepare(self, rec: Launched) -> Member:
+        from .client import IGVClient
+
+        client = IGVClient(rec.host, rec.port, genome=rec.genome, pid=rec.pid)
+        if self.setup is not None:
+            self.setup(client)
+        return Member(rec, client)
+
+    def stop(self) -> None:
+        """Stop every IGV started (and its Xvfb), by pid; safe to call twice. One still
+        starting is waited for (it stops itself once it is up), so none is left behind."""
+        with self._lock:
+            self._closed = True
+            records, self._records = list(self._records), []
+        for rec in records:
+            try:
+                rec.stop(timeout=5.0)
+            except Exception:
+                pass
+        for t in self._threads:
+            t.join(self.timeout)

@@ -1,0 +1,505 @@
+"""A variant review run: one image per region, by one IGV or a pool of them, resumable, and a page.
+
+>>> igv = tether.connect("igv")                                               # doctest: +SKIP
+>>> result = igv.snapshots("calls.vcf", "review", tracks=["tumour.bam"], parallel=2, sort="base")
+>>> result.page, result.failed
+
+What a run does, in order:
+
+1. reads the regions (:mod:`tether_igv.regions`); bad lines are kept aside with their file:line;
+2. with ``parallel=N``, launches N private headless IGVs (:class:`tether_igv.pool.Pool`) with the
+   same genome, window size and tracks; otherwise uses the running IGV (``igv``), loading the
+   tracks into it once;
+3. shares the regions out: regions closer than :data:`CLUSTER_GAP` to the previous one go to the
+   same IGV, one after the other, so every IGV draws a region from the same prior state —
+   IGV keeps the reads it loaded around the last view and lays new views out of them, so an
+   image depends on the region before it when the two are close. This is what makes the
+   images of ``parallel=2`` byte-identical to ``parallel=1`` (checked by the real tests);
+4. for each region: ``goto``, ``sort`` at the variant (if asked), ``snapshot`` under its
+   fixed name; each outcome goes to ``manifest.json`` (status, image, seconds, which IGV);
+5. an IGV that dies mid-run: its regions go back to the others (``on_note`` says so);
+6. ``index.html`` (:mod:`tether_igv.review_page`) from the manifest.
+
+``resume=True`` keeps every region the manifest has as done whose image is there and complete
+(a PNG ending in its ``IEND`` chunk), and redoes the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tether.errors import CommandError, TetherError, Unreachable, UsageError
+
+from . import args as A
+from .regions import DEFAULT_FLANK, BadRegion, Region, Regions, read_regions
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import IGVClient
+
+MANIFEST = "manifest.json"
+PAGE = "index.html"
+#: regions closer than this (bp, same contig) go to the same IGV in input order (see step 3)
+CLUSTER_GAP = 30_000
+DISPLAY_MODES = ("collapse", "squish", "expand")
+PNG_END = b"IEND\xaeB`\x82"
+SAVE_EVERY = 1.0  # seconds between manifest writes during a run (and one at the end)
+
+
+@dataclass
+class ReviewOptions:
+    """How every image is drawn (the same in every IGV of a pool)."""
+
+    tracks: list[str] = field(default_factory=list)
+    genome: str | None = None
+    flank: int = DEFAULT_FLANK
+    sort: str | None = None
+    display: str | None = None  # collapse, squish or expand (every track)
+    max_panel_height: int | None = None
+    width: int | None = None
+    height: int | None = None
+    title: str | None = None
+    format: str = "png"
+
+    def check(self) -> None:
+        if self.format not in ("png", "svg"):
+            raise UsageError(f"refused: the image format must be png or svg, not {self.format!r}")
+        from .client import SORT_OPTIONS, _choice
+
+        if self.sort is not None:
+            _choice(self.sort, SORT_OPTIONS, "sort option")
+        if self.display is not None and self.display not in DISPLAY_MODES:
+            raise UsageError(f"refused: the display mode must be one of {', '.join(DISPLAY_MODES)}")
+        mph = self.max_panel_height
+        if mph is not None and (not isinstance(mph, int) or mph < -1 or mph == 0):
+            raise UsageError(
+                f"refused: --max-panel-height must be a positive number of pixels or -1, not {mph}"
+            )
+        from .launch import window_bounds
+
+        window_bounds(self.width, self.height)  # 300 to 16384, refused before anything starts
+        self.tracks = [A.path_or_url(t, "track") for t in self.tracks]
+        for track in self.tracks:
+            A.check_text(track, "track")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Entry:
+    """A region's line in the manifest."""
+
+    region: Region
+    status: str = "pending"  # pending, done, failed
+    image: str | None = None
+    seconds: float | None = None
+    finished: str | None = None
+    igv: str | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **self.region.to_dict(),
+            "stem": self.region.stem,
+            "status": self.status,
+            "image": self.image,
+            "seconds": self.seconds,
+            "finished": self.finished,
+            "igv": self.igv,
+            "error": self.error,
+        }
+
+
+@dataclass
+class ReviewResult:
+    directory: Path
+    entries: list[Entry]
+    bad: list[BadRegion]
+    notes: list[str]
+    seconds: float
+    resumed: int = 0
+    parallel: int | None = None
+
+    @property
+    def page(self) -> Path:
+        return self.directory / PAGE
+
+    @property
+    def manifest(self) -> Path:
+        return self.directory / MANIFEST
+
+    @property
+    def failed(self) -> list[Entry]:
+        return [e for e in self.entries if e.status != "done"]
+
+    @property
+    def done(self) -> list[Entry]:
+        return [e for e in self.entries if e.status == "done"]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": str(self.page),
+            "manifest": str(self.manifest),
+            "done": len(self.done),
+            "resumed": self.resumed,
+            "failed": [e.to_dict() for e in self.failed],
+            "skipped": [b.to_dict() for b in self.bad],
+            "notes": list(self.notes),
+            "seconds": round(self.seconds, 3),
+            "parallel": self.parallel,
+            "snapshots": [
+                {"locus": e.region.locus, "name": e.region.name, "file": e.image, "source": e.region.source}
+                for e in self.done
+            ],
+        }
+
+
+class ReviewError(CommandError):
+    """The run finished but some regions were skipped or failed (exit 1); lists them."""
+
+    def __init__(self, result: ReviewResult) -> None:
+        problems = [str(b) for b in result.bad] + [
+            f"{e.region.source}: {e.region.locus}: {e.error or e.status}" for e in result.failed
+        ]
+        listing = "; ".join(problems[:10]) + (
+            f"; and {len(problems) - 10} more" if len(problems) > 10 else ""
+        )
+        super().__init__(
+            f"{len(result.done)} image(s) written, {len(problems)} region(s) skipped or failed: {listing}",
+            app_message=None,
+            hint=f"the page shows the rest: {result.page}; --resume redoes only what is missing",
+            result=result.to_dict(),
+        )
+        self.result = result
+
+
+def image_complete(path: Path) -> bool:
+    """Whether ``path`` is a whole image: a PNG that ends in ``IEND`` (an SVG that ends its tag)."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            if size < 16:
+                return False
+            f.seek(max(0, size - 16))
+            tail = f.read()
+    except OSError:
+        return False
+    return tail.endswith(PNG_END) if path.suffix == ".png" else tail.rstrip().endswith(b"</svg>")
+
+
+def clusters(regions: list[Region], gap: int = CLUSTER_GAP) -> list[list[Region]]:
+    """Consecutive regions on one contig within ``gap`` bp of each other, as runs (input order)."""
+    runs: list[list[Region]] = []
+    for region in regions:
+        last = runs[-1][-1] if runs else None
+        near = (
+            last is not None
+            and region.chrom is not None
+            and region.chrom == last.chrom
+            and region.start is not None
+            and last.end is not None
+            and last.start is not None
+            and region.start - gap <= last.end
+            and region.end is not None
+            and region.end + gap >= last.start
+        )
+        if near:
+            runs[-1].append(region)
+        else:
+            runs.append([region])
+    return runs
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class _Run:
+    """The shared state of one run: the work queue, the entries, the manifest writer."""
+
+    def __init__(
+        self,
+        directory: Path,
+        entries: list[Entry],
+        bad: list[BadRegion],
+        options: ReviewOptions,
+        on_progress: Callable[[Entry], None] | None,
+        on_note: Callable[[str], None],
+    ) -> None:
+        self.directory = directory
+        self.entries = entries
+        self.by_stem = {e.region.stem: e for e in entries}
+        self.bad = bad
+        self.options = options
+        self.on_progress = on_progress
+        self.on_note = on_note
+        self.notes: list[str] = []
+        self.work: queue.Queue[list[Region]] = queue.Queue()
+        self.lock = threading.Lock()
+        self.pending = 0
+        self.stop = threading.Event()
+        self._saved = 0.0
+
+    def note(self, message: str) -> None:
+        with self.lock:
+            self.notes.append(message)
+        self.on_note(message)
+
+    def save(self, force: bool = False) -> None:
+        now = time.monotonic()
+        with self.lock:
+            if not force and now - self._saved < SAVE_EVERY:
+                return
+            self._saved = now
+            data = {
+                "tether": "igv snapshots",
+                "updated": _now(),
+                "options": self.options.to_dict(),
+                "regions": [e.to_dict() for e in self.entries],
+                "skipped": [b.to_dict() for b in self.bad],
+                "notes": list(self.notes),
+            }
+        tmp = self.directory / f".{MANIFEST}.{os.getpid()}.{threading.get_ident()}.tmp"
+        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        os.replace(tmp, self.directory / MANIFEST)
+
+    def finish(self, entry: Entry) -> None:
+        with self.lock:
+            self.pending -= 1
+        if self.on_progress:
+            self.on_progress(entry)
+        self.save()
+
+
+def _prepare_igv(client: IGVClient, options: ReviewOptions, directory: Path) -> None:
+    """What every IGV of a run gets once: the tracks, the display mode, the panel height."""
+    with client.session():
+        for track in options.tracks:
+            client.load(track)
+        if options.display:
+            getattr(client, options.display)()
+        if options.max_panel_height is not None:
+            client.max_panel_height(options.max_panel_height)
+
+
+def _worker(run: _Run, client: IGVClient, label: str, alive: Callable[[], bool]) -> None:
+    """Take runs of regions off the queue and draw them, until the queue is empty or IGV dies."""
+    fmt = run.options.format
+    directory = run.directory
+    while not run.stop.is_set():
+        try:
+            cluster = run.work.get(timeout=0.1)
+        except queue.Empty:
+            with run.lock:
+                if run.pending <= 0:
+                    return
+            continue
+        at = 0
+        try:
+            with client.session():
+                client.execute("snapshotDirectory " + A.quote(str(directory), "directory"))
+                for region in cluster:
+                    if run.stop.is_set():
+                        return
+                    entry = run.by_stem[region.stem]
+                    name = f"{region.stem}.{fmt}"
+                    started = time.monotonic()
+                    try:
+                        client.execute(f"goto {region.locus}", kind="goto")
+                        if run.options.sort and region.chrom and (region.pos or region.start):
+                            client.sort(run.options.sort, f"{region.chrom}:{region.pos or region.start}")
+                        client.execute("snapshot " + A.quote(name, "file name"), kind="snapshot")
+                    except CommandError as exc:
+                        entry.status, entry.error = "failed", exc.app_message or exc.message
+                    else:
+                        if image_complete(directory / name):
+                            entry.status, entry.image, entry.error = "done", name, None
+                        else:
+                            entry.status, entry.error = (
+                                "failed",
+                                f"IGV answered OK but wrote no complete {name}",
+                            )
+                    entry.seconds = round(time.monotonic() - started, 3)
+                    entry.finished, entry.igv = _now(), label
+                    run.finish(entry)
+                    at += 1
+        except TetherError as exc:
+            if alive():
+                # a live IGV that broke the connection (timed out mid-command): this run of
+                # regions fails from here, the next one gets a new connection
+                for region in cluster[at:]:
+                    entry = run.by_stem[region.stem]
+                    if entry.status == "pending":
+                        entry.status, entry.error = "failed", exc.message
+                        run.finish(entry)
+                continue
+            rest = [r for r in cluster if run.by_stem[r.stem].status == "pending"]
+            if rest:
+                run.work.put(rest)
+            run.note(f"{label} died ({exc.message}); its {len(rest)} remaining region(s) go to the others")
+            return
+
+
+def run_review(
+    regions: Regions,
+    out_dir: str | Path,
+    *,
+    igv: IGVClient | None = None,
+    parallel: int | None = None,
+    options: ReviewOptions | None = None,
+    resume: bool = False,
+    on_start: Callable[[int], None] | None = None,
+    on_progress: Callable[[Entry], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
+    memory: str | None = None,
+) -> ReviewResult:
+    """Draw every region into ``out_dir`` and write ``manifest.json`` and ``index.html``.
+
+    Exactly one of ``igv`` (a running IGV) and ``parallel`` (a pool of that many) is used;
+    ``parallel`` wins when both are given. ``on_start(n)`` is told how many regions will be
+    drawn (after ``resume`` kept the finished ones), ``on_progress`` each one drawn.
+    Raises :class:`ReviewError` (exit 1) at the end when regions were skipped or failed.
+    """
+    from .review_page import write_page
+
+    options = options or ReviewOptions()
+    options.check()
+    if parallel is None and igv is None:
+        raise UsageError("give a running IGV or a pool size (--parallel N)")
+    if parallel is None and (options.width or options.height):
+        raise UsageError(
+            "refused: --width/--height size the IGVs tether launches (--parallel N); "
+            "a running IGV keeps its own window"
+        )
+    directory = Path(out_dir).expanduser().resolve()
+    A.check_text(str(directory), "output directory")
+    directory.mkdir(parents=True, exist_ok=True)
+    notes_cb = on_note or (lambda _m: None)
+
+    entries = [Entry(r) for r in regions.regions]
+    resumed = 0
+    if resume:
+        resumed = _keep_finished(directory, entries)
+    todo = [e.region for e in entries if e.status != "done"]
+    run = _Run(directory, entries, list(regions.bad), options, on_progress, notes_cb)
+    run.pending = len(todo)
+    for cluster in clusters(todo):
+        run.work.put(cluster)
+    if on_start:
+        on_start(len(todo))
+    started = time.monotonic()
+    try:
+        if todo:
+            if parallel is not None:
+                _run_pool(run, parallel, options, memory)
+            else:
+                assert igv is not None
+                if options.genome:
+                    igv.genome(options.genome)
+                _prepare_igv(igv, options, directory)
+                _run_workers(run, [(igv, f"IGV on port {igv.port}", lambda: True)])
+    finally:
+        run.stop.set()
+        run.save(force=True)
+    result = ReviewResult(
+        directory, entries, run.bad, run.notes, time.monotonic() - started, resumed, parallel
+    )
+    write_page(result, options.title, port=igv.port if igv is not None and parallel is None else None)
+    if result.bad or result.failed:
+        raise ReviewError(result)
+    return result
+
+
+def _keep_finished(directory: Path, entries: list[Entry]) -> int:
+    try:
+        data = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+        old = {r["stem"]: r for r in data.get("regions", []) if isinstance(r, dict) and "stem" in r}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return 0
+    kept = 0
+    for entry in entries:
+        was = old.get(entry.region.stem)
+        if not was or was.get("status") != "done" or was.get("locus") != entry.region.locus:
+            continue
+        image = was.get("image")
+        if isinstance(image, str) and "/" not in image and image_complete(directory / image):
+            entry.status, entry.image = "done", image
+            entry.seconds, entry.finished, entry.igv = was.get("seconds"), was.get("finished"), was.get("igv")
+            kept += 1
+    return kept
+
+
+def _run_pool(run: _Run, parallel: int, options: ReviewOptions, memory: str | None) -> None:
+    from .pool import Pool
+
+    with Pool(
+        parallel,
+        genome=options.genome,
+        width=options.width,
+        height=options.height,
+        memory=memory,
+        setup=lambda client: _prepare_igv(client, options, run.directory),
+        on_note=run.note,
+    ) as pool:
+        _run_workers(run, [(m.client, m.label, m.alive) for m in pool.members])
+
+
+def _run_workers(run: _Run, workers: list[tuple[IGVClient, str, Callable[[], bool]]]) -> None:
+    threads = [
+        threading.Thread(target=_worker, args=(run, client, label, alive), daemon=True)
+        for client, label, alive in workers
+    ]
+    for t in threads:
+        t.start()
+    try:
+        while any(t.is_alive() for t in threads):
+            for t in threads:
+                t.join(0.2)  # short joins: Ctrl-C reaches this thread
+    except BaseException:
+        run.stop.set()
+        raise
+    with run.lock:
+        left = run.pending
+    if left > 0:
+        raise Unreachable(
+            f"every IGV of the run died; {left} region(s) not drawn",
+            hint="see the notes above; --resume draws only what is missing",
+        )
+
+
+def review(
+    igv: IGVClient | None,
+    items: list[str] | str,
+    out_dir: str | Path,
+    *,
+    parallel: int | None = None,
+    resume: bool = False,
+    options: ReviewOptions | None = None,
+    **callbacks: Any,
+) -> ReviewResult:
+    """Read ``items`` (a VCF, a BED, a file of loci, or loci) and run :func:`run_review`."""
+    from .locus import GenomeIndex
+
+    options = options or ReviewOptions()
+    options.check()
+    genome = options.genome
+    if genome is None and igv is not None:
+        genome, _ = igv._resolve_genome()  # the running IGV's genome, when it can be known
+    elif genome is not None:
+        from .launch import resolve_genome
+
+        genome = options.genome = resolve_genome(genome)
+    index = GenomeIndex.load(genome) if genome else None
+    regions = read_regions([items] if isinstance(items, str) else items, flank=options.flank, genome=index)
+    return run_review(
+        regions, out_dir, igv=igv, parallel=parallel, options=options, resume=resume, **callbacks
+    )
