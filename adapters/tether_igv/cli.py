@@ -400,7 +400,7 @@ def launch(
     """Start IGV on a free port with its own preferences (no dialogs offline); print the endpoint."""
     from .launch import launch as start
 
-    with target.progress("starting IGV"):
+    with target.progress("starting IGV") as spinner:
         rec = start(
             genome_,
             port=target.port,
@@ -409,6 +409,7 @@ def launch(
             timeout=target.timeout or 60.0,
             width=width,
             height=height,
+            on_status=lambda text: spinner.update(description=text),
         )
     xvfb = f", Xvfb {rec.display}" if rec.xvfb_pid else ""
     target.emit(rec, text=f"IGV ready on {rec.host}:{rec.port} (pid {rec.pid}, genome {rec.genome}{xvfb})")
