@@ -80,10 +80,10 @@ def run_watched(cmd: list[str], *, interrupt_after: int | None = None, out: Path
                 seen.update(c.pid for c in psutil.Process(proc.pid).children(recursive=True))
             except psutil.Error:
                 pass
-            if interrupt_after is not None and out is not None and proc.poll() is None:
-                if len(list(out.glob("*.png"))) >= interrupt_after:
-                    proc.send_signal(signal.SIGINT)
-                    return
+            due = interrupt_after is not None and out is not None and proc.poll() is None
+            if due and len(list(out.glob("*.png"))) >= interrupt_after:
+                proc.send_signal(signal.SIGINT)
+                return
             time.sleep(0.05)
 
     watcher = threading.Thread(target=watch, daemon=True)
@@ -117,7 +117,7 @@ def hashes(directory: Path) -> dict[str, str]:
 def reference(data, tmp_path_factory):
     """The images of ``--parallel 1``: what every other run must reproduce byte for byte."""
     out = tmp_path_factory.mktemp("review-j1")
-    code, stdout, stderr, seen = run_watched(argv(data, out, "--parallel", "1", "--json"))
+    code, _stdout, stderr, seen = run_watched(argv(data, out, "--parallel", "1", "--json"))
     assert code == 1, stderr  # the two bad lines
     assert not alive(seen), "the pool left processes running"
     return out, hashes(out)
@@ -126,7 +126,7 @@ def reference(data, tmp_path_factory):
 def test_parallel_2_draws_the_same_bytes_as_parallel_1_skips_bad_lines_and_leaves_nothing_running(
     data, reference, tmp_path
 ):
-    ref_dir, ref = reference
+    _ref_dir, ref = reference
     out = tmp_path / "j2"
     code, stdout, stderr, seen = run_watched(argv(data, out, "--parallel", "2", "--json"))
     assert code == 1, stderr
@@ -158,7 +158,7 @@ def test_resume_redraws_only_missing_and_unfinished_images(data, reference, tmp_
     whole = (out / names[1]).read_bytes()
     (out / names[1]).write_bytes(whole[: len(whole) // 2])  # an image IGV did not finish
     before = {n: (out / n).stat().st_mtime_ns for n in names[2:]}
-    code, stdout, stderr, seen = run_watched(argv(data, out, "--parallel", "1", "--resume", "--json"))
+    code, _stdout, stderr, seen = run_watched(argv(data, out, "--parallel", "1", "--resume", "--json"))
     assert code == 1, stderr  # the bad lines are still listed
     assert not alive(seen)
     assert {n: (out / n).stat().st_mtime_ns for n in names[2:]} == before  # untouched
@@ -207,7 +207,7 @@ def test_ctrl_c_stops_the_pool_and_resume_finishes_the_run(data, reference, tmp_
     assert seen and not alive(seen), "Ctrl-C left IGV or Xvfb running"
     manifest = json.loads((out / "manifest.json").read_text())
     assert any(r["status"] == "pending" for r in manifest["regions"])
-    code, stdout, stderr, seen = run_watched(argv(data, out, "--parallel", "1", "--resume", "--json"))
+    code, _stdout, stderr, seen = run_watched(argv(data, out, "--parallel", "1", "--resume", "--json"))
     assert code == 1 and not alive(seen)
     assert hashes(out) == ref
 
@@ -215,7 +215,7 @@ def test_ctrl_c_stops_the_pool_and_resume_finishes_the_run(data, reference, tmp_
 def test_the_review_page_in_firefox_shows_every_image_and_keeps_verdicts(
     data, reference, firefox_app, tmp_path
 ):
-    ref_dir, ref = reference
+    ref_dir, _ref = reference
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(ref_dir))
     handler.log_message = lambda *a: None  # type: ignore[method-assign]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
