@@ -202,7 +202,7 @@ def test_an_igv_killed_mid_run_hands_its_regions_to_the_other(data, reference, t
 def test_ctrl_c_stops_the_pool_and_resume_finishes_the_run(data, reference, tmp_path):
     _, ref = reference
     out = tmp_path / "interrupted"
-    code, stdout, stderr, seen = run_watched(argv(data, out, "--parallel", "2"), interrupt_after=1, out=out)
+    code, _, stderr, seen = run_watched(argv(data, out, "--parallel", "2"), interrupt_after=1, out=out)
     assert code == 130, stderr
     assert seen and not alive(seen), "Ctrl-C left IGV or Xvfb running"
     manifest = json.loads((out / "manifest.json").read_text())
