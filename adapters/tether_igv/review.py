@@ -50,7 +50,7 @@ PAGE = "index.html"
 CLUSTER_GAP = 30_000
 DISPLAY_MODES = ("collapse", "squish", "expand")
 PNG_END = b"IEND\xaeB`\x82"
-SAVE_EVERY = 1.0  # seconds between manifest writes during a run (and one at the end)
+SAVE_EVERY = 5.0  # seconds between manifest writes during a run (and one at the end, or on Ctrl-C)
 
 
 @dataclass
@@ -269,7 +269,7 @@ class _Run:
                 "notes": list(self.notes),
             }
         tmp = self.directory / f".{MANIFEST}.{os.getpid()}.{threading.get_ident()}.tmp"
-        tmp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+        tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
         os.replace(tmp, self.directory / MANIFEST)
 
     def finish(self, entry: Entry) -> None:
