@@ -229,6 +229,20 @@ def test_goto_answers_ok_through_the_cli(igv_app, cli):
     assert "goto chr1:1,000-2,000" in igv_log(igv_app)
 
 
+def test_goto_a_name_igv_does_not_know_exits_1_and_a_known_feature_still_goes(igv_app, bed, cli):
+    port = ["--port", str(igv_app.port)]
+    assert cli("igv", "goto", "chr2:100-200", *port)[0] == 0
+    code, _, err = cli("igv", "goto", "nosuchgene", *port)
+    assert code == 1, err  # IGV answered OK and stayed at chr2:100-200
+    assert "nosuchgene" in err and "did not move" in err
+    assert cli("igv", "load", str(bed), *port)[0] == 0
+    try:
+        assert cli("igv", "goto", "featB", *port)[0] == 0  # a feature of a loaded track
+        assert cli("igv", "goto", "featB", *port)[0] == 0  # already there: still found
+    finally:
+        assert cli("igv", "new", *port)[0] == 0
+
+
 def test_goto_several_loci_opens_a_split_view(igv_app):
     assert IGVClient(port=igv_app.port).goto("chr1:100-500", "chr2:100-500").ok
 
