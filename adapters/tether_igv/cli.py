@@ -178,7 +178,7 @@ def snapshots(
         format=format_,
     )
     options.check()  # refused before IGV is looked up or launched
-    igv = None if parallel else _igv(target)
+    igv = None if parallel is not None else _igv(target)
     what = f"snapshots ({parallel} IGVs)" if parallel else "snapshots"
     with target.progress(what, total=0) as bar:
         result = review(

@@ -80,6 +80,7 @@ class Regions:
     regions: list[Region] = field(default_factory=list)
     bad: list[BadRegion] = field(default_factory=list)
     kind: str = "loci"  # vcf, bed, loci
+    from_file: bool = False
 
 
 def _open_text(path: Path) -> list[str]:
@@ -145,23 +146,33 @@ def read_regions(
         for n, item in enumerate(items, start=1):
             for part in item.split():
                 result.regions.append(_locus_line(part, f"argument {n}", flank))  # raises: exit 2
+    result.from_file = is_file
     if genome is not None:
-        kept = []
-        for region in result.regions:
-            problem = off_genome(region, genome)
-            if problem:
-                result.bad.append(BadRegion(region.source, region.locus, problem))
-                if not is_file:
-                    raise UsageError(f"refused: {region.locus}: {problem}", hint="nothing was sent")
-            else:
-                kept.append(region)
-        result.regions = kept
+        check_genome(result, genome)
     if not result.regions:
         what = f"no usable regions in {items[0]}" if is_file else "no regions given"
         listing = "; ".join(str(b) for b in result.bad[:5])
         raise UsageError(what + (f": {listing}" if listing else ""), hint="nothing was sent")
     name_files(result.regions)
     return result
+
+
+def check_genome(result: Regions, genome: GenomeIndex) -> None:
+    """Move the regions ``genome`` cannot show to ``result.bad`` (loci given as arguments:
+    :class:`UsageError`); raises when none is left."""
+    kept = []
+    for region in result.regions:
+        problem = off_genome(region, genome)
+        if problem is None:
+            kept.append(region)
+            continue
+        if not result.from_file:
+            raise UsageError(f"refused: {region.locus}: {problem}", hint="nothing was sent")
+        result.bad.append(BadRegion(region.source, region.locus, problem))
+    result.regions = kept
+    if not kept:
+        listing = "; ".join(str(b) for b in result.bad[:5])
+        raise UsageError(f"no usable regions: {listing}", hint="nothing was sent")
 
 
 def off_genome(region: Region, genome: GenomeIndex) -> str | None:

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any
 from tether.errors import CommandError, TetherError, Unreachable, UsageError
 
 from . import args as A
-from .regions import DEFAULT_FLANK, BadRegion, Region, Regions, read_regions
+from .regions import DEFAULT_FLANK, BadRegion, Region, Regions, check_genome, read_regions
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import IGVClient
@@ -491,6 +491,17 @@ def review(
 
     options = options or ReviewOptions()
     options.check()
+    from .pool import MAX_PARALLEL
+
+    if parallel is not None and (not isinstance(parallel, int) or not 1 <= parallel <= MAX_PARALLEL):
+        raise UsageError(f"refused: --parallel must be 1 to {MAX_PARALLEL}, not {parallel!r}")
+    if parallel is None and (options.width or options.height):
+        raise UsageError(
+            "refused: --width/--height size the IGVs tether launches (--parallel N); "
+            "a running IGV keeps its own window"
+        )
+    # every line read and checked before IGV is looked up; then the genome's contigs
+    regions = read_regions([items] if isinstance(items, str) else items, flank=options.flank)
     genome = options.genome
     if genome is None and igv is not None:
         genome, _ = igv._resolve_genome()  # the running IGV's genome, when it can be known
@@ -499,7 +510,8 @@ def review(
 
         genome = options.genome = resolve_genome(genome)
     index = GenomeIndex.load(genome) if genome else None
-    regions = read_regions([items] if isinstance(items, str) else items, flank=options.flank, genome=index)
+    if index is not None:
+        check_genome(regions, index)
     return run_review(
         regions, out_dir, igv=igv, parallel=parallel, options=options, resume=resume, **callbacks
     )
