@@ -292,46 +292,29 @@ def _prepare_igv(client: IGVClient, options: ReviewOptions, directory: Path) -> 
 
 
 def _worker(run: _Run, client: IGVClient, label: str, alive: Callable[[], bool]) -> None:
-    """Take runs of regions off the queue and draw them, until the queue is empty or IGV dies."""
-    fmt = run.options.format
-    directory = run.directory
+    """Take runs of regions off the queue and draw them over one connection, until the queue
+    is empty or IGV dies (a connection that broke on a live IGV is opened again)."""
     while not run.stop.is_set():
-        try:
-            cluster = run.work.get(timeout=0.1)
-        except queue.Empty:
-            with run.lock:
-                if run.pending <= 0:
-                    return
-            continue
+        cluster: list[Region] = []
         at = 0
         try:
             with client.session():
-                client.execute("snapshotDirectory " + A.quote(str(directory), "directory"))
-                for region in cluster:
-                    if run.stop.is_set():
-                        return
-                    entry = run.by_stem[region.stem]
-                    name = f"{region.stem}.{fmt}"
-                    started = time.monotonic()
+                client.execute("snapshotDirectory " + A.quote(str(run.directory), "directory"))
+                while not run.stop.is_set():
                     try:
-                        client.execute(f"goto {region.locus}", kind="goto")
-                        if run.options.sort and region.chrom and (region.pos or region.start):
-                            client.sort(run.options.sort, f"{region.chrom}:{region.pos or region.start}")
-                        client.execute("snapshot " + A.quote(name, "file name"), kind="snapshot")
-                    except CommandError as exc:
-                        entry.status, entry.error = "failed", exc.app_message or exc.message
-                    else:
-                        if image_complete(directory / name):
-                            entry.status, entry.image, entry.error = "done", name, None
-                        else:
-                            entry.status, entry.error = (
-                                "failed",
-                                f"IGV answered OK but wrote no complete {name}",
-                            )
-                    entry.seconds = round(time.monotonic() - started, 3)
-                    entry.finished, entry.igv = _now(), label
-                    run.finish(entry)
-                    at += 1
+                        cluster, at = run.work.get(timeout=0.1), 0
+                    except queue.Empty:
+                        cluster = []
+                        with run.lock:
+                            if run.pending <= 0:
+                                return
+                        continue
+                    for region in cluster:
+                        if run.stop.is_set():
+                            return
+                        _draw(run, client, region, label)
+                        at += 1
+                    cluster = []
         except TetherError as exc:
             if alive():
                 # a live IGV that broke the connection (timed out mid-command): this run of
@@ -347,6 +330,28 @@ def _worker(run: _Run, client: IGVClient, label: str, alive: Callable[[], bool])
                 run.work.put(rest)
             run.note(f"{label} died ({exc.message}); its {len(rest)} remaining region(s) go to the others")
             return
+
+
+def _draw(run: _Run, client: IGVClient, region: Region, label: str) -> None:
+    """One region: ``goto``, ``sort`` at the variant (if asked), ``snapshot``; its entry updated."""
+    entry = run.by_stem[region.stem]
+    name = f"{region.stem}.{run.options.format}"
+    started = time.monotonic()
+    try:
+        client.execute(f"goto {region.locus}", kind="goto")
+        if run.options.sort and region.chrom and (region.pos or region.start):
+            client.sort(run.options.sort, f"{region.chrom}:{region.pos or region.start}")
+        client.execute("snapshot " + A.quote(name, "file name"), kind="snapshot")
+    except CommandError as exc:
+        entry.status, entry.error = "failed", exc.app_message or exc.message
+    else:
+        if image_complete(run.directory / name):
+            entry.status, entry.image, entry.error = "done", name, None
+        else:
+            entry.status, entry.error = "failed", f"IGV answered OK but wrote no complete {name}"
+    entry.seconds = round(time.monotonic() - started, 3)
+    entry.finished, entry.igv = _now(), label
+    run.finish(entry)
 
 
 def run_review(
