@@ -95,7 +95,7 @@ _PAGE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>__TITLE__</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <style>
-body { font-family: system-ui, sans-serif; margin: 0; display: grid; grid-template-columns: minmax(28em, 40%) 1fr; height: 100vh; }
+body { font-family: system-ui, sans-serif; margin: 0; display: grid; grid-template-columns: minmax(36em, 44%) 1fr; height: 100vh; }
 #list { overflow: auto; border-right: 1px solid #ccc; }
 #view { overflow: auto; padding: 0 1em 1em; }
 h1 { font-size: 1.1em; margin: .6em; }
@@ -104,7 +104,7 @@ th, td { padding: .25em .4em; border-bottom: 1px solid #eee; text-align: left; v
 th { position: sticky; top: 0; background: #f6f6f6; }
 tr.current { background: #e8f0ff; }
 tr { cursor: pointer; }
-td img { width: 120px; display: block; border: 1px solid #ddd; }
+td img { width: 96px; display: block; border: 1px solid #ddd; }
 .v-real { color: #08660d; font-weight: bold; } .v-artefact { color: #a30000; font-weight: bold; } .v-unsure { color: #8a6d00; font-weight: bold; }
 .failed { color: #a30000; }
 #big { max-width: 100%; border: 1px solid #ccc; }
