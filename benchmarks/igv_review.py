@@ -16,7 +16,9 @@ from nothing running to every PNG written, IGV start-up included:
     python benchmarks/igv_review.py --sizes 120 --rounds 3
 
 Rounds are interleaved (runner, -j1, -j2, runner, …) so drift on a shared machine hits all
-alike; the figure per mode is the median of its rounds, the ratio that of the medians.
+alike; the figure per mode is the median of its rounds, the ratio that of the medians. Beside the
+wall time, the CPU seconds (user + system) of every process the run started and reaped (IGV,
+Xvfb, tether): what the run costs the machine, which a busy shared machine does not change much.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -102,6 +105,11 @@ def tether_run(data, out: Path, parallel: int) -> float:
     return seconds
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[120, 1000])
@@ -113,22 +121,27 @@ def main(argv: list[str] | None = None) -> int:
         for size in opts.sizes:
             data = make_dataset(Path(tmp) / f"data{size}", size)
             times: dict[str, list[float]] = {"igv -b": [], "tether -j1": [], "tether -j2": []}
+            cpu: dict[str, list[float]] = {k: [] for k in times}
             for r in range(opts.rounds if size <= 200 else 1):
                 for mode in times:
                     out = Path(tmp) / f"out{size}-{mode.replace(' ', '')}-{r}"
                     out.mkdir()
+                    before = _children_cpu()
                     if mode == "igv -b":
                         seconds = igv_runner(data, out, Path(tmp) / f"work{size}-{r}")
                     else:
                         seconds = tether_run(data, out, int(mode[-1]))
+                    used = _children_cpu() - before
                     times[mode].append(seconds)
-                    print(f"  {size} variants, {mode}: {seconds:.2f} s", file=sys.stderr)
+                    cpu[mode].append(used)
+                    print(f"  {size} variants, {mode}: {seconds:.2f} s (cpu {used:.1f} s)", file=sys.stderr)
             med = {k: statistics.median(v) for k, v in times.items()}
             results.append(
                 {
                     "variants": size,
                     "seconds": {k: round(v, 2) for k, v in med.items()},
                     "rounds": {k: [round(x, 2) for x in v] for k, v in times.items()},
+                    "cpu_seconds": {k: round(statistics.median(v), 1) for k, v in cpu.items()},
                     "ratio_j1": round(med["tether -j1"] / med["igv -b"], 2),
                     "ratio_j2": round(med["tether -j2"] / med["igv -b"], 2),
                 }
@@ -136,13 +149,14 @@ def main(argv: list[str] | None = None) -> int:
     if opts.json:
         print(json.dumps(results, indent=1))
         return 0
-    head = ("variants", "igv -b", "tether -j1", "tether -j2", "-j1/igv", "-j2/igv")
-    print("{:>8} {:>9} {:>11} {:>11} {:>8} {:>8}".format(*head))
+    head = ("variants", "igv -b", "tether -j1", "tether -j2", "-j1/igv", "-j2/igv", "cpu s: igv/j1/j2")
+    print("{:>8} {:>9} {:>11} {:>11} {:>8} {:>8}  {}".format(*head))
     for r in results:
-        s = r["seconds"]
+        s, c = r["seconds"], r["cpu_seconds"]
         print(
             f"{r['variants']:>8} {s['igv -b']:>8.2f}s {s['tether -j1']:>10.2f}s {s['tether -j2']:>10.2f}s "
-            f"{r['ratio_j1']:>7.2f}x {r['ratio_j2']:>7.2f}x"
+            f"{r['ratio_j1']:>7.2f}x {r['ratio_j2']:>7.2f}x  "
+            f"{c['igv -b']:.1f}/{c['tether -j1']:.1f}/{c['tether -j2']:.1f}"
         )
     load = os.getloadavg()[0]
     print(f"(cpus: {os.cpu_count()}, load average {load:.1f}; wall time, IGV start-up included)")
