@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import tether
-from tether_igv.client import IGVClient
+from tether_igv.pool import snapshots
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,18 +34,18 @@ def main(argv: list[str] | None = None) -> int:
     opts = ap.parse_args(argv)
 
     try:
-        # with --parallel no running IGV is needed: the pool is launched (and stopped) for the run
-        igv = IGVClient() if opts.parallel else tether.connect("igv", opts.host, opts.port)
-        result = igv.snapshots(
-            opts.regions,
-            opts.outdir,
+        common = dict(
             tracks=opts.track,
             genome=opts.genome,
-            parallel=opts.parallel,
             resume=opts.resume,
             on_progress=lambda e: print(f"{e.region.locus}\t{e.image or e.error}"),
             on_note=lambda note: print(f"note: {note}", file=sys.stderr),
         )
+        if opts.parallel:  # no running IGV needed: the pool is launched (and stopped) for the run
+            result = snapshots(opts.regions, opts.outdir, parallel=opts.parallel, **common)
+        else:
+            igv = tether.connect("igv", opts.host, opts.port)
+            result = igv.snapshots(opts.regions, opts.outdir, **common)
         print(f"page\t{result.page}")
     except tether.TetherError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -177,18 +177,21 @@ def snapshots(
         title=title,
         format=format_,
     )
-    options.check()  # refused before IGV is looked up or launched
-    igv = None if parallel is not None else _igv(target)
+    pool = None
+    if parallel is not None:
+        from .pool import Pool
+
+        pool = Pool(parallel, genome=genome_, width=width, height=height, memory=memory)  # checks N
+    igv = None if pool is not None else _igv(target)
     what = f"snapshots ({parallel} IGVs)" if parallel else "snapshots"
     with target.progress(what, total=0) as bar:
         result = review(
             igv,
             regions,
             out,
-            parallel=parallel,
+            pool=pool,
             resume=resume,
             options=options,
-            memory=memory,
             on_start=lambda n: bar.update(total=n),
             on_progress=lambda _e: bar.advance(),
             on_note=lambda message: render.note(message),

@@ -888,6 +888,12 @@ class IGVClient:
             self.on_exit(self, deadline)
 
     # -- review ----------------------------------------------------------------------------
+    @staticmethod
+    def sort_option(option: str) -> str:
+        """``option`` when IGV knows it as an alignment sort option; else :class:`UsageError`
+        (IGV itself falls back to ``base`` in silence)."""
+        return _choice(option, SORT_OPTIONS, "sort option")
+
     def snapshots(
         self,
         regions: str | Path | list[str],
@@ -899,21 +905,18 @@ class IGVClient:
         sort: str | None = None,
         display: str | None = None,
         max_panel_height: int | None = None,
-        width: int | None = None,
-        height: int | None = None,
-        parallel: int | None = None,
         resume: bool = False,
         title: str | None = None,
         on_progress: Callable[[Any], None] | None = None,
         on_note: Callable[[str], None] | None = None,
     ) -> Any:
         """One image per region of a VCF, BED, file of loci or list of loci into ``out_dir``,
-        with ``manifest.json`` and a review page ``index.html``; see :mod:`tether_igv.review`.
+        drawn by this IGV, with ``manifest.json`` and a review page ``index.html``; see
+        :mod:`tether_igv.review`. ``tracks`` are loaded into it first.
 
-        ``parallel=N`` draws with N private headless IGVs tether launches and stops (this
-        client's IGV is not used); otherwise this IGV draws them. ``tracks`` are loaded once per
-        IGV. Returns a :class:`~tether_igv.review.ReviewResult`; raises
+        Returns a :class:`~tether_igv.review.ReviewResult`; raises
         :class:`~tether_igv.review.ReviewError` (exit 1) when regions were skipped or failed.
+        A pool of private IGVs (``--parallel N``) is :func:`tether_igv.pool.snapshots`.
         """
         from .review import ReviewOptions, review
 
@@ -924,16 +927,13 @@ class IGVClient:
             sort=sort,
             display=display,
             max_panel_height=max_panel_height,
-            width=width,
-            height=height,
             title=title,
         )
         items = [str(regions)] if isinstance(regions, (str, Path)) else [str(r) for r in regions]
         return review(
-            None if parallel else self,
+            self,
             items,
             out_dir,
-            parallel=parallel,
             resume=resume,
             options=options,
             on_progress=on_progress,

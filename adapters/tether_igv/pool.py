@@ -2,7 +2,8 @@
 size in each, started side by side with :func:`tether_igv.launch.launch`, and every one of them
 (and its Xvfb) stopped by pid when the pool closes — at the end, on an error, on Ctrl-C.
 
->>> with Pool(2, genome="genome.fa", tracks=["reads.bam"], width=1000) as pool:   # doctest: +SKIP
+>>> result = snapshots("calls.vcf", "review", parallel=2, tracks=["t.bam"], genome="ref.fa")  # doctest: +SKIP
+>>> with Pool(2, genome="genome.fa", width=1000) as pool:                           # doctest: +SKIP
 ...     for member in pool.members:
 ...         member.client.goto("chr1:1-100")
 """
@@ -17,8 +18,11 @@ from typing import TYPE_CHECKING
 from tether.errors import TetherError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pathlib import Path
+
     from .client import IGVClient
     from .launch import Launched
+    from .review import ReviewResult
 
 MAX_PARALLEL = 16
 
@@ -67,6 +71,13 @@ class Pool:
         self._lock = threading.Lock()
         self._threads: list[threading.Thread] = []
         self._closed = False
+
+    @staticmethod
+    def sort_option(option: str) -> str:
+        """What every IGV of the pool accepts as a sort option (else :class:`UsageError`)."""
+        from .client import IGVClient
+
+        return IGVClient.sort_option(option)
 
     def __enter__(self) -> Pool:
         try:
@@ -151,3 +162,54 @@ class Pool:
                 pass
         for t in self._threads:
             t.join(self.timeout)
+
+
+def snapshots(
+    regions: str | Path | list[str],
+    out_dir: str | Path,
+    *,
+    parallel: int = 2,
+    tracks: list[str] | tuple[str, ...] = (),
+    genome: str | None = None,
+    flank: int = 50,
+    sort: str | None = None,
+    display: str | None = None,
+    max_panel_height: int | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    memory: str | None = None,
+    resume: bool = False,
+    title: str | None = None,
+    on_start: Callable[[int], None] | None = None,
+    on_progress: Callable[[object], None] | None = None,
+    on_note: Callable[[str], None] | None = None,
+) -> ReviewResult:
+    """``IGVClient.snapshots`` with ``parallel`` private headless IGVs instead of a running one
+    (what ``tether igv snapshots --parallel N`` runs): launched once the regions are read and
+    checked, stopped at the end, on an error and on Ctrl-C."""
+    from .review import ReviewOptions, review
+
+    options = ReviewOptions(
+        tracks=[str(t) for t in tracks],
+        genome=genome,
+        flank=flank,
+        sort=sort,
+        display=display,
+        max_panel_height=max_panel_height,
+        width=width,
+        height=height,
+        title=title,
+    )
+    pool = Pool(parallel, genome=genome, width=width, height=height, memory=memory)
+    items = [str(regions)] if isinstance(regions, (str,)) or hasattr(regions, "__fspath__") else list(regions)
+    return review(
+        None,
+        [str(i) for i in items],
+        out_dir,
+        pool=pool,
+        resume=resume,
+        options=options,
+        on_start=on_start,
+        on_progress=on_progress,
+        on_note=on_note,
+    )

@@ -43,6 +43,7 @@ from .regions import DEFAULT_FLANK, BadRegion, Region, Regions, check_genome, re
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import IGVClient
+    from .pool import Pool
 
 MANIFEST = "manifest.json"
 PAGE = "index.html"
@@ -68,13 +69,13 @@ class ReviewOptions:
     title: str | None = None
     format: str = "png"
 
-    def check(self) -> None:
+    def check(self, sort_option: Callable[[str], str] | None = None) -> None:
+        """Refuse (:class:`UsageError`) what no IGV should be sent; ``sort_option`` checks the
+        sort option (:meth:`IGVClient.sort_option <tether_igv.client.IGVClient.sort_option>`)."""
         if self.format not in ("png", "svg"):
             raise UsageError(f"refused: the image format must be png or svg, not {self.format!r}")
-        from .client import SORT_OPTIONS, _choice
-
-        if self.sort is not None:
-            _choice(self.sort, SORT_OPTIONS, "sort option")
+        if self.sort is not None and sort_option is not None:
+            sort_option(self.sort)
         if self.display is not None and self.display not in DISPLAY_MODES:
             raise UsageError(f"refused: the display mode must be one of {', '.join(DISPLAY_MODES)}")
         mph = self.max_panel_height
@@ -82,9 +83,7 @@ class ReviewOptions:
             raise UsageError(
                 f"refused: --max-panel-height must be a positive number of pixels or -1, not {mph}"
             )
-        from .launch import window_bounds
-
-        window_bounds(self.width, self.height)  # 300 to 16384, refused before anything starts
+        A.window_bounds(self.width, self.height)  # 300 to 16384, refused before anything starts
         self.tracks = [A.path_or_url(t, "track") for t in self.tracks]
         for track in self.tracks:
             A.check_text(track, "track")
@@ -359,28 +358,28 @@ def run_review(
     out_dir: str | Path,
     *,
     igv: IGVClient | None = None,
-    parallel: int | None = None,
+    pool: Pool | None = None,
     options: ReviewOptions | None = None,
     resume: bool = False,
     on_start: Callable[[int], None] | None = None,
     on_progress: Callable[[Entry], None] | None = None,
     on_note: Callable[[str], None] | None = None,
-    memory: str | None = None,
 ) -> ReviewResult:
     """Draw every region into ``out_dir`` and write ``manifest.json`` and ``index.html``.
 
-    Exactly one of ``igv`` (a running IGV) and ``parallel`` (a pool of that many) is used;
-    ``parallel`` wins when both are given. ``on_start(n)`` is told how many regions will be
-    drawn (after ``resume`` kept the finished ones), ``on_progress`` each one drawn.
-    Raises :class:`ReviewError` (exit 1) at the end when regions were skipped or failed.
+    ``pool`` (a :class:`~tether_igv.pool.Pool`, not yet started) draws them when given: it is
+    started here, after ``resume`` found what is left, and stopped at the end; otherwise
+    ``igv`` (a running IGV) does. ``on_start(n)`` is told how many regions will be drawn,
+    ``on_progress`` each one drawn. Raises :class:`ReviewError` (exit 1) at the end when
+    regions were skipped or failed.
     """
     from .review_page import write_page
 
     options = options or ReviewOptions()
-    options.check()
-    if parallel is None and igv is None:
-        raise UsageError("give a running IGV or a pool size (--parallel N)")
-    if parallel is None and (options.width or options.height):
+    if pool is None and igv is None:
+        raise UsageError("give a running IGV or a pool of IGVs (--parallel N)")
+    options.check((pool or igv).sort_option)  # type: ignore[union-attr]
+    if pool is None and (options.width or options.height):
         raise UsageError(
             "refused: --width/--height size the IGVs tether launches (--parallel N); "
             "a running IGV keeps its own window"
@@ -403,22 +402,23 @@ def run_review(
         on_start(len(todo))
     started = time.monotonic()
     try:
-        if todo:
-            if parallel is not None:
-                _run_pool(run, parallel, options, memory)
-            else:
-                assert igv is not None
-                if options.genome:
-                    igv.genome(options.genome)
-                _prepare_igv(igv, options, directory)
-                _run_workers(run, [(igv, f"IGV on port {igv.port}", lambda: True)])
+        if todo and pool is not None:
+            pool.setup = lambda client: _prepare_igv(client, options, directory)
+            pool.on_note = run.note
+            with pool:
+                _run_workers(run, [(m.client, m.label, m.alive) for m in pool.members])
+        elif todo:
+            assert igv is not None
+            if options.genome:
+                igv.genome(options.genome)
+            _prepare_igv(igv, options, directory)
+            _run_workers(run, [(igv, f"IGV on port {igv.port}", lambda: True)])
     finally:
         run.stop.set()
         run.save(force=True)
-    result = ReviewResult(
-        directory, entries, run.bad, run.notes, time.monotonic() - started, resumed, parallel
-    )
-    write_page(result, options.title, port=igv.port if igv is not None and parallel is None else None)
+    size = pool.size if pool is not None else None
+    result = ReviewResult(directory, entries, run.bad, run.notes, time.monotonic() - started, resumed, size)
+    write_page(result, options.title, port=igv.port if pool is None and igv is not None else None)
     if result.bad or result.failed:
         raise ReviewError(result)
     return result
@@ -441,21 +441,6 @@ def _keep_finished(directory: Path, entries: list[Entry]) -> int:
             entry.seconds, entry.finished, entry.igv = was.get("seconds"), was.get("finished"), was.get("igv")
             kept += 1
     return kept
-
-
-def _run_pool(run: _Run, parallel: int, options: ReviewOptions, memory: str | None) -> None:
-    from .pool import Pool
-
-    with Pool(
-        parallel,
-        genome=options.genome,
-        width=options.width,
-        height=options.height,
-        memory=memory,
-        setup=lambda client: _prepare_igv(client, options, run.directory),
-        on_note=run.note,
-    ) as pool:
-        _run_workers(run, [(m.client, m.label, m.alive) for m in pool.members])
 
 
 def _run_workers(run: _Run, workers: list[tuple[IGVClient, str, Callable[[], bool]]]) -> None:
@@ -486,37 +471,35 @@ def review(
     items: list[str] | str,
     out_dir: str | Path,
     *,
-    parallel: int | None = None,
+    pool: Pool | None = None,
     resume: bool = False,
     options: ReviewOptions | None = None,
     **callbacks: Any,
 ) -> ReviewResult:
-    """Read ``items`` (a VCF, a BED, a file of loci, or loci) and run :func:`run_review`."""
+    """Read ``items`` (a VCF, a BED, a file of loci, or loci) and run :func:`run_review` with
+    ``igv`` (a running IGV) or ``pool`` (see :func:`tether_igv.pool.snapshots`).
+
+    Every line is read and checked before IGV is looked up or a pool started; then the regions
+    are checked against the genome's ``.fai`` when it can be read.
+    """
     from .locus import GenomeIndex
 
     options = options or ReviewOptions()
-    options.check()
-    from .pool import MAX_PARALLEL
-
-    if parallel is not None and (not isinstance(parallel, int) or not 1 <= parallel <= MAX_PARALLEL):
-        raise UsageError(f"refused: --parallel must be 1 to {MAX_PARALLEL}, not {parallel!r}")
-    if parallel is None and (options.width or options.height):
+    if pool is None and igv is None:
+        raise UsageError("give a running IGV or a pool of IGVs (--parallel N)")
+    options.check((pool or igv).sort_option)  # type: ignore[union-attr]
+    if pool is None and (options.width or options.height):
         raise UsageError(
             "refused: --width/--height size the IGVs tether launches (--parallel N); "
             "a running IGV keeps its own window"
         )
-    # every line read and checked before IGV is looked up; then the genome's contigs
     regions = read_regions([items] if isinstance(items, str) else items, flank=options.flank)
     genome = options.genome
     if genome is None and igv is not None:
         genome, _ = igv._resolve_genome()  # the running IGV's genome, when it can be known
-    elif genome is not None:
-        from .launch import resolve_genome
-
-        genome = options.genome = resolve_genome(genome)
+    elif genome is not None and Path(genome).expanduser().exists():
+        genome = options.genome = str(Path(genome).expanduser().resolve())
     index = GenomeIndex.load(genome) if genome else None
     if index is not None:
         check_genome(regions, index)
-    return run_review(
-        regions, out_dir, igv=igv, parallel=parallel, options=options, resume=resume, **callbacks
-    )
+    return run_review(regions, out_dir, igv=igv, pool=pool, options=options, resume=resume, **callbacks)

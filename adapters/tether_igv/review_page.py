@@ -69,9 +69,7 @@ def _json_for_script(value: Any) -> str:
 
 
 def write_page(result: ReviewResult, title: str | None = None, port: int | None = None) -> None:
-    from .review import ReviewOptions
-
-    options = ReviewOptions().to_dict()
+    options: dict[str, Any] = {}
     try:
         options = json.loads(result.manifest.read_text(encoding="utf-8")).get("options") or options
     except (OSError, ValueError, AttributeError):

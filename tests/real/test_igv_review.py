@@ -23,6 +23,7 @@ import psutil
 import pytest
 
 import tether
+from tether_igv.pool import Pool
 from tether_igv.review import ReviewError, ReviewOptions, review
 
 from .genomics import make_dataset
@@ -181,12 +182,13 @@ def test_an_igv_killed_mid_run_hands_its_regions_to_the_other(data, reference, t
 
     options = ReviewOptions(tracks=[str(data.bam)], genome=str(data.fasta), sort="base", max_panel_height=400)
     before = set(psutil.Process().children(recursive=True))
+    pool = Pool(2, genome=str(data.fasta))
     with pytest.raises(ReviewError) as caught:  # the two bad lines
         review(
             None,
             [str(data.vcf)],
             out,
-            parallel=2,
+            pool=pool,
             options=options,
             on_progress=on_progress,
             on_note=notes.append,
