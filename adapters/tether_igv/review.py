@@ -279,15 +279,52 @@ class _Run:
         self.save()
 
 
-def _prepare_igv(client: IGVClient, options: ReviewOptions, directory: Path) -> None:
-    """What every IGV of a run gets once: the tracks, the display mode, the panel height."""
+def _prepare_igv(
+    client: IGVClient, options: ReviewOptions, directory: Path, *, fix_layout: bool = False
+) -> None:
+    """What every IGV of a run gets once: the tracks, the panel layout (``fix_layout``: IGVs of
+    a pool only), the display mode, the panel height."""
     with client.session():
         for track in options.tracks:
             client.load(track)
+        if fix_layout:
+            _fix_layout(client)
         if options.display:
             getattr(client, options.display)()
         if options.max_panel_height is not None:
             client.max_panel_height(options.max_panel_height)
+
+
+#: where the pool's IGVs put the dividers between their panels (fractions of the window)
+DIVIDER_FRACTIONS = "0.01,0.85"
+
+
+def _fix_layout(client: IGVClient) -> None:
+    """Set the dividers between IGV's panels to :data:`DIVIDER_FRACTIONS`, by saving the session
+    and loading it back with that ``PanelLayout``.
+
+    IGV places the dividers when a track is loaded, from the window's size at that moment: on a
+    busy machine a freshly started IGV can still be settling its window, and one IGV of a pool
+    then drew every image with a lower panel 75 px shorter than the other's (seen in the real
+    tests). A session's ``PanelLayout`` is applied against the settled window, the same in each.
+    """
+    import re
+    import shutil
+    import tempfile
+
+    scratch = Path(tempfile.mkdtemp(prefix="tether-igv-layout-", dir="/tmp" if os.name == "posix" else None))
+    try:
+        path = scratch / "layout.xml"
+        client.execute(f"saveSession {A.quote(str(path), 'session')}")
+        text = path.read_text(encoding="utf-8")
+        layout = f'<PanelLayout dividerFractions="{DIVIDER_FRACTIONS}"/>'
+        text, found = re.subn(r"<PanelLayout\b[^>]*/>", layout, text)
+        if not found:
+            text = text.replace("</Session>", f"    {layout}\n</Session>")
+        path.write_text(text, encoding="utf-8")
+        client.execute(f"load {A.quote(str(path), 'session')}", kind="load")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _worker(run: _Run, client: IGVClient, label: str, alive: Callable[[], bool]) -> None:
@@ -403,7 +440,7 @@ def run_review(
     started = time.monotonic()
     try:
         if todo and pool is not None:
-            pool.setup = lambda client: _prepare_igv(client, options, directory)
+            pool.setup = lambda client: _prepare_igv(client, options, directory, fix_layout=True)
             pool.on_note = run.note
             with pool:
                 _run_workers(run, [(m.client, m.label, m.alive) for m in pool.members])
