@@ -113,7 +113,6 @@ def snapshots(
         list[str] | None,
         typer.Option(
             "--track",
-            "-t",
             help="A track to load once per IGV (BAM/CRAM with index, VCF, BED, bigWig…); repeatable.",
         ),
     ] = None,
