@@ -51,6 +51,8 @@ PAGE = "index.html"
 CLUSTER_GAP = 30_000
 DISPLAY_MODES = ("collapse", "squish", "expand")
 PNG_END = b"IEND\xaeB`\x82"
+#: connections in a row that may break on a live IGV before it is given up as wedged
+WEDGED_AFTER = 3
 SAVE_EVERY = 5.0  # seconds between manifest writes during a run (and one at the end, or on Ctrl-C)
 
 
@@ -330,9 +332,11 @@ def _fix_layout(client: IGVClient) -> None:
 def _worker(run: _Run, client: IGVClient, label: str, alive: Callable[[], bool]) -> None:
     """Take runs of regions off the queue and draw them over one connection, until the queue
     is empty or IGV dies (a connection that broke on a live IGV is opened again)."""
+    failures = 0  # connections in a row that broke before drawing anything
     while not run.stop.is_set():
         cluster: list[Region] = []
         at = 0
+        drawn = 0
         try:
             with client.session():
                 client.execute("snapshotDirectory " + A.quote(str(run.directory), "directory"))
@@ -350,9 +354,12 @@ def _worker(run: _Run, client: IGVClient, label: str, alive: Callable[[], bool])
                             return
                         _draw(run, client, region, label)
                         at += 1
+                        drawn += 1
+                        failures = 0
                     cluster = []
         except TetherError as exc:
-            if alive():
+            failures = 0 if drawn else failures + 1
+            if alive() and failures < WEDGED_AFTER:
                 # a live IGV that broke the connection (timed out mid-command): this run of
                 # regions fails from here, the next one gets a new connection
                 for region in cluster[at:]:
@@ -364,7 +371,8 @@ def _worker(run: _Run, client: IGVClient, label: str, alive: Callable[[], bool])
             rest = [r for r in cluster if run.by_stem[r.stem].status == "pending"]
             if rest:
                 run.work.put(rest)
-            run.note(f"{label} died ({exc.message}); its {len(rest)} remaining region(s) go to the others")
+            what = "died" if not alive() else f"stopped answering ({failures} connections in a row)"
+            run.note(f"{label} {what} ({exc.message}); its {len(rest)} remaining region(s) go to the others")
             return
 
 
@@ -374,7 +382,10 @@ def _draw(run: _Run, client: IGVClient, region: Region, label: str) -> None:
     name = f"{region.stem}.{run.options.format}"
     started = time.monotonic()
     try:
-        client.execute(f"goto {region.locus}", kind="goto")
+        if region.chrom is None:
+            client.goto(region.locus)  # a name: exit 1 (CommandError) when IGV does not find it
+        else:
+            client.execute(f"goto {region.locus}", kind="goto")
         if run.options.sort and region.chrom and (region.pos or region.start):
             client.sort(run.options.sort, f"{region.chrom}:{region.pos or region.start}")
         client.execute("snapshot " + A.quote(name, "file name"), kind="snapshot")

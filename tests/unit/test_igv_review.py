@@ -140,3 +140,26 @@ def test_the_page_carries_vcf_text_as_data_never_as_html(tmp_path):
     row = json.loads(embedded.group(1))["rows"][0]
     assert row["id"] == "</script><img src=x onerror=alert(1)>" and row["filter"] == "<b>&amp;</b>"
     assert row["igv"].startswith("http://127.0.0.1:60151/load?file=%2Fdata%2Freads.bam&locus=chr1")
+
+
+def test_an_igv_that_keeps_dropping_the_connection_is_given_up_not_waited_on_forever(tmp_path):
+    import time
+
+    from tether.errors import TetherError
+    from tether.testing import fake_igv
+    from tether_igv.client import IGVClient
+    from tether_igv.review import review
+
+    notes: list[str] = []
+    with fake_igv({"snapshot": b"CLOSE"}) as server:
+        igv = IGVClient("127.0.0.1", server.port, check_loci=False, timeouts={"ready": 1.0})
+        started = time.monotonic()
+        with pytest.raises(TetherError) as caught:
+            review(
+                igv, ["chr1:100-200", "chr1:900000-900100", "chr2:100-200"], tmp_path, on_note=notes.append
+            )
+    assert time.monotonic() - started < 20
+    assert "not drawn" in caught.value.message or "failed" in caught.value.message
+    assert any("stopped answering" in n for n in notes), notes
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert [r["status"] for r in manifest["regions"]].count("done") == 0
