@@ -18,7 +18,9 @@ from nothing running to every PNG written, IGV start-up included:
 Rounds are interleaved (runner, -j1, -j2, runner, …) so drift on a shared machine hits all
 alike; the figure per mode is the median of its rounds, the ratio that of the medians. Beside the
 wall time, the CPU seconds (user + system) of every process the run started and reaped (IGV,
-Xvfb, tether): what the run costs the machine, which a busy shared machine does not change much.
+Xvfb, tether), sampled with psutil every 0.1 s while it runs (IGVs that tether starts are not
+this process's children, so the kernel's reaped-children count would miss them): what the run
+costs the machine, which a busy shared machine does not change much.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
+import threading
 import shutil
 import statistics
 import subprocess
@@ -105,9 +107,43 @@ def tether_run(data, out: Path, parallel: int) -> float:
     return seconds
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+class CpuWatch:
+    """CPU seconds (user + system) of this process's descendants while the block runs: the
+    largest reading per process, taken every 0.1 s (the last < 0.1 s of each is missed)."""
+
+    def __enter__(self) -> CpuWatch:
+        import psutil
+
+        self._psutil = psutil
+        self._seen: dict[tuple[int, float], float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def _poll(self) -> None:
+        me = self._psutil.Process()
+        while not self._stop.is_set():
+            try:
+                procs = me.children(recursive=True)
+            except self._psutil.Error:
+                procs = []
+            for p in procs:
+                try:
+                    t = p.cpu_times()
+                    key = (p.pid, p.create_time())
+                except self._psutil.Error:
+                    continue
+                self._seen[key] = max(self._seen.get(key, 0.0), t.user + t.system)
+            self._stop.wait(0.1)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    @property
+    def seconds(self) -> float:
+        return sum(self._seen.values())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -126,12 +162,12 @@ def main(argv: list[str] | None = None) -> int:
                 for mode in times:
                     out = Path(tmp) / f"out{size}-{mode.replace(' ', '')}-{r}"
                     out.mkdir()
-                    before = _children_cpu()
-                    if mode == "igv -b":
-                        seconds = igv_runner(data, out, Path(tmp) / f"work{size}-{r}")
-                    else:
-                        seconds = tether_run(data, out, int(mode[-1]))
-                    used = _children_cpu() - before
+                    with CpuWatch() as watch:
+                        if mode == "igv -b":
+                            seconds = igv_runner(data, out, Path(tmp) / f"work{size}-{r}")
+                        else:
+                            seconds = tether_run(data, out, int(mode[-1]))
+                    used = watch.seconds
                     times[mode].append(seconds)
                     cpu[mode].append(used)
                     print(f"  {size} variants, {mode}: {seconds:.2f} s (cpu {used:.1f} s)", file=sys.stderr)
