@@ -28,12 +28,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import threading
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
