@@ -560,6 +560,32 @@ def test_launch_without_a_display_uses_xvfb_then_exit_stops_igv_and_xvfb(igv_app
         _kill(rec["xvfb_pid"])
 
 
+def test_launch_with_a_genome_igv_cannot_load_fails_in_seconds_and_leaves_nothing(state_dir):
+    import psutil
+
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [*TETHER, "igv", "launch", "--genome", "nosuchgenome", "--headless"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TETHER_STATE_DIR": str(state_dir)},
+    )
+    seen: set[int] = set()
+    while proc.poll() is None and time.monotonic() - started < 60:
+        try:
+            seen.update(c.pid for c in psutil.Process(proc.pid).children(recursive=True))
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    _, err = proc.communicate(timeout=30)
+    took = time.monotonic() - started
+    assert proc.returncode == 4, err
+    assert "could not load the genome 'nosuchgenome'" in err and "local indexed FASTA" in err
+    assert took < 30, f"took {took:.1f} s (the old wait was 60 s)"
+    assert seen and all(_pid_gone(pid) for pid in seen)  # IGV and its Xvfb stopped
+
+
 def test_igv_killed_mid_command_exits_4_with_a_message_and_stop_cleans_up(igv_app, state_dir, stalling_http):
     from tether_igv.launch import launch
 
