@@ -249,6 +249,7 @@ class _Run:
         self.pending = 0
         self.stop = threading.Event()
         self._saved = 0.0
+        self._writing = threading.Lock()
 
     def note(self, message: str) -> None:
         with self.lock:
@@ -257,7 +258,7 @@ class _Run:
 
     def save(self, force: bool = False) -> None:
         now = time.monotonic()
-        with self.lock:
+        with self._writing, self.lock:  # one writer at a time: a newer state is never overwritten
             if not force and now - self._saved < SAVE_EVERY:
                 return
             self._saved = now
@@ -269,9 +270,9 @@ class _Run:
                 "skipped": [b.to_dict() for b in self.bad],
                 "notes": list(self.notes),
             }
-        tmp = self.directory / f".{MANIFEST}.{os.getpid()}.{threading.get_ident()}.tmp"
-        tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
-        os.replace(tmp, self.directory / MANIFEST)
+            tmp = self.directory / f".{MANIFEST}.{os.getpid()}.tmp"
+            tmp.write_text(json.dumps(data, separators=(",", ":")), encoding="utf-8")
+            os.replace(tmp, self.directory / MANIFEST)
 
     def finish(self, entry: Entry) -> None:
         with self.lock:
@@ -373,6 +374,12 @@ def _worker(run: _Run, client: IGVClient, label: str, alive: Callable[[], bool])
                 run.work.put(rest)
             what = "died" if not alive() else f"stopped answering ({failures} connections in a row)"
             run.note(f"{label} {what} ({exc.message}); its {len(rest)} remaining region(s) go to the others")
+            return
+        except Exception as exc:  # a callback's error or a bug: hand the work on
+            rest = [r for r in cluster if run.by_stem[r.stem].status == "pending"]
+            if rest:
+                run.work.put(rest)
+            run.note(f"{label} stopped drawing ({type(exc).__name__}: {exc}); its regions go to the others")
             return
 
 

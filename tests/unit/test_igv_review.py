@@ -163,3 +163,22 @@ def test_an_igv_that_keeps_dropping_the_connection_is_given_up_not_waited_on_for
     assert any("stopped answering" in n for n in notes), notes
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert [r["status"] for r in manifest["regions"]].count("done") == 0
+
+
+def test_a_callback_that_raises_hands_the_work_on_and_the_run_ends(tmp_path):
+    from tether.errors import Unreachable
+    from tether.testing import fake_igv
+    from tether_igv.client import IGVClient
+    from tether_igv.review import review
+
+    notes: list[str] = []
+
+    def boom(entry) -> None:
+        raise RuntimeError("callback bug")
+
+    with fake_igv({}) as server:
+        igv = IGVClient("127.0.0.1", server.port, check_loci=False)
+        with pytest.raises(Unreachable, match="not drawn"):
+            review(igv, ["chr1:100-200", "chr2:100-200"], tmp_path, on_progress=boom, on_note=notes.append)
+    assert any("stopped drawing (RuntimeError: callback bug)" in n for n in notes), notes
+    assert json.loads((tmp_path / "manifest.json").read_text())["regions"]
