@@ -279,6 +279,7 @@ def launch(
     java: str | None = None,
     jar: str | None = None,
     memory: str | None = None,
+    java_options: list[str] | None = None,
     timeout: float = READY_TIMEOUT,
     width: int | None = None,
     height: int | None = None,
@@ -318,6 +319,10 @@ def launch(
     cmd = [java, "-Djava.net.preferIPv4Stack=true", "-Dapple.laf.useScreenMenuBar=true"]
     if memory:
         cmd.append(f"-Xmx{memory}")
+    for option in java_options or []:
+        if not option.startswith("-") or any(c in option for c in "\r\n\0"):
+            raise UsageError(f"refused: {option!r} is not a Java option")
+        cmd.append(option)
     cmd += ["-cp", jar, _main_class(jar), "--igvDirectory", str(directory), "-p", str(port), "-g", genome]
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(

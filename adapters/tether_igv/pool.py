@@ -10,6 +10,7 @@ size in each, started side by side with :func:`tether_igv.launch.launch`, and ev
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +26,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from .review import ReviewResult
 
 MAX_PARALLEL = 16
+#: Java options of the pool's IGVs (IGV's own launch options otherwise); TETHER_IGV_JAVA_OPTIONS
+#: (space-separated) replaces them
+POOL_JAVA_OPTIONS: list[str] = []
 
 
 @dataclass
@@ -54,6 +58,7 @@ class Pool:
         width: int | None = None,
         height: int | None = None,
         memory: str | None = None,
+        java_options: list[str] | None = None,
         timeout: float = 90.0,
         setup: Callable[[IGVClient], None] | None = None,
         on_note: Callable[[str], None] | None = None,
@@ -64,6 +69,10 @@ class Pool:
         self.genome = genome
         self.tracks = list(tracks or [])
         self.width, self.height, self.memory, self.timeout = width, height, memory, timeout
+        if java_options is None:
+            env = os.environ.get("TETHER_IGV_JAVA_OPTIONS")
+            java_options = env.split() if env is not None else POOL_JAVA_OPTIONS
+        self.java_options = list(java_options)
         self.setup = setup
         self.on_note = on_note or (lambda _msg: None)
         self.members: list[Member] = []
@@ -105,6 +114,7 @@ class Pool:
                     width=self.width,
                     height=self.height,
                     memory=self.memory,
+                    java_options=self.java_options,
                     timeout=self.timeout,
                 )
             except BaseException as exc:
