@@ -53,6 +53,8 @@ DISPLAY_MODES = ("collapse", "squish", "expand")
 PNG_END = b"IEND\xaeB`\x82"
 #: connections in a row that may break on a live IGV before it is given up as wedged
 WEDGED_AFTER = 3
+#: connections a region may break (on any IGV) before it is reported as failed
+TRIES = 2
 SAVE_EVERY = 5.0  # seconds between manifest writes during a run (and one at the end, or on Ctrl-C)
 
 
@@ -250,6 +252,7 @@ class _Run:
         self.stop = threading.Event()
         self._saved = 0.0
         self._writing = threading.Lock()
+        self.tries: dict[str, int] = {}  # connections a region broke while being drawn
 
     def note(self, message: str) -> None:
         with self.lock:
@@ -360,20 +363,11 @@ def _worker(run: _Run, client: IGVClient, label: str, alive: Callable[[], bool])
                     cluster = []
         except TetherError as exc:
             failures = 0 if drawn else failures + 1
-            if alive() and failures < WEDGED_AFTER:
-                # a live IGV that broke the connection (timed out mid-command): this run of
-                # regions fails from here, the next one gets a new connection
-                for region in cluster[at:]:
-                    entry = run.by_stem[region.stem]
-                    if entry.status == "pending":
-                        entry.status, entry.error = "failed", exc.message
-                        run.finish(entry)
-                continue
-            rest = [r for r in cluster if run.by_stem[r.stem].status == "pending"]
-            if rest:
-                run.work.put(rest)
+            rest = _hand_back(run, cluster[at:], exc)
+            if _still_alive(alive) and failures < WEDGED_AFTER:
+                continue  # a live IGV broke the connection (timed out mid-command): a new one
             what = "died" if not alive() else f"stopped answering ({failures} connections in a row)"
-            run.note(f"{label} {what} ({exc.message}); its {len(rest)} remaining region(s) go to the others")
+            run.note(f"{label} {what} ({exc.message}); its {rest} remaining region(s) go to the others")
             return
         except Exception as exc:  # a callback's error or a bug: hand the work on
             rest = [r for r in cluster if run.by_stem[r.stem].status == "pending"]
@@ -381,6 +375,35 @@ def _worker(run: _Run, client: IGVClient, label: str, alive: Callable[[], bool])
                 run.work.put(rest)
             run.note(f"{label} stopped drawing ({type(exc).__name__}: {exc}); its regions go to the others")
             return
+
+
+def _hand_back(run: _Run, regions: list[Region], exc: TetherError) -> int:
+    """Put the regions a broken connection left undrawn back in the queue; the one in hand has
+    had a try (after :data:`TRIES` it fails, so no region can break every IGV in turn).
+    Returns how many went back."""
+    rest = [r for r in regions if run.by_stem[r.stem].status == "pending"]
+    if rest:
+        first = run.by_stem[rest[0].stem]
+        with run.lock:
+            run.tries[first.region.stem] = tries = run.tries.get(first.region.stem, 0) + 1
+        if tries >= TRIES:
+            first.status, first.error = "failed", exc.message
+            run.finish(first)
+            rest = rest[1:]
+    if rest:
+        run.work.put(rest)
+    return len(rest)
+
+
+def _still_alive(alive: Callable[[], bool], within: float = 1.0) -> bool:
+    """``alive()`` once the process has had ``within`` seconds to finish dying: a killed IGV's
+    socket is reset before the process is gone."""
+    end = time.monotonic() + within
+    while alive():
+        if time.monotonic() >= end:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _draw(run: _Run, client: IGVClient, region: Region, label: str) -> None:
