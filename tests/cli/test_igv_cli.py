@@ -9,7 +9,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tether.errors import UsageError
 from tether_igv.commands import GENERATED
 from tether_igv.testing import fake_igv
 

@@ -146,9 +146,9 @@ def test_an_igv_that_keeps_dropping_the_connection_is_given_up_not_waited_on_for
     import time
 
     from tether.errors import TetherError
-    from tether_igv.testing import fake_igv
     from tether_igv.client import IGVClient
     from tether_igv.review import review
+    from tether_igv.testing import fake_igv
 
     notes: list[str] = []
     with fake_igv({"snapshot": b"CLOSE"}) as server:
@@ -167,9 +167,9 @@ def test_an_igv_that_keeps_dropping_the_connection_is_given_up_not_waited_on_for
 
 def test_a_callback_that_raises_hands_the_work_on_and_the_run_ends(tmp_path):
     from tether.errors import Unreachable
-    from tether_igv.testing import fake_igv
     from tether_igv.client import IGVClient
     from tether_igv.review import review
+    from tether_igv.testing import fake_igv
 
     notes: list[str] = []
 
