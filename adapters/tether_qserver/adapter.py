@@ -33,11 +33,24 @@ class QServerAdapter(Adapter):
             hint = Hint("process runs bluesky_httpserver", "process").stronger(hint)
         return hint or zmq.control_hint(listener)
 
+    #: the public key a command was given (``configured``), else a probe reads the environment's
+    public_key: str | None = None
+
+    def configured(self, settings):
+        """With ``--zmq-public-key`` (or its variable), a copy whose probe of a named port uses that
+        key: an encrypted manager at ``--port P`` is then verified, not left unknown."""
+        key = settings.get("zmq_public_key")
+        if not key:
+            return self
+        copy = type(self)()
+        copy.public_key = key
+        return copy
+
     def probe(self, host: str, port: int, timeout: float) -> ProbeResult:
         """``GET /openapi.json``; on a port a hint names as RE Manager's control socket, the 0MQ
         ``status`` instead (never a 0MQ greeting elsewhere)."""
         if zmq.speaks_zmq(host, port):
-            res = zmq.probe_zmq(host, port, timeout, public_key=zmq.scan_key())
+            res = zmq.probe_zmq(host, port, timeout, public_key=self.public_key or zmq.scan_key())
             info = zmq.info_address(host, port) if res.verdict == "verified" else None
             if info:
                 res.extra["zmq_info"] = info

@@ -747,7 +747,7 @@ def principals(target: Target, uuid: Arg("One principal's uuid.", str | None) = 
 
 
 # -- the live view, and a queue server of one's own (monitor.py, launch.py) ------------------------------
-@cmd("monitor", timeout=10.0)
+@cmd("monitor", timeout=10.0, interactive=True)
 def monitor(
     target: Target,
     history: Text("--history", "How many items of history to show (default 10).", int) = None,

@@ -28,7 +28,7 @@ websocket) are imported inside the methods that need them.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -195,6 +195,14 @@ class Adapter:
         Must verify what it returns (``raise_for_verdict``), as the core does."""
         return None
 
+    def configured(self, settings: Mapping[str, Any]) -> Adapter:
+        """This adapter as a command's resolved ``settings`` (flags > environment > config
+        file) configure it: the one whose ``probe`` verifies an address the user named
+        (``--port``, ``--host``), so a probe that needs a setting to be answered (a public
+        key) has it. Return a copy, never change ``self`` (a scan's adapters are shared).
+        Default: ``self`` — a probe that needs no settings."""
+        return self
+
     def attach(
         self, locate: Callable[[], Endpoint], *, deadline: Deadline | None = None, **options: Any
     ) -> Any:
@@ -275,10 +283,14 @@ def raise_for_verdict(res: ProbeResult, *, title: str, where: str, host: str, po
 
     busy -> :class:`Busy`; another app -> :class:`WrongApp`; nothing listening -> :class:`NotFound`;
     anything else -> :class:`Unreachable`. Adapters that verify addresses of their own (a URL
-    with a path prefix) use it too, so every adapter says the same thing the same way.
+    with a path prefix) use it too, so every adapter says the same thing the same way. A busy or
+    silent app is named by the probe's own ``res.title`` when it has one (an adapter with two
+    doors: "Bluesky RE Manager (0MQ)", not the adapter's "Bluesky HTTP Server").
     """
     if res.verdict == Verdict.VERIFIED:
         return
+    if res.verdict in (Verdict.BUSY, Verdict.UNKNOWN) and res.title:
+        title = res.title
     if res.verdict == Verdict.BUSY:
         raise Busy(
             f"{title} at {where} is busy: {res.detail or 'another client holds it'}",

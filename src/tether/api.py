@@ -125,7 +125,10 @@ def verify(app: str, host: str | None, port: int, *, timeout: float = 2.0) -> En
     Raises :class:`NotFound` (nothing listens), :class:`Busy` (another client holds it),
     :class:`WrongApp` (something else answers), :class:`Unreachable`/:class:`Timeout`.
     """
-    adapter = registry.get(app)
+    return _verify(registry.get(app), host, port, timeout)
+
+
+def _verify(adapter: Any, host: str | None, port: int, timeout: float) -> Endpoint:
     host = check_host(host or DEFAULT_HOST)
     if not 0 < port < 65536:
         raise UsageError(f"port {port} is out of range (1-65535)")
@@ -187,17 +190,22 @@ def find(
     Otherwise this machine is scanned. An ``ssh://[USER@]HOST[:PORT]`` host is scanned over
     OpenSSH (``ssh_config``: an ssh_config file), and the endpoint returned is a local forward.
     """
-    adapter = registry.get(app)
+    return _find(registry.get(app), host, port, timeout, ssh_config)
+
+
+def _find(
+    adapter: Any, host: str | None, port: int | None, timeout: float, ssh_config: str | None
+) -> Endpoint:
     if is_ssh(host):
         return _find_remote(adapter, str(host), port, timeout, ssh_config)
     if host is not None:
         check_host(host)
     if port is not None:
-        return verify(app, host, port, timeout=timeout)
+        return _verify(adapter, host, port, timeout)
     if host is not None and not is_loopback(host):
         for p in adapter.default_ports:
             try:
-                return verify(app, host, p, timeout=timeout)
+                return _verify(adapter, host, p, timeout)
             except NotFound:
                 continue
         ports = ", ".join(map(str, adapter.default_ports))
@@ -206,7 +214,7 @@ def find(
             looked_at=[f"{host}:{p}" for p in adapter.default_ports],
             hint="name the port with --port",
         )
-    eps = scan([app], timeout=min(timeout, DEFAULT_TIMEOUT))
+    eps = scan([adapter.name], timeout=min(timeout, DEFAULT_TIMEOUT))
     return _pick(adapter, eps, {f"127.0.0.1:{p}" for p in adapter.default_ports})
 
 
@@ -283,13 +291,17 @@ def locate(
     ssh_config: str | None = None,
 ) -> Endpoint:
     """The verified endpoint of ``app``: from the adapter's own settings (a URL) when it has one
-    and no ``host``/``port`` is given, else :func:`find`. The step ``connect`` and the CLI share."""
+    and no ``host``/``port`` is given, else :func:`find`. The step ``connect`` and the CLI share.
+    An address the user named is probed by the adapter as ``settings`` configure it
+    (:meth:`~tether.adapter.Adapter.configured`: ``--port P --zmq-public-key K`` probes with K)."""
     adapter = registry.get(app)
     if host is None and port is None:
         endpoint = adapter.locate(host, port, settings or {}, probe_timeout)
         if endpoint is not None:
             return endpoint
-    return find(app, host, port, timeout=probe_timeout, ssh_config=ssh_config)
+    elif settings:
+        adapter = adapter.configured(settings)
+    return _find(adapter, host, port, probe_timeout, ssh_config)
 
 
 def connect(

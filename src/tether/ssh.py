@@ -247,8 +247,14 @@ class Ssh:
 
     # -- commands and forwards -------------------------------------------------------------
     def run(self, script: str, *, timeout: float | None = None) -> str:
-        """Run a POSIX shell ``script`` on the host (through the master); return its stdout."""
-        self.connect()
+        """Run a POSIX shell ``script`` on the host (through the master); return its stdout.
+
+        One ssh process, one round trip: no ``-O check`` first. ``ControlMaster=auto`` uses the
+        running master, or makes this very command the master (authenticated once, then kept by
+        ``ControlPersist`` in the background with its stdio on /dev/null) — a cold host costs one
+        connection and one session, not a master start, two checks and a session. Two processes
+        racing from cold: the loser runs as a plain connection that ends with its command (only a
+        ``-N`` master, which :meth:`connect` serialises, could outlive its command)."""
         budget = timeout if timeout is not None else self.timeout
         res = self._call(self.argv("-T", command="sh -c " + _quote(script)), budget + self.timeout)
         if res.returncode == 255:

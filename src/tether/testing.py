@@ -678,6 +678,8 @@ def check_adapter(
     - Side-effect free: against each fake the probe sends at most ``max_sent`` bytes, and it
       closes every connection it opened.
     - ``banner`` (when present) never verifies garbage.
+    - ``configured(settings)`` (when present) returns the adapter or a copy of it, also when
+      every setting is unset.
 
     Returns a :class:`ConformanceReport`; with ``strict`` (the default) raises ``AssertionError``
     listing every broken rule. Probes run against fakes on 127.0.0.1 only.
@@ -744,6 +746,19 @@ def _check_methods(adapter: Any, fail: Callable[[str], None]) -> dict[str, bool]
             fail("attach(locate, *, deadline=None, **options) must accept the command's deadline=")
         except ValueError:
             pass
+    configured = getattr(adapter, "configured", None)
+    if callable(configured):
+        # an explicit --port is probed by the adapter the command's settings configure
+        settings = {s.name: None for s in getattr(adapter, "settings", ())}
+        try:
+            copy = configured(settings)
+        except Exception as exc:
+            fail(f"configured(settings) raised {type(exc).__name__}: {exc}")
+        else:
+            if getattr(copy, "name", None) != getattr(adapter, "name", None) or not callable(
+                getattr(copy, "probe", None)
+            ):
+                fail(f"configured(settings) must return the adapter (or a copy of it), not {copy!r}")
     if ok.get("cli"):
         try:
             app = adapter.cli()

@@ -141,6 +141,39 @@ def test_scan_imports_no_adapter_cli_and_no_http_client(listener):
         assert mod not in mods, mod
 
 
+def test_the_scan_a_fleet_asks_each_host_for_needs_no_cli_framework(listener):
+    """``tether scan --json --timeout T --app A …`` is what a fleet scan runs on every host over
+    ssh: it takes a short path without typer, click or rich; anything else keeps typer's."""
+    words = ["scan", "--json", "--timeout", "0.5", "--app", "igv", "-a", "firefox"]
+    mods = _imports(words)
+    assert not mods & {"typer", "click", "rich"}, mods & {"typer", "click", "rich"}
+    assert "typer" in _imports([*words, "--parallel", "2"])  # an option of the fleet's own: typer
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["scan", "--json"],
+        ["scan", "--json", "--all", "--no-probe", "--timeout=0.5"],
+        ["scan", "--json", "--deep", "-t", "0.5", "--app=igv"],
+        ["scan", "--json", "--app", "nosuch"],  # an unknown app: exit 2, the same error object
+        ["scan", "--json", "--timeout", "soon"],  # not a number: typer's usage error
+        ["scan", "--json", "--app"],  # no value: typer's usage error
+        ["scan", "-t=1", "--json"],
+    ],
+)
+def test_the_short_scan_prints_and_exits_as_typer_does(args, listener):
+    def tether(argv):
+        code = f"import sys; from tether.cli import run; sys.exit(run({argv!r}))"
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    short = tether(args)
+    long = tether([*args, "--parallel", "8"])  # a fleet option: the whole typer command, no host
+    assert short[0] == long[0]
+    assert short[1] == long[1] if short[0] != 0 else json.loads(short[1]) == json.loads(long[1])
+
+
 def test_a_scan_verifies_a_0mq_manager_without_pyzmq_psutil_or_platformdirs():
     """RE Manager's control socket is asked for its status in plain ZMTP (pyzmq's import and
     context are most of a scan's time), its owner and environment are read from /proc."""

@@ -53,10 +53,13 @@ def test_lists_scan_and_every_declared_command_with_cli_parameter_names(state_di
 
     loaded = {a.name for a in registry.adapters()}  # other tests may declare commands of no adapter
     expected = {
-        "_".join(d.path).replace("-", "_") for c in DECLARED.values() for d in c.declared if d.app in loaded
+        "_".join(d.path).replace("-", "_")
+        for c in DECLARED.values()
+        for d in c.declared
+        if d.app in loaded and not d.interactive  # a full-screen view needs a terminal: no tool
     }
     assert {"scan", "firefox_navigate", "igv_goto", "qserver_env_open"} <= set(tools)
-    assert expected <= set(tools)
+    assert expected <= set(tools) and "qserver_monitor" not in tools
     goto = tools["igv_goto"].input_schema
     assert goto["properties"]["loci"]["type"] == "array" and goto["required"] == ["loci"]
     assert goto["properties"]["port"]["type"] == "integer"

@@ -232,6 +232,16 @@ def test_an_encrypted_manager_needs_its_public_key(encrypted, capsys, monkeypatc
     assert ep["confidence"] == "verified"
 
 
+def test_a_named_port_is_probed_with_the_given_public_key(encrypted, capsys):
+    # no --zmq: the probe finds out the port is RE Manager's, and needs the key to verify it
+    port = ["qserver", "status", "--json", "--port", str(encrypted.control_port)]
+    assert run([*port, "--zmq-public-key", encrypted.public_key]) == 0
+    assert out_json(capsys)["manager"]["manager_state"] == "idle"
+    assert run(port) == 4  # without the key the probe cannot verify it (the scan's probe has no key either)
+    failed = out_json(capsys)
+    assert "no public key" in failed["message"] and failed["message"].startswith(TITLE)
+
+
 # -- failures --------------------------------------------------------------------------------------------
 def test_a_manager_killed_mid_run_exits_4_within_the_deadline(doomed, capsys):
     assert run(tz(doomed, "env", "open", "--wait")) == 0

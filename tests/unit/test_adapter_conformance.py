@@ -228,6 +228,21 @@ def test_an_attach_that_refuses_the_commands_deadline_breaks_the_contract():
     assert "must accept the command's deadline=" in failures(OldAttach())
 
 
+def test_configured_must_give_the_adapter_back_and_the_qservers_carries_its_key():
+    class Broken(Honest):
+        def configured(self, settings):
+            return settings.get("key")  # None: not an adapter
+
+    assert "configured(settings) must return the adapter" in failures(Broken())
+
+    from tether import registry
+
+    qserver = registry.get("qserver")
+    assert qserver.configured({"zmq_public_key": None}) is qserver  # nothing given: itself
+    keyed = qserver.configured({"zmq_public_key": "K" * 40})
+    assert keyed is not qserver and keyed.public_key == "K" * 40 and qserver.public_key is None
+
+
 def test_the_example_adapters_own_tests_pass():
     """examples/third_party_adapter/tests: what the README's "Writing an adapter" asks of a new
     adapter (the contract check, its protocol against tether's generic fakes), run as its author would."""

@@ -24,7 +24,7 @@ def test_every_declared_command_is_a_tool_named_by_its_path(tools):
         "_".join(d.path).replace("-", "_"): d
         for c in DECLARED.values()
         for d in c.declared
-        if d.app in loaded
+        if d.app in loaded and not d.interactive
     }
     assert {d.app for d in declared.values()} >= {"igv", "firefox", "qserver"}
     assert set(declared) | {"scan"} == set(tools)
@@ -38,6 +38,30 @@ def test_stopping_and_destroying_commands_are_destructive(tools):
         assert tools[name].destructive, name
     for name in ("scan", "igv_goto", "firefox_navigate", "qserver_status", "qserver_env_open"):
         assert not tools[name].destructive, name
+
+
+def test_a_terminal_only_command_is_not_a_tool(tools):
+    monitor = next(d for d in DECLARED["qserver"].declared if d.path == ("qserver", "monitor"))
+    assert monitor.interactive and "qserver_monitor" not in tools
+    assert "qserver_queue" in tools  # its scriptable neighbours stay
+
+    cmd = Commands("interactive_demo", help="demo")
+
+    @cmd("view", interactive=True)
+    def view(target: Target) -> None:
+        """A full-screen view."""
+
+    @cmd("show")
+    def show(target: Target) -> None:
+        """Prints."""
+
+    import typer
+
+    root = typer.Typer()
+    root.command("scan")(lambda: None)
+    root.add_typer(cmd.app, name="interactive_demo")
+    names = {t.name for t in build_tools(root)}
+    assert names == {"scan", "interactive_demo_status", "interactive_demo_show"}  # the view is not a tool
 
 
 def test_parameters_are_named_and_typed_as_the_cli_declares_them(tools):

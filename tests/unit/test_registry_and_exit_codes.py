@@ -123,6 +123,14 @@ def test_unknown_adapter_name_is_usage_and_still_not_found():
     assert info.value.exit_code == 2  # an unknown app is bad usage, whichever command names it
 
 
+def test_every_error_of_the_tree_is_a_public_name_of_tether():
+    import tether
+
+    for name in errors.__all__:
+        if name != "EXIT_CODES":
+            assert name in tether.__all__ and getattr(tether, name) is getattr(errors, name)
+
+
 CASES = [
     (errors.CommandError("refused", app_message="UNKOWN COMMAND: x"), 1),
     (errors.UsageError("bad locus"), 2),

@@ -186,6 +186,7 @@ class Declared:
     settings: tuple[Any, ...]
     timeout: float | None
     destructive: bool  # stops or destroys something (exit, quit, env destroy, queue clear …)
+    interactive: bool = False  # needs a terminal (a full-screen view): no MCP tool, no --json
 
     @property
     def doc(self) -> str:
@@ -355,6 +356,7 @@ class Commands:
         shared: Iterable[str] = SHARED,
         settings: bool = True,
         destructive: bool = False,
+        interactive: bool = False,
         default: bool = False,
         **typer_kw: Any,
     ) -> Callable[[Callable], Callable]:
@@ -363,8 +365,10 @@ class Commands:
         client's own deadline per command); ``shared`` the shared options it takes;
         ``settings=False`` leaves the adapter's settings out (a command that connects nowhere);
         ``destructive`` marks a command that stops or destroys something (agents need
-        ``--allow-destructive`` for it); ``default`` (with ``group``) makes it what the group
-        does alone (``tether qserver queue`` lists the queue; ``queue mode`` is a subcommand)."""
+        ``--allow-destructive`` for it); ``interactive`` one that only works in a terminal (a
+        full-screen view: ``tether mcp`` does not offer it); ``default`` (with ``group``) makes it
+        what the group does alone (``tether qserver queue`` lists the queue; ``queue mode`` is a
+        subcommand)."""
         if default and not group:
             raise ValueError("default=True declares a group's own command: name the group")
         shared = tuple(shared)
@@ -432,6 +436,7 @@ class Commands:
                     settings=tuple(declared),
                     timeout=timeout,
                     destructive=destructive,
+                    interactive=interactive,
                 )
             )
             return fn

@@ -16,7 +16,9 @@ traceback. A command that writes an image (``igv snapshot``, ``firefox screensho
 image as MCP image content; its ``file`` may be left out (a temporary file is used). Commands that stop
 or destroy something are annotated ``destructiveHint`` and refused unless the server was
 started with ``--allow-destructive``. Options that stream until interrupted (``--follow``)
-and secret settings (keys come from the server's environment or config file) are not offered.
+and secret settings (keys come from the server's environment or config file) are not offered,
+nor are commands declared ``interactive`` (a full-screen view such as ``qserver monitor`` needs a
+terminal, which a tool call has not).
 
 The ``mcp`` SDK is an optional dependency (``pip install 'tether[mcp]'``), imported only here.
 """
@@ -231,7 +233,7 @@ def build_tools(app: typer.Typer) -> list[Tool]:
             continue
         for path, command in _walk(group, (adapter,)):
             d = declared.get(path)
-            if d is None:  # a command not declared through Commands: not offered
+            if d is None or d.interactive:  # not declared through Commands, or terminal-only: not offered
                 continue
             secret = frozenset(s.option for s in d.settings if s.secret)
             tools.append(_tool(path, command, destructive=d.destructive, secret=secret))
