@@ -105,3 +105,19 @@ def test_a_command_without_help_would_show_as_such():
     assert "(no help text)" in hook.render(by_words[("bare",)])
     assert "--count" in hook.render(by_words[("bare",)])
     assert re.search(r"\[`other`\]\(other\.md\)", hook.render(by_words[()]))
+
+
+def test_every_tether_environment_variable_is_on_the_settings_page():
+    """A ``TETHER_*`` variable the code reads and the settings page does not name is a setting
+    nobody can find: the page lists tether's own, and generates the adapters' from their
+    declarations (``TETHER_<APP>_<NAME>``)."""
+    page = (DOCS / "settings.md").read_text()
+    read = set()
+    for base in (ROOT / "src", ROOT / "adapters"):
+        for path in base.rglob("*.py"):
+            read |= set(re.findall(r"\bTETHER_[A-Z0-9_]*[A-Z0-9]\b", path.read_text()))
+    hook = _hook()
+    generated = hook.settings_table()
+    prefixes = {"TETHER_QSERVER", "TETHER_IGV", "TETHER_FIREFOX"}  # f-string stems of the generated names
+    missing = sorted(v for v in read if v not in page and v not in generated and v not in prefixes)
+    assert not missing, f"TETHER_* variables the code reads and docs/settings.md does not name: {missing}"
