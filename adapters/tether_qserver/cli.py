@@ -693,3 +693,119 @@ def principals(target: Target, uuid: Arg("One principal's uuid.", str | None) = 
     """The principals (users and services) the server knows (an admin's right)."""
     with target.client() as qs:
         render.print_json(qs.principals(uuid))
+
+
+# -- the live view, and a queue server of one's own (monitor.py, launch.py) ------------------------------
+@cmd("monitor", timeout=10.0, rich_help_panel="Monitor")
+def monitor(
+    target: Target,
+    history: Text("--history", "How many items of history to show (default 10).", int) = None,
+    interval: Text("--interval", "Seconds between status reads (default 0.5).", float) = None,
+    transport: TransportOpt = "auto",
+) -> None:
+    """A full-screen live view: RE Manager's state, the running plan, the queue, history, the console.
+
+    Read-only; q quits. It needs a terminal.
+
+    Elsewhere: queue --json, history --json, status --follow, console --follow.
+    """
+    from . import monitor as live
+    from .stream import check_transport
+
+    check_transport(transport)
+    if history is not None and not 0 <= history <= 1000:
+        raise UsageError(f"--history must be 0 to 1000, not {history}")
+    if interval is not None and not 0.05 <= interval <= 60:
+        raise UsageError(f"--interval must be 0.05 to 60 seconds, not {interval}")
+    if target.json or not render.interactive():
+        raise UsageError(
+            "monitor is a full-screen view and needs a terminal (stdin and stdout)"
+            + (", not --json" if target.json else ""),
+            hint="in scripts: tether qserver queue --json, history --json, status --follow, console --follow",
+        )
+    qs = target.client()
+    mon = live.Monitor(qs, history=HISTORY_DEFAULT if history is None else history)
+    mon.refresh()
+    if mon.error:  # not even a first status: say so plainly instead of drawing an empty screen
+        from tether.errors import Unreachable
+
+        raise Unreachable(f"the queue server does not answer: {mon.error}")
+    endpoint = target.endpoint()
+    where = qs.base_url if qs.door == "http" else qs.http.control
+    if endpoint.extra.get("ssh"):  # the forward's local port means nothing to people: name the host's
+        where = f"{endpoint.extra['ssh']} port {endpoint.extra.get('remote_port')}"
+    where += f" ({qs.door}" + (f", {endpoint.version})" if endpoint.version else ")")
+    console = live.ConsoleTail(qs, transport=transport)
+    console.start()
+    with render.screen() as screen:
+        live.run(mon, screen, console, where=where, interval=interval or live.INTERVAL)
+
+
+HISTORY_DEFAULT = 10
+PortOwnOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--port", "-p", help="The HTTP server's port (--zmq-only: the 0MQ control port); default: free."
+    ),
+]
+
+
+@cmd("launch", timeout=90.0, shared=("timeout", "json", "verbose"), settings=False, rich_help_panel="Admin")
+def launch(
+    target: Target,
+    http_port: PortOwnOpt = None,
+    zmq_only: Flag(
+        "--zmq-only", "RE Manager alone, no HTTP server (tether talks to its 0MQ socket)."
+    ) = False,
+    profile: Text(
+        "--profile", "Startup profile collection directory for the RE worker (default: simulated)."
+    ) = None,
+    redis: Text("--redis", "Use this redis HOST:PORT (default: start a private one).") = None,
+    show_key: Flag("--show-key", "With --json: include the API key in the record.") = False,
+) -> None:
+    """Start a queue server from nothing: redis, RE Manager and the HTTP server, on free ports.
+
+    Prints the lines to export (its URL, a new API key shown this once): eval "$(tether qserver launch)".
+
+    Stop it all with: tether qserver shutdown.
+    """
+    from .launch import exports
+    from .launch import launch as start
+
+    with target.progress(
+        "starting the queue server (redis, RE Manager" + ("" if zmq_only else ", HTTP server") + ")"
+    ):
+        rec = start(
+            port=http_port, zmq_only=zmq_only, profile=profile, redis=redis, timeout=target.timeout or 90.0
+        )
+    if target.json:
+        return render.print_json(
+            {**rec.to_dict(with_key=show_key), "exports": exports(rec) if show_key else None}
+        )
+    door = f"RE Manager {rec.zmq_control} (pid {rec.pid})"
+    where = door if rec.zmq_only else f"HTTP server {rec.url} (pid {rec.http_pid}) in front of {door}"
+    render.note(f"queue server ready: {where}; redis {rec.redis}")
+    if rec.api_key:
+        render.note("its API key is printed below this once; `tether qserver shutdown` stops it all")
+    for line in exports(rec):
+        render.line(line)
+
+
+@cmd("shutdown", timeout=15.0, shared=("timeout", "json", "verbose"), settings=False, destructive=True,
+     rich_help_panel="Admin")  # fmt: skip
+def shutdown(
+    target: Target,
+    server_port: Annotated[
+        int | None, typer.Option("--port", "-p", help="Which one (its HTTP port, or its 0MQ control port).")
+    ] = None,
+) -> None:
+    """Stop the queue server tether launched (HTTP server, RE Manager with its worker, redis), by pid."""
+    from .launch import stop_launched
+
+    rec, was_running = stop_launched(server_port, timeout=target.timeout or 15.0)
+    target.emit(
+        {"port": rec.port, "pid": rec.pid, "http_pid": rec.http_pid, "redis_pid": rec.redis_pid,
+         "was_running": was_running},
+        text=f"stopped the queue server on port {rec.port} (RE Manager pid {rec.pid})"
+        if was_running else f"the queue server on port {rec.port} was gone; cleaned up",
+    )  # fmt: skip

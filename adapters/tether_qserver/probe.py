@@ -17,7 +17,13 @@ from tether.adapter import ProbeResult, Verdict
 
 DEFAULT_PORT = 60610
 TITLE = "Bluesky HTTP Server"
-_PROCESS_MARKS = ("bluesky_httpserver", "bluesky-httpserver", "start-bluesky-httpserver")
+# (tether_qserver.httpserver: the server as `tether qserver launch` starts it, its key kept out of its log)
+_PROCESS_MARKS = (
+    "bluesky_httpserver",
+    "bluesky-httpserver",
+    "start-bluesky-httpserver",
+    "tether_qserver.httpserver",
+)
 MAX_SCHEMA = 8 * 1024 * 1024
 #: What a ZeroMQ socket sends first (ZMTP 3 signature): RE Manager's own ports answer so.
 ZMTP_SIGNATURE = (b"\xff", b"\x7f")

@@ -221,3 +221,92 @@ class _Bar:
 
     def update(self, **kw: Any) -> None:
         self._prog.update(self._task, **kw)
+
+
+def interactive() -> bool:
+    """Whether stdin and stdout are both a terminal: what a full-screen view (:func:`screen`) needs."""
+    try:
+        return sys.stdin.isatty() and sys.stdout.isatty()
+    except (AttributeError, ValueError):  # closed or replaced streams
+        return False
+
+
+@contextmanager
+def screen() -> Iterator[Any]:
+    """A full-screen display on the terminal's alternate screen, with keys read as typed.
+
+    Yields an object with ``update(renderable)`` (draw it, fitted to the terminal), ``size``
+    (columns, rows, read at each call) and ``key(timeout)`` (the keys typed, ``""`` when the
+    terminal was resized, ``None`` after ``timeout`` seconds). The terminal's settings (no echo,
+    keys one at a time: cbreak, so Ctrl-C still interrupts), the cursor and the screen are
+    restored on the way out, however it is left. POSIX terminals only (termios).
+    """
+    import os
+    import signal
+
+    try:
+        import termios
+        import tty
+    except ImportError:  # pragma: no cover - Windows
+        from ..errors import UsageError
+
+        raise UsageError("a full-screen view needs a POSIX terminal") from None
+    from rich.live import Live
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_r, False)
+    os.set_blocking(wake_w, False)
+
+    def on_resize(signum: int, frame: Any) -> None:
+        try:
+            os.write(wake_w, b"r")
+        except OSError:
+            pass
+
+    old_handler = signal.signal(signal.SIGWINCH, on_resize)
+    console = _console()
+    try:
+        tty.setcbreak(fd, termios.TCSANOW)
+        with Live(console=console, screen=True, auto_refresh=False, transient=True) as display:
+            yield _Screen(display, console, fd, wake_r)
+    finally:
+        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+        signal.signal(signal.SIGWINCH, old_handler)
+        os.close(wake_r)
+        os.close(wake_w)
+
+
+class _Screen:
+    def __init__(self, display, console, fd: int, wake: int) -> None:
+        self._display, self._console, self._fd, self._wake = display, console, fd, wake
+
+    @property
+    def size(self) -> tuple[int, int]:
+        import os
+
+        try:  # the terminal itself, not $COLUMNS/$LINES, which a resize does not change
+            cols, rows = os.get_terminal_size(sys.stdout.fileno())
+        except (OSError, ValueError):
+            return 80, 24
+        return cols, rows
+
+    def update(self, renderable: Any) -> None:
+        self._console.size = self.size  # after a resize, draw at the new size
+        self._display.update(renderable, refresh=True)
+
+    def key(self, timeout: float) -> str | None:
+        import os
+        import select
+
+        ready, _, _ = select.select([self._fd, self._wake], [], [], max(0.0, timeout))
+        if self._wake in ready:
+            try:
+                os.read(self._wake, 64)
+            except OSError:
+                pass
+            return ""
+        if self._fd in ready:
+            return os.read(self._fd, 64).decode("utf-8", errors="replace")
+        return None
