@@ -54,6 +54,57 @@ def scan_svg(out: Path, apps: dict, work: Path) -> Path:
     return path
 
 
+def _tmux(socket: str, *args: str) -> str:
+    import subprocess
+
+    return subprocess.run(
+        ["tmux", "-L", socket, "-f", "/dev/null", *args], capture_output=True, text=True, timeout=20, check=True
+    ).stdout
+
+
+@picture("monitor")
+def monitor_svg(out: Path, apps: dict, work: Path) -> Path:
+    """``tether qserver monitor`` in a real terminal (tmux) while a plan runs, its screen (colours
+    included) exported by rich as SVG."""
+    import subprocess
+    import time
+
+    from rich.console import Console
+    from rich.text import Text
+
+    tether = str(Path(sys.executable).with_name("tether"))
+    env = {k: os.environ[k] for k in ("QSERVER_HTTP_SERVER_URI", "QSERVER_HTTP_SERVER_API_KEY") if k in os.environ}
+    run = lambda *a: subprocess.run([tether, "qserver", *a], capture_output=True, text=True, timeout=120)  # noqa: E731
+    run("env", "open", "--wait")
+    for n in (3, 5):
+        run("add", "count", '["det1", "det2"]', f"num={n}", "delay=1")
+    socket = f"tether-pictures-{os.getpid()}"
+    extra = [a for k, v in env.items() for a in ("-e", f"{k}={v}")]
+    _tmux(socket, "new-session", "-d", "-s", "m", "-x", "110", "-y", "34", *extra, f"{tether} qserver monitor")
+    try:
+        run("start")
+        shown = ""
+        for _ in range(150):  # until the first plan runs while the second still waits in the queue
+            time.sleep(0.2)
+            shown = _tmux(socket, "capture-pane", "-t", "m", "-p", "-e")
+            plain = Text.from_ansi(shown).plain
+            if "nothing running" not in plain and "queue (1)" in plain:
+                time.sleep(1.5)  # a little elapsed time and console output
+                shown = _tmux(socket, "capture-pane", "-t", "m", "-p", "-e")
+                break
+        else:
+            raise RuntimeError(f"the monitor never showed a running plan:\n{Text.from_ansi(shown).plain}")
+    finally:
+        _tmux(socket, "kill-server")
+        run("stop")
+    console = Console(record=True, width=110, file=open(os.devnull, "w"), force_terminal=True)  # noqa: SIM115
+    console.print("$ tether qserver monitor")
+    console.print(Text.from_ansi(shown.rstrip("\n")))
+    path = out / "monitor.svg"
+    console.save_svg(str(path), title="tether qserver monitor")
+    return path
+
+
 @contextlib.contextmanager
 def started_apps(work: Path, attach: bool) -> Iterator[dict]:
     """The apps the pictures need: the caller's (``--attach``: ports in ``TETHER_*_PORT`` and
