@@ -13,7 +13,7 @@ first crashing inputs of each parser are printed (``repr``, shortened) so they c
 Parsers: IGV loci, IGV batch-script lines (split and checked, paths resolved), IGV reply lines
 (framing over a socket pair, then classification), qserver plan arguments (shorthand, JSON and
 Python literals), qserver URLs, qserver JSON reply shapes, Marionette ``len:json`` frames (over a
-socket pair), and host names.
+socket pair), host names, and WebDriver BiDi network events (parsed, then written as a HAR entry).
 """
 
 from __future__ import annotations
@@ -275,6 +275,43 @@ def _frames() -> tuple[list[bytes], Callable[[bytes], Any]]:
     return seeds, run
 
 
+def _bidi_network() -> tuple[list[str], Callable[[str], Any]]:
+    from tether_firefox.har import entry
+    from tether_firefox.network import parse_event
+
+    header = '{"name": "Content-Type", "value": {"type": "string", "value": "text/html"}}'
+    request = (
+        '{"request": "7-ab", "url": "http://127.0.0.1:8000/api?x=1", "method": "GET", "headersSize": 100,'
+        f' "bodySize": 0, "headers": [{header}], "timings": {{"requestTime": 1700000000000.5,'
+        ' "requestStart": 1700000000001, "responseStart": 1700000000002, "responseEnd": 1700000000003}}'
+    )
+    response = (
+        '{"url": "http://127.0.0.1:8000/api", "status": 200, "statusText": "OK", "mimeType": "text/html",'
+        f' "protocol": "http/1.1", "headers": [{header}], "bodySize": 5, "content": {{"size": 0}}}}'
+    )
+    seeds = [
+        '{"type": "event", "method": "network.beforeRequestSent", "params": {"context": "c",'
+        f' "isBlocked": true, "intercepts": ["i"], "redirectCount": 0, "request": {request}}}}}',
+        '{"type": "event", "method": "network.responseCompleted", "params": {"context": "c",'
+        f' "timestamp": 1700000000004, "request": {request}, "response": {response}}}}}',
+        '{"type": "event", "method": "network.fetchError", "params": {"errorText": "NS_ERROR_ABORT",'
+        f' "request": {request}}}}}',
+    ]
+
+    def run(text: str) -> Any:
+        try:
+            msg = json.loads(text)
+        except (ValueError, RecursionError):
+            return None  # the WebSocket transport's job (a ProtocolError there)
+        event = parse_event(msg)
+        if event is not None:
+            event.request.response = event.response
+            return entry(event.request, b"body")
+        return None
+
+    return seeds, run
+
+
 def parsers(tmp: str) -> dict[str, tuple[list, Callable, bool]]:
     """name -> (seeds, run, takes bytes)."""
     return {
@@ -286,6 +323,7 @@ def parsers(tmp: str) -> dict[str, tuple[list, Callable, bool]]:
         "qserver reply shapes": (*_reply_shapes(), False),
         "marionette frames": (*_frames(), True),
         "host names": (*_host(), False),
+        "bidi network events": (*_bidi_network(), False),
     }
 
 

@@ -106,15 +106,15 @@ def _client(kind: str, port: int) -> tuple[str, int | None]:
     if kind.startswith("ws"):
         from tether.transport.ws import WsConnection
 
-        ws = WsConnection.open(f"ws://127.0.0.1:{port}/", timeout=5, max_message=64 * MiB)
+        ws = WsConnection.open(f"ws://127.0.0.1:{port}/", deadline=Deadline(5), max_message=64 * MiB)
         try:
-            ws.recv(30)
+            ws.recv(Deadline(30))
             return "accepted", None
         except TetherError as exc:
             return type(exc).__name__, 64 * MiB
     from tether.transport.framed import FramedConnection
 
-    conn = FramedConnection.open("127.0.0.1", port, 5)
+    conn = FramedConnection.open("127.0.0.1", port, Deadline(5))
     try:
         frame = conn.read_frame(Deadline(60))
         return "accepted", len(frame[3]["value"])

@@ -4,10 +4,11 @@
     pytest examples/firefox_smoke_test.py --tether-firefox-port 2828   # that one (or $TETHER_FIREFOX_PORT)
     pytest examples/firefox_smoke_test.py --tether-launch --tether-artifacts out/   # always a fresh one
 
-The ``firefox`` fixture comes with tether (entry point ``pytest11``; without an installed tether add
-``-p tether.pytest_plugin``). Each test gets its own Marionette session and a fresh tab, so a
-failing test never leaves the browser locked or on its page for the next one; a failing test's
-screenshot and page source are saved and named in the report.
+The ``firefox`` fixture comes with tether's Firefox adapter (entry point ``pytest11``; without an
+installed tether add ``-p tether.pytest_plugin -p tether_firefox.pytest_plugin``). Each test gets its
+own Marionette session in a fresh context (a WebDriver BiDi user context and tab: cookies and storage
+of its own), so a failing test never leaves the browser locked, on its page or with its cookies for
+the next one; a failing test's screenshot and page source are saved and named in the report.
 
 The page is served from a temporary directory by Python's own HTTP server; nothing leaves
 this machine.

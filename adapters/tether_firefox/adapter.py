@@ -137,14 +137,14 @@ class FirefoxAdapter(Adapter):
 
         return _as_launched(Firefox.from_endpoint(endpoint, **options))
 
-    def attach(self, locate, **options):
-        """``tether.connect("firefox")``: the client for the Firefox ``locate()`` verifies, with a
-        short retry while the session slot frees up and the holder named when another client
-        keeps it (see :func:`~tether_firefox.client.attach_located`). ``options["timeout"]`` is
-        the command deadline."""
+    def attach(self, locate, *, deadline=None, **options):
+        """``tether.connect("firefox")`` and every command: the client for the Firefox
+        ``locate()`` verifies, with a short retry while the session slot frees up and the holder
+        named when another client keeps it (see :func:`~tether_firefox.client.attach_located`).
+        ``deadline`` is the command's; ``options["timeout"]`` the command deadline."""
         from .client import attach_located
 
-        return _as_launched(attach_located(locate, **options))
+        return _as_launched(attach_located(locate, deadline=deadline, **options))
 
     def audit(self, endpoint):
         from .audit import audit

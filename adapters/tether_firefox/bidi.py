@@ -66,12 +66,16 @@ class BiDi:
     ) -> BiDi:
         """Connect to ``ws://host:port/session`` and (by default) start a session."""
         url = f"ws://{host}:{port}/session"
+        opening = Deadline(timeout)  # the handshake and the new session share it
         # Firefox answers 400 to a handshake that carries an Origin header.
-        ws = WsConnection.open(url, timeout=timeout, suppress_origin=True, what="Firefox WebDriver BiDi")
+        ws = WsConnection.open(url, deadline=opening, suppress_origin=True, what="Firefox WebDriver BiDi")
         bidi = cls(ws, timeout=timeout)
         if new_session:
             try:
-                bidi.session_id = bidi.command("session.new", {"capabilities": {}})["sessionId"]
+                left = opening.remaining(0.05)
+                bidi.session_id = session_id_of(
+                    bidi.command("session.new", {"capabilities": {}}, timeout=left)
+                )
             except BiDiError as exc:
                 bidi.close(end_session=False)
                 if exc.code == "session not created":
@@ -98,10 +102,12 @@ class BiDi:
 
     def command(self, method: str, params: dict | None = None, *, timeout: float | None = None) -> Any:
         """Run one BiDi command; events that arrive meanwhile are kept for :meth:`events`."""
+        if self.ws.closed:  # closed by this side (the session was closed): say so, typed
+            raise Closed(f"the WebDriver BiDi connection is closed: {method} was not sent")
         self._next_id += 1
         msg_id = self._next_id
         deadline = Deadline(timeout or self.timeout)
-        self.ws.send_json({"id": msg_id, "method": method, "params": params or {}}, timeout=deadline.seconds)
+        self.ws.send_json({"id": msg_id, "method": method, "params": params or {}}, deadline)
         while True:
             try:
                 msg = self._recv(deadline)
@@ -144,7 +150,7 @@ class BiDi:
         """``log.entryAdded`` events, flattened by :func:`log_entry`."""
         for event in self.events(timeout=timeout):
             if event.get("method") == "log.entryAdded":
-                yield log_entry(event.get("params") or {})
+                yield log_entry(event.get("params"))
 
     def close(self, *, end_session: bool = True) -> None:
         """End the session (Firefox keeps running) and close the WebSocket."""
@@ -174,7 +180,9 @@ class Console:
     def __init__(
         self, url: str, *, timeout: float = 10.0, on_entry: Callable[[dict[str, Any]], Any] | None = None
     ) -> None:
-        ws = WsConnection.open(url, timeout=timeout, suppress_origin=True, what="Firefox WebDriver BiDi")
+        ws = WsConnection.open(
+            url, deadline=Deadline(timeout), suppress_origin=True, what="Firefox WebDriver BiDi"
+        )
         self._bidi = BiDi(ws, timeout=timeout)
         self.entries: list[dict[str, Any]] = []
         self.on_entry = on_entry
@@ -194,7 +202,7 @@ class Console:
     def _take(self, msg: dict) -> None:
         if msg.get("type") != "event" or msg.get("method") != "log.entryAdded":
             return
-        entry = log_entry(msg.get("params") or {})
+        entry = log_entry(msg.get("params"))
         with self._lock:
             self.entries.append(entry)
         if self.on_entry is not None:
@@ -225,20 +233,41 @@ class Console:
         self._bidi.ws.close()
 
 
-def log_entry(params: dict[str, Any]) -> dict[str, Any]:
-    """A flat record of a ``log.entryAdded`` event: time, level, type (console/javascript), text, url."""
-    frames = ((params.get("stackTrace") or {}).get("callFrames")) or []
-    where = frames[0] if frames else {}
+def session_id_of(result: Any) -> str:
+    """The ``sessionId`` of a ``session.new`` result; a result without one is a ProtocolError."""
+    sid = result.get("sessionId") if isinstance(result, dict) else None
+    if not isinstance(sid, str) or not sid:
+        raise ProtocolError(f"Firefox answered session.new without a sessionId: {str(result)[:120]!r}")
+    return sid
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _of(value: Any, *types: type) -> Any:
+    """``value`` when it is one of ``types`` (never a bool for a number), else None."""
+    if isinstance(value, bool) and bool not in types:
+        return None
+    return value if isinstance(value, types) else None
+
+
+def log_entry(params: Any) -> dict[str, Any]:
+    """A flat record of a ``log.entryAdded`` event: time, level, type (console/javascript), text, url.
+    A field of the wrong type (Firefox's or a stranger's) reads as None, never an exception."""
+    params = _obj(params)
+    frames = _obj(params.get("stackTrace")).get("callFrames")
+    where = _obj(frames[0]) if isinstance(frames, list) and frames else {}
     return {
-        "timestamp": params.get("timestamp"),
-        "level": params.get("level"),
-        "type": params.get("type"),
-        "method": params.get("method"),
-        "text": params.get("text"),
-        "url": where.get("url"),
-        "line": where.get("lineNumber"),
-        "context": (params.get("source") or {}).get("context"),
+        "timestamp": _of(params.get("timestamp"), int, float),
+        "level": _of(params.get("level"), str),
+        "type": _of(params.get("type"), str),
+        "method": _of(params.get("method"), str),
+        "text": _of(params.get("text"), str),
+        "url": _of(where.get("url"), str),
+        "line": _of(where.get("lineNumber"), int),
+        "context": _of(_obj(params.get("source")).get("context"), str),
     }
 
 
-__all__ = ["BiDi", "BiDiError", "Console", "bidi_port_of", "log_entry"]
+__all__ = ["BiDi", "BiDiError", "Console", "bidi_port_of", "log_entry", "session_id_of"]

@@ -18,7 +18,7 @@ import typer
 
 from tether.cli import render
 from tether.cli.command import Commands, Target
-from tether.errors import UsageError
+from tether.errors import Timeout, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Firefox
@@ -40,6 +40,14 @@ ChromeOpt = Annotated[
 ]
 
 
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Act at once: skip the wait for the element to be visible, enabled, stable and uncovered.",
+    ),
+]
+
 FrameOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -59,11 +67,20 @@ def session(target: Target, *, chrome: bool = False) -> "Firefox":
     A Firefox tether launched with --accept-insecure-certs gets sessions that accept them."""
     deadline = target.timeout if target.timeout is not None else DEADLINE
     budget = {"budget": target.deadline()} if target.timeout is not None else {}
-    return target.client(page_load_timeout=deadline, script_timeout=deadline, chrome=chrome, **budget)
+    return target.client(timeouts={"page_load": deadline, "script": deadline}, chrome=chrome, **budget)
 
 
 def _by(xpath: bool) -> str:
     return "xpath" if xpath else "css selector"
+
+
+def _checked(*selectors: str | None, xpath: bool = False) -> None:
+    """Refuse a malformed selector (``a >>> ``) before connecting, as the client would after."""
+    from .waiting import locator
+
+    for selector in selectors:
+        if selector is not None:
+            locator(selector, _by(xpath))
 
 
 def _json_arg(text: str | None, what: str) -> Any:
@@ -103,7 +120,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Element):
         return value.describe()
     if isinstance(value, ShadowRoot):
-        return {"shadow_root": value.id}
+        return value.describe()
     if isinstance(value, list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
@@ -214,12 +231,45 @@ def quit_(
 
 
 # ----------------------------------------------------------------------------- navigation
+HarOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--har",
+        help="Write the page's requests to FILE as HAR 1.2 (needs WebDriver BiDi: `launch --bidi`).",
+        dir_okay=False,
+    ),
+]
+
+
 @cmd("navigate", timeout=DEADLINE)
-def navigate(target: Target, url: str) -> None:
-    """Load URL and wait for the page."""
-    with session(target) as ff:
-        ff.navigate(url)
-        _acted(target, ff, {"url": url}, lambda d: d["url"], read=lambda: {"url": ff.url, "title": ff.title})
+def navigate(target: Target, url: str, har: HarOpt = None) -> None:
+    """Load URL and wait for the page (the path of an existing file loads as its file:// URL)."""
+    from .client import resolve_url
+
+    # a bad URL is refused before connecting; a file path here means nothing to Firefox over SSH
+    url = resolve_url(url, local=not (target.host or "").startswith("ssh://"))
+    if har is not None and not har.parent.is_dir():  # refused before anything is sent
+        raise UsageError(f"--har {har}: no directory {har.parent}")
+    client = session(target)
+    if har is None:
+        with client as ff:
+            loaded = ff.navigate(url)
+            _acted(
+                target, ff, {"url": loaded}, lambda d: d["url"], read=lambda: {"url": ff.url, "title": ff.title}
+            )
+        return
+    client.ask_capabilities(webSocketUrl=True)  # the session's BiDi endpoint, for the network
+    with client as ff:
+        with ff.record_har(har) as recorded:
+            loaded = ff.navigate(url)
+            try:  # what the loaded page fetches next; a page that polls forever is written as it stands
+                with target.progress("waiting for the page's requests to finish"):
+                    ff.wait_for_network_idle(idle=0.3, timeout=5.0)
+            except Timeout:
+                pass
+        data = {"url": loaded, "har": str(har), "requests": len(recorded.requests)}
+        _acted(target, ff, data, lambda d: f"{d['url']} ({d['requests']} requests in {d['har']})",
+               read=lambda: {"url": ff.url, "title": ff.title})  # fmt: skip
 
 
 def _history(step: str, doc: str):
@@ -289,10 +339,14 @@ def find(
 
 
 @cmd("click", timeout=DEADLINE)
-def click(target: Target, selector: str, xpath: XPathOpt = False, frame: FrameOpt = None) -> None:
-    """Click the element matching SELECTOR (a dialog it opens is reported and left open)."""
+def click(
+    target: Target, selector: str, xpath: XPathOpt = False, force: ForceOpt = False, frame: FrameOpt = None
+) -> None:
+    """Click the element matching SELECTOR once it is there, visible, enabled, stable and not covered
+    (up to --timeout; exit 4 naming what blocks it). A dialog it opens is reported and left open."""
+    _checked(selector, xpath=xpath)
     with session(target) as ff, ff.frame(*_frames(frame)):
-        ff.click(selector, _by(xpath))
+        ff.click(selector, _by(xpath), force=force)
         _acted(target, ff, {"clicked": selector}, f"clicked {selector}", read=lambda: {"url": ff.url})
 
 
@@ -303,11 +357,13 @@ def type_(
     text: str,
     xpath: XPathOpt = False,
     clear: Annotated[bool, typer.Option("--clear", help="Clear the field first.")] = False,
+    force: ForceOpt = False,
     frame: FrameOpt = None,
 ) -> None:
-    """Type TEXT into the element matching SELECTOR."""
+    """Type TEXT into the element matching SELECTOR once it is visible, enabled and editable."""
+    _checked(selector, xpath=xpath)
     with session(target) as ff, ff.frame(*_frames(frame)):
-        ff.type(selector, text, _by(xpath), clear=clear)
+        ff.type(selector, text, _by(xpath), clear=clear, force=force)
         _acted(
             target,
             ff,
@@ -380,6 +436,87 @@ def wait(
     target.emit(data, text=f"found {selector}" if selector else data["title" if title else "url"])
 
 
+def _both(on: bool, off: bool, names: str) -> bool | None:
+    if on and off:
+        raise UsageError(f"{names} exclude each other")
+    return True if on else False if off else None
+
+
+@cmd("expect", timeout=10.0)
+def expect(
+    target: Target,
+    selector: Annotated[
+        str | None, typer.Argument(help="The element(s) the expectation is about (CSS, or --xpath).")
+    ] = None,
+    text: Annotated[
+        str | None, typer.Option("--text", help="Has this text (exact, whitespace normalised).")
+    ] = None,
+    contains: Annotated[str | None, typer.Option("--contains", help="Its text contains this.")] = None,
+    value: Annotated[str | None, typer.Option("--value", help="An input's value is this.")] = None,
+    count: Annotated[int | None, typer.Option("--count", help="This many elements match.", min=0)] = None,
+    visible: Annotated[bool, typer.Option("--visible", help="Is visible.")] = False,
+    hidden: Annotated[bool, typer.Option("--hidden", help="Is hidden (or absent).")] = False,
+    enabled: Annotated[bool, typer.Option("--enabled", help="Is enabled.")] = False,
+    disabled: Annotated[bool, typer.Option("--disabled", help="Is disabled.")] = False,
+    checked: Annotated[bool, typer.Option("--checked", help="Is checked.")] = False,
+    unchecked: Annotated[bool, typer.Option("--unchecked", help="Is not checked.")] = False,
+    attr: Annotated[
+        str | None,
+        typer.Option("--attr", help="Has attribute NAME=VALUE (NAME alone: has no such attribute)."),
+    ] = None,
+    title: Annotated[str | None, typer.Option("--title", help="The page's title is this.")] = None,
+    url: Annotated[str | None, typer.Option("--url", help="The page's URL is this.")] = None,
+    xpath: XPathOpt = False,
+    frame: FrameOpt = None,
+) -> None:
+    """Check the page, retrying until it holds or --timeout passes: exit 0 when met, 1 when not
+    (naming the expectation and the last value seen)."""
+    expected = {
+        "text": text,
+        "contains": contains,
+        "value": value,
+        "count": count,
+        "visible": _both(visible, hidden, "--visible and --hidden"),
+        "enabled": _both(enabled, disabled, "--enabled and --disabled"),
+        "checked": _both(checked, unchecked, "--checked and --unchecked"),
+    }
+    if attr is not None:
+        name, eq, want = attr.partition("=")
+        if not name:
+            raise UsageError(f"--attr takes NAME=VALUE (or NAME alone), not {attr!r}")
+        expected["attr"] = (name, want if eq else None)
+    expected = {k: v for k, v in expected.items() if v is not None}
+    page = {k: v for k, v in (("title", title), ("url", url)) if v is not None}
+    if selector is None and not page:
+        raise UsageError("expect what? a SELECTOR with --text/--count/--visible …, or --title/--url")
+    if selector is not None and page:
+        raise UsageError("expect either an element (SELECTOR) or --title/--url, not both")
+    if selector is not None and not expected:
+        raise UsageError(
+            f"expect what of {selector}? give --text, --contains, --value, --count, --visible, --hidden, "
+            "--enabled, --disabled, --checked, --unchecked or --attr"
+        )
+    if len(page) > 1:
+        raise UsageError("expect --title or --url, one at a time")
+    from .waiting import expectations, page_expectation
+
+    # refused before anything is sent: the same checks the client makes
+    said = (
+        [e.describe for e in expectations(**expected)]
+        if selector is not None
+        else [page_expectation(*next(iter(page.items()))).describe]
+    )
+    _checked(selector, xpath=xpath)
+    subject = selector or ("the title" if title is not None else "the URL")
+    what = f"{subject} {' and '.join(said)}"
+    with session(target) as ff, ff.frame(*_frames(frame)), target.progress(f"expecting {what}"):
+        if selector is not None:
+            seen = ff.expect(selector, by=_by(xpath), timeout=target.timeout, **expected)
+        else:
+            seen = ff.expect(timeout=target.timeout, **page)
+    target.emit({"expected": what, "met": True, "seen": seen}, text=f"ok: {what}")
+
+
 # ----------------------------------------------------------------------------- artifacts
 @cmd("screenshot", timeout=DEADLINE)
 def screenshot(
@@ -389,15 +526,20 @@ def screenshot(
     element: Annotated[
         str | None, typer.Option("--element", help="Only the element matching this CSS selector.")
     ] = None,
+    force: ForceOpt = False,
     frame: FrameOpt = None,
 ) -> None:
-    """Save a PNG of the viewport (default), the whole page (--full) or one element (--frame: of a frame)."""
+    """Save a PNG of the viewport (default), the whole page (--full) or one element, once it is
+    visible and stable (--frame: of a frame)."""
     if full and element:
         raise UsageError("--full and --element exclude each other")
     if frame and not element:
         raise UsageError("--frame needs --element (the viewport and the page are the top-level document's)")
+    if force and not element:
+        raise UsageError("--force is for --element (the viewport and the page need no waiting)")
+    _checked(element)
     with session(target) as ff, ff.frame(*_frames(frame)):
-        data = ff.screenshot(file, full=full, element=element)
+        data = ff.screenshot(file, full=full, element=element, force=force)
     _written(target, file, data)
 
 
@@ -426,16 +568,30 @@ def press(
         ),
     ] = None,
     text: Annotated[str | None, typer.Option("--text", help="Type this text first.")] = None,
+    on: Annotated[
+        str | None,
+        typer.Option(
+            "--on",
+            help="Focus the element matching this CSS selector first (once it is visible and enabled).",
+        ),
+    ] = None,
+    force: ForceOpt = False,
     frame: FrameOpt = None,
 ) -> None:
-    """Press keys (and --text) on whatever has the focus; an unknown key name exits 2 before sending."""
+    """Press keys (and --text) on whatever has the focus, or on the --on element; an unknown key
+    name exits 2 before sending."""
     from .actions import parse_keys
 
     chords = list(keys or ())
     parse_keys(chords)  # every key checked before anything is sent
     if not chords and not text:
         raise UsageError("press what? give KEYS, --text, or both")
+    if force and on is None:
+        raise UsageError("--force is for --on (pressing on the focus waits for nothing)")
+    _checked(on)
     with session(target) as ff, ff.frame(*_frames(frame)):
+        if on is not None:
+            ff.press(on=on, force=force)  # waits for it and focuses it
         chain = ff.actions()
         if text:
             chain.type(text)
@@ -445,10 +601,14 @@ def press(
 
 
 @cmd("hover", timeout=DEADLINE)
-def hover(target: Target, selector: str, xpath: XPathOpt = False, frame: FrameOpt = None) -> None:
-    """Rest the mouse over the element matching SELECTOR (a hover menu opens)."""
+def hover(
+    target: Target, selector: str, xpath: XPathOpt = False, force: ForceOpt = False, frame: FrameOpt = None
+) -> None:
+    """Rest the mouse over the element matching SELECTOR (a hover menu opens), once it is visible,
+    stable and not covered; scrolled into view first."""
+    _checked(selector, xpath=xpath)
     with session(target) as ff, ff.frame(*_frames(frame)):
-        ff.hover(ff.find(selector, _by(xpath)))
+        ff.hover(selector, _by(xpath), force=force)
         _acted(target, ff, {"hovering": selector}, f"hovering over {selector}")
 
 
@@ -457,11 +617,14 @@ def drag(
     target: Target,
     source: str,
     onto: Annotated[str, typer.Argument(metavar="TARGET")],
+    force: ForceOpt = False,
     frame: FrameOpt = None,
 ) -> None:
-    """Drag the element matching SOURCE onto the one matching TARGET (CSS selectors)."""
+    """Drag the element matching SOURCE onto the one matching TARGET (CSS selectors), once both
+    are visible, stable and not covered."""
+    _checked(source, onto)
     with session(target) as ff, ff.frame(*_frames(frame)):
-        ff.drag(source, onto)
+        ff.drag(source, onto, force=force)
         _acted(target, ff, {"dragged": source, "onto": onto}, f"dragged {source} onto {onto}")
 
 
@@ -486,14 +649,17 @@ def scroll(
         str | None,
         typer.Option("--by", help="Scroll by DX,DY CSS pixels (after reaching SELECTOR, if given)."),
     ] = None,
+    force: ForceOpt = False,
     frame: FrameOpt = None,
 ) -> None:
-    """Turn the mouse wheel: to an element, by an amount, or both; print the page's scroll position."""
+    """Turn the mouse wheel: to an element (once it is visible and stable), by an amount, or both;
+    print the page's scroll position."""
     dx, dy = _pair(by, "--by") or (0, 0)
     if selector is None and by is None:
         raise UsageError("scroll where? give a SELECTOR, --by DX,DY, or both")
+    _checked(selector)
     with session(target) as ff, ff.frame(*_frames(frame)):
-        ff.scroll(selector, dx, dy)
+        ff.scroll(selector, dx, dy, force=force)
         _acted(
             target,
             ff,
@@ -570,10 +736,22 @@ def cookies_delete(
         str | None, typer.Argument(help="The cookie (default: every cookie of the page).")
     ] = None,
 ) -> None:
-    """Delete a cookie (or all of the page's cookies)."""
+    """Delete a cookie (or all of the page's cookies); exit 1 when the page has no cookie NAME."""
+    from .marionette import NoSuchCookie
+
     with session(target) as ff:
-        ff.delete_cookie(name)
-    target.emit({"deleted": name or "all"}, text=f"deleted {name or 'all cookies'}")
+        deleted = ff.delete_cookie(name)
+    if name is not None and not deleted:
+        raise NoSuchCookie(
+            f"no cookie named {name!r} on this page: nothing deleted",
+            code="no such cookie",
+            hint="`tether firefox cookies list` shows the page's cookies",
+        )
+    if name is not None:
+        target.emit({"deleted": name, "count": 1}, text=f"deleted cookie {name}")
+    else:
+        said = f"deleted {deleted} cookie{'s' if deleted != 1 else ''}" if deleted else "no cookies to delete"
+        target.emit({"deleted": "all", "count": deleted}, text=said)
 
 
 # ----------------------------------------------------------------------------- windows

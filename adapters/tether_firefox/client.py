@@ -14,8 +14,9 @@ time: while another client holds it, :class:`~tether.errors.Busy` is raised.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,24 +32,45 @@ from tether.image import PNG
 from .marionette import (
     ELEMENT_KEY,
     SHADOW_KEY,
+    ElementClickIntercepted,
+    ElementNotInteractable,
+    InvalidSelector,
+    JavascriptError,
     Marionette,
     MarionetteError,
     NoSuchAlert,
     NoSuchElement,
     PageLoadTimeout,
     SessionNotCreated,
+    StaleElementReference,
     UnexpectedAlertOpen,
     UnsupportedOperation,
     busy_error,
     dialog_type,
     likely_holder,
 )
+from .network import NetworkMethods
+from .timeouts import Timeouts
+from .waiting import (
+    ACTIONABLE,
+    CHECKS,
+    STATE,
+    ActionTimeout,
+    ExpectationFailed,
+    action_timeout,
+    attr_names,
+    expectation_failed,
+    expectations,
+    locator,
+    page_expectation,
+    seconds,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from typing_extensions import Self
 
     from .actions import Actions
-    from .bidi import Console
+    from .bidi import BiDi, Console
 
 CSS, XPATH, LINK_TEXT, PARTIAL_LINK_TEXT, TAG_NAME, ID, NAME = (
     "css selector",
@@ -59,7 +81,6 @@ CSS, XPATH, LINK_TEXT, PARTIAL_LINK_TEXT, TAG_NAME, ID, NAME = (
     "id",
     "name",
 )
-MARGIN = 5.0  # seconds the client waits beyond Firefox's own page-load/script timeouts
 #: commands that may wait for a page load (Firefox's pageLoad timeout bounds them)
 NAVIGATING = frozenset(
     {
@@ -175,8 +196,14 @@ class Element(_Finder):
 
     @property
     def rect(self) -> dict[str, float]:
-        """The element's position and size (``x``, ``y``, ``width``, ``height``) in CSS pixels."""
-        return self._req("WebDriver:GetElementRect")
+        """The element's position and size (``x``, ``y``, ``width``, ``height``) in CSS pixels,
+        relative to the document (Firefox also reports ``top``/``left``/``right``/``bottom``,
+        which are left out: they repeat these)."""
+        got = self._req("WebDriver:GetElementRect")
+        try:
+            return {k: float(got[k]) for k in ("x", "y", "width", "height")}
+        except (KeyError, TypeError, ValueError):
+            raise ProtocolError(f"Firefox answered WebDriver:GetElementRect with {got!r}") from None
 
     def attr(self, name: str) -> str | None:
         """The element's attribute ``name`` (``None`` when absent)."""
@@ -211,17 +238,18 @@ class Element(_Finder):
             return ShadowRoot(self.ff, value[SHADOW_KEY])
         raise MarionetteError(f"expected a shadow root reference, got {value!r}")
 
-    def click(self) -> None:
-        """Click the element (scrolled into view first, as a user would)."""
-        self._req("WebDriver:ElementClick")
+    def click(self, *, force: bool = False, timeout: float | None = None) -> None:
+        """Click the element once it is actionable (visible, enabled, stable, scrolled into view,
+        not covered: see :mod:`tether_firefox.waiting`); ``force`` clicks at once."""
+        self.ff.click(self, force=force, timeout=timeout)
 
-    def type(self, text: str) -> None:
-        """Type ``text`` into the element (appending to what it holds)."""
-        self._req("WebDriver:ElementSendKeys", text=text)
+    def type(self, text: str, *, force: bool = False, timeout: float | None = None) -> None:
+        """Type ``text`` into the element (appending to what it holds), once it is editable."""
+        self.ff.type(self, text, force=force, timeout=timeout)
 
-    def clear(self) -> None:
-        """Empty an input or textarea."""
-        self._req("WebDriver:ElementClear")
+    def clear(self, *, force: bool = False, timeout: float | None = None) -> None:
+        """Empty an input or textarea, once it is editable."""
+        self.ff.clear(self, force=force, timeout=timeout)
 
     def describe(self) -> dict[str, Any]:
         """What a person needs to recognise the element once its reference is gone: tag, a
@@ -235,9 +263,9 @@ class Element(_Finder):
         selector = tag + (f"#{ident}" if ident else "") + "".join(f".{c}" for c in classes)
         return {"element": selector, "tag": tag, "text": str(text).strip()}
 
-    def screenshot(self) -> PNG:
-        """A PNG of just this element."""
-        return self.ff.screenshot(element=self)
+    def screenshot(self, *, force: bool = False, timeout: float | None = None) -> PNG:
+        """A PNG of just this element (once it is visible and stable)."""
+        return self.ff.screenshot(element=self, force=force, timeout=timeout)
 
 
 @dataclass
@@ -252,6 +280,19 @@ class ShadowRoot(_Finder):
     def to_dict(self) -> dict[str, str]:
         """The shadow root as WebDriver sends it (a reference, for script arguments)."""
         return {SHADOW_KEY: self.id}
+
+    def describe(self) -> dict[str, Any]:
+        """What a person recognises once the reference is gone: the host it belongs to
+        (``my-card#card``), its mode and its text."""
+        info = self.ff.execute(
+            "const r = arguments[0], e = r.host;"
+            "const text = Array.from(r.children, (c) => c.innerText ?? c.textContent ?? '').join(' ');"
+            "return [e.localName, e.id, Array.from(e.classList || []), r.mode, text];",
+            [self],
+        )
+        tag, ident, classes, mode, text = info
+        host = tag + (f"#{ident}" if ident else "") + "".join(f".{c}" for c in classes)
+        return {"shadow_root": host, "mode": mode, "text": " ".join(str(text).split())}
 
     def _find_params(self) -> dict[str, Any]:
         return {"shadowRoot": self.id}
@@ -305,7 +346,7 @@ def _to_wire(value: Any) -> Any:
     return value
 
 
-class Firefox(_Finder):
+class Firefox(_Finder, NetworkMethods):
     """A Marionette session on one Firefox. Use it as a context manager (or call :meth:`close`).
 
     ``timeout`` bounds every command that is not a page load, script or element search; those
@@ -316,6 +357,9 @@ class Firefox(_Finder):
     everything this client does — opening the session,
     every command, closing — as a CLI command's ``--timeout`` asks; each call then waits at
     most what is left of it, and a call that timed out is not followed by a wait to close.
+    ``bidi=True`` asks for the session's WebDriver BiDi URL (Firefox running its Remote Agent),
+    which :meth:`new_context`, routes, request waits and HAR recording
+    (:class:`~tether_firefox.network.NetworkMethods`) use.
     """
 
     def __init__(
@@ -323,24 +367,34 @@ class Firefox(_Finder):
         host: str = "127.0.0.1",
         port: int = 2828,
         *,
-        timeout: float = 30.0,
+        timeouts: Timeouts | Mapping[str, Any] | float | None = None,
+        timeout: float | None = None,
         page_load_timeout: float | None = None,
         script_timeout: float | None = None,
         implicit_wait: float | None = None,
         capabilities: dict[str, Any] | None = None,
         chrome: bool = False,
-        connect_timeout: float = 5.0,
-        busy_wait: float = 3.0,
+        connect_timeout: float | None = None,
+        busy_wait: float | None = None,
         endpoint: Endpoint | None = None,
         console: bool | Callable[[dict[str, Any]], Any] = False,
         budget: float | Deadline | None = None,
+        bidi: bool = False,
     ) -> None:
         self.host, self.port = host, port
-        self.timeout = timeout
+        #: every time limit of this client (:class:`~tether_firefox.timeouts.Timeouts`); the old
+        #: keywords (``timeout``, ``page_load_timeout`` …) set its fields
+        self.timing = Timeouts.of(
+            timeouts,
+            timeout=timeout,
+            page_load_timeout=page_load_timeout,
+            script_timeout=script_timeout,
+            implicit_wait=implicit_wait,
+            connect_timeout=connect_timeout,
+            busy_wait=busy_wait,
+        )
         self._budget = Deadline(budget) if isinstance(budget, (int, float)) else budget
         self.endpoint = endpoint
-        self.connect_timeout = connect_timeout
-        self.busy_wait = busy_wait
         self.chrome = chrome
         self._caps_request: dict[str, Any] = dict(capabilities or {})
         # A dialog stays open until someone answers it on purpose: Firefox's default would dismiss it
@@ -348,17 +402,39 @@ class Firefox(_Finder):
         self._caps_request.setdefault("unhandledPromptBehavior", "ignore")
         self._console_wanted = console
         self._console: Console | None = None
-        if console:  # the same session over WebDriver BiDi, for log.entryAdded
+        if console or bidi:  # the same session over WebDriver BiDi: log.entryAdded, user contexts, network.*
             self._caps_request["webSocketUrl"] = True
-        wanted = {"pageLoad": page_load_timeout, "script": script_timeout, "implicit": implicit_wait}
-        timeouts = {k: int(v * 1000) for k, v in wanted.items() if v is not None}
-        if timeouts:
-            self._caps_request["timeouts"] = {**self._caps_request.get("timeouts", {}), **timeouts}
+        self._bidi: BiDi | None = None  # the session's BiDi commands (new_context), opened on first use
+        #: the WebDriver BiDi user context this session drives (:meth:`new_context`); None: the default one
+        self.user_context: str | None = None
+        session_timeouts = self.timing.session()
+        if session_timeouts:
+            self._caps_request["timeouts"] = {**self._caps_request.get("timeouts", {}), **session_timeouts}
         self._m: Marionette | None = None
         self.session_id: str | None = None
         self.capabilities: dict[str, Any] = {}
         # Firefox's defaults, replaced by what NewSession reports.
         self._timeouts = {"pageLoad": 300_000, "script": 30_000, "implicit": 0}
+
+    # the old names of three Timeouts fields, kept readable and settable
+    @property
+    def timeout(self) -> float:
+        """The command deadline, seconds (``timing.command``)."""
+        return self.timing.command
+
+    @timeout.setter
+    def timeout(self, value: float) -> None:
+        self.timing = self.timing.with_(command=value)
+
+    @property
+    def connect_timeout(self) -> float:
+        """``timing.connect``."""
+        return self.timing.connect
+
+    @property
+    def busy_wait(self) -> float:
+        """``timing.busy_wait``."""
+        return self.timing.busy_wait
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
@@ -368,16 +444,18 @@ class Firefox(_Finder):
 
     @classmethod
     def attach(
-        cls, host: str | None = None, port: int | None = None, *, timeout: float = 30.0, **options: Any
+        cls, host: str | None = None, port: int | None = None, *, timeout: float | None = None, **options: Any
     ) -> Firefox:
         """Find the running Firefox (or verify ``host``/``port``) and return a client for it:
         ``tether.connect("firefox", …)`` with this client's defaults (see :func:`attach_located`
-        for the short retry while the session slot frees up)."""
+        for the short retry while the session slot frees up). ``timeout`` is the command deadline
+        (``timeouts.command``: the one of ``timeouts=`` when not given)."""
         import tether
 
-        return tether.connect(
-            "firefox", host, port, probe_timeout=min(timeout, 5.0), timeout=timeout, **options
-        )
+        command = timeout if timeout is not None else Timeouts.of(options.get("timeouts")).command
+        if timeout is not None:
+            options["timeout"] = timeout
+        return tether.connect("firefox", host, port, probe_timeout=min(command, 5.0), **options)
 
     def ask_capabilities(self, **capabilities: Any) -> None:
         """Capabilities to ask for at ``NewSession`` (``acceptInsecureCerts=True`` …): before
@@ -478,8 +556,86 @@ class Firefox(_Finder):
         """The uncaught JavaScript errors among :meth:`console_messages`."""
         return [e for e in self.console_messages() if e.get("type") == "javascript"]
 
+    # -- user contexts (WebDriver BiDi) -----------------------------------------------------
+    @property
+    def bidi_url(self) -> str | None:
+        """The session's WebDriver BiDi URL: None when Firefox runs no Remote Agent, or the session
+        was not asked for it (``bidi=True``)."""
+        url = self.open().capabilities.get("webSocketUrl")
+        return url if isinstance(url, str) and url.startswith("ws") else None
+
+    def _bidi_channel(self) -> BiDi:
+        if self._bidi is None:
+            from tether.transport.ws import WsConnection
+
+            from .bidi import BiDi
+
+            url = self.bidi_url
+            if url is None:
+                raise NotFound(
+                    "this session has no WebDriver BiDi: a fresh context needs it",
+                    hint="run Firefox with its Remote Agent (`tether firefox launch --bidi`, or "
+                    "--remote-debugging-port) and open the session with bidi=True",
+                )
+            ws = WsConnection.open(
+                url, deadline=Deadline(min(self.timeout, 10.0)), suppress_origin=True, what="Firefox WebDriver BiDi"
+            )
+            self._bidi = BiDi(ws, timeout=min(self.timeout, 10.0))
+        return self._bidi
+
+    @contextlib.contextmanager
+    def new_context(self) -> Iterator[Firefox]:
+        """A fresh browser context: a new WebDriver BiDi user context (cookies, localStorage,
+        IndexedDB and cache of its own) and a tab in it, which this session drives until the
+        block ends; then the user context is removed (its tabs closed, its data dropped) and the
+        session goes back to the window it was on. Firefox does not restart.
+
+        >>> with ff.new_context() as page:                          # doctest: +SKIP
+        ...     page.navigate("http://127.0.0.1:8000/login")
+
+        Needs the session's BiDi (``bidi=True``, Firefox with its Remote Agent): else
+        :class:`~tether.errors.NotFound`, saying so. ``page`` is this client: cookies and new
+        tabs go to the user context while the block runs.
+        """
+        from . import contexts
+
+        bidi = self._bidi_channel()
+        try:
+            previous_window: str | None = self.window
+        except TetherError:  # the session's window was closed: nothing to go back to
+            previous_window = None
+        previous_context = self.user_context
+        uc = contexts.create_user_context(bidi)
+        try:
+            tab = contexts.create_tab(bidi, uc)
+            self.switch_to_window(tab)
+            self.user_context = uc
+        except BaseException:
+            with contextlib.suppress(TetherError):
+                contexts.remove_user_context(bidi, uc)
+            raise
+        failed = True
+        try:
+            yield self
+            failed = False
+        finally:
+            self.user_context = previous_context
+            try:
+                if self._bidi is not bidi:  # the block closed the session: the user context outlives
+                    bidi = self._bidi_channel()  # it, so a new session removes it
+                contexts.remove_user_context(bidi, uc)
+                if previous_window is not None and previous_window in self.windows():
+                    self.switch_to_window(previous_window)
+            except TetherError:
+                if not failed:  # the block's own error comes first
+                    raise
+
     def close(self) -> None:
         """Delete the session (Firefox keeps running) and close the connection."""
+        bidi, self._bidi = self._bidi, None
+        if bidi is not None:
+            bidi.ws.close()
+        self.user_context = None
         console, self._console = self._console, None
         m, self._m = self._m, None
         try:
@@ -495,6 +651,7 @@ class Firefox(_Finder):
             self.session_id = None
             if console is not None:  # after the session: Firefox has closed its BiDi side by now
                 console.close()
+            self._close_network()  # routes and intercepts ended with the session
 
     def __enter__(self) -> Self:
         return self.open()
@@ -518,11 +675,11 @@ class Firefox(_Finder):
 
     def _deadline_for(self, name: str) -> float:
         if name in NAVIGATING:
-            return max(self.timeout, self._timeouts.get("pageLoad", 0) / 1000 + MARGIN)
+            return max(self.timeout, self._timeouts.get("pageLoad", 0) / 1000 + self.timing.margin)
         if name in SCRIPTS:
-            return max(self.timeout, self._timeouts.get("script", 0) / 1000 + MARGIN)
+            return max(self.timeout, self._timeouts.get("script", 0) / 1000 + self.timing.margin)
         if name in FINDING:
-            return max(self.timeout, self._timeouts.get("implicit", 0) / 1000 + MARGIN)
+            return max(self.timeout, self._timeouts.get("implicit", 0) / 1000 + self.timing.margin)
         return self.timeout
 
     def call(self, name: str, params: dict | None = None, *, timeout: float | None = None) -> Any:
@@ -540,9 +697,13 @@ class Firefox(_Finder):
         return m.request(name, _to_wire(params) if params else None, deadline=wait)
 
     # -- navigation ------------------------------------------------------------------------
-    def navigate(self, url: str) -> None:
-        """Load ``url`` and wait for it (per the session's page-load strategy)."""
+    def navigate(self, url: str) -> str:
+        """Load ``url`` and wait for it (per the session's page-load strategy); returns the URL
+        loaded. A path of an existing file (``page.html``, ``./out/report.html``, ``/tmp/x.html``)
+        becomes its ``file://`` URL when Firefox runs on this machine (:func:`resolve_url`)."""
+        url = resolve_url(url, local=self.machine is None and is_loopback(self.host))
         self.request("WebDriver:Navigate", {"url": url})
+        return url
 
     def back(self) -> None:
         """Go back one page in the window's history."""
@@ -577,16 +738,239 @@ class Firefox(_Finder):
             return Element(self, value[ELEMENT_KEY])
         raise MarionetteError(f"expected an element reference, got {value!r}")
 
-    def click(self, selector: str, by: str = CSS) -> None:
-        """Click the element matching ``selector``."""
-        self.find(selector, by).click()
+    # -- auto-waiting actions -------------------------------------------------------------
+    def _poll_deadline(self, timeout: float | None, default: float) -> Deadline:
+        """How long a retrying step (an action's checks, ``expect``, ``wait_for``) may poll:
+        ``timeout`` (else ``default``), ended early enough within the budget (a CLI command's
+        ``--timeout``) for the last read, the action and closing the session to fit."""
+        deadline = Deadline(default if timeout is None else timeout)
+        if self._budget is not None:
+            end = self._budget.at - min(1.0, self._budget.seconds * 0.15)
+            if end < deadline.at:
+                deadline.at = max(time.monotonic(), end)
+        return deadline
 
-    def type(self, selector: str, text: str, by: str = CSS, *, clear: bool = False) -> None:
-        """Type ``text`` into the element matching ``selector`` (after clearing it, with ``clear``)."""
-        el = self.find(selector, by)
-        if clear:
-            el.clear()
-        el.type(text)
+    def _target(self, target: Element | str, by: str) -> tuple[dict[str, Any], str]:
+        if isinstance(target, Element):
+            return {"els": [target]}, "the element"
+        if not isinstance(target, str) or not target.strip():
+            raise UsageError(f"an element action needs a selector or an Element, not {target!r}")
+        return locator(target, by), target
+
+    def _actionable(
+        self,
+        target: Element | str,
+        by: str,
+        action: str,
+        *,
+        force: bool,
+        deadline: Deadline,
+        started: float,
+    ) -> Element:
+        """Poll the checks of ``action`` (:data:`~tether_firefox.waiting.CHECKS`), one script a
+        try, until they pass (the element is returned) or ``deadline`` passes
+        (:class:`~tether_firefox.waiting.ActionTimeout`). ``force``: no checks, no waiting."""
+        loc, name = self._target(target, by)
+        opts = {"checks": list(CHECKS[action]), "force": force}
+        last: dict[str, Any] | None = None
+        pause = 0.02
+        while True:
+            left = deadline.remaining()
+            try:
+                got = self._from_wire(
+                    self.request(
+                        "WebDriver:ExecuteAsyncScript",
+                        {"script": ACTIONABLE, "args": [loc, opts]},
+                        timeout=max(left, 0.5) + 1.0,
+                    )
+                )
+            except StaleElementReference as exc:
+                raise StaleElementReference(
+                    f"cannot {action} the element: the page replaced or removed it",
+                    code=exc.code,
+                    app_message=exc.app_message,
+                    hint="give the action a selector (ff.click('#save')): it is looked up again on every try",
+                ) from exc
+            except JavascriptError as exc:
+                if not _unloaded(exc) or isinstance(target, Element):
+                    raise
+                got = None
+            if got is None:  # the page went away under the script (a navigation): try on the next one
+                got = {"ok": False, "check": "attached", "detail": "was on a page that was being replaced"}
+            if not isinstance(got, dict):
+                raise ProtocolError(f"the actionability check returned {got!r}")
+            if got.get("ok") and isinstance(got.get("element"), Element):
+                return got["element"]
+            if got.get("check") == "selector":
+                raise InvalidSelector(
+                    f"{name!r} is not a valid selector: {got.get('detail')}", code="invalid selector"
+                )
+            if got.get("check") == "script":
+                raise JavascriptError(
+                    f"the actionability check failed: {got.get('detail')}", code="javascript error"
+                )
+            last = got
+            if force:  # force waits for nothing, not even the element
+                raise NoSuchElement(
+                    f"cannot {action} {name}: {name} {got.get('detail')}", code="no such element"
+                )
+            if deadline.expired:
+                if isinstance(target, Element):
+                    with contextlib.suppress(TetherError):
+                        name = target.describe()["element"]
+                raise action_timeout(action, name, last, time.monotonic() - started)
+            time.sleep(min(pause, deadline.remaining()))  # the last try is at the deadline
+            pause = min(pause * 2, 0.1)
+
+    def _act(
+        self,
+        action: str,
+        target: Element | str,
+        by: str,
+        do: Callable[[Element], Any],
+        *,
+        force: bool = False,
+        timeout: float | None = None,
+        deadline: Deadline | None = None,
+    ) -> Any:
+        """Wait until ``target`` is actionable for ``action``, then ``do(element)`` once. Firefox's
+        own refusal of a click (covered, not interactable, stale) right after the checks passed
+        means nothing happened: the checks run again while time is left."""
+        started = time.monotonic()
+        deadline = deadline or self._poll_deadline(timeout, self.timing.command)
+        while True:
+            el = self._actionable(target, by, action, force=force, deadline=deadline, started=started)
+            try:
+                return do(el)
+            except (ElementClickIntercepted, ElementNotInteractable, StaleElementReference):
+                if force or deadline.expired or isinstance(target, Element):
+                    raise
+                time.sleep(0.05)
+
+    def click(
+        self, target: Element | str, by: str = CSS, *, force: bool = False, timeout: float | None = None
+    ) -> None:
+        """Click the element matching ``target`` (a selector, or an :class:`Element`) once it is
+        actionable: attached, visible, enabled, scrolled into view, stable and not covered
+        (:mod:`tether_firefox.waiting`); waits up to ``timeout`` (``timing.command``), then
+        :class:`~tether_firefox.waiting.ActionTimeout` (exit 4) names what blocks it.
+        ``force=True`` clicks at once (Firefox's own WebDriver checks still apply).
+
+        >>> ff.click("#save")            # waits for the button the page adds later   # doctest: +SKIP
+        """
+        self._act("click", target, by, lambda el: self.request("WebDriver:ElementClick", {"id": el.id}),
+                  force=force, timeout=timeout)  # fmt: skip
+
+    def type(
+        self,
+        target: Element | str,
+        text: str,
+        by: str = CSS,
+        *,
+        clear: bool = False,
+        force: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        """Type ``text`` into the element matching ``target`` (after clearing it, with ``clear``),
+        once it is visible, enabled, editable and stable. A file input takes a path as soon as it
+        is there (hidden or not)."""
+
+        def do(el: Element) -> None:
+            if clear:
+                self.request("WebDriver:ElementClear", {"id": el.id})
+            self.request("WebDriver:ElementSendKeys", {"id": el.id, "text": text})
+
+        self._act("type", target, by, do, force=force, timeout=timeout)
+
+    def clear(
+        self, target: Element | str, by: str = CSS, *, force: bool = False, timeout: float | None = None
+    ) -> None:
+        """Empty the input or textarea matching ``target``, once it is visible, enabled and editable."""
+        self._act("clear", target, by, lambda el: self.request("WebDriver:ElementClear", {"id": el.id}),
+                  force=force, timeout=timeout)  # fmt: skip
+
+    # -- expect ----------------------------------------------------------------------------
+    def expect(
+        self,
+        selector: str | None = None,
+        *,
+        by: str = CSS,
+        text: str | re.Pattern[str] | None = None,
+        contains: str | re.Pattern[str] | None = None,
+        value: str | re.Pattern[str] | None = None,
+        count: int | None = None,
+        visible: bool | None = None,
+        enabled: bool | None = None,
+        checked: bool | None = None,
+        attr: tuple[str, Any] | Mapping[str, Any] | None = None,
+        title: str | re.Pattern[str] | None = None,
+        url: str | re.Pattern[str] | None = None,
+        timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Assert, retrying until it holds or ``timeout`` (``timing.expect``, 5 s) passes, that the
+        first element matching ``selector`` has ``text`` (exact after whitespace normalisation),
+        ``contains`` some text, has ``value``, is ``visible``/``enabled``/``checked`` (or not),
+        has ``attr=(name, value)`` (``None``: no such attribute), or that ``count`` elements
+        match; or that the page has ``title`` or ``url`` (exact). A compiled ``re`` pattern is
+        searched for instead. Several at once must all hold. Returns what was read last.
+
+        Not met in time: :class:`~tether_firefox.waiting.ExpectationFailed` (exit 1, an
+        ``AssertionError``): ``expected #status to have text 'Done'; last seen 'Loading' (waited 5 s)``.
+
+        >>> ff.click("#load"); ff.expect("#status", text="Done"); ff.expect("li", count=3)   # doctest: +SKIP
+        >>> ff.expect(title=re.compile("Dashboard"))                                         # doctest: +SKIP
+        """
+        page = {k: v for k, v in (("title", title), ("url", url)) if v is not None}
+        if selector is not None and page:
+            raise UsageError("expect either an element (a selector) or the page's title/url, not both")
+        if selector is None:
+            if len(page) != 1:
+                raise UsageError("expect what? a selector and what it should be, or title= or url=")
+            ((kind, expected),) = page.items()
+            checks = [page_expectation(kind, expected)]
+            subject = "the title" if kind == "title" else "the URL"
+
+            def read() -> dict[str, Any]:
+                return {kind: self.title if kind == "title" else self.url}
+
+        else:
+            checks = expectations(
+                text=text, contains=contains, value=value, count=count,
+                visible=visible, enabled=enabled, checked=checked, attr=attr,
+            )  # fmt: skip
+            loc, subject = locator(selector, by), selector
+            names = attr_names(attr)
+
+            def read() -> dict[str, Any] | None:
+                try:
+                    got = self.execute(STATE, [loc, names])
+                except JavascriptError as exc:
+                    if not _unloaded(exc):
+                        raise
+                    return None
+                if got is None:  # the page went away under the script (a navigation)
+                    return None
+                if not isinstance(got, dict):
+                    raise ProtocolError(f"reading {selector} returned {got!r}")
+                if "error" in got:
+                    raise InvalidSelector(f"{selector!r} is not a valid selector: {got['error']}",
+                                          code="invalid selector")  # fmt: skip
+                return got
+
+        started = time.monotonic()
+        deadline = self._poll_deadline(timeout, self.timing.expect)
+        pause = 0.02
+        state: dict[str, Any] | None = None
+        while True:
+            state = read() or state  # a read during a navigation keeps the last state seen
+            failing = next((c for c in checks if not c.met(state)), None) if state is not None else checks[0]
+            if failing is None and state is not None:
+                return state
+            if deadline.expired:
+                assert failing is not None
+                raise expectation_failed(subject, failing, state, time.monotonic() - started)
+            time.sleep(min(pause, deadline.remaining()))
+            pause = min(pause * 2, 0.1)
 
     # -- scripts ---------------------------------------------------------------------------
     def execute(
@@ -633,15 +1017,21 @@ class Firefox(_Finder):
         interval: float = 0.1,
         what: str = "the condition",
     ) -> Any:
-        """Poll ``condition()`` until it returns something truthy; raise a timeout (exit 4) otherwise."""
-        end = time.monotonic() + timeout
+        """Poll ``condition()`` until it returns something truthy; raise a timeout (exit 4) otherwise,
+        saying what it waited for (``what``). Within a CLI command's budget the polling stops in
+        time for that message: Firefox answered every poll, so the error is never "no answer"."""
+        started = time.monotonic()
+        deadline = self._poll_deadline(timeout, timeout)
         while True:
             value = condition()
             if value:
                 return value
-            if time.monotonic() + interval > end:
-                raise PageLoadTimeout(f"waited {timeout:g} s for {what}", code="timeout")
-            time.sleep(interval)
+            if deadline.expired:
+                waited = time.monotonic() - started
+                raise PageLoadTimeout(
+                    f"waited {seconds(waited)} for {what}: it did not come", code="timeout", hint=None
+                )
+            time.sleep(min(interval, deadline.remaining()))
 
     def wait_for(
         self,
@@ -682,15 +1072,22 @@ class Firefox(_Finder):
 
     # -- artifacts -------------------------------------------------------------------------
     def screenshot(
-        self, path: str | Path | None = None, *, full: bool = False, element: Element | str | None = None
+        self,
+        path: str | Path | None = None,
+        *,
+        full: bool = False,
+        element: Element | str | None = None,
+        force: bool = False,
+        timeout: float | None = None,
     ) -> PNG:
-        """A PNG of the viewport (default), the whole document (``full``) or one element.
+        """A PNG of the viewport (default), the whole document (``full``) or one element (once
+        it is visible and stable; ``force``: at once).
 
         Written to ``path`` when given; the PNG bytes are returned either way.
         """
         params: dict[str, Any] = {"full": bool(full), "hash": False}
         if element is not None:
-            el = self.find(element) if isinstance(element, str) else element
+            el = self._act("screenshot", element, CSS, lambda found: found, force=force, timeout=timeout)
             params = {"id": el.id, "full": False, "hash": False}
         import base64
 
@@ -710,24 +1107,44 @@ class Firefox(_Finder):
         return data
 
     # -- cookies ---------------------------------------------------------------------------
+    # In a user context (new_context) cookies go through BiDi: Marionette's reach the default jar.
     def cookies(self) -> list[dict[str, Any]]:
         """The cookies visible to the current page."""
+        if self.user_context is not None:
+            from . import contexts
+
+            return contexts.cookies(self._bidi_channel(), self.user_context, self.url)
         return self.request("WebDriver:GetCookies")
 
     def add_cookie(self, name: str, value: str, **fields: Any) -> None:
         """Set a cookie for the current page (``path``, ``domain``, ``secure``, ``httpOnly``, ``expiry``…)."""
+        if self.user_context is not None:
+            from . import contexts
+
+            contexts.add_cookie(self._bidi_channel(), self.user_context, self.url, name, value, **fields)
+            return
         self.request("WebDriver:AddCookie", {"cookie": {"name": name, "value": value, **fields}})
 
     def get_cookie(self, name: str) -> dict[str, Any] | None:
         """The current page's cookie ``name``, or ``None`` when it has none of that name."""
         return next((c for c in self.cookies() if c.get("name") == name), None)
 
-    def delete_cookie(self, name: str | None = None) -> None:
-        """Delete the cookie ``name``, or every cookie of the page when ``name`` is None."""
+    def delete_cookie(self, name: str | None = None) -> int:
+        """Delete the cookie ``name``, or every cookie of the page when ``name`` is None; returns
+        how many there were (0: the page had no such cookie, and nothing was deleted)."""
+        if self.user_context is not None:  # Marionette's cookie commands see only the default jar
+            from . import contexts
+
+            return contexts.delete_cookies(self._bidi_channel(), self.user_context, self.url, name)
         if name is None:
-            self.request("WebDriver:DeleteAllCookies")
-        else:
-            self.request("WebDriver:DeleteCookie", {"name": name})
+            there = len(self.cookies())
+            if there:
+                self.request("WebDriver:DeleteAllCookies")
+            return there
+        if self.get_cookie(name) is None:
+            return 0
+        self.request("WebDriver:DeleteCookie", {"name": name})
+        return 1
 
     # -- windows ---------------------------------------------------------------------------
     @property
@@ -740,8 +1157,14 @@ class Firefox(_Finder):
         return self.request("WebDriver:GetWindowHandles")
 
     def new_window(self, kind: str = "tab", *, switch: bool = True) -> str:
-        """Open a new tab (or ``kind="window"``); switch to it unless ``switch=False``. Returns its handle."""
-        handle = self.request("WebDriver:NewWindow", {"type": kind, "focus": switch})["handle"]
+        """Open a new tab (or ``kind="window"``); switch to it unless ``switch=False``. Returns its handle.
+        In a user context (:meth:`new_context`) the tab opens in that context."""
+        if self.user_context is not None:  # Marionette's NewWindow would open it in the default context
+            from . import contexts
+
+            handle = contexts.create_tab(self._bidi_channel(), self.user_context, kind)
+        else:
+            handle = self.request("WebDriver:NewWindow", {"type": kind, "focus": switch})["handle"]
         if switch:
             self.switch_to_window(handle)
         return handle
@@ -765,34 +1188,73 @@ class Firefox(_Finder):
 
         return Actions(self)
 
-    def _el(self, target: Element | str) -> Element:
-        return self.find(target) if isinstance(target, str) else target
+    def press(
+        self,
+        *chords: str,
+        on: Element | str | None = None,
+        by: str = CSS,
+        force: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        """Press keys on whatever has the focus: ``ff.press("Control+a", "Delete")``; with ``on``,
+        focus that element first, once it is visible and enabled."""
+        from .actions import parse_keys
 
-    def press(self, *chords: str) -> None:
-        """Press keys on whatever has the focus: ``ff.press("Control+a", "Delete")``."""
+        parse_keys(chords)  # an unknown key is refused before anything waits or is sent
+        if on is not None:
+            self._act("press", on, by, lambda el: self.execute("arguments[0].focus()", [el]),
+                      force=force, timeout=timeout)  # fmt: skip
         self.actions().press(*chords).perform()
 
-    def hover(self, target: Element | str) -> None:
-        """Rest the mouse over an element (a hover menu opens)."""
-        self.actions().hover(self._el(target)).perform()
+    def hover(
+        self, target: Element | str, by: str = CSS, *, force: bool = False, timeout: float | None = None
+    ) -> None:
+        """Rest the mouse over an element (a hover menu opens), once it is visible, stable and
+        not covered; one outside the viewport is scrolled into view first."""
+        self._act(
+            "hover", target, by, lambda el: self.actions().hover(el).perform(), force=force, timeout=timeout
+        )
 
-    def drag(self, source: Element | str, target: Element | str) -> None:
-        """Drag ``source`` onto ``target``.
+    def drag(
+        self,
+        source: Element | str,
+        target: Element | str,
+        *,
+        force: bool = False,
+        timeout: float | None = None,
+    ) -> None:
+        """Drag ``source`` onto ``target``, once both are actionable (visible, stable, not covered;
+        the source enabled).
 
         A ``draggable="true"`` source gets the HTML5 drag events (``dragstart`` … ``drop`` …
         ``dragend``, one ``DataTransfer`` throughout) dispatched in the page: Firefox's actions
         start a native drag session for it that never reaches the drop (measured on ESR 153,
         headless). Anything else is dragged with the mouse (press, move, release).
         """
-        src, dst = self._el(source), self._el(target)
-        if src.attr("draggable") == "true":
-            self.execute(HTML5_DRAG, [src, dst])
-        else:
-            self.actions().drag(src, dst).perform()
+        started = time.monotonic()
+        deadline = self._poll_deadline(timeout, self.timing.command)
 
-    def scroll(self, target: Element | str | None = None, dx: int = 0, dy: int = 0) -> None:
+        def onto(src: Element) -> None:
+            dst = self._actionable(target, CSS, "drop", force=force, deadline=deadline, started=started)
+            if src.attr("draggable") == "true":
+                self.execute(HTML5_DRAG, [src, dst])
+            else:
+                self.actions().drag(src, dst).perform()
+
+        self._act("drag", source, CSS, onto, force=force, deadline=deadline)
+
+    def scroll(
+        self,
+        target: Element | str | None = None,
+        dx: int = 0,
+        dy: int = 0,
+        *,
+        force: bool = False,
+        timeout: float | None = None,
+    ) -> None:
         """Turn the mouse wheel over the page: by (``dx``, ``dy``) CSS pixels, or, for ``target``,
-        as far as it takes to bring the element to the middle of the viewport (plus ``dx``, ``dy``).
+        as far as it takes to bring the element to the middle of the viewport (plus ``dx``, ``dy``),
+        once it is visible and stable.
 
         Firefox refuses a wheel over an element outside the viewport ("move target out of bounds"),
         so the wheel turns over the viewport and the distance is measured first.
@@ -802,7 +1264,7 @@ class Firefox(_Finder):
                 "const r = arguments[0].getBoundingClientRect();"
                 "return [Math.round(r.x + r.width / 2 - innerWidth / 2),"
                 " Math.round(r.y + r.height / 2 - innerHeight / 2)];",
-                [self._el(target)],
+                [self._act("scroll", target, CSS, lambda el: el, force=force, timeout=timeout)],
             )
             dx, dy = dx + int(off[0]), dy + int(off[1])
         self.actions().scroll(None, dx, dy).perform()
@@ -975,18 +1437,90 @@ class Firefox(_Finder):
             self.switch_to_window(current, focus=False)
 
 
-def attach_located(locate: Callable[[], Endpoint], *, busy_wait: float = 3.0, **options: Any) -> Firefox:
+def _unloaded(exc: MarionetteError) -> bool:
+    """Whether a script failed because its document went away (a navigation under it)."""
+    said = (exc.app_message or str(exc)).lower()
+    return any(w in said for w in ("unload", "navigat", "discarded", "destroyed", "dead object"))
+
+
+#: schemes Firefox navigates to; anything else before a colon is probably not meant as a scheme
+URL_SCHEMES = frozenset(
+    {
+        "http",
+        "https",
+        "file",
+        "about",
+        "data",
+        "blob",
+        "javascript",
+        "view-source",
+        "moz-extension",
+        "resource",
+    }
+)
+
+
+def resolve_url(url: str, *, local: bool = True) -> str:
+    """What ``navigate`` sends for ``url``: a URL as it is; the path of an existing file (relative,
+    ``~``, absolute) as its ``file://`` URL when Firefox runs on this machine (``local``); anything
+    else refused with what to give instead (:class:`~tether.errors.UsageError`, exit 2) — Firefox's
+    own answer is a bare "invalid argument"."""
+    import re as _re
+    from urllib.parse import urlsplit
+
+    if not isinstance(url, str) or not url.strip():
+        raise UsageError("navigate where? give a URL (https://…, file:///…) or the path of a file")
+    url = url.strip()
+    scheme = urlsplit(url).scheme.lower()
+    if scheme in URL_SCHEMES or (len(scheme) > 1 and not _re.match(r"^[\w.-]+:\d+(/|$)", url)):
+        return url  # a URL (a custom scheme included): Firefox decides
+    path = Path(url).expanduser()
+    if local and path.exists():
+        return path.resolve().as_uri()
+    message = f"{url!r} is not a URL, and no file of that name exists here"
+    if _re.match(r"^[\w.-]+:\d+(/|$)", url):
+        hint = f"a host and port needs its scheme: http://{url}"
+    elif not local:
+        message = f"{url!r} is not a URL (a path on this machine means nothing to a Firefox on another one)"
+        hint = "give a URL it can load: http://…, or file:/// of a file on its machine"
+    elif _re.search(
+        r"\.(x?html?|svg|pdf|txt|json|xml|png|jpe?g|gif)$", url, _re.IGNORECASE
+    ) or url.startswith((".", "/", "~")):
+        message = f"no file {url!r} (looked in {Path.cwd()}), and it is not a URL"
+        hint = "give the path of an existing file, or a full URL (https://…, file:///…)"
+    elif "." in url.split("/")[0]:
+        hint = f"give a full URL (https://{url}), or the path of an existing file"
+    else:
+        hint = "give a full URL (https://…, file:///…) or the path of an existing file"
+    raise UsageError(message, hint=hint)
+
+
+def attach_located(
+    locate: Callable[[], Endpoint],
+    *,
+    busy_wait: float | None = None,
+    deadline: Deadline | None = None,
+    **options: Any,
+) -> Firefox:
     """The client for the Firefox ``locate()`` verifies (``FirefoxAdapter.attach``).
 
     Right after a session ends Firefox may refuse a new connection for a moment, which the
     probe sees as busy: ``locate`` is retried for up to ``busy_wait`` seconds, unless another
     client visibly holds the session, which the :class:`~tether.errors.Busy` error then names.
-    ``options`` go to :class:`Firefox` (``timeout`` is the command deadline).
+    ``options`` go to :class:`Firefox` (``timeout`` is the command deadline); with the command's
+    ``deadline``, the client's ``timeout`` is what the lookup (and its retries) left of it.
     """
+    if busy_wait is None:
+        busy_wait = Timeouts.of(options.get("timeouts")).busy_wait
     give_up, pause = time.monotonic() + busy_wait, 0.05
+    if deadline is not None:
+        give_up = min(give_up, deadline.at)
     while True:
         try:
-            return Firefox.from_endpoint(locate(), busy_wait=busy_wait, **options)
+            endpoint = locate()
+            if deadline is not None:
+                options["timeout"] = deadline.remaining(0.25)
+            return Firefox.from_endpoint(endpoint, busy_wait=busy_wait, **options)
         except Busy as exc:
             busy_port = exc.detail.get("port")
             here = is_loopback(exc.detail.get("host") or "127.0.0.1")  # not an ssh:// host's port
@@ -1007,13 +1541,17 @@ def attach(host: str | None = None, port: int | None = None, **options: Any) -> 
 __all__ = [
     "CSS",
     "XPATH",
+    "ActionTimeout",
     "Alert",
     "Dialog",
     "Element",
+    "ExpectationFailed",
     "Firefox",
     "NoSuchElement",
     "NotFound",
     "ShadowRoot",
+    "Timeouts",
     "attach",
     "attach_located",
+    "resolve_url",
 ]

@@ -524,10 +524,11 @@ def open_connection(
     pause = 0.05
     checked = False
     while True:
-        conn = FramedConnection.open(host, port, connect_timeout, what="Firefox Marionette")
+        connected = Deadline(connect_timeout)  # the connect and the greeting share it
+        conn = FramedConnection.open(host, port, connected, what="Firefox Marionette")
         try:
             try:
-                greeting = read_greeting(conn, Deadline(connect_timeout))
+                greeting = read_greeting(conn, connected)
             except Timeout as exc:
                 raise Timeout(
                     f"Firefox at {host}:{port} sent no Marionette greeting within {connect_timeout:g} s",

@@ -170,13 +170,14 @@ def probe_marionette(host: str, port: int, timeout: float) -> ProbeResult:
         return ProbeResult(
             Verdict.BUSY, detail=f"{holder} holds the WebDriver session; not probed, so as not to end it"
         )
+    deadline = Deadline(timeout)  # the connect and the greeting share it
     try:
-        conn = FramedConnection.open(host, port, timeout, what="Firefox Marionette", max_frame=4096)
+        conn = FramedConnection.open(host, port, deadline, what="Firefox Marionette", max_frame=4096)
     except Unreachable as exc:  # refused or timed out (Timeout is an Unreachable)
         return connect_failed(exc)
     with conn:
         try:
-            greeting = conn.read_frame(Deadline(timeout))
+            greeting = conn.read_frame(deadline)
         except Timeout:
             owner = listener_name(host, port)
             if owner is not None and not owner[1]:  # a silent web server is not a busy Firefox

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .adapter import IGVAdapter
-
 __all__ = ["IGVAdapter", "IGVClient"]
 
 
 def __getattr__(name: str) -> Any:
-    # The client loads on first use, so registering the adapter stays cheap.
+    # The client loads on first use, so registering the adapter stays cheap; the adapter too, so
+    # that tether_igv.pytest_plugin (loaded in every pytest run) costs only pytest.
+    if name == "IGVAdapter":
+        from .adapter import IGVAdapter
+
+        return IGVAdapter
     if name == "IGVClient":
         from .client import IGVClient
 

@@ -96,13 +96,17 @@ class IGVAdapter(Adapter):
     def version_hint(self, listener: Listener) -> str | None:
         return version_from_install(listener.cmdline) if listener.cmdline else None
 
-    def attach(self, locate, *, deferred: bool = False, **options):
+    def attach(self, locate, *, deadline=None, deferred: bool = False, **options):
         """The client; ``deferred=True`` (the CLI) finds IGV only at its first command, so a bad
-        argument is refused before any scan or connection. ``timeout`` is the command deadline."""
+        argument is refused before any scan or connection: the lookup's probe and the commands
+        then share ``deadline`` (the command's). ``timeout`` is the command deadline."""
         if not deferred:
-            return self.connect(locate(), **options)
+            return super().attach(locate, deadline=deadline, **options)
         from .client import IGVClient
 
+        if deadline is not None:
+            options.setdefault("timeout", deadline.seconds)
+            options["budget"] = deadline
         return IGVClient.deferred(locate, **_with_exit_hook(options))
 
     def connect(self, endpoint, **options):

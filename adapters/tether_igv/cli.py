@@ -32,8 +32,7 @@ TrackArg = Annotated[str | None, typer.Argument(help="Track name (default: all t
 def _igv(target: Target) -> "IGVClient":
     """IGV, found at its first command (bad input is refused before any lookup); the lookup's
     probe and the commands share the one ``--timeout``."""
-    budget = target.deadline()
-    return target.client(deferred=True, **({"budget": budget} if budget is not None else {}))
+    return target.client(deferred=True)
 
 
 def _done(target: Target, reply: "Reply") -> None:

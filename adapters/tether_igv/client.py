@@ -22,11 +22,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from tether.adapter import is_loopback
 from tether.errors import CommandError, TetherError, UsageError
 from tether.image import ImagePath
 
 from . import args as A
-from .commands import BY_IGV, BY_NAME, GENERATED, BatchCommand, parse_version
+from .commands import BY_IGV, BY_NAME, BatchCommand, parse_version
+from .generated import GeneratedCommands
 from .locus import GenomeIndex, Locus, validate_loci
 from .probe import _UNKNOWN_VERSIONS, DEFAULT_PORT, igv_directory, read_prefs, version_from_install
 from .protocol import GRACE, IGVConnection, Reply
@@ -202,15 +204,11 @@ def _remember_lacks_genome_query(local: bool, pid: int | None) -> None:
         pass
 
 
-def _is_local(host: str) -> bool:
-    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
-
-
 #: the largest snapshot copied back from another machine (an SVG of a busy view is megabytes)
 SNAPSHOT_MAX_BYTES = 256 << 20
 
 
-class IGVClient:
+class IGVClient(GeneratedCommands):
     """A client of IGV's batch port.
 
     ``timeout`` overrides every deadline; ``timeouts`` overrides some (keys of
@@ -251,8 +249,8 @@ class IGVClient:
         #: the ``ssh://`` URL of the machine IGV runs on when ``host:port`` is a forward from there
         #: (its files, its processes and tether's records of it are that machine's, not this one's)
         self.machine = machine
-        self._host = host
-        self._port = port
+        self._host: str | None = host
+        self._port: int | None = port
         self.pid = pid
         self.cmdline = list(cmdline or [])
         self.check_loci = check_loci
@@ -288,6 +286,7 @@ class IGVClient:
         needs it, so a bad argument is refused (exit 2) before any scan or connection."""
         client = cls(**options)
         client._finder = find
+        client._host = client._port = None  # unknown until the first command looks
         return client
 
     def _ensure_endpoint(self) -> None:
@@ -310,19 +309,27 @@ class IGVClient:
         self.machine = self.machine or (getattr(endpoint, "extra", None) or {}).get("ssh")
 
     @property
-    def host(self) -> str:
-        self._ensure_endpoint()
+    def host(self) -> str | None:
+        """IGV's host as known: ``None`` for a client that finds IGV at its first command and
+        has not sent one yet (reading it never scans; :meth:`locate` does)."""
         return self._host
 
     @property
-    def on_this_machine(self) -> bool:
-        """Whether IGV runs on this machine (a loopback host, not a forward from another)."""
-        return self.machine is None and _is_local(self.host)
+    def port(self) -> int | None:
+        """IGV's port as known (``None`` before a deferred client's first command; never scans)."""
+        return self._port
+
+    def locate(self) -> tuple[str, int]:
+        """``(host, port)`` of IGV, found now if this client finds it lazily and has not yet."""
+        self._ensure_endpoint()
+        assert self._host is not None and self._port is not None
+        return self._host, self._port
 
     @property
-    def port(self) -> int:
-        self._ensure_endpoint()
-        return self._port
+    def on_this_machine(self) -> bool:
+        """Whether IGV runs on this machine (a loopback host, not a forward from another);
+        False while the host is not known yet."""
+        return self.machine is None and self._host is not None and is_loopback(self._host)
 
     def __repr__(self) -> str:
         if self._finder is not None:
@@ -352,9 +359,10 @@ class IGVClient:
             return IGVConnection(
                 handoff, self._host, self._port, confirm=self.confirm, lazy=lazy, grace=self.grace
             )
+        host, port = self.locate()
         return IGVConnection.open(
-            self.host,
-            self.port,
+            host,
+            port,
             connect_timeout=self.timeouts["connect"],
             ready_timeout=self.timeouts["ready"],
             quickack=self.quickack,
@@ -631,6 +639,7 @@ class IGVClient:
         target = Path(directory) / name
         from tether import hostfiles
 
+        self.locate()  # which machine IGV runs on decides where the file is (bad input refused first)
         files = hostfiles.machine(self.machine) if self.machine else None
         if files is not None and files.remote:
             return self._snapshot_there(files, target, timeout)
@@ -683,6 +692,7 @@ class IGVClient:
         """
         text = A.check_text(str(path), "session file")
         spec = BY_IGV["savesession"]
+        self.locate()  # where IGV runs decides how the path is read
         local = self.on_this_machine
         target = Path(text).expanduser()
         target = target.resolve() if local else target
@@ -903,41 +913,6 @@ class IGVClient:
         if result.failures:
             raise BatchError(result, result.failures[0], None)
         return result
-
-
-def _generated_method(spec: BatchCommand) -> Callable[..., Any]:
-    """The client method of one table row: its arguments in IGV's order, ``timeout=`` last."""
-    import inspect
-
-    def method(self: IGVClient, *values: Any, timeout: float | None = None) -> Any:
-        reply = self._run(spec, values, timeout)
-        return reply.text if spec.query else reply
-
-    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    for arg in spec.args:
-        if arg.many:
-            params.append(inspect.Parameter(arg.name, inspect.Parameter.VAR_POSITIONAL, annotation=str))
-        else:
-            params.append(
-                inspect.Parameter(
-                    arg.name,
-                    inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                    default=None if arg.optional else inspect.Parameter.empty,
-                    annotation=Any,
-                )
-            )
-    params.append(inspect.Parameter("timeout", inspect.Parameter.KEYWORD_ONLY, default=None))
-    signature = inspect.Signature(params, return_annotation=str if spec.query else Reply)
-    setattr(method, "__signature__", signature)  # noqa: B010 - what help() and the docs show
-    method.__name__ = method.__qualname__ = spec.method
-    args = "".join(f"\n    ``{a.name}``: {a.help}" for a in spec.args)
-    method.__doc__ = f"IGV's ``{spec.igv}`` (IGV {spec.since} and later): {spec.help}{args}"
-    return method
-
-
-for _spec in GENERATED:
-    if _spec.method not in IGVClient.__dict__:
-        setattr(IGVClient, _spec.method, _generated_method(_spec))
 
 
 class BatchFailure:

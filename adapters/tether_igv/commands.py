@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from tether.errors import UsageError
@@ -512,10 +513,110 @@ def markdown_table() -> str:
     return "\n".join(rows)
 
 
+# -- the client's generated methods, as source (so type checkers and editors see them) -------------
+
+#: the Python type a method takes for each argument kind (what :func:`token` accepts)
+_KIND_TYPES = {
+    "bool": "bool | str",
+    "int": "int | str",
+    "color": "str | Sequence[int]",
+    "range": "str | Sequence[float]",
+}
+GENERATED_MODULE = "generated.py"
+
+
+def _doc(spec: BatchCommand) -> list[str]:
+    import textwrap
+
+    summary = textwrap.wrap(f"IGV's ``{spec.igv}`` (IGV {spec.since} and later): {spec.help}", 96)
+    args = [f"``{arg.name}``: {arg.help}" for arg in spec.args]
+    if len(summary) == 1 and not args:
+        return [f'        """{summary[0]}"""']
+    lines = [f'        """{summary[0]}', *(f"        {line}" for line in summary[1:])]
+    if args:
+        lines += ["", *(f"        {line}" for arg in args for line in textwrap.wrap(arg, 96))]
+    return [*lines, '        """']
+
+
+def _method_source(spec: BatchCommand) -> list[str]:
+    params, values = ["self"], []
+    for arg in spec.args:
+        kind = _KIND_TYPES.get(arg.kind, "str")
+        if arg.many:
+            params.append(f"*{arg.name}: {kind}")
+            values.append(f"*{arg.name}")
+        else:
+            params.append(f"{arg.name}: {kind} | None = None" if arg.optional else f"{arg.name}: {kind}")
+            values.append(arg.name)
+    if not any(a.many for a in spec.args):
+        params.append("*")
+    params.append("timeout: float | None = None")
+    returns = "str" if spec.query else "Reply"
+    head = f"    def {spec.method}({', '.join(params)}) -> {returns}:"
+    if len(head) > 110:
+        head = f"    def {spec.method}(\n        {', '.join(params)}\n    ) -> {returns}:"
+    packed = "(" + ", ".join(values) + ("," if len(values) == 1 else "") + ")"
+    call = f'self._run(BY_NAME["{spec.name}"], {packed}, timeout)'
+    body = f"        return {call}.text" if spec.query else f"        return {call}"
+    return [head, *_doc(spec), body]
+
+
+def client_source() -> str:
+    """The source of :mod:`tether_igv.generated`: one method per generated row of the table."""
+    for spec in GENERATED:
+        for i, arg in enumerate(spec.args):
+            # Python's parameter order must be IGV's: no required argument after an optional one
+            assert arg.optional or not any(a.optional for a in spec.args[:i]), spec.igv
+            assert '"""' not in arg.help + spec.help and "\\" not in arg.help + spec.help, spec.igv
+    out = [
+        '"""IGV\'s batch commands as :class:`~tether_igv.client.IGVClient` methods, generated from the',
+        "table in :mod:`tether_igv.commands` (one method per row with ``generated=True``), as source:",
+        "type checkers and editors see every method, its arguments and its docstring.",
+        "",
+        "Do not edit: ``python -m tether_igv.commands --write`` writes this file again from the table,",
+        "and tests/unit/test_igv_generated.py fails when it is out of date.",
+        '"""',
+        "",
+        "from __future__ import annotations",
+        "",
+        "from typing import TYPE_CHECKING, Any",
+        "",
+        "from .commands import BY_NAME",
+        "",
+        "if TYPE_CHECKING:  # pragma: no cover",
+        "    from collections.abc import Sequence",
+        "",
+        "    from .commands import BatchCommand",
+        "    from .protocol import Reply",
+        "",
+        "",
+        "class GeneratedCommands:",
+        '    """The table\'s commands; :class:`~tether_igv.client.IGVClient` runs them (``_run``)."""',
+        "",
+        "    def _run(self, spec: BatchCommand, values: tuple[Any, ...], timeout: float | None) -> Reply:",
+        "        raise NotImplementedError  # pragma: no cover - IGVClient's",
+    ]
+    for spec in GENERATED:
+        out += ["", *_method_source(spec)]
+    return "\n".join(out) + "\n"
+
+
+def write_client_source() -> Path:
+    """Write :func:`client_source` to ``tether_igv/generated.py``; its path."""
+    path = Path(__file__).with_name(GENERATED_MODULE)
+    path.write_text(client_source(), encoding="utf-8")
+    return path
+
+
 def _usage(arg: Arg) -> str:
     text = arg.name.upper() + (" …" if arg.many else "")
     return f"[{text}]" if arg.optional else text
 
 
 if __name__ == "__main__":  # python -m tether_igv.commands: the table the READMEs carry
-    print(markdown_table())
+    import sys
+
+    if sys.argv[1:] == ["--write"]:  # the client's generated methods, again from the table
+        print(write_client_source())
+    else:
+        print(markdown_table())

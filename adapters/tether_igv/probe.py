@@ -282,7 +282,7 @@ def probe_igv(host: str, port: int, timeout: float) -> ProbeResult:
     deadline = Deadline(timeout)
     slot = _KEPT.slot
     try:  # TCP_QUICKACK: IGV writes its reply without TCP_NODELAY (measured.md's delayed-ACK trap)
-        conn = LineConnection.open(host, port, timeout, what="IGV", quickack=True)
+        conn = LineConnection.open(host, port, deadline, what="IGV", quickack=True)
     except Unreachable as exc:  # refused or timed out (Timeout is an Unreachable)
         return connect_failed(exc)
     keep = False

@@ -123,10 +123,12 @@ class IGVConnection:
         gave up on it; so only a harmless ``echo`` goes first. No answer within ``ready_timeout``
         is :class:`~tether.errors.Busy`.
         """
-        line = LineConnection.open(host, port, connect_timeout, what="IGV", quickack=quickack)
+        # IGV must serve this connection within ready_timeout, the connect included (one deadline
+        # started before connecting); the connect alone has its own, shorter limit
+        deadline = Deadline(ready_timeout)
+        line = LineConnection.open(host, port, deadline.cap(connect_timeout), what="IGV", quickack=quickack)
         nonce = new_nonce()
         try:
-            deadline = Deadline(ready_timeout)
             line.send_line(f"echo {nonce}", deadline)
             answer = line.readline(deadline)
         except Timeout as exc:

@@ -1,6 +1,7 @@
-"""Logins to the HTTP server's authentication providers: the tokens, kept in the user's state
-directory (``$TETHER_STATE_DIR``, else ``~/.local/state/tether`` on Linux) in one file, readable
-by its owner only (0600), one entry per server URL. Nothing here prints a token."""
+"""Logins to the HTTP server's authentication providers: the tokens, kept in tether's one state
+directory (:func:`tether.launched.state_dir`: ``$TETHER_STATE_DIR``, else the user's private
+runtime dir, else the cache dir) in one file, readable by its owner only (0600), one entry per
+server URL. Nothing here prints a token."""
 
 from __future__ import annotations
 
@@ -15,16 +16,9 @@ from typing import Any
 EARLY = 10.0
 
 
-def state_dir() -> Path:
-    """``$TETHER_STATE_DIR``, else the user's state directory for tether."""
-    if os.environ.get("TETHER_STATE_DIR"):
-        return Path(os.environ["TETHER_STATE_DIR"]).expanduser()
-    import platformdirs
-
-    return Path(platformdirs.user_state_dir("tether"))
-
-
 def token_file() -> Path:
+    from tether.launched import state_dir
+
     return state_dir() / "qserver-tokens.json"
 
 

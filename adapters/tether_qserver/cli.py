@@ -56,7 +56,10 @@ PLAN_HELP = (
     "or @file.json / @file.yaml / @- (stdin)."
 )
 PlanArgs = Arg(PLAN_HELP, list[str], metavar="PLAN...")
-DryRunOpt = Flag("--dry-run", "Print the exact request body and send nothing.")
+#: a plan's values may be negative numbers (scan det1 motor -1 1 10): the parser leaves what is no
+#: option of the command to the plan, which refuses any other leading "-" as the option it looks like
+PLAN_CONTEXT = {"ignore_unknown_options": True}
+DryRunOpt = Flag("--dry-run", "Print the exact request body, send nothing (checked unless --no-validate).")
 NoValidateOpt = Flag("--no-validate", "Skip the check against the allowed plans and devices.")
 TransportOpt = Annotated[str, typer.Option("--transport", help="auto (WebSocket, else polling), ws or poll.")]
 ForOpt = Text("--for", "With --follow: stop after this many seconds.", float)
@@ -79,6 +82,14 @@ def _pos(pos: str | None) -> Any:
         return int(pos)
     except ValueError:
         raise UsageError(f"--pos must be front, back or an integer, not {pos!r}") from None
+
+
+def _uid_or_pos(uids: list[str], pos: str | None) -> tuple[list[str], str | None]:
+    """A lone "uid" that is a position (``move 0 --to front``, ``remove back``) is ``--pos``: item
+    uids are UUIDs, never an integer, front or back."""
+    if len(uids) == 1 and pos is None and (uids[0] in ("front", "back") or uids[0].lstrip("-").isdigit()):
+        return [], uids[0]
+    return uids, pos
 
 
 def _ok(target: Target, reply: Any, text: str) -> None:
@@ -121,7 +132,7 @@ for _args in (
     (None, "halt", "re_halt", "halted", "Halt the paused plan (no cleanup; it ends 'halted')."),
     (None, "ping", "ping", None, "Ping RE Manager through the HTTP server."),
     (None, "config", "config_get", None, "RE Manager's configuration."),
-    (None, "metadata", "re_metadata", None, "The RunEngine's metadata (newer servers only)."),
+    (None, "metadata", "re_metadata", None, "The RunEngine's metadata (httpserver 0.0.14: use --zmq)."),
     ("permissions", "get", "permissions_get", None, "The user group permissions in use."),
     ("manager", "kill", "manager_kill", "RE Manager killed", "The server's test endpoint: kill RE Manager."),
     (None, "logout", "logout", None, "Revoke the login's session on the server and forget its tokens."),
@@ -203,30 +214,66 @@ def _task(target: Target, qs: Any, reply: dict, wait: bool) -> None:
 
 
 # -- adding and running -------------------------------------------------------------------------------------
-@cmd("add")
+@cmd("add", context_settings=PLAN_CONTEXT)
 def add(
     target: Target,
-    plan: PlanArgs,
+    plan: Arg(PLAN_HELP, list[str] | None, metavar="PLAN...") = None,
+    file: Text("--file", "Plans from a .csv (plan, args and keyword columns), .yaml or .json file.") = None,
     pos: PosOpt = None,
     before: Text("--before", "Insert before this item uid.") = None,
     after: Text("--after", "Insert after this item uid.") = None,
     dry_run: DryRunOpt = False,
     no_validate: NoValidateOpt = False,
 ) -> None:
-    """Add plans to the queue (checked against the allowed plans and devices first)."""
-    from .client import item_add_body
-    from .plan import parse_items
+    """Add plans to the queue (checked against the allowed plans and devices first).
 
-    items, where = parse_items(plan), {"pos": _pos(pos), "before_uid": before, "after_uid": after}
+    --file adds every row of a file, all or nothing: each is checked before any is sent, and a bad
+    row is named by its file and line (exit 2, nothing added). An .xlsx file goes to the HTTP
+    server's spreadsheet upload, which converts and checks it there.
+    """
+    from .client import item_add_body
+    from .plan import parse_items, read_plan_file
+
+    if file is not None and plan:
+        raise UsageError("give plans on the command line or --file, not both")
+    if file is not None and file.lower().endswith(".xlsx"):
+        return _upload_sheet(target, file, dry_run, pos or before or after)
+    if file is None and not plan:
+        raise UsageError("no plan given: name a plan (count det1 num=3), a JSON item, @file or --file FILE")
+    found = read_plan_file(file) if file is not None else [(None, i) for i in parse_items(plan)]
+    places = [w for w, _ in found] if file is not None else None
+    items, where = [i for _, i in found], {"pos": _pos(pos), "before_uid": before, "after_uid": after}
     if dry_run:
+        if not no_validate:
+            with target.client() as qs:
+                items = qs.validate_many(items, where=places)
         bodies = [item_add_body(i, **where) for i in items]
         return render.print_json(bodies[0] if len(bodies) == 1 else {"items": [b["item"] for b in bodies]})
     with target.client() as qs:
-        added = qs.add(items, validate=not no_validate, **where)
+        added = qs.add(items, validate=not no_validate, where=places, **where)
     target.emit(added, columns=views.ADDED)
 
 
-@cmd("run", timeout=600.0)
+def _upload_sheet(target: Target, file: str, dry_run: bool, placed: Any) -> None:
+    """``add --file plans.xlsx``: the HTTP server converts the sheet and adds its plans (its
+    spreadsheet upload); tether cannot read it, so nothing is checked here, and it goes to the back."""
+    from pathlib import Path
+
+    from .plan import read_text
+
+    if dry_run or placed:
+        raise UsageError(
+            f"an .xlsx file is converted by the server (its spreadsheet upload), which has no "
+            f"{'dry run' if dry_run else '--pos/--before/--after'}",
+            hint="save it as .csv: tether qserver add --file PLANS.csv checks every row here first",
+        )
+    content = read_text(file, binary=True)
+    with target.client() as qs:
+        reply = qs.queue_upload(Path(file).name, content)
+    target.emit(reply if target.json else reply.get("items", []), columns=views.ADDED)
+
+
+@cmd("run", timeout=600.0, context_settings=PLAN_CONTEXT)
 def run(
     target: Target,
     plan: PlanArgs,
@@ -250,6 +297,9 @@ def run(
     check_transport(transport)
     item = parse_item(plan)
     if dry_run:
+        if not no_validate:
+            with target.client() as qs:
+                item = qs.validate(item)
         return render.print_json(item_add_body(item))
     opts = {"open_env": open_env, "validate": not no_validate}
     with target.client() as qs:
@@ -324,7 +374,7 @@ def queue_upload(
 @cmd("remove")
 def remove(target: Target, uids: Uids = None, pos: PosOpt = None) -> None:
     """Remove items from the queue, by uid (one or several) or --pos (default: the back)."""
-    uids = uids or []
+    uids, pos = _uid_or_pos(uids or [], pos)
     if uids and pos is not None:
         raise UsageError("give item uids or --pos, not both")
     if len(uids) > 1:
@@ -343,8 +393,9 @@ def move(
     before: Text("--before", "Move before this item uid.") = None,
     after: Text("--after", "Move after this item uid.") = None,
 ) -> None:
-    """Move items within the queue: by uid (one or several) or --pos, to --to, --before or --after."""
-    uids = uids or []
+    """Move items within the queue: by uid (one or several) or position (move 0 --to back), to --to,
+    --before or --after."""
+    uids, pos = _uid_or_pos(uids or [], pos)
     if bool(uids) == (pos is not None):
         raise UsageError("name the item to move: item uids or --pos, not both")
     where = {"before_uid": before, "after_uid": after}
@@ -366,7 +417,7 @@ def item_get(target: Target, uid: Arg("The item's uid.", str | None) = None, pos
     _call(target, "item_get", None, uid=uid, pos=_pos(pos))
 
 
-@cmd("update", group="item")
+@cmd("update", group="item", context_settings=PLAN_CONTEXT)
 def item_update(
     target: Target,
     uid: Arg("The queued item's uid."),
@@ -519,7 +570,7 @@ def unlock(target: Target, key: LockKeyOpt = None) -> None:
 
 
 # -- functions, scripts, tasks, permissions, administration -----------------------------------------
-@cmd("execute", group="function", timeout=60.0)
+@cmd("execute", group="function", timeout=60.0, context_settings=PLAN_CONTEXT)
 def function_execute(
     target: Target,
     function: Arg("NAME ARG... KEY=VALUE, as for plans.", list[str]),
@@ -696,7 +747,7 @@ def principals(target: Target, uuid: Arg("One principal's uuid.", str | None) = 
 
 
 # -- the live view, and a queue server of one's own (monitor.py, launch.py) ------------------------------
-@cmd("monitor", timeout=10.0, rich_help_panel="Monitor")
+@cmd("monitor", timeout=10.0)
 def monitor(
     target: Target,
     history: Text("--history", "How many items of history to show (default 10).", int) = None,
@@ -750,7 +801,7 @@ PortOwnOpt = Annotated[
 ]
 
 
-@cmd("launch", timeout=90.0, shared=("timeout", "json", "verbose"), settings=False, rich_help_panel="Admin")
+@cmd("launch", timeout=90.0, shared=("timeout", "json", "verbose"), settings=False)
 def launch(
     target: Target,
     http_port: PortOwnOpt = None,
@@ -791,8 +842,7 @@ def launch(
         render.line(line)
 
 
-@cmd("shutdown", timeout=15.0, shared=("timeout", "json", "verbose"), settings=False, destructive=True,
-     rich_help_panel="Admin")  # fmt: skip
+@cmd("shutdown", timeout=15.0, shared=("timeout", "json", "verbose"), settings=False, destructive=True)
 def shutdown(
     target: Target,
     server_port: Annotated[
@@ -809,3 +859,42 @@ def shutdown(
         text=f"stopped the queue server on port {rec.port} (RE Manager pid {rec.pid})"
         if was_running else f"the queue server on port {rec.port} was gone; cleaned up",
     )  # fmt: skip
+
+
+# -- help: the commands in panels, in this order (tether qserver --help) ---------------------------------
+PANELS = {
+    "Queue": ("add", "queue", "item", "remove", "move", "clear", "start", "stop", "autostart"),
+    "Run": ("run", "monitor", "pause", "resume", "abort", "halt", "runs", "plans", "devices", "console",
+            "function", "script", "task"),
+    "Environment": ("status", "env", "ping", "config", "metadata", "kernel", "lock", "unlock"),
+    "History": ("history",),
+    "Admin": ("launch", "shutdown", "permissions", "manager", "call"),
+    "Login": ("login", "logout", "whoami", "apikey", "principals"),
+}  # fmt: skip
+
+
+def _panels() -> None:
+    """Give each command and group its panel, and list them panel by panel (typer lists the
+    commands, then the groups, each in the order declared; a command no panel names comes last)."""
+    from typer.core import TyperGroup
+
+    panel_of = {name: panel for panel, names in PANELS.items() for name in names}
+    for info in (*app.registered_commands, *app.registered_groups):
+        info.rich_help_panel = panel_of.get(info.name or "", info.rich_help_panel)
+    order = list(PANELS)
+
+    class PanelGroup(TyperGroup):
+        def list_commands(self, ctx: Any) -> list[str]:
+            def rank(name: str) -> tuple[int, int]:
+                panel = getattr(self.commands[name], "rich_help_panel", None)
+                if panel not in order:
+                    return len(order), 0
+                names = PANELS[panel]
+                return order.index(panel), names.index(name) if name in names else len(names)
+
+            return sorted(super().list_commands(ctx), key=rank)
+
+    app.info.cls = PanelGroup
+
+
+_panels()

@@ -122,6 +122,15 @@ def _jsonable(value: Any, where: str) -> Any:
     raise UsageError(f"{where}: {value!r} ({type(value).__name__}) cannot be sent as JSON")
 
 
+def _numbers(token: str) -> bool:
+    """Whether ``token`` is a number or a comma-separated list of numbers (``-1``, ``-1e-3``, ``-1,-2``):
+    a value, where the command line would take a leading ``-`` for an option."""
+    try:
+        return all(float(part) is not None for part in token.rstrip(",").split(","))
+    except ValueError:
+        return False
+
+
 def parse_shorthand(tokens: list[str]) -> dict[str, Any]:
     """``["count", "det1,det2", "num=3"]`` → ``{"item_type": "plan", "name": "count",
     "args": [["det1", "det2"]], "kwargs": {"num": 3}}``."""
@@ -133,6 +142,11 @@ def parse_shorthand(tokens: list[str]) -> dict[str, Any]:
     args: list[Any] = []
     kwargs: dict[str, Any] = {}
     for tok in rest:
+        if tok.startswith("-") and not _numbers(tok):
+            raise UsageError(
+                f"no such option: {tok}",
+                hint="a value that starts with - and is no number is quoted as JSON: '\"-x\"'",
+            )
         match = _KEY.match(tok)
         if match:
             key, value = match.groups()
@@ -234,17 +248,251 @@ def parse_item(tokens: list[str], *, stdin_text: str | None = None) -> dict[str,
     return items[0]
 
 
+# -- plans from a file (``tether qserver add --file``) -------------------------------------------------
+def read_plan_file(path: str) -> list[tuple[str, dict[str, Any]]]:
+    """The items of a file of plans, each with where it is (``plans.csv:3``), all read before any
+    is checked or sent; :class:`UsageError` naming ``file:line`` for a row that cannot be read.
+
+    - ``.csv``: a header row, then one plan a row. The ``plan`` column names the plan; an ``args``
+      column (optional) holds its positional arguments, comma-separated (``'det1', 'motor', -1, 1``,
+      as the queue server's own spreadsheets write them); every other column is a keyword argument.
+      Each cell is read as a value on the command line is (a Python/JSON literal, ``a,b`` a list, a
+      bare word a string); empty cells are left out, and so are rows with no plan.
+    - ``.yaml``/``.yml``/``.json``: one item or a list of items (``{name, args, kwargs}``), or
+      the shorthand of the command line as a string (``count det1, num=3``).
+    """
+    suffix = Path(path).suffix.lower()
+    if path == "-" or suffix not in (".csv", ".yaml", ".yml", ".json"):
+        raise UsageError(f"--file takes a .csv, .yaml, .json (or .xlsx) file of plans, not {path!r}")
+    text = read_text(path)
+    name = Path(path).name
+    if suffix == ".csv":
+        return _csv_items(text, name)
+    return _document_items(text, name, suffix)
+
+
+def _csv_items(text: str, name: str) -> list[tuple[str, dict[str, Any]]]:
+    import csv
+    import io
+
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise UsageError(f"{name} is empty: a header row was expected") from None
+    except csv.Error as exc:
+        raise UsageError(f"{name}:1: {exc}") from None
+    if "plan" not in header:
+        raise UsageError(
+            f"{name}:1: no 'plan' column in the header {header}",
+            hint="the first row names the columns: plan, then args and keyword arguments (num, delay …)",
+        )
+    dup = sorted({h for h in header if h and header.count(h) > 1})
+    if dup or "" in header:
+        raise UsageError(f"{name}:1: " + (f"columns {dup} appear twice" if dup else "a column has no name"))
+    items = []
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise UsageError(f"{name}:{reader.line_num}: {exc}") from None
+        where = f"{name}:{reader.line_num}"
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) > len(header):
+            raise UsageError(f"{where}: {len(row)} cells, but the header names {len(header)} columns")
+        cells = {h: c.strip() for h, c in zip(header, row, strict=False) if c.strip()}
+        plan = cells.pop("plan", None)
+        if plan is None:
+            raise UsageError(f"{where}: no plan named in the 'plan' column")
+        args = _csv_args(cells.pop("args"), where) if "args" in cells else []
+        try:
+            kwargs = {k: parse_value(v) for k, v in cells.items()}
+            items.append((where, _named_item(plan, list(args), kwargs, where)))
+        except RecursionError:
+            raise UsageError(f"{where}: a value is nested too deeply to read") from None
+        except UsageError as exc:
+            raise UsageError(f"{where}: {exc.message}", hint=exc.hint) from None
+    if not items:
+        raise UsageError(f"{name} holds no plans (only its header)")
+    return items
+
+
+def _csv_args(cell: str, where: str) -> list[Any]:
+    """An ``args`` cell: comma-separated Python literals (``['det1'], 'motor', -1, 1``), or failing
+    that, comma-separated command-line values (``det1, motor, -1, 1``: bare words are strings)."""
+    try:
+        return list(_literal(f"({cell},)"))
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
+        pass
+    try:
+        return [parse_value(part.strip()) for part in cell.split(",")]
+    except (UsageError, RecursionError):
+        raise UsageError(
+            f"{where}: cannot read the args {cell!r}",
+            hint="comma-separated Python literals; quote a list's names: ['det1', 'det2'], motor, -1, 1",
+        ) from None
+
+
+def _named_item(plan: str, args: list[Any], kwargs: dict[str, Any], where: str) -> dict[str, Any]:
+    plan = plan.strip("'\"")  # the server's spreadsheets quote plan names
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", plan):
+        raise UsageError(f"{plan!r} is not a plan name (expected an identifier such as count)")
+    return normalize_item({"name": plan, "args": args, "kwargs": kwargs}, where=where)
+
+
+def _document_items(text: str, name: str, suffix: str) -> list[tuple[str, dict[str, Any]]]:
+    """The items of a YAML or JSON file, each with the line it starts on."""
+    try:
+        import yaml
+    except ImportError as exc:  # pragma: no cover - pyyaml is a dependency of the test extra
+        raise UsageError("reading YAML needs PyYAML: pip install 'tether[yaml]'") from exc
+    lines: list[int] = []
+    try:
+        data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+        node = yaml.compose(text)  # JSON is YAML for line numbers' sake; a tab in JSON is not: none then
+        if isinstance(node, yaml.SequenceNode):
+            lines = [n.start_mark.line + 1 for n in node.value]
+    except (ValueError, RecursionError) as exc:
+        raise UsageError(f"{name} is not valid JSON: {exc}") from None
+    except yaml.YAMLError as exc:
+        if suffix != ".json":
+            raise UsageError(f"{name} is not valid YAML: {exc}") from None
+    entries = data if isinstance(data, list) else [data]
+    if not entries or data is None:
+        raise UsageError(f"{name} holds no plans")
+    items = []
+    for i, entry in enumerate(entries):
+        where = f"{name}:{lines[i]}" if i < len(lines) else f"{name} (item {i + 1})"
+        try:
+            if isinstance(entry, str):
+                item = parse_shorthand(entry.split())
+            else:
+                item = normalize_item(entry, where=where)
+        except RecursionError:
+            raise UsageError(f"{where}: a value is nested too deeply to read") from None
+        except UsageError as exc:
+            msg = exc.message if exc.message.startswith(where) else f"{where}: {exc.message}"
+            raise UsageError(msg, hint=exc.hint) from None
+        items.append((where, item))
+    return items
+
+
 # -- validation -------------------------------------------------------------------------------
 def _suggest(word: str, choices: Iterable[str]) -> str:
     close = difflib.get_close_matches(word, list(choices), n=3)
     return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
+def _annotation(param: Mapping[str, Any]) -> str:
+    """The parameter's annotation as the server writes it (``"int | None"``), or ``""``."""
+    ann = param.get("annotation")
+    return str(ann.get("type") or "") if isinstance(ann, Mapping) else ""
+
+
 def _device_param(param: Mapping[str, Any]) -> tuple[bool, bool]:
     """(takes devices, devices only) from a parameter's annotation."""
-    ann = str((param.get("annotation") or {}).get("type", ""))
-    has = any(m in ann for m in _DEVICE_MARKS)
+    ann = _annotation(param)
+    marks = (*_DEVICE_MARKS, *_device_enums(param))
+    has = any(m in ann for m in marks)
     return has, has and "Any" not in ann and "str" not in ann
+
+
+def _device_enums(param: Mapping[str, Any]) -> list[str]:
+    """The names a startup profile gives lists of devices in a parameter's annotation
+    (``{"type": "typing.List[Motors]", "devices": {"Motors": ["motor1", "motor2"]}}``)."""
+    ann = param.get("annotation")
+    enums = ann.get("devices") if isinstance(ann, Mapping) else None
+    return [str(k) for k in enums] if isinstance(enums, Mapping) else []
+
+
+# -- argument types, read from the annotations the server sends (``int | None``,
+# ``collections.abc.Sequence[__READABLE__]``, ``typing.List[float]`` …). Only what is understood
+# whole is refused; anything else (a site's enum, ``typing.Any``, a device) is left to the server.
+_UNKNOWN = object()
+_NUMBERS = {"int", "float", "complex", "numbers.Number", "numbers.Real", "numbers.Integral"}
+_LISTS = (
+    "list", "typing.List", "collections.abc.Sequence", "typing.Sequence", "collections.abc.Iterable",
+    "typing.Iterable", "collections.abc.Collection", "collections.abc.MutableSequence",
+)  # fmt: skip
+_MAPS = ("dict", "typing.Dict", "collections.abc.Mapping", "typing.Mapping", "typing.MutableMapping")
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """``text`` split on ``sep`` outside brackets."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch == sep and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    return [p.strip() for p in [*parts, text[start:]]]
+
+
+def _alternatives(ann: str) -> list[str]:
+    """The members of a union: ``int | None`` and ``typing.Optional[int]`` -> ``["int", "None"]``."""
+    out = []
+    for alt in _split_top(ann, "|"):
+        base, _, inner = alt.partition("[")
+        if base in ("typing.Optional", "Optional") and inner.endswith("]"):
+            out += [*_alternatives(inner[:-1]), "None"]
+        elif base in ("typing.Union", "Union") and inner.endswith("]"):
+            for member in _split_top(inner[:-1], ","):
+                out += _alternatives(member)
+        else:
+            out.append(alt)
+    return out
+
+
+def _fits(value: Any, ann: str) -> bool | object:
+    """True/False when ``value`` does/does not fit ``ann``; ``_UNKNOWN`` when ``ann`` is not understood."""
+    verdicts = [_fits_one(value, alt) for alt in _alternatives(ann)]
+    if any(v is True for v in verdicts):
+        return True
+    return _UNKNOWN if any(v is _UNKNOWN for v in verdicts) else False
+
+
+def _fits_one(value: Any, ann: str) -> bool | object:
+    base, _, inner = ann.partition("[")
+    inner = inner[:-1] if inner.endswith("]") else ""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if base in ("None", "NoneType"):
+        return value is None
+    if base == "int":  # as pydantic's lax mode: 3.0 is an int, 3.5 is not
+        return number and float(value).is_integer()
+    if base in _NUMBERS:
+        return number
+    if base == "str":
+        return isinstance(value, str)
+    if base == "bool":
+        return isinstance(value, bool)
+    if base in _MAPS:
+        return isinstance(value, dict)
+    if base in _LISTS:
+        if not isinstance(value, list):  # refused when the items' type is understood (a site's enum is not)
+            return False if _fits_one(None, inner or "typing.Any") is not _UNKNOWN else _UNKNOWN
+        if not inner:
+            return True
+        verdicts = [_fits(v, inner) for v in value]
+        return False if False in verdicts else True if all(v is True for v in verdicts) else _UNKNOWN
+    return _UNKNOWN  # Any, a device marker, a tuple (bluesky's *args), a site's type: the server judges
+
+
+def _check_type(plan: str, param: Mapping[str, Any], value: Any, *, each: bool = False) -> None:
+    """:class:`UsageError` naming the parameter when ``value`` (``each``: every value of a ``*args``)
+    plainly does not fit its annotation."""
+    ann = _annotation(param)
+    if not ann:
+        return
+    for v in value if each and isinstance(value, list) else [value]:
+        if _fits(v, ann) is False:
+            raise UsageError(
+                f"{plan}: {param['name']!r} takes {ann}, not {v!r}",
+                hint=f"give {param['name']} a value of that type (tether qserver plans {plan} describes it)",
+            )
 
 
 def _strings(value: Any) -> Iterable[str]:
@@ -259,12 +507,32 @@ def _has_default(param: Mapping[str, Any]) -> bool:
     return "default" in param or param.get("is_optional") is True
 
 
-def validate_item(item: Mapping[str, Any], plans: Mapping[str, Any], devices: Iterable[str]) -> None:
-    """Raise :class:`UsageError` if ``item`` names an unknown plan, an unknown or missing
-    parameter, or an unknown device. ``plans`` is ``plans_allowed`` (full form, with
-    annotations), ``devices`` the names in ``devices_allowed``."""
+def _param_kind(plan: str, param: Mapping[str, Any]) -> int:
+    """The parameter's kind (inspect's 0-4), or :class:`ProtocolError`: the description is the
+    server's data, and a malformed one is its fault, said as such (never a bare ValueError)."""
+    kind = param.get("kind") or {}
+    value = kind.get("value", 1) if isinstance(kind, Mapping) else None
+    if type(value) is not int or not 0 <= value <= 4:
+        from tether.errors import ProtocolError
+
+        raise ProtocolError(
+            f"the queue server describes parameter {param.get('name')!r} of plan {plan!r} with the kind"
+            f" {str(kind)[:80]!r}, which is none of Python's parameter kinds"
+        )
+    return value
+
+
+def validate_item(item: Mapping[str, Any], plans: Mapping[str, Any], devices: Iterable[str]) -> dict:
+    """``item`` as it will be sent, or :class:`UsageError` if it names an unknown plan, an unknown
+    or missing parameter, an unknown device, or a value its parameter's annotation plainly refuses
+    (``num=abc`` for ``int``). ``plans`` is ``plans_allowed`` (full form, with annotations),
+    ``devices`` the names in ``devices_allowed``.
+
+    A lone device name where a list of devices is expected (``count det1``) becomes a one-item list
+    (``["det1"]``), as a user means it: ``add``, ``run`` and their ``--dry-run`` all send that."""
+    item = {**item}
     if item.get("item_type", "plan") != "plan":
-        return
+        return item
     name = item["name"]
     if not plans:
         raise UsageError(
@@ -280,16 +548,18 @@ def validate_item(item: Mapping[str, Any], plans: Mapping[str, Any], devices: It
     params = [
         p for p in spec.get("parameters") or [] if isinstance(p, Mapping) and isinstance(p.get("name"), str)
     ]
-    kind = {p["name"]: int((p.get("kind") or {}).get("value", 1)) for p in params}
+    kind = {p["name"]: _param_kind(name, p) for p in params}
     positional = [p for p in params if kind[p["name"]] in _POSITIONAL]
     var_pos = next((p for p in params if kind[p["name"]] == _VAR_POSITIONAL), None)
     var_kw = any(kind[p["name"]] == _VAR_KEYWORD for p in params)
     by_name = {p["name"]: p for p in params}
     args, kwargs = list(item.get("args", [])), dict(item.get("kwargs", {}))
     bound: dict[str, Any] = {}
+    where: dict[str, tuple[str, Any]] = {}  # a parameter's place in the item: ("args", i) or ("kwargs", key)
     for i, value in enumerate(args):
         if i < len(positional):
             bound[positional[i]["name"]] = value
+            where[positional[i]["name"]] = ("args", i)
         elif var_pos is not None:
             bound.setdefault(var_pos["name"], []).append(value)
         else:
@@ -308,6 +578,7 @@ def validate_item(item: Mapping[str, Any], plans: Mapping[str, Any], devices: It
         if key in bound:
             raise UsageError(f"{name}: {key!r} given both by position and by name")
         bound[key] = value
+        where[key] = ("kwargs", key)
     missing = [
         p["name"]
         for p in params
@@ -321,16 +592,20 @@ def validate_item(item: Mapping[str, Any], plans: Mapping[str, Any], devices: It
         )
     device_names = set(devices)
     for key, value in bound.items():
-        _, only = _device_param(by_name[key])
+        param = by_name[key]
+        _, only = _device_param(param)
+        ann = _annotation(param)
+        if only and isinstance(value, str) and ann.startswith(_SEQUENCES) and key in where:
+            value = bound[key] = [value]  # a lone device where a list is expected: a one-item list
+            part, at = where[key]
+            if part == "args":
+                args[at] = value
+            else:
+                kwargs[at] = value
         if not only:
             # "device or anything" (mv's args): any value may be legitimate, so leave it to the server
+            _check_type(name, param, value, each=kind[key] == _VAR_POSITIONAL)
             continue
-        ann = str((by_name[key].get("annotation") or {}).get("type", ""))
-        if isinstance(value, str) and ann.startswith(_SEQUENCES):
-            raise UsageError(
-                f"{name}: {key!r} takes a list of devices, not the single name {value!r}",
-                hint=f"write {value}, (a trailing comma makes a one-item list) or '[\"{value}\"]'",
-            )
         for word in _strings(value):
             root = word.split(".", 1)[0]
             if root not in device_names:
@@ -338,3 +613,8 @@ def validate_item(item: Mapping[str, Any], plans: Mapping[str, Any], devices: It
                     f"{name}: unknown device {word!r} for {key!r}{_suggest(root, device_names)}",
                     hint="allowed devices: " + ", ".join(sorted(device_names)),
                 )
+    if args:
+        item["args"] = args
+    if kwargs:
+        item["kwargs"] = kwargs
+    return item

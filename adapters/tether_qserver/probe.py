@@ -1,17 +1,16 @@
 """The Bluesky HTTP Server's adapter: hints (uvicorn/bluesky_httpserver processes) and the OpenAPI probe.
 
 ``GET /openapi.json`` needs no API key, changes nothing, and names the server
-(``info.title == "Bluesky HTTP Server"``) and its version. The probe speaks plain HTTP/1.1
-over a socket (``http.client`` for https only), so that a scan — and every other adapter's
-command, which loads this module with the adapter — pays neither for requests nor for
-``http.client``/``ssl`` (~25 ms of imports).
+(``info.title == "Bluesky HTTP Server"``) and its version. The GET is the core's light one
+(:func:`tether.transport.http.light_get`: plain HTTP/1.1 over a socket, one deadline, a size
+cap), so that a scan — and every other adapter's command, which loads this module with the
+adapter — pays neither for requests nor for ``http.client``/``ssl`` (~25 ms of imports).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import time
 
 from tether.adapter import ProbeResult, Verdict
 
@@ -42,29 +41,28 @@ def probe_openapi(
     host: str, port: int, timeout: float, *, prefix: str = "", scheme: str = "http"
 ) -> ProbeResult:
     """``GET <prefix>/openapi.json`` within ``timeout`` seconds in all (connect, headers and body:
-    a server trickling bytes cannot stretch it), reading at most ``MAX_SCHEMA`` bytes."""
+    a server trickling bytes cannot stretch it), reading at most ``MAX_SCHEMA`` bytes; the core's
+    light GET (:func:`tether.transport.http.light_get`) does the HTTP."""
+    from tether.errors import ProtocolError, Timeout, Unreachable
+    from tether.transport.http import light_get
+
     path = f"{prefix.rstrip('/')}/openapi.json"
     try:
-        if scheme == "https":
-            status, body = _get_https(host, port, path, timeout)
-        else:
-            status, body = _get_plain(host, port, path, timeout)
-    except _ZmqPeer:
-        return ProbeResult(Verdict.NOT_ME, detail=ZMQ_DETAIL)
-    except ConnectionRefusedError:
-        return ProbeResult(Verdict.UNREACHABLE, detail="connection refused")
-    except TimeoutError:
+        status, _, body = light_get(host, port, path, timeout, scheme=scheme, max_body=MAX_SCHEMA)
+    except ProtocolError as exc:
+        if _is_zmtp(exc.detail.get("first_bytes", b"")):
+            return ProbeResult(Verdict.NOT_ME, detail=ZMQ_DETAIL)
+        if "limit" in exc.detail:
+            return ProbeResult(Verdict.NOT_ME, detail=f"/openapi.json is larger than {MAX_SCHEMA} bytes")
+        return ProbeResult(Verdict.NOT_ME, detail=exc.message)
+    except Timeout:
         return ProbeResult(Verdict.UNKNOWN, detail=f"no whole HTTP answer within {timeout:g} s")
-    except _NotHttp as exc:
-        return ProbeResult(Verdict.NOT_ME, detail=f"not an HTTP server ({exc})")
-    except ConnectionResetError:
-        return ProbeResult(Verdict.UNKNOWN, detail="the connection was reset before an HTTP answer")
-    except OSError as exc:  # said in words: errno text is for programmers
-        return ProbeResult(Verdict.UNKNOWN, detail=f"HTTP probe failed: {exc.strerror or type(exc).__name__}")
+    except Unreachable as exc:
+        if exc.detail.get("reason") == "refused":
+            return ProbeResult(Verdict.UNREACHABLE, detail="connection refused")
+        return ProbeResult(Verdict.UNKNOWN, detail=exc.message)
     if status != 200:
         return ProbeResult(Verdict.NOT_ME, detail=f"GET /openapi.json answered HTTP {status}")
-    if len(body) > MAX_SCHEMA:
-        return ProbeResult(Verdict.NOT_ME, detail=f"/openapi.json is larger than {MAX_SCHEMA} bytes")
     info = _leading_info(body)
     if info is None:
         try:
@@ -78,6 +76,12 @@ def probe_openapi(
     return ProbeResult(
         Verdict.VERIFIED, version=str(info.get("version") or "")[:80] or None, detail="OpenAPI title matches"
     )
+
+
+def _is_zmtp(first: bytes) -> bool:
+    """Whether a peer's first bytes are ZMTP's signature: a ZeroMQ socket greets every connection
+    at once (the byte 0xff, eight more, then 0x7f), where an HTTP server answers the request."""
+    return len(first) >= 10 and first[:1] == ZMTP_SIGNATURE[0] and first[9:10] == ZMTP_SIGNATURE[1]
 
 
 #: how FastAPI's schema begins: ``{"openapi":"3.1.0","info":`` (then the info object); compiled
@@ -98,131 +102,6 @@ def _leading_info(body: bytes) -> dict | None:
     except (ValueError, RecursionError):
         return None
     return info if isinstance(info, dict) else None
-
-
-class _ZmqPeer(Exception):
-    """The port greets with ZMTP's signature: a ZeroMQ socket."""
-
-
-class _NotHttp(Exception):
-    """The peer does not answer in HTTP."""
-
-
-def _get_https(host: str, port: int, path: str, timeout: float) -> tuple[int, bytes]:
-    import http.client
-
-    conn = http.client.HTTPSConnection(host, port, timeout=timeout)
-    try:
-        conn.request("GET", path, headers={"Accept": "application/json", "Connection": "close"})
-        resp = conn.getresponse()
-        return resp.status, resp.read(MAX_SCHEMA + 1)
-    except (http.client.HTTPException, ValueError) as exc:
-        raise _NotHttp(type(exc).__name__) from exc
-    finally:
-        conn.close()
-
-
-def _get_plain(host: str, port: int, path: str, timeout: float) -> tuple[int, bytes]:
-    """``GET path`` in HTTP/1.1 over a socket: the status and the body (at most ``MAX_SCHEMA``
-    bytes; ``Content-Length``, chunked, or up to the close that ``Connection: close`` asks for)."""
-    from tether.transport.tcp import create_connection
-
-    hostname = f"[{host}]" if ":" in host else host
-    request = (
-        f"GET {path} HTTP/1.1\r\nHost: {hostname}:{port}\r\nAccept: application/json\r\n"
-        "Accept-Encoding: identity\r\nConnection: close\r\n\r\n"
-    )
-    end = time.monotonic() + timeout  # one deadline for connect, request, headers and body
-
-    def left() -> float:
-        remaining = end - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError(f"no whole HTTP answer within {timeout:g} s")
-        return remaining
-
-    sock = create_connection(host, port, timeout)  # a numeric host skips the name lookup
-    try:
-        sock.settimeout(left())
-        sock.sendall(request.encode("ascii"))
-        if _speaks_zmq(sock):
-            raise _ZmqPeer()
-        data = b""
-        while b"\r\n\r\n" not in data:
-            sock.settimeout(left())  # a server trickling bytes cannot stretch the deadline
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise _NotHttp("closed before the end of the headers")
-            data += chunk
-            if len(data) > 65536 and b"\r\n\r\n" not in data:
-                raise _NotHttp("no end of headers")
-        head, _, body = data.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        parts = lines[0].split(" ", 2)
-        if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-            raise _NotHttp("BadStatusLine")
-        status = int(parts[1])
-        headers = {}
-        for line in lines[1:]:
-            name, sep, value = line.partition(":")
-            if not sep:
-                raise _NotHttp("a malformed header")
-            headers[name.strip().lower()] = value.strip()
-
-        def more() -> bytes:
-            sock.settimeout(left())
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise _NotHttp("closed before the end of the body")
-            return chunk
-
-        if "chunked" in headers.get("transfer-encoding", "").lower():
-            return status, _dechunk(body, more)
-        length = headers.get("content-length")
-        if length is not None:
-            if not length.isdigit():
-                raise _NotHttp("a malformed Content-Length")
-            want = min(int(length), MAX_SCHEMA + 1)  # one byte more tells "too large"
-            while len(body) < want:
-                body += more()
-            return status, body[:want]
-        while len(body) <= MAX_SCHEMA:
-            sock.settimeout(left())
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            body += chunk
-        return status, body[: MAX_SCHEMA + 1]
-    finally:
-        sock.close()
-
-
-def _dechunk(data: bytes, more) -> bytes:
-    """A chunked body (``data`` read so far, ``more()`` for the rest), at most ``MAX_SCHEMA`` + 1 bytes."""
-    out = b""
-    while True:
-        while b"\r\n" not in data:
-            data += more()
-        size_line, _, data = data.partition(b"\r\n")
-        try:
-            size = int(size_line.split(b";", 1)[0].strip(), 16)
-        except ValueError:
-            raise _NotHttp("a malformed chunk") from None
-        if size == 0 or len(out) > MAX_SCHEMA:
-            return out[: MAX_SCHEMA + 1]  # one byte more tells "too large"
-        while len(data) < size + 2:
-            data += more()
-        out += data[:size]
-        data = data[size + 2 :]
-
-
-def _speaks_zmq(sock) -> bool:
-    """True when the peer's first bytes are ZMTP's signature (peeked: the HTTP reply stays unread).
-
-    A ZeroMQ socket greets every connection at once; an HTTP server only answers the request."""
-    import socket
-
-    head = sock.recv(10, socket.MSG_PEEK)
-    return len(head) == 10 and head[:1] == ZMTP_SIGNATURE[0] and head[9:] == ZMTP_SIGNATURE[1]
 
 
 def parse_url(url: str) -> tuple[str, str, int, str]:

@@ -46,7 +46,7 @@ def open_socket(qs: QueueServer, path: str, timeout: float = 5.0) -> WsConnectio
     return WsConnection.open(
         ws_url(qs.base_url) + path,
         headers=qs.auth_headers(),
-        timeout=timeout,
+        deadline=Deadline(timeout),
         secrets=qs.secrets,
         sslopt=None
         if qs._verify is True
@@ -104,7 +104,7 @@ class StatusFeed:
         if ws is None:
             return self._poll(timeout)
         try:
-            msg = ws.recv_json(min(timeout, WS_SILENCE))
+            msg = ws.recv_json(Deadline(min(timeout, WS_SILENCE)))
         except Closed:
             self._drop()
             return self._poll(timeout)
@@ -311,7 +311,7 @@ def _console_ws(qs: QueueServer, ws: WsConnection, deadline: Deadline | None) ->
     try:
         while deadline is None or not deadline.expired:
             try:
-                msg = ws.recv_json(1.0 if deadline is None else max(0.01, min(1.0, deadline.remaining())))
+                msg = ws.recv_json(Deadline(1.0) if deadline is None else deadline.cap(1.0))
             except Timeout:
                 continue
             except Closed:

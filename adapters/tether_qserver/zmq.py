@@ -120,6 +120,8 @@ HTTP_ONLY = {
     "/api/console_output/uid": _NO_BUFFER,
     "/api/console_output_update": _NO_BUFFER,
     "/api/auth": "logins and API keys belong to the HTTP server; RE Manager's 0MQ socket has no users",
+    "/api/queue/upload/spreadsheet": "the spreadsheet upload is the HTTP server's (its converter); RE"
+    " Manager's 0MQ socket has none: tether qserver add --file PLANS.csv reads it here and adds its rows",
 }
 
 
@@ -282,6 +284,47 @@ def probe_zmq(host: str, port: int, timeout: float, *, public_key: str | None = 
         return ProbeResult(Verdict.NOT_ME, detail=f"not RE Manager's 0MQ socket ({exc.message})")
 
 
+#: how long a 0MQ socket may take to greet: libzmq's I/O thread sends the signature as soon as it
+#: accepts, whatever the program does (a manager busy in Python greets all the same); 2 s leaves
+#: room for a loaded machine, and is still far short of a deadline
+GREETING_WAIT = 2.0
+
+
+def _check_greets(sock: Any, deadline: Deadline, address: str, host: str, port: int) -> None:
+    """:class:`WrongApp` at once when the peer is not a 0MQ socket: its first bytes are not ZMTP's
+    signature, or it stays silent (where a 0MQ socket greets unasked) and this machine's socket
+    table shows another program than RE Manager on the port. Silence from a manager (frozen), or
+    from a host whose owner cannot be read, is left to the deadline."""
+    import socket
+
+    from tether.errors import WrongApp
+
+    try:
+        sock.settimeout(min(GREETING_WAIT, deadline.remaining(0.001)))
+        first = sock.recv(10, socket.MSG_PEEK)  # peeked: the handshake reads it again
+    except TimeoutError:
+        first = None
+    except OSError:
+        return  # a reset: the handshake says so, typed
+    if first and first[:1] != b"\xff":
+        raise WrongApp(
+            f"{address} is not a 0MQ socket: it greets with {first[:10]!r}, not ZMTP's signature",
+            hint=f"RE Manager's control port is {CONTROL_PORT} by default; the HTTP server takes --url",
+            host=host,
+            port=port,
+        )
+    if first is None:
+        pid, name, cmdline = _owner(port) if is_loopback(host) else (None, None, [])
+        if pid is not None and not is_manager_process(cmdline):
+            raise WrongApp(
+                f"{address} is {name} (pid {pid}), not RE Manager: it sent no 0MQ greeting,"
+                f" which a 0MQ socket sends at once",
+                hint=f"RE Manager's control port is {CONTROL_PORT} by default; the HTTP server takes --url",
+                host=host,
+                port=port,
+            )
+
+
 def verify_zmq(address: str, timeout: float, *, public_key: str | None = None, info: str | None = None):
     """The verified endpoint of the control socket at ``address`` (``--zmq``), or the typed error:
     :class:`AuthError` for an encryption mismatch, :class:`Timeout` for silence, :class:`WrongApp`
@@ -299,6 +342,7 @@ def verify_zmq(address: str, timeout: float, *, public_key: str | None = None, i
     res = _connect(host, port, deadline)
     if not isinstance(res, ProbeResult):
         try:
+            _check_greets(res, deadline, address, host, port)
             res = _ask_status(address, deadline, public_key, res)
         except ProtocolError as exc:
             raise WrongApp(
@@ -345,27 +389,42 @@ def locate(settings: Mapping[str, Any], timeout: float):
         return verify_zmq(control, timeout, public_key=settings.get("zmq_public_key"), info=info)
     if url:
         return verify_url(url, timeout)
-    return prefer_http(timeout)
+    global _given_key
+    _given_key = settings.get("zmq_public_key")  # --zmq-public-key without --zmq: the scan's probes use it
+    try:
+        return prefer_http(timeout)
+    finally:
+        _given_key = None
 
 
 def prefer_http(timeout: float):
-    """The single verified HTTP server, else the single verified 0MQ control socket; ``None``
+    """The single verified HTTP server (of several: the one :func:`tether.choose.choose` picks,
+    this user's), else the single (or chosen) verified 0MQ control socket; ``None``
     when neither is single (the core then scans again and says what it found, or that nothing
     answered). The HTTP server wins when both answer: it carries logins and the console buffer."""
     import tether
+    from tether.choose import choose
 
     verified = [e for e in tether.scan(["qserver"], timeout=min(timeout, 1.0)) if e.verified]
     http = [e for e in verified if e.extra.get("door") != "zmq"]
     zmq = [e for e in verified if e.extra.get("door") == "zmq"]
-    if len(http) == 1:
-        return http[0]
-    if not http and len(zmq) == 1:
-        return zmq[0]
-    return None
+    door = http or zmq
+    if len(door) == 1:
+        return door[0]
+    # several servers of one door: the one this user launched, else the only one this user owns
+    chosen = choose(door) if door else None
+    return chosen.endpoint if chosen is not None else None
+
+
+#: the public key a command was given (``--zmq-public-key``) while it looks for the manager
+_given_key: str | None = None
 
 
 def scan_key() -> str | None:
-    """The public key a scan's probe uses: the environment's or the config file's (a probe has no flags)."""
+    """The public key a scan's probe uses: the one the command was given while it looks for the
+    manager (:func:`locate`), else the environment's or the config file's (a probe has no flags)."""
+    if _given_key:
+        return _given_key
     from tether import config
 
     from .settings import SETTINGS

@@ -195,15 +195,27 @@ class Adapter:
         Must verify what it returns (``raise_for_verdict``), as the core does."""
         return None
 
-    def attach(self, locate: Callable[[], Endpoint], **options: Any) -> Any:
-        """``tether.connect``'s last step: the client for the endpoint ``locate()`` verifies.
+    def attach(
+        self, locate: Callable[[], Endpoint], *, deadline: Deadline | None = None, **options: Any
+    ) -> Any:
+        """The client for the endpoint ``locate()`` verifies: ``tether.connect``'s last step, and
+        every command's (``Target.client``). The core hands over *when* to look: it never
+        scans or probes first, so an adapter decides here what its app needs.
 
         ``locate`` scans (or probes an explicit address) each time it is called and raises the
-        typed error when nothing verified answers; ``options`` are the resolved settings and
-        the caller's client options (``timeout`` is the command deadline). Override it where
-        the app needs more, e.g. a short retry while a single-client slot frees up.
+        typed error when nothing verified answers (``Busy`` for a held app: retry it here if
+        the app frees up quickly). ``deadline`` is the command's one budget, started before
+        anything (the scan or probe included), or ``None``: the client's own deadlines.
+        ``options`` are the resolved settings and the caller's client options. The default
+        locates at once and gives the client what the lookup left of ``deadline`` as its
+        ``timeout``. Override it where the app needs more: a short retry while a
+        single-client slot frees up (Firefox), or a client that looks only at its first
+        command, so bad input is refused before any connection (IGV's CLI).
         """
-        return self.connect(locate(), **options)
+        endpoint = locate()
+        if deadline is not None:
+            options["timeout"] = deadline.remaining(0.25)
+        return self.connect(endpoint, **options)
 
     def cli(self) -> typer.Typer | None:
         """The adapter's typer sub-app, mounted as ``tether <name>``."""

@@ -9,7 +9,7 @@ from . import config, registry
 from .adapter import check_host, is_loopback, raise_for_verdict
 from .discovery import Discovery, list_listeners, port_owner
 from .endpoint import Confidence, Endpoint, Listener
-from .errors import AmbiguousTarget, Busy, NotFound, TetherError, UsageError, WrongApp
+from .errors import Busy, NotFound, TetherError, UsageError, WrongApp
 from .identify import DEFAULT_TIMEOUT, claimed_elsewhere, gather, hints_for, identify, safe_probe
 
 DEFAULT_HOST = "127.0.0.1"
@@ -211,17 +211,15 @@ def find(
 
 
 def _pick(adapter, eps: list[Endpoint], looked: set[str], where: str = "") -> Endpoint:
-    """The single verified endpoint among a scan's ``eps``, or the error that says why not."""
+    """The verified endpoint among a scan's ``eps`` (several: :func:`tether.choose.pick`'s rules),
+    or the error that says why not."""
     verified = [e for e in eps if e.confidence == Confidence.VERIFIED]
     if len(verified) == 1:
         return verified[0]
-    if len(verified) > 1:
-        listing = ", ".join(f"{e.address} (pid {e.pid})" for e in verified)
-        raise AmbiguousTarget(
-            f"{len(verified)} {adapter.title} instances answer{where}: {listing}",
-            candidates=verified,
-            hint="pick one with --port",
-        )
+    if len(verified) > 1:  # the one this user launched, else the only one this user owns, else exit 2
+        from . import choose  # (launch records: only when several answer)
+
+        return choose.pick(adapter.name, adapter.title, verified, where)
     busy = [e for e in eps if e.confidence == Confidence.BUSY]
     if busy:
         e = busy[0]

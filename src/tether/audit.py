@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from . import registry
 from .adapter import Adapter, is_loopback
-from .api import scan, verify
+from .api import is_ssh, scan, verify
 from .discovery import Discovery, list_listeners
 from .endpoint import WILDCARDS, Confidence, Endpoint, connect_host
 from .errors import TetherError
@@ -108,11 +108,13 @@ def audit(
     apps: Iterable[str] | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     discovery: Discovery | None = None,
+    ssh_config: str | None = None,
 ) -> list[Finding]:
     """The findings about every app found on this machine (or on ``hosts``), most severe first.
 
     ``hosts``: audit these hosts instead: a loopback name audits this machine (socket table
-    and processes); another host has its adapters' default ports probed from here, and an app
+    and processes); an ``ssh://`` host has its socket table read over ssh (the apps bound beyond
+    its loopback); another host has its adapters' default ports probed from here, and an app
     that answers there is reachable from another machine by definition.
 
     >>> for f in tether.audit.audit():                           # doctest: +SKIP
@@ -123,6 +125,9 @@ def audit(
     findings: list[Finding] = []
     for host in targets:
         remote = not is_loopback(host)
+        if is_ssh(host):  # that machine's own socket table, read over ssh: its binds are evidence
+            findings.extend(_ssh_findings(host, adapters, timeout, ssh_config))
+            continue
         if remote:
             endpoints = _remote_endpoints(host, adapters, timeout)
         else:
@@ -138,6 +143,22 @@ def audit(
                 for found in checks:
                     findings.extend(found)
     return sort_findings(dedupe(findings))
+
+
+def _ssh_findings(
+    url: str, adapters: tuple[Adapter, ...], timeout: float, ssh_config: str | None = None
+) -> list[Finding]:
+    """The core's findings about the apps on the machine at ``url`` (``ssh://``), from its socket
+    table: an app bound beyond that machine's loopback. The adapters' own hooks read this
+    machine's processes and files, not that one's: they are not run there."""
+    out = []
+    for ep in scan([a.name for a in adapters], host=url, timeout=timeout, ssh_config=ssh_config):
+        own = next((a for a in adapters if a.name == ep.app), None)
+        if own is not None and ep.confidence in (Confidence.VERIFIED, Confidence.BUSY):
+            found = _exposure(own, ep, remote=False)
+            if found is not None:
+                out.append(found)
+    return out
 
 
 def _endpoint_findings(ep: Endpoint, adapters: tuple[Adapter, ...], remote: bool) -> list[Finding]:

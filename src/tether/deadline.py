@@ -23,3 +23,10 @@ class Deadline:
     @property
     def expired(self) -> bool:
         return time.monotonic() >= self.at
+
+    def cap(self, seconds: float) -> Deadline:
+        """A deadline for one step of the operation: ``seconds`` from now, never later than this
+        one (a connect's own limit inside a command's budget)."""
+        if time.monotonic() + seconds >= self.at:
+            return self
+        return Deadline(seconds)

@@ -11,7 +11,8 @@ exits with; the CLI maps errors to codes in one place (``tether.cli.app``) by re
     │   └── HttpError          1     an HTTP error status other than auth (``status``)
     ├── UsageError             2     bad usage or input, refused before anything was sent
     │   │                            (also a ``ValueError``)
-    │   └── AmbiguousTarget    2     several endpoints match; ``candidates`` lists them
+    │   ├── AmbiguousTarget    2     several endpoints match; ``candidates`` lists them
+    │   └── UnknownApp         2     no adapter of that name (or it is disabled); also a ``NotFound``
     ├── NotFound               3     nothing verified where we looked; ``looked_at`` says where
     ├── Unreachable            4     refused, closed, busy or silent (also a ``ConnectionError``)
     │   ├── Busy               4     another client holds the app's single connection/session
@@ -45,6 +46,7 @@ __all__ = [
     "ProtocolError",
     "TetherError",
     "Timeout",
+    "UnknownApp",
     "Unreachable",
     "UsageError",
     "WrongApp",
@@ -124,6 +126,11 @@ class NotFound(TetherError):
     def __init__(self, message: str, *, looked_at: Sequence[str] = (), **kw: Any) -> None:
         super().__init__(message, looked_at=list(looked_at), **kw)
         self.looked_at = list(looked_at)
+
+
+class UnknownApp(UsageError, NotFound):
+    """No adapter of that name, or it is disabled: bad usage (exit 2), whichever command names it.
+    Also a :class:`NotFound`, which it was before (old handlers still catch it)."""
 
 
 class Unreachable(TetherError, ConnectionError):

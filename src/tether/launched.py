@@ -61,11 +61,13 @@ T = TypeVar("T")
 
 
 def state_dir() -> Path:
-    """``$TETHER_STATE_DIR``, else ``<user runtime dir>/tether`` if the runtime dir exists, else
+    """tether's one state directory, for the core and every adapter (launch records, logs, an
+    adapter's own small files such as the queue server's login tokens): ``$TETHER_STATE_DIR``
+    (``~`` expanded), else ``<user runtime dir>/tether`` if the runtime dir exists, else
     ``<user cache dir>/tether``."""
     override = os.environ.get("TETHER_STATE_DIR")
     if override:
-        return Path(override)
+        return Path(override).expanduser()
     linux = _linux_state_dir()
     if linux is not None:
         return linux

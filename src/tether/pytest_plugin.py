@@ -1,42 +1,30 @@
-"""tether's pytest plugin (entry point ``pytest11``): fixtures ``firefox``, ``igv`` and ``qserver``.
+"""tether's pytest plugin, the shared part (entry point ``pytest11`` ``tether``).
 
-Each fixture hands a test the app's tether client:
+Each bundled adapter ships its own fixtures through its own ``pytest11`` entry point
+(``tether_firefox.pytest_plugin``: ``firefox``; ``tether_igv.pytest_plugin``: ``igv``;
+``tether_qserver.pytest_plugin``: ``qserver``). This module holds what they share:
 
-- **attach** to the app named on the command line (``--tether-firefox-port``, ``--tether-igv-port``,
-  ``--tether-qserver-url``, else ``$TETHER_<APP>_PORT`` / the config file), else to the one
-  instance tether verifies on this machine;
-- otherwise **launch** one for the test session and stop it at the end (Firefox headless; IGV
-  under its own Xvfb, with ``--tether-igv-genome``). ``--tether-launch`` always launches a fresh
-  Firefox and IGV rather than attaching to yours. The queue server is never launched: ``qserver``
-  skips, saying why, when none answers.
-
-Isolation: ``firefox`` is function-scoped. Each test gets its own Marionette session and a **fresh
-tab** (about:blank), closed again after the test, so navigation, history and page state do not
-leak between tests and a failing test never leaves the browser locked. Cookies and storage belong
-to the profile and are shared by tabs: a test that needs a clean origin deletes them
-(``firefox.delete_cookie()``). ``igv`` (one client for the session) and ``qserver`` are
-session-scoped: IGV has one view, the queue server one queue.
-
-Artifacts: when a test using ``firefox`` fails, a screenshot and the page source are saved, and
-with ``igv`` a snapshot of IGV's view, under ``--tether-artifacts DIR`` (default: ``tether-artifacts``
-in pytest's temporary directory, printed in the header); their paths are added to the test's
-report (a "tether artifacts" section, and ``user_properties`` for JUnit XML).
-
-JavaScript errors: ``--tether-js-errors=fail`` (or ``tether_js_errors = fail`` in the ini file)
-fails a ``firefox`` test whose pages threw an uncaught error, with the errors' messages in the
-report; ``warn`` adds them as a warning; ``ignore`` (the default) leaves them alone; a test's own
-``@pytest.mark.tether_js_errors("ignore")`` (or ``"fail"``, ``"warn"``) overrides it. With ``fail``
-or ``warn`` the fixture's session collects the console over WebDriver BiDi
-(``firefox.console_messages()``): the Firefox it launches runs BiDi; one attached to must too.
+- the options ``--tether-launch`` (launch a fresh app for the session rather than attach to a
+  running one) and ``--tether-artifacts DIR`` (where failing tests' artifacts go; default:
+  ``tether-artifacts`` in pytest's temporary directory, printed in the header);
+- :func:`session_endpoint`, the attach-or-launch helper of a session fixture: the port named on
+  the command line (``--tether-<app>-port``, when the adapter's plugin declares it), else
+  ``$TETHER_<APP>_PORT`` / the config file, else the one instance tether verifies on this
+  machine, else one launched for the session and stopped after it;
+- the hook ``pytest_tether_artifacts(item)``: when a test fails, every plugin that implements it
+  returns the artifacts it can save for that test (``(what, file name, save)``; ``save(path)``
+  writes the file). They are saved under ``<artifacts>/<test id>/``; their paths go into the
+  test's report (a "tether artifacts" section), the terminal summary and ``user_properties``
+  (JUnit XML). A saver that fails is reported as "not saved", never hiding the test's failure.
 
 This module imports only pytest at load time: it is loaded in every pytest run of an
-environment where tether is installed. tether and the adapters load when a fixture is used.
+environment where tether is installed. tether loads when a fixture uses it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,91 +32,46 @@ import pytest
 
 ARTIFACTS_KEY = pytest.StashKey[Path]()
 SAVED_KEY = pytest.StashKey[list]()
-PAGES_KEY = pytest.StashKey[tuple]()  # an item's (Firefox client, contexts that were there before it)
-JS_ERRORS_KEY = pytest.StashKey[list]()  # an item's uncaught JavaScript errors, once read
 
-JS_ERRORS = ("ignore", "warn", "fail")
-#: how long the check waits for errors still on their way (they come asynchronously: 0-35 ms measured)
-JS_SETTLE = 0.05
+#: what a ``pytest_tether_artifacts`` implementation returns: (what, file name, save(path))
+Saver = tuple[str, str, Callable[[Path], Any]]
 
 
-class JavaScriptErrorWarning(UserWarning):
-    """A ``firefox`` test's page threw an uncaught JavaScript error (``--tether-js-errors=warn``)."""
+class TetherHookspecs:
+    """The hooks tether's plugin calls on adapters' plugins."""
+
+    @pytest.hookspec
+    def pytest_tether_artifacts(self, item: pytest.Item, report: pytest.TestReport) -> list[Saver] | None:
+        """The artifacts test ``item`` leaves after its call phase (``report``): ``(what, file
+        name, save)`` tuples (e.g. ``("screenshot", "screenshot.png", lambda path:
+        ff.screenshot(path))``), or None. Called for every test, passed or failed, while the
+        fixtures are up (before teardown): most plugins save only when ``report.failed``, a trace
+        asked for ``always`` saves either way. Implement it with ``@pytest.hookimpl(optionalhook=True)``."""
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(TetherHookspecs)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("tether", "tether: fixtures for IGV, Firefox and the Bluesky queue server")
     group.addoption(
-        "--tether-firefox-port", type=int, metavar="PORT", help="Marionette port of the Firefox to use."
-    )
-    group.addoption("--tether-igv-port", type=int, metavar="PORT", help="Batch port of the IGV to use.")
-    group.addoption(
-        "--tether-qserver-url",
-        metavar="URL",
-        help="URL of the Bluesky HTTP server to use (API key from its env).",
-    )
-    group.addoption(
         "--tether-launch",
         action="store_true",
-        help="Launch a fresh Firefox/IGV for the session instead of attaching to a running one.",
-    )
-    group.addoption(
-        "--tether-igv-genome",
-        metavar="GENOME",
-        help="Genome for an IGV the plugin launches (id or indexed FASTA).",
+        help="Launch a fresh app (Firefox, IGV) for the session instead of attaching to a running one.",
     )
     group.addoption(
         "--tether-artifacts",
         metavar="DIR",
-        help="Where failing tests' screenshots, page sources and IGV snapshots go "
+        help="Where failing tests' artifacts (screenshots, page sources, IGV snapshots) go "
         "(default: tether-artifacts in pytest's temporary directory).",
     )
-    group.addoption(
-        "--tether-js-errors",
-        choices=JS_ERRORS,
-        default=None,
-        help="A firefox test whose page threw an uncaught JavaScript error: fail it, warn, or ignore "
-        "(the default; ini: tether_js_errors).",
-    )
-    parser.addini(
-        "tether_js_errors", "Uncaught JavaScript errors in firefox tests: ignore, warn or fail.", default=""
-    )
 
 
-def _js_errors_mode(config: pytest.Config) -> str:
-    mode = config.getoption("tether_js_errors") or config.getini("tether_js_errors") or "ignore"
-    if mode not in JS_ERRORS:
-        raise pytest.UsageError(
-            f"tether_js_errors = {mode!r} in the ini file: use one of {', '.join(JS_ERRORS)}"
-        )
-    return mode
-
-
-def _item_js_errors_mode(item: pytest.Item) -> str:
-    """The mode for one test: its ``tether_js_errors`` marker, else the run's."""
-    marker = item.get_closest_marker("tether_js_errors")
-    if marker is None:
-        return _js_errors_mode(item.config)
-    mode = marker.args[0] if marker.args else marker.kwargs.get("mode")
-    if mode not in JS_ERRORS:
-        raise pytest.UsageError(
-            f"{item.nodeid}: @pytest.mark.tether_js_errors({mode!r}): use one of {', '.join(JS_ERRORS)}"
-        )
-    return mode
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    _js_errors_mode(config)  # a bad ini value stops the run before any test
-    config.addinivalue_line(
-        "markers",
-        "tether_js_errors(mode): this test's uncaught JavaScript errors: ignore, warn or fail "
-        "(overrides --tether-js-errors)",
-    )
-
-
-def _artifacts_dir(config: pytest.Config) -> Path:
+def artifacts_dir(config: pytest.Config) -> Path:
+    """The directory failing tests' artifacts go to (``--tether-artifacts``, else pytest's temporary one)."""
     if ARTIFACTS_KEY not in config.stash:
-        given = config.getoption("tether_artifacts")
+        given = config.getoption("tether_artifacts", None)
         if given:
             path = Path(given).expanduser().resolve()
         else:
@@ -140,14 +83,15 @@ def _artifacts_dir(config: pytest.Config) -> Path:
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
-    if config.getoption("tether_artifacts"):
-        return f"tether: artifacts of failing tests go to {_artifacts_dir(config)}"
+    if config.getoption("tether_artifacts", None):
+        return f"tether: artifacts of failing tests go to {artifacts_dir(config)}"
     return None
 
 
 # -- finding or launching the apps ---------------------------------------------------------------
-def _given_port(config: pytest.Config, app: str) -> int | None:
-    port = config.getoption(f"tether_{app}_port")
+def given_port(config: pytest.Config, app: str) -> int | None:
+    """The port named for ``app``: ``--tether-<app>-port`` (when declared), else tether's settings."""
+    port = config.getoption(f"tether_{app}_port", None)
     if port is not None:
         return port
     from tether import config as settings
@@ -155,7 +99,7 @@ def _given_port(config: pytest.Config, app: str) -> int | None:
     return settings.resolve(app, (), {}).get("port")
 
 
-def _running(app: str, title: str) -> Any | None:
+def running(app: str, title: str) -> Any | None:
     """The one verified instance of ``app`` on this machine, or None; several is a usage error."""
     import tether
 
@@ -169,26 +113,32 @@ def _running(app: str, title: str) -> Any | None:
     return found[0] if found else None
 
 
-def _client(app: str, endpoint: Any, **options: Any) -> Any:
-    from tether import registry
-
-    return registry.get(app).connect(endpoint, **options)
-
-
-def _session_endpoint(request: pytest.FixtureRequest, app: str, title: str, launch) -> Iterator[Any]:
+def session_endpoint(
+    request: pytest.FixtureRequest,
+    app: str,
+    title: str,
+    launch: Callable[[pytest.Config], tuple[int, Callable[[], Any]]],
+    *,
+    attach: bool = True,
+) -> Iterator[Any]:
+    """The body of an app's session fixture (``yield from session_endpoint(...)``): the verified
+    :class:`~tether.Endpoint` of the app named by port, else the one running (unless
+    ``--tether-launch``, or ``attach=False``), else one ``launch(config)`` starts — it returns
+    ``(port, stop)`` and ``stop()`` runs after the session. An app that cannot be launched skips
+    the tests that need it, saying why."""
     import tether
     from tether.errors import TetherError
 
     config = request.config
-    port = _given_port(config, app)
+    port = given_port(config, app)
     if port is not None:
         try:
             yield tether.find(app, port=port)
         except TetherError as exc:
             pytest.fail(f"{title} on port {port} (--tether-{app}-port): {exc}", pytrace=False)
         return
-    if not config.getoption("tether_launch"):
-        endpoint = _running(app, title)
+    if attach and not config.getoption("tether_launch", False):
+        endpoint = running(app, title)
         if endpoint is not None:
             yield endpoint
             return
@@ -202,187 +152,27 @@ def _session_endpoint(request: pytest.FixtureRequest, app: str, title: str, laun
         stop()
 
 
-def _launch_firefox(config: pytest.Config):
-    from tether_firefox.launch import launch, quit_firefox
-
-    rec = launch(headless=True, bidi=True)  # BiDi: the console of --tether-js-errors
-    return rec.port, lambda: quit_firefox(port=rec.port)
-
-
-def _launch_igv(config: pytest.Config):
-    from tether_igv.launch import launch
-
-    rec = launch(config.getoption("tether_igv_genome"), headless=True)
-    return rec.port, rec.stop
-
-
-@pytest.fixture(scope="session")
-def tether_firefox_endpoint(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """The verified Firefox the ``firefox`` fixture drives (attached to, or launched for the session)."""
-    yield from _session_endpoint(request, "firefox", "Firefox", _launch_firefox)
-
-
-@pytest.fixture(scope="session")
-def tether_igv_endpoint(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """The verified IGV the ``igv`` fixture drives (attached to, or launched for the session)."""
-    yield from _session_endpoint(request, "igv", "IGV", _launch_igv)
-
-
-@pytest.fixture
-def firefox(request: pytest.FixtureRequest, tether_firefox_endpoint: Any) -> Iterator[Any]:
-    """A :class:`tether_firefox.Firefox` with its own Marionette session and a fresh tab, both
-    closed after the test (the browser stays up for the next test). With ``--tether-js-errors``
-    ``fail`` or ``warn`` its session collects the console (``firefox.console_messages()``)."""
-    from tether.errors import NotFound, TetherError
-
-    mode = _item_js_errors_mode(request.node)
-    console = mode != "ignore"
-    ff = _client("firefox", tether_firefox_endpoint, timeout=30, console=console)
-    try:
-        ff.open()
-    except NotFound as exc:
-        if not console:
-            raise
-        pytest.fail(
-            f"--tether-js-errors={mode} needs a Firefox running WebDriver BiDi: {exc} "
-            "(the Firefox the plugin launches runs it; start yours with --remote-debugging-port)",
-            pytrace=False,
-        )
-    original = tab = None
-    try:
-        original = ff.window
-        before = set(ff.windows())  # errors of tabs that were there already are not this test's
-        tab = ff.new_window("tab")
-        if console:
-            request.node.stash[PAGES_KEY] = (ff, before)
-        yield ff
-    finally:
-        try:
-            if tab is not None and ff.session_id is not None and tab in ff.windows():
-                ff.switch_to_window(tab)
-                ff.close_window()
-                ff.switch_to_window(original)
-        except TetherError:  # the test closed the tab itself, or the browser went away
-            pass
-        finally:
-            ff.close()
-
-
-@pytest.fixture(scope="session")
-def igv(tether_igv_endpoint: Any) -> Any:
-    """A :class:`tether_igv.IGVClient` for the session's IGV."""
-    return _client("igv", tether_igv_endpoint, timeout=30)
-
-
-@pytest.fixture(scope="session")
-def qserver(request: pytest.FixtureRequest) -> Any:
-    """A :class:`tether_qserver.QueueServer` for the running Bluesky HTTP server (attach only: the
-    test is skipped, saying why, when none is verified). The API key comes from the usual
-    places (``$QSERVER_HTTP_SERVER_API_KEY``, ``$TETHER_QSERVER_API_KEY``, the config file)."""
-    import tether
-    from tether.errors import NotFound, TetherError, Unreachable
-
-    url = request.config.getoption("tether_qserver_url")
-    try:
-        if url:  # the adapter's own `url` setting: https and a path prefix are the adapter's to handle
-            return tether.connect("qserver", url=url, timeout=30)
-        endpoint = _running("qserver", "Bluesky HTTP server")
-        if endpoint is None:
-            pytest.skip(
-                "no Bluesky HTTP server is verified on this machine (tether never launches one): "
-                "start it, or name it with --tether-qserver-url URL"
-            )
-        return tether.connect("qserver", endpoint.host, endpoint.port, timeout=30)
-    except (NotFound, Unreachable) as exc:
-        pytest.skip(f"the Bluesky HTTP server at {url or 'the address found'} does not answer: {exc}")
-    except TetherError as exc:
-        pytest.fail(f"the Bluesky HTTP server: {exc}", pytrace=False)
-
-
-# -- uncaught JavaScript errors ------------------------------------------------------------------
-def _page_errors(item: pytest.Item) -> list[dict]:
-    """The uncaught JavaScript errors of the pages ``item`` drove (read once; [] when the
-    ``firefox`` fixture collects no console)."""
-    if JS_ERRORS_KEY in item.stash:
-        return item.stash[JS_ERRORS_KEY]
-    watched = item.stash.get(PAGES_KEY, None)
-    errors: list[dict] = []
-    if watched is not None:
-        import time
-
-        from tether.errors import TetherError
-
-        ff, before = watched
-        # An error thrown by the test's last command may still be on its way: a round trip through
-        # the page (its messages to Firefox's parent process keep their order), then a short wait.
-        try:
-            ff.request("WebDriver:ExecuteScript", {"script": "return 0", "args": []}, timeout=2.0)
-        except TetherError:  # a dialog open, the window closed: the wait alone then
-            pass
-        time.sleep(JS_SETTLE)
-        try:
-            errors = [e for e in ff.js_errors() if e.get("context") not in before]
-        except TetherError:  # the test closed the session itself
-            errors = []
-    item.stash[JS_ERRORS_KEY] = errors
-    return errors
-
-
-def _describe_errors(errors: list[dict]) -> str:
-    def where(e: dict) -> str:
-        url = str(e.get("url") or "")
-        url = url if len(url) <= 120 else url[:117] + "..."
-        return f" ({url}:{e['line']})" if url and e.get("line") is not None else (f" ({url})" if url else "")
-
-    return "\n".join(f"{e.get('text')}{where(e)}" for e in errors)
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_runtest_call(item: pytest.Item) -> None:
-    """After a test passed (pytest's own call raises when it fails, and this never runs): fail it
-    or warn when its pages threw uncaught JavaScript errors."""
-    if PAGES_KEY not in item.stash:
-        return
-    errors = _page_errors(item)
-    if not errors:
-        return
-    n = len(errors)
-    message = f"{n} uncaught JavaScript error{'s' * (n > 1)} in the page: " + _describe_errors(errors)
-    if _item_js_errors_mode(item) == "fail":
-        pytest.fail(message + "\n(tether_js_errors: fail)", pytrace=False)
-    import warnings
-
-    warnings.warn(JavaScriptErrorWarning(message), stacklevel=1)
-
-
 # -- artifacts of failing tests ------------------------------------------------------------------
 def _slug(nodeid: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", nodeid).strip("_")[:150]
 
 
-def _save_artifacts(item: pytest.Item) -> list[tuple[str, str]]:
-    """Screenshot and page source (``firefox``), snapshot (``igv``); returns (what, path or error)."""
-    funcargs = getattr(item, "funcargs", {})
-    if "firefox" not in funcargs and "igv" not in funcargs:
+def _save_artifacts(item: pytest.Item, report: pytest.TestReport) -> list[tuple[str, str]]:
+    """Every plugin's artifacts of ``item``; returns (what, path or why not)."""
+    found = item.config.hook.pytest_tether_artifacts(item=item, report=report)
+    savers = [s for each in found for s in (each or ())]
+    if not savers:
         return []
-    directory = _artifacts_dir(item.config) / _slug(item.nodeid)
+    directory = artifacts_dir(item.config) / _slug(item.nodeid)
     directory.mkdir(parents=True, exist_ok=True)
     saved: list[tuple[str, str]] = []
-
-    def attempt(what: str, path: Path, save) -> None:
+    for what, name, save in savers:
+        path = directory / name
         try:
             save(path)
             saved.append((what, str(path)))
         except Exception as exc:  # an artifact must never hide the test's own failure
             saved.append((what, f"not saved: {type(exc).__name__}: {exc}"))
-
-    ff = funcargs.get("firefox")
-    if ff is not None:
-        attempt("screenshot", directory / "screenshot.png", lambda p: ff.screenshot(p))
-        attempt("page source", directory / "page.html", lambda p: p.write_text(ff.source, encoding="utf-8"))
-    client = funcargs.get("igv")
-    if client is not None:
-        attempt("IGV snapshot", directory / "igv.png", lambda p: client.snapshot(p))
     return saved
 
 
@@ -392,13 +182,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
     report = outcome.get_result()
     if report.when != "call":
         return
-    if PAGES_KEY in item.stash:
-        errors = _page_errors(item)
-        if errors:
-            report.sections.append(("tether JavaScript errors", _describe_errors(errors)))
-    if not report.failed:
-        return
-    saved = _save_artifacts(item)  # the fixtures are still up: teardown comes after this report
+    saved = _save_artifacts(item, report)  # the fixtures are still up: teardown comes after this report
     if not saved:
         return
     report.sections.append(("tether artifacts", "\n".join(f"{what}: {where}" for what, where in saved)))
@@ -413,18 +197,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if not saved:
         return
     terminalreporter.section("tether artifacts")
-    terminalreporter.write_line(f"in {_artifacts_dir(config)}")
+    terminalreporter.write_line(f"in {artifacts_dir(config)}")
     for nodeid, items in saved:
         terminalreporter.write_line(nodeid)
         for what, where in items:
             terminalreporter.write_line(f"  {what}: {where}")
 
 
-__all__ = [
-    "JavaScriptErrorWarning",
-    "firefox",
-    "igv",
-    "qserver",
-    "tether_firefox_endpoint",
-    "tether_igv_endpoint",
-]
+__all__ = ["Saver", "TetherHookspecs", "artifacts_dir", "given_port", "running", "session_endpoint"]

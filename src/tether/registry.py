@@ -11,7 +11,8 @@ distributions, through the same road (pytest's and pluggy's model).
   break tether: it becomes an :class:`UnavailableAdapter` stub that ``tether doctor`` lists
   with the reason.
 - ``TETHER_DISABLE_PLUGIN_AUTOLOAD=1`` keeps to the bundled adapters (like pytest's switch);
-  ``TETHER_DISABLE_ADAPTERS=a,b`` blocks adapters by name (pluggy's ``set_blocked``).
+  ``TETHER_DISABLE_ADAPTERS=a,b`` (or ``disable_adapters`` in the config file's ``[tether]``
+  table) blocks adapters by name (pluggy's ``set_blocked``); :func:`disabled` says which, and why.
 - :func:`distribution` says which distribution (and version) each adapter came from.
 """
 
@@ -22,7 +23,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from .adapter import Adapter, ProbeResult, Setting, Verdict
-from .errors import NotFound
+from .errors import NotFound, TetherError, UnknownApp
 
 if TYPE_CHECKING:  # pragma: no cover
     from importlib.metadata import EntryPoint
@@ -127,8 +128,31 @@ def _load(ep: EntryPoint) -> Adapter:
     return adapter
 
 
+def disabled() -> dict[str, str]:
+    """The adapters switched off, each with the setting that does it: ``$TETHER_DISABLE_ADAPTERS``
+    (``a,b``), else ``disable_adapters`` in the config file's ``[tether]`` table (a list, or
+    ``"a,b"``). The environment wins, as for every setting: ``TETHER_DISABLE_ADAPTERS=`` (empty)
+    enables every adapter the file disables."""
+    env = os.environ.get("TETHER_DISABLE_ADAPTERS")
+    if env is not None:
+        return {n: f"$TETHER_DISABLE_ADAPTERS={env}" for n in _names(env)}
+    from . import config
+
+    try:
+        value = config.load().get("tether", {}).get("disable_adapters")
+    except (AttributeError, TetherError):  # not a table, or a broken file: the commands say so
+        return {}
+    names = _names(value if isinstance(value, str) else ",".join(map(str, value or ())))
+    where = f"disable_adapters in [tether] of {config.config_path()}"
+    return {n: where for n in names}
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
 def _blocked() -> set[str]:
-    return {n.strip() for n in os.environ.get("TETHER_DISABLE_ADAPTERS", "").split(",") if n.strip()}
+    return set(disabled())
 
 
 def _normalized(name: str) -> str:
@@ -222,6 +246,16 @@ def adapters() -> tuple[Adapter, ...]:
     return tuple(seen.values())
 
 
+def disabled_adapters() -> dict[str, str]:
+    """The installed adapters that :func:`disabled` switches off, each with the setting that does
+    it (a disabled name no installed adapter has is left out)."""
+    off = disabled()
+    if not off:
+        return {}
+    installed = {ep.name for ep in _entry_points()}
+    return {name: why for name, why in off.items() if name in installed}
+
+
 def distribution(name: str) -> dict[str, str | bool | None]:
     """Where adapter ``name`` comes from: ``{"distribution", "version", "bundled"}``."""
     for ep in _entry_points():
@@ -254,12 +288,26 @@ def _dist_metadata_name(dist: str) -> str:
 
 
 def get(name: str) -> Adapter:
+    """The adapter ``name``; :class:`~tether.errors.UnknownApp` (exit 2) when there is none or it
+    is disabled (the message says by which setting, and how to enable it)."""
     for adapter in adapters():
         if adapter.name == name:
             return adapter
+    off = disabled().get(name)
+    if off is not None:
+        raise disabled_error(name, off)
     known = ", ".join(a.name for a in adapters()) or "none"
-    why = " (blocked by $TETHER_DISABLE_ADAPTERS)" if name in _blocked() else ""
-    raise NotFound(f"no adapter named {name!r}{why} (known: {known})")
+    raise UnknownApp(f"no adapter named {name!r} (known: {known})", hint="`tether doctor` lists the adapters")
+
+
+def disabled_error(name: str, why: str) -> UnknownApp:
+    """The error of a command of disabled adapter ``name`` (``why``: the setting that disables it)."""
+    how = (
+        "unset TETHER_DISABLE_ADAPTERS (or leave this name out of it)"
+        if why.startswith("$")
+        else "remove it from disable_adapters in the config file (TETHER_DISABLE_ADAPTERS= enables all)"
+    )
+    return UnknownApp(f"the {name} adapter is disabled by {why}", hint=f"to enable it, {how}")
 
 
 def usable() -> tuple[Adapter, ...]:

@@ -4,12 +4,14 @@ Fakes stand in for the faults a real app cannot be made to produce on demand (si
 a dropped connection); real apps prove the rest. Every fake runs in threads on a free port of
 127.0.0.1 and records what its clients sent, so a test can prove what was (not) sent.
 
-- :class:`FakeServer` — a raw TCP server running ``handler(conn, server)`` per connection; with the
+- :class:`FakeServer` — a raw TCP server running ``handler(conn, server)`` per connection (``conn`` a
+  :class:`FakeConnection`); with the
   handlers :func:`silent`, :func:`close_at_once`, :func:`http_400`.
-- :func:`fake_igv` — a line server answering like IGV's batch port.
-- :func:`marionette_handler`, :func:`marionette_frame`, :func:`read_marionette_command` — Marionette's
-  ``len:json`` framing, greeting and command replies.
+- :func:`read_lines` — the lines a client sends, for any line-protocol fake.
 - :class:`FakeHTTP` — a threaded HTTP server with routes and a request log.
+- :class:`FakeWebSocket` — a WebSocket server (standard library only) running ``handler(ws)``
+  per connection; :func:`ws_upgrade` and :func:`ws_frame` for hand-made faults (an oversized
+  header, a message trickled a byte at a time, endless fragments, a refused handshake).
 - :func:`replying`, :func:`trickling`, :func:`endless`, :func:`http_response`, :func:`http_routes` —
   hostile peers for the fault matrix (a reply then silence, bytes one at a time, a stream
   without end, an HTTP server whose routes misbehave).
@@ -23,6 +25,9 @@ A third-party adapter keeps the contract by running the check in its own tests::
     def test_the_redis_adapter_keeps_the_adapter_contract():
         report = check_adapter(RedisAdapter())  # raises AssertionError naming every broken rule
         print(report)                           # what each probe said, and how long it took
+
+Each adapter ships the fakes of its own app's protocol next to it: ``tether_igv.testing``
+(``fake_igv``), ``tether_firefox.testing`` (Marionette's frames, greeting and replies).
 
 This module imports only the core's leaf modules (``tether.errors``, ``tether.endpoint``) and the
 standard library; ``http.server`` is imported by :class:`FakeHTTP` only.
@@ -43,25 +48,25 @@ from typing import Any
 from .endpoint import Listener
 
 __all__ = [
-    "MARIONETTE_GREETING",
-    "MARIONETTE_SESSION",
     "ConformanceReport",
+    "FakeConnection",
     "FakeHTTP",
     "FakeServer",
+    "FakeWebSocket",
+    "WsPeer",
+    "WsRequest",
     "check_adapter",
     "close_at_once",
     "endless",
-    "fake_igv",
     "http_400",
     "http_response",
     "http_routes",
-    "marionette_frame",
-    "marionette_handler",
     "read_lines",
-    "read_marionette_command",
     "replying",
     "silent",
     "trickling",
+    "ws_frame",
+    "ws_upgrade",
 ]
 
 
@@ -75,15 +80,27 @@ class FakeServer:
     ``client_closed`` whether the client closed that connection (an EOF or a reset was read).
     ``conn`` has ``recv``, ``sendall`` and ``wait_closed``; the connection is closed when the
     handler returns. Use it as a context manager, or call :meth:`close`.
+
+    ``full_backlog_for``: seconds during which the listener's backlog is full (a connection of
+    its own waits in it, not accepted): the kernel drops clients' SYNs, so a connect made then
+    completes only at the SYN's retransmission, about 1 s later (Linux) — a slow connect, the
+    way an overloaded app's port behaves. That client is then served by ``handler`` as usual.
     """
 
-    def __init__(self, handler: Callable[[Any, FakeServer], None], port: int = 0) -> None:
+    def __init__(
+        self, handler: Callable[[Any, FakeServer], None], port: int = 0, *, full_backlog_for: float = 0.0
+    ) -> None:
         self.handler = handler
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", port))
-        self.sock.listen(8)
+        self.sock.listen(0 if full_backlog_for > 0 else 8)
         self.port: int = self.sock.getsockname()[1]
+        self._filler: socket.socket | None = None
+        self._full_until = 0.0
+        if full_backlog_for > 0:  # backlog 0 queues one connection: this one fills it
+            self._filler = socket.create_connection(("127.0.0.1", self.port), timeout=2)
+            self._full_until = time.monotonic() + full_backlog_for
         self.received: list[bytes] = []
         self.client_closed: list[bool] = []
         self.connections = 0
@@ -93,6 +110,15 @@ class FakeServer:
         self._thread.start()
 
     def _serve(self) -> None:
+        if self._filler is not None:
+            self._stop.wait(max(0.0, self._full_until - time.monotonic()))
+            try:  # the filler is first in the queue: accepting it makes room for the client
+                self.sock.settimeout(2)
+                own, _ = self.sock.accept()
+                own.close()
+            except OSError:
+                pass
+            self._filler.close()
         while not self._stop.is_set():
             try:  # close() may already have run: a closed socket ends the loop, quietly
                 self.sock.settimeout(0.1)
@@ -110,7 +136,7 @@ class FakeServer:
 
     def _run(self, conn: socket.socket, idx: int) -> None:
         try:
-            self.handler(_Recorder(conn, self, idx), self)
+            self.handler(FakeConnection(conn, self, idx), self)
         except OSError:
             pass
         finally:
@@ -147,7 +173,7 @@ class FakeServer:
         self.close()
 
 
-class _Recorder:
+class FakeConnection:
     """A connection wrapper that records what the client sent, and whether it hung up."""
 
     def __init__(self, conn: socket.socket, server: FakeServer, idx: int) -> None:
@@ -181,16 +207,16 @@ class _Recorder:
             pass
 
 
-def silent(conn: _Recorder, server: FakeServer) -> None:
+def silent(conn: FakeConnection, server: FakeServer) -> None:
     """Accept, read, never answer (a busy IGV, a hung app)."""
     conn.wait_closed(10)
 
 
-def close_at_once(conn: _Recorder, server: FakeServer) -> None:
+def close_at_once(conn: FakeConnection, server: FakeServer) -> None:
     """Accept and close without a byte (Marionette while another client holds the session)."""
 
 
-def http_400(conn: _Recorder, server: FakeServer) -> None:
+def http_400(conn: FakeConnection, server: FakeServer) -> None:
     """A plain HTTP server's answer to a line that is not HTTP."""
     conn.recv()
     conn.sendall(b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain\r\n\r\nbad request\n")
@@ -203,7 +229,7 @@ def replying(data: bytes, *, read_first: bool = True, then_close: bool = False) 
     """A handler that (after reading the request, unless ``read_first=False``) sends ``data``
     and then stays connected and silent (``then_close``: hangs up instead)."""
 
-    def handler(conn: _Recorder, server: FakeServer) -> None:
+    def handler(conn: FakeConnection, server: FakeServer) -> None:
         if read_first:
             conn.recv(65536, timeout=5)
         conn.sendall(data)
@@ -218,7 +244,7 @@ def trickling(data: bytes, *, every: float = 0.5, read_first: bool = True) -> Ca
     byte's kind: it never finishes on its own), until the client hangs up. A per-read timeout
     never fires on it; only an overall deadline ends the exchange."""
 
-    def handler(conn: _Recorder, server: FakeServer) -> None:
+    def handler(conn: FakeConnection, server: FakeServer) -> None:
         if read_first:
             conn.recv(65536, timeout=5)
         i = 0
@@ -239,7 +265,7 @@ def endless(head: bytes, *, chunk: bytes = b"x" * 65536, read_first: bool = True
     """A handler that sends ``head`` and then ``chunk`` for ever, as fast as the client reads,
     until it hangs up: an unbounded reader's memory grows without limit."""
 
-    def handler(conn: _Recorder, server: FakeServer) -> None:
+    def handler(conn: FakeConnection, server: FakeServer) -> None:
         if read_first:
             conn.recv(65536, timeout=5)
         try:
@@ -265,7 +291,7 @@ def http_routes(routes: dict[str, bytes | Callable[[Any], None]]) -> Callable[..
     the connection that answers, misbehaves or hangs up (return ``False`` to end the connection).
     Unknown paths answer 404. Request lines are matched by path only (the query string dropped)."""
 
-    def handler(conn: _Recorder, server: FakeServer) -> None:
+    def handler(conn: FakeConnection, server: FakeServer) -> None:
         buf = b""
         while not server._stop.is_set():
             while b"\r\n\r\n" not in buf:
@@ -298,10 +324,10 @@ def http_routes(routes: dict[str, bytes | Callable[[Any], None]]) -> Callable[..
     return handler
 
 
-# -- IGV's batch port: one command per line -------------------------------------------------------
+# -- line protocols -------------------------------------------------------------------------------
 
 
-def read_lines(conn: _Recorder, timeout: float = 10.0) -> Iterator[bytes]:
+def read_lines(conn: FakeConnection, timeout: float = 10.0) -> Iterator[bytes]:
     """The lines a client sends (without their ``\n``), until it closes the connection or is
     silent for ``timeout`` seconds: the loop every line-protocol fake needs."""
     buf = b""
@@ -315,101 +341,190 @@ def read_lines(conn: _Recorder, timeout: float = 10.0) -> Iterator[bytes]:
             yield line
 
 
-def fake_igv(
-    replies: dict[str, bytes | None] | Callable[[str], bytes | None],
-    *,
-    stall_after: str | None = None,
-    hold: threading.Event | None = None,
-) -> FakeServer:
-    """A line server answering like IGV: ``echo X`` → ``X``; ``replies`` maps a command verb to its
-    raw answer (``None``: no answer; ``b"CLOSE"``: drop the connection), or is a function of the
-    whole line giving that answer; anything else → ``OK``.
-    ``hold``: an event the handler waits on before serving at all (another client holds IGV)."""
+# -- WebSocket (RFC 6455): the server side, for framing and fault tests ----------------------------
 
-    def handler(conn: _Recorder, server: FakeServer) -> None:
-        if hold is not None:
-            hold.wait(10)
-        for line in read_lines(conn):
-            text = line.decode()
-            verb = text.split(" ", 1)[0]
-            if verb == "echo":
-                conn.sendall((text[5:] or "echo").encode() + b"\n")
-                continue
-            if stall_after and verb == stall_after:
-                time.sleep(10)
-                return
-            answer = replies(text) if callable(replies) else replies.get(verb, b"OK\n")
-            if answer == b"CLOSE":
-                return
-            if answer is not None:
-                conn.sendall(answer)
-
-    return FakeServer(handler)
+_WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+WS_TEXT, WS_BINARY, WS_CLOSE, WS_PING, WS_PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 
 
-# -- Marionette: len:json frames ------------------------------------------------------------------
+def ws_frame(
+    payload: bytes | str = b"", opcode: int = WS_TEXT, *, fin: bool = True, length: int | None = None
+) -> bytes:
+    """One server frame (unmasked). ``length`` claims another payload length in the header
+    than ``payload`` has (an oversized message announced by its header, a frame cut short);
+    ``opcode=0`` is a continuation frame."""
+    data = payload.encode() if isinstance(payload, str) else payload
+    n = len(data) if length is None else length
+    first = bytes([(0x80 if fin else 0) | opcode])
+    if n < 126:
+        head = first + bytes([n])
+    elif n < 65536:
+        head = first + bytes([126]) + n.to_bytes(2, "big")
+    else:
+        head = first + bytes([127]) + n.to_bytes(8, "big")
+    return head + data
 
-MARIONETTE_GREETING = {"applicationType": "gecko", "marionetteProtocol": 3}
 
-#: replies that open and end a WebDriver session, for :func:`marionette_handler`
-MARIONETTE_SESSION: dict[str, Callable[[Any], object]] = {
-    "WebDriver:NewSession": lambda p: {"sessionId": "s1", "capabilities": {"browserName": "firefox"}},
-    "WebDriver:DeleteSession": lambda p: {"value": None},
-}
+@dataclass
+class WsRequest:
+    """The upgrade request a client sent: its path (query included) and headers (names as sent)."""
 
+    path: str
+    headers: dict[str, str]
 
-def marionette_frame(value: object) -> bytes:
-    """``value`` as one Marionette frame: ``<byte length>:<json>``."""
-    body = json.dumps(value).encode()
-    return str(len(body)).encode() + b":" + body
+    def header(self, name: str) -> str | None:
+        """A header's value by case-insensitive name."""
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
 
 
-def read_marionette_command(conn: _Recorder) -> list | None:
-    """One ``len:json`` command from the client (None on EOF)."""
-    buf = b""
-    while b":" not in buf:
-        chunk = conn.recv(1)
-        if not chunk:
+def ws_upgrade(conn: FakeConnection, refuse: dict[str, int] | None = None) -> WsRequest | None:
+    """Read the client's upgrade request and answer ``101 Switching Protocols``; ``None`` when
+    the client sent no whole request, or when ``refuse`` maps its path (query dropped) to an
+    HTTP status, which is sent instead (a 403 for a bad key, a 404 for a wrong path)."""
+    import base64
+    import hashlib
+
+    request = b""
+    while b"\r\n\r\n" not in request:
+        data = conn.recv(4096, timeout=5)
+        if not data or len(request) > 65536:
             return None
-        buf += chunk
-    length = int(buf[:-1])
-    body = b""
-    while len(body) < length:
-        chunk = conn.recv(length - len(body))
-        if not chunk:
-            return None
-        body += chunk
-    return json.loads(body)
+        request += data
+    head = request.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    parts = head[0].split(" ")
+    headers = {}
+    for line in head[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip()] = value.strip()
+    req = WsRequest(parts[1] if len(parts) > 1 else "/", headers)
+    status = (refuse or {}).get(req.path.split("?", 1)[0])
+    if status is not None:
+        body = f"refused with {status}\n".encode()
+        conn.sendall(f"HTTP/1.1 {status} Refused\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body)
+        return None
+    key = (req.header("Sec-WebSocket-Key") or "").encode()
+    accept = base64.b64encode(hashlib.sha1(key + _WS_GUID).digest()).decode()
+    conn.sendall(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        + f"Sec-WebSocket-Accept: {accept}\r\n\r\n".encode()
+    )
+    return req
 
 
-def marionette_handler(
-    replies: dict[str, Callable[[Any], object]], received: list | None = None
-) -> Callable[[_Recorder], None]:
-    """A well-behaved Marionette: greets, then answers each command by name.
+class WsPeer:
+    """The server's end of one WebSocket (what a :class:`FakeWebSocket` handler gets).
 
-    ``replies[name](params)`` gives the value; a dict with ``error`` and ``message`` is sent as
-    the error; a name not in ``replies`` gets ``unknown command``. Commands are appended to
-    ``received``. The handler takes the connection only: ``FakeServer(lambda c, _: h(c))``.
+    :meth:`recv` returns the client's next message (``None`` once it closed: a close frame is
+    answered, pings are ponged); :meth:`send` / :meth:`send_json` send one; :meth:`close` sends
+    a close frame with a code and reason. ``conn`` is the raw :class:`FakeConnection`, for
+    faults (``conn.sendall(ws_frame(..., length=1 << 40))``, trickling, silence).
     """
 
-    def handler(conn: _Recorder) -> None:
-        conn.sendall(marionette_frame(MARIONETTE_GREETING))
-        while (cmd := read_marionette_command(conn)) is not None:
-            if received is not None:
-                received.append(cmd)
-            _, msg_id, name, params = cmd
-            make = replies.get(name)
-            if make is None:
-                error = {"error": "unknown command", "message": name, "stacktrace": ""}
-                conn.sendall(marionette_frame([1, msg_id, error, None]))
-                continue
-            out = make(params)
-            if isinstance(out, dict) and "error" in out and set(out) >= {"error", "message"}:
-                conn.sendall(marionette_frame([1, msg_id, out, None]))
-            else:
-                conn.sendall(marionette_frame([1, msg_id, None, out]))
+    def __init__(self, conn: FakeConnection, request: WsRequest) -> None:
+        self.conn, self.request, self.path = conn, request, request.path
+        self._buf = b""
+        self.closed = False
 
-    return handler
+    def _exact(self, n: int, timeout: float) -> bytes | None:
+        while len(self._buf) < n:
+            data = self.conn.recv(max(4096, n - len(self._buf)), timeout=timeout)
+            if not data:
+                return None
+            self._buf += data
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+    def recv_frame(self, timeout: float = 10.0) -> tuple[bool, int, bytes] | None:
+        """The client's next frame as ``(fin, opcode, payload)`` (unmasked); ``None`` on EOF or silence."""
+        head = self._exact(2, timeout)
+        if head is None:
+            return None
+        fin, opcode, n = bool(head[0] & 0x80), head[0] & 0x0F, head[1] & 0x7F
+        if n in (126, 127):
+            ext = self._exact(2 if n == 126 else 8, timeout)
+            if ext is None:
+                return None
+            n = int.from_bytes(ext, "big")
+        mask = self._exact(4, timeout) if head[1] & 0x80 else b"\0\0\0\0"
+        payload = self._exact(n, timeout) if n else b""
+        if mask is None or payload is None:
+            return None
+        return fin, opcode, bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+    def recv(self, timeout: float = 10.0) -> str | bytes | None:
+        """The client's next message (text as ``str``); ``None`` when it closed, or sent
+        nothing for ``timeout`` seconds."""
+        parts: list[bytes] = []
+        kind = WS_TEXT
+        while True:
+            frame = self.recv_frame(timeout)
+            if frame is None:
+                return None
+            fin, opcode, payload = frame
+            if opcode == WS_CLOSE:
+                if not self.closed:
+                    self.conn.sendall(ws_frame(payload[:2], WS_CLOSE))
+                    self.closed = True
+                return None
+            if opcode == WS_PING:
+                self.conn.sendall(ws_frame(payload, WS_PONG))
+                continue
+            if opcode == WS_PONG:
+                continue
+            if opcode in (WS_TEXT, WS_BINARY):
+                kind = opcode
+            parts.append(payload)
+            if fin:
+                data = b"".join(parts)
+                return data.decode("utf-8", errors="replace") if kind == WS_TEXT else data
+
+    def __iter__(self) -> Iterator[str | bytes]:
+        """The client's messages until it closes (or is silent for 10 s)."""
+        while (message := self.recv()) is not None:
+            yield message
+
+    def send(self, message: str | bytes) -> None:
+        self.conn.sendall(ws_frame(message, WS_TEXT if isinstance(message, str) else WS_BINARY))
+
+    def send_json(self, value: Any) -> None:
+        self.send(json.dumps(value))
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        """Send a close frame; the connection ends when the handler returns."""
+        if not self.closed:
+            self.conn.sendall(ws_frame(code.to_bytes(2, "big") + reason.encode(), WS_CLOSE))
+            self.closed = True
+
+
+class FakeWebSocket(FakeServer):
+    """A WebSocket server on 127.0.0.1 running ``handler(ws)`` (a :class:`WsPeer`) per connection
+    after the upgrade; ``refuse`` maps paths to the HTTP status their handshake gets instead.
+    ``url`` is ``ws://127.0.0.1:<port>``; ``requests`` the upgrade requests, in order. Standard
+    library only: framing and fault tests need no WebSocket package.
+
+    >>> def echo(ws):                                            # doctest: +SKIP
+    ...     for message in ws:
+    ...         ws.send(message)
+    >>> with FakeWebSocket(echo, refuse={"/forbidden": 403}) as server:   # doctest: +SKIP
+    ...     connect_to(server.url + "/echo")
+    """
+
+    def __init__(self, handler: Callable[[WsPeer], None], *, refuse: dict[str, int] | None = None) -> None:
+        self.requests: list[WsRequest] = []
+
+        def serve(conn: FakeConnection, server: FakeServer) -> None:
+            request = ws_upgrade(conn, refuse)
+            if request is None:
+                return
+            self.requests.append(request)
+            peer = WsPeer(conn, request)
+            handler(peer)
+            if not peer.closed:
+                peer.close(1000)
+            conn.wait_closed(2)
+
+        super().__init__(serve)
+        self.url = f"ws://127.0.0.1:{self.port}"
 
 
 # -- HTTP -----------------------------------------------------------------------------------------
@@ -534,8 +649,15 @@ class ConformanceReport:
         return "\n".join(lines)
 
 
+#: the slow-connect case's timeout: longer than the ~1 s a connect waits for its SYN's
+#: retransmission, so the connect succeeds and the probe's reads must make do with what is left
+SLOW_CONNECT_TIMEOUT = 1.25
+#: how long after ``timeout + margin`` a probe still running is reported as hung (and left)
+HANG_GRACE = 2.0
+
+
 def check_adapter(
-    adapter: Any, *, timeout: float = 0.5, margin: float = 2.0, max_sent: int = 1024, strict: bool = True
+    adapter: Any, *, timeout: float = 0.5, margin: float = 0.5, max_sent: int = 1024, strict: bool = True
 ) -> ConformanceReport:
     """Check ``adapter`` against the Adapter contract, as the engine relies on it.
 
@@ -545,7 +667,10 @@ def check_adapter(
       ``cli()`` gives a typer app or None.
     - ``hints`` returns a hint with a known strength for each default port, and None for other
       programs' listeners (sshd, postgres, an HTTP server on their own ports); it never raises.
-    - ``probe(host, port, timeout)`` never raises and returns within ``timeout + margin`` seconds:
+    - ``probe(host, port, timeout)`` never raises and returns within ``timeout + margin`` seconds,
+      the connect included: against a port whose backlog is full at first (the connect takes
+      about a second; the probe's timeout there is :data:`SLOW_CONNECT_TIMEOUT`), a probe that
+      starts its deadline after connecting overruns, and fails the check. It returns
       ``unreachable`` for a closed port; ``busy`` or ``unknown`` for a port that accepts and never
       answers (or ``not-me``, for a probe that can see the listening process is not its app);
       ``not-me`` or ``unknown`` for a wrong app that talks (garbage, another app's greeting);
@@ -609,6 +734,14 @@ def _check_methods(adapter: Any, fail: Callable[[str], None]) -> dict[str, bool]
             inspect.signature(adapter.connect).bind(None, timeout=1.0)
         except TypeError:
             fail("connect(endpoint, **options) must accept client options such as timeout=")
+        except ValueError:
+            pass
+    attach = getattr(adapter, "attach", None)
+    if callable(attach):
+        try:  # every command hands its one deadline to attach (tether.cli.command.Target.client)
+            inspect.signature(attach).bind(lambda: None, deadline=None, timeout=1.0)
+        except TypeError:
+            fail("attach(locate, *, deadline=None, **options) must accept the command's deadline=")
         except ValueError:
             pass
     if ok.get("cli"):
@@ -680,34 +813,36 @@ _HTTP_404 = (
 
 
 def _marionette_like_greeting() -> bytes:
-    """Firefox's DevTools server greets in Marionette's framing; it is not Marionette."""
-    return marionette_frame({"from": "root", "applicationType": "browser", "traits": {}})
+    """Firefox's DevTools server greets in Marionette's ``<length>:<json>`` framing; it is not
+    Marionette (another app's greeting, as a wrong app on the port sends it)."""
+    body = json.dumps({"from": "root", "applicationType": "browser", "traits": {}}).encode()
+    return str(len(body)).encode() + b":" + body
 
 
 def _conformance_fakes(
     wait: float,
-) -> dict[str, tuple[Callable[[_Recorder, FakeServer], None], tuple[str, ...]]]:
+) -> dict[str, tuple[Callable[[FakeConnection, FakeServer], None], tuple[str, ...]]]:
     """case name: (handler, the verdicts a probe may give). Every handler reads until the client
     closes, so the check can tell that the probe did."""
 
-    def silent_port(conn: _Recorder, server: FakeServer) -> None:
+    def silent_port(conn: FakeConnection, server: FakeServer) -> None:
         conn.wait_closed(wait)
 
-    def garbage(conn: _Recorder, server: FakeServer) -> None:
+    def garbage(conn: FakeConnection, server: FakeServer) -> None:
         conn.sendall(_GARBAGE_BANNER)
         end = time.monotonic() + wait
         while not server.client_closed[conn.idx] and (left := end - time.monotonic()) > 0:
             if conn.recv(4096, left):
                 conn.sendall(b"?? garbage\r\n")
 
-    def http_server(conn: _Recorder, server: FakeServer) -> None:
+    def http_server(conn: FakeConnection, server: FakeServer) -> None:
         data = conn.recv(4096, wait)
         if data:
             is_http = re.match(rb"(GET|HEAD|POST|PUT|DELETE|OPTIONS|PATCH) \S+ HTTP/1\.[01]\r?\n", data)
             conn.sendall(_HTTP_404 if is_http else b"HTTP/1.0 400 Bad Request\r\n\r\n")
         conn.wait_closed(wait)
 
-    def other_greeting(conn: _Recorder, server: FakeServer) -> None:
+    def other_greeting(conn: FakeConnection, server: FakeServer) -> None:
         conn.sendall(_marionette_like_greeting())
         conn.wait_closed(wait)
 
@@ -753,7 +888,7 @@ def _probe_case(
 ) -> ProbeCase:
     fail = report.failures.append
     budget = timeout + margin
-    res, exc, took, finished = _run_probe(adapter, port, timeout, budget + margin)
+    res, exc, took, finished = _run_probe(adapter, port, timeout, budget + HANG_GRACE)
     verdict = _verdict(res)
     row = ProbeCase(case, verdict, round(took, 3), detail=str(getattr(res, "detail", "") or ""))
     report.probes.append(row)
@@ -767,7 +902,10 @@ def _probe_case(
     elif verdict not in allowed:
         fail(f"{where} said {verdict!r} ({row.detail}); expected {' or '.join(allowed)}")
     if finished and took > budget:
-        fail(f"{where} took {took:.2f}s, more than its timeout {timeout}s + {margin}s")
+        fail(
+            f"{where} took {took:.2f}s, more than its timeout {timeout}s + {margin}s"
+            + (" (a deadline started after connecting?)" if case == "slow-connect" else "")
+        )
     return row
 
 
@@ -780,13 +918,21 @@ def _check_probes(
         row = _probe_case(
             adapter, report, "closed-port", closed.getsockname()[1], (UNREACHABLE,), timeout, margin
         )
-    for case, (handler, allowed) in _conformance_fakes(timeout + margin + 1).items():
-        if row.seconds > timeout + margin:  # each further probe would only add its overrun
+    slow = max(timeout, SLOW_CONNECT_TIMEOUT)
+    fakes = _conformance_fakes(slow + margin + 1)
+    # (case, handler, verdicts allowed, the probe's timeout, seconds the backlog stays full)
+    cases = [(case, handler, allowed, timeout, 0.0) for case, (handler, allowed) in fakes.items()]
+    silent_port, accepted = fakes["silent-port"]
+    cases.append(("slow-connect", silent_port, accepted, slow, slow / 2))
+    last = timeout
+    for case, handler, allowed, seconds, full_for in cases:
+        if row.seconds > last + margin:  # each further probe would only add its overrun
             fail("the remaining probe cases were not run: the probe overran its timeout")
             return
-        with FakeServer(handler) as server:
-            row = _probe_case(adapter, report, case, server.port, allowed, timeout, margin)
-            settled = server.settle(margin)
+        with FakeServer(handler, full_backlog_for=full_for) as server:
+            row = _probe_case(adapter, report, case, server.port, allowed, seconds, margin)
+            last = seconds
+            settled = server.settle(max(margin, 1.0))
             row.sent = sum(len(b) for b in server.received)
             if row.sent > max_sent:
                 fail(

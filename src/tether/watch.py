@@ -41,13 +41,15 @@ def wait(
     timeout: float = 30.0,
     interval: float = WAIT_INTERVAL,
     on_attempt: Callable[[int, Exception], None] | None = None,
+    ssh_config: str | None = None,
 ) -> Endpoint:
     """Poll until ``app`` is verified (scan, or the probe of ``host``/``port``) and return its endpoint.
 
     Raises :class:`~tether.errors.Timeout` (exit 4) at the deadline, naming the last reason the
     app was not ready; bad input (an unknown app, a port out of range) and errors waiting cannot
     cure (authentication, several instances) are raised at once. ``on_attempt(n, error)`` is
-    called after each failed attempt (progress for people).
+    called after each failed attempt (progress for people). ``ssh_config``: the ssh_config
+    file for an ``ssh://`` host (else ``$TETHER_SSH_CONFIG``).
     """
     try:
         adapter = registry.get(app)
@@ -66,7 +68,12 @@ def wait(
         started = time.monotonic()
         try:
             return api.locate(
-                app, host, port, settings=settings, probe_timeout=max(min(deadline.remaining(), 1.0), 0.05)
+                app,
+                host,
+                port,
+                settings=settings,
+                probe_timeout=max(min(deadline.remaining(), 1.0), 0.05),
+                ssh_config=ssh_config,
             )
         except NOT_READY as exc:
             last = exc

@@ -8,13 +8,8 @@ import time
 
 import pytest
 
-from tether.testing import (
-    MARIONETTE_SESSION,
-    FakeServer,
-    close_at_once,
-    marionette_frame,
-    marionette_handler,
-)
+from tether.testing import FakeServer, close_at_once
+from tether_firefox.testing import MARIONETTE_SESSION, marionette_frame, marionette_handler
 
 
 def test_help_lists_the_commands(cli):

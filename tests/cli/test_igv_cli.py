@@ -10,8 +10,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tether.errors import UsageError
-from tether.testing import fake_igv
 from tether_igv.commands import GENERATED
+from tether_igv.testing import fake_igv
 
 
 @pytest.mark.parametrize(

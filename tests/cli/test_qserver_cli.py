@@ -70,21 +70,21 @@ def test_plan_syntax_is_documented_in_the_help(capsys):
     assert "det1,det2" in out and "@file.yaml" in out and "one-item list" in out
 
 
-def test_dry_run_prints_the_exact_body_and_needs_no_server(capsys):
-    # --port 9: nothing listens there; a dry run must not even probe it
-    assert (
-        run(["qserver", "add", "count", "det1,det2", "num=3", "--pos", "front", "--dry-run", "--port", "9"])
-        == 0
-    )
+def test_dry_run_without_the_check_prints_the_exact_body_and_needs_no_server(capsys):
+    # --port 9: nothing listens there; a dry run with --no-validate must not even probe it
+    argv = ["qserver", "add", "count", "det1,det2", "num=3", "--pos", "front", "--dry-run", "--port", "9"]
+    assert run([*argv, "--no-validate"]) == 0
     body = json.loads(capsys.readouterr().out)
     assert body["pos"] == "front"
     assert body["item"]["args"] == [["det1", "det2"]] and body["item"]["kwargs"] == {"num": 3}
+    # checked (as add and run check it) unless told not to: that needs the server's lists
+    assert run(argv) == 3
 
 
 def test_dry_run_of_a_yaml_file_prints_every_item(tmp_path, capsys):
     f = tmp_path / "plans.yaml"
     f.write_text("- {name: count, args: [[det1]]}\n- {name: count, args: [[det2]], kwargs: {num: 2}}\n")
-    assert run(["qserver", "add", f"@{f}", "--dry-run"]) == 0
+    assert run(["qserver", "add", f"@{f}", "--dry-run", "--no-validate"]) == 0
     assert [i["args"] for i in json.loads(capsys.readouterr().out)["items"]] == [[["det1"]], [["det2"]]]
 
 

@@ -14,7 +14,9 @@ import sys
 
 import pytest
 
-from tether.testing import FakeHTTP, FakeServer, fake_igv, marionette_handler
+from tether.testing import FakeHTTP, FakeServer
+from tether_firefox.testing import marionette_handler
+from tether_igv.testing import fake_igv
 
 #: never on a one-shot command's path: the entry-point machinery (tether reads entry_points.txt
 #: itself), the thread pool of scans, and the heavy client libraries

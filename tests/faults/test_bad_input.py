@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tether.testing import FakeHTTP, FakeServer, fake_igv, http_response, read_lines, replying
+from tether.testing import FakeHTTP, FakeServer, http_response, read_lines, replying
+from tether_igv.testing import fake_igv
 
 OPENAPI = {"info": {"title": "Bluesky HTTP Server", "version": "0.0.1"}}
 STATUS = {
@@ -171,7 +172,7 @@ def test_a_probe_answer_that_is_not_the_app_is_wrong_app(cli, body):
 
 
 def test_a_marionette_session_reply_of_the_wrong_shape_is_a_protocol_error(cli):
-    from tether.testing import MARIONETTE_SESSION, marionette_handler
+    from tether_firefox.testing import MARIONETTE_SESSION, marionette_handler
 
     handler = marionette_handler(
         {**MARIONETTE_SESSION, "WebDriver:NewSession": lambda p: ["not", "a", "session"]}

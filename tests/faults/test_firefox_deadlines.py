@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from tether.testing import (
+from tether.testing import FakeServer
+from tether_firefox.testing import (
     MARIONETTE_GREETING,
     MARIONETTE_SESSION,
-    FakeServer,
     marionette_frame,
     marionette_handler,
     read_marionette_command,

@@ -23,19 +23,21 @@ from pathlib import Path
 import pytest
 
 from tether.testing import (
-    MARIONETTE_GREETING,
-    MARIONETTE_SESSION,
     FakeServer,
     endless,
     http_400,
     http_response,
     http_routes,
-    marionette_frame,
     read_lines,
-    read_marionette_command,
     replying,
     silent,
     trickling,
+)
+from tether_firefox.testing import (
+    MARIONETTE_GREETING,
+    MARIONETTE_SESSION,
+    marionette_frame,
+    read_marionette_command,
 )
 
 from .conftest import record
@@ -274,8 +276,40 @@ def _needs_key(conn):
     return False
 
 
+def _status_line_only(then_close: bool) -> Callable:
+    """A reply cut off after its status line: the headers never finish (then silence, or a close)."""
+
+    def route(conn):
+        conn.sendall(b"HTTP/1.1 200 OK\r\n")
+        if not then_close:
+            conn.wait_closed(30)
+        return False
+
+    return route
+
+
+def _start(route: Callable) -> Callable:
+    return http_routes({"/openapi.json": OPENAPI, "/api/queue/start": route})
+
+
+#: a plan description whose parameter kind is no kind at all (the server's data, malformed)
+_ODD_PLANS = http_routes(
+    {
+        "/openapi.json": OPENAPI,
+        "/api/status": http_response(200, b'{"manager_state": "idle", "plans_allowed_uid": "p"}'),
+        "/api/plans/allowed": http_response(
+            200,
+            b'{"success": true, "plans_allowed_uid": "p", "plans_allowed": {"count": {"name": "count",'
+            b' "parameters": [{"name": "detectors", "kind": {"name": "X", "value": "a"}}]}}}',
+        ),
+        "/api/devices/allowed": http_response(200, b'{"success": true, "devices_allowed": {"det1": {}}}'),
+    }
+)
+
+
 CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 QUEUE_CMD = ["qserver", "queue"]
+START_CMD = ["qserver", "start"]
 ENDLESS = endless(CHUNKED, chunk=b"10000\r\n" + b"x" * 65536 + b"\r\n", read_first=False)
 QSERVER_CELLS = {
     "nothing listening": (_nothing, QUEUE_CMD, 3, KEY),
@@ -310,6 +344,16 @@ QSERVER_CELLS = {
     "empty key": (lambda: _serve(_qs(_needs_key)), QUEUE_CMD, 5, ""),
     "odd key (line break)": (lambda: _serve(_qs(QUEUE)), QUEUE_CMD, 2, KEY[:5] + "\r\n" + KEY[5:]),
     "odd key (non-ASCII)": (lambda: _serve(_qs(QUEUE)), QUEUE_CMD, 2, KEY + "\u00e9"),
+    "headers never finish (start)": (lambda: _serve(_start(_status_line_only(False))), START_CMD, 4, KEY),
+    "cut off after the status line (start)": (
+        lambda: _serve(_start(_status_line_only(True))),
+        START_CMD,
+        4,
+        KEY,
+    ),
+    "headers never finish (queue)": (lambda: _serve(_qs(_status_line_only(False))), QUEUE_CMD, 4, KEY),
+    "not HTTP, kept open": (lambda: _serve(replying(b"SSH-2.0-OpenSSH_9.2\r\n")), QUEUE_CMD, 6, KEY),
+    "malformed plan description": (lambda: _serve(_ODD_PLANS), ["qserver", "add", "count", "det1,"], 4, KEY),
 }
 
 
@@ -323,6 +367,32 @@ def test_qserver(cli, monkeypatch, fault):
         took = time.monotonic() - start
     _check(f"qserver: {fault}", code, out, err, took, expected, DEADLINE)
     assert "m4trix" not in out + err and "7f3a" not in out + err  # no part of the key either
+
+
+def test_a_peer_that_is_not_http_is_told_at_once_not_at_the_deadline(cli, monkeypatch):
+    """Non-HTTP bytes on a connection kept open: exit 6 without waiting out a long deadline (the
+    probe waited for an end of headers that never comes, then said 4)."""
+    monkeypatch.setenv("QSERVER_HTTP_SERVER_API_KEY", KEY)
+    with _serve(replying(b"SSH-2.0-OpenSSH_9.2\r\n")) as port:
+        start = time.monotonic()
+        code, out, err = cli(*QUEUE_CMD, "--url", f"http://127.0.0.1:{port}", "-t", "20")
+        took = time.monotonic() - start
+    _check("qserver: not HTTP, kept open, -t 20", code, out, err, took, 6, 20)
+    assert took < 10, took  # half the deadline: it did not wait it out
+
+
+@pytest.mark.parametrize("peer", ["http", "silent"])
+def test_zmq_at_a_port_that_is_not_0mq_is_the_wrong_app_at_once(cli, peer):
+    """``--zmq`` at an HTTP server (or any other program that waits for its client to speak): 6,
+    not the deadline's 4 — a 0MQ socket greets at once, and this machine's table names the owner."""
+    handler = _qs(QUEUE) if peer == "http" else silent
+    with _serve(handler) as port:
+        start = time.monotonic()
+        code, out, err = cli("qserver", "status", "--zmq", f"tcp://127.0.0.1:{port}", "-t", "20")
+        took = time.monotonic() - start
+    _check(f"qserver --zmq at a {peer} port, -t 20", code, out, err, took, 6, 20)
+    assert took < 10, took
+    assert "not RE Manager" in err or "not a 0MQ socket" in err, err
 
 
 # -- 20 parallel clients and Ctrl-C: real processes ------------------------------------------------------

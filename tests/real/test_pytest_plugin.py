@@ -62,12 +62,14 @@ def test_record_pids(tether_firefox_endpoint, tether_igv_endpoint):
 """
 
 
+PLUGINS = ("tether.pytest_plugin", "tether_igv.pytest_plugin", "tether_qserver.pytest_plugin",
+           "tether_firefox.pytest_plugin")  # fmt: skip
+
+
 def plugin_args() -> list[str]:
-    """``-p tether.pytest_plugin`` unless the entry point is installed (pip install -e .) and loads it."""
-    installed = any(
-        ep.value == "tether.pytest_plugin" for ep in importlib.metadata.entry_points(group="pytest11")
-    )
-    return [] if installed else ["-p", "tether.pytest_plugin"]
+    """``-p`` for each plugin whose entry point is not installed (pip install -e .) to load it."""
+    installed = {ep.value for ep in importlib.metadata.entry_points(group="pytest11")}
+    return [arg for plugin in PLUGINS if plugin not in installed for arg in ("-p", plugin)]
 
 
 def run_project(
@@ -267,8 +269,11 @@ def test_an_error_thrown_after_the_last_command(firefox):
 def test_a_clean_page(firefox):
     firefox.navigate("data:text/html,<title>clean</title><script>console.log('all fine')</script>")
     assert firefox.title == "clean"
-    logged = [m["text"] for m in firefox.console_messages() if m["type"] == "console"]
-    assert logged == ["all fine"]  # the session collects the console (of every tab: OTHER-TAB's errors too)
+    def logged():  # the entry comes asynchronously, a few ms after the page loaded
+        return [m["text"] for m in firefox.console_messages() if m["type"] == "console"]
+
+    firefox.wait_until(logged, timeout=5)
+    assert logged() == ["all fine"]  # the session collects the console (of every tab: OTHER-TAB's errors too)
 """
 
 

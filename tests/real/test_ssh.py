@@ -274,7 +274,10 @@ def test_a_refused_port_exits_4(ssh_env):
     proc = tether("scan", "--host", f"ssh://root@127.0.0.1:{port}", "--host", ssh_env.url, "--json")
     assert proc.returncode == 4  # one host failed: the other's rows are printed, the exit code says so
     assert f"127.0.0.1:{port}" in proc.stderr and "Connection refused" in proc.stderr
-    assert all(r["host"] == ssh_env.url for r in json.loads(proc.stdout))
+    rows = json.loads(proc.stdout)  # the failed host is a row too, with its error (a fleet's listing)
+    (failed,) = [r for r in rows if r.get("error")]
+    assert failed["host"] == f"ssh://root@127.0.0.1:{port}" and failed["error"]["exit_code"] == 4
+    assert all(r["host"] == ssh_env.url for r in rows if not r.get("error"))
 
 
 def test_parallel_commands_from_cold_share_one_master(ssh_env, igv_app):

@@ -74,9 +74,10 @@ class Honest(Adapter):
     name, title, default_ports = "honest", "Honest", (47999,)
 
     def probe(self, host, port, timeout):
+        end = time.monotonic() + timeout  # one deadline, started before connecting
         try:
             with socket.create_connection((host, port), timeout=timeout) as s:
-                s.settimeout(timeout)
+                s.settimeout(max(0.01, end - time.monotonic()))
                 return ProbeResult(Verdict.NOT_ME if s.recv(64) else Verdict.UNKNOWN)
         except ConnectionRefusedError:
             return ProbeResult(Verdict.UNREACHABLE)
@@ -182,3 +183,63 @@ def test_an_adapter_that_never_hints_its_default_port_is_caught():
             return None
 
     assert "no hint for its default port 47999" in failures(Blind())
+
+
+def test_a_probe_whose_deadline_starts_after_connecting_overruns_and_fails():
+    """The example adapter's old bug: a fresh timeout for the reads after a slow connect makes
+    a probe take up to twice its timeout. A port whose backlog is full connects ~1 s late."""
+
+    class Restarting(Honest):
+        def probe(self, host, port, timeout):
+            try:
+                with socket.create_connection((host, port), timeout=timeout) as s:
+                    s.settimeout(timeout)  # the whole timeout again, after the connect took its part
+                    return ProbeResult(Verdict.NOT_ME if s.recv(64) else Verdict.UNKNOWN)
+            except ConnectionRefusedError:
+                return ProbeResult(Verdict.UNREACHABLE)
+            except OSError:
+                return ProbeResult(Verdict.BUSY)
+
+    report = check_adapter(Restarting(), timeout=0.3, strict=False)
+    slow = next(p for p in report.probes if p.case == "slow-connect")
+    assert slow.seconds > 2.0, report  # ~1 s connecting, then a whole 1.25 s of reading
+    assert any("slow connect" in f and "after connecting" in f for f in report.failures), report
+    fine = check_adapter(Honest(), timeout=0.3)
+    assert next(p for p in fine.probes if p.case == "slow-connect").seconds < 2.0
+
+
+def test_the_slow_connect_fake_connects_late_then_serves():
+    from tether.testing import FakeServer
+
+    with FakeServer(lambda conn, server: conn.sendall(b"hi"), full_backlog_for=0.5) as server:
+        started = time.monotonic()
+        with socket.create_connection(("127.0.0.1", server.port), timeout=3) as s:
+            connected = time.monotonic() - started
+            s.settimeout(2)
+            assert s.recv(2) == b"hi"
+    assert 0.5 < connected < 2.5 and server.connections == 1
+
+
+def test_an_attach_that_refuses_the_commands_deadline_breaks_the_contract():
+    class OldAttach(Honest):
+        def attach(self, locate, *, lazy=False):
+            return locate()
+
+    assert "must accept the command's deadline=" in failures(OldAttach())
+
+
+def test_the_example_adapters_own_tests_pass():
+    """examples/third_party_adapter/tests: what the README's "Writing an adapter" asks of a new
+    adapter (the contract check, its protocol against tether's generic fakes), run as its author would."""
+    import subprocess
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(EXAMPLE), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", str(EXAMPLE / "tests"), "-q", "-p", "no:cacheprovider"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "3 passed" in proc.stdout

@@ -18,9 +18,10 @@ from tether.cli import run
 from tether.discovery import Discovery
 from tether.endpoint import Confidence, Endpoint, Listener
 from tether.findings import SEVERITIES, Finding, severity_rank
-from tether.testing import FakeServer, fake_igv
+from tether.testing import FakeServer
 from tether_firefox.audit import audit as firefox_audit
 from tether_igv.audit import audit as igv_audit
+from tether_igv.testing import fake_igv
 from tether_qserver.audit import audit as qserver_audit
 
 KEYS = {"app", "host", "port", "pid", "severity", "finding", "evidence", "fix"}

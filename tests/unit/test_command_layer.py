@@ -270,3 +270,95 @@ def test_igvs_lazy_lookup_and_its_command_share_one_timeout():
         took = time.monotonic() - started
     assert code == 4
     assert took < 3.0, took  # one 2 s deadline and a margin; the probe plus a fresh 2 s would be 3.5 s
+
+
+class _Recording:
+    """An adapter whose ``attach`` records what the core hands it."""
+
+    name = "demo"
+
+    def __init__(self, then=None) -> None:
+        self.calls: list = []
+        self.then = then
+
+    def attach(self, locate, **options):
+        self.calls.append((locate, options))
+        return self.then(locate) if self.then else "client"
+
+
+def test_the_core_leaves_the_lookup_to_the_adapters_attach_with_the_commands_deadline(monkeypatch):
+    """Target.client never scans or probes itself: the adapter's attach gets ``locate`` (not yet
+    called) and the command's one deadline, started with the command."""
+    import time
+
+    from tether import registry
+    from tether.deadline import Deadline
+
+    adapter = _Recording()
+    monkeypatch.setattr(registry, "get", lambda name: adapter)
+    located: list = []
+    target = Target("demo", timeout=5.0, settings={"url": "http://x"})
+    monkeypatch.setattr(target, "endpoint", lambda: located.append(1))
+    time.sleep(0.2)
+    assert target.client(extra=1) == "client"
+    ((locate, options),) = adapter.calls
+    assert not located  # the core did not look before the adapter asked
+    assert options["url"] == "http://x" and options["extra"] == 1 and "timeout" not in options
+    deadline = options["deadline"]
+    assert isinstance(deadline, Deadline) and deadline.seconds == 5.0
+    assert deadline.remaining() < 4.9  # started with the command, not at attach
+    locate()
+    assert located == [1]
+    assert Target("demo").client() == "client" and adapter.calls[-1][1]["deadline"] is None
+
+
+def test_a_busy_app_reaches_the_adapters_attach_which_may_retry(monkeypatch):
+    """Busy is the adapter's to handle (Firefox retries while its session slot frees up): the
+    core neither catches nor swallows it."""
+    from tether import registry
+    from tether.errors import Busy
+
+    tries: list = []
+
+    def retry_once(locate):
+        try:
+            return locate()
+        except Busy:
+            return locate()
+
+    def endpoint():
+        tries.append(1)
+        if len(tries) == 1:
+            raise Busy("held", host="127.0.0.1", port=1)
+        return "endpoint"
+
+    monkeypatch.setattr(registry, "get", lambda name: _Recording(then=retry_once))
+    target = Target("demo", timeout=2.0)
+    monkeypatch.setattr(target, "endpoint", endpoint)
+    assert target.client() == "endpoint" and len(tries) == 2
+    monkeypatch.setattr(registry, "get", lambda name: _Recording(then=lambda locate: locate()))
+    target = Target("demo", timeout=2.0)
+    monkeypatch.setattr(target, "endpoint", lambda: (_ for _ in ()).throw(Busy("held")))
+    with pytest.raises(Busy):
+        target.client()
+
+
+def test_the_default_attach_gives_the_client_what_the_lookup_left():
+    import time
+
+    from tether.adapter import Adapter
+    from tether.deadline import Deadline
+
+    class Demo(Adapter):
+        name = "demo"
+
+        def connect(self, endpoint, **options):
+            return endpoint, options
+
+    def slow_locate():
+        time.sleep(0.3)
+        return "ep"
+
+    endpoint, options = Demo().attach(slow_locate, deadline=Deadline(2.0), key="k")
+    assert endpoint == "ep" and options["key"] == "k" and 1.5 < options["timeout"] <= 1.71
+    assert Demo().attach(lambda: "ep", timeout=7) == ("ep", {"timeout": 7})

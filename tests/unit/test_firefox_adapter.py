@@ -9,10 +9,11 @@ import tether
 import tether_firefox.client as client
 from tether.endpoint import Endpoint, Listener
 from tether.errors import Busy
-from tether.testing import MARIONETTE_SESSION as SESSION
-from tether.testing import FakeServer, marionette_handler
+from tether.testing import FakeServer
 from tether_firefox.adapter import FirefoxAdapter
 from tether_firefox.probe import PORT_FILE
+from tether_firefox.testing import MARIONETTE_SESSION as SESSION
+from tether_firefox.testing import marionette_handler
 
 
 def firefox_listener(port: int, profile) -> Listener:

@@ -9,14 +9,7 @@ from pathlib import Path
 import pytest
 
 from tether.errors import Busy, ProtocolError, Timeout, Unreachable, WrongApp
-from tether.testing import (
-    MARIONETTE_GREETING,
-    MARIONETTE_SESSION,
-    FakeServer,
-    marionette_frame,
-    marionette_handler,
-    read_marionette_command,
-)
+from tether.testing import FakeServer
 from tether_firefox.client import Firefox
 from tether_firefox.marionette import (
     JavascriptError,
@@ -26,6 +19,13 @@ from tether_firefox.marionette import (
     UnknownCommand,
     UnsupportedOperation,
     map_error,
+)
+from tether_firefox.testing import (
+    MARIONETTE_GREETING,
+    MARIONETTE_SESSION,
+    marionette_frame,
+    marionette_handler,
+    read_marionette_command,
 )
 
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"

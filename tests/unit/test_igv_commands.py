@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from tether.errors import UsageError
-from tether.testing import fake_igv
 from tether_igv.client import IGVClient
 from tether_igv.commands import BY_IGV, BY_NAME, COMMANDS, GENERATED, markdown_table, parse_version
+from tether_igv.testing import fake_igv
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,9 +10,10 @@ import time
 import pytest
 
 from tether.errors import Busy, CommandError, Timeout, Unreachable, UsageError
-from tether.testing import FakeServer, fake_igv
+from tether.testing import FakeServer
 from tether_igv.client import IGVClient
 from tether_igv.protocol import IGVConnection
+from tether_igv.testing import fake_igv
 
 
 def client(server: FakeServer, **kw) -> IGVClient:

@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from tether.errors import UsageError
-from tether.testing import FakeServer, fake_igv
+from tether.testing import FakeServer
 from tether_igv.client import BatchError, IGVClient
 from tether_igv.script import prepare, split_quoted
+from tether_igv.testing import fake_igv
 
 
 def sent(lines: list[str], base: Path) -> list[list[str]]:

@@ -186,3 +186,16 @@ def test_remove_deletes_the_log_unless_kept(state):
     assert not rec.path.exists() and log.exists()
     rec.remove()
     assert not log.exists()
+
+
+def test_one_state_dir_for_the_core_and_the_adapters(monkeypatch, tmp_path):
+    """The queue server's login tokens live in the same state dir as launch records (one
+    function decides it), and ``~`` in ``$TETHER_STATE_DIR`` is expanded for both."""
+    from tether_qserver import auth
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("TETHER_STATE_DIR", "~/state")
+    assert launched.state_dir() == tmp_path / "state"
+    assert auth.token_file() == tmp_path / "state" / "qserver-tokens.json"
+    monkeypatch.delenv("TETHER_STATE_DIR")
+    assert auth.token_file().parent == launched.state_dir()

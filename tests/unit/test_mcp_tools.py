@@ -1,10 +1,10 @@
-"""The MCP tools are generated from the CLI's own commands: names, parameters, argv, refusals."""
+"""The MCP tools are generated from the CLI's own commands: names, parameters, calls, refusals."""
 
 from __future__ import annotations
 
 import pytest
 
-from tether.cli.command import DECLARED
+from tether.cli.command import DECLARED, Commands, Target
 from tether.cli.mcp import build_tools, run_tool
 from tether.testing import FakeServer
 
@@ -53,13 +53,46 @@ def test_parameters_are_named_and_typed_as_the_cli_declares_them(tools):
         assert not {"json", "verbose", "help", "follow", "api_key"} & set(t.schema["properties"]), t.name
 
 
-def test_argv_puts_options_first_then_the_arguments_after_a_double_dash(tools):
-    argv = tools["igv_load"].argv({"files": ["-odd.bed", "b.bed"], "index": "a.bai", "port": 60151})
-    assert argv == ["igv", "load", "--index", "a.bai", "--port", "60151", "--json", "--", "-odd.bed", "b.bed"]
-    assert tools["igv_url_load"].argv({"files": ["x"], "merge": False})[:3] == ["igv", "url", "load"]
-    assert "--no-merge" in tools["igv_url_load"].argv({"files": ["x"], "merge": False})
-    assert tools["qserver_run"].argv({"plan": ["count"], "wait": False})[2] == "--no-wait"
-    assert tools["qserver_autostart"].argv({"enable": True})[-1] == "true"
+def test_a_calls_values_are_the_commands_own_parameters_as_the_command_line_gives_them(tools):
+    values = tools["igv_load"].values({"files": ["-odd.bed", "b.bed"], "index": "a.bai", "port": 60151})
+    assert values == {"files": ("-odd.bed", "b.bed"), "index": "a.bai", "port": 60151}
+    assert tools["igv_url_load"].values({"files": ["x"], "merge": False})["merge"] is False
+    assert tools["qserver_run"].values({"plan": ["count"], "wait": False})["wait"] is False
+    assert tools["qserver_autostart"].values({"enable": True}) == {"enable": "true"}
+    assert tools["igv_load"].values({"files": ["x"], "format": "bed"})["format_"] == "bed"
+
+
+def test_a_declared_command_runs_with_a_sink_not_argv(tools, monkeypatch):
+    """The tool calls the declared function in-process; what it emits reaches the result as
+    data (never printed and parsed back), and its remarks for people as notes."""
+    from tether.cli import render
+
+    seen = []
+    cmd = Commands("sinkdemo", help="Demo.", status=False)
+
+    @cmd("show", timeout=2.0, settings=False)
+    def show(target: Target, word: str, times: int = 1) -> None:
+        """Show a word."""
+        seen.append((target.json, word, times))
+        render.note("a remark")
+        target.emit({"word": word, "times": times}, text=word)
+
+    @cmd("other", settings=False)
+    def other(target: Target) -> None:
+        """Another (a group of two)."""
+
+    import typer
+
+    from tether.cli import mcp
+
+    monkeypatch.setattr(mcp, "_command", lambda path: typer.main.get_command(cmd.app).commands[path[-1]])
+    monkeypatch.setattr(mcp, "_parse", lambda text: pytest.fail(f"stdout was parsed: {text!r}"))
+    tool = mcp._tool(("sinkdemo", "show"), typer.main.get_command(cmd.app).commands["show"])
+    code, data, notes, _ = run_tool(tool, {"word": "hi", "times": 3})
+    assert (code, data) == (0, {"word": "hi", "times": 3}) and seen == [(True, "hi", 3)]
+    assert "a remark" in notes
+    code, data, _, _ = run_tool(tool, {"word": "hi", "times": "many"})
+    assert code == 2 and "many" in data["message"] and len(seen) == 1
 
 
 @pytest.mark.parametrize(

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 
 import pytest
-import websockets.sync.server as ws_server
 
+from tether.deadline import Deadline
 from tether.errors import AuthError, CommandError, ProtocolError, Timeout, Unreachable
-from tether.testing import FakeHTTP
+from tether.testing import FakeHTTP, FakeWebSocket
 from tether.transport.http import HttpError, HttpSession, join_url, safe_headers
 from tether_qserver.client import QueueServer
 from tether_qserver.stream import StatusFeed, follow_console
@@ -172,60 +171,46 @@ def test_without_websockets_status_and_console_fall_back_to_polling(fake):
 def wsfake():
     """A WebSocket server: ``/silent`` sends nothing, ``/close`` closes with 4001, else echoes
     JSON; ``/forbidden`` refuses the handshake with 403, ``/missing`` with 404."""
-    seen: list = []
 
-    def process_request(conn, request):
-        seen.append(dict(request.headers.raw_items()))
-        if request.path == "/forbidden":
-            return conn.respond(403, "Forbidden\n")
-        if request.path == "/missing":
-            return conn.respond(404, "Not Found\n")
-        return None
-
-    def handler(conn):
-        path = conn.request.path
-        if path == "/close":
-            conn.close(4001, "go away")
+    def handler(ws):
+        if ws.path == "/close":
+            ws.close(4001, "go away")
             return
-        if path == "/silent":
+        if ws.path == "/silent":
             time.sleep(1)
             return
-        for message in conn:
-            conn.send(json.dumps({"echo": json.loads(message)}))
+        for message in ws:
+            ws.send(json.dumps({"echo": json.loads(message)}))
 
-    server = ws_server.serve(
-        handler, "127.0.0.1", 0, process_request=process_request, compression=None, close_timeout=0.5
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.url = f"ws://127.0.0.1:{server.socket.getsockname()[1]}"
-    server.seen = seen
-    yield server
-    server.shutdown()
+    with FakeWebSocket(handler, refuse={"/forbidden": 403, "/missing": 404}) as server:
+        yield server
 
 
 def test_ws_json_round_trip_with_headers_and_no_origin(wsfake):
     from tether.transport.ws import WsConnection
 
-    with WsConnection.open(wsfake.url + "/echo", headers={"X-Test": "1"}, suppress_origin=True) as ws:
-        ws.send_json({"id": 1, "method": "session.status"})
-        assert ws.recv_json(2) == {"echo": {"id": 1, "method": "session.status"}}
-    assert wsfake.seen[0]["X-Test"] == "1" and "Origin" not in wsfake.seen[0]
-    with WsConnection.open(wsfake.url + "/echo") as ws:
+    with WsConnection.open(
+        wsfake.url + "/echo", headers={"X-Test": "1"}, suppress_origin=True, deadline=Deadline(5)
+    ) as ws:
+        ws.send_json({"id": 1, "method": "session.status"}, Deadline(2))
+        assert ws.recv_json(Deadline(2)) == {"echo": {"id": 1, "method": "session.status"}}
+    first = wsfake.requests[0]
+    assert first.header("X-Test") == "1" and first.header("Origin") is None
+    with WsConnection.open(wsfake.url + "/echo", deadline=Deadline(5)) as ws:
         pass
-    assert "Origin" in wsfake.seen[1]
+    assert wsfake.requests[1].header("Origin")
 
 
 def test_ws_receive_times_out_by_its_deadline_and_a_close_is_reported(wsfake):
     from tether.transport.ws import Closed, WsConnection
 
-    with WsConnection.open(wsfake.url + "/silent") as ws:
+    with WsConnection.open(wsfake.url + "/silent", deadline=Deadline(5)) as ws:
         started = time.monotonic()
         with pytest.raises(Timeout):
-            ws.recv(0.3)
+            ws.recv(Deadline(0.3))
         assert time.monotonic() - started < 1.0
-    with WsConnection.open(wsfake.url + "/close") as ws, pytest.raises(Closed) as err:
-        ws.recv(2)
+    with WsConnection.open(wsfake.url + "/close", deadline=Deadline(5)) as ws, pytest.raises(Closed) as err:
+        ws.recv(Deadline(2))
     assert err.value.code == 4001 and "go away" in str(err.value)
 
 
@@ -234,13 +219,16 @@ def test_ws_refused_handshakes_map_to_auth_and_handshake_errors(wsfake):
 
     with pytest.raises(AuthError):
         WsConnection.open(
-            wsfake.url + "/forbidden", headers={"Authorization": f"ApiKey {SECRET}"}, secrets=[SECRET]
+            wsfake.url + "/forbidden",
+            headers={"Authorization": f"ApiKey {SECRET}"},
+            secrets=[SECRET],
+            deadline=Deadline(5),
         )
     with pytest.raises(HandshakeRefused) as err:
-        WsConnection.open(wsfake.url + "/missing")
+        WsConnection.open(wsfake.url + "/missing", deadline=Deadline(5))
     assert err.value.status == 404
     with pytest.raises(Unreachable):
-        WsConnection.open("ws://127.0.0.1:9/x", timeout=1)
+        WsConnection.open("ws://127.0.0.1:9/x", deadline=Deadline(1))
 
 
 def test_a_lost_add_reply_is_resolved_by_the_request_tag_not_by_resending(fake):
@@ -309,27 +297,24 @@ def test_cli_talks_to_a_server_behind_a_path_prefix_after_verifying_it(fake, cap
 def test_console_follow_reconnects_when_the_server_closes_the_socket():
     connections: list = []
 
-    def handler(conn):
-        connections.append(conn)
+    def handler(ws):
+        connections.append(ws)
         if len(connections) == 1:
-            conn.close(1001, "going away")
+            ws.close(1001, "going away")
             return
-        conn.send(json.dumps({"time": 1.0, "msg": "after the reconnect\n"}))
+        ws.send(json.dumps({"time": 1.0, "msg": "after the reconnect\n"}))
         time.sleep(1)
 
-    server = ws_server.serve(handler, "127.0.0.1", 0, compression=None, close_timeout=0.5)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        port = server.socket.getsockname()[1]
-        with QueueServer(f"http://127.0.0.1:{port}", api_key=SECRET) as qs:
-            got = []
-            for msg in follow_console(qs, transport="ws", duration=3):
-                got.append(msg)
-                break
-    finally:
-        server.shutdown()
+    with (
+        FakeWebSocket(handler) as server,
+        QueueServer(f"http://127.0.0.1:{server.port}", api_key=SECRET) as qs,
+    ):
+        got = []
+        for msg in follow_console(qs, transport="ws", duration=3):
+            got.append(msg)
+            break
     assert got == ["after the reconnect\n"] and len(connections) == 2
-    assert connections[0].request.headers["Authorization"] == f"ApiKey {SECRET}"
+    assert connections[0].request.header("Authorization") == f"ApiKey {SECRET}"
 
 
 def test_a_form_body_is_form_encoded_and_its_secret_masked_in_every_form(fake, caplog):

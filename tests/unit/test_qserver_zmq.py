@@ -518,3 +518,15 @@ def test_console_without_follow_over_0mq_says_why_and_sends_nothing(monkeypatch,
     assert run(["qserver", "console", "--zmq", fake.address]) == 2
     assert "console --follow" in capsys.readouterr().err
     assert [r["method"] for r in fake.requests] == ["status"]  # the probe only
+
+
+def test_a_public_key_given_without_zmq_is_the_one_the_scans_probes_use(monkeypatch):
+    """``--zmq-public-key K`` alone: the manager is looked for by a scan, whose probes have no
+    flags; they read the key the command was given (they said "no public key was given")."""
+    seen = []
+    monkeypatch.delenv("QSERVER_ZMQ_PUBLIC_KEY", raising=False)
+    monkeypatch.setattr(tether, "scan", lambda apps, timeout: seen.append(door.scan_key()) or [])
+    locate = tether.registry.get("qserver").locate
+    assert locate(None, None, {"zmq_public_key": "K" * 40}, 1.0) is None
+    assert seen == ["K" * 40]
+    assert door.scan_key() is None  # only while that command looks

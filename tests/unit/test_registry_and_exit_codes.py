@@ -102,8 +102,9 @@ def test_adapters_are_blocked_by_name(monkeypatch):
     registry.adapters.cache_clear()
     try:
         assert [a.name for a in registry.adapters()] == ["igv"]
-        with pytest.raises(errors.NotFound, match="blocked by"):
+        with pytest.raises(errors.UsageError, match=r"disabled by \$TETHER_DISABLE_ADAPTERS") as info:
             registry.get("qserver")
+        assert info.value.exit_code == 2 and isinstance(info.value, errors.NotFound)
     finally:
         monkeypatch.delenv("TETHER_DISABLE_ADAPTERS")
         registry.adapters.cache_clear()
@@ -116,9 +117,10 @@ def test_doctor_names_each_adapters_distribution(capsys):
     assert rows["igv"]["distribution"] == "tether 0.1.0" and rows["igv"]["bundled"] is True
 
 
-def test_unknown_adapter_name_is_not_found():
-    with pytest.raises(errors.NotFound, match="no adapter named 'nope'"):
+def test_unknown_adapter_name_is_usage_and_still_not_found():
+    with pytest.raises(errors.NotFound, match="no adapter named 'nope'") as info:
         registry.get("nope")
+    assert info.value.exit_code == 2  # an unknown app is bad usage, whichever command names it
 
 
 CASES = [

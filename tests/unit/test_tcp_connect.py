@@ -7,6 +7,7 @@ import socket
 
 import pytest
 
+from tether.deadline import Deadline
 from tether.errors import Unreachable
 from tether.transport import tcp
 
@@ -27,7 +28,7 @@ def test_a_numeric_address_needs_no_name_lookup(server, monkeypatch):
     port = server.getsockname()[1]
     with tcp.create_connection("127.0.0.1", port, 1.0) as conn:
         assert conn.getpeername() == ("127.0.0.1", port) and conn.gettimeout() == 1.0
-    conn = tcp.connect("127.0.0.1", port, 1.0)
+    conn = tcp.connect("127.0.0.1", port, Deadline(1.0))
     try:
         assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
     finally:
@@ -52,5 +53,5 @@ def test_a_refused_numeric_address_is_the_same_error_as_before():
         with pytest.raises(ConnectionRefusedError):
             tcp.create_connection("127.0.0.1", port, 1.0)
         with pytest.raises(Unreachable) as info:
-            tcp.connect("127.0.0.1", port, 1.0, what="IGV")
+            tcp.connect("127.0.0.1", port, Deadline(1.0), what="IGV")
     assert info.value.detail["reason"] == "refused" and "IGV is not listening" in info.value.message

@@ -10,8 +10,18 @@ import time
 
 import pytest
 
-from tether.errors import ProtocolError, Timeout, Unreachable
-from tether.testing import FakeServer, endless, http_response, replying, silent, trickling
+from tether.deadline import Deadline
+from tether.errors import AuthError, ProtocolError, Timeout, Unreachable
+from tether.testing import (
+    FakeServer,
+    endless,
+    http_response,
+    replying,
+    silent,
+    trickling,
+    ws_frame,
+    ws_upgrade,
+)
 from tether.transport.http import HttpSession
 
 SECRET = "k3y-\n-with-newline"
@@ -144,53 +154,28 @@ def test_an_openapi_answer_of_another_shape_is_not_the_app(body):
 
 
 # -- WebSocket: the same deadline and a message cap -----------------------------------------------------
-def _upgrade(conn) -> None:
-    import base64
-    import hashlib
-
-    request = b""
-    while b"\r\n\r\n" not in request:
-        request += conn.recv(4096)
-    key = next(
-        line.split(b":", 1)[1].strip()
-        for line in request.split(b"\r\n")
-        if line.lower().startswith(b"sec-websocket-key")
-    )
-    accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
-    conn.sendall(
-        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
-    )
-
-
 def _ws_server(after_upgrade):
     def handler(conn, server):
-        _upgrade(conn)
+        ws_upgrade(conn)
         after_upgrade(conn, server)
 
     return FakeServer(handler)
-
-
-def _text_frame_header(length: int, fin: bool = True) -> bytes:
-    first = (0x80 if fin else 0) | 0x1
-    if length < 126:
-        return bytes([first, length])
-    if length < 65536:
-        return bytes([first, 126]) + length.to_bytes(2, "big")
-    return bytes([first, 127]) + length.to_bytes(8, "big")
 
 
 def test_a_websocket_message_trickled_a_byte_at_a_time_ends_at_the_deadline():
     from tether.transport.ws import WsConnection
 
     def trickle(conn, server):
-        conn.sendall(_text_frame_header(1000))
+        conn.sendall(ws_frame(length=1000))
         trickling(b"a" * 1000, every=0.2, read_first=False)(conn, server)
 
-    with _ws_server(trickle) as srv, WsConnection.open(f"ws://127.0.0.1:{srv.port}/", timeout=2) as ws:
+    with (
+        _ws_server(trickle) as srv,
+        WsConnection.open(f"ws://127.0.0.1:{srv.port}/", deadline=Deadline(2)) as ws,
+    ):
         start = time.monotonic()
         with pytest.raises(Timeout) as err:
-            ws.recv(1.0)
+            ws.recv(Deadline(1.0))
         took = time.monotonic() - start
     assert took < 1.6, took
     assert "1 s" in str(err.value)
@@ -201,26 +186,29 @@ def test_a_silent_websocket_times_out_and_stays_usable():
 
     def later(conn, server):
         time.sleep(0.8)
-        conn.sendall(_text_frame_header(2) + b"hi")
+        conn.sendall(ws_frame(b"hi"))
         conn.wait_closed(5)
 
-    with _ws_server(later) as srv, WsConnection.open(f"ws://127.0.0.1:{srv.port}/", timeout=2) as ws:
+    with (
+        _ws_server(later) as srv,
+        WsConnection.open(f"ws://127.0.0.1:{srv.port}/", deadline=Deadline(2)) as ws,
+    ):
         with pytest.raises(Timeout):
-            ws.recv(0.3)
-        assert ws.recv(2.0) == "hi"
+            ws.recv(Deadline(0.3))
+        assert ws.recv(Deadline(2.0)) == "hi"
 
 
 def test_an_oversized_websocket_message_is_refused_from_its_header():
     from tether.transport.ws import WsConnection
 
     def huge(conn, server):
-        conn.sendall(_text_frame_header(1 << 40))
+        conn.sendall(ws_frame(length=1 << 40))
         conn.wait_closed(5)
 
     with _ws_server(huge) as srv:
-        ws = WsConnection.open(f"ws://127.0.0.1:{srv.port}/", timeout=2, max_message=1 << 20)
+        ws = WsConnection.open(f"ws://127.0.0.1:{srv.port}/", deadline=Deadline(2), max_message=1 << 20)
         with pytest.raises(ProtocolError) as err:
-            ws.recv(2.0)
+            ws.recv(Deadline(2.0))
         ws.close()
     assert "limit of 1048576 bytes" in str(err.value)
 
@@ -230,16 +218,16 @@ def test_a_websocket_message_in_many_small_fragments_is_capped_too():
 
     def fragments(conn, server):
         try:
-            conn.sendall(_text_frame_header(1000, fin=False) + b"a" * 1000)
+            conn.sendall(ws_frame(b"a" * 1000, fin=False))
             while True:
-                conn.sendall(bytes([0x00, 126]) + (1000).to_bytes(2, "big") + b"a" * 1000)
+                conn.sendall(ws_frame(b"a" * 1000, opcode=0, fin=False))
         except OSError:
             return
 
     with _ws_server(fragments) as srv:
-        ws = WsConnection.open(f"ws://127.0.0.1:{srv.port}/", timeout=2, max_message=100_000)
+        ws = WsConnection.open(f"ws://127.0.0.1:{srv.port}/", deadline=Deadline(2), max_message=100_000)
         with pytest.raises(ProtocolError):
-            ws.recv(3.0)
+            ws.recv(Deadline(3.0))
         ws.close()
 
 
@@ -249,7 +237,7 @@ def test_a_websocket_upgrade_trickled_a_byte_at_a_time_ends_at_the_deadline():
     with FakeServer(trickling(b"HTTP/1.1 101 Switching Protocols\r\nX: " + b"y" * 100, every=0.2)) as srv:
         start = time.monotonic()
         with pytest.raises(Timeout):
-            WsConnection.open(f"ws://127.0.0.1:{srv.port}/", timeout=1.0)
+            WsConnection.open(f"ws://127.0.0.1:{srv.port}/", deadline=Deadline(1.0))
         took = time.monotonic() - start
     assert took < 1.6, took
 
@@ -304,10 +292,99 @@ def test_a_large_marionette_frame_is_read_at_about_twice_its_size():
     size = 16 << 20
     body = b'[1,1,null,{"value":"' + b"A" * size + b'"}]'
     with FakeServer(replying(b"%d:" % len(body) + body, read_first=False)) as srv:
-        conn = FramedConnection.open("127.0.0.1", srv.port, 5)
+        conn = FramedConnection.open("127.0.0.1", srv.port, Deadline(5))
         time.sleep(0.3)  # let the whole frame arrive in the socket buffers (not counted by tracemalloc)
         out: list = []
         peak = _peak(lambda: out.append(conn.read_frame(Deadline(10))))
         conn.close()
     assert len(out[0][3]["value"]) == size
     assert peak < 2.3 * size, peak / size  # 2.85x before
+
+
+# -- a reply cut off inside its headers is no empty success ------------------------------------------------
+@pytest.mark.parametrize("then_close", [False, True])
+def test_a_reply_cut_off_after_its_status_line_is_an_error_not_an_empty_success(then_close):
+    """http.client reads a connection closed (or shut down at the deadline) inside the headers as
+    their end: the reply looked like an empty 200, and ``{}`` was taken for success."""
+    exc, took, _ = _call(replying(b"HTTP/1.1 200 OK\r\n", then_close=then_close), timeout=1.0, retries=0)
+    assert isinstance(exc, Timeout if not then_close else Unreachable), exc
+    assert took < 2.5
+
+
+def test_an_empty_body_the_headers_announce_is_an_empty_reply():
+    with FakeServer(replying(http_response(200, b""))) as srv:
+        session = HttpSession(f"http://127.0.0.1:{srv.port}")
+        assert session.post("/x") == {}
+        session.close()
+
+
+# -- the light GET of probes (tether.transport.http.light_get) ------------------------------------------
+def test_light_get_reads_sized_chunked_and_until_close_bodies():
+    from tether.transport.http import light_get
+
+    body = b'{"a": 1}'
+    chunked = b"3\r\n" + body[:3] + b"\r\n" + b"%x\r\n" % len(body[3:]) + body[3:] + b"\r\n0\r\n\r\n"
+    for head, payload in (
+        (b"Content-Length: %d\r\n" % len(body), body),
+        (b"Transfer-Encoding: chunked\r\n", chunked),
+        (b"", body),
+    ):
+        reply = b"HTTP/1.1 200 OK\r\nX-Y: z\r\n" + head + b"\r\n" + payload
+        with FakeServer(replying(reply, then_close=True)) as srv:
+            got = light_get("127.0.0.1", srv.port, "/x", 2.0)
+        assert (got.status, got.body, got.headers["x-y"]) == (200, body, "z")
+
+
+def test_light_get_tells_a_peer_that_is_not_http_at_once_and_keeps_its_first_bytes():
+    from tether.transport.http import light_get
+
+    with FakeServer(replying(b"SSH-2.0-x\r\n")) as srv:  # kept open: no end of headers will come
+        start = time.monotonic()
+        with pytest.raises(ProtocolError) as err:
+            light_get("127.0.0.1", srv.port, "/x", 10.0)
+        assert time.monotonic() - start < 5
+    assert err.value.detail["first_bytes"].startswith(b"SSH-2.0")
+
+
+def test_light_get_ends_by_its_deadline_caps_the_body_and_says_refused():
+    from tether.transport.http import light_get
+
+    with FakeServer(trickling(b"HTTP/1.1 200 OK\r\nX-A: " + b"a" * 100)) as srv, pytest.raises(Timeout):
+        light_get("127.0.0.1", srv.port, "/x", 0.5)
+    big = http_response(200, b"x" * 5000)
+    with FakeServer(replying(big)) as srv, pytest.raises(ProtocolError) as err:
+        light_get("127.0.0.1", srv.port, "/x", 2.0, max_body=1000)
+    assert err.value.detail["limit"] == 1000
+    with FakeServer(silent) as srv:
+        port = srv.port
+    with pytest.raises(Unreachable) as err:
+        light_get("127.0.0.1", port, "/x", 1.0)
+    assert err.value.detail.get("reason") == "refused"
+
+
+def test_the_websocket_fake_reads_masked_messages_and_answers_a_clients_close():
+    """tether.testing.FakeWebSocket: what a client sends arrives unmasked, in order; a close from
+    the client is answered (the client's close handshake completes) and ends the iteration."""
+    from tether.testing import FakeWebSocket
+    from tether.transport.ws import WsConnection
+
+    got: list = []
+
+    def handler(ws):
+        for message in ws:
+            got.append(message)
+            ws.send(message.upper())
+        got.append(("closed", ws.closed))
+
+    with FakeWebSocket(handler, refuse={"/no": 401}) as server:
+        ws = WsConnection.open(server.url + "/path?x=1", deadline=Deadline(2))
+        ws.send_text("hello " * 50, Deadline(2))  # 300 bytes: a 16-bit length header
+        assert ws.recv(Deadline(2)) == "HELLO " * 50
+        ws.send_json({"a": 1}, Deadline(2))
+        assert ws.recv(Deadline(2)) == '{"A": 1}'
+        ws.close()
+        assert server.settle(3)
+        with pytest.raises(AuthError):
+            WsConnection.open(server.url + "/no", deadline=Deadline(2))
+    assert got == ["hello " * 50, '{"a": 1}', ("closed", True)]
+    assert server.requests[0].path == "/path?x=1" and server.requests[0].header("upgrade") == "websocket"

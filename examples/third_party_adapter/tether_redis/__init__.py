@@ -8,10 +8,10 @@ from tether.errors import CommandError, TetherError, Timeout, Unreachable
 from tether.transport.line import LineConnection
 
 
-def ping(host: str, port: int, timeout: float) -> str:
-    """One ``PING`` on a fresh connection; the reply line (``+PONG`` from redis)."""
-    with LineConnection.open(host, port, timeout, what="redis") as conn:
-        deadline = Deadline(timeout)
+def ping(host: str, port: int, deadline: Deadline) -> str:
+    """One ``PING`` on a fresh connection; the reply line (``+PONG`` from redis). ``deadline``
+    is started by the caller before connecting: the connect, the send and the read share it."""
+    with LineConnection.open(host, port, deadline, what="redis") as conn:
         conn.send_line("PING", deadline)
         reply = conn.readline(deadline)
     if reply is None:
@@ -33,8 +33,8 @@ class RedisClient:
 
     def ping(self) -> str:
         """``PING`` (after ``AUTH`` when a password is set); the reply, or CommandError."""
-        with LineConnection.open(self.host, self.port, self.timeout, what="redis") as conn:
-            deadline = Deadline(self.timeout)
+        deadline = Deadline(self.timeout)  # one budget for the call, the connect included
+        with LineConnection.open(self.host, self.port, deadline, what="redis") as conn:
             if self._password:
                 conn.send_line(f"AUTH {self._password}", deadline)
                 conn.readline(deadline)
@@ -61,7 +61,7 @@ class RedisAdapter(Adapter):
 
     def probe(self, host, port, timeout):
         try:
-            reply = ping(host, port, timeout)
+            reply = ping(host, port, Deadline(timeout))
         except Timeout:
             return ProbeResult(Verdict.UNKNOWN, detail="no reply to PING")
         except Unreachable as exc:

@@ -4,6 +4,7 @@ place (:func:`tether.cli.command.exit_code`)."""
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,12 +21,8 @@ def run(argv: list[str] | None = None) -> int:
 
     args = list(sys.argv[1:] if argv is None else argv)
     completing = _completing()
-    app = build_app(completing or args)
-    if completing is None:
-        from .app import narrowed
-
-        app = narrowed(app, args)
-    command = typer.main.get_command(app)
+    # while completing, the whole app: click completes from every command of the named adapter
+    command = root_command(args) if completing is None else typer.main.get_command(build_app(completing))
     try:
         result = command.main(args=args, prog_name="tether", standalone_mode=False)
         return result if isinstance(result, int) else 0
@@ -33,6 +30,17 @@ def run(argv: list[str] | None = None) -> int:
         if isinstance(exc, SystemExit):
             raise
         return exit_code(exc, as_json="--json" in args)
+
+
+def root_command(words: list[str]) -> Any:
+    """The click command ``tether`` runs for ``words`` (its arguments): built with the named
+    adapter's commands only, and only the commands the words name (see ``app.narrowed``). A new
+    one each call: typer's command wrappers keep per-call state."""
+    import typer.main
+
+    from .app import build_app, narrowed
+
+    return typer.main.get_command(narrowed(build_app(words), words))
 
 
 def _completing() -> list[str] | None:

@@ -9,10 +9,18 @@ import typer
 
 from . import render
 from .audit import audit
-from .command import HostOpt, JsonOpt, PortOpt, SshConfigOpt
+from .command import JsonOpt, PortOpt, SshConfigOpt
+from .hosts import (
+    DEFAULT_PARALLEL,
+    STATUS_COLUMNS,
+    FleetHostOpt,
+    HostsFileOpt,
+    ParallelOpt,
+    fleet_out,
+    status_rows,
+)
 
 TimeoutOpt = Annotated[float, typer.Option("--timeout", "-t", help="Deadline in seconds per probe.")]
-
 SCAN_COLUMNS = [
     ("app_title", "APP"),
     ("version", "VERSION"),
@@ -55,45 +63,49 @@ def scan(
     for_: Annotated[
         float | None, typer.Option("--for", help="Stop watching after this many seconds (default: Ctrl-C).")
     ] = None,
-    host: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--host",
-            help="Scan this machine over OpenSSH: ssh://[USER@]HOST[:PORT] (repeatable: in parallel).",
-        ),
-    ] = None,
+    host: FleetHostOpt = None,
+    hosts_file: HostsFileOpt = None,
+    parallel: ParallelOpt = DEFAULT_PARALLEL,
     ssh_config: SshConfigOpt = None,
 ) -> None:
-    """List the apps listening on this machine's ports, each proved by its own protocol."""
-    from ..api import scan as do_scan
-    from ..api import scan_hosts
+    """List the apps listening on this machine's ports, each proved by its own protocol.
 
+    With --host (repeatable) or --hosts FILE: those machines, in parallel, in one table with a HOST
+    column; a host that fails is listed with its error (exit 4 when unreachable), the others still."""
+    from ..api import scan as do_scan
+
+    hosts: list[str] = []
+    if host or hosts_file:  # (tether.fleet loads for a fleet only: a plain scan stays light)
+        from .. import fleet
+
+        hosts = fleet.hosts_from(host, hosts_file)
     if watch:
-        if host:
+        if hosts:
             from ..errors import UsageError
 
             raise UsageError("scan --watch watches this machine; --host is not supported with it")
         options = {"probe": not no_probe, "include_unknown": all_, "deep": deep, "timeout": timeout}
         _watch(app, options, interval, for_, json_)
         return
-    errors: list = []
-    with render.progress("scanning", enabled=not json_):
-        opts = {"probe": not no_probe, "include_unknown": all_, "deep": deep, "timeout": timeout}
-        if host:
-            eps, errors = scan_hosts(host, app or None, ssh_config=ssh_config, **opts)
-            if errors and len(errors) == len(set(host)):
-                raise errors[0][1]  # nothing scanned: the error is the result
-        else:
+    opts = {"probe": not no_probe, "include_unknown": all_, "deep": deep, "timeout": timeout}
+    if not hosts:
+        with render.progress("scanning", enabled=not json_):
             eps = do_scan(app or None, **opts)
-    for where, exc in errors:  # some hosts failed: their rows are missing, the exit code says so
-        render.note(f"{where}: {exc.message}")
-    if json_:
-        render.print_json(eps)
-    else:
-        columns = [("host", "HOST"), *SCAN_COLUMNS] if host else SCAN_COLUMNS
-        render.table(_scan_rows(eps), columns, empty="no known app is listening (try --all)")
-    if errors:
-        raise typer.Exit(errors[0][1].exit_code)
+        if json_:
+            render.print_json(eps)
+        else:
+            render.table(_scan_rows(eps), SCAN_COLUMNS, empty="no known app is listening (try --all)")
+        return
+    from .. import fleet
+
+    fleet.check_parallel(parallel)
+    with render.progress(f"scanning {len(hosts)} host(s)", enabled=not json_):
+        results = fleet.scan(hosts, app or None, parallel=parallel, ssh_config=ssh_config, **opts)
+    if len(results) == 1 and results[0].error is not None:
+        raise results[0].error  # one host, and it failed: its error is the result
+    fleet_out(
+        results, _scan_rows, [("host", "HOST"), *SCAN_COLUMNS], json_, empty="no known app is listening"
+    )
 
 
 def _scan_rows(eps) -> list[dict]:
@@ -148,25 +160,51 @@ def wait(
         str,
         typer.Argument(help="The app to wait for (igv, firefox, qserver …).", autocompletion=_complete_app),
     ],
-    host: HostOpt = None,
+    host: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--host",
+            help="Host of the app (default: this machine); ssh://[USER@]HOST[:PORT] reaches it over OpenSSH "
+            "(repeatable: wait on every host, in parallel, each with its own --timeout).",
+        ),
+    ] = None,
     port: PortOpt = None,
     timeout: Annotated[
         float, typer.Option("--timeout", "-t", help="Give up (exit 4) after this many seconds.")
     ] = 30.0,
     json_: JsonOpt = False,
+    hosts_file: HostsFileOpt = None,
+    parallel: ParallelOpt = DEFAULT_PARALLEL,
+    ssh_config: SshConfigOpt = None,
 ) -> None:
     """Wait until APP answers as itself; exit 0 at once, 4 at the deadline. For scripts and CI jobs."""
     import time
 
+    from .. import fleet
     from ..watch import wait as do_wait
 
+    hosts = fleet.hosts_from(host, hosts_file)
+    if len(hosts) > 1 or hosts_file:
+        with render.progress(f"waiting for {app} on {len(hosts)} host(s)", enabled=not json_):
+            results = fleet.wait(
+                app,
+                hosts,
+                port,
+                timeout=timeout,
+                parallel=fleet.check_parallel(parallel),
+                ssh_config=ssh_config,
+            )
+        fleet_out(results, status_rows, [("host", "HOST"), *STATUS_COLUMNS], json_, empty="no host")
+        return
     started = time.monotonic()
     with render.progress(f"waiting for {app}", enabled=not json_) as bar:
 
         def attempt(n: int, exc: Exception) -> None:
             bar.update(description=f"waiting for {app} (attempt {n}: {getattr(exc, 'message', exc)})")
 
-        ep = do_wait(app, host, port, timeout=timeout, on_attempt=attempt)
+        ep = do_wait(
+            app, hosts[0] if hosts else None, port, timeout=timeout, on_attempt=attempt, ssh_config=ssh_config
+        )
     if json_:
         render.print_json(ep)
         return
@@ -205,6 +243,19 @@ def doctor(json_: JsonOpt = False, timeout: TimeoutOpt = 1.0) -> None:
                 ],
             }
         )
+    for name, why in registry.disabled_adapters().items():
+        origin = registry.distribution(name)
+        adapters.append(
+            {
+                "adapter": name,
+                "distribution": f"{origin['distribution'] or '?'} {origin['version'] or ''}".strip(),
+                "bundled": origin["bundled"],
+                "state": "disabled",
+                "problems": [f"disabled by {why}"],
+                "default_ports": [],
+                "found": [],
+            }
+        )
     report = {
         "discovery": {
             "method": disc.method,
@@ -224,7 +275,14 @@ def doctor(json_: JsonOpt = False, timeout: TimeoutOpt = 1.0) -> None:
     for n in d["notes"]:
         render.line(f"  note: {n}")
     render.table(
-        [{**a, "found": a["found"] or "not found", "problems": a["problems"] or "-"} for a in adapters],
+        [
+            {
+                **a,
+                "found": a["found"] or ("-" if a["state"] == "disabled" else "not found"),
+                "problems": a["problems"] or "-",
+            }
+            for a in adapters
+        ],
         [
             ("adapter", "ADAPTER"),
             ("distribution", "FROM"),
@@ -250,6 +308,17 @@ def mcp(
     from .mcp import serve
 
     serve(build_app(None), allow_destructive=allow_destructive)  # None: every adapter's commands
+
+
+def _disabled(name: str, why: str):
+    """The command standing in for disabled adapter ``name``: any words, exit 2 saying why."""
+
+    def disabled(ctx: typer.Context) -> None:
+        from .. import registry
+
+        raise registry.disabled_error(name, why)
+
+    return disabled
 
 
 def build_app(args: list[str] | None = None) -> typer.Typer:
@@ -291,6 +360,13 @@ def build_app(args: list[str] | None = None) -> typer.Typer:
     app.command("doctor")(doctor)
     app.command("audit")(audit)
     app.command("mcp")(mcp)
+    for name, why in registry.disabled_adapters().items():  # says it is disabled, not "No such command"
+        app.command(
+            name,
+            help=f"(disabled by {why})",
+            add_help_option=False,
+            context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        )(_disabled(name, why))
     for adapter in registry.adapters():
         help_text = adapter.description or f"Drive {adapter.title}."
         if wanted not in ("*", adapter.name):

@@ -37,6 +37,15 @@ if TYPE_CHECKING:  # pragma: no cover
     import logging
 
 from . import render
+from .hosts import (
+    DEFAULT_PARALLEL,
+    STATUS_COLUMNS,
+    FleetHostOpt,
+    HostsFileOpt,
+    ParallelOpt,
+    fleet_out,
+    status_rows,
+)
 
 #: every shared option; a command may take a subset (``shared=``)
 SHARED = ("host", "port", "timeout", "json", "verbose")
@@ -206,8 +215,9 @@ class Target:
     _started: float = field(default_factory=lambda: __import__("time").monotonic())
 
     def deadline(self) -> Any:
-        """The command's deadline as a :class:`~tether.deadline.Deadline` (started with the
-        command, ``seconds`` = ``--timeout``), or ``None``: for clients that take one budget."""
+        """The command's one deadline as a :class:`~tether.deadline.Deadline` (started with the
+        command, ``seconds`` = ``--timeout``), or ``None`` without one: what :meth:`client` hands
+        the adapter's ``attach``, so the lookup and the client's calls share it."""
         if self.timeout is None:
             return None
         from ..deadline import Deadline
@@ -215,15 +225,6 @@ class Target:
         deadline = Deadline(self.timeout)
         deadline.at = self._started + self.timeout
         return deadline
-
-    def remaining(self) -> float | None:
-        """What is left of the command's deadline (``None``: no deadline), never below 0.25 s:
-        the probe that found the app and the client's calls share one ``--timeout``."""
-        if self.timeout is None:
-            return None
-        import time
-
-        return max(0.25, self.timeout - (time.monotonic() - self._started))
 
     @property
     def probe_timeout(self) -> float:
@@ -246,24 +247,14 @@ class Target:
         return self._endpoint
 
     def client(self, **options: Any) -> Any:
-        """The adapter's client for the verified app: the settings and the command deadline, plus
-        ``options``, reach it as ``tether.connect``'s ``client_options`` do."""
+        """The adapter's client for the verified app: the settings, plus ``options``, reach it as
+        ``tether.connect``'s ``client_options`` do, and the command's one deadline (``--timeout``,
+        started with the command) as ``deadline``. When and how the app is looked up is the
+        adapter's :meth:`~tether.adapter.Adapter.attach`: the core knows no app's ways."""
         from .. import registry
 
         opts = {**self.settings, **options}
-        if self.timeout is not None:
-            # One --timeout for the probe and every call: probe first, and the client gets what is
-            # left. A client that finds the app lazily (IGV's ``deferred``: bad input is refused
-            # before any connection) gets the whole deadline for its own calls.
-            if not options.get("deferred"):
-                from ..errors import Busy
-
-                try:
-                    self.endpoint()
-                except Busy:  # the adapter's attach looks again, its own way (Firefox waits for
-                    pass  # the session slot to free up, or names the client that holds it)
-            opts.setdefault("timeout", self.remaining() if self._endpoint is not None else self.timeout)
-        client = registry.get(self.app).attach(self.endpoint, **opts)
+        client = registry.get(self.app).attach(self.endpoint, deadline=self.deadline(), **opts)
         self._clients.append(client)
         return client
 
@@ -345,8 +336,8 @@ class Commands:
         self._groups: dict[str, typer.Typer] = {}
         self.declared: list[Declared] = []
         DECLARED[app] = self
-        if status:
-            self("status", timeout=2.0)(_status)
+        if status:  # its --host is its own: repeatable (every host's instance, in parallel)
+            self("status", timeout=2.0, shared=("port", "timeout", "json", "verbose"))(_status)
 
     def group(self, name: str, help: str) -> typer.Typer:
         """A sub-group (``tether qserver env …``); declare its commands with ``group=name``."""
@@ -477,8 +468,36 @@ class Commands:
         )
 
 
-def _status(target: Target) -> None:
-    """Show the instance tether finds (version, port, pid), or exit 3."""
+def _status(
+    target: Target,
+    host: FleetHostOpt = None,
+    hosts_file: HostsFileOpt = None,
+    parallel: ParallelOpt = DEFAULT_PARALLEL,
+    ssh_config: SshConfigOpt = None,
+) -> None:
+    """Show the instance tether finds (version, port, pid), or exit 3.
+
+    With --host repeated (or --hosts FILE): each host's instance, in parallel, one row per host;
+    a host where it is not found or that cannot be reached is listed with its error (exit 3/4)."""
+    from .. import fleet
+
+    hosts = fleet.hosts_from(host, hosts_file)
+    if len(hosts) > 1 or hosts_file:
+        with render.progress(f"looking on {len(hosts)} host(s)", enabled=not target.json):
+            results = fleet.status(
+                target.app,
+                hosts,
+                target.port,
+                parallel=fleet.check_parallel(parallel),
+                settings=target.settings,
+                probe_timeout=target.probe_timeout,
+                ssh_config=ssh_config,
+            )
+        fleet_out(results, status_rows, [("host", "HOST"), *STATUS_COLUMNS], target.json, empty="no host")
+        return
+    if hosts:
+        target.host = hosts[0]
+    target.ssh_config = ssh_config
     target.emit(target.endpoint(), columns=["app", "version", "host", "port", "pid", "process", "confidence"])
 
 

@@ -7,11 +7,13 @@ command declared through :class:`tether.cli.command.Commands` (:data:`~tether.cl
 options by name (``locus``, ``url``, ``port``, ``host`` …) with JSON-schema types read from
 the same declarations.
 
-A call runs that very command in-process with ``--json``: the same validation (bad input is
-refused before anything is sent), deadlines and exit codes. Its JSON is the tool's result; a
-failure is a tool error carrying tether's message and exit code, never a traceback. A
-command that writes an image (``igv snapshot``, ``firefox screenshot``) returns the image as
-MCP image content; its ``file`` may be left out (a temporary file is used). Commands that stop
+A call runs that very command in-process: its declared function is called with the tool's
+arguments converted by the command's own parameter types (the CLI's validation: bad input is
+refused before anything is sent), with ``--json`` on, and its output goes to a
+:class:`~tether.cli.render.Sink` — the data it emits is the tool's result, never text printed
+and parsed back. A failure is a tool error carrying tether's message and exit code, never a
+traceback. A command that writes an image (``igv snapshot``, ``firefox screenshot``) returns the
+image as MCP image content; its ``file`` may be left out (a temporary file is used). Commands that stop
 or destroy something are annotated ``destructiveHint`` and refused unless the server was
 started with ``--allow-destructive``. Options that stream until interrupted (``--follow``)
 and secret settings (keys come from the server's environment or config file) are not offered.
@@ -47,7 +49,7 @@ MAGIC = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"), (
 
 @dataclass
 class Param:
-    """One tool parameter and how it goes back onto the command line."""
+    """One tool parameter and the command parameter it fills."""
 
     name: str  # the tool's parameter: the option's long name, or the argument's
     schema: dict[str, Any]
@@ -57,24 +59,25 @@ class Param:
     off: tuple[str, ...] = ()  # --no-name (a boolean option with both forms)
     flag: bool = False  # an option that takes no value
     many: bool = False  # several values (nargs=-1, or a repeatable option)
+    key: str = ""  # the command's parameter (its Python name)
 
-    def argv(self, value: Any) -> list[str]:
-        values = list(value) if self.many and isinstance(value, (list, tuple)) else [value]
-        if self.argument:
-            return [_word(v) for v in values]
+    def raw(self, value: Any) -> Any:
+        """The tool's JSON value as the command line would have given it, for the parameter's
+        own type to convert and check: several values as a tuple; a JSON object or array
+        where one text value is expected as its JSON text; a flag as a bool."""
         if self.flag:
-            if value:
-                return [self.opts[0]]
-            return [self.off[0]] if self.off else []
-        return [w for v in values for w in (self.opts[0], _word(v))]
+            return bool(value)
+        if self.many:
+            return tuple(_word(v) for v in (value if isinstance(value, (list, tuple)) else [value]))
+        return _word(value)
 
 
-def _word(value: Any) -> str:
+def _word(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (dict, list)):
         return json.dumps(value)
-    return str(value)
+    return value
 
 
 @dataclass
@@ -97,33 +100,25 @@ class Tool:
             "additionalProperties": False,
         }
 
-    def argv(self, arguments: dict[str, Any]) -> list[str]:
-        """``tether`` argv for a call: options, then ``--``, then the arguments in order.
+    def values(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """The command's parameters (by their Python names) for a call, as the command line
+        would give them; left out: the command's defaults.
 
-        Raises :class:`UsageError` for an unknown parameter, a missing required one, or an
-        optional argument left out before one that is given (positions cannot skip).
+        Raises :class:`UsageError` for an unknown parameter or a missing required one.
         """
         known = {p.name: p for p in self.params}
         unknown = sorted(set(arguments) - set(known))
         if unknown:
             raise UsageError(f"{self.name}: unknown parameter(s) {', '.join(unknown)}")
-        options: list[str] = []
-        positional: list[list[str]] = []
+        out: dict[str, Any] = {}
         for p in self.params:
             value = arguments.get(p.name)
             if value is None:
                 if p.required:
                     raise UsageError(f"{self.name}: the parameter {p.name!r} is required")
-                if p.argument:
-                    positional.append([])
                 continue
-            (positional.append if p.argument else options.extend)(p.argv(value))
-        while positional and not positional[-1]:
-            positional.pop()
-        if any(not words for words in positional):
-            gap = [p.name for p in self.params if p.argument][[bool(w) for w in positional].index(False)]
-            raise UsageError(f"{self.name}: give {gap!r} too (a later positional parameter is given)")
-        return [*self.path, *options, "--json", "--", *(w for words in positional for w in words)]
+            out[p.key] = p.raw(value)
+        return out
 
 
 # -------------------------------------------------------------------------- generation
@@ -167,7 +162,7 @@ def _param(param: Any) -> Param | None:
     many = param.nargs == -1 or getattr(param, "multiple", False)
     if _is_argument(param):
         name = (param.metavar or param.name or "").rstrip(".").lower().rstrip("_") or param.name
-        return Param(name, _schema(param), param.required, True, many=many)
+        return Param(name, _schema(param), param.required, True, many=many, key=param.name)
     longs = [o for o in param.opts if o.startswith("--")] or list(param.opts)
     name = longs[0].lstrip("-").replace("-", "_")
     if name in HIDDEN:
@@ -181,6 +176,7 @@ def _param(param: Any) -> Param | None:
         off=tuple(param.secondary_opts),
         flag=bool(param.is_flag),
         many=many,
+        key=param.name,
     )
 
 
@@ -273,7 +269,8 @@ _local = threading.local()
 @contextlib.contextmanager
 def _captured(out: io.StringIO, err: io.StringIO) -> Iterator[None]:
     """This thread's stdout/stderr into ``out``/``err``: per thread while serving (the streams
-    are :class:`_ThreadStream`), else by swapping ``sys.stdout``/``sys.stderr`` (one caller)."""
+    are :class:`_ThreadStream`), else by swapping ``sys.stdout``/``sys.stderr`` (one caller).
+    Commands send their data to the sink; this keeps anything else off the protocol's stdout."""
     if isinstance(sys.stdout, _ThreadStream):
         _local.out, _local.err = out, err
         try:
@@ -285,13 +282,57 @@ def _captured(out: io.StringIO, err: io.StringIO) -> Iterator[None]:
         yield
 
 
-def run_tool(tool: Tool, arguments: dict[str, Any]) -> tuple[int, Any, str, bytes | None]:
-    """Run ``tool``'s command in-process: ``(exit code, JSON result or error, stderr, file bytes)``.
+def _command(path: tuple[str, ...]) -> Any:
+    """A fresh click command for ``path`` (``("igv", "goto")``), built as ``tether igv goto``
+    builds it: typer's wrappers keep per-command state, so concurrent calls never share one."""
+    from . import root_command
 
-    Captures this thread's output (see :class:`_ThreadStream`); ``file`` bytes are those of
-    the file the command wrote, when it has an output file.
+    command: Any = root_command(list(path))
+    for word in path:
+        command = command.commands[word]
+    return command
+
+
+def _invoke(path: tuple[str, ...], values: dict[str, Any]) -> None:
+    """Call the command at ``path`` with ``values`` (raw, by parameter name): each parameter's
+    own type converts and checks it, the defaults fill the rest, ``--json`` is on, and the
+    command's function runs in a click context of its own."""
+    import click
+
+    command = _command(path)
+    ctx = click.Context(command, info_name=path[-1] if path else "tether")
+    with ctx:
+        params: dict[str, Any] = {}
+        for param in command.params:
+            if not param.name:
+                continue
+            if "--json" in getattr(param, "opts", ()):
+                raw: Any = True
+            else:
+                raw = values.get(param.name)
+            given = {param.name: raw} if raw is not None else {}
+            value, _ = param.consume_value(ctx, given)
+            params[param.name] = param.process_value(ctx, value)
+        ctx.params = params
+        ctx.invoke(command.callback, **params)
+
+
+def run_tool(tool: Tool, arguments: dict[str, Any]) -> tuple[int, Any, str, bytes | None]:
+    """Run ``tool``'s command in-process: ``(exit code, result or error, stderr, file bytes)``.
+
+    The result is what the command emitted (its :class:`~tether.cli.render.Sink`'s data); a
+    failure is the error as data (``error``, ``message``, ``exit_code``). ``file`` bytes are
+    those of the file the command wrote, when it has an output file.
     """
-    from . import run
+    import typer
+
+    from ..errors import TetherError
+    from . import render
+
+    try:  # recent typer vendors click as typer._click; older ones use click itself
+        from typer._click import exceptions as cx
+    except ImportError:  # pragma: no cover
+        from click import exceptions as cx
 
     arguments = {k: v for k, v in arguments.items() if v is not None}
     tmp = None
@@ -300,28 +341,40 @@ def run_tool(tool: Tool, arguments: dict[str, Any]) -> tuple[int, Any, str, byte
         arguments["file"] = str(Path(tmp.name) / f"{tool.name}.png")
     try:
         try:
-            argv = tool.argv(arguments)
+            values = tool.values(arguments)
         except UsageError as exc:
             return exc.exit_code, exc.to_dict(), "", None
         out, err = io.StringIO(), io.StringIO()
-        with _captured(out, err):
+        sink = render.Sink()
+        code, data = 0, None
+        with _captured(out, err), render.sink_to(sink):
             try:
-                code = run(argv)
-            except SystemExit as exc:
-                code = exc.code if isinstance(exc.code, int) else 1
-        data = _parse(out.getvalue())
-        if code != 0 and not (isinstance(data, dict) and "exit_code" in data):
-            message = err.getvalue().strip() or (out.getvalue().strip() if data is None else str(data))
-            if "Error: " in message:  # a usage error: its last line says it; the usage lines are for people
-                message = message.rsplit("Error: ", 1)[1].strip()
-            data = {"error": "UsageError" if code == 2 else "Error", "message": message, "exit_code": code}
+                _invoke(tool.path, values)
+            except TetherError as exc:
+                code, data = exc.exit_code, exc.to_dict()
+            except typer.Exit as exc:
+                code = exc.exit_code
+            except cx.ClickException as exc:  # a value the parameter's type refuses, a missing one
+                code = 2
+                data = {"error": "UsageError", "message": exc.format_message(), "exit_code": 2}
+            except Exception as exc:  # a bug: one line, as the CLI says it
+                if os.environ.get("TETHER_DEBUG"):
+                    raise
+                code = 1
+                data = {"error": "TetherError", "exit_code": 1,
+                        "message": f"internal error: {type(exc).__name__}: {exc}"}  # fmt: skip
+        if data is None:
+            data = sink.result if sink.values else _parse(out.getvalue())
+            if code != 0 and not (isinstance(data, dict) and "exit_code" in data):
+                data = {"error": "Error", "message": str(data or "failed"), "exit_code": code}
+        notes = "".join(f"{n}\n" for n in sink.notes) + err.getvalue()
         written = None
         if code == 0 and tool.writes_file:
             try:
                 written = Path(str(arguments["file"])).expanduser().read_bytes()
             except OSError:
                 written = None
-        return code, data, err.getvalue(), written
+        return code, data, notes, written
     finally:
         if tmp is not None:
             tmp.cleanup()

@@ -3,6 +3,10 @@
 Adapters' commands call :func:`emit` (data) and :func:`note` (human-only remarks on stderr);
 errors are printed by :func:`error`, called from the one place that maps errors to exit codes.
 
+Another front end (the MCP server) runs a command with a :class:`Sink` (:func:`sink_to`): the
+data the command emits (:func:`emit` with JSON, :func:`print_json`, :func:`json_line`, and
+:func:`line`'s text) goes to the sink as values, not to stdout as text to be parsed back.
+
 Text from apps and users (loci, selectors, JS errors, plan arguments, server messages) is
 printed as text, never interpreted as rich markup: a ``[/]`` or ``[type=int]`` in it is shown
 as it is. Only this module's own styling is markup, applied to :class:`rich.text.Text` spans.
@@ -14,7 +18,38 @@ import json
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
+
+
+class Sink:
+    """Where a command's output goes instead of stdout: each value it emits, in order (JSON-able
+    data; text lines as ``str``), and its remarks for people (:func:`note`)."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = []
+        self.notes: list[str] = []
+
+    @property
+    def result(self) -> Any:
+        """What the command printed, as data: its one value, a list of several (a stream of
+        JSON lines), or ``None``."""
+        if not self.values:
+            return None
+        return self.values[0] if len(self.values) == 1 else list(self.values)
+
+
+_SINK: ContextVar[Sink | None] = ContextVar("tether_render_sink", default=None)
+
+
+@contextmanager
+def sink_to(sink: Sink) -> Iterator[Sink]:
+    """Send this thread's (this context's) command output to ``sink`` while the block runs."""
+    token = _SINK.set(sink)
+    try:
+        yield sink
+    finally:
+        _SINK.reset(token)
 
 
 def _console(stderr: bool = False):
@@ -45,12 +80,19 @@ def to_jsonable(value: Any) -> Any:
 
 
 def print_json(value: Any) -> None:
+    sink = _SINK.get()
+    if sink is not None:
+        sink.values.append(json.loads(json.dumps(to_jsonable(value), ensure_ascii=False, default=str)))
+        return
     sys.stdout.write(json.dumps(to_jsonable(value), indent=2, ensure_ascii=False, default=str) + "\n")
     sys.stdout.flush()
 
 
 def json_line(value: Any) -> None:
     """One compact JSON object per line (JSON Lines): what ``--follow --json`` streams print."""
+    if _SINK.get() is not None:
+        print_json(value)
+        return
     line(json.dumps(to_jsonable(value), ensure_ascii=False, default=str))
 
 
@@ -158,12 +200,20 @@ def emit(
 
 
 def line(text: str) -> None:
+    sink = _SINK.get()
+    if sink is not None:
+        sink.values.append(text.removesuffix("\n"))
+        return
     sys.stdout.write(text + ("" if text.endswith("\n") else "\n"))
     sys.stdout.flush()
 
 
 def note(text: str) -> None:
     """A remark for people, on stderr (never mixed into data on stdout)."""
+    sink = _SINK.get()
+    if sink is not None:
+        sink.notes.append(text)
+        return
     _console(stderr=True).print(text, markup=False)
 
 

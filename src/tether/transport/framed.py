@@ -43,8 +43,11 @@ class FramedConnection:
         return sock
 
     @classmethod
-    def open(cls, host: str, port: int, timeout: float, *, what: str = "the app", **kw) -> FramedConnection:
-        return cls(connect(host, port, timeout, what=what), **kw)
+    def open(
+        cls, host: str, port: int, deadline: Deadline, *, what: str = "the app", **kw: Any
+    ) -> FramedConnection:
+        """Connect by ``deadline`` (started before connecting; pass the same one to the reads)."""
+        return cls(connect(host, port, deadline, what=what), **kw)
 
     def _fill(self, deadline: Deadline, size: int = READ_SIZE) -> bool:
         """Read what has arrived (up to ``size`` bytes) into the buffer; False when the peer closed."""

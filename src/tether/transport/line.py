@@ -38,8 +38,9 @@ class LineConnection:
         self.quickack_active = quickack and _QUICKACK is not None
 
     @classmethod
-    def open(cls, host: str, port: int, timeout: float, *, what: str = "the app", **kw) -> LineConnection:
-        return cls(connect(host, port, timeout, what=what), **kw)
+    def open(cls, host: str, port: int, deadline: Deadline, *, what: str = "the app", **kw) -> LineConnection:
+        """Connect by ``deadline`` (started before connecting; pass the same one to the reads)."""
+        return cls(connect(host, port, deadline, what=what), **kw)
 
     @property
     def pending(self) -> bytes:

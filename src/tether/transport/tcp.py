@@ -48,13 +48,21 @@ def create_connection(host: str, port: int, timeout: float | None) -> socket.soc
     return sock
 
 
-def connect(host: str, port: int, timeout: float, *, what: str = "the app") -> socket.socket:
-    """Open a TCP connection within ``timeout`` seconds.
+def connect(host: str, port: int, deadline: Deadline, *, what: str = "the app") -> socket.socket:
+    """Open a TCP connection by ``deadline``: the operation's one budget, started by the caller
+    *before* connecting, so the connect and every later read share it (a probe whose connect
+    is slow does not get a fresh timeout for its reads).
 
     Raises :class:`Unreachable` (refused, unroutable) or :class:`Timeout`.
     """
+    timeout = deadline.seconds
+    left = deadline.remaining()
+    if left <= 0:
+        raise Timeout(
+            f"no time left to connect to {what} at {host}:{port} ({timeout:g} s)", host=host, port=port
+        )
     try:
-        sock = create_connection(host, port, timeout)
+        sock = create_connection(host, port, left)
     except ConnectionRefusedError as exc:
         raise Unreachable(
             f"nothing accepts connections on {host}:{port} ({what} is not listening there)",

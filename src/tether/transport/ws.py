@@ -95,7 +95,7 @@ class WsConnection:
         url: str,
         *,
         headers: Mapping[str, str] | None = None,
-        timeout: float = 5.0,
+        deadline: Deadline,
         suppress_origin: bool = False,
         subprotocols: list[str] | None = None,
         sslopt: dict[str, Any] | None = None,
@@ -103,7 +103,7 @@ class WsConnection:
         what: str = "the server",
         max_message: int = MAX_MESSAGE,
     ) -> WsConnection:
-        """Connect and complete the handshake within ``timeout`` seconds in all.
+        """Connect and complete the handshake by ``deadline`` (started before connecting).
 
         Raises :class:`AuthError` (401/403 on the upgrade), :class:`HandshakeRefused` (any
         other status), :class:`Timeout`, :class:`Unreachable`.
@@ -116,8 +116,12 @@ class WsConnection:
         # websocket.create_connection, done here so that the watchdog sees the socket as soon
         # as it exists (the upgrade's headers are read one byte per recv)
         ws = websocket.WebSocket(sslopt=sslopt, enable_multithread=True)
-        ws.settimeout(timeout)
-        watch = Watchdog(Deadline(timeout + GRACE))
+        timeout = deadline.seconds
+        left = deadline.remaining()
+        if left <= 0:
+            raise Timeout(f"no time left for the WebSocket handshake with {url} ({timeout:g} s)")
+        ws.settimeout(left)
+        watch = Watchdog(Deadline(left + GRACE))
         try:
             with watch:
                 watch.watch(ws)
@@ -166,27 +170,29 @@ class WsConnection:
         except (websocket.WebSocketException, OSError) as exc:
             raise Unreachable(f"{doing} {self.url} failed: {exc}") from exc
 
-    def send_text(self, text: str, timeout: float = 5.0) -> None:
-        """Send one text message within ``timeout`` seconds."""
-        self._ws.settimeout(timeout)
-        with self._mapped("sending on", timeout):
+    def send_text(self, text: str, deadline: Deadline) -> None:
+        """Send one text message by ``deadline``."""
+        left = deadline.remaining()
+        if left <= 0:
+            raise Timeout(f"sending on {self.url}: no time left ({deadline.seconds:.3g} s)")
+        self._ws.settimeout(left)
+        with self._mapped("sending on", deadline.seconds):
             self._ws.send(text)
 
-    def send_json(self, obj: Any, timeout: float = 5.0) -> None:
+    def send_json(self, obj: Any, deadline: Deadline) -> None:
         """Send ``obj`` as one JSON text message."""
-        self.send_text(json.dumps(obj), timeout)
+        self.send_text(json.dumps(obj), deadline)
 
     # -- receiving ---------------------------------------------------------------------------
-    def recv(self, timeout: float | Deadline) -> str:
-        """The next text message, within ``timeout`` seconds (or by a :class:`Deadline`).
+    def recv(self, deadline: Deadline) -> str:
+        """The next text message, by ``deadline``.
 
         Raises :class:`Timeout` when nothing arrives in time (the connection stays usable),
         :class:`Closed` when the server closed it.
         """
         import websocket
 
-        seconds = timeout.remaining() if isinstance(timeout, Deadline) else timeout
-        total = timeout.seconds if isinstance(timeout, Deadline) else timeout
+        seconds, total = deadline.remaining(), deadline.seconds
         if seconds <= 0:
             raise Timeout(f"no message on {self.url} within {total:.3g} s")
         self._ws.settimeout(seconds)
@@ -212,9 +218,9 @@ class WsConnection:
             return data.decode("utf-8", errors="replace")
         return data
 
-    def recv_json(self, timeout: float | Deadline) -> Any:
+    def recv_json(self, deadline: Deadline) -> Any:
         """The next message decoded as JSON (:class:`ProtocolError` if it is not JSON)."""
-        text = self.recv(timeout)
+        text = self.recv(deadline)
         try:
             return json.loads(text)
         except ValueError as exc:
@@ -224,7 +230,7 @@ class WsConnection:
         """Messages as they arrive; raises :class:`Timeout` after ``idle_timeout`` s of silence
         and :class:`Closed` when the server closes."""
         while True:
-            yield self.recv(idle_timeout)
+            yield self.recv(Deadline(idle_timeout))
 
     # -- lifetime ----------------------------------------------------------------------------
     @property
