@@ -58,7 +58,11 @@ def _tmux(socket: str, *args: str) -> str:
     import subprocess
 
     return subprocess.run(
-        ["tmux", "-L", socket, "-f", "/dev/null", *args], capture_output=True, text=True, timeout=20, check=True
+        ["tmux", "-L", socket, "-f", "/dev/null", *args],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=True,
     ).stdout
 
 
@@ -73,14 +77,20 @@ def monitor_svg(out: Path, apps: dict, work: Path) -> Path:
     from rich.text import Text
 
     tether = str(Path(sys.executable).with_name("tether"))
-    env = {k: os.environ[k] for k in ("QSERVER_HTTP_SERVER_URI", "QSERVER_HTTP_SERVER_API_KEY") if k in os.environ}
+    env = {
+        k: os.environ[k]
+        for k in ("QSERVER_HTTP_SERVER_URI", "QSERVER_HTTP_SERVER_API_KEY")
+        if k in os.environ
+    }
     run = lambda *a: subprocess.run([tether, "qserver", *a], capture_output=True, text=True, timeout=120)  # noqa: E731
     run("env", "open", "--wait")
     for n in (3, 5):
         run("add", "count", '["det1", "det2"]', f"num={n}", "delay=1")
     socket = f"tether-pictures-{os.getpid()}"
     extra = [a for k, v in env.items() for a in ("-e", f"{k}={v}")]
-    _tmux(socket, "new-session", "-d", "-s", "m", "-x", "110", "-y", "34", *extra, f"{tether} qserver monitor")
+    _tmux(
+        socket, "new-session", "-d", "-s", "m", "-x", "110", "-y", "34", *extra, f"{tether} qserver monitor"
+    )
     try:
         run("start")
         shown = ""

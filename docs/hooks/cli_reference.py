@@ -13,7 +13,6 @@ from __future__ import annotations
 import html
 import os
 from dataclasses import dataclass, field
-
 from typing import Any
 
 REFERENCE = "reference/cli"
@@ -159,9 +158,9 @@ def render(page: Page) -> str:
             lines.append(f"| {flags} | {_type(p)} | {_default(p)} | {_cell(p.help or '')}{envvar} |")
         lines.append("")
     lines += [
-        "Exit codes: the same for every command ([Exit codes](" + os.path.relpath(
-            "exit-codes.md", os.path.dirname(page.path)
-        ) + ")).",
+        "Exit codes: the same for every command ([Exit codes]("
+        + os.path.relpath("exit-codes.md", os.path.dirname(page.path))
+        + ")).",
         "",
     ]
     return "\n".join(lines)
@@ -208,7 +207,10 @@ def settings_table() -> str:
     from tether import registry
     from tether.config import BUILTIN, env_name
 
-    rows = ["| app | setting | flag | environment (first set wins) | config file | help |", "|---|---|---|---|---|---|"]
+    rows = [
+        "| app | setting | flag | environment (first set wins) | config file | help |",
+        "|---|---|---|---|---|---|",
+    ]
     for adapter in sorted(registry.adapters(), key=lambda a: a.name):
         for s in (*BUILTIN, *adapter.settings):
             flag = getattr(s, "option", None) or "--" + s.name.replace("_", "-")
