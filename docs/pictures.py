@@ -115,6 +115,83 @@ def monitor_svg(out: Path, apps: dict, work: Path) -> Path:
     return path
 
 
+TRACED_TEST = """
+def test_the_review_is_published(firefox):
+    firefox.navigate("http://{served}/review.html")
+    firefox.type("#comment", "Looks good")
+    firefox.click("#save")
+    firefox.expect("#status", text="Saved")
+    firefox.expect("#status", text="Published", timeout=2)
+"""
+
+REVIEW_PAGE = (
+    "<!doctype html><title>Review</title><style>body{font:16px sans-serif;margin:2em}"
+    "#veil{position:fixed;inset:0;background:rgba(0,0,0,.3)}</style><h1>Review</h1>"
+    "<textarea id='comment' rows=3 cols=40 disabled></textarea><p><button id='save'>Save</button></p>"
+    "<p id='status'>Loading</p><div id='veil'></div><script>"
+    "setTimeout(() => { document.getElementById('comment').disabled = false;"
+    " document.getElementById('status').textContent = 'Ready'; }, 600);"
+    "setTimeout(() => document.getElementById('veil').remove(), 700);"
+    "document.getElementById('save').onclick = () => { const s = document.getElementById('status');"
+    " s.textContent = 'Saving…'; setTimeout(() => { s.textContent = 'Saved'; }, 300); };</script>"
+)
+
+
+@contextlib.contextmanager
+def _served(directory: Path) -> Iterator[str]:
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(Quiet, directory=str(directory))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+
+
+@picture("trace")
+def trace_png(out: Path, apps: dict, work: Path) -> Path:
+    """The trace page a failing web test leaves (``--tether-trace=on-failure``), opened in Firefox
+    through tether, on the failing step."""
+    import subprocess
+
+    import tether
+
+    site = work / "trace-site"
+    site.mkdir(exist_ok=True)
+    (site / "review.html").write_text(REVIEW_PAGE)
+    port = os.environ["TETHER_FIREFOX_PORT"]
+    with _served(site) as served:
+        test = site / "test_review.py"
+        test.write_text(TRACED_TEST.replace("{served}", served))
+        artifacts = work / "trace-artifacts"
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test),
+             f"--tether-firefox-port={port}", "--tether-trace=on-failure", f"--tether-artifacts={artifacts}"],
+            capture_output=True, text=True, timeout=180, cwd=site,
+        )  # fmt: skip
+    traces = sorted(artifacts.rglob("trace.html"))
+    if done.returncode != 1 or not traces:
+        raise RuntimeError(
+            f"the traced test did not fail with a trace:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+        )
+    path = out / "trace.png"
+    with tether.connect("firefox", port=int(port), timeout=30) as ff:
+        ff.set_window_rect(width=1280, height=860)
+        ff.navigate(traces[0].as_uri())
+        ff.expect("img", visible=True)
+        ff.screenshot(path)
+    return path
+
+
 @contextlib.contextmanager
 def started_apps(work: Path, attach: bool) -> Iterator[dict]:
     """The apps the pictures need: the caller's (``--attach``: ports in ``TETHER_*_PORT`` and
