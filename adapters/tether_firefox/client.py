@@ -9,6 +9,9 @@
 The session is deleted when the block ends (and the connection closed), so Firefox is free
 for the next client; the page, its windows and cookies stay. Firefox serves one session at a
 time: while another client holds it, :class:`~tether.errors.Busy` is raised.
+
+The actions and ``expect`` set ``__tracebackhide__``: in a pytest failure the test's own line and
+tether's message show, not the frames of tether's waiting loop.
 """
 
 from __future__ import annotations
@@ -241,14 +244,17 @@ class Element(_Finder):
     def click(self, *, force: bool = False, timeout: float | None = None) -> None:
         """Click the element once it is actionable (visible, enabled, stable, scrolled into view,
         not covered: see :mod:`tether_firefox.waiting`); ``force`` clicks at once."""
+        __tracebackhide__ = True
         self.ff.click(self, force=force, timeout=timeout)
 
     def type(self, text: str, *, force: bool = False, timeout: float | None = None) -> None:
         """Type ``text`` into the element (appending to what it holds), once it is editable."""
+        __tracebackhide__ = True
         self.ff.type(self, text, force=force, timeout=timeout)
 
     def clear(self, *, force: bool = False, timeout: float | None = None) -> None:
         """Empty an input or textarea, once it is editable."""
+        __tracebackhide__ = True
         self.ff.clear(self, force=force, timeout=timeout)
 
     def describe(self) -> dict[str, Any]:
@@ -265,6 +271,7 @@ class Element(_Finder):
 
     def screenshot(self, *, force: bool = False, timeout: float | None = None) -> PNG:
         """A PNG of just this element (once it is visible and stable)."""
+        __tracebackhide__ = True
         return self.ff.screenshot(element=self, force=force, timeout=timeout)
 
 
@@ -578,7 +585,10 @@ class Firefox(_Finder, NetworkMethods):
                     "--remote-debugging-port) and open the session with bidi=True",
                 )
             ws = WsConnection.open(
-                url, deadline=Deadline(min(self.timeout, 10.0)), suppress_origin=True, what="Firefox WebDriver BiDi"
+                url,
+                deadline=Deadline(min(self.timeout, 10.0)),
+                suppress_origin=True,
+                what="Firefox WebDriver BiDi",
             )
             self._bidi = BiDi(ws, timeout=min(self.timeout, 10.0))
         return self._bidi
@@ -770,6 +780,7 @@ class Firefox(_Finder, NetworkMethods):
         """Poll the checks of ``action`` (:data:`~tether_firefox.waiting.CHECKS`), one script a
         try, until they pass (the element is returned) or ``deadline`` passes
         (:class:`~tether_firefox.waiting.ActionTimeout`). ``force``: no checks, no waiting."""
+        __tracebackhide__ = True
         loc, name = self._target(target, by)
         opts = {"checks": list(CHECKS[action]), "force": force}
         last: dict[str, Any] | None = None
@@ -836,6 +847,7 @@ class Firefox(_Finder, NetworkMethods):
         """Wait until ``target`` is actionable for ``action``, then ``do(element)`` once. Firefox's
         own refusal of a click (covered, not interactable, stale) right after the checks passed
         means nothing happened: the checks run again while time is left."""
+        __tracebackhide__ = True
         started = time.monotonic()
         deadline = deadline or self._poll_deadline(timeout, self.timing.command)
         while True:
@@ -858,6 +870,7 @@ class Firefox(_Finder, NetworkMethods):
 
         >>> ff.click("#save")            # waits for the button the page adds later   # doctest: +SKIP
         """
+        __tracebackhide__ = True
         self._act("click", target, by, lambda el: self.request("WebDriver:ElementClick", {"id": el.id}),
                   force=force, timeout=timeout)  # fmt: skip
 
@@ -874,6 +887,7 @@ class Firefox(_Finder, NetworkMethods):
         """Type ``text`` into the element matching ``target`` (after clearing it, with ``clear``),
         once it is visible, enabled, editable and stable. A file input takes a path as soon as it
         is there (hidden or not)."""
+        __tracebackhide__ = True
 
         def do(el: Element) -> None:
             if clear:
@@ -886,6 +900,7 @@ class Firefox(_Finder, NetworkMethods):
         self, target: Element | str, by: str = CSS, *, force: bool = False, timeout: float | None = None
     ) -> None:
         """Empty the input or textarea matching ``target``, once it is visible, enabled and editable."""
+        __tracebackhide__ = True
         self._act("clear", target, by, lambda el: self.request("WebDriver:ElementClear", {"id": el.id}),
                   force=force, timeout=timeout)  # fmt: skip
 
@@ -920,6 +935,7 @@ class Firefox(_Finder, NetworkMethods):
         >>> ff.click("#load"); ff.expect("#status", text="Done"); ff.expect("li", count=3)   # doctest: +SKIP
         >>> ff.expect(title=re.compile("Dashboard"))                                         # doctest: +SKIP
         """
+        __tracebackhide__ = True
         page = {k: v for k, v in (("title", title), ("url", url)) if v is not None}
         if selector is not None and page:
             raise UsageError("expect either an element (a selector) or the page's title/url, not both")
@@ -1085,6 +1101,7 @@ class Firefox(_Finder, NetworkMethods):
 
         Written to ``path`` when given; the PNG bytes are returned either way.
         """
+        __tracebackhide__ = True
         params: dict[str, Any] = {"full": bool(full), "hash": False}
         if element is not None:
             el = self._act("screenshot", element, CSS, lambda found: found, force=force, timeout=timeout)
@@ -1198,6 +1215,7 @@ class Firefox(_Finder, NetworkMethods):
     ) -> None:
         """Press keys on whatever has the focus: ``ff.press("Control+a", "Delete")``; with ``on``,
         focus that element first, once it is visible and enabled."""
+        __tracebackhide__ = True
         from .actions import parse_keys
 
         parse_keys(chords)  # an unknown key is refused before anything waits or is sent
@@ -1211,6 +1229,7 @@ class Firefox(_Finder, NetworkMethods):
     ) -> None:
         """Rest the mouse over an element (a hover menu opens), once it is visible, stable and
         not covered; one outside the viewport is scrolled into view first."""
+        __tracebackhide__ = True
         self._act(
             "hover", target, by, lambda el: self.actions().hover(el).perform(), force=force, timeout=timeout
         )
@@ -1231,6 +1250,7 @@ class Firefox(_Finder, NetworkMethods):
         start a native drag session for it that never reaches the drop (measured on ESR 153,
         headless). Anything else is dragged with the mouse (press, move, release).
         """
+        __tracebackhide__ = True
         started = time.monotonic()
         deadline = self._poll_deadline(timeout, self.timing.command)
 
@@ -1259,6 +1279,7 @@ class Firefox(_Finder, NetworkMethods):
         Firefox refuses a wheel over an element outside the viewport ("move target out of bounds"),
         so the wheel turns over the viewport and the distance is measured first.
         """
+        __tracebackhide__ = True
         if target is not None:
             off = self.execute(
                 "const r = arguments[0].getBoundingClientRect();"

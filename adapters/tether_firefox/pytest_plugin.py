@@ -321,6 +321,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Itera
 
 
 # -- artifacts of failing tests ------------------------------------------------------------------
+def _failure_message(report: pytest.TestReport) -> str:
+    """What failed, in a line or a few: the exception pytest reports (``E …`` lines), not the whole
+    traceback with its source listing."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    message = getattr(crash, "message", None)
+    return str(message) if message else str(report.longreprtext or "")[-2000:]
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_tether_artifacts(item: pytest.Item, report: pytest.TestReport) -> list | None:
     ff = getattr(item, "funcargs", {}).get("firefox")
@@ -329,7 +337,7 @@ def pytest_tether_artifacts(item: pytest.Item, report: pytest.TestReport) -> lis
     recording = item.stash.get(RECORDING_KEY, None)
     out = []
     if recording is not None:  # the HAR and the trace (--tether-har, --tether-trace), first: tracing stops
-        message = str(report.longreprtext or "") if report.failed else ""
+        message = _failure_message(report) if report.failed else ""
         out = recording.savers(title=item.nodeid, failed=report.failed, message=message)
     if not report.failed:
         return out

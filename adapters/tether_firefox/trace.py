@@ -34,6 +34,8 @@ ACTIONS = (
     "refresh",
     "click",
     "type",
+    "clear",
+    "expect",
     "fill",
     "check",
     "uncheck",
@@ -164,6 +166,7 @@ class Tracer:
 
         @functools.wraps(original)
         def step(*args: Any, **kwargs: Any) -> Any:
+            __tracebackhide__ = True  # a failing test's report shows its own line, not this wrapper
             if self._depth:  # inside a recorded action: its inner calls are not steps
                 return original(*args, **kwargs)
             self._local.depth = 1
