@@ -201,23 +201,21 @@ def started_apps(work: Path, attach: bool) -> Iterator[dict]:
         return
     sys.path.insert(0, str(ROOT))
     from tests.real import apps as harness
+    from tether_firefox import launch_firefox, quit_firefox
 
-    started = []
-    try:
+    os.environ.setdefault("TETHER_STATE_DIR", str(work / "state"))
+    with contextlib.ExitStack() as stack:  # each app stopped by pid, in reverse, even on failure
         igv = harness.start_igv(work / "igv")
-        started.append(igv)
-        firefox = harness.start_firefox(work / "firefox")
-        started.append(firefox)
+        stack.callback(igv.stop)
+        firefox = launch_firefox(headless=True, bidi=True, timeout=60)  # BiDi: the trace shows the network
+        stack.callback(quit_firefox, port=firefox.port, timeout=10)
         qserver = harness.start_qserver(work / "qserver")
-        started.append(qserver)
+        stack.callback(qserver.stop)
         os.environ["TETHER_IGV_PORT"] = str(igv.port)
         os.environ["TETHER_FIREFOX_PORT"] = str(firefox.port)
         os.environ["QSERVER_HTTP_SERVER_URI"] = qserver.url
         os.environ["QSERVER_HTTP_SERVER_API_KEY"] = qserver.api_key
         yield {"igv": igv, "firefox": firefox, "qserver": qserver}
-    finally:
-        for app in reversed(started):
-            app.stop()
 
 
 def main(argv: list[str] | None = None) -> int:
