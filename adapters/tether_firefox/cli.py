@@ -254,9 +254,8 @@ def navigate(target: Target, url: str, har: HarOpt = None) -> None:
     if har is None:
         with client as ff:
             loaded = ff.navigate(url)
-            _acted(
-                target, ff, {"url": loaded}, lambda d: d["url"], read=lambda: {"url": ff.url, "title": ff.title}
-            )
+            page = {"url": loaded}
+            _acted(target, ff, page, lambda d: d["url"], read=lambda: {"url": ff.url, "title": ff.title})
         return
     client.ask_capabilities(webSocketUrl=True)  # the session's BiDi endpoint, for the network
     with client as ff:

@@ -50,7 +50,7 @@ JS_ERRORS_KEY = pytest.StashKey[list]()  # an item's uncaught JavaScript errors,
 
 JS_ERRORS = ("ignore", "warn", "fail")
 TRACES = ("off", "on-failure", "always")
-RECORDING_KEY = pytest.StashKey[Any]()  # an item's tether_firefox.trace.Recording (--tether-har, --tether-trace)
+RECORDING_KEY = pytest.StashKey[Any]()  # an item's trace.Recording (--tether-har, --tether-trace)
 #: how long the check waits for errors still on their way (they come asynchronously: 0-35 ms measured)
 JS_SETTLE = 0.05
 

@@ -357,7 +357,8 @@ class Recording:
                     if failed:
                         self.tracer.fail(message or "the test failed")
                     console = self.network.console_snapshot() if self.network is not None else None
-                    self.tracer.write(path, title=title, outcome="failed" if failed else "passed", console=console)
+                    outcome = "failed" if failed else "passed"
+                    self.tracer.write(path, title=title, outcome=outcome, console=console)
 
                 out.append(("trace", "trace.html", trace))
         if failed and self.wants_har:

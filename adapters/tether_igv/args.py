@@ -144,3 +144,18 @@ def snapshot_target(path: str | Path) -> tuple[str, str]:
     except OSError as exc:
         raise _path_error(exc, text, "snapshot path") from exc
     return str(p.parent), p.name
+
+
+def window_bounds(width: int | None, height: int | None) -> tuple[int, int] | None:
+    """IGV's window size (``IGV.Bounds``) for snapshots ``width`` pixels wide; None: IGV's default.
+
+    Measured with IGV 2.16 under Xvfb (no window manager): a snapshot is exactly the window's
+    width (1600 -> 1600, 800 -> 800). Its height is not the window's: IGV paints every track in
+    full, so a snapshot is as tall as its tracks (``maxPanelHeight`` caps each panel).
+    """
+    if width is None and height is None:
+        return None
+    for value, what in ((width, "width"), (height, "height")):
+        if value is not None and not 300 <= value <= 16384:
+            raise UsageError(f"refused: a snapshot {what} must be 300 to 16384 pixels, not {value}")
+    return (width or 1150, height or 800)  # IGV's own default size otherwise

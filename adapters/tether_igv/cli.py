@@ -102,21 +102,100 @@ def snapshot(
 def snapshots(
     target: Target,
     regions: Annotated[
-        list[str], typer.Argument(help="A BED file, a file of loci (one a line), or loci.", metavar="REGIONS")
+        list[str],
+        typer.Argument(help="A VCF, a BED file, a file of loci (one a line), or loci.", metavar="REGIONS"),
     ],
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the snapshots and index.html.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory for the images, manifest.json and index.html.")
+    ],
+    track: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--track",
+            help="A track to load once per IGV (BAM/CRAM with index, VCF, BED, bigWig…); repeatable.",
+        ),
+    ] = None,
+    genome_: Annotated[
+        str | None,
+        typer.Option(
+            "--genome", "-g", help="Genome id or indexed FASTA (the pool's; loaded into a running IGV)."
+        ),
+    ] = None,
+    flank: Annotated[
+        int, typer.Option("--flank", help="Bases shown each side of a VCF record or chr:pos.")
+    ] = 50,
+    sort_: Annotated[
+        str | None, typer.Option("--sort", help="Sort alignments at each variant: base, strand, quality …")
+    ] = None,
+    collapse_: Annotated[bool, typer.Option("--collapse", help="Collapse every track.")] = False,
+    squish_: Annotated[bool, typer.Option("--squish", help="Squish every track.")] = False,
+    expand_: Annotated[bool, typer.Option("--expand", help="Expand every track.")] = False,
+    max_panel_height_: Annotated[
+        int | None, typer.Option("--max-panel-height", help="Cap each panel's height in the images (pixels).")
+    ] = None,
+    width: Annotated[
+        int | None, typer.Option("--width", help="Image width in pixels (with --parallel).")
+    ] = None,
+    height: Annotated[
+        int | None, typer.Option("--height", help="IGV's window height (with --parallel).")
+    ] = None,
+    parallel: Annotated[
+        int | None,
+        typer.Option("--parallel", "-j", help="Launch N private headless IGVs for the run (stopped after)."),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Draw only the regions whose image is missing or unfinished.")
+    ] = False,
+    memory: Annotated[
+        str | None, typer.Option("--memory", help="Java heap of each pool IGV, e.g. 1g.")
+    ] = None,
     format_: Annotated[str, typer.Option("--format", help="png or svg.")] = "png",
     title: Annotated[str | None, typer.Option("--title", help="The page's title.")] = None,
 ) -> None:
-    """One snapshot per region into --out, and --out/index.html: a page of them with their loci."""
-    from .report import read_regions, snapshot_report
+    """One image per region into --out, with manifest.json and index.html (a review page with
+    verdicts). Bad regions are skipped and listed (exit 1 at the end)."""
+    from tether.cli import render
 
-    wanted = read_regions(regions)  # checked before IGV is looked up
-    with target.progress("snapshots", total=len(wanted)) as bar:
-        report = snapshot_report(
-            _igv(target), wanted, out, fmt=format_, title=title, on_shot=lambda _: bar.advance()
+    from .review import ReviewOptions, review
+
+    modes = [m for m, on in (("collapse", collapse_), ("squish", squish_), ("expand", expand_)) if on]
+    if len(modes) > 1:
+        from tether.errors import UsageError
+
+        raise UsageError("refused: give one of --collapse, --squish, --expand")
+    options = ReviewOptions(
+        tracks=list(track or []),
+        genome=genome_,
+        flank=flank,
+        sort=sort_,
+        display=modes[0] if modes else None,
+        max_panel_height=max_panel_height_,
+        width=width,
+        height=height,
+        title=title,
+        format=format_,
+    )
+    pool = None
+    if parallel is not None:
+        from .pool import Pool
+
+        pool = Pool(parallel, genome=genome_, width=width, height=height, memory=memory)  # checks N
+    igv = None if pool is not None else _igv(target)
+    what = f"snapshots ({parallel} IGVs)" if parallel else "snapshots"
+    with target.progress(what, total=0) as bar:
+        result = review(
+            igv,
+            regions,
+            out,
+            pool=pool,
+            resume=resume,
+            options=options,
+            on_start=lambda n: bar.update(total=n),
+            on_progress=lambda _e: bar.advance(),
+            on_note=lambda message: render.note(message),
         )
-    target.emit(report, text=str(report.index))
+    text = f"{len(result.done)} image(s), {result.resumed} kept from before: {result.page}"
+    target.emit(result, text=text)
 
 
 @cmd("save-session", timeout=None)
@@ -322,7 +401,7 @@ def launch(
     """Start IGV on a free port with its own preferences (no dialogs offline); print the endpoint."""
     from .launch import launch as start
 
-    with target.progress("starting IGV"):
+    with target.progress("starting IGV") as spinner:
         rec = start(
             genome_,
             port=target.port,
@@ -331,6 +410,7 @@ def launch(
             timeout=target.timeout or 60.0,
             width=width,
             height=height,
+            on_status=lambda text: spinner.update(description=text),
         )
     xvfb = f", Xvfb {rec.display}" if rec.xvfb_pid else ""
     target.emit(rec, text=f"IGV ready on {rec.host}:{rec.port} (pid {rec.pid}, genome {rec.genome}{xvfb})")

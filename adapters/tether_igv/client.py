@@ -556,12 +556,66 @@ class IGVClient(GeneratedCommands):
 
         Checked before sending: syntax always; chromosome and coordinates against the loaded
         genome's index when it is readable (IGV itself answers ``OK`` to an unknown chromosome).
+
+        A feature or gene name IGV does not know leaves it where it was, yet IGV answers ``OK``
+        (2.16 to 3.0): for one name, on this machine, the view is compared before and after
+        (read from a session IGV saves in a private temporary file), and a view that did not
+        move is a :class:`~tether.errors.CommandError` (exit 1). If the view was already at that
+        feature, IGV is sent to ``All`` and back to the name to tell the two apart.
         """
         for locus in loci:
             A.check_text(str(locus), "locus")
         flat = [part for locus in loci for part in str(locus).split()]
-        self._check_loci(flat)
-        return self.execute("goto " + " ".join(flat), timeout=timeout, kind="goto")
+        parsed = self._check_loci(flat)
+        command = "goto " + " ".join(flat)
+        if not self._needs_search_check(parsed):
+            return self.execute(command, timeout=timeout, kind="goto")
+        with self.session():
+            before = self._view_locus(timeout)
+            reply = self.execute(command, timeout=timeout, kind="goto")
+            after = self._view_locus(timeout)
+            if before is None or after is None or after != before:
+                return reply
+            self.execute("goto All", timeout=timeout, kind="goto")  # already there, or not found?
+            self.execute(command, timeout=timeout, kind="goto")
+            if self._view_locus(timeout) == before:
+                return reply  # the name is where IGV already was
+            self.execute(f"goto {before}", timeout=timeout, kind="goto")  # put the view back
+        raise CommandError(
+            f"IGV found no feature or locus named {flat[0]!r} and did not move (it answered OK)",
+            app_message=reply.text,
+            hint="a gene name needs a genome with annotations, or a loaded track that names it",
+        )
+
+    def _needs_search_check(self, parsed: list[Locus]) -> bool:
+        """One name (not ``chr:start-end``, not a chromosome of the known genome) on this machine."""
+        if len(parsed) != 1 or parsed[0].is_range or parsed[0].text.lower() == "all":
+            return False
+        index = self.genome_index() if self.check_loci else None
+        if index is not None and parsed[0].text in index.lengths:
+            return False
+        return self.on_this_machine
+
+    def _view_locus(self, timeout: float | None) -> str | None:
+        """Where IGV's view is: the ``locus`` of a session saved to a private temporary file."""
+        import re
+        import shutil
+        import tempfile
+
+        tmp_root = "/tmp" if os.name == "posix" else None
+        scratch = Path(tempfile.mkdtemp(prefix="tether-igv-view-", dir=tmp_root))
+        try:
+            if any(c.isspace() or c in "\"'" for c in str(scratch)):
+                return None
+            try:
+                self.execute(f"saveSession {scratch / 'view.xml'}", timeout=timeout)
+                text = (scratch / "view.xml").read_text(encoding="utf-8", errors="replace")[:1_000_000]
+            except (CommandError, OSError):
+                return None
+            m = re.search(r"<Session\b[^>]*?\slocus=\"([^\"]*)\"", text)
+            return m.group(1) if m else None
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
 
     def verify_loci(self, loci: list[str]) -> list[Locus]:
         """Check loci as :meth:`goto` does (syntax, then the loaded genome's index when readable),
@@ -842,6 +896,59 @@ class IGVClient(GeneratedCommands):
         conn.send_exit(deadline)
         if self.on_exit is not None:
             self.on_exit(self, deadline)
+
+    # -- review ----------------------------------------------------------------------------
+    @staticmethod
+    def sort_option(option: str) -> str:
+        """``option`` when IGV knows it as an alignment sort option; else :class:`UsageError`
+        (IGV itself falls back to ``base`` in silence)."""
+        return _choice(option, SORT_OPTIONS, "sort option")
+
+    def snapshots(
+        self,
+        regions: str | Path | list[str],
+        out_dir: str | Path,
+        *,
+        tracks: Iterable[str | Path] = (),
+        genome: str | None = None,
+        flank: int = 50,
+        sort: str | None = None,
+        display: str | None = None,
+        max_panel_height: int | None = None,
+        resume: bool = False,
+        title: str | None = None,
+        on_progress: Callable[[Any], None] | None = None,
+        on_note: Callable[[str], None] | None = None,
+    ) -> Any:
+        """One image per region of a VCF, BED, file of loci or list of loci into ``out_dir``,
+        drawn by this IGV, with ``manifest.json`` and a review page ``index.html``; see
+        :mod:`tether_igv.review`. ``tracks`` are loaded into it first.
+
+        Returns a :class:`~tether_igv.review.ReviewResult`; raises
+        :class:`~tether_igv.review.ReviewError` (exit 1) when regions were skipped or failed.
+        A pool of private IGVs (``--parallel N``) is :func:`tether_igv.pool.snapshots`.
+        """
+        from .review import ReviewOptions, review
+
+        options = ReviewOptions(
+            tracks=[str(t) for t in tracks],
+            genome=genome,
+            flank=flank,
+            sort=sort,
+            display=display,
+            max_panel_height=max_panel_height,
+            title=title,
+        )
+        items = [str(regions)] if isinstance(regions, (str, Path)) else [str(r) for r in regions]
+        return review(
+            self,
+            items,
+            out_dir,
+            resume=resume,
+            options=options,
+            on_progress=on_progress,
+            on_note=on_note,
+        )
 
     # -- scripts ----------------------------------------------------------------------------
     def batch(

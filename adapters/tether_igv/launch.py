@@ -18,6 +18,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ from tether.adapter import is_loopback
 from tether.errors import NotFound, TetherError, Timeout, Unreachable, UsageError
 from tether.launched import DataField
 
+from .args import window_bounds
 from .probe import MAIN_CLASSES
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -197,21 +199,6 @@ def resolve_genome(genome: str | None) -> str:
 SCREEN = (1280, 1024)  # our Xvfb's screen unless the window asked for needs more
 
 
-def window_bounds(width: int | None, height: int | None) -> tuple[int, int] | None:
-    """IGV's window size (``IGV.Bounds``) for snapshots ``width`` pixels wide; None: IGV's default.
-
-    Measured with IGV 2.16 under Xvfb (no window manager): a snapshot is exactly the window's
-    width (1600 -> 1600, 800 -> 800). Its height is not the window's: IGV paints every track in
-    full, so a snapshot is as tall as its tracks (``maxPanelHeight`` caps each panel).
-    """
-    if width is None and height is None:
-        return None
-    for value, what in ((width, "width"), (height, "height")):
-        if value is not None and not 300 <= value <= 16384:
-            raise UsageError(f"refused: a snapshot {what} must be 300 to 16384 pixels, not {value}")
-    return (width or 1150, height or 800)  # IGV's own default size otherwise
-
-
 def write_prefs(igv_dir: Path, port: int, genome: str, bounds: tuple[int, int] | None = None) -> None:
     """Preferences for an offline start with no dialog (no genome download, no
     update check, no first-run dialog); ``bounds`` is the
@@ -292,16 +279,19 @@ def launch(
     java: str | None = None,
     jar: str | None = None,
     memory: str | None = None,
+    java_options: list[str] | None = None,
     timeout: float = READY_TIMEOUT,
     width: int | None = None,
     height: int | None = None,
+    on_status: Callable[[str], None] | None = None,
 ) -> Launched:
     """Start IGV on a free port with its own preference directory and wait until a ``goto`` answers ``OK``.
 
     ``headless`` forces a private Xvfb; without a ``DISPLAY`` one is started anyway.
     ``width``/``height``: IGV's window size in pixels, so snapshots are ``width`` wide (see
     :func:`window_bounds`); our Xvfb's screen grows to fit; on a real display IGV falls back to
-    its default size when the window would not fit the screen.
+    its default size when the window would not fit the screen. ``on_status`` hears each
+    stage of the wait (for a progress line).
     On any failure everything started is stopped again before the error is raised.
     """
     bounds = window_bounds(width, height)  # bad sizes are refused before anything starts
@@ -329,6 +319,10 @@ def launch(
     cmd = [java, "-Djava.net.preferIPv4Stack=true", "-Dapple.laf.useScreenMenuBar=true"]
     if memory:
         cmd.append(f"-Xmx{memory}")
+    for option in java_options or []:
+        if not option.startswith("-") or any(c in option for c in "\r\n\0"):
+            raise UsageError(f"refused: {option!r} is not a Java option")
+        cmd.append(option)
     cmd += ["-cp", jar, _main_class(jar), "--igvDirectory", str(directory), "-p", str(port), "-g", genome]
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
@@ -351,19 +345,49 @@ def launch(
     )
     rec.save()
     try:
-        wait_ready(rec, timeout)
+        wait_ready(rec, timeout, on_status=on_status)
     except BaseException:
         rec.stop(timeout=5.0, keep_log=True)  # the error names the log
         raise
     return rec
 
 
-def wait_ready(rec: Launched, timeout: float = READY_TIMEOUT) -> None:
+#: IGV 2.16's log when a ``goto`` finds no genome loaded (the start-up genome failed, or is
+#: still downloading)
+NO_GENOME = 'getCurrentGenome()" is null'
+#: ... and what tells "failed" from "still downloading": an error dialog, or no network at all
+GENOME_FAILED = ("MessageUtils.lambda$showMessage", "UnknownHostException", "Error loading genome")
+
+
+def genome_failure(rec: Launched) -> str | None:
+    """Why IGV has no genome, when its log shows the start-up genome failed to load (else None).
+
+    Offline, a genome id (``hg38``) makes IGV 2.16 fail its download, open a modal dialog and
+    answer every ``goto`` with a NullPointerException; the log says all three.
+    """
+    genome = rec.genome or ""
+    if Path(genome).is_file():
+        return None
+    text = launched.log_tail(rec, 400)
+    if NO_GENOME not in text or not any(sign in text for sign in GENOME_FAILED):
+        return None
+    offline = "UnknownHostException" in text
+    return f"IGV could not load the genome {genome!r}" + (
+        " (no network: a genome id is downloaded from IGV's genome server)" if offline else ""
+    )
+
+
+def wait_ready(
+    rec: Launched, timeout: float = READY_TIMEOUT, *, on_status: Callable[[str], None] | None = None
+) -> None:
     """Wait until IGV answers ``echo`` and then a ``goto`` with ``OK`` (its genome is loaded).
 
     The port opens before the start-up genome is loaded (igvteam/igv#1094), so ``echo`` alone
-    is not enough.
+    is not enough. A start-up genome that failed to load (IGV's log says so; offline, a genome
+    id) ends the wait at once with :class:`Unreachable` instead of waiting out ``timeout``.
     """
+    status = on_status or (lambda _text: None)
+    status(f"starting IGV (pid {rec.pid})")
     from .client import IGVClient
     from .locus import GenomeIndex
 
@@ -382,8 +406,16 @@ def wait_ready(rec: Launched, timeout: float = READY_TIMEOUT) -> None:
             last = exc
             time.sleep(0.2)
             continue
+        status(f"IGV is up on port {rec.port}; loading genome {rec.genome}")
+        failed = genome_failure(rec)
+        if failed:
+            raise Unreachable(
+                failed,
+                hint="pass --genome a local indexed FASTA (with its .fai), or connect to the network; "
+                f"IGV's log: {rec.log}",
+            )
         try:
-            client.execute(f"goto {target}", timeout=max(1.0, end - time.monotonic()))
+            client.execute(f"goto {target}", timeout=min(5.0, max(1.0, end - time.monotonic())))
             return
         except Timeout as exc:
             last = exc

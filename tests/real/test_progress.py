@@ -130,6 +130,18 @@ def test_igv_batch_shows_its_progress_on_a_terminal_never_with_json_or_piped(tmp
     assert done.stdout == "4 command(s) done, 0 line(s) skipped\n" and done.stderr == ""
 
 
+def test_igv_snapshots_shows_a_bar_with_an_eta_on_a_terminal(tmp_path, igv_app):
+    loci = ["chr1:1,001-1,100", "chr1:40,001-40,100", "chr2:1,001-1,100"]
+    args = tether_cmd(
+        "igv", "snapshots", *loci, "--out", str(tmp_path / "shots"), "--port", str(igv_app.port)
+    )
+    code, screen = in_terminal(args)
+    assert code == 0, screen
+    text = plain(screen)
+    assert "snapshots" in text and "/3" in text and "ETA" in text, screen
+    assert text.strip().splitlines()[-1].startswith("3 image(s), 0 kept from before:")
+
+
 # ----------------------------------------------------------------------------- qserver run
 def test_qserver_run_shows_the_plans_state_on_a_terminal_and_nothing_piped(qserver_app):
     from .test_qserver import ensure_env

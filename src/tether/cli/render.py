@@ -243,12 +243,21 @@ def progress(description: str, *, total: float | None = None, enabled: bool = Tr
     if not enabled or not sys.stderr.isatty():
         yield _NullProgress()
         return
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     cols = [SpinnerColumn(), TextColumn("{task.description}", markup=False)]
     if total is not None:
         cols += [BarColumn(), TextColumn("{task.completed:.0f}/{task.total:.0f}")]
     cols.append(TimeElapsedColumn())
+    if total is not None:
+        cols += [TextColumn("ETA"), TimeRemainingColumn()]
     with Progress(*cols, console=_console(stderr=True), transient=True) as prog:
         task = prog.add_task(description, total=total)
         yield _Bar(prog, task)
