@@ -7,7 +7,8 @@ Starts a headless IGV, Firefox and queue server with the test harness (``tests/r
 takes each picture through tether itself, and stops every app by pid at the end, even on failure:
 
 - ``scan.svg``: the ``tether scan`` table (rich's SVG export of the very table the CLI prints);
-- ``review.png``: an IGV variant-review page (``tether igv snapshots`` over a VCF and a BAM), in Firefox;
+- ``igv-review-page.png``: an IGV variant-review page (``tether igv snapshots`` over a VCF and a BAM), in
+  Firefox;
 - ``monitor.svg``: ``tether qserver monitor`` in a real terminal (tmux) while a plan runs;
 - ``trace.png``: the trace page a failing web test leaves (``--tether-trace=on-failure``), in Firefox.
 
@@ -189,6 +190,51 @@ def trace_png(out: Path, apps: dict, work: Path) -> Path:
         ff.navigate(traces[0].as_uri())
         ff.expect("img", visible=True)
         ff.screenshot(path)
+    return path
+
+
+@picture("review")
+def review_png(out: Path, apps: dict, work: Path) -> Path:
+    """A variant-review page: ``tether igv snapshots`` over a VCF and a BAM made here (samtools),
+    drawn by a private IGV (``--parallel 1``), opened in Firefox through tether with three verdicts
+    given by keyboard, as a reviewer would."""
+    import subprocess
+
+    sys.path.insert(0, str(ROOT))
+    import tether
+    from tests.real.genomics import make_dataset
+
+    data = make_dataset(work / "review-data", 8)
+    review = work / "review"
+    tether_bin = str(Path(sys.executable).with_name("tether"))
+    done = subprocess.run(
+        [tether_bin, "igv", "snapshots", str(data.vcf), "--out", str(review), "--track", str(data.bam),
+         "--genome", str(data.fasta), "--sort", "base", "--max-panel-height", "400", "--parallel", "1"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RuntimeError(f"tether igv snapshots failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    path = out / "igv-review-page.png"
+    port = int(os.environ["TETHER_FIREFOX_PORT"])
+    with _served(review) as served, tether.connect("firefox", port=port, timeout=60) as ff:
+        ff.set_window_rect(width=1400, height=800)
+        ff.navigate(f"http://{served}/index.html")
+        ff.expect("#rows img", count=8)
+        ff.wait_until(lambda: ff.execute("return [...document.images].every(i => i.complete)"), timeout=20)
+        ff.execute("localStorage.clear()")
+        ff.refresh()
+        ff.click("body")
+        for key in (
+            "1",
+            "ArrowRight",
+            "2",
+            "ArrowRight",
+            "3",
+        ):  # real, artefact, unsure, as a reviewer keys them
+            ff.press(key)
+        ff.expect("#rows tr:nth-child(3) td.verdict", text="unsure")
+        ff.screenshot(path)
+        ff.execute("localStorage.clear()")
     return path
 
 

@@ -223,7 +223,14 @@ def settings_table() -> str:
     return "\n".join(rows)
 
 
+IGV_COMMANDS_MARK = "<!-- tether:igv-commands -->"
+
+
 def on_page_markdown(markdown, page, config, files, **kwargs):
     if SETTINGS_MARK in markdown:
         markdown = markdown.replace(SETTINGS_MARK, settings_table())
+    if IGV_COMMANDS_MARK in markdown:  # the IGV adapter's own table of its batch commands
+        from tether_igv.commands import markdown_table
+
+        markdown = markdown.replace(IGV_COMMANDS_MARK, markdown_table())
     return markdown

@@ -34,5 +34,6 @@ def test_the_docs_pictures_are_made_from_the_real_apps(tmp_path, igv_app, bidi_f
     assert scan.startswith("<svg") and "verified" in scan and "IGV" in scan
     monitor = (out / "monitor.svg").read_text()
     assert monitor.startswith("<svg") and "running" in monitor and "count" in monitor
-    trace = (out / "trace.png").read_bytes()
-    assert trace.startswith(b"\x89PNG") and len(trace) > 10_000
+    for png in ("trace.png", "igv-review-page.png"):
+        data = (out / png).read_bytes()
+        assert data.startswith(b"\x89PNG") and len(data) > 10_000, png
