@@ -257,6 +257,10 @@ def header(mon: Monitor, where: str) -> Any:
     return Text.assemble(*parts, no_wrap=True, overflow="ellipsis")
 
 
+#: columns that share the width the others leave, in this ratio (any other column: its content's width)
+FLEXIBLE = {"args": 3, "msg": 2}
+
+
 def _table(rows: list[dict], columns: list[tuple[str, str]], *, limit: int, empty: str) -> Any:
     from rich.table import Table
     from rich.text import Text
@@ -265,7 +269,14 @@ def _table(rows: list[dict], columns: list[tuple[str, str]], *, limit: int, empt
         return Text(empty, style="dim")
     t = Table(show_edge=False, pad_edge=False, header_style="bold", box=None, expand=True)
     for key, heading in columns:
-        t.add_column(heading, no_wrap=True, overflow="ellipsis", ratio=3 if key == "args" else None)
+        # the free text (arguments, a failure's message) shares what is left; an exit status is never cut
+        t.add_column(
+            heading,
+            no_wrap=True,
+            overflow="ellipsis",
+            ratio=FLEXIBLE.get(key),
+            min_width=len(heading) if key == "exit_status" else None,
+        )
     for row in rows[:limit]:
         cells = []
         for key, _ in columns:

@@ -15,7 +15,6 @@ import time
 import pytest
 
 from tests.real import apps
-from tests.real.conftest import firefox_app, igv_app, qserver_app  # noqa: F401  (session fixtures)
 
 from .conftest import record
 from .test_matrix import KEY, MARGIN, _tether
@@ -47,7 +46,7 @@ def _igv_answers(port: int) -> None:
 
 
 # -- the session's apps: harmless faults ---------------------------------------------------------------
-def test_real_igv_pointed_at_by_another_adapter_is_not_probed_and_still_answers(igv_app):  # noqa: F811
+def test_real_igv_pointed_at_by_another_adapter_is_not_probed_and_still_answers(igv_app):
     err = _cell(
         "qserver at IGV's port (wrong app)",
         _run("qserver", "queue", "--port", str(igv_app.port), "-t", "2"),
@@ -58,12 +57,12 @@ def test_real_igv_pointed_at_by_another_adapter_is_not_probed_and_still_answers(
     _igv_answers(igv_app.port)
 
 
-def test_real_igv_refuses_injection_and_still_answers(igv_app):  # noqa: F811
+def test_real_igv_refuses_injection_and_still_answers(igv_app):
     _cell("igv injection", _run("igv", "goto", "chr1\nexit", "--port", str(igv_app.port), "-t", "2"), 2, 2)
     _igv_answers(igv_app.port)
 
 
-def test_real_igv_serves_twenty_parallel_clients(igv_app):  # noqa: F811
+def test_real_igv_serves_twenty_parallel_clients(igv_app):
     start = time.monotonic()
     procs = [_tether("igv", "goto", "chr1:1-100", "--port", str(igv_app.port), "-t", "30") for _ in range(20)]
     results = [(p.wait(90), *p.communicate()) for p in procs]
@@ -75,7 +74,7 @@ def test_real_igv_serves_twenty_parallel_clients(igv_app):  # noqa: F811
     _igv_answers(igv_app.port)
 
 
-def test_real_firefox_pointed_at_by_another_adapter_is_not_disturbed(firefox_app):  # noqa: F811
+def test_real_firefox_pointed_at_by_another_adapter_is_not_disturbed(firefox_app):
     _cell(
         "igv at Firefox's port (wrong app)",
         _run("igv", "goto", "chr1", "--port", str(firefox_app.port), "-t", "2"),
@@ -86,7 +85,7 @@ def test_real_firefox_pointed_at_by_another_adapter_is_not_disturbed(firefox_app
     assert code == 0, err
 
 
-def test_real_queue_server_wrong_and_odd_keys(qserver_app):  # noqa: F811
+def test_real_queue_server_wrong_and_odd_keys(qserver_app):
     url = ["--url", qserver_app.url, "-t", "5"]
     # the probe (GET /openapi.json, slow on a fresh server) and the call each have the 5 s
     wrong = {"QSERVER_HTTP_SERVER_API_KEY": KEY}
@@ -100,7 +99,7 @@ def test_real_queue_server_wrong_and_odd_keys(qserver_app):  # noqa: F811
     assert code == 0, err
 
 
-def test_real_queue_server_pointed_at_by_igv_is_wrong_app(qserver_app):  # noqa: F811
+def test_real_queue_server_pointed_at_by_igv_is_wrong_app(qserver_app):
     _cell(
         "igv at the queue server's port (wrong app)",
         _run("igv", "goto", "chr1", "--port", str(qserver_app.port), "-t", "2"),
@@ -110,7 +109,7 @@ def test_real_queue_server_pointed_at_by_igv_is_wrong_app(qserver_app):  # noqa:
     assert qserver_app.status()["manager_state"]
 
 
-def test_real_queue_server_frozen_then_resumed(qserver_app):  # noqa: F811
+def test_real_queue_server_frozen_then_resumed(qserver_app):
     env = {"QSERVER_HTTP_SERVER_API_KEY": qserver_app.api_key}
     url = ["--url", qserver_app.url]
     os.kill(qserver_app.pid, signal.SIGSTOP)  # the session's HTTP server: resumed in any case below

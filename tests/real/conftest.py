@@ -1,9 +1,6 @@
-"""Session fixtures for the real apps: one IGV, one Firefox, one queue server per test session.
-
-Each is started on free ports, waited for by probing, and stopped by pid in the fixture's
-finalizer (and, failing that, at interpreter exit). Under ``CI=true`` or
-``TETHER_REQUIRE_REAL=1`` an app that is missing or fails to start is a test **failure**;
-elsewhere it is a skip that says what to install.
+"""Fixtures of the real-app tests beside the session's apps (``igv_app``, ``firefox_app`` and
+``qserver_app`` live in tests/conftest.py, so that tests/faults shares the very same instances):
+a BiDi Firefox of a test's own, the OpenSSH server.
 """
 
 from __future__ import annotations
@@ -13,22 +10,16 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import _unavailable, require_real  # noqa: F401  (imported from here by the real tests)
+
 from . import apps
 
 pytestmark = pytest.mark.real
-
-
-def require_real() -> bool:
-    return (
-        os.environ.get("CI", "").lower() in ("1", "true", "yes")
-        or os.environ.get("TETHER_REQUIRE_REAL") == "1"
-    )
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -38,52 +29,6 @@ def pytest_collection_modifyitems(session, config, items):
     first = [i for i in items if i.nodeid.startswith("tests/real/test_firefox_geckodriver.py")]
     if first:
         items[:] = first + [i for i in items if i not in first]
-
-
-def _unavailable(app: str, exc: Exception):
-    msg = f"{app} is not available for the real-app tests: {exc}"
-    if require_real():
-        pytest.fail(msg, pytrace=False)
-    pytest.skip(msg)
-
-
-STARTUP_TIMES: dict[str, float] = {}
-
-
-def _session_app(name: str, start, workdir):
-    """Start one app for the whole session (its start time recorded), and stop it by pid after."""
-    started = time.monotonic()
-    try:
-        app = start(workdir)
-    except (apps.AppMissing, apps.AppFailed) as exc:
-        _unavailable(name, exc)
-    STARTUP_TIMES[name] = round(time.monotonic() - started, 2)
-    try:
-        yield app
-    finally:
-        app.stop()
-
-
-@pytest.fixture(scope="session")
-def igv_app(tmp_path_factory):
-    yield from _session_app("IGV", apps.start_igv, tmp_path_factory.mktemp("igv"))
-
-
-@pytest.fixture(scope="session")
-def firefox_app(tmp_path_factory):
-    yield from _session_app("Firefox", apps.start_firefox, tmp_path_factory.mktemp("firefox"))
-
-
-@pytest.fixture(scope="session")
-def qserver_app(tmp_path_factory):
-    yield from _session_app("queue server", apps.start_qserver, tmp_path_factory.mktemp("qserver"))
-
-
-def pytest_terminal_summary(terminalreporter):
-    if STARTUP_TIMES:
-        terminalreporter.write_line(
-            "real apps started in: " + ", ".join(f"{k} {v:.2f} s" for k, v in STARTUP_TIMES.items())
-        )
 
 
 @pytest.fixture
