@@ -12,9 +12,8 @@ order. The figure is the median over rounds; the ratio tether / pytest-selenium.
     unshare -n sh -c 'ip link set lo up && .venv/bin/python benchmarks/web_suite.py --rounds 2'
 
 (in a network namespace of its own on a shared machine: no one else's Firefox is seen.)
-The tether suite waits for the late button with ``wait_for`` and for the text with
-``wait_until`` (what the client has on this branch); with auto-waiting ``click`` and ``expect``
-it becomes ``firefox.click("#late"); firefox.expect("#status", text="Done")``.
+Each suite is written as its users write it: tether's with auto-waiting ``click`` and a retrying
+``expect``, Selenium's with ``WebDriverWait`` and expected conditions.
 """
 
 from __future__ import annotations
@@ -46,8 +45,8 @@ PAGE = {PAGE!r}
 @pytest.mark.parametrize("n", range({TESTS}))
 def test_late_button(firefox, n):
     firefox.navigate(PAGE)
-    firefox.wait_for("#late", timeout=5).click()
-    firefox.wait_until(lambda: firefox.find("#status").text == "Done", timeout=5, what="status Done")
+    firefox.click("#late", timeout=5)  # waits until the button is there and actionable
+    firefox.expect("#status", text="Done", timeout=5)
 """
 
 SELENIUM_SUITE = f"""
