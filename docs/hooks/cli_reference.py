@@ -10,8 +10,10 @@ one.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,14 +44,34 @@ def _is_argument(param: Any) -> bool:
     return getattr(param, "param_type_name", "") == "argument"
 
 
+@contextlib.contextmanager
+def bundled_only() -> Iterator[None]:
+    """The bundled adapters only (a third-party adapter installed here is not tether's to
+    document), for the time of the block: the environment and the registry's cache are given back
+    afterwards, so a test that builds the reference in-process leaves the rest of its run alone."""
+    from tether import registry
+
+    saved = os.environ.get("TETHER_DISABLE_PLUGIN_AUTOLOAD")
+    os.environ["TETHER_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    registry.adapters.cache_clear()
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("TETHER_DISABLE_PLUGIN_AUTOLOAD", None)
+        else:
+            os.environ["TETHER_DISABLE_PLUGIN_AUTOLOAD"] = saved
+        registry.adapters.cache_clear()
+
+
 def root_command() -> Any:
-    """The whole CLI, every adapter's commands loaded (as ``tether mcp`` loads them)."""
-    os.environ.setdefault("TETHER_DISABLE_PLUGIN_AUTOLOAD", "1")  # the bundled adapters only
+    """The whole CLI, every bundled adapter's commands loaded (as ``tether mcp`` loads them)."""
     import typer
 
     from tether.cli.app import build_app
 
-    return typer.main.get_command(build_app(None))
+    with bundled_only():
+        return typer.main.get_command(build_app(None))
 
 
 def pages(root: Any = None) -> list[Page]:
@@ -207,11 +229,13 @@ def settings_table() -> str:
     from tether import registry
     from tether.config import BUILTIN, env_name
 
+    with bundled_only():
+        found = sorted(registry.adapters(), key=lambda a: a.name)
     rows = [
         "| app | setting | flag | environment (first set wins) | config file | help |",
         "|---|---|---|---|---|---|",
     ]
-    for adapter in sorted(registry.adapters(), key=lambda a: a.name):
+    for adapter in found:
         for s in (*BUILTIN, *adapter.settings):
             flag = getattr(s, "option", None) or "--" + s.name.replace("_", "-")
             env = [*getattr(s, "env", ()), env_name(adapter.name, s.name)]
