@@ -16,7 +16,8 @@ What a run does, in order:
    image depends on the region before it when the two are close. This is what makes the
    images of ``parallel=2`` byte-identical to ``parallel=1`` (checked by the real tests);
 4. for each region: ``goto``, ``sort`` at the variant (if asked), ``snapshot`` under its
-   fixed name; each outcome goes to ``manifest.json`` (status, image, seconds, which IGV);
+   fixed name, sent in one write (IGV runs them in order, without a round trip between them);
+   each outcome goes to ``manifest.json`` (status, image, seconds, which IGV);
 5. an IGV that dies mid-run: its regions go back to the others (``on_note`` says so);
 6. ``index.html`` (:mod:`tether_igv.review_page`) from the manifest.
 
@@ -412,13 +413,19 @@ def _draw(run: _Run, client: IGVClient, region: Region, label: str) -> None:
     name = f"{region.stem}.{run.options.format}"
     started = time.monotonic()
     try:
+        lines = []
         if region.chrom is None:
             client.goto(region.locus)  # a name: exit 1 (CommandError) when IGV does not find it
         else:
-            client.execute(f"goto {region.locus}", kind="goto")
+            lines.append(f"goto {region.locus}")
         if run.options.sort and region.chrom and (region.pos or region.start):
-            client.sort(run.options.sort, f"{region.chrom}:{region.pos or region.start}")
-        client.execute("snapshot " + A.quote(name, "file name"), kind="snapshot")
+            lines.append(
+                client.sort_command(run.options.sort, f"{region.chrom}:{region.pos or region.start}")
+            )
+        lines.append("snapshot " + A.quote(name, "file name"))
+        # one write: IGV runs the lines one after the other as if each had waited for its
+        # answer (the images are the same), without a round trip between them
+        client.execute_many(lines, kind="snapshot")
     except CommandError as exc:
         entry.status, entry.error = "failed", exc.app_message or exc.message
     else:
