@@ -66,6 +66,7 @@ class Pool:
         timeout: float = 90.0,
         setup: Callable[[IGVClient], None] | None = None,
         on_note: Callable[[str], None] | None = None,
+        on_member: Callable[[Member], None] | None = None,
     ) -> None:
         if not isinstance(size, int) or not 1 <= size <= MAX_PARALLEL:
             raise UsageError(f"refused: --parallel must be 1 to {MAX_PARALLEL}, not {size!r}")
@@ -79,6 +80,9 @@ class Pool:
         self.java_options = list(java_options)
         self.setup = setup
         self.on_note = on_note or (lambda _msg: None)
+        #: called (in its start thread) with each IGV as soon as it is set up, while the others
+        #: may still be starting: a run starts drawing on the first one up
+        self.on_member = on_member
         self.members: list[Member] = []
         self._records: list[Launched] = []
         self._lock = threading.Lock()
@@ -139,7 +143,15 @@ class Pool:
                     errors.append(exc)
                 return
             with self._lock:
-                self.members.append(member)
+                closed = self._closed
+                if not closed:
+                    self.members.append(member)
+            if not closed and self.on_member is not None:
+                try:
+                    self.on_member(member)
+                except BaseException as exc:
+                    with self._lock:
+                        errors.append(exc)
 
         threads = self._threads = [threading.Thread(target=one, daemon=True) for _ in range(self.size)]
         for t in threads:

@@ -490,8 +490,15 @@ def run_review(
         if todo and pool is not None:
             pool.setup = lambda client: _prepare_igv(client, options, directory, fix_layout=True)
             pool.on_note = run.note
-            with pool:
-                _run_workers(run, [(m.client, m.label, m.alive) for m in pool.members])
+            threads: list[threading.Thread] = []
+            # each IGV starts drawing as soon as it is up, while the others still start
+            pool.on_member = lambda m: threads.append(_start_worker(run, m.client, m.label, m.alive))
+            try:
+                pool.start()
+                _join_workers(run, threads)
+            finally:
+                run.stop.set()  # before the IGVs stop: a worker must not take that for a death
+                pool.stop()
         elif todo:
             assert igv is not None
             if options.genome:
@@ -528,13 +535,17 @@ def _keep_finished(directory: Path, entries: list[Entry]) -> int:
     return kept
 
 
+def _start_worker(run: _Run, client: IGVClient, label: str, alive: Callable[[], bool]) -> threading.Thread:
+    thread = threading.Thread(target=_worker, args=(run, client, label, alive), daemon=True)
+    thread.start()
+    return thread
+
+
 def _run_workers(run: _Run, workers: list[tuple[IGVClient, str, Callable[[], bool]]]) -> None:
-    threads = [
-        threading.Thread(target=_worker, args=(run, client, label, alive), daemon=True)
-        for client, label, alive in workers
-    ]
-    for t in threads:
-        t.start()
+    _join_workers(run, [_start_worker(run, client, label, alive) for client, label, alive in workers])
+
+
+def _join_workers(run: _Run, threads: list[threading.Thread]) -> None:
     try:
         while any(t.is_alive() for t in threads):
             for t in threads:
