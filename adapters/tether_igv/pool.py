@@ -27,11 +27,11 @@ if TYPE_CHECKING:  # pragma: no cover
 
 MAX_PARALLEL = 16
 #: Java options of the pool's IGVs; TETHER_IGV_JAVA_OPTIONS (space-separated) replaces them.
-#: C1 only: a review run is short, and the C2 compiler spent more CPU compiling IGV's paint code
-#: than it saved — one IGV drawing 60 regions used 6.7-6.9 CPU-seconds with the default tiers,
-#: 3.1-3.4 with C1 only (start-up 2.0-2.2 against 1.3); -XX:+UseSerialGC made no measurable
-#: difference, so it is not here. The images are the same (Java's arithmetic does not depend on
-#: the compiler).
+#: C1 only: in runs of 60 to 1,000 regions the C2 compiler spent more CPU compiling IGV's paint
+#: code than it saved — one IGV drawing 60 regions used 6.7-6.9 CPU-seconds with the default
+#: tiers, 3.1-3.4 with C1 only (start-up 2.0-2.2 against 1.3); 1,000 regions 63.0 against 57.2;
+#: -XX:+UseSerialGC made no measurable difference, so it is not here. The images are the same
+#: (Java's arithmetic does not depend on the compiler; the real tests compare them).
 POOL_JAVA_OPTIONS: list[str] = ["-XX:TieredStopAtLevel=1"]
 
 
