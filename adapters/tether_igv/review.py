@@ -254,6 +254,11 @@ class _Run:
         self._saved = 0.0
         self._writing = threading.Lock()
         self.tries: dict[str, int] = {}  # connections a region broke while being drawn
+        #: set once every IGV of the pool is up (or given up); until then an IGV that came up
+        #: first draws at most ``early_share`` runs of regions, so the others still get their
+        #: part (and a pool's images always come from more than one IGV when it can)
+        self.all_up = threading.Event()
+        self.early_share = 0
 
     def note(self, message: str) -> None:
         with self.lock:
@@ -338,6 +343,7 @@ def _worker(run: _Run, client: IGVClient, label: str, alive: Callable[[], bool])
     """Take runs of regions off the queue and draw them over one connection, until the queue
     is empty or IGV dies (a connection that broke on a live IGV is opened again)."""
     failures = 0  # connections in a row that broke before drawing anything
+    taken = 0  # runs of regions taken off the queue
     while not run.stop.is_set():
         cluster: list[Region] = []
         at = 0
@@ -346,8 +352,12 @@ def _worker(run: _Run, client: IGVClient, label: str, alive: Callable[[], bool])
             with client.session():
                 client.execute("snapshotDirectory " + A.quote(str(run.directory), "directory"))
                 while not run.stop.is_set():
+                    if not run.all_up.is_set() and taken >= run.early_share:
+                        run.all_up.wait(0.1)  # this IGV's share is drawn: wait for the others
+                        continue
                     try:
                         cluster, at = run.work.get(timeout=0.1), 0
+                        taken += 1
                     except queue.Empty:
                         cluster = []
                         with run.lock:
@@ -481,7 +491,8 @@ def run_review(
     todo = [e.region for e in entries if e.status != "done"]
     run = _Run(directory, entries, list(regions.bad), options, on_progress, notes_cb)
     run.pending = len(todo)
-    for cluster in clusters(todo):
+    runs = clusters(todo)
+    for cluster in runs:
         run.work.put(cluster)
     if on_start:
         on_start(len(todo))
@@ -491,16 +502,20 @@ def run_review(
             pool.setup = lambda client: _prepare_igv(client, options, directory, fix_layout=True)
             pool.on_note = run.note
             threads: list[threading.Thread] = []
-            # each IGV starts drawing as soon as it is up, while the others still start
+            # each IGV starts drawing as soon as it is up, while the others still start (up to
+            # its share of the runs of regions, until they are all up)
+            run.early_share = -(-len(runs) // pool.size)
             pool.on_member = lambda m: threads.append(_start_worker(run, m.client, m.label, m.alive))
             try:
                 pool.start()
+                run.all_up.set()
                 _join_workers(run, threads)
             finally:
                 run.stop.set()  # before the IGVs stop: a worker must not take that for a death
                 pool.stop()
         elif todo:
             assert igv is not None
+            run.all_up.set()
             if options.genome:
                 igv.genome(options.genome)
             _prepare_igv(igv, options, directory)
