@@ -426,6 +426,30 @@ class IGVClient(GeneratedCommands):
         finally:
             conn.close()
 
+    def execute_many(
+        self, commands: list[str], *, timeout: float | None = None, kind: str = "goto"
+    ) -> list[Reply]:
+        """Send several batch command lines (each checked for injection) in one write and return
+        their replies (see :meth:`IGVConnection.execute_many
+        <tether_igv.protocol.IGVConnection.execute_many>`): IGV runs them in order, as one by
+        one, without a round trip between them. ``timeout`` (by ``kind``) covers them all.
+        Raises :class:`~tether.errors.CommandError` for the first one not answered ``OK``."""
+        lines = [A.check_command(c) for c in commands]
+        deadline = timeout if timeout is not None else self.timeouts.get(kind, self.timeouts["goto"])
+        if self._conn is not None:
+            conn = self._conn
+            try:
+                return conn.execute_many(lines, deadline)
+            except TetherError:
+                if conn.closed:
+                    self._conn = None  # never reuse a connection that timed out or broke
+                raise
+        conn = self._open(lazy=False)
+        try:
+            return conn.execute_many(lines, deadline)
+        finally:
+            conn.close()
+
     def send(self, command: str, *, timeout: float | None = None) -> Reply:
         """Any batch command, as typed (still refused if it holds a line break or NUL).
 
@@ -834,6 +858,11 @@ class IGVClient(GeneratedCommands):
         self, option: str, locus: str | None = None, *, reverse: bool = False, timeout: float | None = None
     ) -> Reply:
         """Sort alignments (``base``, ``strand``, ``quality``, …) at ``locus`` or the centre."""
+        return self.execute(self.sort_command(option, locus, reverse=reverse), timeout=timeout)
+
+    def sort_command(self, option: str, locus: str | None = None, *, reverse: bool = False) -> str:
+        """The ``sort`` line :meth:`sort` sends (checked, :class:`UsageError` otherwise), for
+        :meth:`execute_many`."""
         command = "sort " + _choice(option, SORT_OPTIONS, "sort option")
         if locus:
             A.check_text(locus, "locus")
@@ -841,7 +870,7 @@ class IGVClient(GeneratedCommands):
             command += " " + locus
         if reverse:
             command += " reverse"
-        return self.execute(command, timeout=timeout)
+        return command
 
     def group(self, option: str, value: str | None = None, *, timeout: float | None = None) -> Reply:
         """Group alignments (``strand``, ``sample``, ``tag TAG``, ``base_at_pos chr:pos`` …)."""

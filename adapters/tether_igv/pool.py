@@ -26,9 +26,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from .review import ReviewResult
 
 MAX_PARALLEL = 16
-#: Java options of the pool's IGVs (IGV's own launch options otherwise); TETHER_IGV_JAVA_OPTIONS
-#: (space-separated) replaces them
-POOL_JAVA_OPTIONS: list[str] = []
+#: Java options of the pool's IGVs; TETHER_IGV_JAVA_OPTIONS (space-separated) replaces them.
+#: C1 only: in runs of 60 to 1,000 regions the C2 compiler spent more CPU compiling IGV's paint
+#: code than it saved — one IGV drawing 60 regions used 6.7-6.9 CPU-seconds with the default
+#: tiers, 3.1-3.4 with C1 only (start-up 2.0-2.2 against 1.3); 1,000 regions 63.0 against 57.2;
+#: -XX:+UseSerialGC made no measurable difference, so it is not here. The images are the same
+#: (Java's arithmetic does not depend on the compiler; the real tests compare them).
+POOL_JAVA_OPTIONS: list[str] = ["-XX:TieredStopAtLevel=1"]
 
 
 @dataclass
@@ -62,6 +66,7 @@ class Pool:
         timeout: float = 90.0,
         setup: Callable[[IGVClient], None] | None = None,
         on_note: Callable[[str], None] | None = None,
+        on_member: Callable[[Member], None] | None = None,
     ) -> None:
         if not isinstance(size, int) or not 1 <= size <= MAX_PARALLEL:
             raise UsageError(f"refused: --parallel must be 1 to {MAX_PARALLEL}, not {size!r}")
@@ -75,6 +80,9 @@ class Pool:
         self.java_options = list(java_options)
         self.setup = setup
         self.on_note = on_note or (lambda _msg: None)
+        #: called (in its start thread) with each IGV as soon as it is set up, while the others
+        #: may still be starting: a run starts drawing on the first one up
+        self.on_member = on_member
         self.members: list[Member] = []
         self._records: list[Launched] = []
         self._lock = threading.Lock()
@@ -135,7 +143,15 @@ class Pool:
                     errors.append(exc)
                 return
             with self._lock:
-                self.members.append(member)
+                closed = self._closed
+                if not closed:
+                    self.members.append(member)
+            if not closed and self.on_member is not None:
+                try:
+                    self.on_member(member)
+                except BaseException as exc:
+                    with self._lock:
+                        errors.append(exc)
 
         threads = self._threads = [threading.Thread(target=one, daemon=True) for _ in range(self.size)]
         for t in threads:

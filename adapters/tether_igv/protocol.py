@@ -276,6 +276,63 @@ class IGVConnection:
         lines = [] if first is None else [first]
         return lines + self._until(nonce, command, deadline, started)
 
+    def execute_many(self, commands: list[str], timeout: float) -> list[Reply]:
+        """Send several (already checked) command lines in one write and return their replies,
+        in order; ``timeout`` covers them all.
+
+        IGV reads its port line by line and runs each to the end (on its event thread) before it
+        reads the next, so the lines run exactly as if each waited for its answer; only the
+        round trips between them go. Replies are settled as in ``on-doubt``: one ``OK`` per line;
+        when a line is slow (``grace`` with no answer) or something else than ``OK`` comes, one
+        ``echo <nonce>`` follows and every line before its nonce is the rest of the replies.
+        Raises :class:`CommandError`: IGV's error text is blamed on the line at its position;
+        fewer answers than lines (a line IGV failed silently) names every line, since the ``OK``
+        answers do not say which line wrote nothing.
+        """
+        if self.closed:
+            raise Unreachable("the connection to IGV is closed")
+        if not commands:
+            return []
+        started = time.monotonic()
+        deadline = Deadline(timeout)
+        label = commands[0] if len(commands) == 1 else f"{commands[0]} (and {len(commands) - 1} more)"
+        self._drain(label, deadline, started)
+        self.line.send_lines(list(commands), deadline)
+        replies: list[Reply] = []
+        while len(replies) < len(commands):
+            command = commands[len(replies)]
+            soft = Deadline(min(self.grace, deadline.remaining()))
+            first = self._read(command, deadline, started, soft=soft)
+            if first == "OK":
+                replies.append(Reply(command, "OK", time.monotonic() - started, ["OK"]))
+                continue
+            nonce = new_nonce()  # slow, silent or not OK: let the echo say where the replies end
+            self.line.send_line(f"echo {nonce}", deadline)
+            rest = [] if first is None else [first]
+            rest += self._until(nonce, command, deadline, started)
+            left = commands[len(replies) :]
+            if len(rest) == len(left) and all(text == "OK" for text in rest):
+                replies += [Reply(c, "OK", time.monotonic() - started, ["OK"]) for c in left]
+                break
+            bad = next((i for i, text in enumerate(rest) if text != "OK"), None)
+            if bad is not None:  # IGV's own error text, blamed on the line at its position
+                _classify(left[min(bad, len(left) - 1)], rest[bad:], time.monotonic() - started, query=False)
+            if len(rest) < len(left):  # OKs only, too few: one line wrote nothing, which is not known
+                raise CommandError(  # any earlier OK may have been the next line's
+                    f"IGV failed one of {', '.join(repr(c) for c in commands)} silently: "
+                    f"{len(replies) + len(rest)} answer(s) for {len(commands)} line(s) "
+                    "(IGV 2.9-2.19.2 drop a command that throws, e.g. a bad option)",
+                    app_message="",
+                    command=label,
+                    reason="silent",
+                )
+            raise CommandError(  # OKs only, more lines than commands
+                f"IGV answered {label!r} with {len(rest)} lines for {len(left)} commands: {rest[:4]!r}",
+                app_message="\n".join(rest),
+                command=left[-1],
+            )
+        return replies
+
     def send_exit(self, timeout: float) -> None:
         """Send ``exit`` (which never answers) and wait for IGV to close the connection."""
         deadline = Deadline(timeout)

@@ -16,7 +16,8 @@ What a run does, in order:
    image depends on the region before it when the two are close. This is what makes the
    images of ``parallel=2`` byte-identical to ``parallel=1`` (checked by the real tests);
 4. for each region: ``goto``, ``sort`` at the variant (if asked), ``snapshot`` under its
-   fixed name; each outcome goes to ``manifest.json`` (status, image, seconds, which IGV);
+   fixed name, sent in one write (IGV runs them in order, without a round trip between them);
+   each outcome goes to ``manifest.json`` (status, image, seconds, which IGV);
 5. an IGV that dies mid-run: its regions go back to the others (``on_note`` says so);
 6. ``index.html`` (:mod:`tether_igv.review_page`) from the manifest.
 
@@ -253,6 +254,11 @@ class _Run:
         self._saved = 0.0
         self._writing = threading.Lock()
         self.tries: dict[str, int] = {}  # connections a region broke while being drawn
+        #: set once every IGV of the pool is up (or given up); until then an IGV that came up
+        #: first draws at most ``early_share`` runs of regions, so the others still get their
+        #: part (and a pool's images always come from more than one IGV when it can)
+        self.all_up = threading.Event()
+        self.early_share = 0
 
     def note(self, message: str) -> None:
         with self.lock:
@@ -337,6 +343,7 @@ def _worker(run: _Run, client: IGVClient, label: str, alive: Callable[[], bool])
     """Take runs of regions off the queue and draw them over one connection, until the queue
     is empty or IGV dies (a connection that broke on a live IGV is opened again)."""
     failures = 0  # connections in a row that broke before drawing anything
+    taken = 0  # runs of regions taken off the queue
     while not run.stop.is_set():
         cluster: list[Region] = []
         at = 0
@@ -345,8 +352,12 @@ def _worker(run: _Run, client: IGVClient, label: str, alive: Callable[[], bool])
             with client.session():
                 client.execute("snapshotDirectory " + A.quote(str(run.directory), "directory"))
                 while not run.stop.is_set():
+                    if not run.all_up.is_set() and taken >= run.early_share:
+                        run.all_up.wait(0.1)  # this IGV's share is drawn: wait for the others
+                        continue
                     try:
                         cluster, at = run.work.get(timeout=0.1), 0
+                        taken += 1
                     except queue.Empty:
                         cluster = []
                         with run.lock:
@@ -412,13 +423,19 @@ def _draw(run: _Run, client: IGVClient, region: Region, label: str) -> None:
     name = f"{region.stem}.{run.options.format}"
     started = time.monotonic()
     try:
+        lines = []
         if region.chrom is None:
             client.goto(region.locus)  # a name: exit 1 (CommandError) when IGV does not find it
         else:
-            client.execute(f"goto {region.locus}", kind="goto")
+            lines.append(f"goto {region.locus}")
         if run.options.sort and region.chrom and (region.pos or region.start):
-            client.sort(run.options.sort, f"{region.chrom}:{region.pos or region.start}")
-        client.execute("snapshot " + A.quote(name, "file name"), kind="snapshot")
+            lines.append(
+                client.sort_command(run.options.sort, f"{region.chrom}:{region.pos or region.start}")
+            )
+        lines.append("snapshot " + A.quote(name, "file name"))
+        # one write: IGV runs the lines one after the other as if each had waited for its
+        # answer (the images are the same), without a round trip between them
+        client.execute_many(lines, kind="snapshot")
     except CommandError as exc:
         entry.status, entry.error = "failed", exc.app_message or exc.message
     else:
@@ -474,7 +491,8 @@ def run_review(
     todo = [e.region for e in entries if e.status != "done"]
     run = _Run(directory, entries, list(regions.bad), options, on_progress, notes_cb)
     run.pending = len(todo)
-    for cluster in clusters(todo):
+    runs = clusters(todo)
+    for cluster in runs:
         run.work.put(cluster)
     if on_start:
         on_start(len(todo))
@@ -483,10 +501,21 @@ def run_review(
         if todo and pool is not None:
             pool.setup = lambda client: _prepare_igv(client, options, directory, fix_layout=True)
             pool.on_note = run.note
-            with pool:
-                _run_workers(run, [(m.client, m.label, m.alive) for m in pool.members])
+            threads: list[threading.Thread] = []
+            # each IGV starts drawing as soon as it is up, while the others still start (up to
+            # its share of the runs of regions, until they are all up)
+            run.early_share = -(-len(runs) // pool.size)
+            pool.on_member = lambda m: threads.append(_start_worker(run, m.client, m.label, m.alive))
+            try:
+                pool.start()
+                run.all_up.set()
+                _join_workers(run, threads)
+            finally:
+                run.stop.set()  # before the IGVs stop: a worker must not take that for a death
+                pool.stop()
         elif todo:
             assert igv is not None
+            run.all_up.set()
             if options.genome:
                 igv.genome(options.genome)
             _prepare_igv(igv, options, directory)
@@ -521,13 +550,17 @@ def _keep_finished(directory: Path, entries: list[Entry]) -> int:
     return kept
 
 
+def _start_worker(run: _Run, client: IGVClient, label: str, alive: Callable[[], bool]) -> threading.Thread:
+    thread = threading.Thread(target=_worker, args=(run, client, label, alive), daemon=True)
+    thread.start()
+    return thread
+
+
 def _run_workers(run: _Run, workers: list[tuple[IGVClient, str, Callable[[], bool]]]) -> None:
-    threads = [
-        threading.Thread(target=_worker, args=(run, client, label, alive), daemon=True)
-        for client, label, alive in workers
-    ]
-    for t in threads:
-        t.start()
+    _join_workers(run, [_start_worker(run, client, label, alive) for client, label, alive in workers])
+
+
+def _join_workers(run: _Run, threads: list[threading.Thread]) -> None:
     try:
         while any(t.is_alive() for t in threads):
             for t in threads:

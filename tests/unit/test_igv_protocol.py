@@ -139,3 +139,46 @@ def test_session_keeps_one_connection_and_short_lived_calls_do_not():
         igv.goto("chr1:1-100")
         time.sleep(0.1)
         assert server.connections == 3
+
+
+def test_execute_many_writes_the_lines_at_once_and_reads_one_ok_each():
+    with fake_igv({}) as server:
+        igv = client(server)
+        with igv.session():
+            replies = igv.execute_many(["goto chr1:1-100", "sort base chr1:50", "snapshot a.png"])
+            assert igv.goto("chr1:5-10").ok  # still in step
+        time.sleep(0.1)
+    assert [r.text for r in replies] == ["OK", "OK", "OK"]
+    sent = b"".join(server.received).decode()
+    assert "goto chr1:1-100\nsort base chr1:50\nsnapshot a.png\n" in sent  # one write, no echo between
+    assert sent.count("echo ") == 1  # only the readiness echo
+
+
+@pytest.mark.parametrize("silent", ["goto", "sort", "snapshot"])
+def test_execute_many_reports_a_silent_line_and_stays_in_step(silent):
+    with fake_igv({silent: None}) as server:
+        igv = client(server, grace=0.1)
+        with igv.session():
+            with pytest.raises(CommandError) as info:
+                igv.execute_many(["goto chr1:1-100", "sort base chr1:50", "snapshot a.png"])
+            assert igv.echo("after") == "after"  # every reply was read: the next answer is ours
+    assert info.value.detail["reason"] == "silent"
+    assert "2 answer(s) for 3 line(s)" in info.value.message  # which one is not known: all named
+    assert "'sort base chr1:50'" in info.value.message
+
+
+def test_execute_many_blames_an_error_text_on_its_line_and_stays_in_step():
+    with fake_igv({"sort": b"Error: no alignments\n\n"}) as server:
+        igv = client(server, grace=0.1)
+        with igv.session():
+            with pytest.raises(CommandError) as info:
+                igv.execute_many(["goto chr1:1-100", "sort base chr1:50", "snapshot a.png"])
+            assert igv.echo("after") == "after"
+    assert info.value.detail["command"] == "sort base chr1:50"
+    assert info.value.app_message.startswith("Error: no alignments")
+
+
+def test_execute_many_refuses_an_injected_line_before_connecting():
+    igv = IGVClient("127.0.0.1", 9, check_loci=False)
+    with pytest.raises(UsageError):
+        igv.execute_many(["goto chr1:1-100", "snapshot a.png\nexit"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -182,3 +183,57 @@ def test_a_callback_that_raises_hands_the_work_on_and_the_run_ends(tmp_path):
             review(igv, ["chr1:100-200", "chr2:100-200"], tmp_path, on_progress=boom, on_note=notes.append)
     assert any("stopped drawing (RuntimeError: callback bug)" in n for n in notes), notes
     assert json.loads((tmp_path / "manifest.json").read_text())["regions"]
+
+
+def test_a_pool_draws_its_share_on_the_first_igv_up_while_the_other_still_starts(tmp_path, monkeypatch):
+    import threading
+    import time
+
+    from tether_igv import launch as launch_module
+    from tether_igv.pool import Pool
+    from tether_igv.review import review
+    from tether_igv.testing import fake_igv
+
+    drawn: list[float] = []
+    stopped: list[int] = []
+
+    def reply(line: str) -> bytes:
+        verb, _, arg = line.partition(" ")
+        if verb == "saveSession":  # the pool's layout step reads the session back
+            Path(arg).write_text("<Session>\n</Session>\n", encoding="utf-8")
+        elif verb == "snapshot":
+            (tmp_path / arg).write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(16) + PNG_END)
+            drawn.append(time.monotonic())
+        return b"OK\n"
+
+    class Rec:  # what the pool uses of a launch record
+        host, genome = "127.0.0.1", None
+
+        def __init__(self, port: int) -> None:
+            self.port = self.pid = port
+
+        def alive(self) -> bool:
+            return True
+
+        def stop(self, timeout: float = 5.0) -> None:
+            stopped.append(self.port)
+
+    with fake_igv(reply) as fast, fake_igv(reply) as slow:
+        ports, lock, slow_up = iter([fast.port, slow.port]), threading.Lock(), []
+
+        def fake_launch(genome, **kw):
+            with lock:
+                port = next(ports)
+            if port == slow.port:
+                time.sleep(1.5)
+                slow_up.append(time.monotonic())
+            return Rec(port)
+
+        monkeypatch.setattr(launch_module, "launch", fake_launch)
+        loci = [f"chr{c}:{s}-{s + 100}" for c in (1, 2) for s in (1_000, 100_000, 200_000)]
+        result = review(None, loci, tmp_path, pool=Pool(2, genome=None))
+    assert len(result.done) == len(loci) and not result.failed
+    assert drawn and min(drawn) < slow_up[0]  # drawing began before the second IGV was up
+    # ... but the first one up drew at most its share (3 of the 6 runs) until the other came
+    assert 1 <= sum(t < slow_up[0] for t in drawn) <= 3
+    assert sorted(stopped) == sorted([fast.port, slow.port])  # and both were stopped
