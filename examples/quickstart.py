@@ -4,8 +4,9 @@ each once, stop them.
     python3 tests/real/install.py && .venv/bin/python examples/quickstart.py
 
 Every step is a `tether` command, printed before it runs, so this is also a transcript of the CLI.
-The queue server (redis, RE Manager with the simulated profile, the HTTP server with an API key) is
-started the way the test suite starts it (tests/real/apps.py), since no `tether` command starts one.
+The queue server (redis, RE Manager with the simulated profile, the HTTP server with a new API key)
+is started by `tether qserver launch` and stopped by `tether qserver shutdown`; at a shell,
+`eval "$(tether qserver launch)"` exports its URL and key.
 """
 
 from __future__ import annotations
@@ -19,15 +20,14 @@ import tempfile
 from pathlib import Path
 
 TETHER = str(Path(sys.executable).parent / "tether")
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def tether(
-    *args: str, capture: bool = False, env: dict[str, str] | None = None
+    *args: str, capture: bool = False, env: dict[str, str] | None = None, show: bool = True
 ) -> subprocess.CompletedProcess:
     print(f"\n$ tether {' '.join(args)}", flush=True)
     proc = subprocess.run([TETHER, *args], text=True, capture_output=capture, env=env)
-    if capture and proc.stdout:
+    if capture and proc.stdout and show:
         print(proc.stdout.rstrip())
     if proc.returncode != 0:
         if capture and proc.stderr:
@@ -54,21 +54,16 @@ def tiny_genome(directory: Path) -> Path:
     return fasta
 
 
-def start_queue_server(work: Path):
-    """redis + RE Manager + the HTTP server on free ports, as the test suite starts them."""
-    sys.path.insert(0, str(ROOT))
-    from tests.real.apps import start_qserver
-
-    print("\n# starting a Bluesky queue server (redis, RE Manager, HTTP server) ...", flush=True)
-    return start_qserver(work / "qserver")
-
-
 def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="tether-quickstart-"))
     started: list[tuple[str, ...]] = []
-    qserver = None
     try:
-        qserver = start_queue_server(work)
+        # the slowest to be ready, so first: redis, RE Manager and the HTTP server on free ports
+        qserver = json.loads(
+            tether("qserver", "launch", "--json", "--show-key", capture=True, show=False).stdout
+        )
+        print(f"queue server ready at {qserver['url']} (its new API key is in the JSON: not shown here)")
+        started.append(("qserver", "shutdown", "--port", str(qserver["port"])))
         ff = json.loads(tether("firefox", "launch", "--headless", "--json", capture=True).stdout)
         started.append(("firefox", "quit", "--port", str(ff["port"])))
         genome = str(tiny_genome(work))
@@ -91,8 +86,8 @@ def main() -> int:
 
         # The queue server's API key comes from the environment (never from the command line).
         print("\n$ export QSERVER_HTTP_SERVER_API_KEY=…", flush=True)
-        env = {**os.environ, "QSERVER_HTTP_SERVER_API_KEY": qserver.api_key}
-        qs_port = ("--port", str(qserver.port))
+        env = {**os.environ, "QSERVER_HTTP_SERVER_API_KEY": qserver["api_key"]}
+        qs_port = ("--port", str(qserver["port"]))
         tether("qserver", "env", "open", "--wait", *qs_port, env=env)
         tether("qserver", "run", "count", "det1,det2", "num=3", *qs_port, env=env)
         tether("qserver", "env", "close", "--wait", *qs_port, env=env)
@@ -102,9 +97,6 @@ def main() -> int:
                 tether(*args)
             except SystemExit as exc:
                 print(exc, file=sys.stderr)
-        if qserver is not None:
-            print("\n# stopping the queue server (by pid)", flush=True)
-            qserver.stop()
     return 0
 
 
