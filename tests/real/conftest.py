@@ -5,11 +5,13 @@ a BiDi Firefox of a test's own, the OpenSSH server.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,26 +33,41 @@ def pytest_collection_modifyitems(session, config, items):
         items[:] = first + [i for i in items if i not in first]
 
 
-@pytest.fixture
-def bidi_firefox(tmp_path, monkeypatch):
-    """A Firefox of the test's own, launched by tether with the Remote Agent (WebDriver BiDi: what
-    console capture needs), quit after the test — killed by its process group if quitting fails."""
+@contextlib.contextmanager
+def launched_bidi_firefox(state: Path) -> Iterator:
+    """A Firefox launched by tether with the Remote Agent (WebDriver BiDi: contexts, the console and
+    the network need it), its launch record in ``state`` ($TETHER_STATE_DIR meanwhile), quit at the
+    end of the block — killed by its process group if quitting fails."""
     import signal
 
     import psutil
 
     from tether_firefox import launch_firefox, quit_firefox
 
-    monkeypatch.setenv("TETHER_STATE_DIR", str(tmp_path / "state"))
-    rec = launch_firefox(headless=True, bidi=True, timeout=60)
+    old = os.environ.get("TETHER_STATE_DIR")
+    os.environ["TETHER_STATE_DIR"] = str(state)
     try:
-        yield rec
-    finally:
+        rec = launch_firefox(headless=True, bidi=True, timeout=60)
         try:
-            quit_firefox(port=rec.port, timeout=10)
+            yield rec
         finally:
-            if psutil.pid_exists(rec.pid):
-                os.killpg(rec.pid, signal.SIGKILL)
+            try:
+                quit_firefox(port=rec.port, timeout=10)
+            finally:
+                if psutil.pid_exists(rec.pid):
+                    os.killpg(rec.pid, signal.SIGKILL)
+    finally:
+        if old is None:
+            os.environ.pop("TETHER_STATE_DIR", None)
+        else:
+            os.environ["TETHER_STATE_DIR"] = old
+
+
+@pytest.fixture
+def bidi_firefox(tmp_path):
+    """A Firefox of the test's own, launched by tether with the Remote Agent, quit after the test."""
+    with launched_bidi_firefox(tmp_path / "state") as rec:
+        yield rec
 
 
 # ----------------------------------------------------------------------------- the OpenSSH server

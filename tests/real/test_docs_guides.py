@@ -36,6 +36,7 @@ from pathlib import Path
 import pytest
 
 from . import apps
+from .conftest import launched_bidi_firefox
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -134,37 +135,9 @@ def sandboxes(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def docs_firefox(tmp_path_factory):
-    """A Firefox launched by tether with WebDriver BiDi, quit after the module (killed by its
-    process group if quitting fails)."""
-    import signal
-
-    import psutil
-
-    from tether_firefox import launch_firefox, quit_firefox
-
-    state = tmp_path_factory.mktemp("docs-firefox-state")
-    old = os.environ.get("TETHER_STATE_DIR")
-    os.environ["TETHER_STATE_DIR"] = str(state)
-    try:
-        rec = launch_firefox(headless=True, bidi=True, timeout=60)
-    finally:
-        if old is None:
-            os.environ.pop("TETHER_STATE_DIR", None)
-        else:
-            os.environ["TETHER_STATE_DIR"] = old
-    try:
+    """A Firefox launched by tether with WebDriver BiDi for this module, quit after it."""
+    with launched_bidi_firefox(tmp_path_factory.mktemp("docs-firefox-state")) as rec:
         yield rec
-    finally:
-        os.environ["TETHER_STATE_DIR"] = str(state)
-        try:
-            quit_firefox(port=rec.port, timeout=10)
-        finally:
-            if old is None:
-                os.environ.pop("TETHER_STATE_DIR", None)
-            else:
-                os.environ["TETHER_STATE_DIR"] = old
-            if psutil.pid_exists(rec.pid):
-                os.killpg(rec.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")

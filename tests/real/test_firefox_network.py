@@ -9,18 +9,17 @@ import base64
 import http.server
 import json
 import os
-import signal
 import subprocess
 import sys
 import threading
 import time
 
-import psutil
 import pytest
 
 import tether
 from tether.errors import Timeout
 
+from .conftest import launched_bidi_firefox
 from .test_firefox_cli import tether as run_tether
 
 pytestmark = pytest.mark.real
@@ -101,24 +100,8 @@ def site():
 @pytest.fixture(scope="module")
 def bidi_ff(tmp_path_factory):
     """One Firefox with the Remote Agent for this module (tether launches it), quit after it."""
-    from tether_firefox import launch_firefox, quit_firefox
-
-    state = tmp_path_factory.mktemp("state")
-    old = os.environ.get("TETHER_STATE_DIR")
-    os.environ["TETHER_STATE_DIR"] = str(state)
-    rec = launch_firefox(headless=True, bidi=True, timeout=60)
-    try:
+    with launched_bidi_firefox(tmp_path_factory.mktemp("state")) as rec:
         yield rec
-    finally:
-        try:
-            quit_firefox(port=rec.port, timeout=10)
-        finally:
-            if psutil.pid_exists(rec.pid):
-                os.killpg(rec.pid, signal.SIGKILL)
-            if old is None:
-                os.environ.pop("TETHER_STATE_DIR", None)
-            else:
-                os.environ["TETHER_STATE_DIR"] = old
 
 
 @pytest.fixture
