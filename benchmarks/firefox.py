@@ -111,6 +111,27 @@ def run_selenium(port: int, n: int) -> float:
         driver.quit()
 
 
+def interleaved(
+    port: int, runs: dict[str, Callable[[int, int], float]], rounds: int, n: int, *, page: str = "about:blank"
+) -> dict:
+    """Each client's figure per round on ``page``, the clients' order alternating round by round (the
+    first run of a round pays for what the previous one left warm); ``{name: [seconds, …]}``."""
+    with Firefox(port=port) as ff:
+        ff.navigate("about:blank")  # a data: URL loads only from about:blank
+        if page != "about:blank":
+            ff.navigate(page)
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for i in range(rounds):
+        for name, run in list(runs.items())[:: 1 if i % 2 == 0 else -1]:
+            times[name].append(run(port, n))
+    return times
+
+
+def median_ratio(times: dict[str, list[float]], a: str, b: str) -> float:
+    """The median over rounds of ``a``'s figure over ``b``'s in the same round."""
+    return round(statistics.median(x / y for x, y in zip(times[a], times[b], strict=True)), 3)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--port", type=int, help="a running Firefox's Marionette port (default: launch one)")
@@ -122,20 +143,14 @@ def main() -> None:
     launched = None if args.port else launch(headless=True)
     port = args.port or launched.port
     try:
-        with Firefox(port=port) as ff:
-            ff.navigate("about:blank")
-            ff.navigate(PAGE)
         clients = {"bare": run_bare, "tether": run_tether, "selenium": run_selenium}
-        times: dict[str, list[float]] = {name: [] for name in clients}
-        for i in range(args.rounds):
-            for name, run in list(clients.items())[:: 1 if i % 2 == 0 else -1]:
-                times[name].append(run(port, args.n))
+        times = interleaved(port, clients, args.rounds, args.n, page=PAGE)
     finally:
         if launched is not None:
             quit_firefox(port=launched.port)
 
     def ratio(a: str, b: str) -> float:
-        return round(statistics.median(x / y for x, y in zip(times[a], times[b], strict=True)), 3)
+        return median_ratio(times, a, b)
 
     result = {
         "calls_per_round": args.n,

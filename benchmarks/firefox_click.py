@@ -27,6 +27,8 @@ import time
 from collections.abc import Callable
 from urllib.parse import quote
 
+from firefox import interleaved, median_ratio  # benchmarks/firefox.py: the same interleaved rounds
+
 from tether_firefox.client import Firefox
 from tether_firefox.launch import launch, quit_firefox
 from tether_firefox.selenium import selenium_driver
@@ -118,19 +120,14 @@ def main() -> None:
         "tether_late": lambda p, n: tether_late(p, max(n // 5, 3)),
         "selenium_late": lambda p, n: selenium_late(p, max(n // 5, 3)),
     }
-    times: dict[str, list[float]] = {name: [] for name in runs}
     try:
-        with Firefox(port=port) as ff:
-            ff.navigate("about:blank")
-        for i in range(args.rounds):
-            for name, run in list(runs.items())[:: 1 if i % 2 == 0 else -1]:
-                times[name].append(run(port, args.n))
+        times = interleaved(port, runs, args.rounds, args.n)
     finally:
         if launched is not None:
             quit_firefox(port=launched.port)
 
     def ratio(a: str, b: str) -> float:
-        return round(statistics.median(x / y for x, y in zip(times[a], times[b], strict=True)), 3)
+        return median_ratio(times, a, b)
 
     result = {
         "clicks_per_round": args.n,
