@@ -448,6 +448,21 @@ def _draw(run: _Run, client: IGVClient, region: Region, label: str) -> None:
     run.finish(entry)
 
 
+def _checked(options: ReviewOptions | None, igv: IGVClient | None, pool: Pool | None) -> ReviewOptions:
+    """The options of a review by ``igv`` or ``pool``, refused before anything is sent when they
+    ask what that drawer cannot do."""
+    options = options or ReviewOptions()
+    if pool is None and igv is None:
+        raise UsageError("give a running IGV or a pool of IGVs (--parallel N)")
+    options.check((pool or igv).sort_option)  # type: ignore[union-attr]
+    if pool is None and (options.width or options.height):
+        raise UsageError(
+            "refused: --width/--height size the IGVs tether launches (--parallel N); "
+            "a running IGV keeps its own window"
+        )
+    return options
+
+
 def run_review(
     regions: Regions,
     out_dir: str | Path,
@@ -470,15 +485,7 @@ def run_review(
     """
     from .review_page import write_page
 
-    options = options or ReviewOptions()
-    if pool is None and igv is None:
-        raise UsageError("give a running IGV or a pool of IGVs (--parallel N)")
-    options.check((pool or igv).sort_option)  # type: ignore[union-attr]
-    if pool is None and (options.width or options.height):
-        raise UsageError(
-            "refused: --width/--height size the IGVs tether launches (--parallel N); "
-            "a running IGV keeps its own window"
-        )
+    options = _checked(options, igv, pool)
     directory = Path(out_dir).expanduser().resolve()
     A.check_text(str(directory), "output directory")
     directory.mkdir(parents=True, exist_ok=True)
@@ -595,15 +602,7 @@ def review(
     """
     from .locus import GenomeIndex
 
-    options = options or ReviewOptions()
-    if pool is None and igv is None:
-        raise UsageError("give a running IGV or a pool of IGVs (--parallel N)")
-    options.check((pool or igv).sort_option)  # type: ignore[union-attr]
-    if pool is None and (options.width or options.height):
-        raise UsageError(
-            "refused: --width/--height size the IGVs tether launches (--parallel N); "
-            "a running IGV keeps its own window"
-        )
+    options = _checked(options, igv, pool)
     regions = read_regions([items] if isinstance(items, str) else items, flank=options.flank)
     genome = options.genome
     if genome is None and igv is not None:
